@@ -1,0 +1,94 @@
+import Crypto
+import Foundation
+
+/// The server's secret keys, kept in a key file outside the database (mode 0600).
+///
+/// Several server processes on one database share one key file.
+public struct ServerKeys: Sendable {
+    /// Keys the HMAC of PINs and credentials.
+    public let secretHashKey: SymmetricKey
+    /// Signs QR pickup tokens.
+    public let qrSigningKey: Curve25519.Signing.PrivateKey
+    /// Seals outbox payloads until delivery.
+    public let outboxKey: SymmetricKey
+    /// Wraps recipients' data keys.
+    public let keyEncryptionKey: SymmetricKey
+
+    public init(
+        secretHashKey: SymmetricKey, qrSigningKey: Curve25519.Signing.PrivateKey, outboxKey: SymmetricKey,
+        keyEncryptionKey: SymmetricKey
+    ) {
+        self.secretHashKey = secretHashKey
+        self.qrSigningKey = qrSigningKey
+        self.outboxKey = outboxKey
+        self.keyEncryptionKey = keyEncryptionKey
+    }
+
+    /// Fresh random keys.
+    public static func generate() -> ServerKeys {
+        ServerKeys(
+            secretHashKey: SymmetricKey(size: .bits256),
+            qrSigningKey: Curve25519.Signing.PrivateKey(),
+            outboxKey: SymmetricKey(size: .bits256),
+            keyEncryptionKey: SymmetricKey(size: .bits256)
+        )
+    }
+
+    struct FileFormat: Codable {
+        var version: Int
+        var secretHashKey: String
+        var qrSigningKey: String
+        var outboxKey: String
+        var keyEncryptionKey: String
+    }
+
+    /// Loads the key file at `path`, creating it with fresh keys (mode 0600) when it does not exist.
+    public static func loadOrCreate(path: String) throws -> ServerKeys {
+        if FileManager.default.fileExists(atPath: path) { return try load(path: path) }
+        let keys = generate()
+        try keys.write(path: path)
+        return keys
+    }
+
+    /// Loads the key file at `path`.
+    public static func load(path: String) throws -> ServerKeys {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let file: FileFormat
+        do { file = try JSONDecoder().decode(FileFormat.self, from: data) } catch {
+            throw CryptoError.malformedKeyFile("\(path) is not a Cubby key file")
+        }
+        func key(_ s: String, _ name: String) throws -> Data {
+            guard let d = Data(base64Encoded: s), d.count == 32 else {
+                throw CryptoError.malformedKeyFile("\(path): \(name) must be 32 bytes in base64")
+            }
+            return d
+        }
+        return ServerKeys(
+            secretHashKey: SymmetricKey(data: try key(file.secretHashKey, "secretHashKey")),
+            qrSigningKey: try Curve25519.Signing.PrivateKey(rawRepresentation: try key(file.qrSigningKey, "qrSigningKey")),
+            outboxKey: SymmetricKey(data: try key(file.outboxKey, "outboxKey")),
+            keyEncryptionKey: SymmetricKey(data: try key(file.keyEncryptionKey, "keyEncryptionKey"))
+        )
+    }
+
+    /// Writes the key file atomically with mode 0600.
+    public func write(path: String) throws {
+        let file = FileFormat(
+            version: 1,
+            secretHashKey: secretHashKey.withUnsafeBytes { Data($0) }.base64EncodedString(),
+            qrSigningKey: qrSigningKey.rawRepresentation.base64EncodedString(),
+            outboxKey: outboxKey.withUnsafeBytes { Data($0) }.base64EncodedString(),
+            keyEncryptionKey: keyEncryptionKey.withUnsafeBytes { Data($0) }.base64EncodedString()
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(file)
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let tmp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw CryptoError.malformedKeyFile("cannot write \(tmp)")
+        }
+        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
+    }
+}

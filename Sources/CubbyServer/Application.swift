@@ -1,0 +1,70 @@
+import CubbyCore
+import CubbyCrypto
+import CubbyStore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Everything a running server is made of, built in one place.
+public struct CubbyServerParts: Sendable {
+    public let store: any SQLStore
+    public let keys: LockerKeys
+    public let desk: ParcelDesk
+    public let simulator: SimulatedUnits?
+    public let outbox: OutboxDelivery
+    public let expiry: ExpiryService
+}
+
+/// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
+public func buildParts(settings: ServerSettings, clock: ServerClock = .system, link: (any UnitLink)? = nil, logger: Logger) async throws -> CubbyServerParts {
+    let store = try await StoreFactory.open(settings.database, logger: logger)
+    try await Migrator.migrate(store)
+    let keys = LockerKeys(try ServerKeys.loadOrCreate(path: settings.keysPath))
+    var simulator: SimulatedUnits? = nil
+    let unitLink: any UnitLink
+    if let link {
+        unitLink = link
+    } else if settings.simulateUnits {
+        let sim = SimulatedUnits(delay: settings.simulatorDelay, logger: logger)
+        simulator = sim
+        unitLink = sim
+    } else {
+        unitLink = DetachedUnitLink()
+    }
+    let desk = ParcelDesk(store: store, keys: keys, link: unitLink, clock: clock, logger: logger)
+    simulator?.attach(desk)
+    let channel: any NotificationChannel = settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
+    let outbox = OutboxDelivery(store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
+    let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
+    return CubbyServerParts(store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry)
+}
+
+/// The HTTP router over the parts.
+public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> Router<CubbyRequestContext> {
+    let router = Router(context: CubbyRequestContext.self)
+    router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
+    router.add(middleware: Authenticator(store: parts.store, keys: parts.keys, clock: parts.desk.clock, maxBodyBytes: settings.maxBodyBytes))
+    APIRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: router)
+    return router
+}
+
+/// The composition root: the HTTP server with the background services beside it.
+public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> some ApplicationProtocol {
+    let router = try buildRouter(parts: parts, settings: settings, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
+        services: [parts.outbox, parts.expiry],
+        logger: logger)
+}
+
+/// The OpenAPI document shipped with the server.
+public enum OpenAPIDocument {
+    public static func bytes() throws -> Data {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            throw StoreError.corrupt("openapi.yaml is missing from the server's resources")
+        }
+        return try Data(contentsOf: url)
+    }
+}

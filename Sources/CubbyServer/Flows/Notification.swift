@@ -1,0 +1,16 @@
+import Foundation
+
+/// What the recipient is told when a parcel is ready; sealed in the outbox until delivered.
+public struct ParcelReadyNotification: Codable, Sendable, Equatable {
+    public var notificationId: String
+    public var kind: String
+    public var recipientId: String
+    public var parcelId: String
+    public var trackingNumber: String
+    public var unitId: String
+    public var unitName: String
+    public var compartmentLabel: String
+    public var pin: String
+    public var qr: String
+    public var expiresAt: String
+}

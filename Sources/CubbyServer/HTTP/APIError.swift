@@ -1,0 +1,97 @@
+import CubbyCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Errors of the HTTP layer itself (before the domain is reached).
+public enum APIError: Error, Equatable {
+    case unauthorized
+    case forbidden
+    case invalidJSON(String)
+    case invalidRequest(String)
+    case payloadTooLarge(Int)
+    case unsupportedMediaType
+}
+
+/// The error body every 4xx and 5xx carries.
+struct ErrorBody: Codable {
+    var error: String
+    var message: String
+}
+
+/// The one place where errors become HTTP answers: `{"error": code, "message": text}`.
+struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let (status, code, message, headers) = Self.describe(error)
+            if status == .internalServerError {
+                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+            }
+            return JSONResponse.make(ErrorBody(error: code, message: message), status: status, headers: headers)
+        }
+    }
+
+    static func describe(_ error: any Error) -> (HTTPResponse.Status, String, String, HTTPFields) {
+        switch error {
+        case let e as DomainError:
+            switch e {
+            case .notFound(let m): return (.notFound, "not_found", m, [:])
+            case .unitFull: return (.conflict, "unit_full", "no free compartment at this unit fits the parcel", [:])
+            case .invalidState(let m): return (.conflict, "invalid_state", m, [:])
+            case .duplicateParcel: return (.conflict, "duplicate_parcel", "a live parcel with this tracking number already exists for the carrier", [:])
+            case .invalidCode: return (.forbidden, "invalid_code", "the code is not valid", [:])
+            case .lockedOut(let seconds, let reason):
+                let message = reason == .suspended
+                    ? "PIN entry at this unit is suspended; QR codes still work"
+                    : "too many failed codes; PIN entry at this unit is locked for \(seconds) s; QR codes still work"
+                return (.tooManyRequests, "locked_out", message, [.retryAfter: String(seconds)])
+            case .invalidRequest(let m): return (.badRequest, "invalid_request", m, [:])
+            case .forbidden(let m): return (.forbidden, "forbidden", m, [:])
+            }
+        case let e as APIError:
+            switch e {
+            case .unauthorized: return (.unauthorized, "unauthorized", "a valid bearer credential is required", [.wwwAuthenticate: "Bearer"])
+            case .forbidden: return (.forbidden, "forbidden", "this credential may not perform this operation", [:])
+            case .invalidJSON(let m): return (.badRequest, "invalid_json", m, [:])
+            case .invalidRequest(let m): return (.badRequest, "invalid_request", m, [:])
+            case .payloadTooLarge(let n): return (.contentTooLarge, "payload_too_large", "the request body exceeds \(n) bytes", [:])
+            case .unsupportedMediaType: return (.unsupportedMediaType, "unsupported_media_type", "send the body as application/json", [:])
+            }
+        case let e as HTTPError:
+            switch e.status {
+            case .notFound: return (.notFound, "not_found", "no such resource", [:])
+            case .methodNotAllowed: return (.methodNotAllowed, "method_not_allowed", "method not allowed on this resource", e.headers)
+            case .contentTooLarge: return (.contentTooLarge, "payload_too_large", "the request body is too large", [:])
+            default:
+                if e.status.code < 500 { return (e.status, "invalid_request", e.body ?? e.status.reasonPhrase, [:]) }
+            }
+        case is NIOTooManyBytesError:
+            return (.contentTooLarge, "payload_too_large", "the request body is too large", [:])
+        default: break
+        }
+        return (.internalServerError, "internal", "internal error", [:])
+    }
+}
+
+/// JSON responses with the project's encoding (ISO dates are strings already).
+enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        let data = (try? encoder.encode(value)) ?? Data("{\"error\":\"internal\",\"message\":\"encoding failed\"}".utf8)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

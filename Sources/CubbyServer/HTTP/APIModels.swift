@@ -1,0 +1,198 @@
+import CubbyAudit
+import CubbyCore
+import CubbyStore
+import Foundation
+
+/// Request and response bodies of the JSON API (see Resources/openapi.yaml).
+enum API {
+    struct DropoffRequest: Decodable {
+        var trackingNumber: String
+        var recipientId: String
+        var size: String
+        static let fields: Set<String> = ["trackingNumber", "recipientId", "size"]
+    }
+
+    struct AnnounceRequest: Decodable {
+        var trackingNumber: String
+        var recipientId: String
+        var unitId: String
+        var size: String
+        static let fields: Set<String> = ["trackingNumber", "recipientId", "unitId", "size"]
+    }
+
+    struct PickupRequest: Decodable {
+        var code: String
+        static let fields: Set<String> = ["code"]
+    }
+
+    struct UnitEventRequest: Decodable {
+        var type: String
+        var compartmentId: String
+        var itemPresent: Bool?
+        var occurredAt: String?
+        static let fields: Set<String> = ["type", "compartmentId", "itemPresent", "occurredAt"]
+    }
+
+    struct CompartmentRef: Encodable {
+        var id: String
+        var label: String
+        var size: String
+        init(_ c: CompartmentRecord) {
+            id = c.id
+            label = c.label
+            size = c.size
+        }
+    }
+
+    struct DropoffResponse: Encodable {
+        var parcelId: String
+        var state: String
+        var compartment: CompartmentRef
+        var reservedUntil: String?
+    }
+
+    struct PickupResponse: Encodable {
+        var parcelId: String
+        var compartment: CompartmentRef
+    }
+
+    struct Parcel: Encodable {
+        var id, state, trackingNumber, recipientId, carrierId, unitId, size: String
+        var compartment: CompartmentRef?
+        var createdAt: String
+        var reservedUntil, depositedAt, expiresAt, pickedUpAt, expiredAt, removedAt, cancelledAt: String?
+
+        init(_ p: ParcelRecord, compartment: CompartmentRecord?) {
+            id = p.id
+            state = p.state
+            trackingNumber = p.trackingNumber
+            recipientId = p.recipientId
+            carrierId = p.carrierId
+            unitId = p.unitId
+            size = p.size
+            self.compartment = compartment.map(CompartmentRef.init)
+            createdAt = time(p.createdAt)
+            reservedUntil = p.reservedUntil.map(time)
+            depositedAt = p.depositedAt.map(time)
+            expiresAt = p.expiresAt.map(time)
+            pickedUpAt = p.pickedUpAt.map(time)
+            expiredAt = p.expiredAt.map(time)
+            removedAt = p.removedAt.map(time)
+            cancelledAt = p.cancelledAt.map(time)
+        }
+
+        // Encode nulls explicitly so clients see every field.
+        enum CodingKeys: String, CodingKey {
+            case id, state, trackingNumber, recipientId, carrierId, unitId, size, compartment, createdAt
+            case reservedUntil, depositedAt, expiresAt, pickedUpAt, expiredAt, removedAt, cancelledAt
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(state, forKey: .state)
+            try c.encode(trackingNumber, forKey: .trackingNumber)
+            try c.encode(recipientId, forKey: .recipientId)
+            try c.encode(carrierId, forKey: .carrierId)
+            try c.encode(unitId, forKey: .unitId)
+            try c.encode(size, forKey: .size)
+            try c.encode(compartment, forKey: .compartment)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(reservedUntil, forKey: .reservedUntil)
+            try c.encode(depositedAt, forKey: .depositedAt)
+            try c.encode(expiresAt, forKey: .expiresAt)
+            try c.encode(pickedUpAt, forKey: .pickedUpAt)
+            try c.encode(expiredAt, forKey: .expiredAt)
+            try c.encode(removedAt, forKey: .removedAt)
+            try c.encode(cancelledAt, forKey: .cancelledAt)
+        }
+    }
+
+    struct Compartment: Encodable {
+        var id, label, size: String
+        var width, height, depth: Int64
+        var accessible: Bool
+        var state, door: String
+        var parcelId: String?
+        init(_ c: CompartmentRecord) {
+            id = c.id
+            label = c.label
+            size = c.size
+            width = c.widthMm
+            height = c.heightMm
+            depth = c.depthMm
+            accessible = c.accessible
+            state = c.state
+            door = c.door
+            parcelId = c.parcelId
+        }
+    }
+
+    struct PinEntryStatus: Encodable {
+        var state: String
+        var lockedUntil: String?
+        var failuresLast24h: Int
+        var dailyBudget: Int
+    }
+
+    struct Unit: Encodable {
+        var id, siteId, name: String
+        var compartments: [Compartment]
+        var pinEntry: PinEntryStatus
+    }
+
+    struct AuditActor: Encodable {
+        var kind: String
+        var id: String?
+        var role: String?
+    }
+
+    struct AuditEvent: Encodable {
+        var index: Int64
+        var id, occurredAt, type, outcome: String
+        var actor: AuditActor
+        var organizationId, siteId, unitId, compartmentId, parcelId, trackingNumber: String?
+        var detail: [String: String]
+        var canonical: String
+
+        init(_ e: StoredAuditEvent) {
+            index = e.seq - 1
+            id = e.id
+            occurredAt = time(e.occurredAt)
+            type = e.type
+            outcome = e.outcome
+            actor = AuditActor(kind: e.actorKind, id: e.actorId, role: e.actorRole)
+            organizationId = e.organizationId
+            siteId = e.siteId
+            unitId = e.unitId
+            compartmentId = e.compartmentId
+            parcelId = e.parcelId
+            trackingNumber = e.trackingNumber
+            detail = (try? JSONDecoder().decode([String: String].self, from: Data(e.detail.utf8))) ?? [:]
+            canonical = e.canonical.base64EncodedString()
+        }
+    }
+
+    struct AuditPage: Encodable {
+        var events: [AuditEvent]
+        var next: Int64?
+    }
+
+    static func time(_ ms: Int64) -> String { AuditCanonicalEncoding.timestamp(StoredTime.date(ms)) }
+
+    static func pinStatus(_ view: ParcelDesk.UnitView, policy: PinEntryPolicy, now: Date) -> PinEntryStatus {
+        let state = view.unit.pinEntry
+        let label: String
+        if state.suspended || view.failuresLast24h >= policy.dailyFailureBudget {
+            label = "suspended"
+        } else if let until = state.lockedUntil, until > now {
+            label = "locked_out"
+        } else {
+            label = "open"
+        }
+        return PinEntryStatus(
+            state: label, lockedUntil: state.lockedUntil.map { AuditCanonicalEncoding.timestamp($0) },
+            failuresLast24h: view.failuresLast24h, dailyBudget: policy.dailyFailureBudget)
+    }
+}
+
+private func time(_ ms: Int64) -> String { API.time(ms) }

@@ -1,0 +1,58 @@
+import CubbyCore
+import CubbyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Turns a bearer credential into a principal: keyed-hash lookup, expiry and revocation, and scope.
+struct Authenticator: RouterMiddleware {
+    typealias Context = CubbyRequestContext
+    let store: any SQLStore
+    let keys: LockerKeys
+    let clock: ServerClock
+    let maxBodyBytes: Int
+
+    static let prefixes: [String: Principal.Role] = [
+        "cby_courier_": .courier, "cby_device_": .device, "cby_admin_": .admin, "cby_carrier_": .carrier,
+    ]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.maxBodyBytes = maxBodyBytes
+        if let header = request.headers[.authorization] {
+            context.principal = try await principal(forHeader: header)
+        }
+        return try await next(request, context)
+    }
+
+    /// The principal for an `Authorization` header, or `unauthorized`.
+    func principal(forHeader header: String) async throws -> Principal {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.unauthorized }
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        guard token.utf8.count <= 128, let role = Self.prefixes.first(where: { token.hasPrefix($0.key) })?.value else {
+            throw APIError.unauthorized
+        }
+        let hash = keys.credentialHash(token)
+        let nowMs = StoredTime.millis(clock.now())
+        return try await store.read { s -> Principal in
+            guard let c = try await s.credential(hash: hash), c.kind == role.rawValue, c.revokedAt == nil,
+                c.expiresAt.map({ $0 > nowMs }) ?? true, let org = UUID(uuidString: c.organizationId),
+                let id = UUID(uuidString: c.id)
+            else { throw APIError.unauthorized }
+            var sites: [String] = []
+            switch role {
+            case .courier, .carrier:
+                if let carrier = c.carrierId { sites = try await s.carrierSites(carrier) }
+            case .admin:
+                if let list = c.siteIds { sites = list.split(separator: ",").map(String.init) } else { sites = try await s.sites(organization: c.organizationId) }
+            case .device:
+                if let unit = c.unitId, let u = try await s.unit(unit) { sites = [u.siteId] }
+            }
+            return Principal(
+                role: role, credentialId: id, organizationId: org, carrierId: c.carrierId.flatMap(UUID.init(uuidString:)),
+                unitId: c.unitId.flatMap(UUID.init(uuidString:)), siteIds: Set(sites.compactMap(UUID.init(uuidString:))),
+                subjectId: c.courierId.flatMap(UUID.init(uuidString:)))
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import CubbyCore
+import CubbyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The JSON API's routes: thin handlers that validate input, authorize the role and call the flows.
+struct APIRoutes {
+    let desk: ParcelDesk
+    let openAPI: ByteBuffer
+
+    func register(on router: Router<CubbyRequestContext>) {
+        router.get("/healthz") { _, _ in try await health() }
+        router.get("/api/v1/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: openAPI))
+        }
+        let v1 = router.group("/api/v1")
+        v1.post("/parcels") { req, ctx in try await announce(req, ctx) }
+        v1.get("/parcels/:parcelId") { _, ctx in try await getParcel(ctx) }
+        v1.post("/parcels/:parcelId/cancel") { _, ctx in try await cancel(ctx) }
+        v1.post("/parcels/:parcelId/remove") { _, ctx in try await remove(ctx) }
+        v1.post("/units/:unitId/dropoffs") { req, ctx in try await dropoff(req, ctx) }
+        v1.post("/units/:unitId/pickups") { req, ctx in try await pickup(req, ctx) }
+        v1.post("/units/:unitId/events") { req, ctx in try await unitEvent(req, ctx) }
+        v1.get("/units/:unitId") { _, ctx in try await getUnit(ctx) }
+        v1.post("/units/:unitId/pin-entry/resume") { _, ctx in try await resume(ctx) }
+        v1.get("/audit/events") { req, ctx in try await auditEvents(req, ctx) }
+    }
+
+    // MARK: validation helpers
+
+    static func uuid(_ text: String, _ field: String) throws -> String {
+        guard let id = UUID(uuidString: text) else { throw APIError.invalidRequest("\(field) must be a UUID") }
+        return id.uuidString.lowercased()
+    }
+
+    /// A path id: anything that is not a UUID cannot exist.
+    static func pathID(_ ctx: CubbyRequestContext, _ name: String) throws -> String {
+        guard let text = ctx.parameters.get(name), let id = UUID(uuidString: text) else {
+            throw DomainError.notFound("\(name) not found")
+        }
+        return id.uuidString.lowercased()
+    }
+
+    static func size(_ text: String) throws -> SizeClass {
+        guard let s = SizeClass(rawValue: text) else { throw APIError.invalidRequest("size must be one of S, M, L, XL") }
+        return s
+    }
+
+    static func trackingNumber(_ text: String) throws -> String {
+        let ok = (1...64).contains(text.utf8.count)
+            && text.utf8.first.map { isAlnum($0) } == true
+            && text.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        guard ok else { throw APIError.invalidRequest("trackingNumber must be 1–64 characters: letters, digits, '.', '_' or '-'") }
+        return text
+    }
+
+    static func isAlnum(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+    }
+
+    // MARK: handlers
+
+    func health() async throws -> Response {
+        do {
+            try await desk.store.read { s in _ = try await s.organizationCount() }
+            return JSONResponse.make(["status": "ok"])
+        } catch {
+            return JSONResponse.make(["status": "unavailable"], status: .serviceUnavailable)
+        }
+    }
+
+    func parcelResponse(_ parcel: ParcelRecord, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let compartment = try await parcel.compartmentId.asyncMap { id in try await desk.store.read { s in try await s.compartment(id) } } ?? nil
+        return JSONResponse.make(API.Parcel(parcel, compartment: compartment), status: status)
+    }
+
+    func announce(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.announceParcel)
+        let body = try await JSONBody.decode(API.AnnounceRequest.self, from: req, context: ctx, allowed: API.AnnounceRequest.fields)
+        let parcel = try await desk.announce(
+            p, unitId: try Self.uuid(body.unitId, "unitId"), trackingNumber: try Self.trackingNumber(body.trackingNumber),
+            recipientId: try Self.uuid(body.recipientId, "recipientId"), size: try Self.size(body.size))
+        return try await parcelResponse(parcel, status: .created)
+    }
+
+    func dropoff(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.createDropoff)
+        let unitId = try Self.pathID(ctx, "unitId")
+        let body = try await JSONBody.decode(API.DropoffRequest.self, from: req, context: ctx, allowed: API.DropoffRequest.fields)
+        let result = try await desk.dropoff(
+            p, unitId: unitId, trackingNumber: try Self.trackingNumber(body.trackingNumber),
+            recipientId: try Self.uuid(body.recipientId, "recipientId"), size: try Self.size(body.size))
+        return JSONResponse.make(
+            API.DropoffResponse(
+                parcelId: result.parcel.id, state: result.parcel.state, compartment: API.CompartmentRef(result.compartment),
+                reservedUntil: result.parcel.reservedUntil.map(API.time)),
+            status: .created, headers: [.location: "/api/v1/parcels/\(result.parcel.id)"])
+    }
+
+    func getParcel(_ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.readParcel)
+        return try await parcelResponse(try await desk.parcel(p, id: try Self.pathID(ctx, "parcelId")))
+    }
+
+    func cancel(_ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.cancelParcel)
+        return try await parcelResponse(try await desk.cancel(p, parcelId: try Self.pathID(ctx, "parcelId")))
+    }
+
+    func remove(_ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.removeParcel)
+        return try await parcelResponse(try await desk.remove(p, parcelId: try Self.pathID(ctx, "parcelId")))
+    }
+
+    func pickup(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.pickup)
+        let unitId = try Self.pathID(ctx, "unitId")
+        let body = try await JSONBody.decode(API.PickupRequest.self, from: req, context: ctx, allowed: API.PickupRequest.fields)
+        guard (1...512).contains(body.code.utf8.count) else { throw APIError.invalidRequest("code must be 1–512 characters") }
+        let (parcel, compartment) = try await desk.pickup(p, unitId: unitId, code: body.code)
+        return JSONResponse.make(API.PickupResponse(parcelId: parcel.id, compartment: API.CompartmentRef(compartment)))
+    }
+
+    func unitEvent(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.reportUnitEvent)
+        let unitId = try Self.pathID(ctx, "unitId")
+        guard p.unitId?.uuidString.lowercased() == unitId else { throw DomainError.notFound("unit \(unitId) not found") }
+        let body = try await JSONBody.decode(API.UnitEventRequest.self, from: req, context: ctx, allowed: API.UnitEventRequest.fields)
+        guard let kind = UnitDoorEvent.Kind(rawValue: body.type) else {
+            throw APIError.invalidRequest("type must be door_opened or door_closed")
+        }
+        if kind == .doorClosed && body.itemPresent == nil { throw APIError.invalidRequest("missing field: itemPresent") }
+        let event = UnitDoorEvent(
+            kind: kind, unitId: unitId, compartmentId: try Self.uuid(body.compartmentId, "compartmentId"),
+            itemPresent: body.itemPresent, occurredAt: desk.clock.now())
+        try await desk.handle(event, actor: p.actor)
+        return JSONResponse.make(["accepted": true], status: .accepted)
+    }
+
+    func getUnit(_ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.readUnit)
+        let view = try await desk.unit(p, id: try Self.pathID(ctx, "unitId"))
+        return JSONResponse.make(unitBody(view))
+    }
+
+    func unitBody(_ view: ParcelDesk.UnitView) -> API.Unit {
+        API.Unit(
+            id: view.unit.id, siteId: view.unit.siteId, name: view.unit.name, compartments: view.compartments.map(API.Compartment.init),
+            pinEntry: API.pinStatus(view, policy: desk.policy, now: desk.clock.now()))
+    }
+
+    func resume(_ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.resumePinEntry)
+        let unitId = try Self.pathID(ctx, "unitId")
+        _ = try await desk.resumePinEntry(p, unitId: unitId)
+        return JSONResponse.make(unitBody(try await desk.unit(p, id: unitId)).pinEntry)
+    }
+
+    func auditEvents(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        let p = try ctx.authorize(.readAudit)
+        func query(_ name: String, _ def: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let text = req.uri.queryParameters.get(name) else { return def }
+            guard let v = Int(text), range.contains(v) else {
+                throw APIError.invalidRequest("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+        let from = try query("from", 0, 0...Int.max)
+        let limit = try query("limit", 100, 1...1000)
+        let org = p.organizationId.uuidString.lowercased()
+        let events = try await desk.store.read { s in try await s.auditEvents(from: Int64(from), limit: limit, organization: org) }
+        let page = API.AuditPage(events: events.map(API.AuditEvent.init), next: events.count == limit ? events.last.map { $0.seq } : nil)
+        return JSONResponse.make(page)
+    }
+}
+
+extension Optional {
+    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
+        switch self {
+        case .none: return nil
+        case .some(let w): return try await transform(w)
+        }
+    }
+}

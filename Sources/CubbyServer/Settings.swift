@@ -1,0 +1,109 @@
+import Configuration
+import CubbyStore
+import Foundation
+import SystemPackage
+
+/// The server's settings, read once from command line, `CUBBY_*` environment variables, a JSON config
+/// file and defaults, in that order of precedence.
+public struct ServerSettings: Sendable {
+    public var database: DatabaseLocation
+    public var host: String
+    public var port: Int
+    /// Path of the key file (created on first start).
+    public var keysPath: String
+    /// When set, notifications are appended to this file as JSON lines.
+    public var notifyFile: String?
+    /// Whether units without an edge controller are simulated in-process.
+    public var simulateUnits: Bool
+    /// Delay of the simulated unit between door events.
+    public var simulatorDelay: Duration
+    /// How often the expiry service looks for overdue parcels.
+    public var expiryInterval: Duration
+    /// How often the outbox is polled.
+    public var outboxInterval: Duration
+    /// Largest request body accepted.
+    public var maxBodyBytes: Int
+
+    public init(
+        database: DatabaseLocation, host: String = "127.0.0.1", port: Int = 8080,
+        keysPath: String = "./cubby-data/keys.json", notifyFile: String? = nil, simulateUnits: Bool = true,
+        simulatorDelay: Duration = .milliseconds(300), expiryInterval: Duration = .seconds(5),
+        outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024
+    ) {
+        self.database = database
+        self.host = host
+        self.port = port
+        self.keysPath = keysPath
+        self.notifyFile = notifyFile
+        self.simulateUnits = simulateUnits
+        self.simulatorDelay = simulatorDelay
+        self.expiryInterval = expiryInterval
+        self.outboxInterval = outboxInterval
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// The default embedded database.
+    public static let defaultDatabase = "sqlite:./cubby-data/cubby.sqlite"
+
+    /// Reads settings. `overrides` are command-line values keyed like the config file (`database`, `port`, …).
+    ///
+    /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
+    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`. Environment variables are
+    /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
+    public static func load(
+        overrides: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ServerSettings {
+        var providers: [any ConfigProvider] = []
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (k, v) in overrides {
+            values[AbsoluteConfigKey(["cubby"] + k.split(separator: ".").map(String.init))] = ConfigValue(.string(v), isSecret: k == "database")
+        }
+        providers.append(InMemoryProvider(name: "command line", values: values))
+        providers.append(EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["CUBBY_DATABASE"])))
+        if let configFile {
+            guard FileManager.default.fileExists(atPath: configFile) else {
+                throw SettingsError.invalid("config file \(configFile) does not exist")
+            }
+            let file = try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile))
+            providers.append(file.prefixKeys(with: "cubby"))
+        }
+        let config = ConfigReader(providers: providers).scoped(to: "cubby")
+
+        func int(_ key: String, _ def: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let text = config.string(forKey: ConfigKey(key)) else { return def }
+            guard let v = Int(text), range.contains(v) else {
+                throw SettingsError.invalid("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(text)")
+            }
+            return v
+        }
+        func bool(_ key: String, _ def: Bool) throws -> Bool {
+            guard let text = config.string(forKey: ConfigKey(key)) else { return def }
+            switch text.lowercased() {
+            case "true", "1", "yes", "on": return true
+            case "false", "0", "no", "off": return false
+            default: throw SettingsError.invalid("\(key) must be true or false, got \(text)")
+            }
+        }
+        let databaseText = config.string(forKey: "database", isSecret: true, default: defaultDatabase)
+        return ServerSettings(
+            database: try DatabaseLocation(parsing: databaseText),
+            host: config.string(forKey: "host", default: "127.0.0.1"),
+            port: try int("port", 8080, 0...65535),
+            keysPath: config.string(forKey: "keys", default: "./cubby-data/keys.json"),
+            notifyFile: config.string(forKey: "notify.file"),
+            simulateUnits: try bool("simulator.enabled", true),
+            simulatorDelay: .milliseconds(try int("simulator.delay-ms", 300, 0...60_000)),
+            expiryInterval: .seconds(try int("expiry.interval-seconds", 5, 1...3600)),
+            outboxInterval: .milliseconds(try int("outbox.interval-ms", 500, 10...60_000)),
+            maxBodyBytes: try int("http.max-body-bytes", 16 * 1024, 1024...(1 << 20))
+        )
+    }
+}
+
+/// A setting that cannot be used.
+public enum SettingsError: Error, CustomStringConvertible {
+    case invalid(String)
+    public var description: String {
+        switch self { case .invalid(let m): m }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import PostgresKit
+import PostgresNIO
+import SQLKit
+
+/// PostgreSQL through a PostgresNIO connection pool; many server processes may share one database.
+public final class PostgresStore: SQLStore {
+    public let kind = DatabaseKind.postgres
+    let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+
+    private init(client: PostgresClient, runTask: Task<Void, Never>, logger: Logger) {
+        self.client = client
+        self.runTask = runTask
+        self.logger = logger
+    }
+
+    /// Connects and checks the server answers.
+    public static func open(
+        host: String, port: Int, username: String, password: String?, database: String, maxConnections: Int = 20,
+        logger: Logger
+    ) async throws -> PostgresStore {
+        var config = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: .disable)
+        config.options.maximumConnections = maxConnections
+        config.options.connectTimeout = .seconds(5)
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        let task = Task { await client.run() }
+        let store = PostgresStore(client: client, runTask: task, logger: logger)
+        do {
+            try await store.read { s in try await s.exec("SELECT 1") }
+        } catch {
+            task.cancel()
+            throw StoreError.badLocation("cannot reach PostgreSQL at \(host):\(port)/\(database): \(String(reflecting: error))")
+        }
+        return store
+    }
+
+    public func write<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
+        try await client.withConnection { conn in
+            let session = StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres)
+            try await session.exec("BEGIN")
+            do {
+                let result = try await body(session)
+                try await session.exec("COMMIT")
+                return result
+            } catch {
+                do { try await session.exec("ROLLBACK") } catch {
+                    logger.error("rollback failed", metadata: ["error": "\(error)"])
+                }
+                throw error
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
+        try await client.withConnection { conn in
+            try await body(StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres))
+        }
+    }
+
+    public func close() async {
+        runTask.cancel()
+        _ = await runTask.value
+    }
+}

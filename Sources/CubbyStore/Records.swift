@@ -1,0 +1,266 @@
+import CubbyCore
+import Foundation
+
+/// A site as stored.
+public struct SiteRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var name: String
+    public var pickupLifetimeSeconds: Int64
+    public var reservationSeconds: Int64
+    public var createdAt: Int64
+    public init(id: String, organizationId: String, name: String, pickupLifetimeSeconds: Int64 = 604_800, reservationSeconds: Int64 = 600, createdAt: Int64) {
+        self.id = id
+        self.organizationId = organizationId
+        self.name = name
+        self.pickupLifetimeSeconds = pickupLifetimeSeconds
+        self.reservationSeconds = reservationSeconds
+        self.createdAt = createdAt
+    }
+}
+
+/// A locker unit as stored, with its PIN-entry limiter state.
+public struct UnitRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var siteId: String
+    public var name: String
+    public var pinConsecutiveFailures: Int64
+    public var pinLockedUntil: Int64?
+    public var pinSuspended: Bool
+    public var createdAt: Int64
+
+    public init(id: String, organizationId: String, siteId: String, name: String, createdAt: Int64) {
+        self.id = id
+        self.organizationId = organizationId
+        self.siteId = siteId
+        self.name = name
+        self.pinConsecutiveFailures = 0
+        self.pinLockedUntil = nil
+        self.pinSuspended = false
+        self.createdAt = createdAt
+    }
+
+    /// The limiter state in domain terms.
+    public var pinEntry: PinEntryState {
+        get {
+            PinEntryState(
+                consecutiveFailures: Int(pinConsecutiveFailures),
+                lockedUntil: pinLockedUntil.map(StoredTime.date), suspended: pinSuspended)
+        }
+        set {
+            pinConsecutiveFailures = Int64(newValue.consecutiveFailures)
+            pinLockedUntil = newValue.lockedUntil.map(StoredTime.millis)
+            pinSuspended = newValue.suspended
+        }
+    }
+}
+
+/// A compartment as stored.
+public struct CompartmentRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var unitId: String
+    public var label: String
+    public var size: String
+    public var widthMm: Int64
+    public var heightMm: Int64
+    public var depthMm: Int64
+    public var accessible: Bool
+    public var state: String
+    public var door: String
+    public var parcelId: String?
+
+    public init(id: String, unitId: String, label: String, size: SizeClass, inner: Dimensions, accessible: Bool) {
+        self.id = id
+        self.unitId = unitId
+        self.label = label
+        self.size = size.rawValue
+        self.widthMm = Int64(inner.width)
+        self.heightMm = Int64(inner.height)
+        self.depthMm = Int64(inner.depth)
+        self.accessible = accessible
+        self.state = CompartmentState.available.rawValue
+        self.door = DoorState.closed.rawValue
+        self.parcelId = nil
+    }
+
+    public var sizeClass: SizeClass { SizeClass(rawValue: size) ?? .small }
+    public var compartmentState: CompartmentState { CompartmentState(rawValue: state) ?? .outOfService }
+}
+
+/// A carrier as stored.
+public struct CarrierRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var name: String
+    public var createdAt: Int64
+    public init(id: String, organizationId: String, name: String, createdAt: Int64) {
+        self.id = id
+        self.organizationId = organizationId
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// A recipient: a pseudonymous id, an accessibility need, and contact data sealed under its own data key.
+public struct RecipientRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var siteId: String
+    public var needsAccessible: Bool
+    public var dataKey: Data?
+    public var contact: Data?
+    public var createdAt: Int64
+    public var erasedAt: Int64?
+    public init(id: String, organizationId: String, siteId: String, needsAccessible: Bool, dataKey: Data?, contact: Data?, createdAt: Int64) {
+        self.id = id
+        self.organizationId = organizationId
+        self.siteId = siteId
+        self.needsAccessible = needsAccessible
+        self.dataKey = dataKey
+        self.contact = contact
+        self.createdAt = createdAt
+        self.erasedAt = nil
+    }
+}
+
+/// A bearer credential, stored as its keyed hash.
+public struct CredentialRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var kind: String
+    public var tokenHash: Data
+    public var organizationId: String
+    public var carrierId: String?
+    public var courierId: String?
+    public var unitId: String?
+    /// Comma-separated site ids for an administrator; nil means every site of the organization.
+    public var siteIds: String?
+    public var label: String
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var revokedAt: Int64?
+
+    public init(
+        id: String, kind: String, tokenHash: Data, organizationId: String, carrierId: String? = nil,
+        courierId: String? = nil, unitId: String? = nil, siteIds: String? = nil, label: String, createdAt: Int64,
+        expiresAt: Int64? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.tokenHash = tokenHash
+        self.organizationId = organizationId
+        self.carrierId = carrierId
+        self.courierId = courierId
+        self.unitId = unitId
+        self.siteIds = siteIds
+        self.label = label
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = nil
+    }
+}
+
+/// A parcel as stored.
+public struct ParcelRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var siteId: String
+    public var unitId: String
+    public var carrierId: String
+    public var recipientId: String
+    public var trackingNumber: String
+    public var size: String
+    public var state: String
+    public var compartmentId: String?
+    public var createdAt: Int64
+    public var reservedUntil: Int64?
+    public var depositedAt: Int64?
+    public var expiresAt: Int64?
+    public var pickedUpAt: Int64?
+    public var expiredAt: Int64?
+    public var removedAt: Int64?
+    public var cancelledAt: Int64?
+    public var updatedAt: Int64
+
+    public init(
+        id: String, organizationId: String, siteId: String, unitId: String, carrierId: String, recipientId: String,
+        trackingNumber: String, size: SizeClass, state: ParcelState, createdAt: Int64
+    ) {
+        self.id = id
+        self.organizationId = organizationId
+        self.siteId = siteId
+        self.unitId = unitId
+        self.carrierId = carrierId
+        self.recipientId = recipientId
+        self.trackingNumber = trackingNumber
+        self.size = size.rawValue
+        self.state = state.rawValue
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+    }
+
+    public var parcelState: ParcelState { ParcelState(rawValue: state) ?? .cancelled }
+    public var sizeClass: SizeClass { SizeClass(rawValue: size) ?? .small }
+}
+
+/// A pickup credential: the keyed hash of a PIN and the nonce of the QR token issued with it.
+public struct PickupCredentialRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var parcelId: String
+    public var unitId: String
+    public var compartmentId: String
+    public var pinHash: Data
+    public var qrNonce: String
+    public var state: String
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var endedAt: Int64?
+    public init(id: String, parcelId: String, unitId: String, compartmentId: String, pinHash: Data, qrNonce: String, createdAt: Int64, expiresAt: Int64) {
+        self.id = id
+        self.parcelId = parcelId
+        self.unitId = unitId
+        self.compartmentId = compartmentId
+        self.pinHash = pinHash
+        self.qrNonce = qrNonce
+        self.state = "live"
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.endedAt = nil
+    }
+}
+
+/// A notification waiting in the outbox; its payload is sealed and erased after delivery.
+public struct OutboxRecord: Codable, Sendable, Hashable {
+    public var id: Int64
+    public var notificationId: String
+    public var kind: String
+    public var recipientId: String
+    public var parcelId: String?
+    public var payload: Data?
+    public var createdAt: Int64
+    public var availableAt: Int64
+    public var attempts: Int64
+    public var deliveredAt: Int64?
+    public var lastError: String?
+}
+
+/// An audit event as stored, with its position and canonical bytes.
+public struct StoredAuditEvent: Codable, Sendable, Hashable {
+    public var seq: Int64
+    public var id: String
+    public var occurredAt: Int64
+    public var type: String
+    public var outcome: String
+    public var actorKind: String
+    public var actorId: String?
+    public var actorRole: String?
+    public var organizationId: String?
+    public var siteId: String?
+    public var unitId: String?
+    public var compartmentId: String?
+    public var parcelId: String?
+    public var trackingNumber: String?
+    public var detail: String
+    public var canonical: Data
+    public var leafHash: Data
+}

@@ -1,0 +1,248 @@
+import CubbyAudit
+import CubbyCore
+import Foundation
+import SQLKit
+
+/// Reads and writes of the locker world. Every method runs on the caller's session, so a flow's
+/// changes and its audit events share one transaction.
+extension StoreSession {
+    private var forUpdate: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
+
+    private func insert(_ table: String, _ model: some Encodable & Sendable) async throws {
+        try await sql.insert(into: table).model(model, keyEncodingStrategy: .convertToSnakeCase).run()
+    }
+
+    private func one<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> T? {
+        try await sql.raw(query).first(decoding: T.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    private func all<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> [T] {
+        try await sql.raw(query).all(decoding: T.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    // MARK: organizations, sites, units, compartments
+
+    public func insertOrganization(id: String, name: String, at: Int64) async throws {
+        try await sql.raw("INSERT INTO organizations (id, name, created_at) VALUES (\(bind: id), \(bind: name), \(bind: at))").run()
+    }
+
+    public func organizationCount() async throws -> Int {
+        try await sql.raw("SELECT COUNT(*) AS n FROM organizations").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    public func insertSite(_ r: SiteRecord) async throws { try await insert("sites", r) }
+    public func site(_ id: String) async throws -> SiteRecord? {
+        try await one("SELECT * FROM sites WHERE id = \(bind: id)", as: SiteRecord.self)
+    }
+
+    public func insertUnit(_ r: UnitRecord) async throws { try await insert("units", r) }
+    public func unit(_ id: String) async throws -> UnitRecord? {
+        try await one("SELECT * FROM units WHERE id = \(bind: id)", as: UnitRecord.self)
+    }
+    /// The unit, locked until the transaction ends (PostgreSQL); serializes drop-offs and PIN checks per unit.
+    public func lockUnit(_ id: String) async throws -> UnitRecord? {
+        try await one("SELECT * FROM units WHERE id = \(bind: id)\(forUpdate)", as: UnitRecord.self)
+    }
+    public func units(site: String) async throws -> [UnitRecord] {
+        try await all("SELECT * FROM units WHERE site_id = \(bind: site) ORDER BY name", as: UnitRecord.self)
+    }
+    public func savePinEntry(_ u: UnitRecord) async throws {
+        try await sql.raw("""
+            UPDATE units SET pin_consecutive_failures = \(bind: u.pinConsecutiveFailures),
+              pin_locked_until = \(bind: u.pinLockedUntil), pin_suspended = \(bind: u.pinSuspended)
+            WHERE id = \(bind: u.id)
+            """).run()
+    }
+
+    public func insertCompartment(_ r: CompartmentRecord) async throws { try await insert("compartments", r) }
+    public func compartments(unit: String) async throws -> [CompartmentRecord] {
+        try await all("SELECT * FROM compartments WHERE unit_id = \(bind: unit) ORDER BY label", as: CompartmentRecord.self)
+    }
+    public func compartment(_ id: String) async throws -> CompartmentRecord? {
+        try await one("SELECT * FROM compartments WHERE id = \(bind: id)\(forUpdate)", as: CompartmentRecord.self)
+    }
+    public func freeCompartments(unit: String) async throws -> [CompartmentRecord] {
+        try await all("SELECT * FROM compartments WHERE unit_id = \(bind: unit) AND state = 'available' AND door = 'closed' ORDER BY label", as: CompartmentRecord.self)
+    }
+    public func saveCompartment(_ c: CompartmentRecord) async throws {
+        try await sql.raw("""
+            UPDATE compartments SET state = \(bind: c.state), door = \(bind: c.door), parcel_id = \(bind: c.parcelId)
+            WHERE id = \(bind: c.id)
+            """).run()
+    }
+
+    // MARK: carriers, couriers, recipients
+
+    public func insertCarrier(_ r: CarrierRecord) async throws { try await insert("carriers", r) }
+    public func linkCarrier(_ carrier: String, site: String) async throws {
+        try await sql.raw("INSERT INTO carrier_sites (carrier_id, site_id) VALUES (\(bind: carrier), \(bind: site))").run()
+    }
+    public func carrierSites(_ carrier: String) async throws -> [String] {
+        try await sql.raw("SELECT site_id FROM carrier_sites WHERE carrier_id = \(bind: carrier)").all().map {
+            try $0.decode(column: "site_id", as: String.self)
+        }
+    }
+    public func sites(organization: String) async throws -> [String] {
+        try await sql.raw("SELECT id FROM sites WHERE organization_id = \(bind: organization)").all().map {
+            try $0.decode(column: "id", as: String.self)
+        }
+    }
+    public func insertCourier(id: String, carrier: String, name: String, at: Int64) async throws {
+        try await sql.raw("INSERT INTO couriers (id, carrier_id, name, created_at) VALUES (\(bind: id), \(bind: carrier), \(bind: name), \(bind: at))").run()
+    }
+    public func insertRecipient(_ r: RecipientRecord) async throws { try await insert("recipients", r) }
+    public func recipient(_ id: String) async throws -> RecipientRecord? {
+        try await one("SELECT * FROM recipients WHERE id = \(bind: id)", as: RecipientRecord.self)
+    }
+
+    // MARK: credentials
+
+    public func insertCredential(_ r: CredentialRecord) async throws { try await insert("credentials", r) }
+    public func credential(hash: Data) async throws -> CredentialRecord? {
+        try await one("SELECT * FROM credentials WHERE token_hash = \(bind: hash)", as: CredentialRecord.self)
+    }
+
+    // MARK: parcels
+
+    public func insertParcel(_ r: ParcelRecord) async throws { try await insert("parcels", r) }
+    public func parcel(_ id: String, lock: Bool = false) async throws -> ParcelRecord? {
+        try await one("SELECT * FROM parcels WHERE id = \(bind: id)\(lock ? forUpdate : "")", as: ParcelRecord.self)
+    }
+    public func liveParcel(carrier: String, trackingNumber: String) async throws -> ParcelRecord? {
+        try await one("""
+            SELECT * FROM parcels WHERE carrier_id = \(bind: carrier) AND tracking_number = \(bind: trackingNumber)
+              AND state IN ('announced','reserved','deposited','expired')\(forUpdate)
+            """, as: ParcelRecord.self)
+    }
+    public func saveParcel(_ p: ParcelRecord) async throws {
+        try await sql.raw("""
+            UPDATE parcels SET state = \(bind: p.state), compartment_id = \(bind: p.compartmentId),
+              reserved_until = \(bind: p.reservedUntil), deposited_at = \(bind: p.depositedAt),
+              expires_at = \(bind: p.expiresAt), picked_up_at = \(bind: p.pickedUpAt), expired_at = \(bind: p.expiredAt),
+              removed_at = \(bind: p.removedAt), cancelled_at = \(bind: p.cancelledAt), updated_at = \(bind: p.updatedAt)
+            WHERE id = \(bind: p.id)
+            """).run()
+    }
+    /// Ids of deposited parcels whose pickup window has closed.
+    public func overdueParcels(now: Int64, limit: Int) async throws -> [String] {
+        try await sql.raw("SELECT id FROM parcels WHERE state = 'deposited' AND expires_at <= \(bind: now) ORDER BY expires_at LIMIT \(bind: limit)")
+            .all().map { try $0.decode(column: "id", as: String.self) }
+    }
+    /// Ids of reserved parcels whose drop-off never completed.
+    public func staleReservations(now: Int64, limit: Int) async throws -> [String] {
+        try await sql.raw("SELECT id FROM parcels WHERE state = 'reserved' AND reserved_until <= \(bind: now) ORDER BY reserved_until LIMIT \(bind: limit)")
+            .all().map { try $0.decode(column: "id", as: String.self) }
+    }
+    public func parcelCount() async throws -> Int {
+        try await sql.raw("SELECT COUNT(*) AS n FROM parcels").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    // MARK: pickup credentials
+
+    public func insertPickupCredential(_ r: PickupCredentialRecord) async throws { try await insert("pickup_credentials", r) }
+    public func livePickupCredential(unit: String, pinHash: Data) async throws -> PickupCredentialRecord? {
+        try await one("""
+            SELECT * FROM pickup_credentials WHERE unit_id = \(bind: unit) AND pin_hash = \(bind: pinHash) AND state = 'live'\(forUpdate)
+            """, as: PickupCredentialRecord.self)
+    }
+    public func livePickupCredentials(parcel: String) async throws -> [PickupCredentialRecord] {
+        try await all("SELECT * FROM pickup_credentials WHERE parcel_id = \(bind: parcel) AND state = 'live'\(forUpdate)", as: PickupCredentialRecord.self)
+    }
+    /// Ends every live credential of a parcel (`used` at pickup, `revoked` otherwise); returns how many.
+    @discardableResult
+    public func endPickupCredentials(parcel: String, state: String, at: Int64) async throws -> Int {
+        let rows = try await sql.raw("""
+            UPDATE pickup_credentials SET state = \(bind: state), ended_at = \(bind: at)
+            WHERE parcel_id = \(bind: parcel) AND state = 'live' RETURNING id
+            """).all()
+        return rows.count
+    }
+
+    // MARK: PIN failures
+
+    public func recordPinFailure(unit: String, at: Int64) async throws {
+        try await sql.raw("INSERT INTO pin_failures (unit_id, at) VALUES (\(bind: unit), \(bind: at))").run()
+    }
+    /// Failure times at the unit since `since`, oldest first.
+    public func pinFailures(unit: String, since: Int64) async throws -> [Int64] {
+        try await sql.raw("SELECT at FROM pin_failures WHERE unit_id = \(bind: unit) AND at > \(bind: since) ORDER BY at")
+            .all().map { try $0.decode(column: "at", as: Int64.self) }
+    }
+    public func prunePinFailures(before: Int64) async throws {
+        try await sql.raw("DELETE FROM pin_failures WHERE at <= \(bind: before)").run()
+    }
+
+    // MARK: outbox
+
+    public func enqueueNotification(id: String, kind: String, recipient: String, parcel: String?, payload: Data, at: Int64) async throws {
+        try await sql.raw("""
+            INSERT INTO outbox (notification_id, kind, recipient_id, parcel_id, payload, created_at, available_at, attempts)
+            VALUES (\(bind: id), \(bind: kind), \(bind: recipient), \(bind: parcel), \(bind: payload), \(bind: at), \(bind: at), 0)
+            """).run()
+    }
+    /// Up to `limit` notifications due for delivery; on PostgreSQL rows locked by another process are skipped.
+    public func claimNotifications(now: Int64, limit: Int) async throws -> [OutboxRecord] {
+        let skip: SQLQueryString = kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await all("""
+            SELECT * FROM outbox WHERE delivered_at IS NULL AND available_at <= \(bind: now)
+            ORDER BY id LIMIT \(bind: limit)\(skip)
+            """, as: OutboxRecord.self)
+    }
+    /// Marks a notification delivered and erases its sealed payload.
+    public func markDelivered(_ id: Int64, at: Int64) async throws {
+        try await sql.raw("UPDATE outbox SET delivered_at = \(bind: at), payload = NULL, last_error = NULL WHERE id = \(bind: id)").run()
+    }
+    public func markDeliveryFailed(_ id: Int64, retryAt: Int64, error: String) async throws {
+        try await sql.raw("UPDATE outbox SET attempts = attempts + 1, available_at = \(bind: retryAt), last_error = \(bind: error) WHERE id = \(bind: id)").run()
+    }
+    public func pendingNotificationCount() async throws -> Int {
+        try await sql.raw("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    // MARK: audit
+
+    /// Appends an audit event with its canonical bytes and leaf hash.
+    public func appendAudit(_ record: AuditRecord) async throws {
+        let canonical = AuditCanonicalEncoding.encode(record)
+        let leaf = AuditCanonicalEncoding.leafHash(canonical)
+        let detailJSON = String(decoding: try JSONSerialization.data(withJSONObject: record.detail, options: [.sortedKeys]), as: UTF8.self)
+        try await sql.raw("""
+            INSERT INTO audit_events (id, occurred_at, type, outcome, actor_kind, actor_id, actor_role, organization_id,
+              site_id, unit_id, compartment_id, parcel_id, tracking_number, detail, canonical, leaf_hash)
+            VALUES (\(bind: record.id.uuidString.lowercased()), \(bind: StoredTime.millis(record.occurredAt)),
+              \(bind: record.type), \(bind: record.outcome.rawValue), \(bind: record.actor.kind.rawValue),
+              \(bind: record.actor.id), \(bind: record.actor.role), \(bind: record.organizationId.map(Self.idString)),
+              \(bind: record.siteId.map(Self.idString)), \(bind: record.unitId.map(Self.idString)),
+              \(bind: record.compartmentId.map(Self.idString)), \(bind: record.parcelId.map(Self.idString)),
+              \(bind: record.trackingNumber), \(bind: detailJSON), \(bind: Data(canonical)), \(bind: Data(leaf)))
+            """).run()
+    }
+
+    /// Audit events from position `from` (0-based, in append order), at most `limit`.
+    public func auditEvents(from: Int64, limit: Int, organization: String? = nil) async throws -> [StoredAuditEvent] {
+        if let organization {
+            return try await all("SELECT * FROM audit_events WHERE seq > \(bind: from) AND (organization_id = \(bind: organization) OR organization_id IS NULL) ORDER BY seq LIMIT \(bind: limit)", as: StoredAuditEvent.self)
+        }
+        return try await all("SELECT * FROM audit_events WHERE seq > \(bind: from) ORDER BY seq LIMIT \(bind: limit)", as: StoredAuditEvent.self)
+    }
+    public func auditEvents(parcel: String) async throws -> [StoredAuditEvent] {
+        try await all("SELECT * FROM audit_events WHERE parcel_id = \(bind: parcel) ORDER BY seq", as: StoredAuditEvent.self)
+    }
+    public func auditCount() async throws -> Int {
+        try await sql.raw("SELECT COUNT(*) AS n FROM audit_events").first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    static func idString(_ id: UUID) -> String { id.uuidString.lowercased() }
+
+    /// Runs raw SQL for tests and maintenance tools.
+    public func execute(_ text: String) async throws { try await exec(text) }
+}
+
+/// Whether an error from the database means "run the transaction again" (a lost race, not a bug).
+public func isTransientConflict(_ error: any Error) -> Bool {
+    let text = String(reflecting: error)
+    // PostgreSQL: serialization_failure, deadlock_detected, unique_violation (a lost race on a unique key).
+    for code in ["40001", "40P01", "23505"] where text.contains(code) { return true }
+    // SQLite: busy / locked, and a unique constraint lost to a concurrent writer in another process.
+    return text.contains("SQLITE_BUSY") || text.contains("database is locked") || text.contains("UNIQUE constraint failed")
+}

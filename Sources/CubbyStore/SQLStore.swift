@@ -1,0 +1,51 @@
+import Logging
+import SQLKit
+
+/// Which SQL engine a store runs on.
+public enum DatabaseKind: String, Sendable {
+    case sqlite, postgres
+}
+
+/// A database the server can run on: SQLite for one process, PostgreSQL for many.
+///
+/// All reads and writes go through a `StoreSession`; a write runs in one transaction that commits
+/// durably or rolls back whole.
+public protocol SQLStore: Sendable {
+    var kind: DatabaseKind { get }
+    /// Runs `body` in one transaction; commits when it returns, rolls back when it throws.
+    func write<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T
+    /// Runs `body` with a connection for reads (autocommit).
+    func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T
+    /// Closes connections.
+    func close() async
+}
+
+/// A connection (or an open transaction) handed to repository code.
+public struct StoreSession: Sendable {
+    /// The SQLKit handle; only CubbyStore uses it.
+    let sql: any SQLDatabase
+    public let kind: DatabaseKind
+
+    init(sql: any SQLDatabase, kind: DatabaseKind) {
+        self.sql = sql
+        self.kind = kind
+    }
+
+    /// Runs raw SQL text (no binds), for migrations and maintenance.
+    func exec(_ text: String) async throws {
+        try await sql.raw(SQLQueryString(text)).run()
+    }
+}
+
+/// Opens the store for a location.
+public enum StoreFactory {
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> any SQLStore {
+        switch location {
+        case .sqlite(let path):
+            return try await SQLiteStore.open(path: path, logger: logger)
+        case .postgres(let host, let port, let username, let password, let database):
+            return try await PostgresStore.open(
+                host: host, port: port, username: username, password: password, database: database, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `cubby` command line: server, demo, migrations and benchmarks.
+@main
+struct Cubby: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cubby",
+        abstract: "Cubby: an open, security-first smart parcel-locker server.",
+        subcommands: [Serve.self, Demo.self, Migrate.self, Bench.self])
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import CubbyServer
+import CubbyStore
+import Foundation
+import Hummingbird
+import Logging
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Seed a demo organization (once) in ./cubby-data and run the server on it.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Where the demo manifest is written.")
+    var manifest: String = "./cubby-data/demo.json"
+
+    func run() async throws {
+        var settings = try await options.settings()
+        if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
+        let logger = options.logger()
+        let parts = try await buildParts(settings: settings, logger: logger)
+        let server = "http://\(settings.host):\(settings.port)"
+        let existing = try await parts.store.read { s in try await s.organizationCount() }
+        if existing > 0 {
+            guard FileManager.default.fileExists(atPath: manifest) else {
+                throw ValidationError("the database already holds data but \(manifest) is missing; use another --database or restore the manifest")
+            }
+            print("Reusing the demo data in \(settings.database) (manifest: \(manifest)).")
+        } else {
+            let m = try await DemoSeed(store: parts.store, keys: parts.keys).seed(server: server)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(m)
+            FileManager.default.createFile(atPath: manifest, contents: data, attributes: [.posixPermissions: 0o600])
+            print("Seeded a demo organization; ids and credentials are in \(manifest).")
+        }
+        let m = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
+        print("""
+
+            Cubby demo on \(server)   (database \(settings.database))
+              notifications (with PINs) are appended to \(settings.notifyFile ?? "-")
+
+            Try it (jq helps):
+              M=\(manifest)
+              # a courier drops a parcel off at unit 1:
+              curl -s -X POST \(server)/api/v1/units/$(jq -r '.units[0].id' $M)/dropoffs \\
+                -H "Authorization: Bearer $(jq -r .courierToken $M)" -H 'Content-Type: application/json' \\
+                -d "{\\"trackingNumber\\":\\"1Z999\\",\\"recipientId\\":\\"$(jq -r '.recipients[0].id' $M)\\",\\"size\\":\\"M\\"}"
+              # a moment later the simulated door closes; the PIN arrives in the notifications file:
+              tail -n1 \(settings.notifyFile ?? "") | jq .
+              # the recipient enters it at the unit's kiosk:
+              curl -s -X POST \(server)/api/v1/units/$(jq -r '.units[0].id' $M)/pickups \\
+                -H "Authorization: Bearer $(jq -r '.units[0].deviceToken' $M)" -H 'Content-Type: application/json' \\
+                -d "{\\"code\\":\\"$(tail -n1 \(settings.notifyFile ?? "") | jq -r .pin)\\"}"
+              # the audit trail (administrator):
+              curl -s \(server)/api/v1/audit/events -H "Authorization: Bearer $(jq -r .adminToken $M)" | jq '.events[].type'
+
+            API contract: \(server)/api/v1/openapi.yaml   Stop with Ctrl-C.
+            """)
+        _ = m
+        let app = try buildApplication(parts: parts, settings: settings, logger: logger)
+        try await app.runService()
+        await parts.store.close()
+    }
+}

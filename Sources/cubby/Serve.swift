@@ -1,0 +1,37 @@
+import ArgumentParser
+import CubbyServer
+import CubbyStore
+import Foundation
+import Hummingbird
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server: API, background services, simulated units.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let settings = try await options.settings()
+        let logger = options.logger()
+        let parts = try await buildParts(settings: settings, logger: logger)
+        logger.info("cubby serving", metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
+        let app = try buildApplication(parts: parts, settings: settings, logger: logger)
+        try await app.runService()
+        await parts.store.close()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply the numbered database migrations (idempotent).")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let settings = try await options.settings()
+        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        let applied = try await Migrator.migrate(store)
+        let have = try await Migrator.appliedVersions(store)
+        await store.close()
+        print(applied.isEmpty
+            ? "database is up to date (schema version \(have.last ?? 0))"
+            : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(have.last ?? 0)")
+    }
+}

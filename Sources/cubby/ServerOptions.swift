@@ -1,0 +1,38 @@
+import ArgumentParser
+import CubbyServer
+import Foundation
+import Logging
+
+/// Options shared by the commands that open the database.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Database: sqlite:PATH or postgres://user@host:port/db (env CUBBY_DATABASE).")
+    var database: String?
+    @Option(help: "Address to listen on (env CUBBY_HOST, default 127.0.0.1).")
+    var host: String?
+    @Option(help: "Port to listen on (env CUBBY_PORT, default 8080).")
+    var port: Int?
+    @Option(help: "Key file, created on first start (env CUBBY_KEYS, default ./cubby-data/keys.json).")
+    var keys: String?
+    @Option(help: "Append notifications as JSON lines to this file (env CUBBY_NOTIFY_FILE).")
+    var notifyFile: String?
+    @Option(help: "A JSON config file with the same keys (database, port, notify.file, …).")
+    var config: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func settings() async throws -> ServerSettings {
+        var overrides: [String: String] = [:]
+        if let database { overrides["database"] = database }
+        if let host { overrides["host"] = host }
+        if let port { overrides["port"] = String(port) }
+        if let keys { overrides["keys"] = keys }
+        if let notifyFile { overrides["notify.file"] = notifyFile }
+        return try await ServerSettings.load(overrides: overrides, configFile: config)
+    }
+
+    func logger(_ label: String = "cubby") -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        return logger
+    }
+}
