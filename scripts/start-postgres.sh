@@ -84,7 +84,8 @@ trap cleanup_on_error EXIT
 as_postgres() {
     local tool="$1"
     shift
-    (cd "$dir" && runuser -u postgres -- "$bindir/$tool" "$@")
+    # 3>&-: the server must not inherit the caller's stdout, or `$(start-postgres.sh)` never returns.
+    (cd "$dir" && runuser -u postgres -- "$bindir/$tool" "$@") 3>&-
 }
 
 # Marks the directory as one this script made, so stop-postgres.sh may delete it.

@@ -47,7 +47,7 @@ public struct QRTokenSigner: Sendable {
 
     /// A signed token for `claims`.
     public func issue(_ claims: QRTokenClaims) throws -> String {
-        guard let privateKey else { throw CryptoError.malformedToken }
+        guard let privateKey else { throw KeyMaterialError.malformedToken }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dataEncodingStrategy = .base64

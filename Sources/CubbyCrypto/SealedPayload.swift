@@ -10,7 +10,7 @@ public struct SealedPayload: Sendable {
     /// Nonce ‖ ciphertext ‖ tag, bound to `context` as associated data.
     public func seal(_ plaintext: Data, context: String) throws -> Data {
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: Data(context.utf8))
-        guard let combined = box.combined else { throw CryptoError.sealFailed }
+        guard let combined = box.combined else { throw KeyMaterialError.sealFailed }
         return combined
     }
 
@@ -51,7 +51,7 @@ public struct EnvelopeCipher: Sendable {
 }
 
 /// Failures of the crypto helpers.
-public enum CryptoError: Error, Equatable, Sendable {
+public enum KeyMaterialError: Error, Equatable, Sendable {
     case sealFailed
     case malformedKeyFile(String)
     case malformedToken

@@ -55,11 +55,11 @@ public struct ServerKeys: Sendable {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let file: FileFormat
         do { file = try JSONDecoder().decode(FileFormat.self, from: data) } catch {
-            throw CryptoError.malformedKeyFile("\(path) is not a Cubby key file")
+            throw KeyMaterialError.malformedKeyFile("\(path) is not a Cubby key file")
         }
         func key(_ s: String, _ name: String) throws -> Data {
             guard let d = Data(base64Encoded: s), d.count == 32 else {
-                throw CryptoError.malformedKeyFile("\(path): \(name) must be 32 bytes in base64")
+                throw KeyMaterialError.malformedKeyFile("\(path): \(name) must be 32 bytes in base64")
             }
             return d
         }
@@ -87,8 +87,11 @@ public struct ServerKeys: Sendable {
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let tmp = path + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CryptoError.malformedKeyFile("cannot write \(tmp)")
+            throw KeyMaterialError.malformedKeyFile("cannot write \(tmp)")
         }
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw KeyMaterialError.malformedKeyFile("cannot move the new key file into place at \(path)")
+        }
     }
 }

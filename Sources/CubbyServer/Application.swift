@@ -17,10 +17,19 @@ public struct CubbyServerParts: Sendable {
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
-public func buildParts(settings: ServerSettings, clock: ServerClock = .system, link: (any UnitLink)? = nil, logger: Logger) async throws -> CubbyServerParts {
+public func buildParts(
+    settings: ServerSettings, clock: ServerClock = .system, policy: PinEntryPolicy = .standard, link: (any UnitLink)? = nil,
+    logger: Logger
+) async throws -> CubbyServerParts {
     let store = try await StoreFactory.open(settings.database, logger: logger)
-    try await Migrator.migrate(store)
-    let keys = LockerKeys(try ServerKeys.loadOrCreate(path: settings.keysPath))
+    let keys: LockerKeys
+    do {
+        try await Migrator.migrate(store)
+        keys = LockerKeys(try ServerKeys.loadOrCreate(path: settings.keysPath))
+    } catch {
+        await store.close()
+        throw error
+    }
     var simulator: SimulatedUnits? = nil
     let unitLink: any UnitLink
     if let link {
@@ -32,7 +41,7 @@ public func buildParts(settings: ServerSettings, clock: ServerClock = .system, l
     } else {
         unitLink = DetachedUnitLink()
     }
-    let desk = ParcelDesk(store: store, keys: keys, link: unitLink, clock: clock, logger: logger)
+    let desk = ParcelDesk(store: store, keys: keys, policy: policy, link: unitLink, clock: clock, logger: logger)
     simulator?.attach(desk)
     let channel: any NotificationChannel = settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
     let outbox = OutboxDelivery(store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)

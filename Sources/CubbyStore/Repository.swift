@@ -246,3 +246,48 @@ public func isTransientConflict(_ error: any Error) -> Bool {
     // SQLite: busy / locked, and a unique constraint lost to a concurrent writer in another process.
     return text.contains("SQLITE_BUSY") || text.contains("database is locked") || text.contains("UNIQUE constraint failed")
 }
+
+/// Bulk loading, for benchmarks and imports: many rows per statement.
+extension StoreSession {
+    public func insertParcels(_ rows: [ParcelRecord]) async throws {
+        guard !rows.isEmpty else { return }
+        try await sql.insert(into: "parcels").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+    }
+
+    public func insertPickupCredentials(_ rows: [PickupCredentialRecord]) async throws {
+        guard !rows.isEmpty else { return }
+        try await sql.insert(into: "pickup_credentials").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+    }
+
+    public func insertCompartments(_ rows: [CompartmentRecord]) async throws {
+        guard !rows.isEmpty else { return }
+        try await sql.insert(into: "compartments").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+    }
+
+    /// Appends many audit events in one statement, in the order given.
+    public func appendAudit(_ records: [AuditRecord]) async throws {
+        guard !records.isEmpty else { return }
+        let rows = try records.map { r -> AuditRow in
+            let canonical = AuditCanonicalEncoding.encode(r)
+            return AuditRow(
+                id: Self.idString(r.id), occurredAt: StoredTime.millis(r.occurredAt), type: r.type, outcome: r.outcome.rawValue,
+                actorKind: r.actor.kind.rawValue, actorId: r.actor.id, actorRole: r.actor.role,
+                organizationId: r.organizationId.map(Self.idString), siteId: r.siteId.map(Self.idString),
+                unitId: r.unitId.map(Self.idString), compartmentId: r.compartmentId.map(Self.idString),
+                parcelId: r.parcelId.map(Self.idString), trackingNumber: r.trackingNumber,
+                detail: String(decoding: try JSONSerialization.data(withJSONObject: r.detail, options: [.sortedKeys]), as: UTF8.self),
+                canonical: Data(canonical), leafHash: Data(AuditCanonicalEncoding.leafHash(canonical)))
+        }
+        try await sql.insert(into: "audit_events").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+    }
+
+    struct AuditRow: Encodable, Sendable {
+        var id: String
+        var occurredAt: Int64
+        var type, outcome, actorKind: String
+        var actorId, actorRole, organizationId, siteId, unitId, compartmentId, parcelId, trackingNumber: String?
+        var detail: String
+        var canonical: Data
+        var leafHash: Data
+    }
+}

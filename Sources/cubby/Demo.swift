@@ -17,6 +17,16 @@ struct Demo: AsyncParsableCommand {
         if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
         let logger = options.logger()
         let parts = try await buildParts(settings: settings, logger: logger)
+        do {
+            try await run(parts: parts, settings: settings, logger: logger)
+        } catch {
+            await parts.store.close()
+            throw error
+        }
+        await parts.store.close()
+    }
+
+    func run(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) async throws {
         let server = "http://\(settings.host):\(settings.port)"
         let existing = try await parts.store.read { s in try await s.organizationCount() }
         if existing > 0 {
@@ -58,6 +68,5 @@ struct Demo: AsyncParsableCommand {
         _ = m
         let app = try buildApplication(parts: parts, settings: settings, logger: logger)
         try await app.runService()
-        await parts.store.close()
     }
 }

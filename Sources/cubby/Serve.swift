@@ -14,8 +14,13 @@ struct Serve: AsyncParsableCommand {
         let logger = options.logger()
         let parts = try await buildParts(settings: settings, logger: logger)
         logger.info("cubby serving", metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
-        let app = try buildApplication(parts: parts, settings: settings, logger: logger)
-        try await app.runService()
+        do {
+            let app = try buildApplication(parts: parts, settings: settings, logger: logger)
+            try await app.runService()
+        } catch {
+            await parts.store.close()
+            throw error
+        }
         await parts.store.close()
     }
 }
@@ -27,8 +32,15 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let settings = try await options.settings()
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
-        let applied = try await Migrator.migrate(store)
-        let have = try await Migrator.appliedVersions(store)
+        let applied: [Int]
+        let have: [Int]
+        do {
+            applied = try await Migrator.migrate(store)
+            have = try await Migrator.appliedVersions(store)
+        } catch {
+            await store.close()
+            throw error
+        }
         await store.close()
         print(applied.isEmpty
             ? "database is up to date (schema version \(have.last ?? 0))"

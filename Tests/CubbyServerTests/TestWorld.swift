@@ -1,0 +1,175 @@
+import CubbyCore
+import CubbyCrypto
+import CubbyServer
+import CubbyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+/// The databases a test runs on: SQLite always, PostgreSQL when `CUBBY_TEST_POSTGRES_URL` is set.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static var available: [Backend] {
+        ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+}
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let current: Mutex<Date>
+    init(_ start: Date = Date(timeIntervalSince1970: 1_795_000_000)) { current = Mutex(start) }
+    var now: Date { current.withLock { $0 } }
+    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    var serverClock: ServerClock { ServerClock { [self] in self.now } }
+}
+
+/// A fresh database (temp SQLite file, or a new PostgreSQL database) with a seeded organization.
+struct TestWorld: Sendable {
+    let backend: Backend
+    let dir: String
+    let settings: ServerSettings
+    let parts: CubbyServerParts
+    let manifest: DemoManifest
+    let clock: ManualClock
+    let notifyFile: String
+
+    static let logger: Logger = {
+        var l = Logger(label: "cubby-test")
+        l.logLevel = .critical
+        return l
+    }()
+
+    static func make(_ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true) async throws -> TestWorld {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let location: DatabaseLocation
+        switch backend {
+        case .sqlite:
+            location = .sqlite(path: dir + "/cubby.sqlite")
+        case .postgres:
+            location = try await TestPostgres.freshDatabase()
+        }
+        let notifyFile = dir + "/notifications.jsonl"
+        var settings = ServerSettings(database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate, simulatorDelay: .milliseconds(1))
+        settings.outboxInterval = .milliseconds(20)
+        let clock = ManualClock()
+        let parts = try await buildParts(settings: settings, clock: clock.serverClock, policy: policy, logger: logger)
+        let manifest = try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(server: "http://test", layout: layout)
+        return TestWorld(backend: backend, dir: dir, settings: settings, parts: parts, manifest: manifest, clock: clock, notifyFile: notifyFile)
+    }
+
+    func close() async {
+        await parts.simulator?.settle()
+        await parts.store.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Runs `body` with a world and always closes it.
+    static func with<T: Sendable>(
+        _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true,
+        _ body: (TestWorld) async throws -> T
+    ) async throws -> T {
+        let world = try await make(backend, policy: policy, layout: layout, simulate: simulate)
+        do {
+            let result = try await body(world)
+            await world.close()
+            return result
+        } catch {
+            await world.close()
+            throw error
+        }
+    }
+
+    var desk: ParcelDesk { parts.desk }
+    var unit: String { manifest.units[0].id }
+    var device: String { manifest.units[0].deviceToken }
+
+    func router() throws -> Router<CubbyRequestContext> {
+        try buildRouter(parts: parts, settings: settings, logger: Self.logger)
+    }
+
+    /// Runs `body` against the app in router mode (no sockets).
+    func test<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        let app = Application(router: try router(), logger: Self.logger)
+        return try await app.test(.router) { client in try await body(client) }
+    }
+
+    /// Lets the simulated doors finish and the outbox deliver.
+    func settle() async throws {
+        await parts.simulator?.settle()
+        try await parts.outbox.deliverDue()
+    }
+
+    /// Notifications written so far.
+    func notifications() throws -> [[String: String]] {
+        guard let text = try? String(contentsOfFile: notifyFile, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map {
+            try JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+        }
+    }
+
+    func counts() async throws -> (parcels: Int, audit: Int) {
+        try await parts.store.read { s in (try await s.parcelCount(), try await s.auditCount()) }
+    }
+}
+
+/// PostgreSQL databases for tests: each test gets a database of its own on the throwaway cluster.
+enum TestPostgres {
+    static func freshDatabase() async throws -> DatabaseLocation {
+        guard let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"] else {
+            throw StoreError.badLocation("CUBBY_TEST_POSTGRES_URL is not set")
+        }
+        let admin = try DatabaseLocation(parsing: url)
+        guard case .postgres(let host, let port, let user, let password, _) = admin else {
+            throw StoreError.badLocation("CUBBY_TEST_POSTGRES_URL must be a postgres:// URL")
+        }
+        let name = "cubby_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let store = try await StoreFactory.open(admin, logger: TestWorld.logger)
+        do {
+            try await store.read { s in try await s.execute("CREATE DATABASE \(name)") }
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        return .postgres(host: host, port: port, username: user, password: password, database: String(name))
+    }
+}
+
+/// HTTP helpers for the tests.
+extension TestClientProtocol {
+    @discardableResult
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil,
+        contentType: String? = "application/json"
+    ) async throws -> HTTPResult {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil, let contentType { headers[.contentType] = contentType }
+        let body = json.map { ByteBuffer(string: $0) }
+        return try await execute(uri: path, method: method, headers: headers, body: body) { response in
+            HTTPResult(status: Int(response.status.code), data: Data(response.body.readableBytesView), headers: response.headers)
+        }
+    }
+}
+
+/// A response as the tests see it.
+struct HTTPResult: Sendable {
+    var status: Int
+    var data: Data
+    var headers: HTTPFields
+    /// The body as a JSON object (empty when it is not one).
+    var body: [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    func str(_ key: String) -> String? { self[key] as? String }
+    func obj(_ key: String) -> [String: Any]? { self[key] as? [String: Any] }
+}

@@ -1,0 +1,123 @@
+import CubbyCore
+import CubbyStore
+import Foundation
+import Logging
+import Testing
+
+/// A store on a fresh SQLite file, or a fresh PostgreSQL database when `CUBBY_TEST_POSTGRES_URL` is set.
+enum StoreBackend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+
+    static var available: [StoreBackend] {
+        ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    static let logger: Logger = {
+        var l = Logger(label: "cubby-store-test")
+        l.logLevel = .critical
+        return l
+    }()
+
+    func open() async throws -> (any SQLStore, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        switch self {
+        case .sqlite:
+            return (try await StoreFactory.open(.sqlite(path: dir + "/t.sqlite"), logger: Self.logger), dir)
+        case .postgres:
+            let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"]!
+            guard case .postgres(let host, let port, let user, let password, _) = try DatabaseLocation(parsing: url) else {
+                throw StoreError.badLocation(url)
+            }
+            let admin = try await StoreFactory.open(try DatabaseLocation(parsing: url), logger: Self.logger)
+            let name = "cubby_s_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+            try await admin.read { s in try await s.execute("CREATE DATABASE \(name)") }
+            await admin.close()
+            return (try await StoreFactory.open(.postgres(host: host, port: port, username: user, password: password, database: String(name)), logger: Self.logger), dir)
+        }
+    }
+}
+
+@Suite("Store: migrations and the append-only audit table")
+struct StoreTests {
+    @Test("migrations apply once and are idempotent", arguments: StoreBackend.available)
+    func migrationsIdempotent(_ backend: StoreBackend) async throws {
+        let (store, dir) = try await backend.open()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try await Migrator.migrate(store)
+        #expect(first == Array(1...Migrator.latestVersion))
+        let second = try await Migrator.migrate(store)
+        #expect(second.isEmpty)
+        #expect(try await Migrator.appliedVersions(store) == Array(1...Migrator.latestVersion))
+        await store.close()
+    }
+
+    @Test("concurrent migrators agree on one schema", arguments: StoreBackend.available)
+    func concurrentMigrators(_ backend: StoreBackend) async throws {
+        let (store, dir) = try await backend.open()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { g in
+            for _ in 0..<4 { g.addTask { try await Migrator.migrate(store) } }
+            return try await g.reduce(into: [Int]()) { $0 += $1 }
+        }
+        #expect(applied.sorted() == Array(1...Migrator.latestVersion), "each migration applied exactly once")
+        await store.close()
+    }
+
+    @Test("audit events can be neither updated nor deleted", arguments: StoreBackend.available)
+    func auditAppendOnly(_ backend: StoreBackend) async throws {
+        let (store, dir) = try await backend.open()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await Migrator.migrate(store)
+        let record = AuditRecord(occurredAt: Date(), type: "test.event", actor: .system, trackingNumber: "T1", detail: ["k": "v"])
+        try await store.write { s in try await s.appendAudit(record) }
+        #expect(try await store.read { s in try await s.auditCount() } == 1)
+
+        await #expect(throws: (any Error).self) {
+            try await store.write { s in try await s.execute("UPDATE audit_events SET type = 'forged'") }
+        }
+        await #expect(throws: (any Error).self) {
+            try await store.write { s in try await s.execute("DELETE FROM audit_events") }
+        }
+        if backend == .postgres {
+            await #expect(throws: (any Error).self) {
+                try await store.write { s in try await s.execute("TRUNCATE audit_events") }
+            }
+        }
+        let events = try await store.read { s in try await s.auditEvents(from: 0, limit: 10) }
+        #expect(events.count == 1)
+        #expect(events.first?.type == "test.event")
+        await store.close()
+    }
+
+    @Test("a failed transaction leaves nothing behind", arguments: StoreBackend.available)
+    func rollback(_ backend: StoreBackend) async throws {
+        let (store, dir) = try await backend.open()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await Migrator.migrate(store)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await store.write { s in
+                try await s.insertOrganization(id: UUID().uuidString.lowercased(), name: "gone", at: 0)
+                try await s.appendAudit(AuditRecord(occurredAt: Date(), type: "x", actor: .system))
+                throw Boom()
+            }
+        }
+        #expect(try await store.read { s in try await s.organizationCount() } == 0)
+        #expect(try await store.read { s in try await s.auditCount() } == 0)
+        await store.close()
+    }
+
+    @Test("database locations parse and bad ones are refused")
+    func locations() throws {
+        #expect(try DatabaseLocation(parsing: "sqlite:./x.db") == .sqlite(path: "./x.db"))
+        #expect(try DatabaseLocation(parsing: "sqlite:///tmp/x.db") == .sqlite(path: "/tmp/x.db"))
+        #expect(try DatabaseLocation(parsing: "postgres://u:p%40ss@127.0.0.1:5433/db") == .postgres(host: "127.0.0.1", port: 5433, username: "u", password: "p@ss", database: "db"))
+        #expect(throws: StoreError.self) { try DatabaseLocation(parsing: "mysql://x/y") }
+        #expect(throws: StoreError.self) { try DatabaseLocation(parsing: "sqlite:") }
+        #expect(throws: StoreError.self) { try DatabaseLocation(parsing: "postgres://127.0.0.1") }
+        // A password never appears in the description.
+        let pg = try DatabaseLocation(parsing: "postgres://u:secret@h/db")
+        #expect(!pg.description.contains("secret"))
+    }
+}
