@@ -62,7 +62,7 @@ enum Migrations {
               id {id} PRIMARY KEY, organization_id {id} NOT NULL REFERENCES organizations(id),
               site_id {id} NOT NULL REFERENCES sites(id), name TEXT NOT NULL,
               pin_consecutive_failures {int} NOT NULL DEFAULT 0, pin_locked_until {ts},
-              pin_suspended {bool} NOT NULL DEFAULT FALSE, created_at {ts} NOT NULL)
+              pin_suspended {bool} NOT NULL DEFAULT FALSE, pin_last_failure_at {ts}, created_at {ts} NOT NULL)
             """,
             """
             CREATE TABLE compartments (

@@ -38,7 +38,7 @@ public final class PostgresStore: SQLStore {
         return store
     }
 
-    public func write<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
         try await client.withConnection { conn in
             let session = StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres)
             try await session.exec("BEGIN")
@@ -53,6 +53,11 @@ public final class PostgresStore: SQLStore {
                 throw error
             }
         }
+    }
+
+    /// PostgreSQL groups concurrent commits' WAL flushes itself; a plain transaction is already "alone".
+    public func writeAlone<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
+        try await withoutActuallyEscaping(body) { body in try await write(body) }
     }
 
     public func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {

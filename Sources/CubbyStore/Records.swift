@@ -28,6 +28,8 @@ public struct UnitRecord: Codable, Sendable, Hashable {
     public var pinConsecutiveFailures: Int64
     public var pinLockedUntil: Int64?
     public var pinSuspended: Bool
+    /// When the last failed PIN was entered: the failure window needs reading only within 24 hours of it.
+    public var pinLastFailureAt: Int64?
     public var createdAt: Int64
 
     public init(id: String, organizationId: String, siteId: String, name: String, createdAt: Int64) {
@@ -38,6 +40,7 @@ public struct UnitRecord: Codable, Sendable, Hashable {
         self.pinConsecutiveFailures = 0
         self.pinLockedUntil = nil
         self.pinSuspended = false
+        self.pinLastFailureAt = nil
         self.createdAt = createdAt
     }
 

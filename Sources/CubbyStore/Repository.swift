@@ -49,7 +49,8 @@ extension StoreSession {
     public func savePinEntry(_ u: UnitRecord) async throws {
         try await sql.raw("""
             UPDATE units SET pin_consecutive_failures = \(bind: u.pinConsecutiveFailures),
-              pin_locked_until = \(bind: u.pinLockedUntil), pin_suspended = \(bind: u.pinSuspended)
+              pin_locked_until = \(bind: u.pinLockedUntil), pin_suspended = \(bind: u.pinSuspended),
+              pin_last_failure_at = \(bind: u.pinLastFailureAt)
             WHERE id = \(bind: u.id)
             """).run()
     }

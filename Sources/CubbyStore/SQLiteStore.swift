@@ -9,8 +9,9 @@ import Synchronization
 
 /// SQLite in WAL mode with `synchronous=FULL`: every commit is fsync'd before it returns.
 ///
-/// One writer connection serves all transactions in turn (SQLite has one writer anyway); reads use
-/// their own connections, which WAL lets run beside a write.
+/// One writer connection serves all transactions (SQLite has one writer anyway) and commits those that
+/// arrive together as a group, one fsync for many; reads use their own connections, which WAL lets run
+/// beside a write.
 public final class SQLiteStore: SQLStore {
     public let kind = DatabaseKind.sqlite
     public let path: String
@@ -52,7 +53,94 @@ public final class SQLiteStore: SQLStore {
         return conn
     }
 
-    public func write<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
+    /// A transaction waiting for the writer.
+    private struct Job: Sendable {
+        let body: @Sendable (StoreSession) async throws -> any Sendable
+        let done: CheckedContinuation<any Sendable, any Error>
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var draining = false
+    }
+    private let queue = Mutex(Queue())
+    /// Most transactions committed together.
+    private let maxGroup = 64
+
+    /// Runs `body` as its own transaction, but commits it together with the transactions queued beside it
+    /// (group commit): each runs inside a savepoint, so a failing one rolls back alone, and all that
+    /// succeeded become durable with one fsync. No caller hears of success before that fsync.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
+        let erased: @Sendable (StoreSession) async throws -> any Sendable = { try await body($0) }
+        let result = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
+            let startDrain = queue.withLock { q -> Bool in
+                q.jobs.append(Job(body: erased, done: c))
+                if q.draining { return false }
+                q.draining = true
+                return true
+            }
+            if startDrain { Task { await self.drain() } }
+        }
+        guard let value = result as? T else { throw StoreError.corrupt("a transaction returned an unexpected type") }
+        return value
+    }
+
+    /// Commits queued transactions in groups until the queue is empty.
+    private func drain() async {
+        while true {
+            let jobs = queue.withLock { q -> [Job] in
+                let batch = Array(q.jobs.prefix(maxGroup))
+                q.jobs.removeFirst(batch.count)
+                if batch.isEmpty { q.draining = false }
+                return batch
+            }
+            if jobs.isEmpty { return }
+            await writeLock.withLock { await commitGroup(jobs) }
+        }
+    }
+
+    private func commitGroup(_ jobs: [Job]) async {
+        let session = StoreSession(sql: writer.sql(queryLogLevel: nil), kind: .sqlite)
+        do {
+            try await session.exec("BEGIN IMMEDIATE")
+        } catch {
+            for job in jobs { job.done.resume(throwing: error) }
+            return
+        }
+        var results: [Result<any Sendable, any Error>] = []
+        results.reserveCapacity(jobs.count)
+        for job in jobs {
+            do {
+                try await session.exec("SAVEPOINT job")
+                do {
+                    let value = try await job.body(session)
+                    try await session.exec("RELEASE job")
+                    results.append(.success(value))
+                } catch {
+                    try await session.exec("ROLLBACK TO job")
+                    try await session.exec("RELEASE job")
+                    results.append(.failure(error))
+                }
+            } catch {
+                // The connection itself failed: nothing in this group can commit.
+                try? await session.exec("ROLLBACK")
+                for job in jobs { job.done.resume(throwing: error) }
+                return
+            }
+        }
+        do {
+            try await session.exec("COMMIT")
+        } catch {
+            try? await session.exec("ROLLBACK")
+            logger.error("group commit failed", metadata: ["error": "\(error)", "transactions": "\(jobs.count)"])
+            for job in jobs { job.done.resume(throwing: error) }
+            return
+        }
+        for (job, result) in zip(jobs, results) { job.done.resume(with: result) }
+    }
+
+    /// One transaction, one fsync, with nothing grouped: the database's own durable-commit rate.
+    public func writeAlone<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
         try await writeLock.withLock {
             let session = StoreSession(sql: writer.sql(queryLogLevel: nil), kind: .sqlite)
             try await session.exec("BEGIN IMMEDIATE")

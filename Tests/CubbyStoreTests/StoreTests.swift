@@ -121,3 +121,54 @@ struct StoreTests {
         #expect(!pg.description.contains("secret"))
     }
 }
+
+@Suite("Store: transactions committed together")
+struct GroupCommitTests {
+    @Test("concurrent transactions: failing ones roll back alone, the rest all commit", arguments: StoreBackend.available)
+    func isolation(_ backend: StoreBackend) async throws {
+        let (store, dir) = try await backend.open()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await Migrator.migrate(store)
+        struct Refused: Error {}
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { g in
+            for i in 0..<60 {
+                g.addTask {
+                    do {
+                        try await store.write { s in
+                            try await s.insertOrganization(id: "org-\(i)", name: "n\(i)", at: Int64(i))
+                            if i % 3 == 0 { throw Refused() }
+                        }
+                        return (i, true)
+                    } catch {
+                        return (i, false)
+                    }
+                }
+            }
+            return await g.reduce(into: [(Int, Bool)]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0.1 }.count == 40)
+        #expect(outcomes.allSatisfy { $0.1 == ($0.0 % 3 != 0) })
+        #expect(try await store.read { s in try await s.organizationCount() } == 40)
+        // A duplicate key fails its own transaction only.
+        await #expect(throws: (any Error).self) {
+            try await store.write { s in try await s.insertOrganization(id: "org-1", name: "again", at: 0) }
+        }
+        try await store.write { s in try await s.insertOrganization(id: "org-new", name: "fine", at: 0) }
+        #expect(try await store.read { s in try await s.organizationCount() } == 41)
+        await store.close()
+    }
+
+    @Test("a committed write survives closing and reopening the database file")
+    func durableAcrossReopen() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-durable-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try await StoreFactory.open(.sqlite(path: dir + "/d.sqlite"), logger: StoreBackend.logger)
+        try await Migrator.migrate(first)
+        try await first.write { s in try await s.insertOrganization(id: "kept", name: "k", at: 1) }
+        await first.close()
+        let second = try await StoreFactory.open(.sqlite(path: dir + "/d.sqlite"), logger: StoreBackend.logger)
+        #expect(try await second.read { s in try await s.organizationCount() } == 1)
+        #expect(try await Migrator.migrate(second).isEmpty)
+        await second.close()
+    }
+}

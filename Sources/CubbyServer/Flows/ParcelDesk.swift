@@ -65,14 +65,19 @@ public struct ParcelDesk: UnitEventSink {
     }
 
     func audit(_ s: StoreSession, _ type: String, _ outcome: AuditOutcome = .success, actor: Actor, unit: UnitRecord? = nil, parcel: ParcelRecord? = nil, compartmentId: String? = nil, detail: [String: String] = [:]) async throws {
-        try await s.appendAudit(AuditRecord(
+        try await s.appendAudit(auditRecord(type, outcome, actor: actor, unit: unit, parcel: parcel, compartmentId: compartmentId, detail: detail))
+    }
+
+    /// An audit event about a unit and/or parcel, stamped now.
+    func auditRecord(_ type: String, _ outcome: AuditOutcome = .success, actor: Actor, unit: UnitRecord? = nil, parcel: ParcelRecord? = nil, compartmentId: String? = nil, detail: [String: String] = [:]) -> AuditRecord {
+        AuditRecord(
             occurredAt: clock.now(), type: type, outcome: outcome, actor: actor,
             organizationId: UUID(uuidString: unit?.organizationId ?? parcel?.organizationId ?? ""),
             siteId: UUID(uuidString: unit?.siteId ?? parcel?.siteId ?? ""),
             unitId: UUID(uuidString: unit?.id ?? parcel?.unitId ?? ""),
             compartmentId: UUID(uuidString: compartmentId ?? parcel?.compartmentId ?? ""),
             parcelId: UUID(uuidString: parcel?.id ?? ""),
-            trackingNumber: parcel?.trackingNumber, detail: detail))
+            trackingNumber: parcel?.trackingNumber, detail: detail)
     }
 
     // MARK: announce and drop-off
@@ -285,7 +290,9 @@ public struct ParcelDesk: UnitEventSink {
     func pickupByPIN(_ s: StoreSession, unit: UnitRecord, code: String, actor: Actor, now: Date) async throws -> PickupOutcome {
         var unit = unit
         let nowMs = StoredTime.millis(now)
-        let failures = try await s.pinFailures(unit: unit.id, since: nowMs - 86_400_000).map(StoredTime.date)
+        let windowStart = nowMs - 86_400_000
+        let failures = (unit.pinLastFailureAt ?? 0) > windowStart
+            ? try await s.pinFailures(unit: unit.id, since: windowStart).map(StoredTime.date) : []
         switch limiter.decide(state: unit.pinEntry, recentFailures: failures, now: now) {
         case .lockedOut(let retry, let reason):
             try await audit(s, "pickup.refused", .denied, actor: actor, unit: unit, detail: ["method": "pin", "reason": reason.rawValue])
@@ -309,6 +316,7 @@ public struct ParcelDesk: UnitEventSink {
         try await s.recordPinFailure(unit: unit.id, at: nowMs)
         let before = unit.pinEntry
         unit.pinEntry = limiter.afterFailure(state: before, failuresInWindow: failures.count + 1, now: now)
+        unit.pinLastFailureAt = nowMs
         try await s.savePinEntry(unit)
         try await audit(s, "pickup.code_rejected", .failure, actor: actor, unit: unit,
                         detail: ["method": "pin", "consecutiveFailures": String(unit.pinEntry.consecutiveFailures)])
@@ -344,8 +352,10 @@ public struct ParcelDesk: UnitEventSink {
         guard let cid = parcel.compartmentId, let compartment = try await s.compartment(cid) else {
             throw DomainError.invalidState("parcel \(parcel.id) has no compartment")
         }
-        try await audit(s, "pickup.succeeded", actor: actor, unit: unit, parcel: parcel, detail: ["method": method])
-        try await audit(s, "door.open_commanded", actor: actor, unit: unit, parcel: parcel, detail: ["reason": "pickup"])
+        try await s.appendAudit([
+            auditRecord("pickup.succeeded", actor: actor, unit: unit, parcel: parcel, detail: ["method": method]),
+            auditRecord("door.open_commanded", actor: actor, unit: unit, parcel: parcel, detail: ["reason": "pickup"]),
+        ])
         return .opened(parcel, compartment)
     }
 

@@ -1,0 +1,143 @@
+import CubbyAudit
+import CubbyCore
+import CubbyCrypto
+import CubbyStore
+import Foundation
+
+/// Fixtures for `cubby bench`: kiosks with parcels waiting behind known PINs, and a long history.
+public struct BenchFixture: Sendable {
+    /// One kiosk (a unit) and the PINs that open its parcels.
+    public struct Kiosk: Sendable {
+        public var unitId: String
+        public var deviceToken: String
+        public var pins: [String]
+    }
+
+    let store: any SQLStore
+    let keys: LockerKeys
+    let organizationId: String
+    let siteId: String
+    let carrierId: String
+    let recipientId: String
+
+    /// Creates the organization, site, carrier and recipient that fixtures hang off.
+    public static func make(store: any SQLStore, keys: LockerKeys) async throws -> BenchFixture {
+        let at = StoredTime.millis(Date())
+        let org = DemoSeed.newId(), site = DemoSeed.newId(), carrier = DemoSeed.newId(), recipient = DemoSeed.newId()
+        try await store.write { s in
+            try await s.insertOrganization(id: org, name: "Benchmark", at: at)
+            try await s.insertSite(SiteRecord(id: site, organizationId: org, name: "Bench site", createdAt: at))
+            try await s.insertCarrier(CarrierRecord(id: carrier, organizationId: org, name: "Bench carrier", createdAt: at))
+            try await s.insertRecipient(RecipientRecord(id: recipient, organizationId: org, siteId: site, needsAccessible: false, dataKey: nil, contact: nil, createdAt: at))
+        }
+        return BenchFixture(store: store, keys: keys, organizationId: org, siteId: site, carrierId: carrier, recipientId: recipient)
+    }
+
+    /// `count` kiosks, each with `parcels` deposited parcels behind fresh PINs.
+    public func kiosks(count: Int, parcels: Int, tag: String) async throws -> [Kiosk] {
+        var kiosks: [Kiosk] = []
+        let now = Date()
+        let at = StoredTime.millis(now)
+        let expires = at + 7 * 86_400_000
+        for k in 0..<count {
+            let unitId = DemoSeed.newId()
+            let token = SecretGenerator.credential(prefix: "cby_device_")
+            var compartments: [CompartmentRecord] = []
+            var parcelRows: [ParcelRecord] = []
+            var credentials: [PickupCredentialRecord] = []
+            var pins: [String] = []
+            var seen = Set<String>()
+            for i in 0..<parcels {
+                var pin = SecretGenerator.digits(10)
+                while seen.contains(pin) { pin = SecretGenerator.digits(10) }
+                seen.insert(pin)
+                pins.append(pin)
+                let parcelId = DemoSeed.newId()
+                var c = CompartmentRecord(id: DemoSeed.newId(), unitId: unitId, label: "\(tag)\(k)-\(i)", size: .small, inner: SizeClass.small.typicalInnerDimensions, accessible: false)
+                c.state = CompartmentState.occupied.rawValue
+                c.parcelId = parcelId
+                compartments.append(c)
+                var p = ParcelRecord(
+                    id: parcelId, organizationId: organizationId, siteId: siteId, unitId: unitId, carrierId: carrierId,
+                    recipientId: recipientId, trackingNumber: "\(tag)-\(k)-\(i)", size: .small, state: .deposited, createdAt: at)
+                p.compartmentId = c.id
+                p.depositedAt = at
+                p.expiresAt = expires
+                parcelRows.append(p)
+                credentials.append(PickupCredentialRecord(
+                    id: DemoSeed.newId(), parcelId: parcelId, unitId: unitId, compartmentId: c.id,
+                    pinHash: keys.pinHash(unitId: unitId, pin: pin), qrNonce: Base64URL.encode(SecretGenerator.bytes(16)),
+                    createdAt: at, expiresAt: expires))
+            }
+            let (compartmentRows, parcelList, credentialRows) = (compartments, parcelRows, credentials)
+            try await store.write { s in
+                try await s.insertUnit(UnitRecord(id: unitId, organizationId: organizationId, siteId: siteId, name: "Kiosk \(tag)\(k)", createdAt: at))
+                try await s.insertCredential(CredentialRecord(
+                    id: DemoSeed.newId(), kind: "device", tokenHash: keys.credentialHash(token), organizationId: organizationId,
+                    unitId: unitId, label: "bench kiosk", createdAt: at))
+                for chunk in stride(from: 0, to: parcels, by: 500) {
+                    let end = min(parcels, chunk + 500)
+                    try await s.insertCompartments(Array(compartmentRows[chunk..<end]))
+                    try await s.insertParcels(Array(parcelList[chunk..<end]))
+                    try await s.insertPickupCredentials(Array(credentialRows[chunk..<end]))
+                }
+            }
+            kiosks.append(Kiosk(unitId: unitId, deviceToken: token, pins: pins))
+        }
+        return kiosks
+    }
+
+    /// Adds `count` picked-up parcels of the past, each with its used credential and two audit events.
+    public func history(count: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws {
+        let unitId = DemoSeed.newId()
+        let start = Date().addingTimeInterval(-400 * 86_400)
+        let at = StoredTime.millis(start)
+        try await store.write { s in
+            try await s.insertUnit(UnitRecord(id: unitId, organizationId: organizationId, siteId: siteId, name: "History", createdAt: at))
+        }
+        let batch = 1000
+        var done = 0
+        while done < count {
+            let n = min(5 * batch, count - done)
+            let base = done
+            try await store.write { s in
+                for chunk in stride(from: 0, to: n, by: batch) {
+                    let m = min(batch, n - chunk)
+                    var parcels: [ParcelRecord] = []
+                    var creds: [PickupCredentialRecord] = []
+                    var events: [AuditRecord] = []
+                    parcels.reserveCapacity(m)
+                    for i in 0..<m {
+                        let seq = base + chunk + i
+                        let id = DemoSeed.newId()
+                        let t = start.addingTimeInterval(Double(seq) * 30)
+                        let tm = StoredTime.millis(t)
+                        var p = ParcelRecord(
+                            id: id, organizationId: organizationId, siteId: siteId, unitId: unitId, carrierId: carrierId,
+                            recipientId: recipientId, trackingNumber: "H\(seq)", size: .medium, state: .pickedUp, createdAt: tm)
+                        p.depositedAt = tm
+                        p.expiresAt = tm + 7 * 86_400_000
+                        p.pickedUpAt = tm + 3_600_000
+                        p.compartmentId = DemoSeed.newId()
+                        parcels.append(p)
+                        var c = PickupCredentialRecord(
+                            id: DemoSeed.newId(), parcelId: id, unitId: unitId, compartmentId: p.compartmentId!,
+                            pinHash: keys.pinHash(unitId: unitId, pin: String(seq)), qrNonce: "h", createdAt: tm, expiresAt: p.expiresAt!)
+                        c.state = "used"
+                        c.endedAt = p.pickedUpAt
+                        creds.append(c)
+                        let uid = UUID(uuidString: unitId), pid = UUID(uuidString: id)
+                        events.append(AuditRecord(occurredAt: t, type: "parcel.deposited", actor: Actor(kind: .device, id: unitId, role: "device"), unitId: uid, parcelId: pid, trackingNumber: p.trackingNumber))
+                        events.append(AuditRecord(occurredAt: t.addingTimeInterval(3600), type: "pickup.succeeded", actor: Actor(kind: .device, id: unitId, role: "device"), unitId: uid, parcelId: pid, trackingNumber: p.trackingNumber, detail: ["method": "pin"]))
+                    }
+                    try await s.insertParcels(parcels)
+                    try await s.insertPickupCredentials(creds)
+                    try await s.appendAudit(Array(events[0..<(events.count / 2)]))
+                    try await s.appendAudit(Array(events[(events.count / 2)...]))
+                }
+            }
+            done += n
+            progress(done)
+        }
+    }
+}
