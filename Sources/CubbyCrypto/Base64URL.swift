@@ -9,13 +9,15 @@ public enum Base64URL {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// Decodes, or nil when `text` is not base64url.
+    /// Decodes, or nil when `text` is not canonical base64url: unused trailing bits must be zero, so that
+    /// one byte string has exactly one text form and a token cannot be altered without changing its bytes.
     public static func decode(_ text: some StringProtocol) -> Data? {
         guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
         var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         let rem = s.count % 4
         if rem == 1 { return nil }
         if rem > 0 { s += String(repeating: "=", count: 4 - rem) }
-        return Data(base64Encoded: s)
+        guard let data = Data(base64Encoded: s), encode(data) == text else { return nil }
+        return data
     }
 }

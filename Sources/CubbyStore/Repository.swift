@@ -222,7 +222,7 @@ extension StoreSession {
     /// Audit events from position `from` (0-based, in append order), at most `limit`.
     public func auditEvents(from: Int64, limit: Int, organization: String? = nil) async throws -> [StoredAuditEvent] {
         if let organization {
-            return try await all("SELECT * FROM audit_events WHERE seq > \(bind: from) AND (organization_id = \(bind: organization) OR organization_id IS NULL) ORDER BY seq LIMIT \(bind: limit)", as: StoredAuditEvent.self)
+            return try await all("SELECT * FROM audit_events WHERE seq > \(bind: from) AND organization_id = \(bind: organization) ORDER BY seq LIMIT \(bind: limit)", as: StoredAuditEvent.self)
         }
         return try await all("SELECT * FROM audit_events WHERE seq > \(bind: from) ORDER BY seq LIMIT \(bind: limit)", as: StoredAuditEvent.self)
     }

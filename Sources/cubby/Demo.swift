@@ -40,7 +40,7 @@ struct Demo: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(m)
             FileManager.default.createFile(atPath: manifest, contents: data, attributes: [.posixPermissions: 0o600])
-            print("Seeded a demo organization; ids and credentials are in \(manifest).")
+            print("Seeded a demo organization; ids and credentials are in \(manifest) (mode 0600).")
         }
         let m = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
         print("""
@@ -66,6 +66,7 @@ struct Demo: AsyncParsableCommand {
             API contract: \(server)/api/v1/openapi.yaml   Stop with Ctrl-C.
             """)
         _ = m
+        fflush(nil)
         let app = try buildApplication(parts: parts, settings: settings, logger: logger)
         try await app.runService()
     }

@@ -70,6 +70,16 @@ struct Base64URLTests {
         #expect(Base64URL.decode(text) == nil)
     }
 
+    @Test("rejects non-canonical encodings whose unused trailing bits are set", arguments: ["-_9", "-_-", "Zh", "Zm9vYmF", "Zm9vYmH", "AB"])
+    func rejectsNonCanonical(text: String) {
+        #expect(Base64URL.decode(text) == nil)
+    }
+
+    @Test("accepts the canonical form of the same bytes", arguments: [("-_8", [UInt8]([0xFB, 0xFF])), ("Zg", Array("f".utf8)), ("Zm9vYmE", Array("fooba".utf8)), ("AA", [0])])
+    func acceptsCanonical(text: String, bytes: [UInt8]) {
+        #expect(Base64URL.decode(text) == Data(bytes))
+    }
+
     @Test("rejects impossible lengths (4k + 1)", arguments: ["a", "abcde", "Zm9vYmFyZ"])
     func rejectsLengths(text: String) {
         #expect(Base64URL.decode(text) == nil)

@@ -169,8 +169,11 @@ struct APIRoutes {
         let from = try query("from", 0, 0...Int.max)
         let limit = try query("limit", 100, 1...1000)
         let org = p.organizationId.uuidString.lowercased()
+        let sites = Set(p.siteIds.map { $0.uuidString.lowercased() })
         let events = try await desk.store.read { s in try await s.auditEvents(from: Int64(from), limit: limit, organization: org) }
-        let page = API.AuditPage(events: events.map(API.AuditEvent.init), next: events.count == limit ? events.last.map { $0.seq } : nil)
+        // An administrator sees its sites' events and the organization-wide ones, nothing of other sites.
+        let visible = events.filter { $0.siteId.map(sites.contains) ?? true }
+        let page = API.AuditPage(events: visible.map(API.AuditEvent.init), next: events.count == limit ? events.last.map { $0.seq } : nil)
         return JSONResponse.make(page)
     }
 }
