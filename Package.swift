@@ -120,6 +120,7 @@ let package = Package(
                 "CubbyServer",
                 "CubbyStore",
                 "CubbyCore",
+                "CubbyCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -65,7 +65,10 @@ public struct ServerSettings: Sendable {
                 throw SettingsError.invalid("config file \(configFile) does not exist")
             }
             let file = try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile))
-            providers.append(file.prefixKeys(with: "cubby"))
+            // The file's keys carry no `cubby.` prefix: strip it from each lookup.
+            providers.append(file.mapKeys { key in
+                AbsoluteConfigKey(Array(key.components.dropFirst()), context: key.context)
+            })
         }
         let config = ConfigReader(providers: providers).scoped(to: "cubby")
 

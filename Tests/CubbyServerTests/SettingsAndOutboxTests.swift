@@ -1,0 +1,110 @@
+import CubbyCore
+import CubbyCrypto
+import CubbyServer
+import CubbyStore
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+
+@Suite("Settings: command line over environment over file over defaults")
+struct SettingsTests {
+    func file(_ json: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-config-\(UUID().uuidString).json").path
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("defaults")
+    func defaults() async throws {
+        let s = try await ServerSettings.load(overrides: [:], configFile: nil, environment: [:])
+        #expect(s.database == .sqlite(path: "./cubby-data/cubby.sqlite"))
+        #expect(s.port == 8080)
+        #expect(s.host == "127.0.0.1")
+        #expect(s.notifyFile == nil)
+        #expect(s.simulateUnits)
+    }
+
+    @Test("precedence")
+    func precedence() async throws {
+        let path = try file(#"{"port": "9001", "notify": {"file": "/tmp/from-file"}, "database": "sqlite:/tmp/file.db", "host": "127.0.0.2"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try await ServerSettings.load(overrides: [:], configFile: path, environment: [:])
+        #expect(fromFile.port == 9001)
+        #expect(fromFile.notifyFile == "/tmp/from-file")
+        #expect(fromFile.host == "127.0.0.2")
+        let env = ["CUBBY_PORT": "9002", "CUBBY_NOTIFY_FILE": "/tmp/from-env"]
+        let fromEnv = try await ServerSettings.load(overrides: [:], configFile: path, environment: env)
+        #expect(fromEnv.port == 9002)
+        #expect(fromEnv.notifyFile == "/tmp/from-env")
+        #expect(fromEnv.database == .sqlite(path: "/tmp/file.db"))
+        let fromCLI = try await ServerSettings.load(overrides: ["port": "9003"], configFile: path, environment: env)
+        #expect(fromCLI.port == 9003)
+    }
+
+    @Test("bad values are refused with a clear message", arguments: [
+        ["CUBBY_PORT": "http"], ["CUBBY_PORT": "70000"], ["CUBBY_DATABASE": "mysql://x"], ["CUBBY_SIMULATOR_ENABLED": "maybe"],
+    ])
+    func badValues(_ env: [String: String]) async throws {
+        await #expect(throws: (any Error).self) {
+            _ = try await ServerSettings.load(overrides: [:], configFile: nil, environment: env)
+        }
+    }
+
+    @Test("a missing config file is an error, not a silent default")
+    func missingFile() async throws {
+        await #expect(throws: SettingsError.self) {
+            _ = try await ServerSettings.load(overrides: [:], configFile: "/nonexistent/cubby.json", environment: [:])
+        }
+    }
+}
+
+@Suite("Notification outbox")
+struct OutboxTests {
+    @Test("the PIN is sealed in the outbox, delivered once, then erased", arguments: Backend.available)
+    func sealedThenErased(_ backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            let m = w.manifest
+            try await w.test { c in
+                _ = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                                     json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+            }
+            await w.parts.simulator?.settle()
+            let pending = try await w.parts.store.read { s in try await s.claimNotifications(now: Int64.max, limit: 10) }
+            let row = try #require(pending.first)
+            #expect(pending.count == 1)
+            let payload = try #require(row.payload)
+            let opened = try w.parts.keys.outbox.open(payload, context: "outbox:" + row.notificationId)
+            let pin = try #require(try JSONDecoder().decode([String: String].self, from: opened)["pin"])
+            #expect(payload.range(of: Data(pin.utf8)) == nil, "the PIN is not in the stored payload in clear")
+            #expect(try await w.parts.outbox.deliverDue() == 1)
+            #expect(try await w.parts.outbox.deliverDue() == 0, "delivered once")
+            let after = try await w.parts.store.read { s in try await s.pendingNotificationCount() }
+            #expect(after == 0)
+            let notes = try w.notifications()
+            #expect(notes.count == 1)
+            #expect(notes[0]["pin"] == pin)
+            #expect(notes[0]["notificationId"] == row.notificationId)
+        }
+    }
+
+    @Test("a channel that fails keeps the notification for a later try")
+    func failingChannel() async throws {
+        try await TestWorld.with(.sqlite) { w in
+            let m = w.manifest
+            try await w.test { c in
+                _ = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                                     json: #"{"trackingNumber":"OB2","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+            }
+            await w.parts.simulator?.settle()
+            let broken = OutboxDelivery(store: w.parts.store, keys: w.parts.keys, channel: FileNotificationChannel(path: "/nonexistent-dir/n.jsonl"),
+                                        interval: .seconds(1), clock: w.clock.serverClock, logger: TestWorld.logger)
+            #expect(try await broken.deliverDue() == 0)
+            #expect(try await w.parts.store.read { s in try await s.pendingNotificationCount() } == 1)
+            // After the back-off the working channel delivers it.
+            w.clock.advance(5)
+            #expect(try await w.parts.outbox.deliverDue() == 1)
+            #expect(try w.notifications().count == 1)
+        }
+    }
+}
