@@ -6,6 +6,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 bin="${1:-$repo/.build/debug/cubby}"
+bin="$(cd "$(dirname "$bin")" && pwd -P)/$(basename "$bin")"   # the server runs in another directory
 port="${CUBBY_SMOKE_PORT:-18090}"
 work="$(mktemp -d)"
 pid=""

@@ -54,7 +54,7 @@ public enum AuditCanonicalEncoding {
 
     /// RFC 3339 UTC with exactly three fractional digits, e.g. `2026-11-21T09:30:00.125Z`.
     public static func timestamp(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let millis = date.millisecondsSince1970
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let ms = Int(millis - seconds * 1000)
         var t = time_t(seconds)

@@ -86,12 +86,36 @@ public struct ServerKeys: Sendable {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
+        // Create the file with mode 0600 from the start: FileManager.createFile writes the keys to a file
+        // made with the default mode (0644 under the usual umask) and only then chmods it, leaving a window
+        // in which another local user can open it and read the keys.
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw KeyMaterialError.malformedKeyFile("cannot write \(tmp)") }
+        let complete = fchmod(fd, 0o600) == 0 && writeAll(fd, data)
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard complete, synced else {
+            unlink(tmp)
             throw KeyMaterialError.malformedKeyFile("cannot write \(tmp)")
         }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)
             throw KeyMaterialError.malformedKeyFile("cannot move the new key file into place at \(path)")
         }
+    }
+}
+
+/// Writes all of `data` to `fd`; false on an error.
+private func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+    data.withUnsafeBytes { buf in
+        var done = 0
+        while done < buf.count {
+            let n = write(fd, buf.baseAddress! + done, buf.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
     }
 }

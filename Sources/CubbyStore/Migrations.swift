@@ -1,3 +1,4 @@
+import CubbyCore
 import Foundation
 import SQLKit
 
@@ -230,6 +231,6 @@ public enum Migrator {
 
 /// Time as stored: milliseconds since 1970 in a 64-bit integer, the same on both databases.
 public enum StoredTime {
-    public static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func millis(_ date: Date) -> Int64 { date.millisecondsSince1970 }
     public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(millis) / 1000) }
 }

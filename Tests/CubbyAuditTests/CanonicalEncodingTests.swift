@@ -149,42 +149,40 @@ struct CanonicalEncodingTests {
         #expect(AuditCanonicalEncoding.timestamp(Date(timeIntervalSince1970: seconds)) == expected)
     }
 
-    /// Whole-millisecond times in `range` whose timestamp does not show that millisecond.
-    private func millisecondMismatches(bases: [Int64], random range: ClosedRange<Int64>) -> [Int64] {
+    /// Whole-millisecond times (from `bases` onward, plus random draws in `range`) whose timestamp does not
+    /// show that millisecond.
+    private func millisecondMismatches(bases: [Int64], count: Int64 = 5000, random range: ClosedRange<Int64>? = nil) -> [Int64] {
         var failures: [Int64] = []
         func check(_ ms: Int64) {
             let s = AuditCanonicalEncoding.timestamp(Date(timeIntervalSince1970: Double(ms) / 1000))
-            if Int64(s.dropLast().suffix(3)) != ms % 1000 { failures.append(ms) }
+            let shown = Int64(s.dropLast().suffix(3))!
+            if shown != ((ms % 1000) + 1000) % 1000 { failures.append(ms) }
         }
-        for base in bases { for ms in base..<(base + 5000) { check(ms) } }
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<20_000 { check(Int64.random(in: range, using: &rng)) }
+        for base in bases { for ms in base..<(base + count) { check(ms) } }
+        if let range {
+            var rng = SystemRandomNumberGenerator()
+            for _ in 0..<20_000 { check(Int64.random(in: range, using: &rng)) }
+        }
         return failures
     }
 
-    @Test("a time stored as whole milliseconds encodes as exactly those milliseconds (1985–2038)")
+    @Test("a time stored as whole milliseconds encodes as exactly those milliseconds (Nov 2004 – Jan 2038)")
     func wholeMilliseconds() {
-        // The store keeps times as integer milliseconds (floor of t × 1000, like the encoder) and turns them
-        // back into Dates; the canonical "at" must come out as the same millisecond.
+        // The store keeps times as integer milliseconds and turns them back into Dates; the canonical "at"
+        // must show the same millisecond. Between 2^40 ms (2004-11-03) and 2^31 s (2038-01-19) this is exact:
+        // Double(ms) / 1000 is off by at most 2^-23 s, times 1000 is under half an ulp of ms, so it rounds back.
         let failures = millisecondMismatches(
-            bases: [500_000_000_000, 1_600_000_000_000, 1_700_000_000_000, 1_795_000_000_000, 2_147_483_640_000],
-            random: 500_000_000_000...2_147_483_647_000)
+            bases: [1_099_511_627_776, 1_600_000_000_000, 1_700_000_000_000, 1_795_000_000_000, 2_147_483_640_000],
+            random: 1_099_511_627_776...2_147_483_647_999)
         #expect(failures.isEmpty, "\(failures.count) millisecond values lost precision, e.g. \(failures.prefix(5))")
     }
 
-    @Test("whole milliseconds outside 1985–2038 can come out one millisecond early")
+    @Test("whole-millisecond times outside Nov 2004 – Jan 2038 keep their millisecond too")
     func wholeMillisecondsOutsideRange() {
-        // Foundation keeps a Date as a Double relative to 2001; outside roughly 1985–2038, Double(ms) / 1000
-        // read back through the Date and multiplied by 1000 can land a hair below ms, and the truncation then
-        // shows ms − 1. The encoder and StoredTime.millis share the floor formula, so the canonical bytes
-        // and the stored occurred_at agree with each other; only the absolute millisecond is off.
-        // When this is fixed (in both places), remove withKnownIssue.
-        withKnownIssue("floor(t × 1000) loses a millisecond for some whole-millisecond Dates after 2038 and before 1985") {
-            let failures = millisecondMismatches(
-                bases: [0, 2_200_000_000_000, 4_102_444_800_000],
-                random: 2_147_483_648_000...4_102_444_800_000)
-            #expect(failures.isEmpty, "\(failures.count) millisecond values lost precision, e.g. \(failures.prefix(3))")
-        }
+        // floor(t × 1000) alone lands a hair below for about a quarter of the milliseconds in
+        // 2004-01-10…2004-11-03 and 2038-01-19…2039-09-07; Date.millisecondsSince1970 absorbs that error.
+        let failures = millisecondMismatches(bases: [0, 1_075_000_000_000, 2_150_000_000_000, -1_000_000_000_000], count: 2000)
+        #expect(failures.isEmpty, "\(failures.count) millisecond values lost precision, e.g. \(failures.prefix(3))")
     }
 
     @Test("the timestamp's shape is fixed")
