@@ -103,6 +103,16 @@ extension StoreSession {
         try await one("SELECT * FROM credentials WHERE token_hash = \(bind: hash)", as: CredentialRecord.self)
     }
 
+    /// A credential and, for a device credential, its unit's site, in one query.
+    public func credentialWithUnitSite(hash: Data) async throws -> (CredentialRecord, String?)? {
+        guard let row = try await sql.raw("""
+            SELECT c.*, u.site_id AS unit_site_id FROM credentials c LEFT JOIN units u ON u.id = c.unit_id
+            WHERE c.token_hash = \(bind: hash)
+            """).first() else { return nil }
+        return (try row.decode(model: CredentialRecord.self, keyDecodingStrategy: .convertFromSnakeCase),
+                try row.decode(column: "unit_site_id", as: String?.self))
+    }
+
     // MARK: parcels
 
     public func insertParcel(_ r: ParcelRecord) async throws { try await insert("parcels", r) }
@@ -139,6 +149,34 @@ extension StoreSession {
     }
 
     // MARK: pickup credentials
+
+    static let credentialColumns = ["id", "parcel_id", "unit_id", "compartment_id", "pin_hash", "qr_nonce", "state", "created_at", "expires_at", "ended_at"]
+    static let parcelColumns = ["id", "organization_id", "site_id", "unit_id", "carrier_id", "recipient_id", "tracking_number", "size", "state",
+                                "compartment_id", "created_at", "reserved_until", "deposited_at", "expires_at", "picked_up_at", "expired_at",
+                                "removed_at", "cancelled_at", "updated_at"]
+    static let compartmentColumns = ["id", "unit_id", "label", "size", "width_mm", "height_mm", "depth_mm", "accessible", "state", "door", "parcel_id"]
+
+    static func aliased(_ table: String, _ prefix: String, _ columns: [String]) -> String {
+        columns.map { "\(table).\($0) AS \(prefix)\($0)" }.joined(separator: ", ")
+    }
+
+    /// The live credential with this PIN hash at the unit, with its parcel and compartment, in one query
+    /// (rows locked on PostgreSQL): the pickup path's only read besides the unit.
+    public func pickupMatch(unit: String, pinHash: Data) async throws -> (PickupCredentialRecord, ParcelRecord, CompartmentRecord)? {
+        let columns = [Self.aliased("c", "c_", Self.credentialColumns), Self.aliased("p", "p_", Self.parcelColumns), Self.aliased("k", "k_", Self.compartmentColumns)].joined(separator: ", ")
+        let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE OF c, p" : ""
+        guard let row = try await sql.raw("""
+            SELECT \(unsafeRaw: columns) FROM pickup_credentials c
+            JOIN parcels p ON p.id = c.parcel_id JOIN compartments k ON k.id = c.compartment_id
+            WHERE c.unit_id = \(bind: unit) AND c.pin_hash = \(bind: pinHash) AND c.state = 'live'\(lock)
+            """).first() else { return nil }
+        return (
+            try row.decode(model: PickupCredentialRecord.self, prefix: "c_", keyDecodingStrategy: .convertFromSnakeCase),
+            try row.decode(model: ParcelRecord.self, prefix: "p_", keyDecodingStrategy: .convertFromSnakeCase),
+            try row.decode(model: CompartmentRecord.self, prefix: "k_", keyDecodingStrategy: .convertFromSnakeCase)
+        )
+    }
+
 
     public func insertPickupCredential(_ r: PickupCredentialRecord) async throws { try await insert("pickup_credentials", r) }
     public func livePickupCredential(unit: String, pinHash: Data) async throws -> PickupCredentialRecord? {

@@ -111,14 +111,12 @@ public final class SQLiteStore: SQLStore {
         results.reserveCapacity(jobs.count)
         for job in jobs {
             do {
+                // Savepoints nest; COMMIT releases them all, so a successful job needs no RELEASE.
                 try await session.exec("SAVEPOINT job")
                 do {
-                    let value = try await job.body(session)
-                    try await session.exec("RELEASE job")
-                    results.append(.success(value))
+                    results.append(.success(try await job.body(session)))
                 } catch {
                     try await session.exec("ROLLBACK TO job")
-                    try await session.exec("RELEASE job")
                     results.append(.failure(error))
                 }
             } catch {

@@ -303,15 +303,17 @@ public struct ParcelDesk: UnitEventSink {
         let digits = code.filter { $0 != " " && $0 != "-" }
         // The hash and the lookup run whatever the input, so a malformed code costs what a wrong one does.
         let hash = keys.pinHash(unitId: unit.id, pin: digits)
-        let credential = try await s.livePickupCredential(unit: unit.id, pinHash: hash)
+        let match = try await s.pickupMatch(unit: unit.id, pinHash: hash)
         let wellFormed = digits.count == policy.pinLength && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
-        if wellFormed, let credential, KeyedHasher.constantTimeEquals([UInt8](credential.pinHash), [UInt8](hash)), credential.expiresAt > nowMs,
-            var parcel = try await s.parcel(credential.parcelId, lock: true), parcel.parcelState == .deposited
+        if wellFormed, let (credential, parcel, compartment) = match,
+            KeyedHasher.constantTimeEquals([UInt8](credential.pinHash), [UInt8](hash)), credential.expiresAt > nowMs,
+            parcel.parcelState == .deposited, parcel.compartmentId == compartment.id
         {
+            var parcel = parcel
             let before = unit.pinEntry
             unit.pinEntry = limiter.afterSuccess(state: before)
             if unit.pinEntry != before { try await s.savePinEntry(unit) }
-            return try await completePickup(s, &parcel, unit: unit, actor: actor, method: "pin", nowMs: nowMs)
+            return try await completePickup(s, &parcel, compartment: compartment, unit: unit, actor: actor, method: "pin", nowMs: nowMs)
         }
         try await s.recordPinFailure(unit: unit.id, at: nowMs)
         let before = unit.pinEntry
@@ -335,23 +337,21 @@ public struct ParcelDesk: UnitEventSink {
         if let claims = keys.qr.verify(token), claims.u.uuidString.lowercased() == unit.id, StoredTime.millis(claims.expiresAt) > nowMs,
             var parcel = try await s.parcel(claims.p.uuidString.lowercased(), lock: true), parcel.parcelState == .deposited,
             parcel.compartmentId == claims.c.uuidString.lowercased(),
-            try await s.livePickupCredentials(parcel: parcel.id).contains(where: { $0.qrNonce == claims.n })
+            try await s.livePickupCredentials(parcel: parcel.id).contains(where: { $0.qrNonce == claims.n }),
+            let compartment = try await s.compartment(claims.c.uuidString.lowercased())
         {
-            return try await completePickup(s, &parcel, unit: unit, actor: actor, method: "qr", nowMs: nowMs)
+            return try await completePickup(s, &parcel, compartment: compartment, unit: unit, actor: actor, method: "qr", nowMs: nowMs)
         }
         try await audit(s, "pickup.code_rejected", .failure, actor: actor, unit: unit, detail: ["method": "qr"])
         return .rejected
     }
 
-    func completePickup(_ s: StoreSession, _ parcel: inout ParcelRecord, unit: UnitRecord, actor: Actor, method: String, nowMs: Int64) async throws -> PickupOutcome {
+    func completePickup(_ s: StoreSession, _ parcel: inout ParcelRecord, compartment: CompartmentRecord, unit: UnitRecord, actor: Actor, method: String, nowMs: Int64) async throws -> PickupOutcome {
         try Self.advance(&parcel, on: .pickUp)
         parcel.pickedUpAt = nowMs
         parcel.updatedAt = nowMs
         try await s.saveParcel(parcel)
         try await s.endPickupCredentials(parcel: parcel.id, state: "used", at: nowMs)
-        guard let cid = parcel.compartmentId, let compartment = try await s.compartment(cid) else {
-            throw DomainError.invalidState("parcel \(parcel.id) has no compartment")
-        }
         try await s.appendAudit([
             auditRecord("pickup.succeeded", actor: actor, unit: unit, parcel: parcel, detail: ["method": method]),
             auditRecord("door.open_commanded", actor: actor, unit: unit, parcel: parcel, detail: ["reason": "pickup"]),

@@ -36,7 +36,7 @@ struct Authenticator: RouterMiddleware {
         let hash = keys.credentialHash(token)
         let nowMs = StoredTime.millis(clock.now())
         return try await store.read { s -> Principal in
-            guard let c = try await s.credential(hash: hash), c.kind == role.rawValue, c.revokedAt == nil,
+            guard let (c, unitSite) = try await s.credentialWithUnitSite(hash: hash), c.kind == role.rawValue, c.revokedAt == nil,
                 c.expiresAt.map({ $0 > nowMs }) ?? true, let org = UUID(uuidString: c.organizationId),
                 let id = UUID(uuidString: c.id)
             else { throw APIError.unauthorized }
@@ -47,7 +47,7 @@ struct Authenticator: RouterMiddleware {
             case .admin:
                 if let list = c.siteIds { sites = list.split(separator: ",").map(String.init) } else { sites = try await s.sites(organization: c.organizationId) }
             case .device:
-                if let unit = c.unitId, let u = try await s.unit(unit) { sites = [u.siteId] }
+                sites = unitSite.map { [$0] } ?? []
             }
             return Principal(
                 role: role, credentialId: id, organizationId: org, carrierId: c.carrierId.flatMap(UUID.init(uuidString:)),
