@@ -9,15 +9,15 @@ extension StoreSession {
     private var forUpdate: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
 
     private func insert(_ table: String, _ model: some Encodable & Sendable) async throws {
-        try await sql.insert(into: table).model(model, keyEncodingStrategy: .convertToSnakeCase).run()
+        try await sql.insert(into: table).model(model, keyEncodingStrategy: ColumnNames.encoding).run()
     }
 
     private func one<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> T? {
-        try await sql.raw(query).first(decoding: T.self, keyDecodingStrategy: .convertFromSnakeCase)
+        try await sql.raw(query).first(decoding: T.self, keyDecodingStrategy: ColumnNames.decoding)
     }
 
     private func all<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> [T] {
-        try await sql.raw(query).all(decoding: T.self, keyDecodingStrategy: .convertFromSnakeCase)
+        try await sql.raw(query).all(decoding: T.self, keyDecodingStrategy: ColumnNames.decoding)
     }
 
     // MARK: organizations, sites, units, compartments
@@ -109,7 +109,7 @@ extension StoreSession {
             SELECT c.*, u.site_id AS unit_site_id FROM credentials c LEFT JOIN units u ON u.id = c.unit_id
             WHERE c.token_hash = \(bind: hash)
             """).first() else { return nil }
-        return (try row.decode(model: CredentialRecord.self, keyDecodingStrategy: .convertFromSnakeCase),
+        return (try row.decode(model: CredentialRecord.self, keyDecodingStrategy: ColumnNames.decoding),
                 try row.decode(column: "unit_site_id", as: String?.self))
     }
 
@@ -171,9 +171,9 @@ extension StoreSession {
             WHERE c.unit_id = \(bind: unit) AND c.pin_hash = \(bind: pinHash) AND c.state = 'live'\(lock)
             """).first() else { return nil }
         return (
-            try row.decode(model: PickupCredentialRecord.self, prefix: "c_", keyDecodingStrategy: .convertFromSnakeCase),
-            try row.decode(model: ParcelRecord.self, prefix: "p_", keyDecodingStrategy: .convertFromSnakeCase),
-            try row.decode(model: CompartmentRecord.self, prefix: "k_", keyDecodingStrategy: .convertFromSnakeCase)
+            try row.decode(model: PickupCredentialRecord.self, prefix: "c_", keyDecodingStrategy: ColumnNames.decoding),
+            try row.decode(model: ParcelRecord.self, prefix: "p_", keyDecodingStrategy: ColumnNames.decoding),
+            try row.decode(model: CompartmentRecord.self, prefix: "k_", keyDecodingStrategy: ColumnNames.decoding)
         )
     }
 
@@ -290,17 +290,17 @@ public func isTransientConflict(_ error: any Error) -> Bool {
 extension StoreSession {
     public func insertParcels(_ rows: [ParcelRecord]) async throws {
         guard !rows.isEmpty else { return }
-        try await sql.insert(into: "parcels").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+        try await sql.insert(into: "parcels").models(rows, keyEncodingStrategy: ColumnNames.encoding, nilEncodingStrategy: .asNil).run()
     }
 
     public func insertPickupCredentials(_ rows: [PickupCredentialRecord]) async throws {
         guard !rows.isEmpty else { return }
-        try await sql.insert(into: "pickup_credentials").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+        try await sql.insert(into: "pickup_credentials").models(rows, keyEncodingStrategy: ColumnNames.encoding, nilEncodingStrategy: .asNil).run()
     }
 
     public func insertCompartments(_ rows: [CompartmentRecord]) async throws {
         guard !rows.isEmpty else { return }
-        try await sql.insert(into: "compartments").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+        try await sql.insert(into: "compartments").models(rows, keyEncodingStrategy: ColumnNames.encoding, nilEncodingStrategy: .asNil).run()
     }
 
     /// Appends many audit events in one statement, in the order given.
@@ -317,7 +317,7 @@ extension StoreSession {
                 detail: String(decoding: try JSONSerialization.data(withJSONObject: r.detail, options: [.sortedKeys]), as: UTF8.self),
                 canonical: Data(canonical), leafHash: Data(AuditCanonicalEncoding.leafHash(canonical)))
         }
-        try await sql.insert(into: "audit_events").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+        try await sql.insert(into: "audit_events").models(rows, keyEncodingStrategy: ColumnNames.encoding, nilEncodingStrategy: .asNil).run()
     }
 
     struct AuditRow: Encodable, Sendable {
