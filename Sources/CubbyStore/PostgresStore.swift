@@ -71,3 +71,23 @@ public final class PostgresStore: SQLStore {
         _ = await runTask.value
     }
 }
+
+extension PostgresStore {
+    /// Creates a new, empty database named `prefix` + a random suffix on the server of `server` and returns
+    /// its location: for tests and benchmarks that each want a database of their own.
+    public static func createScratchDatabase(server: DatabaseLocation, prefix: String, logger: Logger) async throws -> DatabaseLocation {
+        guard case .postgres(let host, let port, let user, let password, _) = server else {
+            throw StoreError.badLocation("a scratch database needs a postgres:// server, got \(server)")
+        }
+        let name = prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let admin = try await StoreFactory.open(server, logger: logger)
+        do {
+            try await admin.read { s in try await s.exec("CREATE DATABASE \(name)") }
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+        return .postgres(host: host, port: port, username: user, password: password, database: String(name))
+    }
+}

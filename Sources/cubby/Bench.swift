@@ -61,9 +61,9 @@ struct PickupBench: AsyncParsableCommand {
         if database == "sqlite" {
             location = .sqlite(path: workDir + "/bench.sqlite")
         } else {
-            location = try await freshPostgres(database, logger: logger)
+            location = try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: database), prefix: "cubby_bench_", logger: logger)
         }
-        print("cubby bench pickup: \(location), \(kiosks) kiosks × \(pickups) pickups per round, history \(history)")
+        say("cubby bench pickup: \(location), \(kiosks) kiosks × \(pickups) pickups per round, history \(history)")
         var settings = ServerSettings(database: location, host: "127.0.0.1", port: port, keysPath: workDir + "/keys.json", simulateUnits: false)
         settings.maxBodyBytes = 16 * 1024
         let parts = try await buildParts(settings: settings, link: DetachedUnitLink(), logger: logger)
@@ -83,10 +83,10 @@ struct PickupBench: AsyncParsableCommand {
             if history > 0 {
                 let started = Date()
                 try await fixture.history(count: history) { done in
-                    if done % 100_000 == 0 { print("  history: \(done) past parcels") }
+                    if done % 100_000 == 0 { say("  history: \(done) past parcels") }
                 }
                 let parcels = try await parts.store.read { s in try await s.parcelCount() }
-                print(String(format: "  added %d past parcels in %.0f s (%d parcels in the database)", history, Date().timeIntervalSince(started), parcels))
+                say(String(format: "  added %d past parcels in %.0f s (%d parcels in the database)", history, Date().timeIntervalSince(started), parcels))
                 rounds.append(try await round("with \(history) past parcels", fixture: fixture, tag: "b", client: client, store: parts.store))
             }
         } catch {
@@ -101,6 +101,7 @@ struct PickupBench: AsyncParsableCommand {
         _ = try? await serverTask.value
         await parts.store.close()
         report(rounds, location: location)
+        if dir == nil { try? FileManager.default.removeItem(atPath: workDir) }
     }
 
     func round(_ label: String, fixture: BenchFixture, tag: String, client: HTTPClient, store: any SQLStore) async throws -> Round {
@@ -140,7 +141,7 @@ struct PickupBench: AsyncParsableCommand {
             label: label, pickupsPerSecond: Double(latencies.count) / elapsed.seconds, p50: Self.percentile(latencies, 0.5),
             p99: Self.percentile(latencies, 0.99), rawCommitsPerSecond: raw, rawP50: Self.percentile(rawLatencies.sorted(), 0.5),
             failures: results.1)
-        print(String(format: "  %@: %.0f pickups/s, p50 %.2f ms, p99 %.2f ms; raw commits %.0f/s (p50 %.2f ms); failures %d",
+        say(String(format: "  %@: %.0f pickups/s, p50 %.2f ms, p99 %.2f ms; raw commits %.0f/s (p50 %.2f ms); failures %d",
                      label, r.pickupsPerSecond, r.p50, r.p99, r.rawCommitsPerSecond, r.rawP50, r.failures))
         return r
     }
@@ -177,19 +178,6 @@ struct PickupBench: AsyncParsableCommand {
         throw ValidationError("the benchmark server did not start on port \(port)")
     }
 
-    func freshPostgres(_ url: String, logger: Logger) async throws -> DatabaseLocation {
-        let admin = try DatabaseLocation(parsing: url)
-        guard case .postgres(let host, let port, let user, let password, _) = admin else { throw ValidationError("--database must be sqlite or a postgres:// URL") }
-        let name = "cubby_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let store = try await StoreFactory.open(admin, logger: logger)
-        do { try await store.read { s in try await s.execute("CREATE DATABASE \(name)") } } catch {
-            await store.close()
-            throw error
-        }
-        await store.close()
-        return .postgres(host: host, port: port, username: user, password: password, database: String(name))
-    }
-
     func report(_ rounds: [Round], location: DatabaseLocation) {
         print("\n| round | pickups/s | p50 ms | p99 ms | raw commits/s | pickups ÷ raw | failures |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -202,6 +190,12 @@ struct PickupBench: AsyncParsableCommand {
     }
 
     static func ms(_ d: Duration) -> Double { d.seconds * 1000 }
+
+    /// Prints a progress line at once, also when the output is a file.
+    func say(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
 
     static func percentile(_ sorted: [Double], _ q: Double) -> Double {
         guard !sorted.isEmpty else { return .nan }

@@ -126,20 +126,7 @@ enum TestPostgres {
         guard let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"] else {
             throw StoreError.badLocation("CUBBY_TEST_POSTGRES_URL is not set")
         }
-        let admin = try DatabaseLocation(parsing: url)
-        guard case .postgres(let host, let port, let user, let password, _) = admin else {
-            throw StoreError.badLocation("CUBBY_TEST_POSTGRES_URL must be a postgres:// URL")
-        }
-        let name = "cubby_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        let store = try await StoreFactory.open(admin, logger: TestWorld.logger)
-        do {
-            try await store.read { s in try await s.execute("CREATE DATABASE \(name)") }
-        } catch {
-            await store.close()
-            throw error
-        }
-        await store.close()
-        return .postgres(host: host, port: port, username: user, password: password, database: String(name))
+        return try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: url), prefix: "cubby_t_", logger: TestWorld.logger)
     }
 }
 

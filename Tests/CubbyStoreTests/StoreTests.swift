@@ -26,14 +26,8 @@ enum StoreBackend: String, CaseIterable, Sendable {
             return (try await StoreFactory.open(.sqlite(path: dir + "/t.sqlite"), logger: Self.logger), dir)
         case .postgres:
             let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"]!
-            guard case .postgres(let host, let port, let user, let password, _) = try DatabaseLocation(parsing: url) else {
-                throw StoreError.badLocation(url)
-            }
-            let admin = try await StoreFactory.open(try DatabaseLocation(parsing: url), logger: Self.logger)
-            let name = "cubby_s_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-            try await admin.read { s in try await s.execute("CREATE DATABASE \(name)") }
-            await admin.close()
-            return (try await StoreFactory.open(.postgres(host: host, port: port, username: user, password: password, database: String(name)), logger: Self.logger), dir)
+            let location = try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: url), prefix: "cubby_s_", logger: Self.logger)
+            return (try await StoreFactory.open(location, logger: Self.logger), dir)
         }
     }
 }
