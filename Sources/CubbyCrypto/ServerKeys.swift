@@ -13,15 +13,18 @@ public struct ServerKeys: Sendable {
     public let outboxKey: SymmetricKey
     /// Wraps recipients' data keys.
     public let keyEncryptionKey: SymmetricKey
+    /// Signs the audit log's checkpoints.
+    public let checkpointSigningKey: Curve25519.Signing.PrivateKey
 
     public init(
         secretHashKey: SymmetricKey, qrSigningKey: Curve25519.Signing.PrivateKey, outboxKey: SymmetricKey,
-        keyEncryptionKey: SymmetricKey
+        keyEncryptionKey: SymmetricKey, checkpointSigningKey: Curve25519.Signing.PrivateKey
     ) {
         self.secretHashKey = secretHashKey
         self.qrSigningKey = qrSigningKey
         self.outboxKey = outboxKey
         self.keyEncryptionKey = keyEncryptionKey
+        self.checkpointSigningKey = checkpointSigningKey
     }
 
     /// Fresh random keys.
@@ -30,7 +33,8 @@ public struct ServerKeys: Sendable {
             secretHashKey: SymmetricKey(size: .bits256),
             qrSigningKey: Curve25519.Signing.PrivateKey(),
             outboxKey: SymmetricKey(size: .bits256),
-            keyEncryptionKey: SymmetricKey(size: .bits256)
+            keyEncryptionKey: SymmetricKey(size: .bits256),
+            checkpointSigningKey: Curve25519.Signing.PrivateKey()
         )
     }
 
@@ -40,11 +44,17 @@ public struct ServerKeys: Sendable {
         var qrSigningKey: String
         var outboxKey: String
         var keyEncryptionKey: String
+        /// Added in version 2; a version-1 file gets one on first load.
+        var checkpointSigningKey: String?
     }
 
     /// Loads the key file at `path`, creating it with fresh keys (mode 0600) when it does not exist.
     public static func loadOrCreate(path: String) throws -> ServerKeys {
-        if FileManager.default.fileExists(atPath: path) { return try load(path: path) }
+        if FileManager.default.fileExists(atPath: path) {
+            let (keys, upgraded) = try loadUpgrading(path: path)
+            if upgraded { try keys.write(path: path) }
+            return keys
+        }
         let keys = generate()
         try keys.write(path: path)
         return keys
@@ -52,6 +62,11 @@ public struct ServerKeys: Sendable {
 
     /// Loads the key file at `path`.
     public static func load(path: String) throws -> ServerKeys {
+        try loadUpgrading(path: path).0
+    }
+
+    /// The keys, and whether a key missing from an older file version had to be made.
+    static func loadUpgrading(path: String) throws -> (ServerKeys, Bool) {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let file: FileFormat
         do { file = try JSONDecoder().decode(FileFormat.self, from: data) } catch {
@@ -63,22 +78,28 @@ public struct ServerKeys: Sendable {
             }
             return d
         }
-        return ServerKeys(
+        let checkpointKey = try file.checkpointSigningKey.map {
+            try Curve25519.Signing.PrivateKey(rawRepresentation: try key($0, "checkpointSigningKey"))
+        }
+        let keys = ServerKeys(
             secretHashKey: SymmetricKey(data: try key(file.secretHashKey, "secretHashKey")),
             qrSigningKey: try Curve25519.Signing.PrivateKey(rawRepresentation: try key(file.qrSigningKey, "qrSigningKey")),
             outboxKey: SymmetricKey(data: try key(file.outboxKey, "outboxKey")),
-            keyEncryptionKey: SymmetricKey(data: try key(file.keyEncryptionKey, "keyEncryptionKey"))
+            keyEncryptionKey: SymmetricKey(data: try key(file.keyEncryptionKey, "keyEncryptionKey")),
+            checkpointSigningKey: checkpointKey ?? Curve25519.Signing.PrivateKey()
         )
+        return (keys, checkpointKey == nil)
     }
 
     /// Writes the key file atomically with mode 0600.
     public func write(path: String) throws {
         let file = FileFormat(
-            version: 1,
+            version: 2,
             secretHashKey: secretHashKey.withUnsafeBytes { Data($0) }.base64EncodedString(),
             qrSigningKey: qrSigningKey.rawRepresentation.base64EncodedString(),
             outboxKey: outboxKey.withUnsafeBytes { Data($0) }.base64EncodedString(),
-            keyEncryptionKey: keyEncryptionKey.withUnsafeBytes { Data($0) }.base64EncodedString()
+            keyEncryptionKey: keyEncryptionKey.withUnsafeBytes { Data($0) }.base64EncodedString(),
+            checkpointSigningKey: checkpointSigningKey.rawRepresentation.base64EncodedString()
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -181,6 +181,59 @@ enum Migrations {
             FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
             """,
         ]),
+        Migration(5, "merkle_log", why: "leaf indexes in commit order, stored tree nodes, log state and signed checkpoints", [
+            "CREATE TABLE audit_pending (seq {int} PRIMARY KEY)",
+            """
+            CREATE TABLE audit_leaves (
+              leaf_index {int} PRIMARY KEY, event_seq {int} NOT NULL UNIQUE, leaf_hash {blob} NOT NULL)
+            """,
+            """
+            CREATE TABLE merkle_nodes (
+              level {int} NOT NULL, idx {int} NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (level, idx))
+            """,
+            """
+            CREATE TABLE log_state (
+              id {int} PRIMARY KEY CHECK (id = 1), size {int} NOT NULL, frontier {blob} NOT NULL, updated_at {ts} NOT NULL)
+            """,
+            """
+            CREATE TABLE checkpoints (
+              size {int} PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, created_at {ts} NOT NULL)
+            """,
+            // Events written before this migration are queued for sequencing in their order.
+            "INSERT INTO audit_pending (seq) SELECT seq FROM audit_events",
+        ], sqlite: [
+            """
+            CREATE TRIGGER audit_events_pending AFTER INSERT ON audit_events
+            BEGIN INSERT INTO audit_pending (seq) VALUES (NEW.seq); END
+            """,
+        ] + ["audit_leaves", "merkle_nodes", "checkpoints"].flatMap { table in [
+            """
+            CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)
+            BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
+            """,
+            """
+            CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
+            BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
+            """,
+        ] }, postgres: [
+            """
+            CREATE FUNCTION cubby_audit_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO audit_pending (seq) VALUES (NEW.seq); RETURN NULL; END $$
+            """,
+            """
+            CREATE TRIGGER audit_events_pending AFTER INSERT ON audit_events
+            FOR EACH ROW EXECUTE FUNCTION cubby_audit_pending()
+            """,
+        ] + ["audit_leaves", "merkle_nodes", "checkpoints"].flatMap { table in [
+            """
+            CREATE TRIGGER \(table)_no_change BEFORE UPDATE OR DELETE ON \(table)
+            FOR EACH ROW EXECUTE FUNCTION cubby_audit_append_only()
+            """,
+            """
+            CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table)
+            FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
+            """,
+        ] }),
     ]
 }
 

@@ -42,7 +42,8 @@ struct Demo: AsyncParsableCommand {
             FileManager.default.createFile(atPath: manifest, contents: data, attributes: [.posixPermissions: 0o600])
             print("Seeded a demo organization; ids and credentials are in \(manifest) (mode 0600).")
         }
-        let m = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
+        // The manifest must still parse: a damaged one is reported before the server starts.
+        _ = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
         print("""
 
             Cubby demo on \(server)   (database \(settings.database))
@@ -65,7 +66,6 @@ struct Demo: AsyncParsableCommand {
 
             API contract: \(server)/api/v1/openapi.yaml   Stop with Ctrl-C.
             """)
-        _ = m
         fflush(nil)
         let app = try buildApplication(parts: parts, settings: settings, logger: logger)
         try await app.runService()

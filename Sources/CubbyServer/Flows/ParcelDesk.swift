@@ -178,7 +178,6 @@ public struct ParcelDesk: UnitEventSink {
                 compartment.unitId == unit.id
             else { throw DomainError.notFound("compartment \(event.compartmentId) not found at unit \(event.unitId)") }
             let now = clock.now()
-            let nowMs = StoredTime.millis(now)
             var parcel: ParcelRecord? = nil
             if let pid = compartment.parcelId { parcel = try await s.parcel(pid, lock: true) }
             switch event.kind {
@@ -205,7 +204,6 @@ public struct ParcelDesk: UnitEventSink {
                         try await audit(s, "compartment.freed", actor: actor, unit: unit, parcel: p, compartmentId: compartment.id)
                     }
                 }
-                _ = nowMs
                 try await s.saveCompartment(compartment)
                 return parcel
             }
