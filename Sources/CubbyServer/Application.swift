@@ -1,6 +1,7 @@
 import CubbyCore
 import CubbyCrypto
 import CubbyStore
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -14,6 +15,8 @@ public struct CubbyServerParts: Sendable {
     public let simulator: SimulatedUnits?
     public let outbox: OutboxDelivery
     public let expiry: ExpiryService
+    public let auditLog: AuditLog
+    public let auditLogService: AuditLogService
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
@@ -23,9 +26,13 @@ public func buildParts(
 ) async throws -> CubbyServerParts {
     let store = try await StoreFactory.open(settings.database, logger: logger)
     let keys: LockerKeys
+    let auditLog: AuditLog
     do {
         try await Migrator.migrate(store)
-        keys = LockerKeys(try ServerKeys.loadOrCreate(path: settings.keysPath))
+        let serverKeys = try ServerKeys.loadOrCreate(path: settings.keysPath)
+        keys = LockerKeys(serverKeys)
+        let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: serverKeys.checkpointSigningKey.publicKey)
+        auditLog = try AuditLog(store: store, signingKey: serverKeys.checkpointSigningKey, origin: origin, clock: clock)
     } catch {
         await store.close()
         throw error
@@ -46,7 +53,10 @@ public func buildParts(
     let channel: any NotificationChannel = settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
     let outbox = OutboxDelivery(store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
-    return CubbyServerParts(store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry)
+    let logService = AuditLogService(log: auditLog, logger: logger)
+    return CubbyServerParts(
+        store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
+        auditLogService: logService)
 }
 
 /// The HTTP router over the parts.
@@ -54,7 +64,7 @@ public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logge
     let router = Router(context: CubbyRequestContext.self)
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: Authenticator(store: parts.store, keys: parts.keys, clock: parts.desk.clock, maxBodyBytes: settings.maxBodyBytes))
-    APIRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: router)
+    APIRoutes(desk: parts.desk, log: parts.auditLog, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: router)
     return router
 }
 
@@ -64,7 +74,7 @@ public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, 
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
-        services: [parts.outbox, parts.expiry],
+        services: [parts.outbox, parts.expiry, parts.auditLogService],
         logger: logger)
 }
 

@@ -23,12 +23,14 @@ public struct ServerSettings: Sendable {
     public var outboxInterval: Duration
     /// Largest request body accepted.
     public var maxBodyBytes: Int
+    /// The audit log's origin line in checkpoints (default: derived from the checkpoint key).
+    public var logOrigin: String?
 
     public init(
         database: DatabaseLocation, host: String = "127.0.0.1", port: Int = 8080,
         keysPath: String = "./cubby-data/keys.json", notifyFile: String? = nil, simulateUnits: Bool = true,
         simulatorDelay: Duration = .milliseconds(300), expiryInterval: Duration = .seconds(5),
-        outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024
+        outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024, logOrigin: String? = nil
     ) {
         self.database = database
         self.host = host
@@ -40,6 +42,7 @@ public struct ServerSettings: Sendable {
         self.expiryInterval = expiryInterval
         self.outboxInterval = outboxInterval
         self.maxBodyBytes = maxBodyBytes
+        self.logOrigin = logOrigin
     }
 
     /// The default embedded database.
@@ -48,7 +51,7 @@ public struct ServerSettings: Sendable {
     /// Reads settings. `overrides` are command-line values keyed like the config file (`database`, `port`, …).
     ///
     /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
-    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`. Environment variables are
+    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -98,8 +101,18 @@ public struct ServerSettings: Sendable {
             simulatorDelay: .milliseconds(try int("simulator.delay-ms", 300, 0...60_000)),
             expiryInterval: .seconds(try int("expiry.interval-seconds", 5, 1...3600)),
             outboxInterval: .milliseconds(try int("outbox.interval-ms", 500, 10...60_000)),
-            maxBodyBytes: try int("http.max-body-bytes", 16 * 1024, 1024...(1 << 20))
+            maxBodyBytes: try int("http.max-body-bytes", 16 * 1024, 1024...(1 << 20)),
+            logOrigin: try origin(config.string(forKey: "log.origin"))
         )
+    }
+
+    /// A checkpoint origin is one line of printable text without spaces or a `+` (it names the key too).
+    static func origin(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard !text.isEmpty, text.utf8.count <= 128, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "+" }) else {
+            throw SettingsError.invalid("log.origin must be 1–128 printable ASCII characters without spaces or '+', got \(text)")
+        }
+        return text
     }
 }
 

@@ -31,6 +31,12 @@ public struct StoredCheckpoint: Sendable, Hashable {
     public var root: Data
     public var note: String
     public var createdAt: Int64
+    public init(size: Int64, root: Data, note: String, createdAt: Int64) {
+        self.size = size
+        self.root = root
+        self.note = note
+        self.createdAt = createdAt
+    }
 }
 
 /// A leaf joined with its event, for verification: what the log says and what the event's bytes say.

@@ -20,11 +20,15 @@ public final class SQLiteStore: SQLStore {
     private let writeLock = AsyncLock()
     private let nextReader = Atomic<Int>(0)
     private let logger: Logger
+    /// This store's own threads for SQLite's blocking calls: a connection waiting on another's lock can
+    /// then never starve the connections of other stores (or this store's writer) of a thread.
+    private let threads: NIOThreadPool
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], threads: NIOThreadPool, logger: Logger) {
         self.path = path
         self.writer = writer
         self.readers = readers
+        self.threads = threads
         self.logger = logger
     }
 
@@ -32,24 +36,43 @@ public final class SQLiteStore: SQLStore {
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let writer = try await connect(path: path, logger: logger)
-        let w = writer.sql(queryLogLevel: nil)
-        try await w.raw("PRAGMA journal_mode=WAL").run()
-        try await w.raw("PRAGMA synchronous=FULL").run()
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<readerCount { readers.append(try await connect(path: path, logger: logger)) }
-        return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
+        let threads = NIOThreadPool(numberOfThreads: readerCount + 1)
+        threads.start()
+        var opened: [SQLiteConnection] = []
+        do {
+            let writer = try await connect(path: path, threads: threads, logger: logger)
+            opened.append(writer)
+            let w = writer.sql(queryLogLevel: nil)
+            try await w.raw("PRAGMA journal_mode=WAL").run()
+            try await w.raw("PRAGMA synchronous=FULL").run()
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<readerCount {
+                readers.append(try await connect(path: path, threads: threads, logger: logger))
+                opened.append(readers.last!)
+            }
+            return SQLiteStore(path: path, writer: writer, readers: readers, threads: threads, logger: logger)
+        } catch {
+            for c in opened { try? await c.close() }
+            try? await threads.shutdownGracefully()
+            throw error
+        }
     }
 
-    static func connect(path: String, logger: Logger) async throws -> SQLiteConnection {
+    static func connect(path: String, threads: NIOThreadPool, logger: Logger) async throws -> SQLiteConnection {
         let conn = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: .singleton, logger: logger,
-            on: MultiThreadedEventLoopGroup.singleton.any()
+            storage: .file(path: path), threadPool: threads, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
         ).get()
         let db = conn.sql(queryLogLevel: nil)
-        try await db.raw("PRAGMA busy_timeout=10000").run()
-        try await db.raw("PRAGMA foreign_keys=ON").run()
-        try await db.raw("PRAGMA synchronous=FULL").run()
+        do {
+            try await db.raw("PRAGMA busy_timeout=10000").run()
+            try await db.raw("PRAGMA foreign_keys=ON").run()
+            try await db.raw("PRAGMA synchronous=FULL").run()
+            // 32 MiB of page cache per connection keeps the hot indexes of a large database in memory.
+            try await db.raw("PRAGMA cache_size=-32768").run()
+        } catch {
+            try? await conn.close()
+            throw error
+        }
         return conn
     }
 
@@ -163,5 +186,6 @@ public final class SQLiteStore: SQLStore {
 
     public func close() async {
         for c in readers + [writer] { try? await c.close().get() }
+        try? await threads.shutdownGracefully()
     }
 }

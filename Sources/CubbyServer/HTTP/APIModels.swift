@@ -153,9 +153,10 @@ enum API {
         var organizationId, siteId, unitId, compartmentId, parcelId, trackingNumber: String?
         var detail: [String: String]
         var canonical: String
+        var leafHash: String
 
-        init(_ e: StoredAuditEvent) {
-            index = e.seq - 1
+        init(_ e: StoredAuditEvent, index: Int64) {
+            self.index = index
             id = e.id
             occurredAt = time(e.occurredAt)
             type = e.type
@@ -169,6 +170,7 @@ enum API {
             trackingNumber = e.trackingNumber
             detail = (try? JSONDecoder().decode([String: String].self, from: Data(e.detail.utf8))) ?? [:]
             canonical = e.canonical.base64EncodedString()
+            leafHash = e.leafHash.base64EncodedString()
         }
     }
 

@@ -1,3 +1,4 @@
+import CubbyAudit
 import CubbyCore
 import CubbyStore
 import Foundation
@@ -7,6 +8,7 @@ import Hummingbird
 /// The JSON API's routes: thin handlers that validate input, authorize the role and call the flows.
 struct APIRoutes {
     let desk: ParcelDesk
+    let log: AuditLog
     let openAPI: ByteBuffer
 
     func register(on router: Router<CubbyRequestContext>) {
@@ -25,6 +27,10 @@ struct APIRoutes {
         v1.get("/units/:unitId") { _, ctx in try await getUnit(ctx) }
         v1.post("/units/:unitId/pin-entry/resume") { _, ctx in try await resume(ctx) }
         v1.get("/audit/events") { req, ctx in try await auditEvents(req, ctx) }
+        v1.get("/audit/checkpoint") { _, ctx in try await checkpoint(ctx) }
+        v1.get("/audit/key") { _, ctx in try await verifierKey(ctx) }
+        v1.get("/audit/proof/inclusion") { req, ctx in try await inclusionProof(req, ctx) }
+        v1.get("/audit/proof/consistency") { req, ctx in try await consistencyProof(req, ctx) }
     }
 
     // MARK: validation helpers
@@ -157,24 +163,82 @@ struct APIRoutes {
         return JSONResponse.make(unitBody(try await desk.unit(p, id: unitId)).pinEntry)
     }
 
+    /// An integer query parameter within `range`, or `def` when absent.
+    static func query(_ req: Request, _ name: String, _ def: Int?, _ range: ClosedRange<Int>) throws -> Int {
+        guard let text = req.uri.queryParameters.get(name) else {
+            guard let def else { throw APIError.invalidRequest("missing query parameter \(name)") }
+            return def
+        }
+        guard let v = Int(text), range.contains(v) else {
+            throw APIError.invalidRequest("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    /// Events in leaf-index order, each with its canonical bytes and leaf hash.
     func auditEvents(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
         let p = try ctx.authorize(.readAudit)
-        func query(_ name: String, _ def: Int, _ range: ClosedRange<Int>) throws -> Int {
-            guard let text = req.uri.queryParameters.get(name) else { return def }
-            guard let v = Int(text), range.contains(v) else {
-                throw APIError.invalidRequest("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return v
-        }
-        let from = try query("from", 0, 0...Int.max)
-        let limit = try query("limit", 100, 1...1000)
+        let from = try Self.query(req, "from", 0, 0...Int.max)
+        let limit = try Self.query(req, "limit", 100, 1...1000)
+        try await log.sequence()
         let org = p.organizationId.uuidString.lowercased()
         let sites = Set(p.siteIds.map { $0.uuidString.lowercased() })
-        let events = try await desk.store.read { s in try await s.auditEvents(from: Int64(from), limit: limit, organization: org) }
+        let events = try await desk.store.read { s in try await s.sequencedEvents(from: Int64(from), limit: limit, organization: org) }
         // An administrator sees its sites' events and the organization-wide ones, nothing of other sites.
-        let visible = events.filter { $0.siteId.map(sites.contains) ?? true }
-        let page = API.AuditPage(events: visible.map(API.AuditEvent.init), next: events.count == limit ? events.last.map { $0.seq } : nil)
+        let visible = events.filter { $0.1.siteId.map(sites.contains) ?? true }
+        let page = API.AuditPage(
+            events: visible.map { API.AuditEvent($0.1, index: $0.0) },
+            next: events.count == limit ? events.last.map { $0.0 + 1 } : nil)
         return JSONResponse.make(page)
+    }
+
+    /// The latest signed checkpoint, exactly as signed.
+    func checkpoint(_ ctx: CubbyRequestContext) async throws -> Response {
+        _ = try ctx.authorize(.readAudit)
+        let c = try await log.latestCheckpoint()
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: c.note)))
+    }
+
+    func verifierKey(_ ctx: CubbyRequestContext) async throws -> Response {
+        _ = try ctx.authorize(.readAudit)
+        return JSONResponse.make(["origin": log.origin, "key": log.verifierKey])
+    }
+
+    struct InclusionBody: Encodable {
+        var index: Int
+        var size: Int
+        var leafHash: String
+        var proof: [String]
+    }
+
+    struct ConsistencyBody: Encodable {
+        var from: Int
+        var to: Int
+        var proof: [String]
+    }
+
+    func inclusionProof(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        _ = try ctx.authorize(.readAudit)
+        let index = try Self.query(req, "index", nil, 0...Int.max)
+        let size = try Self.query(req, "size", nil, 1...Int.max)
+        do {
+            let (leaf, proof) = try await log.inclusionProof(index: UInt64(index), size: UInt64(size))
+            return JSONResponse.make(InclusionBody(index: index, size: size, leafHash: leaf.base64, proof: proof.hashes.map(\.base64)))
+        } catch AuditLogError.outOfRange(let m) {
+            throw APIError.invalidRequest(m)
+        }
+    }
+
+    func consistencyProof(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
+        _ = try ctx.authorize(.readAudit)
+        let from = try Self.query(req, "from", nil, 0...Int.max)
+        let to = try Self.query(req, "to", nil, 0...Int.max)
+        do {
+            let proof = try await log.consistencyProof(from: UInt64(from), to: UInt64(to))
+            return JSONResponse.make(ConsistencyBody(from: from, to: to, proof: proof.hashes.map(\.base64)))
+        } catch AuditLogError.outOfRange(let m) {
+            throw APIError.invalidRequest(m)
+        }
     }
 }
 

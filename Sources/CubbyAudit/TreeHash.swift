@@ -1,0 +1,142 @@
+import Crypto
+import Foundation
+
+/// A 32-byte SHA-256 hash in the audit log's RFC 6962 Merkle tree: a leaf hash, an inner node or a root.
+///
+/// Stored inline as four machine words, so hashing nodes in a loop never touches the heap.
+public struct TreeHash: Hashable, Sendable {
+    /// The length of every tree hash in bytes.
+    public static let byteCount = 32
+
+    /// The raw bytes in order, as four words copied from memory (no byte swapping).
+    private var words: (UInt64, UInt64, UInt64, UInt64)
+
+    private init(words: (UInt64, UInt64, UInt64, UInt64)) {
+        self.words = words
+    }
+
+    /// The hash with these 32 bytes, or nil when there are not exactly 32.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == Self.byteCount else { return nil }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { raw in
+            for (offset, byte) in bytes.enumerated() { raw[offset] = byte }
+        }
+        self.words = words
+    }
+
+    /// The hash from a standard base64 string (RFC 4648 §4, padded, canonical); nil if it is not 32 bytes.
+    public init?(base64: String) {
+        guard let bytes = StrictBase64.decode(base64) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    /// The hash from 64 hexadecimal digits (either case); nil otherwise.
+    public init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count == 2 * Self.byteCount else { return nil }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(Self.byteCount)
+        var index = 0
+        while index < digits.count {
+            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.init(bytes: bytes)
+    }
+
+    /// Wraps a SHA-256 digest.
+    public init(_ digest: SHA256Digest) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { target in
+            digest.withUnsafeBytes { source in target.copyMemory(from: source) }
+        }
+        self.words = words
+    }
+
+    /// Calls `body` with the 32 bytes, without copying them.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try Swift.withUnsafeBytes(of: words, body)
+    }
+
+    /// The 32 bytes as an array, e.g. for a database column.
+    public var bytes: [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+
+    /// The standard base64 encoding, as used in checkpoints and the RFC 6962 test data.
+    public var base64: String {
+        withUnsafeBytes { Data($0).base64EncodedString() }
+    }
+
+    /// Lowercase hexadecimal, 64 digits.
+    public var hex: String {
+        let alphabet = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(2 * Self.byteCount)
+        withUnsafeBytes { raw in
+            for byte in raw {
+                out.append(alphabet[Int(byte >> 4)])
+                out.append(alphabet[Int(byte & 0x0f)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Compares two hashes.
+    public static func == (lhs: TreeHash, rhs: TreeHash) -> Bool {
+        lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1
+            && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
+    }
+
+    /// Feeds the four words to `hasher`.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+// MARK: - RFC 6962 hashing
+
+extension TreeHash {
+    /// The root of the empty tree: SHA-256 of no bytes (RFC 9162 §2.1.1).
+    public static let emptyTree = TreeHash(SHA256.hash(data: [UInt8]()))
+
+    /// The leaf hash of an entry: SHA-256(0x00 ‖ data) (RFC 9162 §2.1.1).
+    public static func leaf(_ data: some DataProtocol) -> TreeHash {
+        var hasher = SHA256()
+        var prefix: UInt8 = 0x00
+        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
+        hasher.update(data: data)
+        return TreeHash(hasher.finalize())
+    }
+
+    /// The hash of an inner node: SHA-256(0x01 ‖ left ‖ right) (RFC 9162 §2.1.1).
+    ///
+    /// Feeds the prefix and both hashes to one incremental SHA-256 straight from the stack: no heap allocation.
+    public static func node(_ left: TreeHash, _ right: TreeHash) -> TreeHash {
+        var hasher = SHA256()
+        var prefix: UInt8 = 0x01
+        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
+        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return TreeHash(hasher.finalize())
+    }
+}
+
+extension TreeHash: CustomStringConvertible {
+    /// The lowercase hex form.
+    public var description: String { hex }
+}
