@@ -180,3 +180,23 @@ public struct LogNodeKey: Hashable, Sendable {
         self.index = index
     }
 }
+
+extension StoreSession {
+    /// Audit events that are neither a leaf of the log nor waiting to become one: rows that bypassed the log.
+    public func eventsOutsideLog(limit: Int) async throws -> [Int64] {
+        try await sql.raw("""
+            SELECT e.seq AS seq FROM audit_events e
+            WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_seq = e.seq)
+              AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.seq = e.seq)
+            ORDER BY e.seq LIMIT \(bind: limit)
+            """).all().map { try $0.decode(column: "seq", as: Int64.self) }
+    }
+
+    /// The first leaf index whose event happened at or after `millis` (nil if none).
+    public func firstLeaf(atOrAfter millis: Int64) async throws -> Int64? {
+        try await sql.raw("""
+            SELECT MIN(l.leaf_index) AS i FROM audit_leaves l JOIN audit_events e ON e.seq = l.event_seq
+            WHERE e.occurred_at >= \(bind: millis)
+            """).first()?.decode(column: "i", as: Int64?.self)
+    }
+}

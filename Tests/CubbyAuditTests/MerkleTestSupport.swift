@@ -51,38 +51,50 @@ enum NaiveMerkle {
         return k
     }
 
-    /// MTH over leaf hashes (the leaves already hashed).
-    static func mth(_ leafHashes: ArraySlice<[UInt8]>) -> [UInt8] {
+    /// MTH over leaf hashes (the leaves already hashed), memoised per (start, count) in `memo`.
+    static func mth(_ leafHashes: ArraySlice<[UInt8]>, memo: Memo? = nil) -> [UInt8] {
+        let key = [leafHashes.startIndex, leafHashes.count]
+        if let known = memo?.hashes[key] { return known }
+        let result: [UInt8]
         switch leafHashes.count {
-        case 0: return sha256([])
-        case 1: return leafHashes.first!
+        case 0: result = sha256([])
+        case 1: result = leafHashes.first!
         default:
             let k = split(leafHashes.count)
             let start = leafHashes.startIndex
-            return sha256([0x01], mth(leafHashes[start..<(start + k)]), mth(leafHashes[(start + k)...]))
+            result = sha256([0x01], mth(leafHashes[start..<(start + k)], memo: memo), mth(leafHashes[(start + k)...], memo: memo))
         }
+        memo?.hashes[key] = result
+        return result
+    }
+
+    /// A cache of subtree hashes for one list of leaves, so the recursive definitions stay affordable.
+    final class Memo {
+        var hashes: [[Int]: [UInt8]] = [:]
     }
 
     /// PATH(m, D[n]) of RFC 9162 §2.1.3.1, recursively.
-    static func path(_ m: Int, _ leafHashes: ArraySlice<[UInt8]>) -> [[UInt8]] {
+    static func path(_ m: Int, _ leafHashes: ArraySlice<[UInt8]>, memo: Memo? = nil) -> [[UInt8]] {
         let n = leafHashes.count
         guard n > 1 else { return [] }
         let k = split(n)
         let start = leafHashes.startIndex
         let left = leafHashes[start..<(start + k)]
         let right = leafHashes[(start + k)...]
-        return m < k ? path(m, left) + [mth(right)] : path(m - k, right) + [mth(left)]
+        return m < k ? path(m, left, memo: memo) + [mth(right, memo: memo)] : path(m - k, right, memo: memo) + [mth(left, memo: memo)]
     }
 
     /// SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1, recursively.
-    static func subproof(_ m: Int, _ leafHashes: ArraySlice<[UInt8]>, _ b: Bool) -> [[UInt8]] {
+    static func subproof(_ m: Int, _ leafHashes: ArraySlice<[UInt8]>, _ b: Bool, memo: Memo? = nil) -> [[UInt8]] {
         let n = leafHashes.count
-        if m == n { return b ? [] : [mth(leafHashes)] }
+        if m == n { return b ? [] : [mth(leafHashes, memo: memo)] }
         let k = split(n)
         let start = leafHashes.startIndex
         let left = leafHashes[start..<(start + k)]
         let right = leafHashes[(start + k)...]
-        return m <= k ? subproof(m, left, b) + [mth(right)] : subproof(m - k, right, false) + [mth(left)]
+        return m <= k
+            ? subproof(m, left, b, memo: memo) + [mth(right, memo: memo)]
+            : subproof(m - k, right, false, memo: memo) + [mth(left, memo: memo)]
     }
 }
 

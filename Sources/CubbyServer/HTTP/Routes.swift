@@ -241,12 +241,3 @@ struct APIRoutes {
         }
     }
 }
-
-extension Optional {
-    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
-        switch self {
-        case .none: return nil
-        case .some(let w): return try await transform(w)
-        }
-    }
-}
