@@ -14,7 +14,7 @@ import NIOHTTP1
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Verify, witness and export the audit log.",
-        subcommands: [AuditVerify.self, AuditWitness.self, AuditExport.self])
+        subcommands: [AuditVerify.self, AuditWitness.self, AuditExport.self, AuditBundleCommand.self, AuditVerifyBundle.self])
 }
 
 /// Opens the store and the log's verifier from the server's settings, without changing anything.
@@ -96,20 +96,9 @@ struct AuditExport: AsyncParsableCommand {
         await store.close()
     }
 
-    func index(_ text: String, store: any SQLStore) async throws -> Int64 {
-        if let i = Int64(text), i >= 0 { return i }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        guard let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
-            throw ValidationError("\(text) is neither a leaf index nor an RFC 3339 time")
-        }
-        let millis = StoredTime.millis(date)
-        return try await store.read { s in try await s.firstLeaf(atOrAfter: millis) } ?? Int64.max
-    }
-
     func export(store: any SQLStore, format: AuditExportFormat) async throws {
-        let start = try await index(from, store: store)
-        let end = try await to.asyncMap { try await index($0, store: store) } ?? Int64.max
+        let start = try await leafIndex(from, store: store)
+        let end = try await to.asyncMap { try await leafIndex($0, store: store) } ?? Int64.max
         guard start <= end else { throw ValidationError("--from must not be after --to") }
         let sink: FileHandle
         if let out {
@@ -141,6 +130,18 @@ struct AuditExport: AsyncParsableCommand {
             FileHandle.standardError.write(Data("exported \(count) events to \(out!)\n".utf8))
         }
     }
+}
+
+/// A leaf index given as a number, or the first leaf at or after an RFC 3339 time.
+func leafIndex(_ text: String, store: any SQLStore) async throws -> Int64 {
+    if let i = Int64(text), i >= 0 { return i }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    guard let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+        throw ValidationError("\(text) is neither a leaf index nor an RFC 3339 time")
+    }
+    let millis = StoredTime.millis(date)
+    return try await store.read { s in try await s.firstLeaf(atOrAfter: millis) } ?? Int64.max
 }
 
 /// Stored events in the export's shape.

@@ -1,0 +1,120 @@
+import ArgumentParser
+import CubbyAudit
+import CubbyCore
+import CubbyCrypto
+import CubbyServer
+import CubbyStore
+import Crypto
+import Foundation
+import ZIPFoundation
+
+/// `cubby audit bundle`: events, their checkpoint, proofs, key and evidence in one ZIP.
+struct AuditBundleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bundle", abstract: "Write a forensic bundle (ZIP) of audit events that can be verified offline.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "First leaf index, or an RFC 3339 time.")
+    var from: String = "0"
+    @Option(help: "End (exclusive): a leaf index or an RFC 3339 time; default: the end of the log.")
+    var to: String?
+    @Option(help: "The ZIP file to write.")
+    var out: String
+    @Option(help: "Directory holding evidence files named by their SHA-256 (hex).")
+    var evidence: String = "./cubby-data/evidence"
+
+    func run() async throws {
+        let settings = try await options.settings()
+        let keys = try ServerKeys.load(path: settings.keysPath)
+        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        do {
+            let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: keys.checkpointSigningKey.publicKey)
+            let log = try AuditLog(store: store, signingKey: keys.checkpointSigningKey, origin: origin)
+            try await write(log: log, store: store)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+
+    func write(log: AuditLog, store: any SQLStore) async throws {
+        // Make sure what was committed is in the tree and under a checkpoint.
+        while try await log.sequence() > 0 {}
+        try await log.checkpointIfDue()
+        let checkpoint = try await log.latestCheckpoint()
+        let start = try await leafIndex(from, store: store)
+        let end = min(try await to.asyncMap { try await leafIndex($0, store: store) } ?? Int64.max, checkpoint.size)
+        guard start < end else { throw ValidationError("no events in that range under the latest checkpoint (\(checkpoint.size) leaves)") }
+        var items: [EvidenceBundle.Item] = []
+        var evidenceFiles: [String: Data] = [:]
+        var next = start
+        while next < end {
+            let cursor = next
+            let batch = try await store.read { s in try await s.sequencedEvents(from: cursor, limit: 1000, organization: nil) }
+            if batch.isEmpty { break }
+            for (index, e) in batch where index < end {
+                let row = ExportRow.make(index: index, e)
+                let proof = try await log.inclusionProof(index: UInt64(index), size: UInt64(checkpoint.size)).proof
+                items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
+                if let hash = row.detail[EvidenceBundle.evidenceKey] {
+                    let path = evidence + "/" + hash
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw ValidationError("event \(index) refers to evidence \(hash), which is not in \(evidence)")
+                    }
+                    evidenceFiles[hash] = data
+                }
+            }
+            next = batch.last!.0 + 1
+        }
+        let bundle = try EvidenceBundle.make(
+            items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note, verifierKey: log.verifierKey, evidence: evidenceFiles)
+        try? FileManager.default.removeItem(atPath: out)
+        let archive = try Archive(url: URL(fileURLWithPath: out), accessMode: .create)
+        for name in bundle.files.keys.sorted() {
+            let data = bundle.files[name]!
+            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+                data.subdata(in: Int(position)..<(Int(position) + size))
+            }
+        }
+        print("wrote \(out): \(items.count) events (leaves \(start)…\(start + Int64(items.count) - 1)) under the checkpoint of \(checkpoint.size) leaves, \(evidenceFiles.count) evidence files")
+        print("verify with: cubby audit verify-bundle \(out) --key '\(log.verifierKey)'")
+    }
+}
+
+/// `cubby audit verify-bundle`: checks a bundle offline, with no database.
+struct AuditVerifyBundle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-bundle", abstract: "Verify a forensic bundle offline; exits non-zero on any mismatch.")
+    @Argument(help: "The bundle (ZIP).")
+    var bundle: String
+    @Option(help: "The log's verifier key, obtained separately from the bundle.")
+    var key: String?
+
+    func run() throws {
+        let archive: Archive
+        do { archive = try Archive(url: URL(fileURLWithPath: bundle), accessMode: .read) } catch {
+            print("bundle: FAILED: \(bundle) is not a readable ZIP archive")
+            throw ExitCode(1)
+        }
+        var files: [String: Data] = [:]
+        var total = 0
+        for entry in archive where entry.type == .file {
+            guard entry.uncompressedSize < 512 << 20, total < 2 << 30 else {
+                print("bundle: FAILED: \(entry.path) is too large")
+                throw ExitCode(1)
+            }
+            var data = Data()
+            _ = try archive.extract(entry) { data.append($0) }
+            total += data.count
+            files[entry.path] = data
+        }
+        do {
+            let result = try EvidenceBundle(files: files).verify(pinnedKey: key)
+            print("bundle: ok — \(result.events) events proven in the log \(result.origin) of \(result.treeSize) leaves; \(result.evidenceFiles) evidence files match")
+            if key == nil { print("note: checked against the key inside the bundle; pass --key with the log's key obtained separately") }
+        } catch {
+            print("bundle: FAILED: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
