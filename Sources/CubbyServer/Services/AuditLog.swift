@@ -115,6 +115,8 @@ public struct AuditLog: Sendable {
     public func consistencyProof(from: UInt64, to: UInt64) async throws -> ConsistencyProof {
         let treeSize = try await store.read { s in try await s.logState()?.size ?? 0 }
         guard from <= to, to <= UInt64(treeSize) else { throw AuditLogError.outOfRange("need from ≤ to ≤ \(treeSize)") }
+        // Every tree extends the empty tree, and a tree extends itself: both proofs are empty (RFC 9162 §2.1.4).
+        if from == 0 || from == to { return ConsistencyProof(oldSize: from, newSize: to, hashes: []) }
         let table = try await nodeTable(try ConsistencyProof.nodesNeeded(oldSize: from, newSize: to))
         return try ConsistencyProof(oldSize: from, newSize: to, nodes: table)
     }

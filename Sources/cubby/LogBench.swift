@@ -1,0 +1,163 @@
+import ArgumentParser
+import CubbyAudit
+import CubbyCore
+import CubbyServer
+import CubbyStore
+import Crypto
+import Foundation
+import Logging
+
+/// `cubby bench log`: the Merkle log at scale — sequencing (appends), inclusion proofs and verification,
+/// with the raw SHA-256 speed of `openssl speed` on the same machine, in the same run.
+struct LogBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "Build a log of N events, then time appends, inclusion proofs and verification against openssl's SHA-256.")
+    @Option(help: "sqlite (a fresh file) or a postgres:// URL (a fresh database on that server).")
+    var database: String = "sqlite"
+    @Option(help: "Directory for the SQLite file (default: a new temporary directory, removed afterwards).")
+    var dir: String?
+    @Option(help: "Events in the log.")
+    var events: Int = 1_000_000
+    @Option(help: "Inclusion proofs to time.")
+    var proofs: Int = 2000
+
+    func run() async throws {
+        var logger = Logger(label: "cubby-bench")
+        logger.logLevel = .error
+        let workDir = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("cubby-logbench-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+        let location: DatabaseLocation = database == "sqlite"
+            ? .sqlite(path: workDir + "/log.sqlite")
+            : try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: database), prefix: "cubby_logbench_", logger: logger)
+        let store = try await StoreFactory.open(location, logger: logger)
+        do {
+            try await measure(store: store)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        if dir == nil { try? FileManager.default.removeItem(atPath: workDir) }
+    }
+
+    func say(_ s: String) {
+        print(s)
+        fflush(nil)
+    }
+
+    func measure(store: any SQLStore) async throws {
+        try await Migrator.migrate(store)
+        let log = try AuditLog(store: store, signingKey: Curve25519.Signing.PrivateKey(), origin: "bench.cubby/log")
+        say("cubby bench log: \(events) events")
+        // 1. Events, written in bulk (their cost is the store's, not the log's).
+        var t0 = ContinuousClock.now
+        let unit = UUID(), org = UUID(), site = UUID()
+        var written = 0
+        while written < events {
+            let n = min(5000, events - written)
+            let base = written
+            try await store.write { s in
+                var batch: [AuditRecord] = []
+                batch.reserveCapacity(n)
+                for i in 0..<n {
+                    batch.append(AuditRecord(
+                        occurredAt: Date(timeIntervalSince1970: 1_780_000_000 + Double(base + i)), type: "pickup.succeeded",
+                        actor: Actor(kind: .device, id: unit.uuidString.lowercased(), role: "device"), organizationId: org, siteId: site,
+                        unitId: unit, compartmentId: UUID(), parcelId: UUID(), trackingNumber: "1Z\(base + i)", detail: ["method": "pin"]))
+                }
+                for chunk in stride(from: 0, to: n, by: 1000) { try await s.appendAudit(Array(batch[chunk..<min(n, chunk + 1000)])) }
+            }
+            written += n
+            if written % 1_000_000 == 0 { say("  \(written) events written") }
+        }
+        say(String(format: "  events written in %.0f s", (ContinuousClock.now - t0).seconds))
+
+        // 2. Sequencing: leaf indexes, frontier appends and node rows.
+        t0 = ContinuousClock.now
+        var sequenced = 0
+        while true {
+            let n = try await log.sequence(batch: 20_000)
+            if n == 0 { break }
+            sequenced += n
+            if sequenced % 1_000_000 < 20_000 { say("  \(sequenced) sequenced") }
+        }
+        let seqSeconds = (ContinuousClock.now - t0).seconds
+        let checkpoint = try require(try await log.checkpointIfDue())
+        let size = UInt64(checkpoint.size)
+        // Node hashes per append, counted by the frontier itself over a fresh run of the same length.
+        var frontier = MerkleFrontier()
+        var nodeHashes = 0
+        let leaf = TreeHash(SHA256.hash(data: Data("x".utf8)))
+        t0 = ContinuousClock.now
+        for _ in 0..<size { frontier.append(leafHash: leaf) { id, _ in if id.level > 0 { nodeHashes += 1 } } }
+        let appendSeconds = (ContinuousClock.now - t0).seconds
+        say(String(format: "  sequencing: %.0f events/s through the database; frontier alone: %.0f ns per append, %.2f node hashes per append (log2 n = %.1f)",
+                   Double(sequenced) / seqSeconds, appendSeconds / Double(size) * 1e9, Double(nodeHashes) / Double(size), log2(Double(size))))
+
+        // 3. Inclusion proofs at random indexes against the full tree, each from one database round trip.
+        var latencies: [Double] = []
+        var rng = SystemRandomNumberGenerator()
+        let root = TreeHash(bytes: checkpoint.root)!
+        for _ in 0..<proofs {
+            let index = UInt64.random(in: 0..<size, using: &rng)
+            let t = ContinuousClock.now
+            let (leafHash, proof) = try await log.inclusionProof(index: index, size: size)
+            latencies.append((ContinuousClock.now - t).seconds * 1000)
+            try proof.verify(leafHash: leafHash, rootHash: root)
+        }
+        latencies.sort()
+        say(String(format: "  inclusion proof at %llu leaves: p50 %.3f ms, p99 %.3f ms (%d proofs, all verified)",
+                   size, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100], proofs))
+
+        // 4. Verification end to end (database reads included), and the hashing it does, against openssl.
+        t0 = ContinuousClock.now
+        let report = try await AuditVerifier(store: store, verifier: log.signer.verifier, origin: log.origin).run()
+        let verifySeconds = (ContinuousClock.now - t0).seconds
+        guard report.ok else { throw ValidationError("verification failed: \(report.problem!)") }
+        let sample = try await store.read { s in try await s.leavesWithEvents(from: 0, limit: 100_000) }.compactMap(\.canonical).map { [UInt8]($0) }
+        let averageBytes = sample.reduce(0) { $0 + $1.count } / max(1, sample.count)
+        var hashedBytes = 0
+        t0 = ContinuousClock.now
+        var f = MerkleFrontier()
+        while (ContinuousClock.now - t0).seconds < 3 {
+            for bytes in sample {
+                f.append(leafHash: TreeHash(bytes: AuditCanonicalEncoding.leafHash(bytes))!)
+                hashedBytes += bytes.count + 1
+            }
+        }
+        let hashRate = Double(hashedBytes) / (ContinuousClock.now - t0).seconds
+        let openssl = opensslRate(blockSize: averageBytes)
+        say(String(format: "  verify: %llu leaves in %.1f s end to end (%.0f MB/s of events incl. database reads)",
+                   report.leaves, verifySeconds, Double(report.leaves) * Double(averageBytes) / verifySeconds / 1e6))
+        if let openssl {
+            say(String(format: "  verify's hashing (leaf hash + tree) on %d-byte events: %.0f MB/s; openssl speed -evp sha256 -bytes %d: %.0f MB/s; ratio %.2f",
+                       averageBytes, hashRate / 1e6, averageBytes, openssl / 1e6, hashRate / openssl))
+        } else {
+            say(String(format: "  verify's hashing on %d-byte events: %.0f MB/s (openssl not found for comparison)", averageBytes, hashRate / 1e6))
+        }
+    }
+
+    /// Bytes per second of `openssl speed -evp sha256` at one block size.
+    func opensslRate(blockSize: Int) -> Double? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["speed", "-evp", "sha256", "-bytes", String(blockSize), "-seconds", "3", "-mr"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        // Machine-readable line: "+F:<n>:sha256:<bytes per second for each size>"
+        guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("+F:") }),
+            let value = line.split(separator: ":").last.flatMap({ Double($0) })
+        else { return nil }
+        return value
+    }
+}
+
+/// `#require` for a command: the value or a clear error.
+func require<T>(_ value: T?, _ what: String = "a checkpoint") throws -> T {
+    guard let value else { throw ValidationError("could not get \(what)") }
+    return value
+}
