@@ -20,6 +20,8 @@ struct LogBench: AsyncParsableCommand {
     var events: Int = 1_000_000
     @Option(help: "Inclusion proofs to time.")
     var proofs: Int = 2000
+    @Flag(help: "Write the tree's leaves and nodes directly (no event rows): for proof timings at 10 million and more; skips verification.")
+    var leavesOnly = false
 
     func run() async throws {
         var logger = Logger(label: "cubby-bench")
@@ -49,6 +51,11 @@ struct LogBench: AsyncParsableCommand {
         try await Migrator.migrate(store)
         let log = try AuditLog(store: store, signingKey: Curve25519.Signing.PrivateKey(), origin: "bench.cubby/log")
         say("cubby bench log: \(events) events")
+        if leavesOnly {
+            try await syntheticTree(store: store)
+            try await proofTimings(log: log, checkpoint: try require(try await log.checkpointIfDue()))
+            return
+        }
         // 1. Events, written in bulk (their cost is the store's, not the log's).
         var t0 = ContinuousClock.now
         let unit = UUID(), org = UUID(), site = UUID()
@@ -94,6 +101,41 @@ struct LogBench: AsyncParsableCommand {
         say(String(format: "  sequencing: %.0f events/s through the database; frontier alone: %.0f ns per append, %.2f node hashes per append (log2 n = %.1f)",
                    Double(sequenced) / seqSeconds, appendSeconds / Double(size) * 1e9, Double(nodeHashes) / Double(size), log2(Double(size))))
 
+        try await proofTimings(log: log, checkpoint: checkpoint)
+        try await verifyTimings(store: store, log: log)
+    }
+
+    /// Leaves and nodes straight into their tables, as the sequencer would write them.
+    func syntheticTree(store: any SQLStore) async throws {
+        let t0 = ContinuousClock.now
+        var frontier = MerkleFrontier()
+        while frontier.size < UInt64(events) {
+            let n = min(50_000, events - Int(frontier.size))
+            var leaves: [LogLeaf] = []
+            var nodes: [LogNode] = []
+            leaves.reserveCapacity(n)
+            for _ in 0..<n {
+                let index = frontier.size
+                let hash = TreeHash.leaf(withUnsafeBytes(of: index.bigEndian) { Data($0) })
+                leaves.append(LogLeaf(index: Int64(index), eventSeq: Int64(index) + 1, hash: Data(hash.bytes)))
+                frontier.append(leafHash: hash) { id, h in
+                    if id.level > 0 { nodes.append(LogNode(level: id.level, index: Int64(id.index), hash: Data(h.bytes))) }
+                }
+            }
+            let state = Data(frontier.serialized), size = Int64(frontier.size)
+            let (leafRows, nodeRows) = (leaves, nodes)
+            try await store.write { s in
+                try await s.appendLeaves(leafRows)
+                try await s.appendNodes(nodeRows)
+                try await s.saveLogState(size: size, frontier: state, at: 0)
+            }
+            if frontier.size % 1_000_000 == 0 { say("  \(frontier.size) leaves written") }
+        }
+        say(String(format: "  %d leaves and their nodes written in %.0f s", events, (ContinuousClock.now - t0).seconds))
+    }
+
+    func proofTimings(log: AuditLog, checkpoint: StoredCheckpoint) async throws {
+        let size = UInt64(checkpoint.size)
         // 3. Inclusion proofs at random indexes against the full tree, each from one database round trip.
         var latencies: [Double] = []
         var rng = SystemRandomNumberGenerator()
@@ -108,20 +150,23 @@ struct LogBench: AsyncParsableCommand {
         latencies.sort()
         say(String(format: "  inclusion proof at %llu leaves: p50 %.3f ms, p99 %.3f ms (%d proofs, all verified)",
                    size, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100], proofs))
+    }
+
+    func verifyTimings(store: any SQLStore, log: AuditLog) async throws {
+        var t0 = ContinuousClock.now
 
         // 4. Verification end to end (database reads included), and the hashing it does, against openssl.
-        t0 = ContinuousClock.now
         let report = try await AuditVerifier(store: store, verifier: log.signer.verifier, origin: log.origin).run()
         let verifySeconds = (ContinuousClock.now - t0).seconds
         guard report.ok else { throw ValidationError("verification failed: \(report.problem!)") }
-        let sample = try await store.read { s in try await s.leavesWithEvents(from: 0, limit: 100_000) }.compactMap(\.canonical).map { [UInt8]($0) }
+        let sample = try await store.read { s in try await s.leavesWithEvents(from: 0, limit: 100_000) }.compactMap(\.canonical)
         let averageBytes = sample.reduce(0) { $0 + $1.count } / max(1, sample.count)
         var hashedBytes = 0
         t0 = ContinuousClock.now
         var f = MerkleFrontier()
         while (ContinuousClock.now - t0).seconds < 3 {
             for bytes in sample {
-                f.append(leafHash: TreeHash(bytes: AuditCanonicalEncoding.leafHash(bytes))!)
+                f.append(leafHash: TreeHash.leaf(bytes))
                 hashedBytes += bytes.count + 1
             }
         }
@@ -138,17 +183,40 @@ struct LogBench: AsyncParsableCommand {
     }
 
     /// Bytes per second of `openssl speed -evp sha256` at one block size.
+    ///
+    /// `openssl speed -seconds` stops on SIGALRM, which this process's threads keep blocked; the child is
+    /// spawned with an empty signal mask and default handlers so that its alarm fires.
     func opensslRate(blockSize: Int) -> Double? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["speed", "-evp", "sha256", "-bytes", String(blockSize), "-seconds", "3", "-mr"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        // Machine-readable line: "+F:<n>:sha256:<bytes per second for each size>"
+        let path = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let path else { return nil }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let args = [path, "speed", "-evp", "sha256", "-bytes", String(blockSize), "-seconds", "3", "-mr"]
+        var cargs = args.map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attr, &cargs, environ)
+        for a in cargs { free(a) }
+        posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attr)
+        close(fds[1])
+        guard rc == 0 else { close(fds[0]); return nil }
+        let out = String(decoding: FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile(), as: UTF8.self)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        // Machine-readable line: "+F:<n>:sha256:<bytes per second>"
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("+F:") }),
             let value = line.split(separator: ":").last.flatMap({ Double($0) })
         else { return nil }

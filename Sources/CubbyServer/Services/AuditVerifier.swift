@@ -82,17 +82,13 @@ public struct AuditVerifier: Sendable {
                     report.problem = Problem(index: row.index, message: "the event of this leaf (seq \(row.eventSeq)) was deleted")
                     return report
                 }
-                let recomputed = Data(AuditCanonicalEncoding.leafHash([UInt8](canonical)))
-                guard recomputed == row.leafHash else {
+                let recomputed = TreeHash.leaf(canonical)
+                guard let hash = TreeHash(bytes: row.leafHash), hash == recomputed else {
                     report.problem = Problem(index: row.index, message: "the event's bytes (seq \(row.eventSeq)) do not hash to the leaf: altered or reordered")
                     return report
                 }
                 guard row.eventLeafHash == row.leafHash else {
                     report.problem = Problem(index: row.index, message: "the event's stored leaf hash differs from the log's")
-                    return report
-                }
-                guard let hash = TreeHash(bytes: row.leafHash) else {
-                    report.problem = Problem(index: row.index, message: "malformed leaf hash")
                     return report
                 }
                 frontier.append(leafHash: hash)
