@@ -41,7 +41,7 @@ wait_checkpoint_above() {  # $1 = token, $2 = size
 # 1. A witness follows the log as it grows.
 start "$work/a.sqlite"
 M="$work/demo-a.sqlite.json"
-A=$(jq -r .adminToken "$M")
+A=$(jq -r .auditorToken "$M")
 dropoffs "$M" 3 W
 wait_checkpoint_above "$A" 3
 "$bin" audit witness --server "$S" --state "$work/witness.json" --token "$A" || fail "first witness run"
@@ -56,7 +56,7 @@ stop
 # 2. The same key signs another history (a fresh database): the witness must refuse it.
 start "$work/b.sqlite"
 MB="$work/demo-b.sqlite.json"
-B=$(jq -r .adminToken "$MB")
+B=$(jq -r .auditorToken "$MB")
 dropoffs "$MB" 12 Y
 wait_checkpoint_above "$B" "$grown"
 set +e

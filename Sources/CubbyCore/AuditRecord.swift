@@ -4,7 +4,7 @@ import Foundation
 public struct Actor: Codable, Sendable, Hashable {
     /// The kind of principal.
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case courier, device, admin, carrier, system, recipient
+        case courier, device, admin, carrier, auditor, system, recipient
     }
     public var kind: Kind
     /// The principal's pseudonymous id (never a name, email or phone number).

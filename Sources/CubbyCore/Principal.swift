@@ -5,6 +5,8 @@ public struct Principal: Sendable, Hashable {
     /// What kind of credential authenticated the call.
     public enum Role: String, Sendable, Codable, CaseIterable {
         case courier, device, admin, carrier
+        /// Reads the audit log, its proofs and exports of its organization; changes nothing.
+        case auditor
     }
     public var role: Role
     /// The credential's id (for audit).
@@ -38,6 +40,7 @@ public struct Principal: Sendable, Hashable {
         case .courier: .courier
         case .device: .device
         case .admin: .admin
+        case .auditor: .auditor
         case .carrier: .carrier
         }
         return Actor(kind: kind, id: (subjectId ?? unitId ?? carrierId ?? credentialId).uuidString.lowercased(), role: role.rawValue)

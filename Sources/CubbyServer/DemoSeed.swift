@@ -22,6 +22,8 @@ public struct DemoManifest: Codable, Sendable {
     public var courierToken: String
     public var carrierToken: String
     public var adminToken: String
+    /// Reads the audit log (bearer token for scripts and witnesses).
+    public var auditorToken: String
     public var recipients: [Recipient]
 }
 
@@ -55,6 +57,7 @@ public struct DemoSeed: Sendable {
         let courierToken = SecretGenerator.credential(prefix: "cby_courier_")
         let carrierToken = SecretGenerator.credential(prefix: "cby_carrier_")
         let adminToken = SecretGenerator.credential(prefix: "cby_admin_")
+        let auditorToken = SecretGenerator.credential(prefix: "cby_auditor_")
         var units: [DemoManifest.Unit] = []
         var people: [DemoManifest.Recipient] = []
         let unitIds = (0..<unitCount).map { _ in Self.newId() }
@@ -92,6 +95,9 @@ public struct DemoSeed: Sendable {
             try await s.insertCredential(CredentialRecord(
                 id: Self.newId(), kind: "admin", tokenHash: keys.credentialHash(adminToken), organizationId: org,
                 label: "demo administrator", createdAt: at))
+            try await s.insertCredential(CredentialRecord(
+                id: Self.newId(), kind: "auditor", tokenHash: keys.credentialHash(auditorToken), organizationId: org,
+                label: "demo auditor", createdAt: at))
             for (i, id) in recipientIds.enumerated() {
                 try await s.insertRecipient(RecipientRecord(
                     id: id, organizationId: org, siteId: site, needsAccessible: i == recipients - 1,
@@ -107,6 +113,6 @@ public struct DemoSeed: Sendable {
         for (i, id) in recipientIds.enumerated() { people.append(.init(id: id, needsAccessible: i == recipients - 1)) }
         return DemoManifest(
             server: server, organizationId: org, siteId: site, carrierId: carrier, units: units, courierToken: courierToken,
-            carrierToken: carrierToken, adminToken: adminToken, recipients: people)
+            carrierToken: carrierToken, adminToken: adminToken, auditorToken: auditorToken, recipients: people)
     }
 }

@@ -101,7 +101,7 @@ enum Migrations {
         Migration(2, "credentials", why: "bearer credentials for couriers, devices, administrators and carriers, stored as keyed hashes", [
             """
             CREATE TABLE credentials (
-              id {id} PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('courier','device','admin','carrier')),
+              id {id} PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('courier','device','admin','carrier','auditor')),
               token_hash {blob} NOT NULL UNIQUE, organization_id {id} NOT NULL REFERENCES organizations(id),
               carrier_id {id}, courier_id {id}, unit_id {id}, site_ids TEXT, label TEXT NOT NULL,
               created_at {ts} NOT NULL, expires_at {ts}, revoked_at {ts})

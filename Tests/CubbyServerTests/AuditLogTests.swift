@@ -136,6 +136,12 @@ struct AuditLogTests {
                 let bad = try await c.call(.get, "/api/v1/audit/proof/inclusion?index=\(checkpoint.size)&size=\(checkpoint.size)", token: admin)
                 #expect(bad.status == 400)
                 #expect(try await c.call(.get, "/api/v1/audit/checkpoint", token: w.manifest.courierToken).status == 403)
+                // The auditor reads the log and nothing else.
+                let auditor = w.manifest.auditorToken
+                #expect(try await c.call(.get, "/api/v1/audit/checkpoint", token: auditor).status == 200)
+                #expect(try await c.call(.get, "/api/v1/audit/proof/consistency?from=1&to=\(checkpoint.size)", token: auditor).status == 200)
+                #expect(try await c.call(.get, "/api/v1/units/\(w.unit)", token: auditor).status == 403)
+                #expect(try await c.call(.post, "/api/v1/units/\(w.unit)/pin-entry/resume", token: auditor).status == 403)
                 #expect(try await c.call(.get, "/api/v1/audit/checkpoint").status == 401)
             }
         }

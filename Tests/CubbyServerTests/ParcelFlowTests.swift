@@ -233,5 +233,6 @@ func principal(_ w: TestWorld, _ role: Principal.Role) throws -> Principal {
     case .courier: return Principal(role: .courier, credentialId: UUID(), organizationId: org, carrierId: UUID(uuidString: m.carrierId), siteIds: [site], subjectId: UUID())
     case .carrier: return Principal(role: .carrier, credentialId: UUID(), organizationId: org, carrierId: UUID(uuidString: m.carrierId), siteIds: [site])
     case .device: return Principal(role: .device, credentialId: UUID(), organizationId: org, unitId: UUID(uuidString: w.unit), siteIds: [site])
+    case .auditor: return Principal(role: .auditor, credentialId: UUID(), organizationId: org, siteIds: [site])
     }
 }

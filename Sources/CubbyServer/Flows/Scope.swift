@@ -9,6 +9,7 @@ enum Scope {
         switch p.role {
         case .device: return p.unitId?.uuidString.lowercased() == unit.id
         case .courier, .carrier, .admin: return p.siteIds.contains { $0.uuidString.lowercased() == unit.siteId }
+        case .auditor: return false
         }
     }
 
@@ -18,6 +19,7 @@ enum Scope {
         case .device: return p.unitId?.uuidString.lowercased() == parcel.unitId
         case .courier, .carrier: return p.carrierId?.uuidString.lowercased() == parcel.carrierId
         case .admin: return p.siteIds.contains { $0.uuidString.lowercased() == parcel.siteId }
+        case .auditor: return false
         }
     }
 }

@@ -19,7 +19,7 @@ public enum APIAction: String, CaseIterable, Sendable {
         case .reportUnitEvent: [.device]
         case .readUnit: [.device, .admin]
         case .resumePinEntry: [.admin]
-        case .readAudit: [.admin]
+        case .readAudit: [.admin, .auditor]
         }
     }
 }

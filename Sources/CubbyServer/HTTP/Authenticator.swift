@@ -14,6 +14,7 @@ struct Authenticator: RouterMiddleware {
 
     static let prefixes: [String: Principal.Role] = [
         "cby_courier_": .courier, "cby_device_": .device, "cby_admin_": .admin, "cby_carrier_": .carrier,
+        "cby_auditor_": .auditor,
     ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -44,7 +45,7 @@ struct Authenticator: RouterMiddleware {
             switch role {
             case .courier, .carrier:
                 if let carrier = c.carrierId { sites = try await s.carrierSites(carrier) }
-            case .admin:
+            case .admin, .auditor:
                 if let list = c.siteIds { sites = list.split(separator: ",").map(String.init) } else { sites = try await s.sites(organization: c.organizationId) }
             case .device:
                 sites = unitSite.map { [$0] } ?? []
