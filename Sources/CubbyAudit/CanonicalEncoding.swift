@@ -46,10 +46,7 @@ public enum AuditCanonicalEncoding {
 
     /// SHA-256 of the canonical bytes with the RFC 6962 leaf prefix 0x00.
     public static func leafHash(_ canonical: [UInt8]) -> [UInt8] {
-        var h = SHA256()
-        h.update(data: [0x00])
-        h.update(data: canonical)
-        return Array(h.finalize())
+        TreeHash.leaf(canonical).bytes
     }
 
     /// RFC 3339 UTC with exactly three fractional digits, e.g. `2026-11-21T09:30:00.125Z`.

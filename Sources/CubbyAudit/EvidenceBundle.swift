@@ -87,7 +87,7 @@ public struct EvidenceBundle: Sendable {
                 let index = (object["index"] as? NSNumber)?.uint64Value, let canonicalText = object["canonical"] as? String,
                 let canonical = Data(base64Encoded: canonicalText)
             else { throw BundleError.invalid("events.jsonl line \(n + 1) is malformed") }
-            let leaf = TreeHash(bytes: AuditCanonicalEncoding.leafHash([UInt8](canonical)))!
+            let leaf = TreeHash.leaf(canonical)
             guard (object["leafHash"] as? String) == leaf.hex else { throw BundleError.event(index, "its leaf hash does not match its canonical bytes") }
             // The readable fields must say what the hashed bytes say.
             guard let fields = try? JSONSerialization.jsonObject(with: canonical) as? [String: Any],

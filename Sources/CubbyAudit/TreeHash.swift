@@ -123,6 +123,26 @@ extension TreeHash {
         return TreeHash(hasher.finalize())
     }
 
+    /// The leaf hash of bytes in memory. Not generic, so callers in other modules pay no dynamic
+    /// dispatch per entry: the verifier's inner loop.
+    public static func leaf(bytes: UnsafeRawBufferPointer) -> TreeHash {
+        var hasher = SHA256()
+        var prefix: UInt8 = 0x00
+        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: bytes)
+        return TreeHash(hasher.finalize())
+    }
+
+    /// The leaf hash of a `Data` entry (see `leaf(bytes:)`).
+    public static func leaf(_ data: Data) -> TreeHash {
+        data.withUnsafeBytes { leaf(bytes: $0) }
+    }
+
+    /// The leaf hash of a byte array entry (see `leaf(bytes:)`).
+    public static func leaf(_ bytes: [UInt8]) -> TreeHash {
+        bytes.withUnsafeBytes { leaf(bytes: $0) }
+    }
+
     /// The hash of an inner node: SHA-256(0x01 ‖ left ‖ right) (RFC 9162 §2.1.1).
     ///
     /// Feeds the prefix and both hashes to one incremental SHA-256 straight from the stack: no heap allocation.

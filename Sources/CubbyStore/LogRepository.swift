@@ -102,24 +102,26 @@ extension StoreSession {
         }
     }
 
-    /// The stored hashes of the given nodes (level 0 = leaves), keyed by (level, index); missing ones are absent.
+    /// The stored hashes of the given nodes (level 0 = leaves), keyed by (level, index); missing ones are
+    /// absent. One query, one round trip, whatever the mix of leaves and interior nodes.
     public func nodes(_ wanted: [(level: Int, index: Int64)]) async throws -> [LogNodeKey: Data] {
-        var out: [LogNodeKey: Data] = [:]
+        guard !wanted.isEmpty else { return [:] }
         let leaves = wanted.filter { $0.level == 0 }.map(\.index)
-        if !leaves.isEmpty {
-            let rows = try await sql.select().columns("leaf_index", "leaf_hash").from("audit_leaves")
-                .where(SQLColumn("leaf_index"), .in, SQLBind.group(leaves)).all()
-            for r in rows { out[LogNodeKey(level: 0, index: try r.decode(column: "leaf_index", as: Int64.self))] = try r.decode(column: "leaf_hash", as: Data.self) }
-        }
         let inner = wanted.filter { $0.level > 0 }
+        // Integers only, written into the statement; row values hit the primary key.
+        var parts: [String] = []
+        if !leaves.isEmpty {
+            parts.append("SELECT 0 AS level, leaf_index AS idx, leaf_hash AS hash FROM audit_leaves WHERE leaf_index IN (\(leaves.map(String.init).joined(separator: ",")))")
+        }
         if !inner.isEmpty {
-            var query = sql.select().columns("level", "idx", "hash").from("merkle_nodes")
-            for n in inner {
-                query = query.orWhere { $0.where(SQLColumn("level"), .equal, SQLBind(Int64(n.level))).where(SQLColumn("idx"), .equal, SQLBind(n.index)) }
-            }
-            for r in try await query.all() {
-                out[LogNodeKey(level: try r.decode(column: "level", as: Int.self), index: try r.decode(column: "idx", as: Int64.self))] = try r.decode(column: "hash", as: Data.self)
-            }
+            let pairs = inner.map { "(\($0.level),\($0.index))" }.joined(separator: ",")
+            parts.append("SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN (VALUES \(pairs))")
+        }
+        let query = SQLQueryString(parts.joined(separator: " UNION ALL "))
+        var out: [LogNodeKey: Data] = [:]
+        for r in try await sql.raw(query).all() {
+            out[LogNodeKey(level: try r.decode(column: "level", as: Int.self), index: try r.decode(column: "idx", as: Int64.self))] =
+                try r.decode(column: "hash", as: Data.self)
         }
         return out
     }

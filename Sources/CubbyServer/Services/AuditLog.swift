@@ -102,13 +102,19 @@ public struct AuditLog: Sendable {
     }
 
     /// The inclusion proof of leaf `index` in the tree of `size` leaves, from O(log n) stored nodes.
+    ///
+    /// One database round trip: a size beyond the tree shows up as a node that is not stored yet.
     public func inclusionProof(index: UInt64, size: UInt64) async throws -> (leafHash: TreeHash, proof: InclusionProof) {
-        let treeSize = try await store.read { s in try await s.logState()?.size ?? 0 }
-        guard size <= UInt64(treeSize), index < size else { throw AuditLogError.outOfRange("index must be below size, and size at most \(treeSize)") }
+        guard index < size, size <= UInt64(Int64.max) else { throw AuditLogError.outOfRange("index must be below size") }
         let needed = try InclusionProof.nodesNeeded(leafIndex: index, treeSize: size) + [TreeNodeID(level: 0, index: index)]
         let table = try await nodeTable(needed)
-        let proof = try InclusionProof(leafIndex: index, treeSize: size, nodes: table)
-        return (try table.hash(of: TreeNodeID(level: 0, index: index)), proof)
+        do {
+            let proof = try InclusionProof(leafIndex: index, treeSize: size, nodes: table)
+            return (try table.hash(of: TreeNodeID(level: 0, index: index)), proof)
+        } catch MerkleTreeError.missingNode {
+            let treeSize = try await store.read { s in try await s.logState()?.size ?? 0 }
+            throw AuditLogError.outOfRange("size must be at most the tree's \(treeSize) leaves")
+        }
     }
 
     /// The consistency proof between the trees of `from` and `to` leaves.
