@@ -33,23 +33,6 @@ public struct AuditVerifier: Sendable {
         public var description: String { index.map { "leaf \($0): \(message)" } ?? message }
     }
 
-    /// Leaf hashes of a batch of events' bytes (nil where the event is missing), computed on every core:
-    /// the leaves are independent, only the tree above them is sequential.
-    public static func leafHashes(_ items: [Data?]) async -> [TreeHash?] {
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count / 256))
-        if workers == 1 { return items.map { $0.map(TreeHash.leaf) } }
-        let chunk = (items.count + workers - 1) / workers
-        return await withTaskGroup(of: (Int, [TreeHash?]).self) { group in
-            for w in 0..<workers {
-                let part = Array(items[(w * chunk)..<min(items.count, (w + 1) * chunk)])
-                group.addTask { (w, part.map { $0.map(TreeHash.leaf) }) }
-            }
-            var parts = [[TreeHash?]](repeating: [], count: workers)
-            for await (w, hashes) in group { parts[w] = hashes }
-            return parts.flatMap { $0 }
-        }
-    }
-
     /// Streams every leaf once, in batches; memory stays O(log n).
     public func run(batch: Int = 10_000) async throws -> Report {
         var report = Report()
@@ -89,17 +72,17 @@ public struct AuditVerifier: Sendable {
             let start = from
             let rows = try await store.read { s in try await s.leavesWithEvents(from: start, limit: batch) }
             if rows.isEmpty { break }
-            let recomputedHashes = await Self.leafHashes(rows.map(\.canonical))
-            for (row, recomputed) in zip(rows, recomputedHashes) {
+            for row in rows {
                 let expected = Int64(frontier.size)
                 guard row.index == expected else {
                     report.problem = Problem(index: expected, message: "leaf missing: the next stored leaf has index \(row.index)")
                     return report
                 }
-                guard let recomputed else {
+                guard let canonical = row.canonical else {
                     report.problem = Problem(index: row.index, message: "the event of this leaf (seq \(row.eventSeq)) was deleted")
                     return report
                 }
+                let recomputed = TreeHash.leaf(canonical)
                 guard let hash = TreeHash(bytes: row.leafHash), hash == recomputed else {
                     report.problem = Problem(index: row.index, message: "the event's bytes (seq \(row.eventSeq)) do not hash to the leaf: altered or reordered")
                     return report
