@@ -43,9 +43,6 @@ extension StoreSession {
     public func lockUnit(_ id: String) async throws -> UnitRecord? {
         try await one("SELECT * FROM units WHERE id = \(bind: id)\(forUpdate)", as: UnitRecord.self)
     }
-    public func units(site: String) async throws -> [UnitRecord] {
-        try await all("SELECT * FROM units WHERE site_id = \(bind: site) ORDER BY name", as: UnitRecord.self)
-    }
     public func savePinEntry(_ u: UnitRecord) async throws {
         try await sql.raw("""
             UPDATE units SET pin_consecutive_failures = \(bind: u.pinConsecutiveFailures),
@@ -99,10 +96,6 @@ extension StoreSession {
     // MARK: credentials
 
     public func insertCredential(_ r: CredentialRecord) async throws { try await insert("credentials", r) }
-    public func credential(hash: Data) async throws -> CredentialRecord? {
-        try await one("SELECT * FROM credentials WHERE token_hash = \(bind: hash)", as: CredentialRecord.self)
-    }
-
     /// A credential and, for a device credential, its unit's site, in one query.
     public func credentialWithUnitSite(hash: Data) async throws -> (CredentialRecord, String?)? {
         guard let row = try await sql.raw("""
