@@ -1,3 +1,4 @@
+import CubbyAudit
 import Foundation
 import SQLKit
 
@@ -200,5 +201,21 @@ extension StoreSession {
             SELECT MIN(l.leaf_index) AS i FROM audit_leaves l JOIN audit_events e ON e.seq = l.event_seq
             WHERE e.occurred_at >= \(bind: millis)
             """).first()?.decode(column: "i", as: Int64?.self)
+    }
+}
+
+extension StoredAuditEvent {
+    /// The event's detail map, decoded from its stored JSON.
+    public var detailMap: [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(detail.utf8))) ?? [:]
+    }
+
+    /// The event as exports and bundles see it, at leaf `index`.
+    public func exportRow(index: Int64) -> AuditExportRow {
+        AuditExportRow(
+            index: index, id: id, occurredAt: AuditCanonicalEncoding.timestamp(StoredTime.date(occurredAt)), occurredAtMillis: occurredAt,
+            type: type, outcome: outcome, actorKind: actorKind, actorId: actorId, actorRole: actorRole, organizationId: organizationId,
+            siteId: siteId, unitId: unitId, compartmentId: compartmentId, parcelId: parcelId, trackingNumber: trackingNumber,
+            detail: detailMap, canonical: [UInt8](canonical), leafHash: [UInt8](leafHash))
     }
 }

@@ -118,7 +118,7 @@ struct AuditExport: AsyncParsableCommand {
             if batch.isEmpty { break }
             var chunk = ""
             for (index, e) in batch where index < end {
-                chunk += format.line(ExportRow.make(index: index, e))
+                chunk += format.line(e.exportRow(index: index))
                 count += 1
             }
             try sink.write(contentsOf: Data(chunk.utf8))
@@ -144,17 +144,6 @@ func leafIndex(_ text: String, store: any SQLStore) async throws -> Int64 {
     return try await store.read { s in try await s.firstLeaf(atOrAfter: millis) } ?? Int64.max
 }
 
-/// Stored events in the export's shape.
-enum ExportRow {
-    static func make(index: Int64, _ e: StoredAuditEvent) -> AuditExportRow {
-        AuditExportRow(
-            index: index, id: e.id, occurredAt: AuditCanonicalEncoding.timestamp(StoredTime.date(e.occurredAt)), occurredAtMillis: e.occurredAt,
-            type: e.type, outcome: e.outcome, actorKind: e.actorKind, actorId: e.actorId, actorRole: e.actorRole,
-            organizationId: e.organizationId, siteId: e.siteId, unitId: e.unitId, compartmentId: e.compartmentId, parcelId: e.parcelId,
-            trackingNumber: e.trackingNumber, detail: (try? JSONDecoder().decode([String: String].self, from: Data(e.detail.utf8))) ?? [:],
-            canonical: [UInt8](e.canonical), leafHash: [UInt8](e.leafHash))
-    }
-}
 
 
 /// An outside party's check that the log's history is never rewritten.

@@ -53,7 +53,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
             let batch = try await store.read { s in try await s.sequencedEvents(from: cursor, limit: 1000, organization: nil) }
             if batch.isEmpty { break }
             for (index, e) in batch where index < end {
-                let row = ExportRow.make(index: index, e)
+                let row = e.exportRow(index: index)
                 let proof = try await log.inclusionProof(index: UInt64(index), size: UInt64(checkpoint.size)).proof
                 items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
                 if let hash = row.detail[EvidenceBundle.evidenceKey] {

@@ -55,14 +55,8 @@ struct PickupBench: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "cubby-bench")
         logger.logLevel = .error
-        let workDir = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("cubby-bench-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let location: DatabaseLocation
-        if database == "sqlite" {
-            location = .sqlite(path: workDir + "/bench.sqlite")
-        } else {
-            location = try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: database), prefix: "cubby_bench_", logger: logger)
-        }
+        let workspace = try await BenchWorkspace.make(database: database, dir: dir, name: "bench", logger: logger)
+        let (workDir, location) = (workspace.dir, workspace.location)
         say("cubby bench pickup: \(location), \(kiosks) kiosks × \(pickups) pickups per round, history \(history)")
         var settings = ServerSettings(database: location, host: "127.0.0.1", port: port, keysPath: workDir + "/keys.json", simulateUnits: false)
         settings.maxBodyBytes = 16 * 1024
@@ -101,7 +95,7 @@ struct PickupBench: AsyncParsableCommand {
         _ = try? await serverTask.value
         await parts.store.close()
         report(rounds, location: location)
-        if dir == nil { try? FileManager.default.removeItem(atPath: workDir) }
+        workspace.remove()
     }
 
     func round(_ label: String, fixture: BenchFixture, tag: String, client: HTTPClient, store: any SQLStore) async throws -> Round {
@@ -191,14 +185,36 @@ struct PickupBench: AsyncParsableCommand {
 
     static func ms(_ d: Duration) -> Double { d.seconds * 1000 }
 
-    /// Prints a progress line at once, also when the output is a file.
-    func say(_ line: String) {
-        print(line)
-        fflush(nil)
-    }
 
     static func percentile(_ sorted: [Double], _ q: Double) -> Double {
         guard !sorted.isEmpty else { return .nan }
         return sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.down)))]
     }
+}
+
+/// Where a benchmark keeps its data: a directory (a temporary one, removed afterwards, unless given) and
+/// a fresh database in it, or a fresh database on the given PostgreSQL server.
+struct BenchWorkspace {
+    let dir: String
+    let location: DatabaseLocation
+    let temporary: Bool
+
+    static func make(database: String, dir: String?, name: String, logger: Logger) async throws -> BenchWorkspace {
+        let path = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("cubby-\(name)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let location: DatabaseLocation = database == "sqlite"
+            ? .sqlite(path: path + "/\(name).sqlite")
+            : try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: database), prefix: "cubby_\(name)_", logger: logger)
+        return BenchWorkspace(dir: path, location: location, temporary: dir == nil)
+    }
+
+    func remove() {
+        if temporary { try? FileManager.default.removeItem(atPath: dir) }
+    }
+}
+
+/// Prints a progress line at once, also when the output is a file.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }

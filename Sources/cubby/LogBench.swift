@@ -26,12 +26,8 @@ struct LogBench: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "cubby-bench")
         logger.logLevel = .error
-        let workDir = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("cubby-logbench-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let location: DatabaseLocation = database == "sqlite"
-            ? .sqlite(path: workDir + "/log.sqlite")
-            : try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: database), prefix: "cubby_logbench_", logger: logger)
-        let store = try await StoreFactory.open(location, logger: logger)
+        let workspace = try await BenchWorkspace.make(database: database, dir: dir, name: "logbench", logger: logger)
+        let store = try await StoreFactory.open(workspace.location, logger: logger)
         do {
             try await measure(store: store)
         } catch {
@@ -39,12 +35,7 @@ struct LogBench: AsyncParsableCommand {
             throw error
         }
         await store.close()
-        if dir == nil { try? FileManager.default.removeItem(atPath: workDir) }
-    }
-
-    func say(_ s: String) {
-        print(s)
-        fflush(nil)
+        workspace.remove()
     }
 
     func measure(store: any SQLStore) async throws {

@@ -168,7 +168,7 @@ enum API {
             compartmentId = e.compartmentId
             parcelId = e.parcelId
             trackingNumber = e.trackingNumber
-            detail = (try? JSONDecoder().decode([String: String].self, from: Data(e.detail.utf8))) ?? [:]
+            detail = e.detailMap
             canonical = e.canonical.base64EncodedString()
             leafHash = e.leafHash.base64EncodedString()
         }
