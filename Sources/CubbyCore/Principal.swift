@@ -4,9 +4,25 @@ import Foundation
 public struct Principal: Sendable, Hashable {
     /// What kind of credential authenticated the call.
     public enum Role: String, Sendable, Codable, CaseIterable {
-        case courier, device, admin, carrier
+        /// A recipient, on its own pages.
+        case resident
+        /// Drops off at the sites its carrier serves.
+        case courier
+        /// A carrier's integration (API key): announces parcels and reads their status.
+        case carrier
+        /// A locker unit.
+        case device
+        /// Runs its sites.
+        case admin
+        /// Runs its whole organization.
+        case superAdmin = "super-admin"
         /// Reads the audit log, its proofs and exports of its organization; changes nothing.
         case auditor
+
+        /// Roles held by people who sign in to the management portal with two factors.
+        public static let staff: [Role] = [.superAdmin, .admin, .auditor]
+
+        public var isStaff: Bool { Self.staff.contains(self) }
     }
     public var role: Role
     /// The credential's id (for audit).
@@ -16,7 +32,8 @@ public struct Principal: Sendable, Hashable {
     public var carrierId: UUID?
     /// Device: its unit.
     public var unitId: UUID?
-    /// Admin: its sites; courier/carrier: the sites its carrier serves.
+    /// Admin and auditor: its sites (every site of the organization when it is not limited);
+    /// super-admin: every site of the organization; courier/carrier: the sites its carrier serves.
     public var siteIds: Set<UUID>
     /// The courier's or admin's own id, where it has one.
     public var subjectId: UUID?
@@ -39,8 +56,9 @@ public struct Principal: Sendable, Hashable {
         let kind: Actor.Kind = switch role {
         case .courier: .courier
         case .device: .device
-        case .admin: .admin
+        case .admin, .superAdmin: .admin
         case .auditor: .auditor
+        case .resident: .recipient
         case .carrier: .carrier
         }
         return Actor(kind: kind, id: (subjectId ?? unitId ?? carrierId ?? credentialId).uuidString.lowercased(), role: role.rawValue)

@@ -17,17 +17,21 @@ public struct CubbyServerParts: Sendable {
     public let expiry: ExpiryService
     public let auditLog: AuditLog
     public let auditLogService: AuditLogService
+    public let staff: StaffDesk
+    public let pages: PortalPages
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
 public func buildParts(
     settings: ServerSettings, clock: ServerClock = .system, policy: PinEntryPolicy = .standard, link: (any UnitLink)? = nil,
-    logger: Logger
+    passwordHasher: PasswordHasher = .standard, logger: Logger
 ) async throws -> CubbyServerParts {
     let store = try await StoreFactory.open(settings.database, logger: logger)
     let keys: LockerKeys
     let auditLog: AuditLog
+    let pages: PortalPages
     do {
+        pages = try await PortalPages.load()
         try await Migrator.migrate(store)
         let serverKeys = try ServerKeys.loadOrCreate(path: settings.keysPath)
         keys = LockerKeys(serverKeys)
@@ -54,18 +58,27 @@ public func buildParts(
     let outbox = OutboxDelivery(store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
     let logService = AuditLogService(log: auditLog, logger: logger)
+    let staff = StaffDesk(store: store, keys: keys, clock: clock, hasher: passwordHasher, logger: logger)
     return CubbyServerParts(
         store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
-        auditLogService: logService)
+        auditLogService: logService, staff: staff, pages: pages)
 }
 
 /// The HTTP router over the parts.
 public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> Router<CubbyRequestContext> {
+    try buildRoutes(parts: parts, settings: settings, logger: logger).router
+}
+
+/// The router and every route registered on it with its action: the policy table's view of the server.
+public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> (router: Router<CubbyRequestContext>, entries: [RouteEntry]) {
     let router = Router(context: CubbyRequestContext.self)
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: Authenticator(store: parts.store, keys: parts.keys, clock: parts.desk.clock, maxBodyBytes: settings.maxBodyBytes))
-    APIRoutes(desk: parts.desk, log: parts.auditLog, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: router)
-    return router
+    let gate = PortalGate(staff: parts.staff, pages: parts.pages, secureCookies: settings.secureCookies, logger: logger)
+    var routes = GuardedRouter(router: router, portalGate: gate)
+    APIRoutes(desk: parts.desk, log: parts.auditLog, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: &routes)
+    PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase).register(on: &routes)
+    return (router, routes.entries)
 }
 
 /// The composition root: the HTTP server with the background services beside it.

@@ -25,13 +25,24 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes: Int
     /// The audit log's origin line in checkpoints (default: derived from the checkpoint key).
     public var logOrigin: String?
+    /// The address people use to reach the server (enrollment links point there). An `https` address
+    /// marks the portal's cookies `Secure`.
+    public var publicURL: String?
+
+    /// Where links point: `publicURL`, or the listening address.
+    public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
+
+    /// Whether cookies must only travel over TLS.
+    public var secureCookies: Bool { linkBase.lowercased().hasPrefix("https://") }
 
     public init(
         database: DatabaseLocation, host: String = "127.0.0.1", port: Int = 8080,
         keysPath: String = "./cubby-data/keys.json", notifyFile: String? = nil, simulateUnits: Bool = true,
         simulatorDelay: Duration = .milliseconds(300), expiryInterval: Duration = .seconds(5),
-        outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024, logOrigin: String? = nil
+        outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024, logOrigin: String? = nil,
+        publicURL: String? = nil
     ) {
+        self.publicURL = publicURL
         self.database = database
         self.host = host
         self.port = port
@@ -51,7 +62,7 @@ public struct ServerSettings: Sendable {
     /// Reads settings. `overrides` are command-line values keyed like the config file (`database`, `port`, …).
     ///
     /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
-    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`. Environment variables are
+    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -102,8 +113,19 @@ public struct ServerSettings: Sendable {
             expiryInterval: .seconds(try int("expiry.interval-seconds", 5, 1...3600)),
             outboxInterval: .milliseconds(try int("outbox.interval-ms", 500, 10...60_000)),
             maxBodyBytes: try int("http.max-body-bytes", 16 * 1024, 1024...(1 << 20)),
-            logOrigin: try origin(config.string(forKey: "log.origin"))
+            logOrigin: try origin(config.string(forKey: "log.origin")),
+            publicURL: try publicURL(config.string(forKey: "public.url"))
         )
+    }
+
+    /// An http(s) address without a trailing slash, query or fragment.
+    static func publicURL(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host?.isEmpty == false, url.query == nil, url.fragment == nil, trimmed.utf8.count <= 256
+        else { throw SettingsError.invalid("public.url must be an http:// or https:// address, got \(text)") }
+        return trimmed
     }
 
     /// A checkpoint origin is one line of printable text without spaces or a `+` (it names the key too).

@@ -234,6 +234,35 @@ enum Migrations {
             FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
             """,
         ] }),
+        Migration(6, "staff_accounts", why: "administrators', super-administrators' and auditors' accounts, their second factors, enrollment links and sessions", [
+            """
+            CREATE TABLE staff_accounts (
+              id {id} PRIMARY KEY, organization_id {id} NOT NULL REFERENCES organizations(id),
+              email TEXT NOT NULL UNIQUE, role TEXT NOT NULL CHECK (role IN ('super-admin','admin','auditor')),
+              site_ids TEXT, status TEXT NOT NULL CHECK (status IN ('invited','active','deactivated')),
+              password_hash TEXT, totp_secret {blob}, totp_confirmed {bool} NOT NULL DEFAULT FALSE, totp_last_step {int},
+              failed_signins {int} NOT NULL DEFAULT 0, next_signin_at {ts}, locked {bool} NOT NULL DEFAULT FALSE,
+              created_at {ts} NOT NULL, enrolled_at {ts}, updated_at {ts} NOT NULL)
+            """,
+            "CREATE INDEX staff_accounts_org ON staff_accounts (organization_id, role, status)",
+            """
+            CREATE TABLE enrollment_links (
+              token_hash {blob} PRIMARY KEY, account_id {id} NOT NULL REFERENCES staff_accounts(id),
+              created_at {ts} NOT NULL, expires_at {ts} NOT NULL, used_at {ts})
+            """,
+            """
+            CREATE TABLE recovery_codes (
+              code_hash {blob} PRIMARY KEY, account_id {id} NOT NULL REFERENCES staff_accounts(id),
+              created_at {ts} NOT NULL, used_at {ts})
+            """,
+            "CREATE INDEX recovery_codes_account ON recovery_codes (account_id)",
+            """
+            CREATE TABLE staff_sessions (
+              id_hash {blob} PRIMARY KEY, account_id {id} NOT NULL REFERENCES staff_accounts(id),
+              created_at {ts} NOT NULL, last_seen_at {ts} NOT NULL, verified_at {ts} NOT NULL, ended_at {ts})
+            """,
+            "CREATE INDEX staff_sessions_account ON staff_sessions (account_id, ended_at)",
+        ]),
     ]
 }
 

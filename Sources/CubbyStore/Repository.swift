@@ -8,15 +8,15 @@ import SQLKit
 extension StoreSession {
     private var forUpdate: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
 
-    private func insert(_ table: String, _ model: some Encodable & Sendable) async throws {
+    func insert(_ table: String, _ model: some Encodable & Sendable) async throws {
         try await sql.insert(into: table).model(model, keyEncodingStrategy: ColumnNames.encoding).run()
     }
 
-    private func one<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> T? {
+    func one<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> T? {
         try await sql.raw(query).first(decoding: T.self, keyDecodingStrategy: ColumnNames.decoding)
     }
 
-    private func all<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> [T] {
+    func all<T: Decodable>(_ query: SQLQueryString, as: T.Type) async throws -> [T] {
         try await sql.raw(query).all(decoding: T.self, keyDecodingStrategy: ColumnNames.decoding)
     }
 
@@ -24,6 +24,10 @@ extension StoreSession {
 
     public func insertOrganization(id: String, name: String, at: Int64) async throws {
         try await sql.raw("INSERT INTO organizations (id, name, created_at) VALUES (\(bind: id), \(bind: name), \(bind: at))").run()
+    }
+
+    public func organizationIds() async throws -> [String] {
+        try await sql.raw("SELECT id FROM organizations ORDER BY created_at, id").all().map { try $0.decode(column: "id", as: String.self) }
     }
 
     public func organizationCount() async throws -> Int {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CubbyCore
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -26,6 +27,25 @@ struct Demo: AsyncParsableCommand {
         await parts.store.close()
     }
 
+    static let superAdminEmail = "admin@example.org"
+
+    /// Creates the demo super-administrator once; while it has not enrolled, each start prints a fresh
+    /// enrollment link (nil once it has).
+    func demoSuperAdmin(parts: CubbyServerParts, settings: ServerSettings, organization: String) async throws -> String? {
+        let actor = Actor(kind: .system, id: nil, role: "demo")
+        let token: String
+        if let account = try await parts.store.read({ s in try await s.staffAccount(email: Self.superAdminEmail) }) {
+            guard account.status == "invited" || !account.totpConfirmed else { return nil }
+            token = try await parts.staff.renewEnrollmentLink(accountId: account.id, actor: actor)
+        } else {
+            token = try await parts.staff.createAccount(organization: organization, email: Self.superAdminEmail, role: .superAdmin, sites: nil, actor: actor).1
+        }
+        let link = "\(settings.linkBase)/admin/enroll?token=\(token)"
+        let file = URL(fileURLWithPath: manifest).deletingLastPathComponent().appendingPathComponent("admin-enrollment.txt").path
+        FileManager.default.createFile(atPath: file, contents: Data((link + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        return link
+    }
+
     func run(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) async throws {
         let server = "http://\(settings.host):\(settings.port)"
         let existing = try await parts.store.read { s in try await s.organizationCount() }
@@ -43,7 +63,8 @@ struct Demo: AsyncParsableCommand {
             print("Seeded a demo organization; ids and credentials are in \(manifest) (mode 0600).")
         }
         // The manifest must still parse: a damaged one is reported before the server starts.
-        _ = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
+        let m = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
+        let enrollment = try await demoSuperAdmin(parts: parts, settings: settings, organization: m.organizationId)
         print("""
 
             Cubby demo on \(server)   (database \(settings.database))
@@ -63,6 +84,9 @@ struct Demo: AsyncParsableCommand {
                 -d "{\\"code\\":\\"$(tail -n1 \(settings.notifyFile ?? "") | jq -r .pin)\\"}"
               # the audit trail (administrator):
               curl -s \(server)/api/v1/audit/events -H "Authorization: Bearer $(jq -r .adminToken $M)" | jq '.events[].type'
+
+            Management portal: \(settings.linkBase)/admin   (super-admin \(Self.superAdminEmail))
+            \(enrollment.map { "  enroll first (password + authenticator app), link valid 24 h and usable once:\n    \($0)" } ?? "  already enrolled: sign in with the password and your authenticator's code")
 
             API contract: \(server)/api/v1/openapi.yaml   Stop with Ctrl-C.
             """)

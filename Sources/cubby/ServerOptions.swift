@@ -15,6 +15,8 @@ struct ServerOptions: ParsableArguments {
     var keys: String?
     @Option(help: "Append notifications as JSON lines to this file (env CUBBY_NOTIFY_FILE).")
     var notifyFile: String?
+    @Option(help: "The address people reach the server at, for links; https:// makes cookies Secure (env CUBBY_PUBLIC_URL).")
+    var publicUrl: String?
     @Option(help: "A JSON config file with the same keys (database, port, notify.file, …).")
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -27,6 +29,7 @@ struct ServerOptions: ParsableArguments {
         if let port { overrides["port"] = String(port) }
         if let keys { overrides["keys"] = keys }
         if let notifyFile { overrides["notify.file"] = notifyFile }
+        if let publicUrl { overrides["public.url"] = publicUrl }
         return try await ServerSettings.load(overrides: overrides, configFile: config)
     }
 

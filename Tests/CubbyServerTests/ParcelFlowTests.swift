@@ -229,7 +229,8 @@ func principal(_ w: TestWorld, _ role: Principal.Role) throws -> Principal {
     let org = try #require(UUID(uuidString: m.organizationId))
     let site = try #require(UUID(uuidString: m.siteId))
     switch role {
-    case .admin: return Principal(role: .admin, credentialId: UUID(), organizationId: org, siteIds: [site])
+    case .admin, .superAdmin: return Principal(role: role, credentialId: UUID(), organizationId: org, siteIds: [site])
+    case .resident: return Principal(role: .resident, credentialId: UUID(), organizationId: org)
     case .courier: return Principal(role: .courier, credentialId: UUID(), organizationId: org, carrierId: UUID(uuidString: m.carrierId), siteIds: [site], subjectId: UUID())
     case .carrier: return Principal(role: .carrier, credentialId: UUID(), organizationId: org, carrierId: UUID(uuidString: m.carrierId), siteIds: [site])
     case .device: return Principal(role: .device, credentialId: UUID(), organizationId: org, unitId: UUID(uuidString: w.unit), siteIds: [site])

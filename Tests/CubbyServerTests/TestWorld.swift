@@ -60,7 +60,8 @@ struct TestWorld: Sendable {
         var settings = ServerSettings(database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate, simulatorDelay: .milliseconds(1))
         settings.outboxInterval = .milliseconds(20)
         let clock = ManualClock()
-        let parts = try await buildParts(settings: settings, clock: clock.serverClock, policy: policy, logger: logger)
+        let parts = try await buildParts(
+            settings: settings, clock: clock.serverClock, policy: policy, passwordHasher: .forTesting(iterations: 1000), logger: logger)
         let manifest = try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(server: "http://test", layout: layout)
         return TestWorld(backend: backend, dir: dir, settings: settings, parts: parts, manifest: manifest, clock: clock, notifyFile: notifyFile)
     }
@@ -135,10 +136,11 @@ extension TestClientProtocol {
     @discardableResult
     func call(
         _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil,
-        contentType: String? = "application/json"
+        contentType: String? = "application/json", cookie: String? = nil
     ) async throws -> HTTPResult {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = "Bearer \(token)" }
+        if let cookie { headers[.cookie] = cookie }
         if json != nil, let contentType { headers[.contentType] = contentType }
         let body = json.map { ByteBuffer(string: $0) }
         return try await execute(uri: path, method: method, headers: headers, body: body) { response in

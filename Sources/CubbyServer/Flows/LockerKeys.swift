@@ -1,4 +1,5 @@
 import CubbyCrypto
+import Crypto
 import Foundation
 
 /// The server's keys in the shapes the flows use.
@@ -7,8 +8,12 @@ public struct LockerKeys: Sendable {
     public let qr: QRTokenSigner
     public let outbox: SealedPayload
     public let envelope: EnvelopeCipher
+    /// Seals staff members' TOTP secrets (a key derived from the key-encryption key).
+    public let accountSecrets: SealedPayload
 
     public init(_ keys: ServerKeys) {
+        accountSecrets = SealedPayload(key: HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: keys.keyEncryptionKey, info: Data("cubby.account-secrets.v1".utf8), outputByteCount: 32))
         hasher = KeyedHasher(key: keys.secretHashKey)
         qr = QRTokenSigner(privateKey: keys.qrSigningKey)
         outbox = SealedPayload(key: keys.outboxKey)
@@ -23,6 +28,23 @@ public struct LockerKeys: Sendable {
     /// The keyed hash under which a bearer credential is stored.
     public func credentialHash(_ token: String) -> Data {
         Data(hasher.hash("cubby.credential.v1", token))
+    }
+
+    /// The keyed hash under which a staff session id is stored.
+    public func sessionHash(_ token: String) -> Data { Data(hasher.hash("cubby.session.v1", token)) }
+
+    /// The keyed hash under which an enrollment link's token is stored.
+    public func enrollmentHash(_ token: String) -> Data { Data(hasher.hash("cubby.enrollment.v1", token)) }
+
+    /// The keyed hash under which a recovery code is stored: bound to its account, dashes and case ignored.
+    public func recoveryHash(account: String, code: String) -> Data {
+        let normalized = code.lowercased().filter { $0.isLetter || $0.isNumber }
+        return Data(hasher.hash("cubby.recovery.v1", account, normalized))
+    }
+
+    /// The anti-forgery token of forms: bound to the session (or to the pre-session cookie).
+    public func formToken(_ binding: String) -> String {
+        Base64URL.encode(hasher.hash("cubby.form.v1", binding))
     }
 }
 

@@ -387,7 +387,7 @@ public struct ParcelDesk: UnitEventSink {
 
     /// Staff take an expired parcel out: the door opens and the compartment is freed when it closes empty.
     public func remove(_ p: Principal, parcelId: String) async throws -> ParcelRecord {
-        guard p.role == .admin else { throw DomainError.forbidden("only administrators remove parcels") }
+        try AccessPolicy.require(p, .removeParcel)
         let parcel = try await write { s in
             var parcel = try await parcelInScope(s, parcelId, p, lock: true)
             let nowMs = StoredTime.millis(clock.now())
@@ -405,7 +405,7 @@ public struct ParcelDesk: UnitEventSink {
 
     /// Lifts a suspension or lockout of PIN entry at a unit; the 24-hour failure budget still holds.
     public func resumePinEntry(_ p: Principal, unitId: String) async throws -> UnitRecord {
-        guard p.role == .admin else { throw DomainError.forbidden("only administrators resume PIN entry") }
+        try AccessPolicy.require(p, .resumePinEntry)
         return try await write { s in
             var unit = try await unitInScope(s, unitId, p, lock: true)
             let before = unit.pinEntry
@@ -466,7 +466,7 @@ public struct ParcelDesk: UnitEventSink {
     }
 
     public func unit(_ p: Principal, id: String) async throws -> UnitView {
-        guard p.role == .admin || p.role == .device else { throw DomainError.notFound("unit \(id) not found") }
+        try AccessPolicy.require(p, .readUnit)
         let nowMs = StoredTime.millis(clock.now())
         return try await store.read { s in
             let unit = try await unitInScope(s, id, p, lock: false)

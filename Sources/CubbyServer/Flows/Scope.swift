@@ -8,8 +8,8 @@ enum Scope {
         guard unit.organizationId == p.organizationId.uuidString.lowercased() else { return false }
         switch p.role {
         case .device: return p.unitId?.uuidString.lowercased() == unit.id
-        case .courier, .carrier, .admin: return p.siteIds.contains { $0.uuidString.lowercased() == unit.siteId }
-        case .auditor: return false
+        case .courier, .carrier, .admin, .superAdmin: return p.siteIds.contains { $0.uuidString.lowercased() == unit.siteId }
+        case .auditor, .resident: return false
         }
     }
 
@@ -18,8 +18,8 @@ enum Scope {
         switch p.role {
         case .device: return p.unitId?.uuidString.lowercased() == parcel.unitId
         case .courier, .carrier: return p.carrierId?.uuidString.lowercased() == parcel.carrierId
-        case .admin: return p.siteIds.contains { $0.uuidString.lowercased() == parcel.siteId }
-        case .auditor: return false
+        case .admin, .superAdmin: return p.siteIds.contains { $0.uuidString.lowercased() == parcel.siteId }
+        case .auditor, .resident: return false
         }
     }
 }

@@ -45,10 +45,12 @@ struct Authenticator: RouterMiddleware {
             switch role {
             case .courier, .carrier:
                 if let carrier = c.carrierId { sites = try await s.carrierSites(carrier) }
-            case .admin, .auditor:
+            case .admin, .auditor, .superAdmin:
                 if let list = c.siteIds { sites = list.split(separator: ",").map(String.init) } else { sites = try await s.sites(organization: c.organizationId) }
             case .device:
                 sites = unitSite.map { [$0] } ?? []
+            case .resident:
+                sites = []
             }
             return Principal(
                 role: role, credentialId: id, organizationId: org, carrierId: c.carrierId.flatMap(UUID.init(uuidString:)),

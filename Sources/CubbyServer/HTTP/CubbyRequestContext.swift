@@ -1,26 +1,21 @@
 import CubbyCore
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// Per-request context: the authenticated principal, once the auth middleware has found one.
 public struct CubbyRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The bearer credential's principal (API routes).
     public var principal: Principal?
     public var maxBodyBytes: Int = 16 * 1024
+    /// The peer's IP address, for per-address limits and the audit log.
+    public let remoteAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     public var maxUploadSize: Int { maxBodyBytes }
-
-    /// The principal, if its role may perform `action`; otherwise the request fails.
-    public func authorize(_ action: APIAction) throws -> Principal {
-        guard let principal else { throw APIError.unauthorized }
-        guard action.allowedRoles.contains(principal.role) else {
-            // A role that may never do this learns nothing about the thing it asked for.
-            throw APIError.forbidden
-        }
-        return principal
-    }
 }

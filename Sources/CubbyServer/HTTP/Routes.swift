@@ -11,26 +11,25 @@ struct APIRoutes {
     let log: AuditLog
     let openAPI: ByteBuffer
 
-    func register(on router: Router<CubbyRequestContext>) {
-        router.get("/healthz") { _, _ in try await health() }
-        router.get("/api/v1/openapi.yaml") { _, _ in
+    func register(on routes: inout GuardedRouter) {
+        routes.open(.get, "/healthz") { _, _ in try await health() }
+        routes.open(.get, "/api/v1/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: openAPI))
         }
-        let v1 = router.group("/api/v1")
-        v1.post("/parcels") { req, ctx in try await announce(req, ctx) }
-        v1.get("/parcels/:parcelId") { _, ctx in try await getParcel(ctx) }
-        v1.post("/parcels/:parcelId/cancel") { _, ctx in try await cancel(ctx) }
-        v1.post("/parcels/:parcelId/remove") { _, ctx in try await remove(ctx) }
-        v1.post("/units/:unitId/dropoffs") { req, ctx in try await dropoff(req, ctx) }
-        v1.post("/units/:unitId/pickups") { req, ctx in try await pickup(req, ctx) }
-        v1.post("/units/:unitId/events") { req, ctx in try await unitEvent(req, ctx) }
-        v1.get("/units/:unitId") { _, ctx in try await getUnit(ctx) }
-        v1.post("/units/:unitId/pin-entry/resume") { _, ctx in try await resume(ctx) }
-        v1.get("/audit/events") { req, ctx in try await auditEvents(req, ctx) }
-        v1.get("/audit/checkpoint") { _, ctx in try await checkpoint(ctx) }
-        v1.get("/audit/key") { _, ctx in try await verifierKey(ctx) }
-        v1.get("/audit/proof/inclusion") { req, ctx in try await inclusionProof(req, ctx) }
-        v1.get("/audit/proof/consistency") { req, ctx in try await consistencyProof(req, ctx) }
+        routes.api(.post, "/api/v1/parcels", .announceParcel) { req, ctx, p in try await announce(req, ctx, p) }
+        routes.api(.get, "/api/v1/parcels/:parcelId", .readParcel) { _, ctx, p in try await getParcel(ctx, p) }
+        routes.api(.post, "/api/v1/parcels/:parcelId/cancel", .cancelParcel) { _, ctx, p in try await cancel(ctx, p) }
+        routes.api(.post, "/api/v1/parcels/:parcelId/remove", .removeParcel) { _, ctx, p in try await remove(ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/dropoffs", .createDropoff) { req, ctx, p in try await dropoff(req, ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/pickups", .pickup) { req, ctx, p in try await pickup(req, ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/events", .reportUnitEvent) { req, ctx, p in try await unitEvent(req, ctx, p) }
+        routes.api(.get, "/api/v1/units/:unitId", .readUnit) { _, ctx, p in try await getUnit(ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/pin-entry/resume", .resumePinEntry) { _, ctx, p in try await resume(ctx, p) }
+        routes.api(.get, "/api/v1/audit/events", .readAudit) { req, ctx, p in try await auditEvents(req, ctx, p) }
+        routes.api(.get, "/api/v1/audit/checkpoint", .readAudit) { _, _, _ in try await checkpoint() }
+        routes.api(.get, "/api/v1/audit/key", .readAudit) { _, _, _ in verifierKey() }
+        routes.api(.get, "/api/v1/audit/proof/inclusion", .readAudit) { req, _, _ in try await inclusionProof(req) }
+        routes.api(.get, "/api/v1/audit/proof/consistency", .readAudit) { req, _, _ in try await consistencyProof(req) }
     }
 
     // MARK: validation helpers
@@ -81,8 +80,7 @@ struct APIRoutes {
         return JSONResponse.make(API.Parcel(parcel, compartment: compartment), status: status)
     }
 
-    func announce(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.announceParcel)
+    func announce(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let body = try await JSONBody.decode(API.AnnounceRequest.self, from: req, context: ctx, allowed: API.AnnounceRequest.fields)
         let parcel = try await desk.announce(
             p, unitId: try Self.uuid(body.unitId, "unitId"), trackingNumber: try Self.trackingNumber(body.trackingNumber),
@@ -90,8 +88,7 @@ struct APIRoutes {
         return try await parcelResponse(parcel, status: .created)
     }
 
-    func dropoff(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.createDropoff)
+    func dropoff(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try Self.pathID(ctx, "unitId")
         let body = try await JSONBody.decode(API.DropoffRequest.self, from: req, context: ctx, allowed: API.DropoffRequest.fields)
         let result = try await desk.dropoff(
@@ -104,23 +101,19 @@ struct APIRoutes {
             status: .created, headers: [.location: "/api/v1/parcels/\(result.parcel.id)"])
     }
 
-    func getParcel(_ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.readParcel)
+    func getParcel(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         return try await parcelResponse(try await desk.parcel(p, id: try Self.pathID(ctx, "parcelId")))
     }
 
-    func cancel(_ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.cancelParcel)
+    func cancel(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         return try await parcelResponse(try await desk.cancel(p, parcelId: try Self.pathID(ctx, "parcelId")))
     }
 
-    func remove(_ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.removeParcel)
+    func remove(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         return try await parcelResponse(try await desk.remove(p, parcelId: try Self.pathID(ctx, "parcelId")))
     }
 
-    func pickup(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.pickup)
+    func pickup(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try Self.pathID(ctx, "unitId")
         let body = try await JSONBody.decode(API.PickupRequest.self, from: req, context: ctx, allowed: API.PickupRequest.fields)
         guard (1...512).contains(body.code.utf8.count) else { throw APIError.invalidRequest("code must be 1–512 characters") }
@@ -128,8 +121,7 @@ struct APIRoutes {
         return JSONResponse.make(API.PickupResponse(parcelId: parcel.id, compartment: API.CompartmentRef(compartment)))
     }
 
-    func unitEvent(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.reportUnitEvent)
+    func unitEvent(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try Self.pathID(ctx, "unitId")
         guard p.unitId?.uuidString.lowercased() == unitId else { throw DomainError.notFound("unit \(unitId) not found") }
         let body = try await JSONBody.decode(API.UnitEventRequest.self, from: req, context: ctx, allowed: API.UnitEventRequest.fields)
@@ -144,8 +136,7 @@ struct APIRoutes {
         return JSONResponse.make(["accepted": true], status: .accepted)
     }
 
-    func getUnit(_ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.readUnit)
+    func getUnit(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let view = try await desk.unit(p, id: try Self.pathID(ctx, "unitId"))
         return JSONResponse.make(unitBody(view))
     }
@@ -156,8 +147,7 @@ struct APIRoutes {
             pinEntry: API.pinStatus(view, policy: desk.policy, now: desk.clock.now()))
     }
 
-    func resume(_ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.resumePinEntry)
+    func resume(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try Self.pathID(ctx, "unitId")
         _ = try await desk.resumePinEntry(p, unitId: unitId)
         return JSONResponse.make(unitBody(try await desk.unit(p, id: unitId)).pinEntry)
@@ -176,8 +166,7 @@ struct APIRoutes {
     }
 
     /// Events in leaf-index order, each with its canonical bytes and leaf hash.
-    func auditEvents(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        let p = try ctx.authorize(.readAudit)
+    func auditEvents(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let from = try Self.query(req, "from", 0, 0...Int.max)
         let limit = try Self.query(req, "limit", 100, 1...1000)
         try await log.sequence()
@@ -193,14 +182,12 @@ struct APIRoutes {
     }
 
     /// The latest signed checkpoint, exactly as signed.
-    func checkpoint(_ ctx: CubbyRequestContext) async throws -> Response {
-        _ = try ctx.authorize(.readAudit)
+    func checkpoint() async throws -> Response {
         let c = try await log.latestCheckpoint()
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: c.note)))
     }
 
-    func verifierKey(_ ctx: CubbyRequestContext) async throws -> Response {
-        _ = try ctx.authorize(.readAudit)
+    func verifierKey() -> Response {
         return JSONResponse.make(["origin": log.origin, "key": log.verifierKey])
     }
 
@@ -217,8 +204,7 @@ struct APIRoutes {
         var proof: [String]
     }
 
-    func inclusionProof(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        _ = try ctx.authorize(.readAudit)
+    func inclusionProof(_ req: Request) async throws -> Response {
         let index = try Self.query(req, "index", nil, 0...Int.max)
         let size = try Self.query(req, "size", nil, 1...Int.max)
         do {
@@ -229,8 +215,7 @@ struct APIRoutes {
         }
     }
 
-    func consistencyProof(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
-        _ = try ctx.authorize(.readAudit)
+    func consistencyProof(_ req: Request) async throws -> Response {
         let from = try Self.query(req, "from", nil, 0...Int.max)
         let to = try Self.query(req, "to", nil, 0...Int.max)
         do {

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Everything a caller can do through the API or the portal. Each route names exactly one.
+public enum Action: String, CaseIterable, Sendable {
+    // parcels and units (API)
+    case announceParcel, createDropoff, readParcel, cancelParcel, removeParcel
+    case pickup, reportUnitEvent, readUnit, resumePinEntry
+    // audit log (API)
+    case readAudit
+    // management portal
+    case viewDashboard, viewUsers, inviteUser, changeRole, deactivateUser
+    case viewCredentials, issueCredential, revokeCredential
+    /// Signing out, or out everywhere: any signed-in staff member, for itself.
+    case manageOwnSession
+
+    /// Actions that need a TOTP code entered within the last `AccessPolicy.stepUpWindow`.
+    public var needsStepUp: Bool {
+        switch self {
+        case .changeRole, .issueCredential, .revokeCredential: true
+        default: false
+        }
+    }
+}
+
+/// How far a granted action reaches. Anything outside answers "not found".
+public enum Reach: String, Sendable, Equatable {
+    /// Every site of the caller's organization.
+    case organization
+    /// The sites the caller is scoped to (an admin's sites, the sites a carrier serves).
+    case sites
+    /// The device's own unit.
+    case ownUnit
+    /// Parcels the caller's carrier handles.
+    case ownCarrier
+    /// Only the caller itself.
+    case own
+}
+
+/// The one table of who may do what: role × action → reach. A missing entry means "forbidden".
+public enum AccessPolicy {
+    /// How recent a TOTP code must be for a step-up action.
+    public static let stepUpWindow: TimeInterval = 5 * 60
+
+    public static let table: [Action: [Principal.Role: Reach]] = [
+        .announceParcel: [.carrier: .sites, .courier: .sites],
+        .createDropoff: [.courier: .sites],
+        .readParcel: [.courier: .ownCarrier, .carrier: .ownCarrier, .device: .ownUnit, .admin: .sites, .superAdmin: .organization],
+        .cancelParcel: [.courier: .ownCarrier, .carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
+        .removeParcel: [.admin: .sites, .superAdmin: .organization],
+        .pickup: [.device: .ownUnit],
+        .reportUnitEvent: [.device: .ownUnit],
+        .readUnit: [.device: .ownUnit, .admin: .sites, .superAdmin: .organization],
+        .resumePinEntry: [.admin: .sites, .superAdmin: .organization],
+        .readAudit: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
+        .viewDashboard: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
+        .viewUsers: [.admin: .sites, .superAdmin: .organization],
+        .inviteUser: [.admin: .sites, .superAdmin: .organization],
+        .changeRole: [.admin: .sites, .superAdmin: .organization],
+        .deactivateUser: [.admin: .sites, .superAdmin: .organization],
+        .viewCredentials: [.admin: .sites, .superAdmin: .organization],
+        .issueCredential: [.admin: .sites, .superAdmin: .organization],
+        .revokeCredential: [.admin: .sites, .superAdmin: .organization],
+        .manageOwnSession: [.admin: .own, .superAdmin: .own, .auditor: .own],
+    ]
+
+    /// How far `role` may perform `action`, or nil when it may not at all.
+    public static func reach(_ role: Principal.Role, _ action: Action) -> Reach? {
+        table[action]?[role]
+    }
+
+    public static func allows(_ role: Principal.Role, _ action: Action) -> Bool {
+        reach(role, action) != nil
+    }
+
+    /// Throws `forbidden` unless the principal's role may perform `action`.
+    public static func require(_ p: Principal, _ action: Action) throws {
+        guard allows(p.role, action) else { throw DomainError.forbidden("\(p.role.rawValue) may not \(action.rawValue)") }
+    }
+}
+
+/// Why a change to a staff member's role or standing is refused.
+public enum GrantError: Error, Equatable, Sendable {
+    /// Nobody changes its own role or deactivates itself.
+    case ownAccount
+    /// The granter does not hold the role it tries to give, or the role is not a staff role.
+    case roleNotHeld
+    /// Sites outside the granter's own, or the whole organization by someone scoped to sites.
+    case outsideScope
+    /// The organization would be left without an active super-administrator.
+    case lastSuperAdmin
+
+    public var message: String {
+        switch self {
+        case .ownAccount: "You cannot change your own role or deactivate your own account."
+        case .roleNotHeld: "You can only give a role you hold yourself."
+        case .outsideScope: "You can only give access to sites you run yourself."
+        case .lastSuperAdmin: "The organization's last super-administrator cannot be removed or demoted."
+        }
+    }
+}
+
+/// The rules for giving and taking staff roles: no one gains what the granter does not have.
+public enum RoleGrant {
+    /// A staff member as the rules see it.
+    public struct Holder: Sendable, Equatable {
+        public var id: UUID
+        public var role: Principal.Role
+        /// nil: the whole organization.
+        public var sites: Set<UUID>?
+
+        public init(id: UUID, role: Principal.Role, sites: Set<UUID>?) {
+            self.id = id
+            self.role = role
+            self.sites = sites
+        }
+    }
+
+    /// Whether `granter` (with `granterSites`, nil for the whole organization) may manage `target` at all.
+    /// An account outside the granter's reach is reported as not existing by the caller.
+    public static func canSee(granter: Holder, target: Holder) -> Bool {
+        switch granter.role {
+        case .superAdmin: return true
+        case .admin:
+            guard target.role != .superAdmin, let mine = granter.sites, let theirs = target.sites else { return false }
+            return theirs.isSubset(of: mine)
+        default: return false
+        }
+    }
+
+    /// Checks giving `role` over `sites` (nil = organization) to `target` (nil when inviting someone new).
+    public static func checkGrant(
+        granter: Holder, target: Holder?, role: Principal.Role, sites: Set<UUID>?, activeSuperAdmins: Int
+    ) throws(GrantError) {
+        guard role.isStaff else { throw .roleNotHeld }
+        if let target {
+            if target.id == granter.id { throw .ownAccount }
+            if !canSee(granter: granter, target: target) { throw .outsideScope }
+            if target.role == .superAdmin && role != .superAdmin && activeSuperAdmins <= 1 { throw .lastSuperAdmin }
+        }
+        switch granter.role {
+        case .superAdmin:
+            return
+        case .admin:
+            // An admin gives only roles it holds or below it (admin, auditor), and only over its own sites.
+            guard role == .admin || role == .auditor else { throw .roleNotHeld }
+            guard let mine = granter.sites, let sites, !sites.isEmpty, sites.isSubset(of: mine) else { throw .outsideScope }
+        default:
+            throw .roleNotHeld
+        }
+    }
+
+    /// Checks deactivating `target`.
+    public static func checkDeactivate(granter: Holder, target: Holder, activeSuperAdmins: Int) throws(GrantError) {
+        if target.id == granter.id { throw .ownAccount }
+        guard granter.role == .superAdmin || granter.role == .admin else { throw .roleNotHeld }
+        if !canSee(granter: granter, target: target) { throw .outsideScope }
+        if target.role == .superAdmin && activeSuperAdmins <= 1 { throw .lastSuperAdmin }
+    }
+}

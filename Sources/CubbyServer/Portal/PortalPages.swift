@@ -1,0 +1,46 @@
+import CubbyCore
+import CubbyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// The portal's server-rendered pages (Mustache templates shipped with the server).
+public struct PortalPages: Sendable {
+    let library: MustacheLibrary
+    let stylesheet: ByteBuffer
+
+    public static func load() async throws -> PortalPages {
+        guard let dir = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
+            throw StoreError.corrupt("the portal's templates are missing from the server's resources")
+        }
+        let library = try await MustacheLibrary(directory: dir.path)
+        let css = try Data(contentsOf: dir.appendingPathComponent("portal.css"))
+        return PortalPages(library: library, stylesheet: ByteBuffer(bytes: css))
+    }
+
+    /// Renders `template` inside the common layout.
+    func page(
+        _ template: String, title: String, session: StaffSession?, formToken: String, _ values: [String: Any] = [:],
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        var context: [String: Any] = ["title": title, "formToken": formToken]
+        if let session {
+            let role = session.principal.role
+            context["signedIn"] = true
+            context["me"] = ["email": session.account.email, "role": role.rawValue]
+            context["canViewUsers"] = AccessPolicy.allows(role, .viewUsers)
+            context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
+        }
+        for (k, v) in values { context[k] = v }
+        let html = library.render(context, withTemplate: template) ?? "<!doctype html><title>Cubby</title><p>Page \(template) is missing.</p>"
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    func css() -> Response {
+        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: stylesheet))
+    }
+}

@@ -1,0 +1,267 @@
+import CubbyCore
+import CubbyCrypto
+import CubbyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The management portal under `/admin`: sign-in, enrollment, recovery, dashboard, users, credentials.
+struct PortalRoutes {
+    let staff: StaffDesk
+    let gate: PortalGate
+    /// Where links in the portal point (enrollment links are built on it).
+    let publicURL: String
+
+    var pages: PortalPages { gate.pages }
+
+    func register(on routes: inout GuardedRouter) {
+        routes.portal(.get, "/admin", nil) { _, _, call in
+            gate.redirect(call.session == nil ? "/admin/sign-in" : "/admin/dashboard")
+        }
+        routes.portal(.get, "/admin/static/portal.css", nil) { _, _, _ in pages.css() }
+        routes.portal(.get, "/admin/sign-in", nil) { _, _, call in
+            if call.session != nil { return gate.redirect("/admin/dashboard") }
+            return pages.page("sign-in", title: "Sign in", session: nil, formToken: call.formToken)
+        }
+        routes.portal(.post, "/admin/sign-in", nil) { _, _, call in
+            try await signIn(call, factor: .totp(call.form.first("code")), template: "sign-in", title: "Sign in")
+        }
+        routes.portal(.get, "/admin/recover", nil) { _, _, call in
+            pages.page("recover", title: "Sign in with a recovery code", session: nil, formToken: call.formToken)
+        }
+        routes.portal(.post, "/admin/recover", nil) { _, _, call in
+            try await signIn(call, factor: .recoveryCode(call.form.first("recovery")), template: "recover", title: "Sign in with a recovery code")
+        }
+        routes.portal(.get, "/admin/enroll", nil) { req, _, call in
+            let token = req.uri.queryParameters.get("token") ?? ""
+            let account = try await staff.enrollingAccount(token: token)
+            return pages.page(
+                "enroll-password", title: "Set up your account", session: nil, formToken: call.formToken,
+                ["email": account.email, "role": account.role, "token": token])
+        }
+        routes.portal(.post, "/admin/enroll", nil) { _, _, call in try await choosePassword(call) }
+        routes.portal(.post, "/admin/enroll/confirm", nil) { _, _, call in try await confirmAuthenticator(call) }
+        routes.portal(.get, "/admin/dashboard", .viewDashboard) { _, _, call in try await dashboard(call) }
+        routes.portal(.get, "/admin/users", .viewUsers) { _, _, call in try await usersPage(call) }
+        routes.portal(.post, "/admin/users", .inviteUser) { _, _, call in try await invite(call) }
+        routes.portal(.post, "/admin/users/:accountId/role", .changeRole) { _, ctx, call in
+            let s = try session(call)
+            let role = try Self.role(call.form.first("role"))
+            let sites = call.form.all("site")
+            _ = try await staff.changeRole(s, accountId: ctx.parameters.get("accountId") ?? "", role: role, sites: sites.isEmpty ? nil : sites)
+            return try await usersPage(call, notice: "Role changed.")
+        }
+        routes.portal(.post, "/admin/users/:accountId/deactivate", .deactivateUser) { _, ctx, call in
+            let s = try session(call)
+            let a = try await staff.deactivate(s, accountId: ctx.parameters.get("accountId") ?? "")
+            return try await usersPage(call, notice: "\(a.email) is deactivated and signed out.")
+        }
+        routes.portal(.get, "/admin/credentials", .viewCredentials) { _, _, call in try await credentialsPage(call) }
+        routes.portal(.post, "/admin/credentials", .issueCredential) { _, _, call in try await issue(call) }
+        routes.portal(.post, "/admin/credentials/:credentialId/revoke", .revokeCredential) { _, ctx, call in
+            let s = try session(call)
+            let c = try await staff.revokeCredential(s.principal, actor: StaffDesk.actor(s.account), id: ctx.parameters.get("credentialId") ?? "")
+            return try await credentialsPage(call, notice: "\(c.label) is revoked.")
+        }
+        routes.portal(.post, "/admin/sign-out", .manageOwnSession) { _, _, call in
+            try await staff.signOut(try session(call))
+            return gate.redirect("/admin/sign-in", cookies: [gate.cookie(PortalGate.sessionCookie, "", clear: true)])
+        }
+        routes.portal(.post, "/admin/sign-out-everywhere", .manageOwnSession) { _, _, call in
+            try await staff.signOutEverywhere(try session(call))
+            return gate.redirect("/admin/sign-in", cookies: [gate.cookie(PortalGate.sessionCookie, "", clear: true)])
+        }
+    }
+
+    func session(_ call: PortalCall) throws -> StaffSession {
+        guard let s = call.session else { throw PortalRefusal.forbidden }
+        return s
+    }
+
+    static func role(_ text: String) throws -> Principal.Role {
+        guard let r = Principal.Role(rawValue: text), r.isStaff else {
+            throw StaffError.invalidInput("The role must be super-admin, admin or auditor.")
+        }
+        return r
+    }
+
+    // MARK: sign-in and enrollment
+
+    func signIn(_ call: PortalCall, factor: StaffDesk.SecondFactor, template: String, title: String) async throws -> Response {
+        let email = call.form.first("email")
+        do {
+            let (token, _) = try await staff.signIn(email: email, password: call.form.first("password"), factor: factor, address: call.address)
+            // A new session id at every sign-in; the pre-session cookie is no longer needed.
+            return gate.redirect("/admin/dashboard", cookies: [
+                gate.cookie(PortalGate.sessionCookie, token), gate.cookie(PortalGate.preCookie, "", clear: true),
+            ])
+        } catch StaffError.signInFailed {
+            return pages.page(
+                template, title: title, session: nil, formToken: call.formToken,
+                ["error": StaffError.signInFailed.message, "email": String(email.prefix(254))], status: .unauthorized)
+        }
+    }
+
+    func choosePassword(_ call: PortalCall) async throws -> Response {
+        let token = call.form.first("token")
+        do {
+            let (account, otp) = try await staff.choosePassword(token: token, password: call.form.first("password"), confirmation: call.form.first("confirm"))
+            return try authenticatorPage(call, token: token, account: account, otp: otp)
+        } catch let e as StaffError where e != .linkInvalid {
+            let account = try await staff.enrollingAccount(token: token)
+            return pages.page(
+                "enroll-password", title: "Set up your account", session: nil, formToken: call.formToken,
+                ["email": account.email, "role": account.role, "token": token, "error": e.message], status: .badRequest)
+        }
+    }
+
+    func authenticatorPage(_ call: PortalCall, token: String, account: StaffAccountRecord, otp: OneTimePassword, error: String? = nil) throws -> Response {
+        let uri = otp.provisioningURI(issuer: "Cubby", account: account.email)
+        let qr = try QRCode(text: uri, correction: .medium)
+        let secret = Base32.encode(otp.secret).uppercased()
+        let groups = stride(from: 0, to: secret.count, by: 4).map { i -> String in
+            let start = secret.index(secret.startIndex, offsetBy: i)
+            return String(secret[start..<secret.index(start, offsetBy: min(4, secret.count - i))])
+        }.joined(separator: " ")
+        var values: [String: Any] = ["qrSVG": qr.svg(label: "QR code to add Cubby to your authenticator app"), "uri": uri, "secretGroups": groups, "token": token]
+        if let error { values["error"] = error }
+        return pages.page("enroll-authenticator", title: "Set up your authenticator", session: nil, formToken: call.formToken, values, status: error == nil ? .ok : .badRequest)
+    }
+
+    func confirmAuthenticator(_ call: PortalCall) async throws -> Response {
+        let token = call.form.first("token")
+        do {
+            let (_, codes) = try await staff.confirmAuthenticator(token: token, code: call.form.first("code"))
+            return pages.page("enroll-done", title: "Save your recovery codes", session: nil, formToken: call.formToken, ["codes": codes])
+        } catch StaffError.codeInvalid {
+            let (account, otp) = try await staff.pendingAuthenticator(token: token)
+            return try authenticatorPage(call, token: token, account: account, otp: otp, error: StaffError.codeInvalid.message)
+        }
+    }
+
+    // MARK: dashboard
+
+    func dashboard(_ call: PortalCall) async throws -> Response {
+        let s = try session(call)
+        let org = s.account.organizationId
+        let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
+        let (sites, units, states) = try await staff.store.read { db in
+            (try await db.sitesRecords(organization: org), try await db.units(organization: org), try await db.compartmentStates(organization: org))
+        }
+        var counts: [String: [String: Int]] = [:]
+        for row in states { counts[row.unitId, default: [:]][row.state] = row.count }
+        let visible = sites.filter { mine.contains($0.id) }.map { site -> [String: Any] in
+            let rows = units.filter { $0.siteId == site.id }.map { u -> [String: Any] in
+                let c = counts[u.id] ?? [:]
+                let total = c.values.reduce(0, +)
+                let occupied = c["occupied"] ?? 0, reserved = c["reserved"] ?? 0
+                let inService = total - (c["out_of_service"] ?? 0)
+                return [
+                    "name": u.name, "total": total, "occupied": occupied, "reserved": reserved, "available": c["available"] ?? 0,
+                    "outOfService": c["out_of_service"] ?? 0,
+                    "percent": inService > 0 ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
+                ]
+            }
+            return ["id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty]
+        }
+        return pages.page("dashboard", title: "Dashboard", session: s, formToken: call.formToken, ["sites": visible])
+    }
+
+    // MARK: users
+
+    func siteOptions(_ s: StaffSession) async throws -> [SiteRecord] {
+        let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
+        return try await staff.store.read { db in try await db.sitesRecords(organization: s.account.organizationId) }.filter { mine.contains($0.id) }
+    }
+
+    func usersPage(_ call: PortalCall, notice: String? = nil, invited: (String, String)? = nil) async throws -> Response {
+        let s = try session(call)
+        let users = try await staff.users(s)
+        let sites = try await siteOptions(s)
+        let names = Dictionary(uniqueKeysWithValues: sites.map { ($0.id, $0.name) })
+        let grantable: [Principal.Role] = s.principal.role == .superAdmin ? Principal.Role.staff : [.admin, .auditor]
+        let needsCode = !staff.isSteppedUp(s)
+        let rows = users.map { u -> [String: Any] in
+            let theirs = Set(u.sites ?? [])
+            return [
+                "id": u.id, "email": u.email, "role": u.role, "status": u.status,
+                "sites": u.sites.map { $0.map { names[$0] ?? "another site" }.joined(separator: ", ") } ?? "whole organization",
+                "canManage": staff.canManage(s, u), "needsCode": needsCode,
+                "roleOptions": grantable.map { ["value": $0.rawValue, "selected": $0.rawValue == u.role] },
+                "siteOptions": sites.map { ["id": $0.id, "name": $0.name, "checked": theirs.contains($0.id)] as [String: Any] },
+            ]
+        }
+        var values: [String: Any] = [
+            "users": rows, "inviteRoles": grantable.map(\.rawValue), "allSites": sites.map { ["id": $0.id, "name": $0.name] },
+        ]
+        if let notice { values["notice"] = notice }
+        if let invited { values["inviteEmail"] = invited.0; values["inviteLink"] = invited.1 }
+        return pages.page("users", title: "Users", session: s, formToken: call.formToken, values)
+    }
+
+    func enrollmentLink(_ token: String) -> String { "\(publicURL)/admin/enroll?token=\(token)" }
+
+    func invite(_ call: PortalCall) async throws -> Response {
+        let s = try session(call)
+        let role = try Self.role(call.form.first("role"))
+        let sites = call.form.all("site")
+        let (account, token) = try await staff.invite(s, email: call.form.first("email"), role: role, sites: sites.isEmpty ? nil : sites)
+        return try await usersPage(call, invited: (account.email, enrollmentLink(token)))
+    }
+
+    // MARK: credentials
+
+    func credentialsPage(_ call: PortalCall, notice: String? = nil, issued: (CredentialRecord, String)? = nil) async throws -> Response {
+        let s = try session(call)
+        let org = s.account.organizationId
+        let creds = try await staff.credentials(s)
+        let sites = try await siteOptions(s)
+        let mine = Set(sites.map(\.id))
+        let (units, carriers) = try await staff.store.read { db in
+            (try await db.units(organization: org), try await db.carriers(organization: org))
+        }
+        let unitNames = Dictionary(uniqueKeysWithValues: units.map { ($0.id, $0.name) })
+        let carrierNames = Dictionary(uniqueKeysWithValues: carriers.map { ($0.id, $0.name) })
+        let now = StoredTime.millis(staff.clock.now())
+        let needsCode = !staff.isSteppedUp(s)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        let rows = creds.map { c -> [String: Any] in
+            let expired = (c.expiresAt ?? .max) <= now
+            let target = c.unitId.map { unitNames[$0] ?? "unit" } ?? c.carrierId.map { carrierNames[$0] ?? "carrier" } ?? (c.siteIds == nil ? "whole organization" : "selected sites")
+            return [
+                "id": c.id, "label": c.label, "kind": c.kind, "target": target,
+                "expires": c.expiresAt.map { formatter.string(from: StoredTime.date($0)) } ?? "never",
+                "status": c.revokedAt != nil ? "revoked" : expired ? "expired" : "active",
+                "live": c.revokedAt == nil && !expired, "needsCode": needsCode,
+            ]
+        }
+        var values: [String: Any] = [
+            "credentials": rows, "allSites": sites.map { ["id": $0.id, "name": $0.name] },
+            "units": units.filter { mine.contains($0.siteId) }.map { ["id": $0.id, "name": $0.name] },
+            "carriers": carriers.map { ["id": $0.id, "name": $0.name] },
+            "stepCode": ["needsCode": needsCode, "id": "issue"] as [String: Any],
+        ]
+        if let notice { values["notice"] = notice }
+        if let (record, token) = issued {
+            values["issuedToken"] = token
+            values["issuedKind"] = record.kind
+            values["issuedLabel"] = record.label
+        }
+        return pages.page("credentials", title: "Credentials", session: s, formToken: call.formToken, values)
+    }
+
+    func issue(_ call: PortalCall) async throws -> Response {
+        let s = try session(call)
+        guard let kind = Principal.Role(rawValue: call.form.first("kind")), StaffDesk.credentialKinds.contains(kind) else {
+            throw StaffError.invalidInput("The kind must be courier, carrier, device or auditor.")
+        }
+        guard let days = Int(call.form.first("days")) else { throw StaffError.invalidInput("Valid for must be a number of days.") }
+        let sites = call.form.all("site")
+        let request = StaffDesk.CredentialRequest(
+            kind: kind, label: call.form.first("label"), days: days, carrierId: call.form.first("carrier"),
+            unitId: call.form.first("unit"), sites: sites.isEmpty ? (s.principal.role == .superAdmin ? nil : s.principal.siteIds.map { $0.uuidString.lowercased() }) : sites)
+        let issued = try await staff.issueCredential(s.principal, actor: StaffDesk.actor(s.account), request)
+        return try await credentialsPage(call, issued: issued)
+    }
+}

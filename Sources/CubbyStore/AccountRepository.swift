@@ -1,0 +1,231 @@
+import CubbyCore
+import Foundation
+import SQLKit
+
+/// A staff member's account: administrator, super-administrator or auditor.
+public struct StaffAccountRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    /// Lowercased.
+    public var email: String
+    /// `super-admin`, `admin` or `auditor`.
+    public var role: String
+    /// Comma-separated site ids; nil means every site of the organization.
+    public var siteIds: String?
+    /// `invited`, `active` or `deactivated`.
+    public var status: String
+    public var passwordHash: String?
+    /// The TOTP secret, sealed under the server's account-secret key.
+    public var totpSecret: Data?
+    public var totpConfirmed: Bool
+    /// The last TOTP step accepted; a code of this step or an earlier one is refused.
+    public var totpLastStep: Int64?
+    public var failedSignins: Int
+    public var nextSigninAt: Int64?
+    public var locked: Bool
+    public var createdAt: Int64
+    public var enrolledAt: Int64?
+    public var updatedAt: Int64
+
+    public init(id: String, organizationId: String, email: String, role: String, siteIds: String?, createdAt: Int64) {
+        self.id = id
+        self.organizationId = organizationId
+        self.email = email
+        self.role = role
+        self.siteIds = siteIds
+        self.status = "invited"
+        self.passwordHash = nil
+        self.totpSecret = nil
+        self.totpConfirmed = false
+        self.totpLastStep = nil
+        self.failedSignins = 0
+        self.nextSigninAt = nil
+        self.locked = false
+        self.createdAt = createdAt
+        self.enrolledAt = nil
+        self.updatedAt = createdAt
+    }
+
+    /// The site ids, or nil for the whole organization.
+    public var sites: [String]? { siteIds.map { $0.split(separator: ",").map(String.init) } }
+}
+
+public struct EnrollmentLinkRecord: Codable, Sendable, Hashable {
+    public var tokenHash: Data
+    public var accountId: String
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var usedAt: Int64?
+
+    public init(tokenHash: Data, accountId: String, createdAt: Int64, expiresAt: Int64) {
+        self.tokenHash = tokenHash
+        self.accountId = accountId
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = nil
+    }
+}
+
+public struct StaffSessionRecord: Codable, Sendable, Hashable {
+    public var idHash: Data
+    public var accountId: String
+    public var createdAt: Int64
+    public var lastSeenAt: Int64
+    /// When the holder last entered a TOTP code (at sign-in or a step-up).
+    public var verifiedAt: Int64
+    public var endedAt: Int64?
+
+    public init(idHash: Data, accountId: String, at: Int64) {
+        self.idHash = idHash
+        self.accountId = accountId
+        self.createdAt = at
+        self.lastSeenAt = at
+        self.verifiedAt = at
+        self.endedAt = nil
+    }
+}
+
+/// Reads and writes of staff accounts, enrollment links, recovery codes and sessions.
+extension StoreSession {
+    public func insertStaffAccount(_ r: StaffAccountRecord) async throws { try await insert("staff_accounts", r) }
+
+    public func staffAccount(id: String) async throws -> StaffAccountRecord? {
+        try await one("SELECT * FROM staff_accounts WHERE id = \(bind: id)", as: StaffAccountRecord.self)
+    }
+
+    /// The account, locked until the transaction ends (PostgreSQL), so concurrent sign-ins count failures in turn.
+    public func lockStaffAccount(id: String) async throws -> StaffAccountRecord? {
+        try await one("SELECT * FROM staff_accounts WHERE id = \(bind: id)\(unsafeRaw: kind == .postgres ? " FOR UPDATE" : "")", as: StaffAccountRecord.self)
+    }
+
+    public func staffAccount(email: String) async throws -> StaffAccountRecord? {
+        try await one("SELECT * FROM staff_accounts WHERE email = \(bind: email.lowercased())", as: StaffAccountRecord.self)
+    }
+
+    public func staffAccounts(organization: String) async throws -> [StaffAccountRecord] {
+        try await all("SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization) ORDER BY email", as: StaffAccountRecord.self)
+    }
+
+    /// Active or invited super-administrators of an organization.
+    public func superAdminCount(organization: String) async throws -> Int {
+        try await sql.raw("""
+            SELECT COUNT(*) AS n FROM staff_accounts
+            WHERE organization_id = \(bind: organization) AND role = 'super-admin' AND status <> 'deactivated'
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    public func saveStaffAccount(_ a: StaffAccountRecord) async throws {
+        try await sql.raw("""
+            UPDATE staff_accounts SET role = \(bind: a.role), site_ids = \(bind: a.siteIds), status = \(bind: a.status),
+              password_hash = \(bind: a.passwordHash), totp_secret = \(bind: a.totpSecret), totp_confirmed = \(bind: a.totpConfirmed),
+              totp_last_step = \(bind: a.totpLastStep), failed_signins = \(bind: a.failedSignins),
+              next_signin_at = \(bind: a.nextSigninAt), locked = \(bind: a.locked), enrolled_at = \(bind: a.enrolledAt),
+              updated_at = \(bind: a.updatedAt)
+            WHERE id = \(bind: a.id)
+            """).run()
+    }
+
+    // MARK: enrollment links
+
+    public func insertEnrollmentLink(_ r: EnrollmentLinkRecord) async throws { try await insert("enrollment_links", r) }
+
+    public func enrollmentLink(hash: Data) async throws -> EnrollmentLinkRecord? {
+        try await one("SELECT * FROM enrollment_links WHERE token_hash = \(bind: hash)", as: EnrollmentLinkRecord.self)
+    }
+
+    /// Marks every unused link of an account used (a new link, or enrollment, ends the older ones).
+    public func endEnrollmentLinks(account: String, at: Int64) async throws {
+        try await sql.raw("UPDATE enrollment_links SET used_at = \(bind: at) WHERE account_id = \(bind: account) AND used_at IS NULL").run()
+    }
+
+    // MARK: recovery codes
+
+    /// Replaces an account's recovery codes.
+    public func replaceRecoveryCodes(account: String, hashes: [Data], at: Int64) async throws {
+        try await sql.raw("DELETE FROM recovery_codes WHERE account_id = \(bind: account)").run()
+        for h in hashes {
+            try await sql.raw("""
+                INSERT INTO recovery_codes (code_hash, account_id, created_at) VALUES (\(bind: h), \(bind: account), \(bind: at))
+                """).run()
+        }
+    }
+
+    /// Uses an unused recovery code of the account; true when one matched.
+    public func useRecoveryCode(account: String, hash: Data, at: Int64) async throws -> Bool {
+        let rows = try await sql.raw("""
+            UPDATE recovery_codes SET used_at = \(bind: at)
+            WHERE account_id = \(bind: account) AND code_hash = \(bind: hash) AND used_at IS NULL
+            RETURNING account_id
+            """).all()
+        return !rows.isEmpty
+    }
+
+    public func unusedRecoveryCodes(account: String) async throws -> Int {
+        try await sql.raw("""
+            SELECT COUNT(*) AS n FROM recovery_codes WHERE account_id = \(bind: account) AND used_at IS NULL
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    // MARK: sessions
+
+    public func insertStaffSession(_ r: StaffSessionRecord) async throws { try await insert("staff_sessions", r) }
+
+    public func staffSession(hash: Data) async throws -> StaffSessionRecord? {
+        try await one("SELECT * FROM staff_sessions WHERE id_hash = \(bind: hash)", as: StaffSessionRecord.self)
+    }
+
+    public func touchStaffSession(hash: Data, lastSeen: Int64, verifiedAt: Int64? = nil) async throws {
+        if let verifiedAt {
+            try await sql.raw("UPDATE staff_sessions SET last_seen_at = \(bind: lastSeen), verified_at = \(bind: verifiedAt) WHERE id_hash = \(bind: hash)").run()
+        } else {
+            try await sql.raw("UPDATE staff_sessions SET last_seen_at = \(bind: lastSeen) WHERE id_hash = \(bind: hash)").run()
+        }
+    }
+
+    public func endStaffSession(hash: Data, at: Int64) async throws {
+        try await sql.raw("UPDATE staff_sessions SET ended_at = \(bind: at) WHERE id_hash = \(bind: hash) AND ended_at IS NULL").run()
+    }
+
+    /// Ends every open session of an account; returns how many.
+    @discardableResult
+    public func endStaffSessions(account: String, at: Int64) async throws -> Int {
+        try await sql.raw("""
+            UPDATE staff_sessions SET ended_at = \(bind: at) WHERE account_id = \(bind: account) AND ended_at IS NULL
+            RETURNING account_id
+            """).all().count
+    }
+
+    // MARK: API credentials, as the portal lists them
+
+    public func credentials(organization: String) async throws -> [CredentialRecord] {
+        try await all("SELECT * FROM credentials WHERE organization_id = \(bind: organization) ORDER BY created_at, id", as: CredentialRecord.self)
+    }
+
+    public func credential(id: String) async throws -> CredentialRecord? {
+        try await one("SELECT * FROM credentials WHERE id = \(bind: id)", as: CredentialRecord.self)
+    }
+
+    public func revokeCredential(id: String, at: Int64) async throws {
+        try await sql.raw("UPDATE credentials SET revoked_at = \(bind: at) WHERE id = \(bind: id) AND revoked_at IS NULL").run()
+    }
+
+    public func units(organization: String) async throws -> [UnitRecord] {
+        try await all("SELECT * FROM units WHERE organization_id = \(bind: organization) ORDER BY name, id", as: UnitRecord.self)
+    }
+
+    public func sitesRecords(organization: String) async throws -> [SiteRecord] {
+        try await all("SELECT * FROM sites WHERE organization_id = \(bind: organization) ORDER BY name, id", as: SiteRecord.self)
+    }
+
+    public func carriers(organization: String) async throws -> [CarrierRecord] {
+        try await all("SELECT * FROM carriers WHERE organization_id = \(bind: organization) ORDER BY name, id", as: CarrierRecord.self)
+    }
+
+    /// Compartment counts by unit and state, for occupancy.
+    public func compartmentStates(organization: String) async throws -> [(unitId: String, state: String, count: Int)] {
+        try await sql.raw("""
+            SELECT c.unit_id, c.state, COUNT(*) AS n FROM compartments c JOIN units u ON u.id = c.unit_id
+            WHERE u.organization_id = \(bind: organization) GROUP BY c.unit_id, c.state
+            """).all().map { (try $0.decode(column: "unit_id", as: String.self), try $0.decode(column: "state", as: String.self), try $0.decode(column: "n", as: Int.self)) }
+    }
+}

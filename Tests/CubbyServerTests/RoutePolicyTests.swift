@@ -1,0 +1,146 @@
+import CubbyCore
+import CubbyServer
+import CubbyStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Walks every registered route × every role and compares the answer with the policy table.
+@Suite("Route × role policy walk")
+struct RoutePolicyTests {
+    static func concretePath(_ path: String, unit: String) -> String {
+        path.replacingOccurrences(of: ":unitId", with: unit)
+            .replacingOccurrences(of: ":parcelId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":accountId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":credentialId", with: UUID().uuidString.lowercased())
+    }
+
+    @Test(arguments: Backend.available)
+    func everyRouteAnswersAsThePolicyTableSays(backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            let (router, entries) = try buildRoutes(parts: w.parts, settings: w.settings, logger: TestWorld.logger)
+
+            // Every route the router knows was registered through the policy layer, with an action or as open.
+            let registered = Set(router.routes.map { "\($0.method) \($0.path)" })
+            let declared = Set(entries.map { "\($0.method) \(RouterPath($0.path))" })
+            #expect(registered == declared)
+            #expect(entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == ["/api/v1/openapi.yaml", "/healthz"])
+
+            let bearer: [Principal.Role: String] = [
+                .courier: w.manifest.courierToken, .carrier: w.manifest.carrierToken, .device: w.device,
+                .admin: w.manifest.adminToken, .auditor: w.manifest.auditorToken,
+            ]
+            var staff: [Principal.Role: StaffMember] = [:]
+            staff[.superAdmin] = try await w.staffMember("boss@example.org", .superAdmin)
+            staff[.admin] = try await w.staffMember("site@example.org", .admin, sites: [w.site])
+            staff[.auditor] = try await w.staffMember("audit@example.org", .auditor, sites: [w.site])
+            // Sessions are used last by the routes that end them.
+            let ordered = entries.sorted { ($0.action == .manageOwnSession ? 1 : 0) < ($1.action == .manageOwnSession ? 1 : 0) }
+
+            let app = Application(router: router, logger: TestWorld.logger)
+            let signedIn = staff
+            try await app.test(.router) { client in
+                var staff = signedIn
+                var checked = 0
+                for e in ordered {
+                    let path = Self.concretePath(e.path, unit: w.unit)
+                    let name = "\(e.method) \(e.path)"
+                    switch e.surface {
+                    case .api:
+                        let body: String? = e.method == .post ? "{}" : nil
+                        let anonymous = try await client.call(e.method, path, json: body)
+                        if e.action == nil {
+                            #expect(anonymous.status == 200, "\(name) is open")
+                            continue
+                        }
+                        #expect(anonymous.status == 401, "\(name) without credentials")
+                        for role in Principal.Role.allCases {
+                            if let token = bearer[role] {
+                                let r = try await client.call(e.method, path, token: token, json: body)
+                                if AccessPolicy.allows(role, e.action!) {
+                                    #expect(r.status != 401 && r.status != 403, "\(name) as \(role): \(r.status)")
+                                } else {
+                                    #expect(r.status == 403, "\(name) as \(role): \(r.status)")
+                                }
+                                checked += 1
+                            }
+                            if let member = staff[role] {
+                                // A portal session is not an API credential.
+                                let r = try await client.call(e.method, path, json: body, cookie: "cubby_session=\(member.session)")
+                                #expect(r.status == 401, "\(name) with a \(role) session cookie: \(r.status)")
+                            }
+                        }
+                    case .portal:
+                        let pre = "testpresessioncookie0123"
+                        let preBody = "csrf=" + w.parts.keys.formToken("p:" + pre)
+                        let anonymous = try await client.call(
+                            e.method, path, json: e.method == .post ? preBody : nil, contentType: "application/x-www-form-urlencoded",
+                            cookie: "cubby_pre=\(pre)")
+                        if e.action == nil {
+                            #expect(anonymous.status != 403 && anonymous.status < 500, "\(name) is open: \(anonymous.status)")
+                            continue
+                        }
+                        #expect(anonymous.status == 303 && anonymous.headers[.location] == "/admin/sign-in", "\(name) without a session: \(anonymous.status)")
+                        for role in Principal.Role.allCases {
+                            guard var member = staff[role] else { continue }
+                            if e.action == .manageOwnSession {
+                                member.session = try await w.signIn(member)
+                                staff[role] = member
+                            }
+                            let form = "csrf=" + w.parts.keys.formToken("s:" + member.session)
+                            let r = try await client.call(
+                                e.method, path, json: e.method == .post ? form : nil, contentType: "application/x-www-form-urlencoded",
+                                cookie: "cubby_session=\(member.session)")
+                            let toSignIn = r.status == 303 && r.headers[.location] == "/admin/sign-in" && e.action != .manageOwnSession
+                            if AccessPolicy.allows(role, e.action!) {
+                                #expect(r.status != 401 && r.status != 403 && r.status < 500 && !toSignIn, "\(name) as \(role): \(r.status)")
+                            } else {
+                                #expect(r.status == 403, "\(name) as \(role): \(r.status)")
+                            }
+                            checked += 1
+                            // The same form without its anti-forgery token is refused.
+                            if e.method == .post {
+                                let forged = try await client.call(
+                                    e.method, path, json: "csrf=x", contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(member.session)")
+                                #expect(forged.status == 403 || forged.status == 303, "\(name) forged as \(role): \(forged.status)")
+                            }
+                        }
+                    }
+                }
+                #expect(checked > 60)
+            }
+        }
+    }
+
+    @Test func everyOpenAPIPathExceptTheOpenOnesNeedsCredentials() async throws {
+        try await TestWorld.with(.sqlite) { w in
+            let yaml = String(decoding: try OpenAPIDocument.bytes(), as: UTF8.self)
+            // Paths are the lines "  /…:" under `paths:`; each operation is "    get:" / "    post:".
+            var path: String? = nil
+            var operations: [(String, String)] = []
+            var inPaths = false
+            for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line == "paths:" { inPaths = true; continue }
+                if inPaths, !line.hasPrefix(" "), !line.isEmpty { inPaths = false }
+                guard inPaths else { continue }
+                if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+                for m in ["get", "post"] where line == "    \(m):" { if let path { operations.append((m, path)) } }
+            }
+            #expect(operations.count >= 14)
+            let listed = operations
+            try await w.test { client in
+                for (method, p) in listed {
+                    let concrete = p.replacingOccurrences(of: "{unitId}", with: w.unit).replacingOccurrences(of: "{parcelId}", with: UUID().uuidString)
+                    let r = try await client.call(method == "get" ? .get : .post, concrete, json: method == "post" ? "{}" : nil)
+                    if p == "/healthz" || p == "/api/v1/openapi.yaml" {
+                        #expect(r.status == 200, "\(p)")
+                    } else {
+                        #expect(r.status == 401, "\(method) \(p): \(r.status)")
+                    }
+                }
+            }
+        }
+    }
+}
