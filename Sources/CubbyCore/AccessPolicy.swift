@@ -12,6 +12,8 @@ public enum Action: String, CaseIterable, Sendable {
     case viewCredentials, issueCredential, revokeCredential
     /// Signing out, or out everywhere: any signed-in staff member, for itself.
     case manageOwnSession
+    // residents' own pages
+    case viewOwnParcels, residentSignOut
 
     /// Actions that need a TOTP code entered within the last `AccessPolicy.stepUpWindow`.
     public var needsStepUp: Bool {
@@ -61,6 +63,8 @@ public enum AccessPolicy {
         .issueCredential: [.admin: .sites, .superAdmin: .organization],
         .revokeCredential: [.admin: .sites, .superAdmin: .organization],
         .manageOwnSession: [.admin: .own, .superAdmin: .own, .auditor: .own],
+        .viewOwnParcels: [.resident: .own],
+        .residentSignOut: [.resident: .own],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

@@ -18,6 +18,7 @@ public struct CubbyServerParts: Sendable {
     public let auditLog: AuditLog
     public let auditLogService: AuditLogService
     public let staff: StaffDesk
+    public let residents: ResidentDesk
     public let pages: PortalPages
 }
 
@@ -61,7 +62,7 @@ public func buildParts(
     let staff = StaffDesk(store: store, keys: keys, clock: clock, hasher: passwordHasher, logger: logger)
     return CubbyServerParts(
         store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
-        auditLogService: logService, staff: staff, pages: pages)
+        auditLogService: logService, staff: staff, residents: ResidentDesk(store: store, keys: keys, clock: clock), pages: pages)
 }
 
 /// The HTTP router over the parts.
@@ -74,10 +75,11 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     let router = Router(context: CubbyRequestContext.self)
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: Authenticator(store: parts.store, keys: parts.keys, clock: parts.desk.clock, maxBodyBytes: settings.maxBodyBytes))
-    let gate = PortalGate(staff: parts.staff, pages: parts.pages, secureCookies: settings.secureCookies, logger: logger)
+    let gate = PortalGate(staff: parts.staff, residents: parts.residents, pages: parts.pages, secureCookies: settings.secureCookies, logger: logger)
     var routes = GuardedRouter(router: router, portalGate: gate)
     APIRoutes(desk: parts.desk, log: parts.auditLog, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: &routes)
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase).register(on: &routes)
+    ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
     return (router, routes.entries)
 }
 

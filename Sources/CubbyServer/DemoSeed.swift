@@ -101,7 +101,8 @@ public struct DemoSeed: Sendable {
             for (i, id) in recipientIds.enumerated() {
                 try await s.insertRecipient(RecipientRecord(
                     id: id, organizationId: org, siteId: site, needsAccessible: i == recipients - 1,
-                    dataKey: sealedContacts[i].0, contact: sealedContacts[i].1, createdAt: at))
+                    dataKey: sealedContacts[i].0, contact: sealedContacts[i].1, createdAt: at,
+                    emailHash: ResidentDesk.emailHash(keys, "resident\(i + 1)@example.org")))
             }
             try await s.appendAudit(AuditRecord(
                 occurredAt: now, type: "organization.seeded", actor: .system, organizationId: UUID(uuidString: org),

@@ -228,4 +228,65 @@ extension StoreSession {
             WHERE u.organization_id = \(bind: organization) GROUP BY c.unit_id, c.state
             """).all().map { (try $0.decode(column: "unit_id", as: String.self), try $0.decode(column: "state", as: String.self), try $0.decode(column: "n", as: Int.self)) }
     }
+
+    // MARK: residents
+
+    public func recipient(emailHash: Data) async throws -> RecipientRecord? {
+        try await one("SELECT * FROM recipients WHERE email_hash = \(bind: emailHash) AND erased_at IS NULL", as: RecipientRecord.self)
+    }
+
+    /// Ends the recipient's unused codes and stores a new one.
+    public func replaceResidentCode(id: String, recipient: String, hash: Data, at: Int64, expiresAt: Int64) async throws {
+        try await sql.raw("UPDATE resident_codes SET used_at = \(bind: at) WHERE recipient_id = \(bind: recipient) AND used_at IS NULL").run()
+        try await sql.raw("""
+            INSERT INTO resident_codes (id, recipient_id, code_hash, created_at, expires_at, attempts)
+            VALUES (\(bind: id), \(bind: recipient), \(bind: hash), \(bind: at), \(bind: expiresAt), 0)
+            """).run()
+    }
+
+    /// The recipient's live code: its id, hash, expiry and attempts so far.
+    public func liveResidentCode(recipient: String) async throws -> (id: String, hash: Data, expiresAt: Int64, attempts: Int)? {
+        guard let row = try await sql.raw("""
+            SELECT id, code_hash, expires_at, attempts FROM resident_codes
+            WHERE recipient_id = \(bind: recipient) AND used_at IS NULL ORDER BY created_at DESC LIMIT 1
+            """).first() else { return nil }
+        return (try row.decode(column: "id", as: String.self), try row.decode(column: "code_hash", as: Data.self),
+                try row.decode(column: "expires_at", as: Int64.self), try row.decode(column: "attempts", as: Int.self))
+    }
+
+    public func countResidentCodeAttempt(id: String, used: Bool, at: Int64) async throws {
+        if used {
+            try await sql.raw("UPDATE resident_codes SET used_at = \(bind: at), attempts = attempts + 1 WHERE id = \(bind: id)").run()
+        } else {
+            try await sql.raw("UPDATE resident_codes SET attempts = attempts + 1 WHERE id = \(bind: id)").run()
+        }
+    }
+
+    public func insertResidentSession(hash: Data, recipient: String, at: Int64) async throws {
+        try await sql.raw("""
+            INSERT INTO resident_sessions (id_hash, recipient_id, created_at, last_seen_at) VALUES (\(bind: hash), \(bind: recipient), \(bind: at), \(bind: at))
+            """).run()
+    }
+
+    /// The session's recipient, start and last-seen time, if it has not ended.
+    public func residentSession(hash: Data) async throws -> (recipient: String, createdAt: Int64, lastSeenAt: Int64)? {
+        guard let row = try await sql.raw("""
+            SELECT recipient_id, created_at, last_seen_at FROM resident_sessions WHERE id_hash = \(bind: hash) AND ended_at IS NULL
+            """).first() else { return nil }
+        return (try row.decode(column: "recipient_id", as: String.self), try row.decode(column: "created_at", as: Int64.self),
+                try row.decode(column: "last_seen_at", as: Int64.self))
+    }
+
+    public func touchResidentSession(hash: Data, at: Int64) async throws {
+        try await sql.raw("UPDATE resident_sessions SET last_seen_at = \(bind: at) WHERE id_hash = \(bind: hash)").run()
+    }
+
+    public func endResidentSession(hash: Data, at: Int64) async throws {
+        try await sql.raw("UPDATE resident_sessions SET ended_at = \(bind: at) WHERE id_hash = \(bind: hash) AND ended_at IS NULL").run()
+    }
+
+    /// A recipient's parcels, newest first.
+    public func parcels(recipient: String, limit: Int = 100) async throws -> [ParcelRecord] {
+        try await all("SELECT * FROM parcels WHERE recipient_id = \(bind: recipient) ORDER BY created_at DESC, id LIMIT \(bind: limit)", as: ParcelRecord.self)
+    }
 }

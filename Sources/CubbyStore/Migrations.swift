@@ -263,6 +263,21 @@ enum Migrations {
             """,
             "CREATE INDEX staff_sessions_account ON staff_sessions (account_id, ended_at)",
         ]),
+        Migration(7, "resident_sign_in", why: "residents sign in to their own pages with a one-time code sent to them", [
+            "ALTER TABLE recipients ADD COLUMN email_hash {blob}",
+            "CREATE INDEX recipients_email ON recipients (email_hash)",
+            """
+            CREATE TABLE resident_codes (
+              id {id} PRIMARY KEY, recipient_id {id} NOT NULL REFERENCES recipients(id), code_hash {blob} NOT NULL,
+              created_at {ts} NOT NULL, expires_at {ts} NOT NULL, used_at {ts}, attempts {int} NOT NULL DEFAULT 0)
+            """,
+            "CREATE INDEX resident_codes_recipient ON resident_codes (recipient_id, used_at)",
+            """
+            CREATE TABLE resident_sessions (
+              id_hash {blob} PRIMARY KEY, recipient_id {id} NOT NULL REFERENCES recipients(id),
+              created_at {ts} NOT NULL, last_seen_at {ts} NOT NULL, ended_at {ts})
+            """,
+        ]),
     ]
 }
 

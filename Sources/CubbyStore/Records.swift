@@ -115,7 +115,10 @@ public struct RecipientRecord: Codable, Sendable, Hashable {
     public var contact: Data?
     public var createdAt: Int64
     public var erasedAt: Int64?
-    public init(id: String, organizationId: String, siteId: String, needsAccessible: Bool, dataKey: Data?, contact: Data?, createdAt: Int64) {
+    /// Keyed hash of the lowercased email address, to find a resident signing in (nil: no email).
+    public var emailHash: Data?
+    public init(id: String, organizationId: String, siteId: String, needsAccessible: Bool, dataKey: Data?, contact: Data?, createdAt: Int64, emailHash: Data? = nil) {
+        self.emailHash = emailHash
         self.id = id
         self.organizationId = organizationId
         self.siteId = siteId

@@ -36,13 +36,16 @@ struct RoutePolicyTests {
             staff[.superAdmin] = try await w.staffMember("boss@example.org", .superAdmin)
             staff[.admin] = try await w.staffMember("site@example.org", .admin, sites: [w.site])
             staff[.auditor] = try await w.staffMember("audit@example.org", .auditor, sites: [w.site])
+            let residentToken = try await w.residentSignIn()
             // Sessions are used last by the routes that end them.
-            let ordered = entries.sorted { ($0.action == .manageOwnSession ? 1 : 0) < ($1.action == .manageOwnSession ? 1 : 0) }
+            let ends: Set<Action> = [.manageOwnSession, .residentSignOut]
+            let ordered = entries.sorted { (ends.contains($0.action ?? .readAudit) ? 1 : 0) < (ends.contains($1.action ?? .readAudit) ? 1 : 0) }
 
             let app = Application(router: router, logger: TestWorld.logger)
             let signedIn = staff
             try await app.test(.router) { client in
                 var staff = signedIn
+                var resident = residentToken
                 var checked = 0
                 for e in ordered {
                     let path = Self.concretePath(e.path, unit: w.unit)
@@ -82,18 +85,26 @@ struct RoutePolicyTests {
                             #expect(anonymous.status != 403 && anonymous.status < 500, "\(name) is open: \(anonymous.status)")
                             continue
                         }
-                        #expect(anonymous.status == 303 && anonymous.headers[.location] == "/admin/sign-in", "\(name) without a session: \(anonymous.status)")
+                        let signInPage = e.path.hasPrefix("/me") ? "/me/sign-in" : "/admin/sign-in"
+                        #expect(anonymous.status == 303 && anonymous.headers[.location] == signInPage, "\(name) without a session: \(anonymous.status)")
                         for role in Principal.Role.allCases {
-                            guard var member = staff[role] else { continue }
-                            if e.action == .manageOwnSession {
-                                member.session = try await w.signIn(member)
-                                staff[role] = member
+                            let cookie: String, binding: String
+                            if role == .resident {
+                                if e.action == .residentSignOut { resident = try await w.residentSignIn() }
+                                (cookie, binding) = ("cubby_resident=\(resident)", "r:" + resident)
+                            } else {
+                                guard var member = staff[role] else { continue }
+                                if e.action == .manageOwnSession {
+                                    member.session = try await w.signIn(member)
+                                    staff[role] = member
+                                }
+                                (cookie, binding) = ("cubby_session=\(member.session)", "s:" + member.session)
                             }
-                            let form = "csrf=" + w.parts.keys.formToken("s:" + member.session)
+                            let form = "csrf=" + w.parts.keys.formToken(binding)
                             let r = try await client.call(
                                 e.method, path, json: e.method == .post ? form : nil, contentType: "application/x-www-form-urlencoded",
-                                cookie: "cubby_session=\(member.session)")
-                            let toSignIn = r.status == 303 && r.headers[.location] == "/admin/sign-in" && e.action != .manageOwnSession
+                                cookie: cookie)
+                            let toSignIn = r.status == 303 && r.headers[.location] == signInPage && !ends.contains(e.action!)
                             if AccessPolicy.allows(role, e.action!) {
                                 #expect(r.status != 401 && r.status != 403 && r.status < 500 && !toSignIn, "\(name) as \(role): \(r.status)")
                             } else {
@@ -103,7 +114,7 @@ struct RoutePolicyTests {
                             // The same form without its anti-forgery token is refused.
                             if e.method == .post {
                                 let forged = try await client.call(
-                                    e.method, path, json: "csrf=x", contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(member.session)")
+                                    e.method, path, json: "csrf=x", contentType: "application/x-www-form-urlencoded", cookie: cookie)
                                 #expect(forged.status == 403 || forged.status == 303, "\(name) forged as \(role): \(forged.status)")
                             }
                         }

@@ -50,6 +50,14 @@ extension TestWorld {
         }
     }
 
+    /// Signs the first demo resident in with a code taken from the notifications file; returns the cookie value.
+    func residentSignIn(_ email: String = "resident1@example.org") async throws -> String {
+        try await parts.residents.requestCode(email: email, address: "127.0.0.1")
+        try await settle()
+        let code = try #require(try notifications().last { $0["kind"] == SignInCodeNotification.kind }?["code"])
+        return try await parts.residents.signIn(email: email, code: code, address: "127.0.0.1")
+    }
+
     /// A second site of the organization, with one unit.
     func otherSite() async throws -> (site: String, unit: String) {
         let site = UUID().uuidString.lowercased(), unit = UUID().uuidString.lowercased()
@@ -336,6 +344,65 @@ struct StaffTests {
             }
             let types = try await w.auditTypes()
             #expect(types.contains("credential.issued") && types.contains("credential.revoked"))
+        }
+    }
+}
+
+@Suite("Residents sign in with a one-time code")
+struct ResidentSignInTests {
+    @Test(arguments: Backend.available)
+    func aCodeThroughTheOutboxOpensTheResidentsOwnPages(backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            // A parcel for resident 1 and one for resident 2.
+            let courier = try principal(w, .courier)
+            let mine = try await w.desk.dropoff(courier, unitId: w.unit, trackingNumber: "MINE-1", recipientId: w.manifest.recipients[0].id, size: .small)
+            _ = try await w.desk.dropoff(courier, unitId: w.unit, trackingNumber: "THEIRS-1", recipientId: w.manifest.recipients[1].id, size: .small)
+            try await w.settle()
+            let token = try await w.residentSignIn()
+            let session = try #require(try await w.parts.residents.session(token: token))
+            #expect(session.principal.role == .resident)
+            #expect(session.recipient.id == w.manifest.recipients[0].id)
+            try await w.test { client in
+                let page = try await client.call(.get, "/me", cookie: "cubby_resident=\(token)")
+                let html = String(decoding: page.data, as: UTF8.self)
+                #expect(page.status == 200)
+                #expect(html.contains("MINE-1") && !html.contains("THEIRS-1"))
+                #expect(html.contains(mine.compartment.label))
+                // A resident session opens nothing of the staff portal, and no API route.
+                #expect(try await client.call(.get, "/admin/dashboard", cookie: "cubby_resident=\(token)").status == 403)
+                #expect(try await client.call(.get, "/api/v1/parcels/\(mine.parcel.id)", cookie: "cubby_resident=\(token)").status == 401)
+            }
+            #expect(try await w.auditTypes().contains("resident.signed_in"))
+        }
+    }
+
+    @Test func codesWorkOnceExpireAndAllowFiveTries() async throws {
+        try await TestWorld.with(.sqlite) { w in
+            let email = "resident2@example.org"
+            try await w.parts.residents.requestCode(email: email, address: "127.0.0.1")
+            try await w.settle()
+            let code = try #require(try w.notifications().last { $0["kind"] == SignInCodeNotification.kind }?["code"])
+            #expect(code.count == 8)
+            let wrong = code == "00000000" ? "11111111" : "00000000"
+            for _ in 0..<ResidentDesk.triesPerCode {
+                await #expect(throws: StaffError.signInFailed) { _ = try await w.parts.residents.signIn(email: email, code: wrong, address: "127.0.0.1") }
+            }
+            // Five wrong tries used the code up: the right one no longer works.
+            await #expect(throws: StaffError.signInFailed) { _ = try await w.parts.residents.signIn(email: email, code: code, address: "127.0.0.1") }
+            // A new code works once, and not after 10 minutes.
+            _ = try await w.residentSignIn(email)
+            let before = try w.notifications().count
+            try await w.parts.residents.requestCode(email: email, address: "127.0.0.1")
+            try await w.settle()
+            let late = try #require(try w.notifications().last?["code"])
+            #expect(try w.notifications().count == before + 1)
+            w.clock.advance(ResidentDesk.codeLifetime + 1)
+            await #expect(throws: StaffError.signInFailed) { _ = try await w.parts.residents.signIn(email: email, code: late, address: "127.0.0.1") }
+            // An unknown address sends nothing and answers the same.
+            let count = try w.notifications().count
+            try await w.parts.residents.requestCode(email: "stranger@example.org", address: "127.0.0.1")
+            try await w.settle()
+            #expect(try w.notifications().count == count)
         }
     }
 }

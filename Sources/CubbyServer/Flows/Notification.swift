@@ -14,3 +14,14 @@ public struct ParcelReadyNotification: Codable, Sendable, Equatable {
     public var qr: String
     public var expiresAt: String
 }
+
+/// A one-time sign-in code for a resident's own pages; sealed in the outbox until delivered.
+public struct SignInCodeNotification: Codable, Sendable, Equatable {
+    public var notificationId: String
+    public var kind: String
+    public var recipientId: String
+    public var code: String
+    public var expiresAt: String
+
+    public static let kind = "resident.sign_in_code"
+}

@@ -38,8 +38,10 @@ public struct PortalForm: Sendable {
 
 /// What a portal handler gets besides the request.
 public struct PortalCall: Sendable {
-    /// The signed-in staff member, if any (always set for routes with an action).
+    /// The signed-in staff member, if any.
     public let session: StaffSession?
+    /// The signed-in resident, if any.
+    public let resident: ResidentSession?
     public let form: PortalForm
     /// The anti-forgery token to put in every form of the page.
     public let formToken: String
@@ -60,15 +62,18 @@ enum PortalRefusal: Error {
 /// the role check, step-up, security headers, and errors rendered as pages.
 struct PortalGate: Sendable {
     let staff: StaffDesk
+    let residents: ResidentDesk
     let pages: PortalPages
     let secureCookies: Bool
     let logger: Logger
 
     static let sessionCookie = "cubby_session"
     static let preCookie = "cubby_pre"
+    static let residentCookie = "cubby_resident"
 
     func cookie(_ name: String, _ value: String, clear: Bool = false) -> String {
-        var c = "\(name)=\(value); Path=/admin; HttpOnly; SameSite=Strict"
+        let path = name == Self.sessionCookie ? "/admin" : name == Self.residentCookie ? "/me" : "/"
+        var c = "\(name)=\(value); Path=\(path); HttpOnly; SameSite=Strict"
         if clear { c += "; Max-Age=0" }
         if secureCookies { c += "; Secure" }
         return c
@@ -90,13 +95,17 @@ struct PortalGate: Sendable {
     ) async throws -> Response {
         var session: StaffSession? = nil
         if let token = Self.cookieValue(req, Self.sessionCookie) { session = try await staff.session(token: token) }
+        var resident: ResidentSession? = nil
+        if let token = Self.cookieValue(req, Self.residentCookie) { resident = try await residents.session(token: token) }
         var setCookies: [String] = []
         var pre = Self.cookieValue(req, Self.preCookie) ?? ""
-        if session == nil && !(20...64).contains(pre.utf8.count) {
+        if session == nil && resident == nil && !(20...64).contains(pre.utf8.count) {
             pre = Base64URL.encode(SecretGenerator.bytes(18))
             setCookies.append(cookie(Self.preCookie, pre))
         }
-        let formToken = session.map { staff.keys.formToken("s:" + $0.token) } ?? staff.keys.formToken("p:" + pre)
+        let formToken = session.map { staff.keys.formToken("s:" + $0.token) }
+            ?? resident.map { staff.keys.formToken("r:" + $0.token) } ?? staff.keys.formToken("p:" + pre)
+        let principal = session?.principal ?? resident?.principal
         var response: Response
         do {
             var form = PortalForm()
@@ -111,15 +120,17 @@ struct PortalGate: Sendable {
                 }
             }
             if let action {
-                guard let session else { return decorate(redirect("/admin/sign-in"), setCookies) }
-                guard AccessPolicy.allows(session.principal.role, action) else { throw PortalRefusal.forbidden }
-                if action.needsStepUp && !staff.isSteppedUp(session) {
+                guard let principal else {
+                    return decorate(redirect(req.uri.path.hasPrefix("/me") ? "/me/sign-in" : "/admin/sign-in"), setCookies)
+                }
+                guard AccessPolicy.allows(principal.role, action) else { throw PortalRefusal.forbidden }
+                if action.needsStepUp, let session, !staff.isSteppedUp(session) {
                     let code = form.first("code")
                     guard !code.isEmpty else { throw PortalRefusal.stepUpRequired }
                     try await staff.stepUp(session, code: code)
                 }
             }
-            response = try await handler(req, ctx, PortalCall(session: session, form: form, formToken: formToken, address: ctx.remoteAddress))
+            response = try await handler(req, ctx, PortalCall(session: session, resident: resident, form: form, formToken: formToken, address: ctx.remoteAddress))
         } catch {
             response = errorPage(error, session: session, formToken: formToken)
         }

@@ -23,9 +23,10 @@ public struct PortalPages: Sendable {
     /// Renders `template` inside the common layout.
     func page(
         _ template: String, title: String, session: StaffSession?, formToken: String, _ values: [String: Any] = [:],
-        status: HTTPResponse.Status = .ok
+        status: HTTPResponse.Status = .ok, resident: ResidentSession? = nil
     ) -> Response {
         var context: [String: Any] = ["title": title, "formToken": formToken]
+        if resident != nil { context["resident"] = true }
         if let session {
             let role = session.principal.role
             context["signedIn"] = true

@@ -47,8 +47,11 @@ public struct OutboxDelivery: Service {
                     do {
                         guard let payload = row.payload else { throw NotificationError.shortWrite("outbox row \(row.id) has no payload") }
                         let data = try keys.outbox.open(payload, context: "outbox:" + row.notificationId)
-                        let note = try JSONDecoder().decode(ParcelReadyNotification.self, from: data)
-                        try await channel.deliver(note)
+                        if row.kind == SignInCodeNotification.kind {
+                            try await channel.deliver(try JSONDecoder().decode(SignInCodeNotification.self, from: data))
+                        } else {
+                            try await channel.deliver(try JSONDecoder().decode(ParcelReadyNotification.self, from: data))
+                        }
                         try await s.markDelivered(row.id, at: now)
                         done += 1
                     } catch {

@@ -5,6 +5,7 @@ import Logging
 /// Where notifications go. Email, SMS and webhooks arrive later behind this same interface.
 public protocol NotificationChannel: Sendable {
     func deliver(_ note: ParcelReadyNotification) async throws
+    func deliver(_ note: SignInCodeNotification) async throws
 }
 
 /// Appends each notification as one JSON line to a file and fsyncs it (`CUBBY_NOTIFY_FILE`).
@@ -13,7 +14,10 @@ public struct FileNotificationChannel: NotificationChannel {
 
     public init(path: String) { self.path = path }
 
-    public func deliver(_ note: ParcelReadyNotification) async throws {
+    public func deliver(_ note: ParcelReadyNotification) async throws { try append(note) }
+    public func deliver(_ note: SignInCodeNotification) async throws { try append(note) }
+
+    func append(_ note: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var line = try encoder.encode(note)
@@ -37,6 +41,13 @@ public struct LogNotificationChannel: NotificationChannel {
             "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
             "compartment": "\(note.compartmentLabel)", "pin": "\(String(repeating: "•", count: max(0, note.pin.count - 2)) + note.pin.suffix(2))",
             "expiresAt": "\(note.expiresAt)",
+        ])
+    }
+
+    public func deliver(_ note: SignInCodeNotification) async throws {
+        logger.info("notification", metadata: [
+            "kind": "\(note.kind)", "recipientId": "\(note.recipientId)",
+            "code": "\(String(repeating: "•", count: max(0, note.code.count - 2)) + note.code.suffix(2))", "expiresAt": "\(note.expiresAt)",
         ])
     }
 }
