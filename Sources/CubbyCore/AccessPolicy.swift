@@ -15,6 +15,11 @@ public enum Action: String, CaseIterable, Sendable {
     // residents' own pages
     case viewOwnParcels, residentSignOut
 
+    /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
+    public var isSingleUseForm: Bool {
+        self == .issueCredential || self == .inviteUser
+    }
+
     /// Actions that need a TOTP code entered within the last `AccessPolicy.stepUpWindow`.
     public var needsStepUp: Bool {
         switch self {

@@ -289,4 +289,12 @@ extension StoreSession {
     public func parcels(recipient: String, limit: Int = 100) async throws -> [ParcelRecord] {
         try await all("SELECT * FROM parcels WHERE recipient_id = \(bind: recipient) ORDER BY created_at DESC, id LIMIT \(bind: limit)", as: ParcelRecord.self)
     }
+
+    /// Records a form's single-use value; false when it was used before.
+    public func claimFormSubmission(hash: Data, at: Int64) async throws -> Bool {
+        try await !sql.raw("""
+            INSERT INTO form_submissions (once_hash, used_at) VALUES (\(bind: hash), \(bind: at))
+            ON CONFLICT (once_hash) DO NOTHING RETURNING once_hash
+            """).all().isEmpty
+    }
 }

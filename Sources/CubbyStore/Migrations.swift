@@ -277,6 +277,9 @@ enum Migrations {
               id_hash {blob} PRIMARY KEY, recipient_id {id} NOT NULL REFERENCES recipients(id),
               created_at {ts} NOT NULL, last_seen_at {ts} NOT NULL, ended_at {ts})
             """,
+            // Forms that show a secret once (issue a credential, invite) carry a single-use value, so a
+            // reload cannot submit them twice.
+            "CREATE TABLE form_submissions (once_hash {blob} PRIMARY KEY, used_at {ts} NOT NULL)",
         ]),
     ]
 }

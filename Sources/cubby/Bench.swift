@@ -13,7 +13,7 @@ import ServiceLifecycle
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that drive the real server.", subcommands: [PickupBench.self, LogBench.self])
+        abstract: "Benchmarks that drive the real server.", subcommands: [PickupBench.self, LogBench.self, SignInBench.self])
 }
 
 /// Drives the whole pickup path over HTTP with concurrent kiosks and compares it with the raw durable-commit

@@ -155,3 +155,32 @@ struct RoutePolicyTests {
         }
     }
 }
+
+@Suite("Portal forms")
+struct PortalFormTests {
+    @Test func aFormThatShowsASecretOnceCannotBeSentTwice() async throws {
+        try await TestWorld.with(.sqlite) { w in
+            let boss = try await w.staffMember("boss@example.org", .superAdmin)
+            let csrf = w.parts.keys.formToken("s:" + boss.session)
+            let form = "csrf=\(csrf)&once=abcdefghijklmnopqrstuvwx&kind=device&label=Lobby+A+spare&unit=\(w.unit)&days=30"
+            try await w.test { client in
+                let first = try await client.call(.post, "/admin/credentials", json: form, contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(boss.session)")
+                #expect(first.status == 200)
+                #expect(String(decoding: first.data, as: UTF8.self).contains("cby_device_"))
+                let again = try await client.call(.post, "/admin/credentials", json: form, contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(boss.session)")
+                #expect(again.status == 409)
+                #expect(!String(decoding: again.data, as: UTF8.self).contains("cby_device_"))
+                // Without the single-use value the form is not accepted at all.
+                let bare = form.replacingOccurrences(of: "&once=abcdefghijklmnopqrstuvwx", with: "")
+                #expect(try await client.call(.post, "/admin/credentials", json: bare, contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(boss.session)").status == 400)
+                let labelled = try await w.parts.store.read { s in try await s.credentials(organization: w.manifest.organizationId) }.filter { $0.label == "Lobby A spare" }
+                #expect(labelled.count == 1)
+                // Revoking redirects (so a reload cannot repeat it) and the list says so.
+                let revoke = try await client.call(
+                    .post, "/admin/credentials/\(labelled[0].id)/revoke", json: "csrf=\(csrf)", contentType: "application/x-www-form-urlencoded",
+                    cookie: "cubby_session=\(boss.session)")
+                #expect(revoke.status == 303 && revoke.headers[.location] == "/admin/credentials?done=revoked")
+            }
+        }
+    }
+}

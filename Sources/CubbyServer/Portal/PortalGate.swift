@@ -56,6 +56,8 @@ enum PortalRefusal: Error {
     case stepUpRequired
     case badForm
     case forbidden
+    /// A single-use form came a second time (a reload or a double click).
+    case resubmitted
 }
 
 /// The portal's half of the policy layer: sessions from cookies, anti-forgery tokens on every form,
@@ -129,6 +131,15 @@ struct PortalGate: Sendable {
                     guard !code.isEmpty else { throw PortalRefusal.stepUpRequired }
                     try await staff.stepUp(session, code: code)
                 }
+                if action.isSingleUseForm {
+                    let once = form.first("once")
+                    guard (16...64).contains(once.utf8.count) else { throw PortalRefusal.badForm }
+                    let hash = Data(staff.keys.hasher.hash("cubby.form-once.v1", once))
+                    let at = StoredTime.millis(staff.clock.now())
+                    guard try await staff.store.write({ s in try await s.claimFormSubmission(hash: hash, at: at) }) else {
+                        throw PortalRefusal.resubmitted
+                    }
+                }
             }
             response = try await handler(req, ctx, PortalCall(session: session, resident: resident, form: form, formToken: formToken, address: ctx.remoteAddress))
         } catch {
@@ -163,6 +174,8 @@ struct PortalGate: Sendable {
             (status, title, message) = (.forbidden, "Form expired", "This form could not be accepted. Go back, reload the page and try again.")
         case PortalRefusal.stepUpRequired:
             (status, title, message) = (.forbidden, "Code needed", "This action needs a fresh code from your authenticator. Go back and enter the code it shows now.")
+        case PortalRefusal.resubmitted:
+            (status, title, message) = (.conflict, "Already done", "This form was already sent once; nothing was done again. Open the page anew to do it again.")
         case PortalRefusal.badForm:
             (status, title, message) = (.badRequest, "Form not readable", "The form could not be read. Go back and try again.")
         case PortalRefusal.forbidden, DomainError.forbidden:

@@ -42,26 +42,30 @@ struct PortalRoutes {
         routes.portal(.post, "/admin/enroll", nil) { _, _, call in try await choosePassword(call) }
         routes.portal(.post, "/admin/enroll/confirm", nil) { _, _, call in try await confirmAuthenticator(call) }
         routes.portal(.get, "/admin/dashboard", .viewDashboard) { _, _, call in try await dashboard(call) }
-        routes.portal(.get, "/admin/users", .viewUsers) { _, _, call in try await usersPage(call) }
+        routes.portal(.get, "/admin/users", .viewUsers) { req, _, call in
+            try await usersPage(call, notice: Self.notices[req.uri.queryParameters.get("done") ?? ""])
+        }
         routes.portal(.post, "/admin/users", .inviteUser) { _, _, call in try await invite(call) }
         routes.portal(.post, "/admin/users/:accountId/role", .changeRole) { _, ctx, call in
             let s = try session(call)
             let role = try Self.role(call.form.first("role"))
             let sites = call.form.all("site")
             _ = try await staff.changeRole(s, accountId: ctx.parameters.get("accountId") ?? "", role: role, sites: sites.isEmpty ? nil : sites)
-            return try await usersPage(call, notice: "Role changed.")
+            return gate.redirect("/admin/users?done=role")
         }
         routes.portal(.post, "/admin/users/:accountId/deactivate", .deactivateUser) { _, ctx, call in
             let s = try session(call)
-            let a = try await staff.deactivate(s, accountId: ctx.parameters.get("accountId") ?? "")
-            return try await usersPage(call, notice: "\(a.email) is deactivated and signed out.")
+            _ = try await staff.deactivate(s, accountId: ctx.parameters.get("accountId") ?? "")
+            return gate.redirect("/admin/users?done=deactivated")
         }
-        routes.portal(.get, "/admin/credentials", .viewCredentials) { _, _, call in try await credentialsPage(call) }
+        routes.portal(.get, "/admin/credentials", .viewCredentials) { req, _, call in
+            try await credentialsPage(call, notice: Self.notices[req.uri.queryParameters.get("done") ?? ""])
+        }
         routes.portal(.post, "/admin/credentials", .issueCredential) { _, _, call in try await issue(call) }
         routes.portal(.post, "/admin/credentials/:credentialId/revoke", .revokeCredential) { _, ctx, call in
             let s = try session(call)
-            let c = try await staff.revokeCredential(s.principal, actor: StaffDesk.actor(s.account), id: ctx.parameters.get("credentialId") ?? "")
-            return try await credentialsPage(call, notice: "\(c.label) is revoked.")
+            _ = try await staff.revokeCredential(s.principal, actor: StaffDesk.actor(s.account), id: ctx.parameters.get("credentialId") ?? "")
+            return gate.redirect("/admin/credentials?done=revoked")
         }
         routes.portal(.post, "/admin/sign-out", .manageOwnSession) { _, _, call in
             try await staff.signOut(try session(call))
@@ -72,6 +76,15 @@ struct PortalRoutes {
             return gate.redirect("/admin/sign-in", cookies: [gate.cookie(PortalGate.sessionCookie, "", clear: true)])
         }
     }
+
+    /// What a page says after a form redirected to it (`?done=`).
+    static let notices: [String: String] = [
+        "role": "The role was changed.", "deactivated": "The account is deactivated and its sessions have ended.",
+        "revoked": "The credential is revoked; its next request will be refused.",
+    ]
+
+    /// A fresh single-use value for a form that shows a secret once.
+    static func once() -> String { Base64URL.encode(SecretGenerator.bytes(18)) }
 
     func session(_ call: PortalCall) throws -> StaffSession {
         guard let s = call.session else { throw PortalRefusal.forbidden }
@@ -192,7 +205,7 @@ struct PortalRoutes {
             ]
         }
         var values: [String: Any] = [
-            "users": rows, "inviteRoles": grantable.map(\.rawValue), "allSites": sites.map { ["id": $0.id, "name": $0.name] },
+            "users": rows, "inviteRoles": grantable.map(\.rawValue), "once": Self.once(), "allSites": sites.map { ["id": $0.id, "name": $0.name] },
         ]
         if let notice { values["notice"] = notice }
         if let invited { values["inviteEmail"] = invited.0; values["inviteLink"] = invited.1 }
@@ -237,7 +250,7 @@ struct PortalRoutes {
             ]
         }
         var values: [String: Any] = [
-            "credentials": rows, "allSites": sites.map { ["id": $0.id, "name": $0.name] },
+            "credentials": rows, "once": Self.once(), "allSites": sites.map { ["id": $0.id, "name": $0.name] },
             "units": units.filter { mine.contains($0.siteId) }.map { ["id": $0.id, "name": $0.name] },
             "carriers": carriers.map { ["id": $0.id, "name": $0.name] },
             "stepCode": ["needsCode": needsCode, "id": "issue"] as [String: Any],

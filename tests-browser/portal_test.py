@@ -1,0 +1,1022 @@
+#!/usr/bin/env python3
+"""Headless-browser tests of Cubby's management portal (/admin), run against the real server.
+
+Starts `cubby demo` in a fresh temporary directory on a free loopback port, then drives the portal
+in headless Chromium through Selenium:
+
+  (a) enrolls the demo super-administrator through the pages (password, authenticator, recovery
+      codes), reading the TOTP key from the page and making codes with pyotp;
+  (b) waits for the next TOTP step and signs in; checks the dashboard's site, units and occupancy;
+  (c) invites an auditor, issues a device credential for a unit and revokes it (and checks through
+      the API that the token works before and not after);
+  (d) signs out and checks the dashboard is no longer reachable;
+  (e) signs in with a recovery code and signs out;
+  (f) replays the TOTP code of (b): refused with the generic error;
+  (g) replays the recovery code of (e): refused;
+  (h) runs axe-core on every page it visits and fails on any "serious" or "critical" violation;
+  and, in a second browser with JavaScript disabled: enrolls the invited auditor, signs it in with
+  a recovery code, signs the administrator in with a fresh TOTP code and uses "Sign out everywhere".
+
+Usage: python3 tests-browser/portal_test.py [--keep] [--axe-script PATH]
+Environment: CUBBY_BIN (default <repo>/.build/debug/cubby), CHROME_BIN, CHROMEDRIVER, AXE_SCRIPT.
+Exits 0 when every check passed, 1 when one failed, 2 when the test could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+try:
+    import pyotp
+    from axe_selenium_python import Axe
+    from selenium import webdriver
+    from selenium.common.exceptions import NoSuchElementException, WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError as e:  # pragma: no cover
+    print(f"missing Python package ({e}); install: pip install selenium pyotp axe-selenium-python", file=sys.stderr)
+    sys.exit(2)
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+ADMIN = "admin@example.org"
+ADMIN_PASSWORD = "violet tram under lantern"
+AUDITOR = "auditor@example.org"
+AUDITOR_PASSWORD = "copper kettle behind orchard"
+COMMON_PASSWORD = "123qweasdzxc"  # 12 characters, on the server's common-password list
+GENERIC_SIGN_IN_ERROR = "The email, password or code is not right, or the account cannot sign in now."
+SITE = "Riverside Apartments"
+UNITS = ("Lobby A", "Lobby B")
+COMPARTMENTS_PER_UNIT = 24  # DemoSeed.demoLayout
+STEP = 30  # TOTP period, seconds
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+BLOCKING_IMPACTS = ("critical", "serious")
+IMPACTS = ("critical", "serious", "moderate", "minor")
+
+# Only loopback: the browser resolves no host name but localhost and gets no proxy.
+CHROME_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1024", "--lang=en-US",
+    "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
+    "--disable-default-apps", "--disable-domain-reliability", "--no-first-run", "--no-default-browser-check",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+class Skipped(Exception):
+    pass
+
+
+def expect(cond, message: str):
+    if not cond:
+        raise CheckFailed(message)
+
+
+def log(msg: str = ""):
+    print(msg, flush=True)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+# ---------------------------------------------------------------------------------------------
+# TOTP timing
+
+
+def current_step(at: float | None = None) -> int:
+    return int((time.time() if at is None else at) // STEP)
+
+
+def fresh_code(totp: pyotp.TOTP, last_used_step: int, why: str) -> tuple[str, int, float]:
+    """A code of a step after `last_used_step` (waiting for that step to begin): (code, step, time)."""
+    while current_step() <= last_used_step:
+        wait = (last_used_step + 1) * STEP - time.time() + 0.3
+        log(f"    waiting {wait:.1f} s for the next TOTP step ({why})")
+        time.sleep(max(0.05, wait))
+    now = time.time()
+    return totp.at(now), current_step(now), now
+
+
+def wrong_code(totp: pyotp.TOTP) -> str:
+    """A 6-digit code that matches none of the steps the server accepts now."""
+    now = time.time()
+    near = {totp.at(now + d * STEP) for d in (-2, -1, 0, 1, 2)}
+    for candidate in ("000000", "123456", "654321", "111111"):
+        if candidate not in near:
+            return candidate
+    raise RuntimeError("unreachable")
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 10):
+    """A plain HTTP call to the server (never through a proxy): (status, parsed JSON or text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with NO_PROXY.open(req, timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+class Server:
+    def __init__(self, binary: Path, workdir: Path):
+        self.binary = binary
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.log_path = workdir / "server.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, attempts: int = 3):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CUBBY_")}
+        for attempt in range(attempts):
+            self.port = free_port()
+            logf = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [str(self.binary), "demo", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=self.workdir, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            logf.close()
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if http("GET", self.base + "/healthz", timeout=2)[0] == 200:
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            log(f"  server did not come up on port {self.port} (attempt {attempt + 1}); log: {self.log_path}")
+            self.stop()
+        raise RuntimeError(f"the server did not start; see {self.log_path}")
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is None or p.poll() is not None:
+            return
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The browser
+
+
+def make_driver(workdir: Path, name: str, javascript: bool) -> webdriver.Chrome:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = os.environ.get("CHROME_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in CHROME_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={workdir / ('profile-' + name)}")
+    if not javascript:
+        opts.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    driver_path = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    service = Service(driver_path, log_output=str(workdir / f"chromedriver-{name}.log"))
+    driver = webdriver.Chrome(options=opts, service=service)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    return driver
+
+
+class Page:
+    """One browser driving the portal."""
+
+    def __init__(self, driver: webdriver.Chrome, base: str, name: str):
+        self.d = driver
+        self.base = base
+        self.name = name
+
+    def get(self, path_or_url: str):
+        self.d.get(path_or_url if path_or_url.startswith("http") else self.base + path_or_url)
+
+    @property
+    def path(self) -> str:
+        u = urllib.parse.urlsplit(self.d.current_url)
+        return u.path + (("?" + u.query) if u.query else "")
+
+    @property
+    def path_only(self) -> str:
+        return urllib.parse.urlsplit(self.d.current_url).path
+
+    def status(self):
+        """The HTTP status of the document shown (Navigation Timing; works with page scripts off too)."""
+        return self.d.execute_script(
+            "const e = performance.getEntriesByType('navigation')[0]; return e ? e.responseStatus : null;")
+
+    def el(self, css: str):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def els(self, css: str):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def has(self, css: str) -> bool:
+        return bool(self.els(css))
+
+    def text(self, css: str) -> str:
+        return self.el(css).text.strip()
+
+    def h1(self) -> str:
+        return self.text("main h1")
+
+    def fill(self, element_id: str, value: str):
+        e = self.d.find_element(By.ID, element_id)
+        e.clear()
+        e.send_keys(value)
+
+    def button(self, label: str, scope=None):
+        return (scope or self.d).find_element(By.XPATH, f".//button[normalize-space()={xpath_literal(label)}]")
+
+    def submit(self, label: str, scope=None):
+        """Clicks a submit button and waits for the next page."""
+        old = self.d.find_element(By.TAG_NAME, "html")
+        self.button(label, scope).click()
+        WebDriverWait(self.d, 20).until(EC.staleness_of(old))
+        WebDriverWait(self.d, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def follow(self, link_text: str):
+        old = self.d.find_element(By.TAG_NAME, "html")
+        self.d.find_element(By.XPATH, f"//a[normalize-space()={xpath_literal(link_text)}]").click()
+        WebDriverWait(self.d, 20).until(EC.staleness_of(old))
+
+    def alert(self) -> str | None:
+        found = self.els("div.error[role=alert]")
+        return found[0].text.strip() if found else None
+
+    def signed_in_as(self) -> str | None:
+        found = self.els("header .who p")
+        return found[0].text.strip() if found else None
+
+    def expect_page(self, path: str, h1: str, status: int | None = 200):
+        """`path` is the exact path, or a regular expression for it when it starts with '^'."""
+        ok = re.fullmatch(path, self.path_only) if path.startswith("^") else self.path_only == path
+        expect(ok, f"expected to be on {path}, but the browser is on {self.path}")
+        expect(self.h1() == h1, f"expected the heading {h1!r} on {path}, got {self.h1()!r}")
+        if status is not None:
+            got = self.status()
+            expect(got == status, f"expected HTTP {status} for {path}, got {got}")
+
+
+def xpath_literal(s: str) -> str:
+    if "'" not in s:
+        return f"'{s}'"
+    if '"' not in s:
+        return f'"{s}"'
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in s.split("'")) + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# axe-core
+
+
+def default_axe_script(explicit: str | None) -> str:
+    """AXE_SCRIPT / --axe-script; else the newer axe-core bundled by selenium-axe-python, if installed;
+    else the one bundled by axe-selenium-python."""
+    if explicit:
+        return explicit
+    try:
+        import selenium_axe_python  # axe-core 4.x
+
+        candidate = Path(selenium_axe_python.__file__).parent / "axe-core" / "axe.min.js"
+        if candidate.is_file():
+            return str(candidate)
+    except ImportError:
+        pass
+    import axe_selenium_python.axe as bundled
+
+    return bundled._DEFAULT_SCRIPT
+
+
+class AxeAudit:
+    def __init__(self, script: str):
+        self.script = script
+        self.version = "?"
+        self.tags: list[str] | None = None
+        self.rows: list[dict] = []
+
+    def run(self, page: Page, name: str) -> dict:
+        """Runs axe-core on the current page; records and returns a row (never raises)."""
+        row = {"page": name, "path": page.path_only, "counts": dict.fromkeys(IMPACTS, 0), "violations": [],
+               "ignored": [], "incomplete": 0, "passes": 0, "error": None}
+        try:
+            axe = Axe(page.d, self.script)
+            axe.inject()
+            if self.tags is None:
+                self.version = page.d.execute_script("return axe.version")
+                known = set(page.d.execute_script(
+                    "return [].concat.apply([], axe.getRules().map(function (r) { return r.tags; }));"))
+                self.tags = [t for t in AXE_TAGS if t in known]
+                dropped = [t for t in AXE_TAGS if t not in known]
+                log(f"    axe-core {self.version} ({self.script}); tags {self.tags}"
+                    + (f"; this version does not know {dropped}" if dropped else ""))
+            options = json.dumps({"runOnly": {"type": "tag", "values": self.tags}})
+            # Like Axe.run, but a rejected promise is reported instead of ending in a script timeout.
+            result = page.d.execute_async_script(
+                "var done = arguments[arguments.length - 1];"
+                f"axe.run(document, {options}).then(function (r) {{ done({{ok: r}}); }},"
+                " function (e) { done({error: String(e)}); });")
+            if "error" in result:
+                raise RuntimeError(result["error"])
+            r = result["ok"]
+            row["incomplete"] = len(r.get("incomplete", []))
+            row["passes"] = len(r.get("passes", []))
+            for v in r["violations"]:
+                real = [n for n in v["nodes"] if not self.known_false_positive(v["id"], n)]
+                if len(real) < len(v["nodes"]):
+                    row["ignored"].append({**v, "nodes": [n for n in v["nodes"] if n not in real]})
+                if not real:
+                    continue
+                v = {**v, "nodes": real}
+                row["violations"].append(v)
+                row["counts"][v.get("impact") or "minor"] += 1
+        except Exception as e:  # noqa: BLE001 - an axe failure is a finding, not a crash
+            row["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+        self.rows.append(row)
+        return row
+
+    def known_false_positive(self, rule: str, node: dict) -> bool:
+        """Findings of axe-core before 4.0 (3.1.1 ships in axe-selenium-python 2.1.6) that later
+        versions and the HTML autofill rules accept: the tokens "one-time-code" and "off", and
+        "username" on an email field."""
+        major = self.version.split(".")[0]
+        if rule != "autocomplete-valid" or not major.isdigit() or int(major) >= 4:
+            return False
+        html = node.get("html", "")
+        return ('autocomplete="one-time-code"' in html or 'autocomplete="off"' in html
+                or ('type="email"' in html and 'autocomplete="username"' in html))
+
+    @staticmethod
+    def blocking(row: dict) -> list[dict]:
+        return [v for v in row["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+
+    @staticmethod
+    def describe(v: dict) -> str:
+        lines = [f"      [{v.get('impact')}] {v['id']}: {v['help']} ({v.get('helpUrl', '')})"]
+        for n in v["nodes"]:
+            lines.append(f"          target {' '.join(map(str, n['target']))}: {n.get('html', '')[:160]}")
+            summary = (n.get("failureSummary") or "").replace("\n", " ").strip()
+            if summary:
+                lines.append(f"            {summary[:300]}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+class Suite:
+    def __init__(self, workdir: Path, axe: AxeAudit):
+        self.workdir = workdir
+        self.axe = axe
+        self.results: list[tuple[str, str, str]] = []  # (name, PASS/FAIL/SKIP, detail)
+        self.failed_steps: set[str] = set()
+        self.shots = 0
+
+    def screenshot(self, page: Page | None, name: str) -> str:
+        if page is None:
+            return ""
+        self.shots += 1
+        base = self.workdir / f"fail-{self.shots:02d}-{slug(name)}"
+        try:
+            page.d.save_screenshot(str(base) + ".png")
+            (Path(str(base) + ".html")).write_text(page.d.page_source)
+            return f"{base}.png (page at {page.d.current_url}; HTML in {base}.html)"
+        except WebDriverException as e:
+            return f"(no screenshot: {e.msg})"
+
+    def step(self, name: str, fn, pages: list[Page], needs: tuple[str, ...] = ()):
+        missing = [n for n in needs if n in self.failed_steps]
+        if missing:
+            self.failed_steps.add(name)
+            self.results.append((name, "SKIP", f"needs {', '.join(missing)}"))
+            log(f"SKIP {name} (needs {', '.join(missing)})")
+            return
+        log(f"---- {name}")
+        started = time.time()
+        try:
+            detail = fn() or ""
+            self.results.append((name, "PASS", detail))
+            log(f"PASS {name} ({time.time() - started:.1f} s){': ' + detail if detail else ''}")
+        except Exception as e:  # noqa: BLE001
+            self.failed_steps.add(name)
+            where = [self.screenshot(p, name) for p in pages]
+            if isinstance(e, CheckFailed):
+                msg = str(e)
+            else:
+                text = (e.msg if isinstance(e, WebDriverException) and e.msg else str(e)) or ""
+                frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
+                where_in_test = f" (at line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
+                msg = f"{type(e).__name__}: {text.splitlines()[0] if text else ''}{where_in_test}"
+            detail = msg + "".join(f"\n    screenshot: {w}" for w in where if w)
+            self.results.append((name, "FAIL", detail))
+            log(f"FAIL {name}: {detail}")
+
+    def audit(self, page: Page, name: str):
+        """axe-core on the page shown now; a serious or critical violation is a failed check."""
+        row = self.axe.run(page, name)
+        check = f"axe: {name}"
+        counts = ", ".join(f"{k} {row['counts'][k]}" for k in IMPACTS)
+        if row["error"]:
+            self.results.append((check, "FAIL", f"axe did not run: {row['error']}"))
+            log(f"    axe {name}: did not run: {row['error']}")
+            return
+        log(f"    axe {name} ({row['path']}): {counts}; needs review {row['incomplete']}, rules passed {row['passes']}")
+        for v in row["violations"]:
+            log(AxeAudit.describe(v))
+        for v in row["ignored"]:
+            targets = ", ".join(" ".join(map(str, n["target"])) for n in v["nodes"])
+            log(f"      (ignored: known false positive of axe-core {self.axe.version}) {v['id']} on {targets}")
+        blocking = AxeAudit.blocking(row)
+        if blocking:
+            shot = self.screenshot(page, check)
+            self.results.append((check, "FAIL", f"{len(blocking)} serious/critical violation(s): "
+                                 + ", ".join(v["id"] for v in blocking) + f"\n    screenshot: {shot}"))
+        else:
+            self.results.append((check, "PASS", counts))
+
+
+def run(args) -> int:
+    started = time.time()
+    binary = Path(os.environ.get("CUBBY_BIN") or REPO / ".build" / "debug" / "cubby")
+    if not binary.is_absolute():
+        binary = (REPO / binary).resolve() if not binary.exists() else binary.resolve()
+    if not os.access(binary, os.X_OK):
+        log(f"the cubby binary {binary} is missing or not executable (set CUBBY_BIN)")
+        return 2
+    for var in ("NO_PROXY", "no_proxy"):  # Selenium's own calls to chromedriver stay off any proxy
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1,localhost"]))
+
+    workdir = Path(tempfile.mkdtemp(prefix="cubby-portal-test-"))
+    log(f"work dir {workdir}; server binary {binary}")
+    axe = AxeAudit(default_axe_script(args.axe_script or os.environ.get("AXE_SCRIPT")))
+    suite = Suite(workdir, axe)
+    server = Server(binary, workdir)
+    drivers: list[webdriver.Chrome] = []
+    state: dict = {}
+
+    def on_signal(signum, _frame):
+        log(f"\nterminated by signal {signum}; stopping the browsers and the server; work dir kept: {workdir}")
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        try:
+            server.start()
+        except RuntimeError as e:
+            log(f"FAIL server start: {e}\n{server.log_tail()}")
+            return 2
+        base = server.base
+        enrollment_file = workdir / "cubby-data" / "admin-enrollment.txt"
+        state["enroll_url"] = enrollment_file.read_text().strip()
+        log(f"server on {base} (pid {server.proc.pid}); enrollment link from {enrollment_file}")
+        manifest = json.loads((workdir / "cubby-data" / "demo.json").read_text())
+
+        js = Page(d := make_driver(workdir, "js", javascript=True), base, "js")
+        drivers.append(d)
+        nojs = Page(d := make_driver(workdir, "nojs", javascript=False), base, "nojs")
+        drivers.append(d)
+
+        # ---- (a) enrollment --------------------------------------------------------------------
+
+        def error_page():
+            js.get("/admin/enroll?token=bogus")
+            js.expect_page("/admin/enroll", "Not done", 400)
+            msg = js.text("#message")
+            expect("not valid" in msg, f"unexpected message on the error page: {msg!r}")
+            expect(js.d.find_element(By.LINK_TEXT, "Back to the portal").get_attribute("href").endswith("/admin"),
+                   "the error page has no link back to the portal")
+            suite.audit(js, "message/error page (bogus enrollment link)")
+
+        def enroll_password():
+            url = state["enroll_url"]
+            expect(url.startswith(base + "/admin/enroll?token="), f"unexpected enrollment link {url!r}")
+            js.get(url)
+            js.expect_page("/admin/enroll", "Set up your account", 200)
+            intro = js.text("main > p")
+            expect(ADMIN in intro and "super-admin" in intro, f"the page does not name the account and role: {intro!r}")
+            suite.audit(js, "enroll: password page")
+            # A common password is refused with an inline error on the same page.
+            js.fill("password", COMMON_PASSWORD)
+            js.fill("confirm", COMMON_PASSWORD)
+            js.submit("Continue")
+            js.expect_page("/admin/enroll", "Set up your account", 400)
+            expect(js.alert(), "no error alert after a common password")
+            log(f"    common password refused: {js.alert()!r}")
+            suite.audit(js, "enroll: password page with error")
+            js.fill("password", ADMIN_PASSWORD)
+            js.fill("confirm", ADMIN_PASSWORD)
+            js.submit("Continue")
+            js.expect_page("/admin/enroll", "Set up your authenticator", 200)
+
+        def enroll_authenticator():
+            uri = js.text("#otpauth-uri")
+            parsed = urllib.parse.urlsplit(uri)
+            q = dict(urllib.parse.parse_qsl(parsed.query))
+            expect(parsed.scheme == "otpauth" and parsed.netloc == "totp", f"not a TOTP otpauth URI: {uri!r}")
+            expect(urllib.parse.unquote(parsed.path) == f"/Cubby:{ADMIN}", f"unexpected label in {uri!r}")
+            expect(q.get("issuer") == "Cubby" and q.get("digits") == "6" and q.get("period") == "30"
+                   and q.get("algorithm", "SHA1").upper() == "SHA1", f"unexpected parameters in {uri!r}")
+            secret = q.get("secret", "")
+            expect(re.fullmatch(r"[A-Z2-7]{32}", secret), f"unexpected secret {secret!r} (expected 160 bits base32)")
+            shown = js.text("#totp-secret")
+            expect(re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{4})*( [A-Z2-7]{1,3})?", shown),
+                   f"#totp-secret is not uppercase groups of 4: {shown!r}")
+            expect(shown.replace(" ", "") == secret, "#totp-secret differs from the URI's secret")
+            svg = js.el("figure.qr svg")
+            expect(svg.get_attribute("role") == "img" and svg.get_attribute("aria-label"), "the QR code SVG has no role=img/name")
+            state["qr"] = decode_qr(svg, workdir, uri)
+            suite.audit(js, "enroll: authenticator page")
+            totp = pyotp.TOTP(secret)  # the independent authenticator
+            state["totp"] = totp
+            # A wrong code is refused on the same page, with the same key.
+            js.fill("code", wrong_code(totp))
+            js.submit("Confirm")
+            js.expect_page("/admin/enroll/confirm", "Set up your authenticator", 400)
+            expect(js.alert(), "no error alert after a wrong code")
+            expect(js.text("#totp-secret").replace(" ", "") == secret, "the key changed after a wrong code")
+            suite.audit(js, "enroll: authenticator page with error")
+            code, step, _ = fresh_code(totp, -1, "enrollment")
+            js.fill("code", code)
+            js.submit("Confirm")
+            state["last_step"] = step
+            js.expect_page("/admin/enroll/confirm", "Save your recovery codes", 200)
+            return f"key {len(secret) * 5} bits; {state['qr']}"
+
+        def recovery_codes_page():
+            codes = [e.text.strip() for e in js.els("ol#recovery-codes li code")]
+            expect(len(codes) == 10, f"expected 10 recovery codes, got {len(codes)}")
+            expect(all(re.fullmatch(r"[a-z0-9]{5}-[a-z0-9]{5}", c) for c in codes), f"unexpected code format: {codes}")
+            expect(len(set(codes)) == 10, "the recovery codes are not all different")
+            state["recovery"] = codes
+            link = js.d.find_element(By.LINK_TEXT, "Sign in")
+            expect(link.get_attribute("href") == base + "/admin/sign-in", f"'Sign in' points to {link.get_attribute('href')}")
+            suite.audit(js, "enroll: recovery codes page")
+            js.follow("Sign in")
+            js.expect_page("/admin/sign-in", "Sign in", 200)
+
+        def link_used_once():
+            nojs.get(state["enroll_url"])
+            nojs.expect_page("/admin/enroll", "Not done", 400)
+
+        def keyboard():
+            js.get("/admin/sign-in")
+            ActionChains(js.d).send_keys(Keys.TAB).perform()
+            active = js.d.switch_to.active_element
+            expect(active.get_attribute("class") == "skip" and active.text.strip() == "Skip to content",
+                   f"the first Tab stop is not the skip link: {active.get_attribute('outerHTML')[:120]}")
+            left = js.d.execute_script("return arguments[0].getBoundingClientRect().left", active)
+            expect(left >= 0, "the focused skip link stays off screen")
+            ActionChains(js.d).send_keys(Keys.ENTER).perform()
+            ActionChains(js.d).send_keys(Keys.TAB).perform()
+            active = js.d.switch_to.active_element
+            expect(active.get_attribute("id") == "email", f"Tab after the skip link goes to {active.get_attribute('outerHTML')[:120]}, not #email")
+            style = js.d.execute_script(
+                "const s = getComputedStyle(arguments[0]); return [s.outlineStyle, s.outlineWidth, s.outlineColor];", active)
+            expect(style[0] != "none" and style[1] != "0px", f"the focused field has no visible outline: {style}")
+            return f"skip link first, then #email; focus outline {' '.join(style)}"
+
+        suite.step("keyboard: skip link, then the form, with a visible focus outline", keyboard, [js])
+        suite.step("a. bogus enrollment link shows the error page", error_page, [js])
+        suite.step("a. enrollment: password page", enroll_password, [js])
+        suite.step("a. enrollment: authenticator page", enroll_authenticator, [js], needs=("a. enrollment: password page",))
+        suite.step("a. enrollment: recovery codes page", recovery_codes_page, [js], needs=("a. enrollment: authenticator page",))
+        suite.step("a. the enrollment link works once", link_used_once, [nojs], needs=("a. enrollment: recovery codes page",))
+        enrolled = ("a. enrollment: recovery codes page",)
+
+        # ---- (b) sign-in and dashboard -------------------------------------------------------
+
+        def sign_in():
+            js.get("/admin/sign-in")
+            js.expect_page("/admin/sign-in", "Sign in", 200)
+            suite.audit(js, "sign-in page")
+            code, step, at = fresh_code(state["totp"], state["last_step"], "enrollment used the current one")
+            js.fill("email", ADMIN)
+            js.fill("password", ADMIN_PASSWORD)
+            js.fill("code", code)
+            js.submit("Sign in")
+            state.update(code_b=code, step_b=step, time_b=at, last_step=step)
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            who = js.signed_in_as() or ""
+            expect(f"Signed in as {ADMIN}" in who, f"header shows {who!r}")
+            cookie = js.d.get_cookie("cubby_session")
+            expect(cookie and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict" and cookie.get("path") == "/admin",
+                   f"the session cookie is not HttpOnly/SameSite=Strict/Path=/admin: {cookie}")
+            return f"code of step {step}; {who}"
+
+        def seed_parcel():
+            unit = manifest["units"][0]
+            status, body = http("POST", f"{base}/api/v1/units/{unit['id']}/dropoffs", {
+                "trackingNumber": "1ZBROWSER", "recipientId": manifest["recipients"][0]["id"], "size": "M"},
+                token=manifest["courierToken"])
+            expect(status == 201, f"drop-off through the API failed: {status} {body}")
+            state["parcel_unit"] = unit["name"]
+            return f"one parcel in {unit['name']} ({body.get('state')})"
+
+        def dashboard():
+            js.get("/admin/dashboard")
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            sections = [s for s in js.els("main section") if s.find_element(By.TAG_NAME, "h2").text.strip() == SITE]
+            expect(sections, f"the dashboard has no section for {SITE!r}")
+            table = sections[0].find_element(By.TAG_NAME, "table")
+            caption = table.find_element(By.TAG_NAME, "caption").text.strip()
+            expect(caption == f"Locker units at {SITE}", f"unexpected caption {caption!r}")
+            headers = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+            expect(headers == ["Unit", "Compartments", "Occupied", "Reserved", "Available", "Out of service", "Occupancy"],
+                   f"unexpected columns {headers}")
+            rows = {}
+            for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
+                rows[tr.find_element(By.TAG_NAME, "th").text.strip()] = [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
+            expect(set(UNITS) <= set(rows), f"units shown: {sorted(rows)}")
+            shown = []
+            for name in UNITS:
+                total, occupied, reserved, available, oos, pct = rows[name]
+                expect(re.fullmatch(r"\d+ %", pct), f"{name}: occupancy {pct!r} is not 'N %'")
+                n = [int(x) for x in (total, occupied, reserved, available, oos)]
+                expect(n[0] == COMPARTMENTS_PER_UNIT and n[1] + n[2] + n[3] + n[4] == n[0],
+                       f"{name}: counts do not add up: {rows[name]}")
+                parcels = 1 if name == state.get("parcel_unit") else 0
+                expect(n[1] + n[2] == parcels, f"{name}: expected {parcels} occupied/reserved, got {rows[name]}")
+                expected_pct = round((n[1] + n[2]) / (n[0] - n[4]) * 100)
+                expect(pct == f"{expected_pct} %", f"{name}: occupancy {pct!r}, expected {expected_pct} %")
+                shown.append(f"{name}: {occupied} occupied, {reserved} reserved, {available} available, {pct}")
+            suite.audit(js, "dashboard")
+            return "; ".join(shown)
+
+        suite.step("b. sign in with a TOTP code of the next step", sign_in, [js], needs=enrolled)
+        suite.step("b. a parcel is dropped off through the API", seed_parcel, [])
+        suite.step("b. dashboard shows the site, its units and occupancy", dashboard, [js],
+                   needs=("b. sign in with a TOTP code of the next step",))
+        signed_in = ("b. sign in with a TOTP code of the next step",)
+
+        # ---- (c) users and credentials -----------------------------------------------------------
+
+        def users():
+            js.follow("Users")
+            js.expect_page("/admin/users", "Users", 200)
+            table_rows = {tr.find_element(By.TAG_NAME, "th").text.strip(): tr for tr in js.els("main table tbody tr")}
+            expect(ADMIN in table_rows, f"the users table does not list {ADMIN}: {sorted(table_rows)}")
+            suite.audit(js, "users (before inviting)")
+            js.fill("invite-email", AUDITOR)
+            Select(js.el("#invite-role")).select_by_value("auditor")
+            js.submit("Invite")
+            js.expect_page("/admin/users", "Users", 200)
+            expect(js.has("#invite-link"), f"no #invite-link after inviting; alert: {js.alert()!r}")
+            link = js.text("#invite-link")
+            expect(link.startswith(base + "/admin/enroll?token="), f"unexpected invite link {link!r}")
+            state["invite_link"] = link
+            row = [tr for tr in js.els("main table tbody tr") if tr.find_element(By.TAG_NAME, "th").text.strip() == AUDITOR]
+            expect(row, f"the users table does not list {AUDITOR} after inviting")
+            cells = [td.text.strip() for td in row[0].find_elements(By.TAG_NAME, "td")]
+            expect(cells[0] == "auditor" and cells[1] == "whole organization" and cells[2] == "invited",
+                   f"unexpected row for {AUDITOR}: {cells[:3]}")
+            suite.audit(js, "users (after inviting)")
+            return f"invite link {link[:len(base) + 26]}…"
+
+        def credentials():
+            js.follow("Credentials")
+            js.expect_page("/admin/credentials", "Credentials", 200)
+            expect(not js.has("#code-issue"), "the issue form asks for a step-up code right after sign-in")
+            suite.audit(js, "credentials (before issuing)")
+            label = "browser test device"
+            Select(js.el("#kind")).select_by_value("device")
+            js.fill("label", label)
+            Select(js.el("#unit")).select_by_visible_text(UNITS[0])
+            js.fill("days", "30")
+            js.submit("Issue credential")
+            js.expect_page("/admin/credentials", "Credentials", 200)
+            expect(js.has("#issued-token"), f"no #issued-token after issuing; alert: {js.alert()!r}; {js.h1()}")
+            token = js.text("#issued-token")
+            expect(token.startswith("cby_device_"), f"the issued token does not start with cby_device_: {token[:16]!r}")
+            row = credential_row(js, label)
+            expect(row["cells"][:2] == ["device", UNITS[0]] and row["cells"][3] == "active",
+                   f"unexpected row for the new credential: {row['cells']}")
+            suite.audit(js, "credentials (after issuing)")
+            unit_id = next(u["id"] for u in manifest["units"] if u["name"] == UNITS[0])
+            before, _ = http("GET", f"{base}/api/v1/units/{unit_id}", token=token)
+            expect(before == 200, f"the new device token does not work on the API: HTTP {before}")
+            js.submit(f"Revoke {label}", scope=row["tr"])
+            # Post/Redirect/Get: the revocation answers with a redirect, so a reload cannot repeat it.
+            js.expect_page("/admin/credentials", "Credentials", 200)
+            notice = js.text("main .notice[role=status]") if js.has("main .notice[role=status]") else ""
+            expect(notice == "The credential is revoked; its next request will be refused.",
+                   f"unexpected notice after revoking: {notice!r}; alert {js.alert()!r}")
+            row = credential_row(js, label)
+            expect(row["cells"][3] == "revoked" and row["cells"][4] == "—", f"the row does not show revoked: {row['cells']}")
+            expect(not js.has("#issued-token"), "the secret is shown again after revoking")
+            after, _ = http("GET", f"{base}/api/v1/units/{unit_id}", token=token)
+            expect(after == 401, f"the revoked token still gets HTTP {after} from the API (expected 401)")
+            suite.audit(js, "credentials (after revoking)")
+            return f"token {token[:14]}…; API with it: {before} before, {after} after revoking"
+
+        suite.step("c. users: invite an auditor", users, [js], needs=signed_in)
+        suite.step("c. credentials: issue and revoke a device credential", credentials, [js], needs=signed_in)
+
+        # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
+
+        def sign_out():
+            js.get("/admin/dashboard")
+            js.submit("Sign out")
+            js.expect_page("/admin/sign-in", "Sign in", 200)
+            expect(js.d.get_cookie("cubby_session") is None, "the session cookie is still set after signing out")
+            js.get("/admin/dashboard")
+            expect(js.path_only == "/admin/sign-in", f"/admin/dashboard after signing out shows {js.path}")
+            expect(js.signed_in_as() is None, "the header still shows a signed-in user")
+
+        def recover():
+            js.get("/admin/recover")
+            js.expect_page("/admin/recover", "Sign in with a recovery code", 200)
+            suite.audit(js, "recover page")
+            code = state["recovery"][0]
+            js.fill("email", ADMIN)
+            js.fill("password", ADMIN_PASSWORD)
+            js.fill("recovery", code)
+            js.submit("Sign in with recovery code")
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            expect(f"Signed in as {ADMIN}" in (js.signed_in_as() or ""), "not signed in after the recovery code")
+            state["used_recovery"] = code
+            js.submit("Sign out")
+            js.expect_page("/admin/sign-in", "Sign in", 200)
+
+        suite.step("d. sign out; the dashboard redirects to sign-in", sign_out, [js], needs=signed_in)
+        suite.step("e. sign in with a recovery code, then sign out", recover, [js], needs=enrolled)
+
+        # ---- (f) replayed TOTP code, (g) reused recovery code ------------------------------------
+
+        def replayed_code():
+            js.get("/admin/sign-in")
+            now_step = current_step()
+            within = now_step <= state["step_b"] + 1
+            js.fill("email", ADMIN)
+            js.fill("password", ADMIN_PASSWORD)
+            js.fill("code", state["code_b"])
+            js.submit("Sign in")
+            js.expect_page("/admin/sign-in", "Sign in", 401)
+            alert = js.alert()
+            expect(alert == GENERIC_SIGN_IN_ERROR, f"unexpected error for a replayed code: {alert!r}")
+            expect(js.el("#email").get_attribute("value") == ADMIN, "the email address was not kept in the form")
+            expect(js.el("#email").get_attribute("aria-describedby") == "form-error", "the email field does not refer to the error")
+            suite.audit(js, "sign-in page with error")
+            age = time.time() - state["time_b"]
+            return (f"code of step {state['step_b']} replayed {age:.0f} s later at step {now_step} "
+                    + ("(inside the ±1-step window: refused only as a replay)" if within else "(outside the ±1-step window)"))
+
+        def reused_recovery_code():
+            js.get("/admin/recover")
+            js.fill("email", ADMIN)
+            js.fill("password", ADMIN_PASSWORD)
+            js.fill("recovery", state["used_recovery"])
+            js.submit("Sign in with recovery code")
+            js.expect_page("/admin/recover", "Sign in with a recovery code", 401)
+            alert = js.alert()
+            expect(alert == GENERIC_SIGN_IN_ERROR, f"unexpected error for a reused recovery code: {alert!r}")
+            suite.audit(js, "recover page with error")
+
+        suite.step("f. the TOTP code of (b) is refused when replayed", replayed_code, [js], needs=signed_in)
+        suite.step("g. the recovery code of (e) is refused the second time", reused_recovery_code, [js],
+                   needs=("e. sign in with a recovery code, then sign out",))
+
+        # ---- without JavaScript ------------------------------------------------------------------
+
+        def javascript_off():
+            nojs.d.get("data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>")
+            expect(nojs.text("#probe") == "off", "JavaScript runs in the browser that should have it off")
+            js.d.get("data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>")
+            expect(js.text("#probe") == "on", "JavaScript does not run in the main browser")
+
+        def auditor_without_js():
+            nojs.get(state["invite_link"])
+            nojs.expect_page("/admin/enroll", "Set up your account", 200)
+            expect(AUDITOR in nojs.text("main > p") and "auditor" in nojs.text("main > p"), "the page does not name the auditor")
+            nojs.fill("password", AUDITOR_PASSWORD)
+            nojs.fill("confirm", AUDITOR_PASSWORD)
+            nojs.submit("Continue")
+            nojs.expect_page("/admin/enroll", "Set up your authenticator", 200)
+            uri = nojs.text("#otpauth-uri")
+            totp = pyotp.TOTP(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(uri).query))["secret"])
+            nojs.fill("code", totp.now())
+            nojs.submit("Confirm")
+            nojs.expect_page("/admin/enroll/confirm", "Save your recovery codes", 200)
+            codes = [e.text.strip() for e in nojs.els("ol#recovery-codes li code")]
+            expect(len(codes) == 10, f"expected 10 recovery codes, got {len(codes)}")
+            nojs.get("/admin/recover")
+            nojs.fill("email", AUDITOR)
+            nojs.fill("password", AUDITOR_PASSWORD)
+            nojs.fill("recovery", codes[0])
+            nojs.submit("Sign in with recovery code")
+            nojs.expect_page("/admin/dashboard", "Dashboard", 200)
+            who = nojs.signed_in_as() or ""
+            expect(f"Signed in as {AUDITOR} (auditor)" in who, f"header shows {who!r}")
+            expect(SITE in [h.text.strip() for h in nojs.els("main section h2")], f"the auditor does not see {SITE}")
+            nav = [a.text.strip() for a in nojs.els("nav a")]
+            expect(nav == ["Dashboard"], f"the auditor's navigation shows {nav}")
+            nojs.get("/admin/users")
+            nojs.expect_page("/admin/users", "Not allowed", 403)
+            nojs.get("/admin/dashboard")
+            nojs.submit("Sign out")
+            nojs.expect_page("/admin/sign-in", "Sign in", 200)
+            return f"{who}; navigation {nav}; /admin/users answers 403"
+
+        def admin_without_js():
+            code, step, _ = fresh_code(state["totp"], state["last_step"], "the code of (b) used the last one")
+            nojs.get("/admin/sign-in")
+            nojs.fill("email", ADMIN)
+            nojs.fill("password", ADMIN_PASSWORD)
+            nojs.fill("code", code)
+            nojs.submit("Sign in")
+            state["last_step"] = step
+            nojs.expect_page("/admin/dashboard", "Dashboard", 200)
+            expect(SITE in [h.text.strip() for h in nojs.els("main section h2")], f"the dashboard does not show {SITE}")
+            # A second session in the other browser, then "Sign out everywhere" ends both.
+            js.get("/admin/recover")
+            js.fill("email", ADMIN)
+            js.fill("password", ADMIN_PASSWORD)
+            js.fill("recovery", state["recovery"][1])
+            js.submit("Sign in with recovery code")
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            nojs.submit("Sign out everywhere")
+            nojs.expect_page("/admin/sign-in", "Sign in", 200)
+            for p in (nojs, js):
+                p.get("/admin/dashboard")
+                expect(p.path_only == "/admin/sign-in", f"{p.name}: /admin/dashboard after 'Sign out everywhere' shows {p.path}")
+            return f"TOTP code of step {step}; both sessions ended by 'Sign out everywhere'"
+
+        suite.step("no-JS: JavaScript is really off", javascript_off, [nojs, js])
+        nojs_ok = ("no-JS: JavaScript is really off",)
+        suite.step("no-JS: the invited auditor enrolls and signs in with a recovery code", auditor_without_js, [nojs],
+                   needs=nojs_ok + ("c. users: invite an auditor",))
+        suite.step("no-JS: the administrator signs in with a fresh TOTP code; sign out everywhere", admin_without_js,
+                   [nojs, js], needs=nojs_ok + signed_in)
+
+        # ---- residents: their own page, signed in with a code sent through the outbox -------------
+
+        def resident_pages():
+            email = "resident1@example.org"
+            notes = workdir / "cubby-data" / "notifications.jsonl"
+            js.get("/me")
+            js.expect_page("/me/sign-in", "Your parcels: sign in", 200)
+            suite.audit(js, "resident sign-in page")
+            js.fill("email", email)
+            js.submit("Send me a code")
+            js.expect_page("/me/sign-in", "Enter your code", 200)
+            suite.audit(js, "resident code page")
+            code = None
+            deadline = time.time() + 10
+            while code is None and time.time() < deadline:
+                lines = notes.read_text().splitlines() if notes.exists() else []
+                found = [json.loads(l) for l in lines if '"resident.sign_in_code"' in l]
+                code = found[-1]["code"] if found else None
+                if code is None:
+                    time.sleep(0.2)
+            expect(code is not None, "no sign-in code reached the notifications file")
+            wrong = "00000000" if code != "00000000" else "11111111"
+            js.fill("code", wrong)
+            js.submit("Sign in")
+            js.expect_page("/me/verify", "Enter your code", 401)
+            expect(js.alert() is not None, "a wrong code shows no error")
+            suite.audit(js, "resident code page with error")
+            js.fill("code", code)
+            js.submit("Sign in")
+            js.expect_page("/me", "Your parcels", 200)
+            cells = [c.text.strip() for c in js.els("main table tbody th")]
+            expect("1ZBROWSER" in cells, f"the resident's parcel is not listed: {cells}")
+            suite.audit(js, "resident parcels page")
+            js.submit("Sign out")
+            js.expect_page("/me/sign-in", "Your parcels: sign in", 200)
+            return f"code via the outbox; parcels listed: {cells}"
+
+        suite.step("residents: sign in with a code from the outbox and see their own parcels", resident_pages, [js],
+                   needs=("b. a parcel is dropped off through the API",))
+    finally:
+        for d in drivers:
+            try:
+                d.quit()
+            except Exception:  # noqa: BLE001
+                pass
+        server.stop()
+
+    # ---- summary -------------------------------------------------------------------------------
+    log("\n==== axe-core " + axe.version + f" (tags {', '.join(axe.tags or [])}); failing impacts: {', '.join(BLOCKING_IMPACTS)}")
+    log(f"  {'page':<48} {'crit':>4} {'ser':>4} {'mod':>4} {'min':>4} {'review':>6}")
+    for row in axe.rows:
+        c = row["counts"]
+        if row["error"]:
+            log(f"  {row['page']:<48} did not run: {row['error']}")
+        else:
+            log(f"  {row['page']:<48} {c['critical']:>4} {c['serious']:>4} {c['moderate']:>4} {c['minor']:>4} {row['incomplete']:>6}")
+    totals = {k: sum(r["counts"][k] for r in axe.rows) for k in IMPACTS}
+    log(f"  {len(axe.rows)} pages; violations: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+
+    log("\n==== results")
+    for name, status, detail in suite.results:
+        log(f"{status:<4} {name}" + (f"\n     {detail.splitlines()[0]}" if status != "PASS" and detail else ""))
+    passed = sum(1 for _, s, _ in suite.results if s == "PASS")
+    failed = sum(1 for _, s, _ in suite.results if s == "FAIL")
+    skipped = sum(1 for _, s, _ in suite.results if s == "SKIP")
+    log(f"\nruntime {time.time() - started:.0f} s")
+    if failed or skipped:
+        log(f"server log: {server.log_path}\n--- last lines ---\n{server.log_tail(15)}\n---")
+        log(f"work dir kept: {workdir}")
+    elif args.keep:
+        log(f"work dir kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log(f"{'PASS' if not failed and not skipped else 'FAIL'}: {passed} passed, {failed} failed"
+        + (f", {skipped} skipped" if skipped else ""))
+    return 0 if not failed and not skipped else 1
+
+
+def credential_row(page: Page, label: str) -> dict:
+    for tr in page.els("main table tbody tr"):
+        if tr.find_element(By.TAG_NAME, "th").text.strip() == label:
+            return {"tr": tr, "cells": [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]}
+    raise CheckFailed(f"no row for the credential {label!r}")
+
+
+def decode_qr(svg, workdir: Path, uri: str) -> str:
+    """Decodes the QR code as a phone would (screenshot + zbarimg) and compares it with the URI."""
+    zbar = shutil.which("zbarimg")
+    if not zbar:
+        return "QR code not decoded (zbarimg missing: apt-get install zbar-tools)"
+    png = workdir / "qr.png"
+    png.write_bytes(svg.screenshot_as_png)
+    out = subprocess.run([zbar, "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(png)],
+                         capture_output=True, text=True, timeout=30)
+    decoded = out.stdout.strip()
+    expect(out.returncode == 0 and decoded, f"zbarimg could not read the QR code ({png}): {out.stderr.strip()}")
+    expect(decoded == uri, f"the QR code holds {decoded!r}, not the otpauth URI {uri!r}")
+    return "QR code decodes to the otpauth URI"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work dir even when everything passed")
+    parser.add_argument("--axe-script", help="the axe-core script to inject (default: see AXE_SCRIPT)")
+    args = parser.parse_args()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
