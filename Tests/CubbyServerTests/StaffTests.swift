@@ -348,6 +348,34 @@ struct StaffTests {
     }
 }
 
+@Suite("Scope within one organization")
+struct ScopeTests {
+    @Test(arguments: Backend.available)
+    func couriersDevicesAndAdminsStayInsideTheirSites(backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            // A second site of the same organization that the demo carrier does not serve.
+            let other = try await w.otherSite()
+            let admin = try await w.staffMember("site@example.org", .admin, sites: [other.site])
+            let drop = #"{"trackingNumber":"SCOPE1","recipientId":"\#(w.manifest.recipients[0].id)","size":"S"}"#
+            try await w.test { client in
+                // Same answer as for a unit that does not exist.
+                let courier = try await client.call(.post, "/api/v1/units/\(other.unit)/dropoffs", token: w.manifest.courierToken, json: drop)
+                let missing = try await client.call(.post, "/api/v1/units/\(UUID().uuidString)/dropoffs", token: w.manifest.courierToken, json: drop)
+                #expect(courier.status == 404 && missing.status == 404)
+                #expect(courier.body.str("error") == missing.body.str("error"))
+                // A device reads only its own unit.
+                #expect(try await client.call(.get, "/api/v1/units/\(w.unit)", token: w.device).status == 200)
+                #expect(try await client.call(.get, "/api/v1/units/\(w.manifest.units[1].id)", token: w.device).status == 404)
+                // The demo admin key's organization-wide reach includes the new site; a site-scoped
+                // portal admin sees only its own site on the dashboard.
+                let page = try await client.call(.get, "/admin/dashboard", cookie: "cubby_session=\(admin.session)")
+                let html = String(decoding: page.data, as: UTF8.self)
+                #expect(page.status == 200 && html.contains("Harbour View") && !html.contains("Riverside Apartments"))
+            }
+        }
+    }
+}
+
 @Suite("Residents sign in with a one-time code")
 struct ResidentSignInTests {
     @Test(arguments: Backend.available)
