@@ -82,7 +82,7 @@ status=$?
 set -e
 [[ $status -eq 1 ]] || fail "an altered bundle verified (exit $status)"
 
-sqlite3 "$work/a.sqlite" "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET canonical = CAST(REPLACE(CAST(canonical AS TEXT), 'S', 'M') AS BLOB) WHERE seq = 5;"
+sqlite3 "$work/a.sqlite" "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET canonical = CAST(REPLACE(CAST(canonical AS TEXT), '\"type\":\"', '\"type\":\"x') AS BLOB) WHERE seq = 5;"
 set +e
 out=$("$bin" audit verify --database "sqlite:$work/a.sqlite" --keys "$work/keys.json")
 status=$?

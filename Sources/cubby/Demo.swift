@@ -16,6 +16,10 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         var settings = try await options.settings()
         if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
+        if let file = settings.notifyFile {
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        }
         let logger = options.logger()
         let parts = try await buildParts(settings: settings, logger: logger)
         do {
