@@ -56,6 +56,16 @@ except ImportError as e:  # pragma: no cover
     print(f"missing Python package ({e}); install: pip install selenium pyotp axe-selenium-python", file=sys.stderr)
     sys.exit(2)
 
+def gone(element) -> bool:
+    """Whether the page that held `element` has been replaced. While a navigation is under way Chromium
+    may answer a query about the old node with an inspector error instead of "stale": that counts too."""
+    try:
+        element.is_enabled()
+        return False
+    except WebDriverException:  # StaleElementReferenceException is one of these
+        return True
+
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -290,13 +300,13 @@ class Page:
         """Clicks a submit button and waits for the next page."""
         old = self.d.find_element(By.TAG_NAME, "html")
         self.button(label, scope).click()
-        WebDriverWait(self.d, 20).until(EC.staleness_of(old))
+        WebDriverWait(self.d, 20).until(lambda _: gone(old))
         WebDriverWait(self.d, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def follow(self, link_text: str):
         old = self.d.find_element(By.TAG_NAME, "html")
         self.d.find_element(By.XPATH, f"//a[normalize-space()={xpath_literal(link_text)}]").click()
-        WebDriverWait(self.d, 20).until(EC.staleness_of(old))
+        WebDriverWait(self.d, 20).until(lambda _: gone(old))
 
     def alert(self) -> str | None:
         found = self.els("div.error[role=alert]")

@@ -83,7 +83,8 @@ struct SignInBench: AsyncParsableCommand {
         say("kind              p50 ms   p90 ms   p50 / wrong-password p50")
         for (label, _, _, _) in kinds {
             let xs = times[label]!
-            say(String(format: "%-16@ %7.1f  %7.1f   %.2f", label as NSString, pct(xs, 0.5), pct(xs, 0.9), pct(xs, 0.5) / base))
+            say(label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: " %7.1f  %7.1f   %.2f", pct(xs, 0.5), pct(xs, 0.9), pct(xs, 0.5) / base))
         }
     }
 }
