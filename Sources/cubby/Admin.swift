@@ -5,20 +5,25 @@ import CubbyStore
 import Foundation
 import Logging
 
-/// Opens the server's parts for a one-shot command and closes them afterwards.
-func withParts<T>(_ options: ServerOptions, _ body: (CubbyServerParts, ServerSettings) async throws -> T) async throws -> T {
-    let settings = try await options.settings()
-    var logger = options.logger()
-    logger.logLevel = max(logger.logLevel, .warning)
+/// Builds the server's parts, runs `body` with them, and closes the store whether `body` returns or throws.
+func withParts<T>(settings: ServerSettings, logger: Logger, _ body: (CubbyServerParts) async throws -> T) async throws -> T {
     let parts = try await buildParts(settings: settings, logger: logger)
     do {
-        let result = try await body(parts, settings)
+        let result = try await body(parts)
         await parts.store.close()
         return result
     } catch {
         await parts.store.close()
         throw error
     }
+}
+
+/// The same for a one-shot console command: settings from its options, warnings and errors only in the log.
+func withParts<T>(_ options: ServerOptions, _ body: (CubbyServerParts, ServerSettings) async throws -> T) async throws -> T {
+    let settings = try await options.settings()
+    var logger = options.logger()
+    logger.logLevel = max(logger.logLevel, .warning)
+    return try await withParts(settings: settings, logger: logger) { parts in try await body(parts, settings) }
 }
 
 /// The organization a command acts on: the one given, or the only one there is.

@@ -21,14 +21,7 @@ struct Demo: AsyncParsableCommand {
                 atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
         }
         let logger = options.logger()
-        let parts = try await buildParts(settings: settings, logger: logger)
-        do {
-            try await run(parts: parts, settings: settings, logger: logger)
-        } catch {
-            await parts.store.close()
-            throw error
-        }
-        await parts.store.close()
+        try await withParts(settings: settings, logger: logger) { parts in try await run(parts: parts, settings: settings, logger: logger) }
     }
 
     static let superAdminEmail = "admin@example.org"

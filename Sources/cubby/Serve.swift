@@ -12,16 +12,10 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try await options.settings()
         let logger = options.logger()
-        let parts = try await buildParts(settings: settings, logger: logger)
-        logger.info("cubby serving", metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
-        do {
-            let app = try buildApplication(parts: parts, settings: settings, logger: logger)
-            try await app.runService()
-        } catch {
-            await parts.store.close()
-            throw error
+        try await withParts(settings: settings, logger: logger) { parts in
+            logger.info("cubby serving", metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
+            try await buildApplication(parts: parts, settings: settings, logger: logger).runService()
         }
-        await parts.store.close()
     }
 }
 

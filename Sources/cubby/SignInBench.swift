@@ -27,14 +27,7 @@ struct SignInBench: AsyncParsableCommand {
         let workspace = try await BenchWorkspace.make(database: database, dir: nil, name: "signin", logger: logger)
         defer { workspace.remove() }
         let settings = ServerSettings(database: workspace.location, keysPath: workspace.dir + "/keys.json", simulateUnits: false)
-        let parts = try await buildParts(settings: settings, logger: logger)
-        do {
-            try await measure(parts)
-        } catch {
-            await parts.store.close()
-            throw error
-        }
-        await parts.store.close()
+        try await withParts(settings: settings, logger: logger) { parts in try await measure(parts) }
     }
 
     func measure(_ parts: CubbyServerParts) async throws {

@@ -137,10 +137,11 @@ public struct ResidentDesk: Sendable {
     public func parcels(_ session: ResidentSession) async throws -> [(ParcelRecord, UnitRecord?, CompartmentRecord?)] {
         try await store.read { s in
             var out: [(ParcelRecord, UnitRecord?, CompartmentRecord?)] = []
+            var units: [String: UnitRecord] = [:]
             for p in try await s.parcels(recipient: session.recipient.id) {
-                let unit = try await s.unit(p.unitId)
+                if units[p.unitId] == nil { units[p.unitId] = try await s.unit(p.unitId) }
                 let compartment = try await p.compartmentId.asyncMap { try await s.compartment($0) } ?? nil
-                out.append((p, unit, compartment))
+                out.append((p, units[p.unitId], compartment))
             }
             return out
         }

@@ -104,33 +104,44 @@ extension StaffDesk {
 
     /// Whether a credential lies within the caller's reach: a super-admin reaches its organization; an
     /// admin reaches devices of its units, carriers serving only its sites, and keys limited to its sites.
-    func reaches(_ s: StoreSession, _ p: Principal, _ c: CredentialRecord) async throws -> Bool {
+    /// `unitSite` is the site of the credential's unit, `carrierSites` the sites its carrier serves.
+    static func reaches(_ p: Principal, _ c: CredentialRecord, unitSite: String?, carrierSites: [String]) -> Bool {
         guard c.organizationId == p.organizationId.uuidString.lowercased() else { return false }
         if p.role == .superAdmin { return true }
         guard p.role == .admin else { return false }
         let mine = Set(p.siteIds.map { $0.uuidString.lowercased() })
         switch c.kind {
         case "device":
-            guard let unit = c.unitId, let u = try await s.unit(unit) else { return false }
-            return mine.contains(u.siteId)
+            return unitSite.map(mine.contains) ?? false
         case "courier", "carrier":
-            guard let carrier = c.carrierId else { return false }
-            let served = try await s.carrierSites(carrier)
-            return !served.isEmpty && Set(served).isSubset(of: mine)
+            return !carrierSites.isEmpty && Set(carrierSites).isSubset(of: mine)
         default:
             guard let list = c.siteIds else { return false }
             return Set(list.split(separator: ",").map(String.init)).isSubset(of: mine)
         }
     }
 
+    /// The same for one credential, reading only what an admin's check needs.
+    func reaches(_ s: StoreSession, _ p: Principal, _ c: CredentialRecord) async throws -> Bool {
+        guard p.role == .admin else { return Self.reaches(p, c, unitSite: nil, carrierSites: []) }
+        let unitSite = try await c.unitId.asyncMap { try await s.unit($0)?.siteId } ?? nil
+        let carrierSites = try await c.carrierId.asyncMap { try await s.carrierSites($0) } ?? []
+        return Self.reaches(p, c, unitSite: unitSite, carrierSites: carrierSites)
+    }
+
     /// The credentials the caller may see and revoke, newest first.
     public func credentials(_ session: StaffSession) async throws -> [CredentialRecord] {
-        try await store.read { s in
-            var out: [CredentialRecord] = []
-            for c in try await s.credentials(organization: session.account.organizationId) where try await reaches(s, session.principal, c) {
-                out.append(c)
-            }
-            return out.reversed()
+        let p = session.principal
+        let org = session.account.organizationId
+        return try await store.read { s in
+            let all = try await s.credentials(organization: org)
+            // Each unit's site and each carrier's sites are read once for the whole list.
+            let unitSites = Dictionary(uniqueKeysWithValues: try await s.units(organization: org).map { ($0.id, $0.siteId) })
+            var carrierSites: [String: [String]] = [:]
+            for id in Set(all.compactMap(\.carrierId)) { carrierSites[id] = try await s.carrierSites(id) }
+            return all.filter { c in
+                Self.reaches(p, c, unitSite: c.unitId.flatMap { unitSites[$0] }, carrierSites: c.carrierId.flatMap { carrierSites[$0] } ?? [])
+            }.reversed()
         }
     }
 

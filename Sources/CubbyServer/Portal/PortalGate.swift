@@ -81,26 +81,16 @@ struct PortalGate: Sendable {
         return c
     }
 
-    static func cookieValue(_ req: Request, _ name: String) -> String? {
-        for header in req.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-                if kv.count == 2 && kv[0] == name { return String(kv[1]) }
-            }
-        }
-        return nil
-    }
-
     func handle(
         _ req: Request, _ ctx: CubbyRequestContext, action: Action?,
         _ handler: @Sendable (Request, CubbyRequestContext, PortalCall) async throws -> Response
     ) async throws -> Response {
         var session: StaffSession? = nil
-        if let token = Self.cookieValue(req, Self.sessionCookie) { session = try await staff.session(token: token) }
+        if let token = req.cookies[Self.sessionCookie]?.value { session = try await staff.session(token: token) }
         var resident: ResidentSession? = nil
-        if let token = Self.cookieValue(req, Self.residentCookie) { resident = try await residents.session(token: token) }
+        if let token = req.cookies[Self.residentCookie]?.value { resident = try await residents.session(token: token) }
         var setCookies: [String] = []
-        var pre = Self.cookieValue(req, Self.preCookie) ?? ""
+        var pre = req.cookies[Self.preCookie]?.value ?? ""
         if session == nil && resident == nil && !(20...64).contains(pre.utf8.count) {
             pre = Base64URL.encode(SecretGenerator.bytes(18))
             setCookies.append(cookie(Self.preCookie, pre))
