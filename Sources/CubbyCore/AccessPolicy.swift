@@ -14,6 +14,15 @@ public enum Action: String, CaseIterable, Sendable {
     case manageOwnSession
     // residents' own pages
     case viewOwnParcels, residentSignOut
+    // locker units' edge controllers
+    /// Issue a one-time code with which a unit's edge controller enrolls.
+    case enrollUnit
+    /// Lift a unit's lockdown after a tamper signal.
+    case releaseLockdown
+    /// Read open alerts.
+    case readAlerts
+    /// Hold the WebSocket link of a unit's edge controller.
+    case edgeLink
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -23,7 +32,7 @@ public enum Action: String, CaseIterable, Sendable {
     /// Actions that need a TOTP code entered within the last `AccessPolicy.stepUpWindow`.
     public var needsStepUp: Bool {
         switch self {
-        case .changeRole, .issueCredential, .revokeCredential: true
+        case .changeRole, .issueCredential, .revokeCredential, .enrollUnit, .releaseLockdown: true
         default: false
         }
     }
@@ -70,6 +79,10 @@ public enum AccessPolicy {
         .manageOwnSession: [.admin: .own, .superAdmin: .own, .auditor: .own],
         .viewOwnParcels: [.resident: .own],
         .residentSignOut: [.resident: .own],
+        .enrollUnit: [.admin: .sites, .superAdmin: .organization],
+        .releaseLockdown: [.admin: .sites, .superAdmin: .organization],
+        .readAlerts: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
+        .edgeLink: [.device: .ownUnit],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

@@ -28,6 +28,11 @@ public struct ServerSettings: Sendable {
     /// The address people use to reach the server (enrollment links point there). An `https` address
     /// marks the portal's cookies `Secure`.
     public var publicURL: String?
+    /// Port of the TLS 1.3 listener that edge controllers connect to (nil: none).
+    public var edgePort: Int?
+    /// The edge listener's certificate and key (PEM); made self-signed on first start when both are missing.
+    public var tlsCertificate: String
+    public var tlsKey: String
 
     /// Where links point: `publicURL`, or the listening address.
     public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
@@ -40,9 +45,13 @@ public struct ServerSettings: Sendable {
         keysPath: String = "./cubby-data/keys.json", notifyFile: String? = nil, simulateUnits: Bool = true,
         simulatorDelay: Duration = .milliseconds(300), expiryInterval: Duration = .seconds(5),
         outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024, logOrigin: String? = nil,
-        publicURL: String? = nil
+        publicURL: String? = nil, edgePort: Int? = nil, tlsCertificate: String? = nil, tlsKey: String? = nil
     ) {
         self.publicURL = publicURL
+        self.edgePort = edgePort
+        let dataDir = (keysPath as NSString).deletingLastPathComponent
+        self.tlsCertificate = tlsCertificate ?? (dataDir.isEmpty ? "." : dataDir) + "/tls/server-cert.pem"
+        self.tlsKey = tlsKey ?? (dataDir.isEmpty ? "." : dataDir) + "/tls/server-key.pem"
         self.database = database
         self.host = host
         self.port = port
@@ -62,7 +71,7 @@ public struct ServerSettings: Sendable {
     /// Reads settings. `overrides` are command-line values keyed like the config file (`database`, `port`, …).
     ///
     /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
-    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`. Environment variables are
+    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`, `tls.certificate`, `tls.key`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
@@ -114,7 +123,10 @@ public struct ServerSettings: Sendable {
             outboxInterval: .milliseconds(try int("outbox.interval-ms", 500, 10...60_000)),
             maxBodyBytes: try int("http.max-body-bytes", 16 * 1024, 1024...(1 << 20)),
             logOrigin: try origin(config.string(forKey: "log.origin")),
-            publicURL: try publicURL(config.string(forKey: "public.url"))
+            publicURL: try publicURL(config.string(forKey: "public.url")),
+            edgePort: config.string(forKey: "edge.port") == nil ? nil : try int("edge.port", 0, 0...65535),
+            tlsCertificate: config.string(forKey: "tls.certificate"),
+            tlsKey: config.string(forKey: "tls.key")
         )
     }
 

@@ -281,6 +281,42 @@ enum Migrations {
             // reload cannot submit them twice.
             "CREATE TABLE form_submissions (once_hash {blob} PRIMARY KEY, used_at {ts} NOT NULL)",
         ]),
+        Migration(8, "edge_controllers", why: "locker units run their own controllers: enrollment, journaled events applied once, commands, lockdown, alerts and photo evidence", [
+            // A unit held in lockdown after a tamper signal, until an administrator releases it.
+            "ALTER TABLE units ADD COLUMN locked_down_at {ts}",
+            "ALTER TABLE units ADD COLUMN lockdown_reason TEXT",
+            "ALTER TABLE units ADD COLUMN edge_enrolled_at {ts}",
+            """
+            CREATE TABLE unit_enrollment_codes (
+              code_hash {blob} PRIMARY KEY, unit_id {id} NOT NULL REFERENCES units(id),
+              created_at {ts} NOT NULL, expires_at {ts} NOT NULL, used_at {ts})
+            """,
+            // Each event of a unit's journal once: the primary key makes a replay a no-op.
+            """
+            CREATE TABLE device_events (
+              unit_id {id} NOT NULL REFERENCES units(id), seq {int} NOT NULL, kind TEXT NOT NULL,
+              hash TEXT NOT NULL, previous_hash TEXT NOT NULL, occurred_at {ts} NOT NULL, received_at {ts} NOT NULL,
+              body TEXT NOT NULL, PRIMARY KEY (unit_id, seq))
+            """,
+            """
+            CREATE TABLE unit_commands (
+              id {id} PRIMARY KEY, unit_id {id} NOT NULL REFERENCES units(id), kind TEXT NOT NULL,
+              compartment_id {id}, reason TEXT, created_at {ts} NOT NULL, expires_at {ts} NOT NULL,
+              acked_at {ts}, outcome TEXT)
+            """,
+            "CREATE INDEX unit_commands_pending ON unit_commands (unit_id, acked_at, expires_at)",
+            """
+            CREATE TABLE alerts (
+              id {id} PRIMARY KEY, organization_id {id} NOT NULL, site_id {id}, unit_id {id}, compartment_id {id},
+              kind TEXT NOT NULL, detail TEXT NOT NULL, created_at {ts} NOT NULL, resolved_at {ts}, resolved_by TEXT)
+            """,
+            "CREATE INDEX alerts_open ON alerts (organization_id, resolved_at, created_at)",
+            """
+            CREATE TABLE evidence (
+              sha256 TEXT PRIMARY KEY, unit_id {id} NOT NULL, content_type TEXT NOT NULL, bytes {blob} NOT NULL,
+              created_at {ts} NOT NULL)
+            """,
+        ]),
     ]
 }
 

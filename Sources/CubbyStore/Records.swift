@@ -31,6 +31,11 @@ public struct UnitRecord: Codable, Sendable, Hashable {
     /// When the last failed PIN was entered: the failure window needs reading only within 24 hours of it.
     public var pinLastFailureAt: Int64?
     public var createdAt: Int64
+    /// Since when a tamper signal holds the unit in lockdown (nil: not locked down).
+    public var lockedDownAt: Int64?
+    public var lockdownReason: String?
+    /// When an edge controller enrolled for the unit (nil: the unit has none).
+    public var edgeEnrolledAt: Int64?
 
     public init(id: String, organizationId: String, siteId: String, name: String, createdAt: Int64) {
         self.id = id

@@ -12,9 +12,16 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
     @Option(help: "Where the demo manifest is written.")
     var manifest: String = "./cubby-data/demo.json"
+    @Flag(inversion: .prefixedNo, help: "Start one edge controller (simulated hardware) per demo unit as child processes.")
+    var units: Bool = true
+    @Option(help: "Port of the first unit's kiosk page; the next units take the next ports.")
+    var kioskPort: Int = 8090
+    @Option(help: "Port of the first unit's simulator control endpoint; the next units take the next ports.")
+    var controlPort: Int = 8190
 
     func run() async throws {
         var settings = try await options.settings()
+        if settings.edgePort == nil { settings.edgePort = settings.port == 0 ? 0 : settings.port + 363 }
         if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
         if let file = settings.notifyFile {
             try FileManager.default.createDirectory(
@@ -88,7 +95,26 @@ struct Demo: AsyncParsableCommand {
             API contract: \(server)/api/v1/openapi.yaml   Stop with Ctrl-C.
             """)
         fflush(nil)
-        let app = try buildApplication(parts: parts, settings: settings, logger: logger)
+        let router = try buildRouter(parts: parts, settings: settings, logger: logger)
+        let dataDir = URL(fileURLWithPath: manifest).deletingLastPathComponent().path
+        let unitsToStart = units ? m.units : []
+        let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) { channel in
+            guard !unitsToStart.isEmpty, let port = channel.localAddress?.port else { return }
+            // The listener accepts connections only after this returns: the units start beside it.
+            Task {
+                do {
+                    try await DemoUnits(parts: parts, settings: settings, dataDir: dataDir, edgePort: port, kioskPort: kioskPort, controlPort: controlPort)
+                        .start(unitsToStart)
+                } catch {
+                    logger.error("demo units did not start", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
+            services: [parts.outbox, parts.expiry, parts.auditLogService] + (edgeListener.map { [$0] } ?? []),
+            logger: logger)
         try await app.runService()
     }
 }

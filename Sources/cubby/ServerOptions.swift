@@ -17,6 +17,8 @@ struct ServerOptions: ParsableArguments {
     var notifyFile: String?
     @Option(help: "The address people reach the server at, for links; https:// makes cookies Secure (env CUBBY_PUBLIC_URL).")
     var publicUrl: String?
+    @Option(help: "Port of the TLS 1.3 listener for units' edge controllers (env CUBBY_EDGE_PORT; none by default).")
+    var edgePort: Int?
     @Option(help: "A JSON config file with the same keys (database, port, notify.file, …).")
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -30,6 +32,7 @@ struct ServerOptions: ParsableArguments {
         if let keys { overrides["keys"] = keys }
         if let notifyFile { overrides["notify.file"] = notifyFile }
         if let publicUrl { overrides["public.url"] = publicUrl }
+        if let edgePort { overrides["edge.port"] = String(edgePort) }
         return try await ServerSettings.load(overrides: overrides, configFile: config)
     }
 

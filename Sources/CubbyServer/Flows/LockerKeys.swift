@@ -10,19 +10,26 @@ public struct LockerKeys: Sendable {
     public let envelope: EnvelopeCipher
     /// Seals staff members' TOTP secrets (a key derived from the key-encryption key).
     public let accountSecrets: SealedPayload
+    /// The root of every unit's PIN key.
+    let pinRoot: SymmetricKey
 
     public init(_ keys: ServerKeys) {
         accountSecrets = SealedPayload(key: HKDF<SHA256>.deriveKey(
             inputKeyMaterial: keys.keyEncryptionKey, info: Data("cubby.account-secrets.v1".utf8), outputByteCount: 32))
         hasher = KeyedHasher(key: keys.secretHashKey)
+        pinRoot = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: keys.secretHashKey, info: Data("cubby.pin-root.v1".utf8), outputByteCount: 32)
         qr = QRTokenSigner(privateKey: keys.qrSigningKey)
         outbox = SealedPayload(key: keys.outboxKey)
         envelope = EnvelopeCipher(keyEncryptionKey: keys.keyEncryptionKey)
     }
 
-    /// The keyed hash under which a PIN is stored: bound to its unit.
+    /// The key of one unit's PINs (its edge controller holds a copy).
+    public func unitPinKey(_ unitId: String) -> UnitPinKey { UnitPinKey(root: pinRoot, unitId: unitId) }
+
+    /// The keyed hash under which a PIN is stored: under its unit's own key.
     public func pinHash(unitId: String, pin: String) -> Data {
-        Data(hasher.hash("cubby.pin.v1", unitId, pin))
+        Data(unitPinKey(unitId).hash(pin: pin))
     }
 
     /// The keyed hash under which a bearer credential is stored.
@@ -35,6 +42,9 @@ public struct LockerKeys: Sendable {
 
     /// The keyed hash under which an enrollment link's token is stored.
     public func enrollmentHash(_ token: String) -> Data { Data(hasher.hash("cubby.enrollment.v1", token)) }
+
+    /// The keyed hash under which a unit's enrollment code is stored.
+    public func unitEnrollmentHash(_ code: String) -> Data { Data(hasher.hash("cubby.unit-enrollment.v1", code)) }
 
     /// The keyed hash under which a recovery code is stored: bound to its account, dashes and case ignored.
     public func recoveryHash(account: String, code: String) -> Data {

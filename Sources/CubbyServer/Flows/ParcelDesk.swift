@@ -173,7 +173,12 @@ public struct ParcelDesk: UnitEventSink {
     /// Applies a door event from a unit. A door closed on a parcel completes its deposit.
     @discardableResult
     public func handle(_ event: UnitDoorEvent, actor: Actor) async throws -> ParcelRecord? {
-        try await write { s in
+        try await write { s in try await handle(s, event, actor: actor) }
+    }
+
+    /// Applies a door event inside the caller's transaction.
+    func handle(_ s: StoreSession, _ event: UnitDoorEvent, actor: Actor, detail extra: [String: String] = [:]) async throws -> ParcelRecord? {
+        do {
             guard let unit = try await s.unit(event.unitId), var compartment = try await s.compartment(event.compartmentId),
                 compartment.unitId == unit.id
             else { throw DomainError.notFound("compartment \(event.compartmentId) not found at unit \(event.unitId)") }
@@ -184,12 +189,12 @@ public struct ParcelDesk: UnitEventSink {
             case .doorOpened:
                 compartment.door = DoorState.open.rawValue
                 try await s.saveCompartment(compartment)
-                try await audit(s, "door.opened", actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)
+                try await audit(s, "door.opened", actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id, detail: extra)
                 return parcel
             case .doorClosed:
                 compartment.door = DoorState.closed.rawValue
                 let item = event.itemPresent ?? false
-                try await audit(s, "door.closed", actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id, detail: ["itemPresent": String(item)])
+                try await audit(s, "door.closed", actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id, detail: extra.merging(["itemPresent": String(item)]) { a, _ in a })
                 if var parcel, compartment.compartmentState == .reserved, parcel.parcelState == .reserved, item {
                     try await deposit(s, &parcel, &compartment, unit: unit, now: now, actor: actor)
                     try await s.saveCompartment(compartment)

@@ -1,0 +1,20 @@
+import CubbyCore
+import Crypto
+import Foundation
+
+/// The hash chain of an edge journal: each event's hash covers the previous hash and the event.
+public enum EdgeJournalHash {
+    public static func hash(previous: String, event: EdgeEvent) -> String {
+        var h = SHA256()
+        h.update(data: Array(previous.utf8))
+        h.update(data: event.chainedBytes)
+        return h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension EdgeJournalHash {
+    /// SHA-256 of bytes, lower-case hex: how stills are named.
+    public static func sha256Hex(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,186 @@
+import CubbyCore
+import CubbyCrypto
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// The unit's local journal: every event is written here first (synchronous, fsync'd SQLite in WAL
+/// mode), numbered per device and hash-chained, then sent to the server when the link is up. It also
+/// keeps what the unit needs offline: its last known state, lockdown, the PIN limiter and used codes.
+public actor EdgeJournal {
+    let connection: SQLiteConnection
+    private var lastSeq: Int64
+    private var lastHash: String
+    private var ackedSeq: Int64
+
+    /// One journaled event with its still, if any.
+    public struct Entry: Sendable {
+        public var event: EdgeEvent
+        public var photo: Data?
+    }
+
+    /// Opens (creating) the journal at `path`.
+    public static func open(path: String, logger: Logger) async throws -> EdgeJournal {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        do {
+            for statement in [
+                "PRAGMA journal_mode = WAL",
+                // FULL: every commit is fsync'd before it returns, so an event the controller acted on survives a kill or a power cut.
+                "PRAGMA synchronous = FULL",
+                """
+                CREATE TABLE IF NOT EXISTS events (
+                  seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, previous_hash TEXT NOT NULL, body TEXT NOT NULL, photo BLOB)
+                """,
+                "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS used_codes (parcel_id TEXT PRIMARY KEY, used_at INTEGER NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS pin_failures (at INTEGER NOT NULL)",
+            ] {
+                _ = try await connection.query(statement)
+            }
+            let last = try await connection.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").first
+            let acked = try await connection.query("SELECT value FROM settings WHERE key = 'ackedSeq'").first
+            return EdgeJournal(
+                connection: connection, lastSeq: last?.column("seq")?.integer.map(Int64.init) ?? 0,
+                lastHash: last?.column("hash")?.string ?? EdgeEvent.genesisHash,
+                ackedSeq: acked?.column("value")?.string.flatMap { Int64($0) } ?? 0)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    init(connection: SQLiteConnection, lastSeq: Int64, lastHash: String, ackedSeq: Int64) {
+        self.connection = connection
+        self.lastSeq = lastSeq
+        self.lastHash = lastHash
+        self.ackedSeq = ackedSeq
+    }
+
+    public func close() async {
+        try? await connection.close()
+    }
+
+    // MARK: events
+
+    /// Appends an event (numbering and chaining it) and returns it once it is on disk.
+    @discardableResult
+    public func append(
+        _ kind: EdgeEventKind, compartmentId: String? = nil, parcelId: String? = nil, detail: [String: String] = [:],
+        photo: Data? = nil, at time: Date = Date()
+    ) async throws -> EdgeEvent {
+        var event = EdgeEvent(
+            seq: lastSeq + 1, occurredAt: Int64((time.timeIntervalSince1970 * 1000).rounded()), kind: kind, compartmentId: compartmentId,
+            parcelId: parcelId, detail: detail, photoSHA256: photo.map(Self.sha256Hex), previousHash: lastHash)
+        event.hash = EdgeJournalHash.hash(previous: lastHash, event: event)
+        let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
+        _ = try await connection.query(
+            "INSERT INTO events (seq, hash, previous_hash, body, photo) VALUES (?, ?, ?, ?, ?)",
+            [.integer(Int(event.seq)), .text(event.hash), .text(event.previousHash), .text(body),
+             photo.map { .blob(ByteBuffer(bytes: $0)) } ?? .null])
+        lastSeq = event.seq
+        lastHash = event.hash
+        return event
+    }
+
+    static func sha256Hex(_ data: Data) -> String {
+        EdgeJournalHash.sha256Hex(data)
+    }
+
+    /// Events the server has not acknowledged, oldest first.
+    public func unacknowledged(limit: Int = 100) async throws -> [Entry] {
+        try await entries(after: ackedSeq, limit: limit)
+    }
+
+    /// Events after `seq`, oldest first.
+    public func entries(after seq: Int64, limit: Int) async throws -> [Entry] {
+        try await connection.query("SELECT body, photo FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(Int(seq)), .integer(limit)])
+            .map { row in
+                guard let body = row.column("body")?.string else { throw EdgeJournalError.corrupt("an event without a body") }
+                let event = try JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8))
+                var photo: Data? = nil
+                if case .blob(let buffer)? = row.column("photo") { photo = Data(buffer.readableBytesView) }
+                return Entry(event: event, photo: photo)
+            }
+    }
+
+    /// Records that the server applied every event up to `seq`.
+    public func acknowledge(upTo seq: Int64) async throws {
+        let seq = min(seq, lastSeq)
+        guard seq > ackedSeq else { return }
+        ackedSeq = seq
+        try await set("ackedSeq", String(seq))
+    }
+
+    public var sequence: Int64 { lastSeq }
+    public var acknowledged: Int64 { ackedSeq }
+    public var unacknowledgedCount: Int64 { lastSeq - ackedSeq }
+
+    /// Checks the whole chain; returns the first sequence number whose hash does not follow, or nil.
+    public func verifyChain() async throws -> Int64? {
+        var previous = EdgeEvent.genesisHash
+        var expected: Int64 = 1
+        for row in try await connection.query("SELECT body FROM events ORDER BY seq") {
+            guard let body = row.column("body")?.string, let event = try? JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8)) else {
+                return expected
+            }
+            if event.seq != expected || event.previousHash != previous || EdgeJournalHash.hash(previous: previous, event: event) != event.hash {
+                return event.seq
+            }
+            previous = event.hash
+            expected += 1
+        }
+        return nil
+    }
+
+    // MARK: settings
+
+    public func set(_ key: String, _ value: String) async throws {
+        _ = try await connection.query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [.text(key), .text(value)])
+    }
+
+    public func get(_ key: String) async throws -> String? {
+        try await connection.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.column("value")?.string
+    }
+
+    public func remove(_ key: String) async throws {
+        _ = try await connection.query("DELETE FROM settings WHERE key = ?", [.text(key)])
+    }
+
+    // MARK: codes and PIN failures
+
+    public func markUsed(parcelId: String, at: Int64) async throws {
+        _ = try await connection.query("INSERT OR IGNORE INTO used_codes (parcel_id, used_at) VALUES (?, ?)", [.text(parcelId), .integer(Int(at))])
+    }
+
+    public func usedParcels() async throws -> Set<String> {
+        Set(try await connection.query("SELECT parcel_id FROM used_codes").compactMap { $0.column("parcel_id")?.string })
+    }
+
+    /// Forgets used codes the server no longer lists (they are dead there too).
+    public func pruneUsed(keeping live: Set<String>) async throws {
+        for id in try await usedParcels() where !live.contains(id) {
+            _ = try await connection.query("DELETE FROM used_codes WHERE parcel_id = ?", [.text(id)])
+        }
+    }
+
+    public func recordPinFailure(at: Int64) async throws {
+        _ = try await connection.query("INSERT INTO pin_failures (at) VALUES (?)", [.integer(Int(at))])
+        _ = try await connection.query("DELETE FROM pin_failures WHERE at < ?", [.integer(Int(at - 86_400_000))])
+    }
+
+    public func pinFailures(since: Int64) async throws -> [Int64] {
+        try await connection.query("SELECT at FROM pin_failures WHERE at >= ? ORDER BY at", [.integer(Int(since))])
+            .compactMap { $0.column("at")?.integer.map(Int64.init) }
+    }
+}
+
+/// The journal cannot be read.
+public enum EdgeJournalError: Error, CustomStringConvertible {
+    case corrupt(String)
+    public var description: String {
+        switch self { case .corrupt(let m): "the journal is damaged: \(m)" }
+    }
+}

@@ -1,0 +1,155 @@
+import CubbyCore
+import CubbyDevices
+import CubbyKiosk
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// What an enrolled unit keeps in its state directory (`edge.json`, readable by its owner only).
+public struct EdgeIdentity: Codable, Sendable {
+    public var server: String
+    public var pin: String
+    public var unitId: String
+    public var unitName: String
+    public var deviceToken: String
+
+    public init(server: String, pin: String, unitId: String, unitName: String, deviceToken: String) {
+        self.server = server
+        self.pin = pin
+        self.unitId = unitId
+        self.unitName = unitName
+        self.deviceToken = deviceToken
+    }
+
+    public static func path(in directory: String) -> String { directory + "/edge.json" }
+
+    public static func load(from directory: String) throws -> EdgeIdentity {
+        let path = path(in: directory)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EdgeLinkError.configuration("\(path) does not exist: enroll the unit first (cubby-edge enroll --server URL --pin SHA256 --code CODE)")
+        }
+        do { return try JSONDecoder().decode(EdgeIdentity.self, from: data) } catch {
+            throw EdgeLinkError.configuration("\(path) is not a unit identity: \(error)")
+        }
+    }
+
+    /// Writes the identity atomically with mode 0600.
+    public func save(in directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = Self.path(in: directory)
+        let tmp = path + ".tmp"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard FileManager.default.createFile(atPath: tmp, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600]) else {
+            throw EdgeLinkError.configuration("cannot write \(tmp)")
+        }
+        if rename(tmp, path) != 0 { throw EdgeLinkError.configuration("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// How cubby-edge runs: where its state lives, its hardware, and its local pages.
+public struct EdgeRunOptions: Sendable {
+    public var stateDirectory: String
+    public var kioskHost: String
+    public var kioskPort: Int
+    /// `simulated`, or `serial:/dev/ttyUSB0` for an RS-485 bus.
+    public var bus: String
+    /// Boards on a simulated bus.
+    public var boards: Int
+    /// Port of the simulator's control endpoint (tamper, forced doors, power); simulated hardware only.
+    public var controlPort: Int?
+    /// How long the simulated person takes before pushing a door shut.
+    public var simulatedCloseAfter: Duration
+
+    public init(
+        stateDirectory: String, kioskHost: String = "127.0.0.1", kioskPort: Int = 8090, bus: String = "simulated", boards: Int = 2,
+        controlPort: Int? = nil, simulatedCloseAfter: Duration = .seconds(2)
+    ) {
+        self.stateDirectory = stateDirectory
+        self.kioskHost = kioskHost
+        self.kioskPort = kioskPort
+        self.bus = bus
+        self.boards = boards
+        self.controlPort = controlPort
+        self.simulatedCloseAfter = simulatedCloseAfter
+    }
+}
+
+/// The composition root of cubby-edge.
+public enum EdgeRuntime {
+    /// Runs the unit until SIGTERM or SIGINT.
+    public static func run(_ options: EdgeRunOptions, logger: Logger) async throws {
+        let identity = try EdgeIdentity.load(from: options.stateDirectory)
+        guard let server = URL(string: identity.server) else { throw EdgeLinkError.configuration("the server address \(identity.server) is not a URL") }
+        let tls = try PinnedTLS(pin: identity.pin)
+        let journal = try await EdgeJournal.open(path: options.stateDirectory + "/journal.sqlite", logger: logger)
+        let simulated: SimulatedLockBus?
+        let bus: any LockBus
+        if options.bus == "simulated" {
+            let sim = SimulatedLockBus(boards: options.boards, closeAfter: options.simulatedCloseAfter)
+            simulated = sim
+            bus = sim
+        } else if options.bus.hasPrefix("serial:") {
+            simulated = nil
+            bus = try SerialLockBus(path: String(options.bus.dropFirst(7)))
+        } else {
+            throw EdgeLinkError.configuration("--bus must be simulated or serial:PATH, got \(options.bus)")
+        }
+        let sensors = SimulatedSensorPanel()
+        let camera = SimulatedCamera(unitName: identity.unitName)
+        let controller = LockerController(journal: journal, bus: bus, camera: camera, logger: logger)
+        let link = EdgeServerLink(server: server, tls: tls, token: identity.deviceToken, journal: journal, logger: logger)
+        link.attach(controller)
+        if let simulated { await controller.simulate(on: simulated) }
+        try await controller.start(uplink: link, sensors: sensors)
+
+        let pages = try await KioskPages.load()
+        let kiosk = KioskRoutes(backend: controller, pages: pages, logger: logger)
+        var services: [any Service] = [
+            Application(
+                router: kiosk.buildRouter(), configuration: .init(address: .hostname(options.kioskHost, port: options.kioskPort), serverName: "cubby-kiosk"),
+                onServerRunning: { channel in
+                    logger.notice("kiosk page", metadata: ["url": "http://\(options.kioskHost):\(channel.localAddress?.port ?? options.kioskPort)/"])
+                },
+                logger: logger),
+            BackgroundLoop(name: "server link") { await link.run() },
+            BackgroundLoop(name: "kiosk sessions") {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    await kiosk.endIdleSessions()
+                }
+            },
+        ]
+        if let port = options.controlPort {
+            guard let simulated else { throw EdgeLinkError.configuration("--control-port needs the simulated bus") }
+            services.append(Application(
+                router: SimulatorControl(controller: controller, bus: simulated, sensors: sensors, journal: journal, link: link).router(),
+                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-edge-control"),
+                onServerRunning: { channel in
+                    logger.notice("simulator control", metadata: ["url": "http://127.0.0.1:\(channel.localAddress?.port ?? port)/"])
+                },
+                logger: logger))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do { try await group.run() } catch {
+            await controller.stop()
+            await journal.close()
+            throw error
+        }
+        await controller.stop()
+        await journal.close()
+    }
+}
+
+/// A long-running task as a service: cancelled on graceful shutdown.
+struct BackgroundLoop: Service {
+    let name: String
+    let body: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await body() }
+    }
+}

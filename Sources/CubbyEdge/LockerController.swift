@@ -1,0 +1,370 @@
+import CubbyCore
+import CubbyCrypto
+import CubbyDevices
+import CubbyKiosk
+import Crypto
+import Foundation
+import Logging
+
+/// The controller of one locker unit: checks codes locally (online or offline), drives the lock
+/// board, watches doors and sensors, locks the unit down on a tamper signal, carries out the server's
+/// commands, and journals everything before it is sent.
+public actor LockerController: KioskBackend {
+    let journal: EdgeJournal
+    let bus: any LockBus
+    let camera: any Camera
+    let logger: Logger
+    var uplink: (any EdgeUplink)?
+
+    /// The unit as the server last described it (kept in the journal for offline starts).
+    var unit: EdgeUnitState?
+    var lockedDown = false
+    var pinEntry = PinEntryState()
+    var used: Set<String> = []
+    var doors: [LockAddress: Bool] = [:]
+    /// Doors recently unlocked on purpose: an opening there is expected.
+    var expectedOpen: [LockAddress: ContinuousClock.Instant] = [:]
+    var executed: [String] = []
+    var watchers: [Task<Void, Never>] = []
+    /// The simulated bus, whose item sensors follow the server's parcels when the unit starts.
+    var simulatedBus: SimulatedLockBus?
+    var itemsSeeded = false
+    /// When each lock-all of the last lockdown reached each board (for the benchmark).
+    public private(set) var lastLockdownLocked: [ContinuousClock.Instant] = []
+
+    /// How long after an unlock the door may open without being called forced.
+    static let openGrace: Duration = .seconds(15)
+    static let pollInterval: Duration = .milliseconds(100)
+
+    public init(journal: EdgeJournal, bus: any LockBus, camera: any Camera, logger: Logger) {
+        self.journal = journal
+        self.bus = bus
+        self.camera = camera
+        self.logger = logger
+    }
+
+    /// Loads what the journal kept, records the start, and begins watching doors and sensors.
+    public func start(uplink: (any EdgeUplink)?, sensors: (any SensorPanel)?) async throws {
+        self.uplink = uplink
+        if let text = try await journal.get("unitState") { unit = try? JSONDecoder().decode(EdgeUnitState.self, from: Data(text.utf8)) }
+        lockedDown = try await journal.get("lockedDown") == "true"
+        if let text = try await journal.get("pinEntry") { pinEntry = (try? JSONDecoder().decode(PinEntryState.self, from: Data(text.utf8))) ?? PinEntryState() }
+        used = try await journal.usedParcels()
+        if lockedDown { await lockAllBoards() }
+        try await record(.started, detail: ["lockedDown": String(lockedDown)])
+        watchers.append(Task { await self.watchDoors() })
+        if let sensors {
+            watchers.append(Task {
+                for await signal in sensors.signals { await self.sensed(signal) }
+            })
+        }
+    }
+
+    /// Runs on simulated hardware: compartments holding parcels get their item sensors set from the server's state.
+    public func simulate(on bus: SimulatedLockBus) {
+        simulatedBus = bus
+    }
+
+    public func stop() {
+        for w in watchers { w.cancel() }
+        watchers.removeAll()
+    }
+
+    /// Journals an event (after it is on disk the uplink is woken).
+    @discardableResult
+    func record(_ kind: EdgeEventKind, compartmentId: String? = nil, parcelId: String? = nil, detail: [String: String] = [:], photo: Data? = nil) async throws -> EdgeEvent {
+        let event = try await journal.append(kind, compartmentId: compartmentId, parcelId: parcelId, detail: detail, photo: photo)
+        uplink?.eventsAppended()
+        return event
+    }
+
+    func still(_ caption: String) async -> Data? {
+        try? await camera.still(caption: caption, at: Date())
+    }
+
+    var online: Bool { uplink?.isOnline ?? false }
+
+    // MARK: state from the server
+
+    /// Takes the server's description of the unit; a server-side lockdown is obeyed at once, a release only by command.
+    public func apply(state: EdgeUnitState) async {
+        unit = state
+        if let sim = simulatedBus, !itemsSeeded {
+            itemsSeeded = true
+            for code in state.codes {
+                if let c = state.compartments.first(where: { $0.id == code.compartmentId }) {
+                    sim.setItem(LockAddress(board: c.board, channel: c.channel), present: true)
+                }
+            }
+        }
+        if let data = try? JSONEncoder().encode(state) { try? await journal.set("unitState", String(decoding: data, as: UTF8.self)) }
+        try? await journal.pruneUsed(keeping: Set(state.codes.map(\.parcelId)))
+        used = (try? await journal.usedParcels()) ?? used
+        if state.lockedDown && !lockedDown { await lockDown(kind: "server", detail: "held in lockdown by the server", compartmentId: nil) }
+    }
+
+    func linkChanged(up: Bool) async {
+        try? await record(.network, detail: ["up": String(up)])
+    }
+
+    // MARK: kiosk
+
+    /// The unit's condition for operators and tests.
+    public struct Condition: Codable, Sendable {
+        public var unitId: String?
+        public var lockedDown: Bool
+        public var online: Bool
+        public var liveCodes: Int
+        public var journalSeq: Int64
+        public var journalAcked: Int64
+        public var outOfService: [String]
+    }
+
+    public func condition() async -> Condition {
+        Condition(
+            unitId: unit?.unitId, lockedDown: lockedDown, online: online, liveCodes: unit?.codes.count ?? 0,
+            journalSeq: await journal.sequence, journalAcked: await journal.acknowledged,
+            outOfService: unit?.compartments.filter(\.outOfService).map(\.label) ?? [])
+    }
+
+    public func status() async -> KioskStatus {
+        KioskStatus(unitName: unit?.unitName ?? "Cubby locker", lockedDown: lockedDown, online: online, pinLength: unit?.pinPolicy.pinLength ?? 10)
+    }
+
+    public func pickup(code raw: String, method: KioskCodeMethod) async -> KioskPickupResult {
+        let code = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !lockedDown else {
+            try? await record(.openRefused, detail: ["reason": "lockdown", "via": "kiosk"])
+            return .lockedDown
+        }
+        guard let unit else { return .rejected }
+        let now = Date()
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        let methodName = code.hasPrefix(QRTokenSigner.prefix) ? "qr" : method.rawValue
+        if methodName == "qr" {
+            if let match = matchQR(code, unit: unit, nowMs: nowMs) { return await open(match, method: "qr") }
+            return await rejected(method: "qr")
+        }
+        let limiter = PinEntryLimiter(policy: unit.pinPolicy)
+        let failures = ((try? await journal.pinFailures(since: nowMs - 86_400_000)) ?? []).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        if case .lockedOut(let retry, let reason) = limiter.decide(state: pinEntry, recentFailures: failures, now: now) {
+            try? await record(.codeLockedOut, detail: ["method": methodName, "reason": reason.rawValue])
+            return .lockedOut(retryAfterSeconds: max(1, Int(retry.components.seconds)))
+        }
+        let digits = code.filter { $0 != " " && $0 != "-" }
+        if let match = matchPIN(digits, unit: unit, nowMs: nowMs) {
+            let before = pinEntry
+            pinEntry = limiter.afterSuccess(state: before)
+            if pinEntry != before { await savePinEntry() }
+            return await open(match, method: methodName)
+        }
+        try? await journal.recordPinFailure(at: nowMs)
+        pinEntry = limiter.afterFailure(state: pinEntry, failuresInWindow: failures.count + 1, now: now)
+        await savePinEntry()
+        return await rejected(method: methodName)
+    }
+
+    func savePinEntry() async {
+        if let data = try? JSONEncoder().encode(pinEntry) { try? await journal.set("pinEntry", String(decoding: data, as: UTF8.self)) }
+    }
+
+    func matchPIN(_ digits: String, unit: EdgeUnitState, nowMs: Int64) -> EdgePickupCode? {
+        guard let key = UnitPinKey(base64: unit.pinKey) else { return nil }
+        // The hash runs whatever the input, so a malformed code costs what a wrong one does.
+        let hash = key.hash(pin: digits)
+        let wellFormed = digits.count == unit.pinPolicy.pinLength && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        var found: EdgePickupCode? = nil
+        for code in unit.codes {
+            guard let stored = Data(base64Encoded: code.pinHash) else { continue }
+            if KeyedHasher.constantTimeEquals([UInt8](stored), hash), code.expiresAt > nowMs, !used.contains(code.parcelId) { found = code }
+        }
+        return wellFormed ? found : nil
+    }
+
+    func matchQR(_ token: String, unit: EdgeUnitState, nowMs: Int64) -> EdgePickupCode? {
+        guard let raw = Data(base64Encoded: unit.qrPublicKey), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw),
+            let claims = QRTokenSigner(publicKey: key).verify(token), claims.u.uuidString.lowercased() == unit.unitId,
+            Int64(claims.expiresAt.timeIntervalSince1970 * 1000) > nowMs
+        else { return nil }
+        return unit.codes.first {
+            $0.qrNonce == claims.n && $0.parcelId == claims.p.uuidString.lowercased() && $0.compartmentId == claims.c.uuidString.lowercased()
+                && $0.expiresAt > nowMs && !used.contains($0.parcelId)
+        }
+    }
+
+    func rejected(method: String) async -> KioskPickupResult {
+        let photo = await still("code rejected")
+        try? await record(.codeRejected, detail: ["method": method, "offline": String(!online)], photo: photo)
+        return .rejected
+    }
+
+    /// A code matched: journal the pickup (on disk first), mark the code used, then open the door.
+    func open(_ code: EdgePickupCode, method: String) async -> KioskPickupResult {
+        guard let compartment = unit?.compartments.first(where: { $0.id == code.compartmentId }) else { return .rejected }
+        let photo = await still("pickup \(compartment.label)")
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        do {
+            try await record(.pickup, compartmentId: compartment.id, parcelId: code.parcelId,
+                             detail: ["method": method, "offline": String(!online)], photo: photo)
+            try await journal.markUsed(parcelId: code.parcelId, at: nowMs)
+            used.insert(code.parcelId)
+        } catch {
+            logger.error("pickup not journaled; door stays shut", metadata: ["error": "\(error)"])
+            return .rejected
+        }
+        guard await unlock(compartment) else { return .rejected }
+        return .opened(compartmentLabel: compartment.label)
+    }
+
+    /// Unlocks a compartment; a lock that does not answer takes the compartment out of service with an alert.
+    func unlock(_ compartment: EdgeCompartment) async -> Bool {
+        let address = LockAddress(board: compartment.board, channel: compartment.channel)
+        expectedOpen[address] = .now
+        do {
+            try await bus.unlock(address)
+            return true
+        } catch {
+            expectedOpen[address] = nil
+            markOutOfService(compartment.id)
+            _ = try? await record(.compartmentFault, compartmentId: compartment.id, detail: ["problem": "\(error)"])
+            return false
+        }
+    }
+
+    func markOutOfService(_ id: String) {
+        guard var u = unit, let i = u.compartments.firstIndex(where: { $0.id == id }) else { return }
+        u.compartments[i].outOfService = true
+        unit = u
+    }
+
+    public func courierSignIn(credential: String) async -> KioskCourier? {
+        guard !lockedDown, credential.hasPrefix("cby_courier_"), let uplink, let name = await uplink.courierCheck(token: credential) else { return nil }
+        return KioskCourier(handle: credential, displayName: name)
+    }
+
+    public func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult {
+        guard !lockedDown else { return .lockedDown }
+        guard let uplink, uplink.isOnline else { return .offline }
+        return await uplink.dropoff(token: courier.handle, trackingNumber: trackingNumber, recipientId: recipientId, size: size)
+    }
+
+    public func courierSignOut(_ courier: KioskCourier) async {}
+
+    // MARK: commands
+
+    /// Carries out a server command once; returns the outcome sent back.
+    public func execute(_ command: EdgeCommand) async -> String {
+        if executed.contains(command.id) { return "done" }
+        executed.append(command.id)
+        if executed.count > 500 { executed.removeFirst(100) }
+        let outcome: String
+        switch command.kind {
+        case .open:
+            if Int64(Date().timeIntervalSince1970 * 1000) > command.expiresAt {
+                outcome = "expired"
+            } else if lockedDown {
+                try? await record(.openRefused, compartmentId: command.compartmentId, detail: ["reason": "lockdown", "commandId": command.id])
+                outcome = "refused"
+            } else if let c = unit?.compartments.first(where: { $0.id == command.compartmentId }) {
+                outcome = await unlock(c) ? "done" : "fault"
+            } else {
+                outcome = "unknown_compartment"
+            }
+        case .lockdown:
+            await lockDown(kind: "server", detail: "commanded by the server", compartmentId: nil)
+            outcome = "done"
+        case .release:
+            if lockedDown {
+                lockedDown = false
+                try? await journal.set("lockedDown", "false")
+                try? await record(.lockdownReleased, detail: ["commandId": command.id])
+            }
+            outcome = "done"
+        }
+        try? await record(.commandDone, compartmentId: command.compartmentId, detail: ["commandId": command.id, "outcome": outcome])
+        return outcome
+    }
+
+    // MARK: lockdown
+
+    /// Locks every compartment now (no round trip), then journals the tamper signal with a still.
+    public func lockDown(kind: String, detail: String, compartmentId: String?) async {
+        let first = !lockedDown
+        lockedDown = true
+        await lockAllBoards()
+        try? await journal.set("lockedDown", "true")
+        let photo = await still("tamper \(kind)")
+        try? await record(.tamper, compartmentId: compartmentId, detail: ["kind": kind, "detail": String(detail.prefix(200)), "first": String(first)], photo: photo)
+    }
+
+    func lockAllBoards() async {
+        let boards = Set((unit?.compartments ?? []).map(\.board)).union([0])
+        var reached: [ContinuousClock.Instant] = []
+        await withTaskGroup(of: ContinuousClock.Instant?.self) { group in
+            for board in boards {
+                group.addTask { [bus] in
+                    do {
+                        try await bus.lockAll(board: board)
+                        return .now
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            for await r in group { if let r { reached.append(r) } }
+        }
+        expectedOpen.removeAll()
+        lastLockdownLocked = reached
+    }
+
+    func sensed(_ signal: SensorSignal) async {
+        switch signal {
+        case .tamper(let kind, let detail):
+            await lockDown(kind: kind.rawValue, detail: detail, compartmentId: nil)
+        case .serviceDoor(let open):
+            try? await record(.serviceDoor, detail: ["open": String(open)])
+        case .mainsPower(let on):
+            try? await record(.mainsPower, detail: ["on": String(on)])
+        case .network(let up):
+            try? await record(.network, detail: ["up": String(up), "source": "sensor"])
+        }
+    }
+
+    // MARK: doors
+
+    /// Polls lock and item sensors; reports doors opening and closing, and calls an unexpected opening a forced door.
+    func watchDoors() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.pollInterval)
+            await pollDoors()
+        }
+    }
+
+    func pollDoors() async {
+        guard let unit else { return }
+        for board in Set(unit.compartments.map(\.board)).sorted() {
+            guard let locked = try? await bus.lockStates(board: board) else { continue }
+            var items: [Bool]? = nil
+            for c in unit.compartments where c.board == board && Int(c.channel) <= locked.count {
+                let address = LockAddress(board: board, channel: c.channel)
+                let isLocked = locked[Int(c.channel) - 1]
+                let was = doors[address] ?? true
+                doors[address] = isLocked
+                guard was != isLocked else { continue }
+                if !isLocked {
+                    if let at = expectedOpen[address], ContinuousClock.now - at < Self.openGrace {
+                        try? await record(.doorOpened, compartmentId: c.id)
+                    } else {
+                        await lockDown(kind: TamperKind.forcedDoor.rawValue, detail: "compartment \(c.label) opened without an unlock", compartmentId: c.id)
+                    }
+                } else {
+                    expectedOpen[address] = nil
+                    if items == nil { items = try? await bus.itemStates(board: board) }
+                    let item = items.map { Int(c.channel) <= $0.count ? $0[Int(c.channel) - 1] : false } ?? false
+                    let photo = await still("closed \(c.label)")
+                    try? await record(.doorClosed, compartmentId: c.id, detail: ["itemPresent": String(item)], photo: photo)
+                }
+            }
+        }
+    }
+}

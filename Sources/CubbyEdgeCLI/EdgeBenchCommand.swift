@@ -1,0 +1,28 @@
+import ArgumentParser
+import CubbyEdge
+import Foundation
+import Logging
+
+public struct EdgeBenchCommand: AsyncParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the unit: idle memory, a correct PIN to the unlock frame, a tamper signal to every compartment locked.")
+
+    @Option(help: "Attempts per measurement.")
+    var rounds: Int = 200
+
+    @Option(help: "The bus to measure on: simulated, or serial:PATH (a board or an emulator on the other end).")
+    var bus: String = "simulated"
+
+    public func validate() throws {
+        guard (10...100_000).contains(rounds) else { throw ValidationError("--rounds must be 10–100000") }
+    }
+
+    public func run() async throws {
+        var logger = Logger(label: "cubby-edge-bench")
+        logger.logLevel = .warning
+        let report = try await EdgeBench.run(rounds: rounds, bus: bus, logger: logger)
+        print(report)
+    }
+}

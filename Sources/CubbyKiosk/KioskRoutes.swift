@@ -1,0 +1,357 @@
+import HTTPTypes
+import Foundation
+import Hummingbird
+import Logging
+
+/// The kiosk page of a locker unit: pickup by PIN, QR code or RFID card, and the courier's drop-off flow.
+///
+/// Served by `cubby-edge` on the loopback interface for the unit's touch screen. Every page works
+/// without JavaScript; every form posts back to the page itself and nowhere else.
+public struct KioskRoutes: Sendable {
+    /// Seconds without a touch after which a page goes back to the start and a courier is signed out.
+    public static let defaultIdleTimeoutSeconds = 60
+
+    let backend: any KioskBackend
+    let pages: KioskPages
+    let idleSeconds: Int
+    let sessions: KioskCourierSessions
+    let logger: Logger
+
+    static let courierCookie = "cubby_kiosk_courier"
+    static let languageCookie = "cubby_kiosk_lang"
+
+    /// - Parameters:
+    ///   - idleTimeoutSeconds: how long a page other than the start screen, and a courier's session, lasts untouched.
+    ///   - now: the clock for the courier sessions' idle timeout.
+    public init(
+        backend: any KioskBackend,
+        pages: KioskPages,
+        idleTimeoutSeconds: Int = KioskRoutes.defaultIdleTimeoutSeconds,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        logger: Logger = Logger(label: "cubby.kiosk")
+    ) {
+        self.backend = backend
+        self.pages = pages
+        self.idleSeconds = max(1, idleTimeoutSeconds)
+        self.sessions = KioskCourierSessions(idleTimeout: .seconds(self.idleSeconds), now: now)
+        self.logger = logger
+    }
+
+    /// A router serving the kiosk's pages at `/`, with its security headers and error pages.
+    public func buildRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: KioskShield(routes: self))
+        router.get("/") { request, _ in await start(request) }
+        router.get("/static/kiosk.css") { _, _ in pages.css() }
+        router.post("/pickup") { request, _ in await pickup(request) }
+        router.get("/courier") { request, _ in await courierSignInPage(request) }
+        router.post("/courier/sign-in") { request, _ in await courierSignIn(request) }
+        router.get("/courier/dropoff") { request, _ in await dropoffPage(request) }
+        router.post("/courier/dropoff") { request, _ in await dropoff(request) }
+        router.post("/courier/done") { request, _ in await courierDone(request) }
+        return router
+    }
+
+    /// The methods each path answers; any other method on these paths gets 405.
+    static let allowedMethods: [String: String] = [
+        "/": "GET, HEAD", "/static/kiosk.css": "GET, HEAD", "/pickup": "POST", "/courier": "GET, HEAD",
+        "/courier/sign-in": "POST", "/courier/dropoff": "GET, HEAD, POST", "/courier/done": "POST",
+    ]
+
+    /// Ends the courier sessions idle past the timeout and signs them out at the backend.
+    ///
+    /// Every request does this too; call it on a timer so a walked-away courier is signed out on time.
+    public func endIdleSessions() async {
+        for courier in await sessions.endIdle() { await backend.courierSignOut(courier) }
+    }
+
+    // MARK: the visit
+
+    /// What every page needs to know about the request: language, the unit, the courier cookie.
+    struct Visit {
+        var language: KioskLanguage
+        var unit: KioskStatus
+        var courierToken: String?
+        var cookies: [String] = []
+        var wording: KioskWording { language.wording }
+    }
+
+    func visit(_ request: Request) async -> Visit {
+        await endIdleSessions()
+        let (language, chosen) = Self.language(for: request)
+        var visit = Visit(language: language, unit: await backend.status(), courierToken: request.cookies[Self.courierCookie]?.value)
+        if chosen { visit.cookies.append(Self.cookie(Self.languageCookie, language.rawValue)) }
+        return visit
+    }
+
+    /// The language from `?lang=` (remembered in a cookie), else the cookie, else `Accept-Language`, else English.
+    static func language(for request: Request) -> (KioskLanguage, chosen: Bool) {
+        if let asked = request.uri.queryParameters.get("lang"), let language = KioskLanguage(rawValue: asked) {
+            return (language, true)
+        }
+        if let remembered = request.cookies[languageCookie]?.value, let language = KioskLanguage(rawValue: remembered) {
+            return (language, false)
+        }
+        if let header = request.headers[.acceptLanguage], let language = KioskLanguage.preferred(acceptLanguage: header) {
+            return (language, false)
+        }
+        return (.english, false)
+    }
+
+    static func cookie(_ name: String, _ value: String, clear: Bool = false) -> String {
+        "\(name)=\(value); Path=/; HttpOnly; SameSite=Strict" + (clear ? "; Max-Age=0" : "")
+    }
+
+    func show(_ screen: KioskScreen, _ visit: Visit) -> Response {
+        var response = pages.render(screen, language: visit.language, unit: visit.unit, idleSeconds: idleSeconds)
+        for cookie in visit.cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
+        return response
+    }
+
+    func redirect(_ location: String, _ visit: Visit) -> Response {
+        var response = Response(status: .seeOther, headers: [.location: location])
+        for cookie in visit.cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
+        return response
+    }
+
+    /// Signs out the courier behind the visit's cookie, if any, and clears the cookie.
+    func endCourierSession(_ visit: inout Visit) async {
+        guard let token = visit.courierToken else { return }
+        if let courier = await sessions.end(token) { await backend.courierSignOut(courier) }
+        visit.courierToken = nil
+        visit.cookies.append(Self.cookie(Self.courierCookie, "", clear: true))
+    }
+
+    // MARK: screens
+
+    func startScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
+        let pinLength = max(1, visit.unit.pinLength)
+        return KioskScreen(
+            template: "start", title: visit.wording.startTitle, status: status, idleRefresh: error != nil, error: error,
+            values: ["maxCode": KioskForm.maxCode, "pinLength": pinLength, "pinHint": visit.wording.pinHint(pinLength)])
+    }
+
+    func lockdownScreen(_ visit: Visit, status: HTTPResponse.Status, switchPath: String = "/") -> KioskScreen {
+        KioskScreen(template: "lockdown", title: visit.wording.lockdownTitle, status: status, switchPath: switchPath)
+    }
+
+    func messageScreen(
+        _ visit: Visit, title: String, message: String?, status: HTTPResponse.Status, alert: Bool = true
+    ) -> KioskScreen {
+        KioskScreen(template: "message", title: title, status: status, error: alert ? message : nil,
+                    values: alert ? [:] : ["message": message ?? ""])
+    }
+
+    func unreadableScreen(_ visit: Visit, _ reason: KioskForm.Unreadable) -> KioskScreen {
+        switch reason {
+        case .notAForm:
+            messageScreen(visit, title: visit.wording.failureTitle, message: visit.wording.formUnreadable, status: .badRequest)
+        case .tooLarge:
+            messageScreen(visit, title: visit.wording.failureTitle, message: visit.wording.formTooLarge, status: .contentTooLarge)
+        }
+    }
+
+    func signInScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
+        KioskScreen(template: "courier-sign-in", title: visit.wording.signInTitle, status: status, switchPath: "/courier",
+                    error: error, values: ["maxCredential": KioskForm.maxCredential])
+    }
+
+    /// The drop-off form; `entered` refills it after a refusal so the courier need not type it again.
+    func dropoffScreen(
+        _ visit: Visit, courier: KioskCourier, once: String, result: String? = nil, error: String? = nil,
+        notice: String? = nil, entered: (tracking: String, recipient: String, size: String)? = nil,
+        status: HTTPResponse.Status = .ok
+    ) -> KioskScreen {
+        let w = visit.wording
+        let labels = [w.sizeSmall, w.sizeMedium, w.sizeLarge, w.sizeExtraLarge]
+        let sizes: [[String: Any]] = zip(KioskForm.sizes, labels).map { value, label in
+            ["value": value, "label": label, "checked": entered?.size == value]
+        }
+        var values: [String: Any] = [
+            "signedInAs": w.signedInAs(courier.displayName), "once": once, "sizes": sizes,
+            "maxTracking": KioskForm.maxTracking, "maxRecipient": KioskForm.maxRecipient,
+        ]
+        if let result { values["result"] = result }
+        if let entered {
+            values["tracking"] = String(entered.tracking.prefix(KioskForm.maxTracking))
+            values["recipient"] = String(entered.recipient.prefix(KioskForm.maxRecipient))
+        }
+        return KioskScreen(template: "courier-dropoff", title: w.dropoffTitle, status: status, switchPath: "/courier/dropoff",
+                           error: error, notice: notice, values: values)
+    }
+
+    static func refusal(_ refusal: KioskForm.Refusal, missing: String, tooLong: String, _ w: KioskWording) -> String {
+        switch refusal {
+        case .missing: missing
+        case .tooLong: tooLong
+        case .controlCharacters: w.controlCharacters
+        }
+    }
+
+    static func wait(_ seconds: Int, _ w: KioskWording) -> String {
+        let seconds = max(1, seconds)
+        return w.wait(seconds / 60, seconds % 60)
+    }
+
+    // MARK: recipients
+
+    func start(_ request: Request) async -> Response {
+        var visit = await visit(request)
+        await endCourierSession(&visit)
+        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .serviceUnavailable), visit) }
+        return show(startScreen(visit), visit)
+    }
+
+    func pickup(_ request: Request) async -> Response {
+        let visit = await visit(request)
+        let w = visit.wording
+        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict), visit) }
+        let form: KioskForm
+        do { form = try await KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
+        guard let method = KioskCodeMethod(rawValue: form["method"]) else {
+            return show(unreadableScreen(visit, .notAForm), visit)
+        }
+        let code: String
+        switch KioskForm.text(form["code"], limit: KioskForm.maxCode) {
+        case .success(let value): code = value
+        case .failure(let refusal):
+            let message = Self.refusal(refusal, missing: w.codeMissing, tooLong: w.codeTooLong, w)
+            return show(startScreen(visit, error: message, status: .badRequest), visit)
+        }
+        let result = await backend.pickup(code: code, method: method)
+        logger.info("kiosk pickup", metadata: ["method": "\(method.rawValue)", "result": "\(Self.outcome(result))"])
+        switch result {
+        case .opened(let compartment):
+            return show(KioskScreen(template: "opened", title: w.openedTitle, values: ["message": w.opened(compartment)]), visit)
+        case .rejected:
+            return show(startScreen(visit, error: w.rejected, status: .forbidden), visit)
+        case .lockedOut(let retryAfter):
+            var screen = messageScreen(visit, title: w.lockedOutTitle, message: w.lockedOut(Self.wait(retryAfter, w)), status: .tooManyRequests)
+            screen.headers.append((.retryAfter, String(max(1, retryAfter))))
+            return show(screen, visit)
+        case .lockedDown:
+            return show(lockdownScreen(visit, status: .conflict), visit)
+        }
+    }
+
+    /// The result's kind without its details, for the log.
+    static func outcome(_ result: KioskPickupResult) -> String {
+        switch result {
+        case .opened: "opened"
+        case .rejected: "rejected"
+        case .lockedOut: "locked-out"
+        case .lockedDown: "locked-down"
+        }
+    }
+
+    // MARK: couriers
+
+    func courierSignInPage(_ request: Request) async -> Response {
+        let visit = await visit(request)
+        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .serviceUnavailable, switchPath: "/courier"), visit) }
+        if let token = visit.courierToken, await sessions.touch(token) != nil { return redirect("/courier/dropoff", visit) }
+        return show(signInScreen(visit), visit)
+    }
+
+    func courierSignIn(_ request: Request) async -> Response {
+        var visit = await visit(request)
+        let w = visit.wording
+        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict, switchPath: "/courier"), visit) }
+        let form: KioskForm
+        do { form = try await KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
+        let credential: String
+        switch KioskForm.text(form["credential"], limit: KioskForm.maxCredential) {
+        case .success(let value): credential = value
+        case .failure(let refusal):
+            let message = Self.refusal(refusal, missing: w.credentialMissing, tooLong: w.credentialTooLong, w)
+            return show(signInScreen(visit, error: message, status: .badRequest), visit)
+        }
+        guard let courier = await backend.courierSignIn(credential: credential) else {
+            let message = visit.unit.online ? w.signInRefused : w.signInRefusedOffline
+            return show(signInScreen(visit, error: message, status: .forbidden), visit)
+        }
+        await endCourierSession(&visit)
+        let (token, pushedOut) = await sessions.open(courier)
+        for old in pushedOut { await backend.courierSignOut(old) }
+        visit.cookies.append(Self.cookie(Self.courierCookie, token))
+        return redirect("/courier/dropoff", visit)
+    }
+
+    /// The sign-in page saying the session has ended, and the cookie cleared.
+    func sessionEndedScreen(_ visit: inout Visit) async -> KioskScreen {
+        await endCourierSession(&visit)
+        return signInScreen(visit, error: visit.wording.sessionEnded, status: .unauthorized)
+    }
+
+    func dropoffPage(_ request: Request) async -> Response {
+        var visit = await visit(request)
+        if visit.unit.lockedDown {
+            return show(lockdownScreen(visit, status: .serviceUnavailable, switchPath: "/courier/dropoff"), visit)
+        }
+        guard let token = visit.courierToken else { return redirect("/courier", visit) }
+        guard let session = await sessions.touch(token) else { return show(await sessionEndedScreen(&visit), visit) }
+        return show(dropoffScreen(visit, courier: session.courier, once: session.formOnce), visit)
+    }
+
+    func dropoff(_ request: Request) async -> Response {
+        var visit = await visit(request)
+        let w = visit.wording
+        if visit.unit.lockedDown {
+            return show(lockdownScreen(visit, status: .conflict, switchPath: "/courier/dropoff"), visit)
+        }
+        guard let token = visit.courierToken, let session = await sessions.touch(token) else {
+            return show(await sessionEndedScreen(&visit), visit)
+        }
+        let form: KioskForm
+        do { form = try await KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
+        let entered = (tracking: form["tracking"].trimmingCharacters(in: .whitespacesAndNewlines),
+                       recipient: form["recipient"].trimmingCharacters(in: .whitespacesAndNewlines), size: form["size"])
+        func refuse(_ message: String) -> Response {
+            show(dropoffScreen(visit, courier: session.courier, once: session.formOnce, error: message, entered: entered,
+                               status: .badRequest), visit)
+        }
+        let tracking: String, recipient: String
+        switch KioskForm.text(form["tracking"], limit: KioskForm.maxTracking) {
+        case .success(let value): tracking = value
+        case .failure(let refusal): return refuse(Self.refusal(refusal, missing: w.trackingMissing, tooLong: w.trackingTooLong, w))
+        }
+        switch KioskForm.text(form["recipient"], limit: KioskForm.maxRecipient) {
+        case .success(let value): recipient = value
+        case .failure(let refusal): return refuse(Self.refusal(refusal, missing: w.recipientMissing, tooLong: w.recipientTooLong, w))
+        }
+        guard let size = KioskForm.size(form["size"]) else { return refuse(w.sizeMissing) }
+        guard let next = await sessions.claimForm(token, once: form["once"]) else {
+            let current = await sessions.touch(token)?.formOnce ?? session.formOnce
+            return show(dropoffScreen(visit, courier: session.courier, once: current, notice: w.alreadySent, status: .conflict), visit)
+        }
+        let result = await backend.dropoff(courier: session.courier, trackingNumber: tracking, recipientId: recipient, size: size)
+        func again(error: String, status: HTTPResponse.Status) -> Response {
+            show(dropoffScreen(visit, courier: session.courier, once: next, error: error, entered: entered, status: status), visit)
+        }
+        switch result {
+        case .opened(let compartment):
+            return show(dropoffScreen(visit, courier: session.courier, once: next, result: w.putParcel(tracking, compartment)), visit)
+        case .unitFull:
+            return again(error: w.unitFull, status: .conflict)
+        case .offline:
+            return again(error: w.dropoffOffline, status: .serviceUnavailable)
+        case .invalid(let message):
+            return again(error: w.dropoffInvalid(String(message.prefix(500))), status: .unprocessableContent)
+        case .signedOut:
+            if await sessions.end(token) != nil { logger.info("kiosk courier sign-in no longer valid") }
+            visit.courierToken = nil
+            visit.cookies.append(Self.cookie(Self.courierCookie, "", clear: true))
+            return show(signInScreen(visit, error: w.sessionEnded, status: .unauthorized), visit)
+        case .lockedDown:
+            return show(lockdownScreen(visit, status: .conflict, switchPath: "/courier/dropoff"), visit)
+        }
+    }
+
+    func courierDone(_ request: Request) async -> Response {
+        var visit = await visit(request)
+        await endCourierSession(&visit)
+        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict), visit) }
+        let w = visit.wording
+        return show(messageScreen(visit, title: w.signedOutTitle, message: w.signedOut, status: .ok, alert: false), visit)
+    }
+}

@@ -1,0 +1,212 @@
+import CubbyCore
+import Foundation
+import SQLKit
+
+/// An event of a unit's journal as the server stored it.
+public struct DeviceEventRecord: Codable, Sendable, Hashable {
+    public var unitId: String
+    public var seq: Int64
+    public var kind: String
+    public var hash: String
+    public var previousHash: String
+    public var occurredAt: Int64
+    public var receivedAt: Int64
+    /// The event as JSON.
+    public var body: String
+
+    public init(unitId: String, seq: Int64, kind: String, hash: String, previousHash: String, occurredAt: Int64, receivedAt: Int64, body: String) {
+        self.unitId = unitId
+        self.seq = seq
+        self.kind = kind
+        self.hash = hash
+        self.previousHash = previousHash
+        self.occurredAt = occurredAt
+        self.receivedAt = receivedAt
+        self.body = body
+    }
+}
+
+/// A command for a unit, kept until the unit acknowledges it or it expires.
+public struct UnitCommandRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var unitId: String
+    public var kind: String
+    public var compartmentId: String?
+    public var reason: String?
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var ackedAt: Int64?
+    public var outcome: String?
+
+    public init(id: String, unitId: String, kind: String, compartmentId: String?, reason: String?, createdAt: Int64, expiresAt: Int64) {
+        self.id = id
+        self.unitId = unitId
+        self.kind = kind
+        self.compartmentId = compartmentId
+        self.reason = reason
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Something staff must look at: a tamper signal, a lock that stopped answering, a gap in a unit's journal.
+public struct AlertRecord: Codable, Sendable, Hashable {
+    public var id: String
+    public var organizationId: String
+    public var siteId: String?
+    public var unitId: String?
+    public var compartmentId: String?
+    public var kind: String
+    public var detail: String
+    public var createdAt: Int64
+    public var resolvedAt: Int64?
+    public var resolvedBy: String?
+
+    public init(id: String, organizationId: String, siteId: String?, unitId: String?, compartmentId: String?, kind: String, detail: String, createdAt: Int64) {
+        self.id = id
+        self.organizationId = organizationId
+        self.siteId = siteId
+        self.unitId = unitId
+        self.compartmentId = compartmentId
+        self.kind = kind
+        self.detail = detail
+        self.createdAt = createdAt
+    }
+}
+
+/// Edge controllers: enrollment codes, journaled events, commands, lockdown, alerts and evidence.
+extension StoreSession {
+    private var lockRows: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
+
+    // MARK: enrollment
+
+    public func insertUnitEnrollmentCode(hash: Data, unit: String, at: Int64, expiresAt: Int64) async throws {
+        try await sql.raw("""
+            INSERT INTO unit_enrollment_codes (code_hash, unit_id, created_at, expires_at)
+            VALUES (\(bind: hash), \(bind: unit), \(bind: at), \(bind: expiresAt))
+            """).run()
+    }
+
+    /// Uses up an enrollment code; returns its unit, or nil when the code is unknown, used or expired.
+    public func claimUnitEnrollmentCode(hash: Data, now: Int64) async throws -> String? {
+        let rows = try await sql.raw("""
+            UPDATE unit_enrollment_codes SET used_at = \(bind: now)
+            WHERE code_hash = \(bind: hash) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING unit_id
+            """).all()
+        return try rows.first?.decode(column: "unit_id", as: String.self)
+    }
+
+    public func markEdgeEnrolled(unit: String, at: Int64) async throws {
+        try await sql.raw("UPDATE units SET edge_enrolled_at = \(bind: at) WHERE id = \(bind: unit)").run()
+    }
+
+    // MARK: journaled events
+
+    /// The newest event stored for a unit.
+    public func lastDeviceEvent(unit: String) async throws -> DeviceEventRecord? {
+        try await sql.raw("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq DESC LIMIT 1")
+            .first(decoding: DeviceEventRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    public func deviceEvent(unit: String, seq: Int64) async throws -> DeviceEventRecord? {
+        try await sql.raw("SELECT * FROM device_events WHERE unit_id = \(bind: unit) AND seq = \(bind: seq)")
+            .first(decoding: DeviceEventRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    public func deviceEvents(unit: String) async throws -> [DeviceEventRecord] {
+        try await sql.raw("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq")
+            .all(decoding: DeviceEventRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    /// Stores an event; false when the unit's event with that sequence number is already stored.
+    public func insertDeviceEvent(_ r: DeviceEventRecord) async throws -> Bool {
+        try await !sql.raw("""
+            INSERT INTO device_events (unit_id, seq, kind, hash, previous_hash, occurred_at, received_at, body)
+            VALUES (\(bind: r.unitId), \(bind: r.seq), \(bind: r.kind), \(bind: r.hash), \(bind: r.previousHash),
+                    \(bind: r.occurredAt), \(bind: r.receivedAt), \(bind: r.body))
+            ON CONFLICT (unit_id, seq) DO NOTHING RETURNING seq
+            """).all().isEmpty
+    }
+
+    // MARK: commands
+
+    public func insertUnitCommand(_ r: UnitCommandRecord) async throws {
+        try await sql.insert(into: "unit_commands").model(r, keyEncodingStrategy: ColumnNames.encoding).run()
+    }
+
+    /// Commands a unit has not acknowledged and that may still be carried out.
+    public func pendingUnitCommands(unit: String, now: Int64) async throws -> [UnitCommandRecord] {
+        try await sql.raw("""
+            SELECT * FROM unit_commands WHERE unit_id = \(bind: unit) AND acked_at IS NULL AND expires_at > \(bind: now)
+            ORDER BY created_at
+            """).all(decoding: UnitCommandRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    public func unitCommand(_ id: String) async throws -> UnitCommandRecord? {
+        try await sql.raw("SELECT * FROM unit_commands WHERE id = \(bind: id)")
+            .first(decoding: UnitCommandRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    /// Records the unit's acknowledgement; false when the command was already acknowledged or is not the unit's.
+    public func ackUnitCommand(id: String, unit: String, outcome: String, at: Int64) async throws -> Bool {
+        try await !sql.raw("""
+            UPDATE unit_commands SET acked_at = \(bind: at), outcome = \(bind: outcome)
+            WHERE id = \(bind: id) AND unit_id = \(bind: unit) AND acked_at IS NULL RETURNING id
+            """).all().isEmpty
+    }
+
+    // MARK: lockdown
+
+    public func setLockdown(unit: String, at: Int64?, reason: String?) async throws {
+        try await sql.raw("""
+            UPDATE units SET locked_down_at = \(bind: at), lockdown_reason = \(bind: reason) WHERE id = \(bind: unit)
+            """).run()
+    }
+
+    // MARK: alerts
+
+    public func insertAlert(_ r: AlertRecord) async throws {
+        try await sql.insert(into: "alerts").model(r, keyEncodingStrategy: ColumnNames.encoding).run()
+    }
+
+    /// Open alerts of an organization, newest first.
+    public func openAlerts(organization: String, limit: Int = 200) async throws -> [AlertRecord] {
+        try await sql.raw("""
+            SELECT * FROM alerts WHERE organization_id = \(bind: organization) AND resolved_at IS NULL
+            ORDER BY created_at DESC LIMIT \(bind: limit)
+            """).all(decoding: AlertRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    public func alerts(unit: String) async throws -> [AlertRecord] {
+        try await sql.raw("SELECT * FROM alerts WHERE unit_id = \(bind: unit) ORDER BY created_at")
+            .all(decoding: AlertRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+
+    // MARK: evidence
+
+    /// Stores a photo under its SHA-256; storing the same bytes again changes nothing.
+    public func insertEvidence(sha256: String, unit: String, contentType: String, bytes: Data, at: Int64) async throws {
+        try await sql.raw("""
+            INSERT INTO evidence (sha256, unit_id, content_type, bytes, created_at)
+            VALUES (\(bind: sha256), \(bind: unit), \(bind: contentType), \(bind: bytes), \(bind: at))
+            ON CONFLICT (sha256) DO NOTHING
+            """).run()
+    }
+
+    public func evidence(sha256: String) async throws -> (unitId: String, contentType: String, bytes: Data)? {
+        guard let row = try await sql.raw("SELECT unit_id, content_type, bytes FROM evidence WHERE sha256 = \(bind: sha256)").first() else {
+            return nil
+        }
+        return (try row.decode(column: "unit_id", as: String.self), try row.decode(column: "content_type", as: String.self),
+                try row.decode(column: "bytes", as: Data.self))
+    }
+
+    // MARK: pickup codes
+
+    /// Every live pickup credential at a unit.
+    public func livePickupCredentials(unit: String, now: Int64) async throws -> [PickupCredentialRecord] {
+        try await sql.raw("""
+            SELECT * FROM pickup_credentials WHERE unit_id = \(bind: unit) AND state = 'live' AND expires_at > \(bind: now)
+            """).all(decoding: PickupCredentialRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+import CubbyEdgeCLI
+
+@main
+struct CubbyEdgeMain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cubby-edge",
+        abstract: "The controller and kiosk of one locker unit.",
+        subcommands: EdgeCommands.all)
+}

@@ -1,0 +1,171 @@
+import CubbyKiosk
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+
+/// A locker controller that records every call and answers what the test sets.
+final class RecordingLocker: KioskBackend {
+    struct Dropoff: Equatable {
+        var courier: KioskCourier
+        var trackingNumber: String
+        var recipientId: String
+        var size: String
+    }
+
+    struct State {
+        var status = KioskStatus(unitName: "Lobby A", lockedDown: false, online: true, pinLength: 8)
+        var pickupResult: KioskPickupResult = .rejected
+        var courier: KioskCourier? = KioskCourier(handle: "h-1", displayName: "Parcel Express")
+        var dropoffResults: [KioskDropoffResult] = []
+        var pickups: [(code: String, method: KioskCodeMethod)] = []
+        var signIns: [String] = []
+        var dropoffs: [Dropoff] = []
+        var signOuts: [KioskCourier] = []
+    }
+
+    let state = Mutex(State())
+
+    func set(_ change: (inout State) -> Void) { state.withLock { change(&$0) } }
+    func read<T>(_ get: (State) -> T) -> T { state.withLock { get($0) } }
+
+    var pickups: [(code: String, method: KioskCodeMethod)] { read(\.pickups) }
+    var signIns: [String] { read(\.signIns) }
+    var dropoffs: [Dropoff] { read(\.dropoffs) }
+    var signOuts: [KioskCourier] { read(\.signOuts) }
+
+    func status() async -> KioskStatus { read(\.status) }
+
+    func pickup(code: String, method: KioskCodeMethod) async -> KioskPickupResult {
+        state.withLock { s in
+            s.pickups.append((code, method))
+            return s.pickupResult
+        }
+    }
+
+    func courierSignIn(credential: String) async -> KioskCourier? {
+        state.withLock { s in
+            s.signIns.append(credential)
+            return s.courier
+        }
+    }
+
+    /// Answers the queued results in order, then "opened A4".
+    func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult {
+        state.withLock { s in
+            s.dropoffs.append(Dropoff(courier: courier, trackingNumber: trackingNumber, recipientId: recipientId, size: size))
+            return s.dropoffResults.isEmpty ? .opened(compartmentLabel: "A4") : s.dropoffResults.removeFirst()
+        }
+    }
+
+    func courierSignOut(_ courier: KioskCourier) async {
+        state.withLock { $0.signOuts.append(courier) }
+    }
+}
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    let start = ContinuousClock.now
+    let elapsed = Mutex(Duration.zero)
+
+    func now() -> ContinuousClock.Instant { start + elapsed.withLock { $0 } }
+    func advance(by duration: Duration) { elapsed.withLock { $0 += duration } }
+}
+
+/// What the kiosk answered, with the body as text.
+struct Page {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var html: String
+
+    /// The text of the `role="alert"` box, if any.
+    var alert: String? { Self.firstMatch(#"<div class="alert" role="alert" id="alert"><p>(.*?)</p></div>"#, in: html) }
+    /// The text of the `role="status"` result box, if any.
+    var result: String? { Self.firstMatch(#"<div class="result" role="status" id="result"><p class="big-text">(.*?)</p></div>"#, in: html) }
+    var h1: String? { Self.firstMatch(#"<h1>(.*?)</h1>"#, in: html) }
+    var htmlLang: String? { Self.firstMatch(#"<html lang="([a-z]+)">"#, in: html) }
+    var refresh: String? { Self.firstMatch(#"<meta http-equiv="refresh" content="([^"]*)">"#, in: html) }
+    /// The drop-off form's single-use value.
+    var once: String? { Self.firstMatch(#"name="once" value="([0-9a-f]+)""#, in: html) }
+
+    var setCookies: [String] { headers[values: .setCookie] }
+
+    /// The value a `Set-Cookie` of this response gives `name` (empty when it clears it).
+    func cookie(_ name: String) -> String? {
+        for line in setCookies where line.hasPrefix(name + "=") {
+            return String(line.dropFirst(name.count + 1).prefix { $0 != ";" })
+        }
+        return nil
+    }
+
+    static func firstMatch(_ pattern: String, in text: String) -> String? {
+        guard let regex = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]),
+            let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let range = Range(match.range(at: 1), in: text)
+        else { return nil }
+        return String(text[range])
+    }
+}
+
+/// Form encoding as a browser does it.
+func formBody(_ fields: [(String, String)]) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._*")
+    return fields.map { name, value in
+        let encode = { (s: String) in (s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s) }
+        return encode(name) + "=" + encode(value)
+    }.joined(separator: "&")
+}
+
+/// A client for the kiosk that carries the courier and language cookies like the kiosk's browser.
+struct Kiosk {
+    let client: any TestClientProtocol
+    var cookies: [String: String] = [:]
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    mutating func get(_ path: String, headers: HTTPFields = [:]) async throws -> Page {
+        try await send(path, method: .get, headers: headers, body: nil)
+    }
+
+    /// A form post as the kiosk's own page sends it (same origin).
+    mutating func post(_ path: String, _ fields: [(String, String)], headers: HTTPFields = [:]) async throws -> Page {
+        var h: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: "http://localhost"]
+        h[HTTPField.Name("Sec-Fetch-Site")!] = "same-origin"
+        for field in headers { h[field.name] = field.value }
+        return try await send(path, method: .post, headers: h, body: formBody(fields))
+    }
+
+    mutating func send(_ path: String, method: HTTPRequest.Method, headers: HTTPFields, body: String?) async throws -> Page {
+        var h = headers
+        if !cookies.isEmpty, h[.cookie] == nil {
+            h[.cookie] = cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
+        }
+        let response = try await client.execute(uri: path, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+        let page = Page(status: response.status, headers: response.headers, html: String(buffer: response.body))
+        for line in page.setCookies {
+            let pair = line.prefix { $0 != ";" }
+            guard let eq = pair.firstIndex(of: "=") else { continue }
+            let name = String(pair[..<eq]), value = String(pair[pair.index(after: eq)...])
+            if value.isEmpty || line.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
+        }
+        return page
+    }
+}
+
+/// Runs `test` against a kiosk router over `locker`.
+func withKiosk(
+    _ locker: RecordingLocker, clock: ManualClock = ManualClock(), idleTimeoutSeconds: Int = 60,
+    _ test: @escaping @Sendable (inout Kiosk) async throws -> Void
+) async throws {
+    let routes = KioskRoutes(
+        backend: locker, pages: try await KioskPages.load(), idleTimeoutSeconds: idleTimeoutSeconds, now: { clock.now() })
+    let app = Application(router: routes.buildRouter())
+    try await app.test(.router) { client in
+        var kiosk = Kiosk(client)
+        try await test(&kiosk)
+    }
+}
+
+let courierCookie = "cubby_kiosk_courier"
