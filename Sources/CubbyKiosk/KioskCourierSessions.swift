@@ -73,8 +73,6 @@ actor KioskCourierSessions {
         return ended
     }
 
-    var count: Int { sessions.count }
-
     /// Looks at every session and compares in constant time, so the time taken says nothing about the token.
     private func index(of token: String) -> Int? {
         guard Self.isWellFormed(token) else { return nil }

@@ -37,7 +37,10 @@ public struct KioskPages: Sendable {
             "english": language == .english,
             "spanish": language == .spanish,
         ]
-        if screen.idleRefresh { context["idleSeconds"] = idleSeconds }
+        if screen.idleRefresh {
+            context["idleSeconds"] = idleSeconds
+            context["idleNote"] = language.wording.idleNote(idleSeconds)
+        }
         if let unit {
             context["unitName"] = unit.unitName
             if !unit.online && !unit.lockedDown { context["offline"] = true }

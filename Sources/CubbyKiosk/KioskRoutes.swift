@@ -20,6 +20,8 @@ public struct KioskRoutes: Sendable {
     static let courierCookie = "cubby_kiosk_courier"
     static let languageCookie = "cubby_kiosk_lang"
 
+    /// Serves the unit behind `backend` with the templates in `pages`.
+    ///
     /// - Parameters:
     ///   - idleTimeoutSeconds: how long a page other than the start screen, and a courier's session, lasts untouched.
     ///   - now: the clock for the courier sessions' idle timeout.
@@ -219,7 +221,7 @@ public struct KioskRoutes: Sendable {
             return show(startScreen(visit, error: message, status: .badRequest), visit)
         }
         let result = await backend.pickup(code: code, method: method)
-        logger.info("kiosk pickup", metadata: ["method": "\(method.rawValue)", "result": "\(Self.outcome(result))"])
+        logger.debug("kiosk pickup", metadata: ["method": "\(method.rawValue)", "result": "\(Self.outcome(result))"])
         switch result {
         case .opened(let compartment):
             return show(KioskScreen(template: "opened", title: w.openedTitle, values: ["message": w.opened(compartment)]), visit)
@@ -338,7 +340,7 @@ public struct KioskRoutes: Sendable {
         case .invalid(let message):
             return again(error: w.dropoffInvalid(String(message.prefix(500))), status: .unprocessableContent)
         case .signedOut:
-            if await sessions.end(token) != nil { logger.info("kiosk courier sign-in no longer valid") }
+            if await sessions.end(token) != nil { logger.debug("kiosk courier sign-in no longer valid") }
             visit.courierToken = nil
             visit.cookies.append(Self.cookie(Self.courierCookie, "", clear: true))
             return show(signInScreen(visit, error: w.sessionEnded, status: .unauthorized), visit)

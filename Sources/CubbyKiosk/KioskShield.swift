@@ -50,11 +50,14 @@ struct KioskShield: RouterMiddleware {
 
     /// A form sent by another site or origin: the browser says so (`Sec-Fetch-Site`), or `Origin` names
     /// another origin than the one the request was sent to.
+    ///
+    /// Under `Referrer-Policy: no-referrer` the browser sends `Origin: null` even for the page's own forms,
+    /// so "null" passes only together with `Sec-Fetch-Site: same-origin`.
     static func isForeign(_ request: Request) -> Bool {
-        if let site = request.headers[secFetchSite]?.lowercased(), site == "cross-site" || site == "same-site" {
-            return true
-        }
+        let site = request.headers[secFetchSite]?.lowercased()
+        if site == "cross-site" || site == "same-site" { return true }
         guard let origin = request.headers[.origin]?.lowercased() else { return false }
+        if origin == "null" { return site != "same-origin" }
         guard let authority = request.head.authority?.lowercased(), !authority.isEmpty else { return true }
         return origin != "http://\(authority)" && origin != "https://\(authority)"
     }

@@ -121,6 +121,7 @@ struct KioskWording: Sendable {
     let signedInAs: @Sendable (_ name: String) -> String
     let putParcel: @Sendable (_ tracking: String, _ compartment: String) -> String
     let dropoffInvalid: @Sendable (_ message: String) -> String
+    let idleNote: @Sendable (_ seconds: Int) -> String
 
     /// The stored strings by property name, for the templates.
     var table: [String: String] {
@@ -218,7 +219,8 @@ extension KioskWording {
         },
         signedInAs: { name in "Signed in: \(name)" },
         putParcel: { tracking, compartment in "Put parcel \(tracking) in compartment \(compartment) and close the door." },
-        dropoffInvalid: { message in "Not accepted: \(message)" }
+        dropoffInvalid: { message in "Not accepted: \(message)" },
+        idleNote: { seconds in "Without a touch, this screen goes back to the start after \(seconds) seconds." }
     )
 
     static let spanish = KioskWording(
@@ -308,6 +310,7 @@ extension KioskWording {
         putParcel: { tracking, compartment in
             "Ponga el paquete \(tracking) en el compartimento \(compartment) y cierre la puerta."
         },
-        dropoffInvalid: { message in "No aceptado: \(message)" }
+        dropoffInvalid: { message in "No aceptado: \(message)" },
+        idleNote: { seconds in "Si nadie toca la pantalla, se vuelve al inicio a los \(seconds) segundos." }
     )
 }

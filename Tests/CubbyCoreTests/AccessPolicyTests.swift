@@ -24,7 +24,7 @@ struct AccessPolicyTests {
     }
 
     @Test func auditorsChangeNothing() {
-        let reading: Set<Action> = [.readAudit, .viewDashboard, .manageOwnSession]
+        let reading: Set<Action> = [.readAudit, .viewDashboard, .manageOwnSession, .readAlerts]
         for action in Action.allCases where AccessPolicy.allows(.auditor, action) {
             #expect(reading.contains(action), "auditor may \(action)")
         }
@@ -32,7 +32,7 @@ struct AccessPolicyTests {
 
     @Test func devicesAndCouriersStayInTheirLane() {
         let device = Action.allCases.filter { AccessPolicy.allows(.device, $0) }
-        #expect(Set(device) == [.pickup, .reportUnitEvent, .readUnit, .readParcel])
+        #expect(Set(device) == [.pickup, .reportUnitEvent, .readUnit, .readParcel, .edgeLink])
         for action in Action.allCases where AccessPolicy.allows(.device, action) { #expect(AccessPolicy.reach(.device, action) == .ownUnit) }
         #expect(AccessPolicy.reach(.courier, .createDropoff) == .sites)
         #expect(!AccessPolicy.allows(.courier, .pickup))

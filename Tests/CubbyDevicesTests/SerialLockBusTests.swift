@@ -350,7 +350,9 @@ final class PseudoTerminalPair {
 
     func stop() {
         if process.isRunning {
-            process.terminate()
+            // SIGKILL, not terminate(): the child inherits the test runner's signal mask, in which SIGTERM
+            // may be blocked.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)

@@ -115,6 +115,7 @@ struct KioskCourierTests {
                 #expect(page.cookie(courierCookie) == nil)
             }
             locker.set { $0.status.online = false }
+            _ = try await kiosk.get("/?lang=en")
             let offline = try await kiosk.post("/courier/sign-in", [("credential", "x")])
             #expect(offline.alert?.contains("cannot reach the server") == true)
             // Without a session the drop-off form sends the courier to sign in.
@@ -306,10 +307,12 @@ struct KioskCourierTests {
         let locker = RecordingLocker()
         try await withKiosk(locker) { kiosk in
             _ = try await kiosk.signIn()
-            for value in [String(repeating: "0", count: 32), "abc", String(repeating: "g", count: 32), ""] {
+            for value in [String(repeating: "0", count: 32), "abc", String(repeating: "g", count: 32), String(repeating: "A", count: 32)] {
                 let page = try await kiosk.get("/courier/dropoff", headers: [.cookie: "\(courierCookie)=\(value)"])
                 #expect(page.status == .unauthorized, "cookie \(value)")
             }
+            let empty = try await kiosk.get("/courier/dropoff", headers: [.cookie: "\(courierCookie)="])
+            #expect(empty.status == .seeOther && empty.headers[.location] == "/courier")
             #expect(locker.dropoffs.isEmpty)
         }
     }

@@ -82,6 +82,7 @@ struct KioskSecurityTests {
         ["Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"],
         ["Origin": "http://evil.example"],
         ["Origin": "null"],
+        ["Origin": "null", "Sec-Fetch-Site": "none"],
         ["Origin": "http://localhost:9999"],
         ["Origin": "https://localhost.evil.example"],
         ["Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.2"],
@@ -122,6 +123,8 @@ struct KioskSecurityTests {
                 [.contentType: "application/x-www-form-urlencoded", .origin: "http://localhost"],
                 [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"],
                 [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("Sec-Fetch-Site")!: "none"],
+                // What Chromium sends for the page's own form under Referrer-Policy: no-referrer.
+                [.contentType: "application/x-www-form-urlencoded", .origin: "null", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"],
             ]
             for headers in variants {
                 let page = try await kiosk.send("/pickup", method: .post, headers: headers, body: "method=pin&code=1")
@@ -267,6 +270,7 @@ struct KioskSecurityTests {
             pages.append(("lockdown", try await kiosk.get("/")))
             for (name, page) in pages {
                 #expect(page.html.contains(#"<meta http-equiv="refresh" content="60;url=/">"#), "\(name)")
+                #expect(page.html.contains("this screen goes back to the start after 60 seconds."), "\(name): the timeout is not announced")
             }
         }
     }

@@ -129,9 +129,10 @@ struct Kiosk {
         try await send(path, method: .get, headers: headers, body: nil)
     }
 
-    /// A form post as the kiosk's own page sends it (same origin).
+    /// A form post as Chromium sends the kiosk's own forms: same origin, and under `Referrer-Policy:
+    /// no-referrer` with `Origin: null`.
     mutating func post(_ path: String, _ fields: [(String, String)], headers: HTTPFields = [:]) async throws -> Page {
-        var h: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: "http://localhost"]
+        var h: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: "null"]
         h[HTTPField.Name("Sec-Fetch-Site")!] = "same-origin"
         for field in headers { h[field.name] = field.value }
         return try await send(path, method: .post, headers: h, body: formBody(fields))

@@ -46,7 +46,10 @@ struct TestWorld: Sendable {
         return l
     }()
 
-    static func make(_ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true) async throws -> TestWorld {
+    static func make(
+        _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true,
+        start: Date? = nil
+    ) async throws -> TestWorld {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let location: DatabaseLocation
@@ -59,7 +62,7 @@ struct TestWorld: Sendable {
         let notifyFile = dir + "/notifications.jsonl"
         var settings = ServerSettings(database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate, simulatorDelay: .milliseconds(1))
         settings.outboxInterval = .milliseconds(20)
-        let clock = ManualClock()
+        let clock = start.map(ManualClock.init) ?? ManualClock()
         let parts = try await buildParts(
             settings: settings, clock: clock.serverClock, policy: policy, passwordHasher: .forTesting(iterations: 1000), logger: logger)
         let manifest = try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(server: "http://test", layout: layout)
@@ -75,9 +78,9 @@ struct TestWorld: Sendable {
     /// Runs `body` with a world and always closes it.
     static func with<T: Sendable>(
         _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true,
-        _ body: (TestWorld) async throws -> T
+        start: Date? = nil, _ body: (TestWorld) async throws -> T
     ) async throws -> T {
-        let world = try await make(backend, policy: policy, layout: layout, simulate: simulate)
+        let world = try await make(backend, policy: policy, layout: layout, simulate: simulate, start: start)
         do {
             let result = try await body(world)
             await world.close()

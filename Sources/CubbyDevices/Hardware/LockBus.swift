@@ -7,11 +7,13 @@ public struct LockAddress: Sendable, Hashable, Codable, CustomStringConvertible 
     /// Channel on the board, 1…16.
     public var channel: UInt8
 
+    /// A board address and a channel on it.
     public init(board: UInt8, channel: UInt8) {
         self.board = board
         self.channel = channel
     }
 
+    /// Reads as `board 1 channel 5`, the form used in logs and alerts.
     public var description: String { "board \(board) channel \(channel)" }
 }
 
@@ -22,6 +24,7 @@ public struct BoardReading: Sendable, Equatable {
     /// Item (infrared) sensor sees something, per channel.
     public var items: [Bool]
 
+    /// A reading from the two 16-flag lists.
     public init(locked: [Bool], items: [Bool]) {
         self.locked = locked
         self.items = items
@@ -54,6 +57,7 @@ public enum LockBusError: Error, Equatable, CustomStringConvertible {
     /// The serial device could not be opened or configured.
     case device(String)
 
+    /// A sentence for logs and alerts.
     public var description: String {
         switch self {
         case .unresponsive(let b, let n, let why): "lock board \(b) did not answer after \(n) tries (\(why))"

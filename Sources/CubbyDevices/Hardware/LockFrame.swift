@@ -20,6 +20,7 @@ public enum LockCommand: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     /// Whether a request with this command names one channel (the others use channel 0, the whole board).
     public var addressesChannel: Bool { self == .unlock }
 
+    /// The command's name, for logs.
     public var description: String {
         switch self {
         case .unlock: "unlock"
@@ -96,6 +97,7 @@ public struct LockRequest: Sendable, Hashable, CustomStringConvertible {
         return buffer
     }
 
+    /// Reads as `unlock board 1 channel 5`.
     public var description: String { "\(command) board \(board) channel \(channel)" }
 }
 
@@ -159,6 +161,7 @@ public struct LockReply: Sendable, Hashable, CustomStringConvertible {
         return buffer
     }
 
+    /// Reads as `reply to unlock from board 1 channel 5: ok`.
     public var description: String {
         "reply to \(command) from board \(board) channel \(channel): \(status == .ok ? "ok" : "refused")"
             + (data == 0 ? "" : " data 0x\(String(data, radix: 16))")
@@ -218,6 +221,7 @@ public enum LockFrameProblem: Sendable, Hashable, CustomStringConvertible {
     /// A reply whose status byte is neither ACK nor NAK.
     case unknownStatus(UInt8)
 
+    /// A phrase for a try's last problem.
     public var description: String {
         switch self {
         case .noise(let count): "\(count) byte\(count == 1 ? "" : "s") of noise"

@@ -74,21 +74,25 @@ public final class SerialLockBus: LockBus {
         line.statistics.withLock { $0 }
     }
 
+    /// Sends the unlock frame and waits for the board's acknowledgement.
     public func unlock(_ address: LockAddress) async throws {
         try Self.validate(board: address.board, channel: address.channel)
         _ = try await transact(.unlock(address))
     }
 
+    /// Sends the lock-all frame and waits for the board's acknowledgement.
     public func lockAll(board: UInt8) async throws {
         try Self.validate(board: board, channel: nil)
         _ = try await transact(.lockAll(board: board))
     }
 
+    /// Asks the board for its lock-state bitmap; `true` is latched.
     public func lockStates(board: UInt8) async throws -> [Bool] {
         try Self.validate(board: board, channel: nil)
         return try await transact(.readLocks(board: board)).channelFlags
     }
 
+    /// Asks the board for its item-sensor bitmap; `true` is something inside.
     public func itemStates(board: UInt8) async throws -> [Bool] {
         try Self.validate(board: board, channel: nil)
         return try await transact(.readItems(board: board)).channelFlags

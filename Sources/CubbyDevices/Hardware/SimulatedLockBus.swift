@@ -75,6 +75,7 @@ public final class SimulatedLockBus: LockBus {
 
     // MARK: LockBus
 
+    /// Releases the latch and, with `closeAfter` set, sends a person to use the compartment.
     public func unlock(_ address: LockAddress) async throws {
         let now = ContinuousClock.now
         try check(address)
@@ -100,6 +101,7 @@ public final class SimulatedLockBus: LockBus {
         }
     }
 
+    /// Latches every released channel on the board, calls off their visits, and records the lock-all.
     public func lockAll(board: UInt8) async throws {
         let now = ContinuousClock.now
         try check(LockAddress(board: board, channel: 1))
@@ -114,10 +116,12 @@ public final class SimulatedLockBus: LockBus {
         }
     }
 
+    /// `true` for each channel that is shut and latched (and for channels not wired).
     public func lockStates(board: UInt8) async throws -> [Bool] {
         try readBoard(board) { $0.state == .locked }
     }
 
+    /// `true` for each compartment with something in it.
     public func itemStates(board: UInt8) async throws -> [Bool] {
         try readBoard(board) { $0.item }
     }

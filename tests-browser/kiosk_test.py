@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""Headless-browser tests of a locker unit's kiosk page, run against a running cubby-edge.
+
+Drives the kiosk page in headless Chromium through Selenium:
+
+  (a) the start screen in English and, through the language switch, in Spanish;
+  (b) a wrong PIN typed on the keypad, and a wrong QR code "scanned" (typed into the focused field
+      and ended with Enter, as a keyboard-wedge scanner does): both get the one generic failure;
+  (c) a courier signs in with its credential, drops off two parcels in a row and signs out ("Done");
+      the drop-off form is gone afterwards;
+  (d) in a second browser with JavaScript disabled: a wrong PIN gets the same failure, and the
+      good PIN opens a compartment;
+  (e) axe-core on every page state (start en/es, failure, opened, courier sign-in, drop-off form,
+      drop-off result, signed out); any "serious" or "critical" violation fails the run;
+  and checks the security headers of the start page.
+
+One axe finding is accepted by design and listed as such: `meta-refresh` (WCAG 2.2.1) on exactly
+`<meta http-equiv="refresh" content="60;url=/">`, the kiosk's return to the start screen after the
+idle timeout. A shared public screen must not keep one person's result or a courier's session for
+the next person, so the timeout stays; each such page says so in words. `--strict-axe` (or
+KIOSK_AXE_STRICT=1) counts it as a failure like any other.
+
+It makes at most three wrong pickup attempts before the good PIN, fewer than the unit's lockout
+threshold (docs/security.md), and uses the good PIN once: it opens a compartment for real.
+
+Usage: python3 tests-browser/kiosk_test.py [--keep] [--axe-script PATH]
+Environment:
+  KIOSK_URL            the kiosk's base URL, e.g. http://127.0.0.1:8089
+  KIOSK_GOOD_PIN       a live PIN that opens a compartment at this unit
+  KIOSK_COURIER_TOKEN  a courier credential valid at this unit
+  KIOSK_RECIPIENT_ID   a recipient id the unit accepts drop-offs for
+  KIOSK_IDLE_SECONDS   the kiosk's idle timeout (default 60)
+  CHROME_BIN, CHROMEDRIVER, AXE_SCRIPT (optional)
+Exits 0 when every check passed, 1 when one failed, 2 when the test could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+try:
+    from axe_selenium_python import Axe
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError as e:  # pragma: no cover
+    print(f"missing Python package ({e}); install: pip install selenium axe-selenium-python selenium-axe-python",
+          file=sys.stderr)
+    sys.exit(2)
+
+# The kiosk's own words (Sources/CubbyKiosk/KioskWording.swift), written out to check against.
+TEXT = {
+    "en": {
+        "start": "Pick up a parcel",
+        "courier_button": "I'm a courier",
+        "pin_button": "Open with PIN",
+        "rejected": "That code did not open a compartment. Check it and try again, or ask the building staff for help.",
+        "opened_title": "Your compartment is open",
+        "opened": r"Compartment (\S+) is open — take your parcel and close the door\.",
+        "sign_in_title": "Courier sign-in",
+        "sign_in": "Sign in",
+        "dropoff_title": "Drop off parcels",
+        "dropoff_button": "Open a compartment",
+        "put_parcel": r"Put parcel (\S+) in compartment (\S+) and close the door\.",
+        "done": "Done",
+        "signed_out_title": "Signed out",
+        "signed_out": "You are signed out. Thank you.",
+    },
+    "es": {
+        "start": "Recoger un paquete",
+        "courier_button": "Soy repartidor",
+        "pin_button": "Abrir con PIN",
+        "rejected": "Ese código no abrió ningún compartimento. Revíselo e inténtelo de nuevo, o pida ayuda al personal del edificio.",
+    },
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+MIN_TARGET_PX = 64
+# A page that says "on" only when its script runs.
+SCRIPT_PROBE = "data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>"
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+BLOCKING_IMPACTS = ("critical", "serious")
+IMPACTS = ("critical", "serious", "moderate", "minor")
+
+# Only loopback: the browser resolves no host name but localhost and gets no proxy.
+CHROME_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1024", "--lang=en-US",
+    "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
+    "--disable-default-apps", "--disable-domain-reliability", "--no-first-run", "--no-default-browser-check",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def expect(cond, message: str):
+    if not cond:
+        raise CheckFailed(message)
+
+
+def log(msg: str = ""):
+    print(msg, flush=True)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fetch(url: str, timeout: float = 5):
+    """A plain GET, never through a proxy: (status, headers)."""
+    try:
+        with NO_PROXY.open(urllib.request.Request(url), timeout=timeout) as r:
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
+# ---------------------------------------------------------------------------------------------
+# The browser
+
+
+def make_driver(workdir: Path, name: str, javascript: bool) -> webdriver.Chrome:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = os.environ.get("CHROME_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in CHROME_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={workdir / ('profile-' + name)}")
+    driver_path = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    service = Service(driver_path, log_output=str(workdir / f"chromedriver-{name}.log"))
+    driver = webdriver.Chrome(options=opts, service=service)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    if not javascript:
+        # Through DevTools rather than the profile's content setting: it holds across navigations, and the
+        # axe audit can lift it for the page already shown (axe-core needs timers) and set it again.
+        set_scripts(driver, enabled=False)
+    return driver
+
+
+def set_scripts(driver: webdriver.Chrome, enabled: bool):
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": not enabled})
+
+
+def gone(element) -> bool:
+    """Whether the page that held `element` has been replaced (a query about an old node may fail
+    with an inspector error instead of "stale" while a navigation is under way: that counts too)."""
+    try:
+        element.is_enabled()
+        return False
+    except WebDriverException:
+        return True
+
+
+def xpath_literal(s: str) -> str:
+    if "'" not in s:
+        return f"'{s}'"
+    if '"' not in s:
+        return f'"{s}"'
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in s.split("'")) + ")"
+
+
+class Page:
+    """One browser on the kiosk."""
+
+    def __init__(self, driver: webdriver.Chrome, base: str, name: str, javascript: bool = True):
+        self.d = driver
+        self.base = base.rstrip("/")
+        self.name = name
+        self.javascript = javascript
+
+    def get(self, path: str):
+        self.d.get(self.base + path)
+
+    @property
+    def path(self) -> str:
+        u = urllib.parse.urlsplit(self.d.current_url)
+        return u.path + (("?" + u.query) if u.query else "")
+
+    @property
+    def path_only(self) -> str:
+        return urllib.parse.urlsplit(self.d.current_url).path
+
+    def status(self):
+        """The HTTP status of the document shown (Navigation Timing; works with page scripts off too)."""
+        return self.d.execute_script(
+            "const e = performance.getEntriesByType('navigation')[0]; return e ? e.responseStatus : null;")
+
+    def el(self, css: str):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def els(self, css: str):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def has(self, css: str) -> bool:
+        return bool(self.els(css))
+
+    def text(self, css: str) -> str:
+        return self.el(css).text.strip()
+
+    def h1(self) -> str:
+        return self.text("main h1")
+
+    def lang(self) -> str:
+        return self.el("html").get_attribute("lang") or ""
+
+    def alert(self) -> str | None:
+        found = self.els("main [role=alert]")
+        return found[0].text.strip() if found else None
+
+    def fill(self, element_id: str, value: str):
+        e = self.d.find_element(By.ID, element_id)
+        e.clear()
+        e.send_keys(value)
+
+    def wait_for_new_page(self, old):
+        WebDriverWait(self.d, 20).until(lambda _: gone(old))
+        WebDriverWait(self.d, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def has_button(self, label: str) -> bool:
+        return bool(self.d.find_elements(By.XPATH, f"//button[normalize-space()={xpath_literal(label)}]"))
+
+    def click_button(self, label: str):
+        """Clicks a submit button and waits for the next page."""
+        old = self.d.find_element(By.TAG_NAME, "html")
+        self.d.find_element(By.XPATH, f"//button[normalize-space()={xpath_literal(label)}]").click()
+        self.wait_for_new_page(old)
+
+    def follow(self, link_text: str):
+        old = self.d.find_element(By.TAG_NAME, "html")
+        self.d.find_element(By.XPATH, f"//a[normalize-space()={xpath_literal(link_text)}]").click()
+        self.wait_for_new_page(old)
+
+    def scan(self, text: str):
+        """Types into the focused field and ends with Enter, as a keyboard-wedge scanner or card reader does."""
+        old = self.d.find_element(By.TAG_NAME, "html")
+        self.d.switch_to.active_element.send_keys(text + Keys.ENTER)
+        self.wait_for_new_page(old)
+
+    def expect_page(self, path: str, h1: str, status: int | None = 200, lang: str | None = None):
+        expect(self.path_only == path, f"expected to be on {path}, but the browser is on {self.path}")
+        expect(self.h1() == h1, f"expected the heading {h1!r} on {path}, got {self.h1()!r}")
+        if status is not None:
+            got = self.status()
+            expect(got == status, f"expected HTTP {status} for {path}, got {got}")
+        if lang is not None:
+            expect(self.lang() == lang, f"expected <html lang={lang!r}> on {path}, got {self.lang()!r}")
+
+    def idle_refresh(self) -> str | None:
+        found = self.els("meta[http-equiv=refresh]")
+        return found[0].get_attribute("content") if found else None
+
+    def small_targets(self) -> list[str]:
+        """Visible buttons, links styled as buttons, text inputs and radio rows lower than MIN_TARGET_PX."""
+        found = []
+        for e in self.els("main button, main a.button, main input[type=text], main input[type=password], "
+                          "main .size, header nav a"):
+            if e.is_displayed() and e.size["height"] < MIN_TARGET_PX:
+                found.append(f"{e.tag_name}#{e.get_attribute('id') or ''} {e.text.strip()[:30]!r} {e.size['height']}px")
+        return found
+
+
+# ---------------------------------------------------------------------------------------------
+# axe-core
+
+
+def default_axe_script(explicit: str | None) -> str:
+    """AXE_SCRIPT / --axe-script; else the axe-core 4.x bundled by selenium-axe-python, if installed;
+    else the one bundled by axe-selenium-python."""
+    if explicit:
+        return explicit
+    try:
+        import selenium_axe_python  # axe-core 4.x
+
+        candidate = Path(selenium_axe_python.__file__).parent / "axe-core" / "axe.min.js"
+        if candidate.is_file():
+            return str(candidate)
+    except ImportError:
+        pass
+    import axe_selenium_python.axe as bundled
+
+    return bundled._DEFAULT_SCRIPT
+
+
+class AxeAudit:
+    def __init__(self, script: str, accepted_refresh: str | None):
+        self.script = script
+        self.version = "?"
+        self.tags: list[str] | None = None
+        self.rows: list[dict] = []
+        # The one finding accepted by design (see the top of this file); None in strict mode.
+        self.accepted_refresh = accepted_refresh
+
+    def accepted(self, rule: str, node: dict) -> bool:
+        return (self.accepted_refresh is not None and rule == "meta-refresh"
+                and node.get("html", "") == self.accepted_refresh)
+
+    def run(self, page: Page, name: str) -> dict:
+        """Runs axe-core on the current page; records and returns a row (never raises)."""
+        row = {"page": name, "path": page.path_only, "counts": dict.fromkeys(IMPACTS, 0), "violations": [],
+               "accepted": [], "incomplete": 0, "passes": 0, "error": None}
+        if not page.javascript:
+            set_scripts(page.d, enabled=True)  # for the page already shown; no navigation happens meanwhile
+        try:
+            Axe(page.d, self.script).inject()
+            if self.tags is None:
+                self.version = page.d.execute_script("return axe.version")
+                known = set(page.d.execute_script(
+                    "return [].concat.apply([], axe.getRules().map(function (r) { return r.tags; }));"))
+                self.tags = [t for t in AXE_TAGS if t in known]
+                log(f"    axe-core {self.version} ({self.script}); tags {self.tags}")
+            options = json.dumps({"runOnly": {"type": "tag", "values": self.tags}})
+            result = page.d.execute_async_script(
+                "var done = arguments[arguments.length - 1];"
+                f"axe.run(document, {options}).then(function (r) {{ done({{ok: r}}); }},"
+                " function (e) { done({error: String(e)}); });")
+            if "error" in result:
+                raise RuntimeError(result["error"])
+            r = result["ok"]
+            row["incomplete"] = len(r.get("incomplete", []))
+            row["passes"] = len(r.get("passes", []))
+            for v in r["violations"]:
+                real = [n for n in v["nodes"] if not self.accepted(v["id"], n)]
+                if len(real) < len(v["nodes"]):
+                    row["accepted"].append({**v, "nodes": [n for n in v["nodes"] if n not in real]})
+                if not real:
+                    continue
+                row["violations"].append({**v, "nodes": real})
+                row["counts"][v.get("impact") or "minor"] += 1
+        except Exception as e:  # noqa: BLE001 - an axe failure is a finding, not a crash
+            row["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+        finally:
+            if not page.javascript:
+                set_scripts(page.d, enabled=False)
+        self.rows.append(row)
+        return row
+
+    @staticmethod
+    def blocking(row: dict) -> list[dict]:
+        return [v for v in row["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+
+    @staticmethod
+    def describe(v: dict) -> str:
+        lines = [f"      [{v.get('impact')}] {v['id']}: {v['help']} ({v.get('helpUrl', '')})"]
+        for n in v["nodes"]:
+            lines.append(f"          target {' '.join(map(str, n['target']))}: {n.get('html', '')[:160]}")
+            summary = (n.get("failureSummary") or "").replace("\n", " ").strip()
+            if summary:
+                lines.append(f"            {summary[:300]}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+class Suite:
+    def __init__(self, workdir: Path, axe: AxeAudit):
+        self.workdir = workdir
+        self.axe = axe
+        self.results: list[tuple[str, str, str]] = []  # (name, PASS/FAIL/SKIP, detail)
+        self.failed_steps: set[str] = set()
+        self.shots = 0
+
+    def screenshot(self, page: Page | None, name: str) -> str:
+        if page is None:
+            return ""
+        self.shots += 1
+        base = self.workdir / f"fail-{self.shots:02d}-{slug(name)}"
+        try:
+            page.d.save_screenshot(str(base) + ".png")
+            Path(str(base) + ".html").write_text(page.d.page_source)
+            return f"{base}.png (page at {page.d.current_url}; HTML in {base}.html)"
+        except WebDriverException as e:
+            return f"(no screenshot: {e.msg})"
+
+    def step(self, name: str, fn, pages: list[Page], needs: tuple[str, ...] = ()):
+        missing = [n for n in needs if n in self.failed_steps]
+        if missing:
+            self.failed_steps.add(name)
+            self.results.append((name, "SKIP", f"needs {', '.join(missing)}"))
+            log(f"SKIP {name} (needs {', '.join(missing)})")
+            return
+        log(f"---- {name}")
+        started = time.time()
+        try:
+            detail = fn() or ""
+            self.results.append((name, "PASS", detail))
+            log(f"PASS {name} ({time.time() - started:.1f} s){': ' + detail if detail else ''}")
+        except Exception as e:  # noqa: BLE001
+            self.failed_steps.add(name)
+            where = [self.screenshot(p, name) for p in pages]
+            if isinstance(e, CheckFailed):
+                msg = str(e)
+            else:
+                text = (e.msg if isinstance(e, WebDriverException) and e.msg else str(e)) or ""
+                frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
+                at = f" (at line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
+                msg = f"{type(e).__name__}: {text.splitlines()[0] if text else ''}{at}"
+            detail = msg + "".join(f"\n    screenshot: {w}" for w in where if w)
+            self.results.append((name, "FAIL", detail))
+            log(f"FAIL {name}: {detail}")
+
+    def audit(self, page: Page, name: str):
+        """axe-core on the page shown now; a serious or critical violation is a failed check."""
+        row = self.axe.run(page, name)
+        check = f"axe: {name}"
+        counts = ", ".join(f"{k} {row['counts'][k]}" for k in IMPACTS)
+        if row["error"]:
+            self.results.append((check, "FAIL", f"axe did not run: {row['error']}"))
+            log(f"    axe {name}: did not run: {row['error']}")
+            return
+        log(f"    axe {name} ({row['path']}): {counts}; needs review {row['incomplete']}, rules passed {row['passes']}")
+        for v in row["violations"]:
+            log(AxeAudit.describe(v))
+        for v in row["accepted"]:
+            log(f"      (accepted by design: the idle return to the start) [{v.get('impact')}] {v['id']} on "
+                + ", ".join(n.get("html", "") for n in v["nodes"]))
+        blocking = AxeAudit.blocking(row)
+        if blocking:
+            shot = self.screenshot(page, check)
+            self.results.append((check, "FAIL", f"{len(blocking)} serious/critical violation(s): "
+                                 + ", ".join(v["id"] for v in blocking) + f"\n    screenshot: {shot}"))
+        else:
+            self.results.append((check, "PASS", counts))
+
+
+def wrong_pin(good: str, length: int) -> str:
+    for digit in "0123456789":
+        candidate = digit * max(1, length)
+        if candidate != good:
+            return candidate
+    raise RuntimeError("unreachable")
+
+
+def run(args) -> int:
+    started = time.time()
+    env = {k: os.environ.get(k, "").strip() for k in
+           ("KIOSK_URL", "KIOSK_GOOD_PIN", "KIOSK_COURIER_TOKEN", "KIOSK_RECIPIENT_ID")}
+    missing = [k for k, v in env.items() if not v]
+    if missing:
+        log(f"set {', '.join(missing)} (see the usage at the top of {Path(__file__).name})")
+        return 2
+    base = env["KIOSK_URL"].rstrip("/")
+    for var in ("NO_PROXY", "no_proxy"):  # Selenium's own calls to chromedriver stay off any proxy
+        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1,localhost"]))
+    try:
+        status, headers = fetch(base + "/")
+    except OSError as e:
+        log(f"the kiosk at {base} cannot be reached: {e}")
+        return 2
+    if status not in (200, 503):
+        log(f"the kiosk at {base} answers GET / with HTTP {status}")
+        return 2
+
+    state: dict = {}
+    workdir = Path(tempfile.mkdtemp(prefix="cubby-kiosk-test-"))
+    log(f"work dir {workdir}; kiosk at {base}")
+    strict = args.strict_axe or os.environ.get("KIOSK_AXE_STRICT") == "1"
+    idle = os.environ.get("KIOSK_IDLE_SECONDS", "").strip() or "60"
+    if not idle.isdigit():
+        log(f"KIOSK_IDLE_SECONDS must be a number of seconds, not {idle!r}")
+        return 2
+    state["refresh"] = f"{idle};url=/"
+    accepted = None if strict else f'<meta http-equiv="refresh" content="{state["refresh"]}">'
+    axe = AxeAudit(default_axe_script(args.axe_script or os.environ.get("AXE_SCRIPT")), accepted)
+    suite = Suite(workdir, axe)
+    drivers: list[webdriver.Chrome] = []
+    try:
+        try:
+            js = Page(d := make_driver(workdir, "js", javascript=True), base, "js")
+            drivers.append(d)
+            nojs = Page(d := make_driver(workdir, "nojs", javascript=False), base, "nojs", javascript=False)
+            drivers.append(d)
+        except WebDriverException as e:
+            log(f"Chromium did not start: {e.msg}")
+            return 2
+
+        en, es = TEXT["en"], TEXT["es"]
+
+        # ---- the response headers --------------------------------------------------------------
+
+        def security_headers():
+            status, headers = fetch(base + "/?lang=en")
+            expect(status == 200, f"GET / answers HTTP {status} (is the unit locked down?)")
+            for name, value in SECURITY_HEADERS.items():
+                expect(headers.get(name) == value, f"{name}: {headers.get(name)!r}, expected {value!r}")
+
+        # ---- (a) the start screen ----------------------------------------------------------------
+
+        def start_english():
+            js.get("/?lang=en")
+            js.expect_page("/", en["start"], 200, lang="en")
+            expect(js.idle_refresh() is None, "the start screen refreshes itself")
+            pin = js.el("#pin")
+            expect(pin.get_attribute("inputmode") == "numeric", "the PIN field does not ask for the numeric keypad")
+            expect(pin.get_attribute("autocomplete") == "off", "the PIN field allows autocomplete")
+            state["pin_length"] = int(pin.get_attribute("maxlength") or "0")
+            expect(state["pin_length"] > 0, "the PIN field has no maxlength")
+            active = js.d.switch_to.active_element.get_attribute("id")
+            expect(active == "qr", f"the focused field is {active!r}, not the scanner's field 'qr'")
+            for field in ("pin", "qr", "rfid"):
+                expect(js.has(f"label[for={field}]"), f"the {field} field has no label")
+            expect(js.d.find_element(By.LINK_TEXT, en["courier_button"]).get_attribute("href").endswith("/courier"),
+                   "no courier button")
+            small = js.small_targets()
+            expect(not small, f"touch targets under {MIN_TARGET_PX}px: {small}")
+            suite.audit(js, "start (en)")
+            return f"PIN length {state['pin_length']}"
+
+        def start_spanish():
+            js.get("/?lang=en")
+            js.follow("Español")
+            js.expect_page("/", es["start"], 200, lang="es")
+            expect(js.d.find_element(By.LINK_TEXT, es["courier_button"]).is_displayed(), "no courier button in Spanish")
+            expect(js.has_button(es["pin_button"]), "the PIN button is not in Spanish")
+            suite.audit(js, "start (es)")
+            # The choice sticks across pages.
+            js.get("/courier")
+            expect(js.lang() == "es", "the courier page is not in Spanish after the switch")
+            js.get("/")
+            js.follow("English")
+            js.expect_page("/", en["start"], 200, lang="en")
+
+        suite.step("security headers on the start page", security_headers, [])
+        suite.step("a. the start screen in English", start_english, [js])
+        suite.step("a. the language switch to Spanish and back", start_spanish, [js])
+        started_ok = ("a. the start screen in English",)
+
+        # ---- (b) wrong codes -------------------------------------------------------------------
+
+        def wrong_pin_typed():
+            js.get("/")
+            bad = wrong_pin(env["KIOSK_GOOD_PIN"], state["pin_length"])
+            js.fill("pin", bad)
+            js.click_button(en["pin_button"])
+            js.expect_page("/pickup", en["start"], 403, lang="en")
+            expect(js.alert() == en["rejected"], f"unexpected failure text: {js.alert()!r}")
+            expect(bad not in js.d.page_source, "the failure page shows the code")
+            expect(js.idle_refresh() == state["refresh"], f"the failure page refreshes as {js.idle_refresh()!r}")
+            expect(js.has("#idle-note"), "the failure page does not say it goes back to the start")
+            state["failure_html"] = js.el("main [role=alert]").get_attribute("outerHTML")
+            suite.audit(js, "pickup failure")
+
+        def wrong_qr_scanned():
+            js.get("/")
+            token = "NOT-A-CUBBY-TOKEN-" + str(int(time.time()))
+            js.scan(token)
+            js.expect_page("/pickup", en["start"], 403)
+            expect(js.alert() == en["rejected"], f"a scanned wrong QR code gets {js.alert()!r}")
+            expect(js.el("main [role=alert]").get_attribute("outerHTML") == state.get("failure_html"),
+                   "the failure for a QR code differs from the one for a PIN")
+            expect(token not in js.d.page_source, "the failure page shows the scanned code")
+
+        suite.step("b. a wrong PIN gets the generic failure", wrong_pin_typed, [js], needs=started_ok)
+        suite.step("b. a wrong QR code, scanned, gets the same failure", wrong_qr_scanned, [js],
+                   needs=("b. a wrong PIN gets the generic failure",))
+
+        # ---- (c) a courier ---------------------------------------------------------------------
+
+        def courier_sign_in():
+            js.get("/")
+            js.follow(en["courier_button"])
+            js.expect_page("/courier", en["sign_in_title"], 200, lang="en")
+            field = js.el("#credential")
+            expect(field.get_attribute("type") == "password", "the credential field is not a password field")
+            expect(js.idle_refresh() == state["refresh"], "the sign-in page does not go back to the start when idle")
+            suite.audit(js, "courier sign-in")
+            js.fill("credential", env["KIOSK_COURIER_TOKEN"])
+            js.click_button(en["sign_in"])
+            js.expect_page("/courier/dropoff", en["dropoff_title"], 200)
+            cookie = next((c for c in js.d.get_cookies() if c["name"] == "cubby_kiosk_courier"), None)
+            expect(cookie is not None, "no courier session cookie")
+            expect(cookie.get("httpOnly") and cookie.get("sameSite") == "Strict" and cookie.get("path") == "/",
+                   f"the session cookie's attributes: {cookie}")
+            expect(re.fullmatch(r"[0-9a-f]{32}", cookie["value"]), "the session cookie is not 128 random bits in hex")
+            for size in ("S", "M", "L", "XL"):
+                expect(js.has(f"input[type=radio][name=size][value={size}]"), f"no size {size}")
+            small = js.small_targets()
+            expect(small == [], f"touch targets under {MIN_TARGET_PX}px: {small}")
+            suite.audit(js, "courier drop-off form")
+
+        def two_dropoffs():
+            stamp = time.strftime("%H%M%S")
+            seen = []
+            for n, size in ((1, "S"), (2, "M")):
+                number = f"1ZKIOSK{stamp}{n}"
+                js.fill("tracking", number)
+                js.fill("recipient", env["KIOSK_RECIPIENT_ID"])
+                js.el(f"label[for=size-{size}]").click()
+                js.click_button(en["dropoff_button"])
+                js.expect_page("/courier/dropoff", en["dropoff_title"], 200)
+                result = js.text("main .result[role=status]") if js.has("main .result[role=status]") else ""
+                m = re.fullmatch(en["put_parcel"], result)
+                expect(m and m.group(1) == number, f"drop-off {n}: result {result!r}; alert {js.alert()!r}")
+                seen.append(m.group(2))
+                expect(js.el("#tracking").get_attribute("value") == "", "the form is not empty for the next parcel")
+                if n == 1:
+                    suite.audit(js, "courier drop-off result")
+            state["dropoff_compartments"] = seen
+            expect(len(set(seen)) == 2, f"both parcels went to the same compartment: {seen}")
+            return f"compartments {seen}"
+
+        def courier_done():
+            js.click_button(en["done"])
+            js.expect_page("/courier/done", en["signed_out_title"], 200)
+            expect(en["signed_out"] in js.text("main"), "no sign-out message")
+            expect(js.d.get_cookie("cubby_kiosk_courier") is None, "the session cookie is still set")
+            suite.audit(js, "courier signed out")
+            js.get("/courier/dropoff")
+            expect(js.path_only == "/courier", f"/courier/dropoff after Done shows {js.path}")
+            expect(not js.has("#tracking"), "the drop-off form is still reachable")
+
+        suite.step("c. a courier signs in", courier_sign_in, [js], needs=started_ok)
+        suite.step("c. two drop-offs in a row", two_dropoffs, [js], needs=("c. a courier signs in",))
+        suite.step("c. Done signs the courier out", courier_done, [js], needs=("c. a courier signs in",))
+
+        # ---- (d) without JavaScript ------------------------------------------------------------
+
+        def javascript_off():
+            probe = SCRIPT_PROBE
+            nojs.d.get(probe)
+            expect(nojs.text("#probe") == "off", "JavaScript runs in the browser that should have it off")
+            js.d.get(probe)
+            expect(js.text("#probe") == "on", "JavaScript does not run in the main browser")
+
+        def pin_flow_without_js():
+            nojs.get("/?lang=en")
+            nojs.expect_page("/", en["start"], 200, lang="en")
+            nojs.fill("pin", wrong_pin(env["KIOSK_GOOD_PIN"], state.get("pin_length", len(env["KIOSK_GOOD_PIN"]))))
+            nojs.click_button(en["pin_button"])
+            nojs.expect_page("/pickup", en["start"], 403)
+            expect(nojs.alert() == en["rejected"], f"unexpected failure text without JavaScript: {nojs.alert()!r}")
+            nojs.fill("pin", env["KIOSK_GOOD_PIN"])
+            nojs.click_button(en["pin_button"])
+            nojs.expect_page("/pickup", en["opened_title"], 200)
+            message = nojs.text("main .result[role=status]")
+            m = re.fullmatch(en["opened"], message)
+            expect(m, f"the good PIN did not open a door: {message!r}")
+            expect(nojs.idle_refresh() == state["refresh"], "the opened page does not go back to the start when idle")
+            suite.audit(nojs, "pickup opened")
+            nojs.follow("Done")
+            nojs.expect_page("/", en["start"], 200)
+            nojs.d.get(SCRIPT_PROBE)
+            expect(nojs.text("#probe") == "off", "JavaScript is on again after the axe audit")
+            return f"compartment {m.group(1)} opened"
+
+        suite.step("d. JavaScript is really off in the second browser", javascript_off, [nojs, js])
+        suite.step("d. without JavaScript: a wrong PIN, then the good PIN opens a door", pin_flow_without_js, [nojs],
+                   needs=("d. JavaScript is really off in the second browser",) + started_ok)
+    finally:
+        for d in drivers:
+            try:
+                d.quit()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # ---- summary -------------------------------------------------------------------------------
+    log("\n==== axe-core " + axe.version + f" (tags {', '.join(axe.tags or [])}); failing impacts: {', '.join(BLOCKING_IMPACTS)}")
+    log(f"  {'page':<32} {'crit':>4} {'ser':>4} {'mod':>4} {'min':>4} {'review':>6} {'accepted':>8}")
+    for row in axe.rows:
+        c = row["counts"]
+        if row["error"]:
+            log(f"  {row['page']:<32} did not run: {row['error']}")
+        else:
+            log(f"  {row['page']:<32} {c['critical']:>4} {c['serious']:>4} {c['moderate']:>4} {c['minor']:>4} "
+                f"{row['incomplete']:>6} {len(row['accepted']):>8}")
+    totals = {k: sum(r["counts"][k] for r in axe.rows) for k in IMPACTS}
+    accepted_total = sum(len(r["accepted"]) for r in axe.rows)
+    log(f"  {len(axe.rows)} page states; violations: " + ", ".join(f"{k} {v}" for k, v in totals.items())
+        + f"; accepted by design: {accepted_total} (meta-refresh, the idle return to the start"
+        + (", strict mode off)" if not strict else ")"))
+
+    log("\n==== results")
+    for name, status, detail in suite.results:
+        log(f"{status:<4} {name}" + (f"\n     {detail.splitlines()[0]}" if status != "PASS" and detail else ""))
+    passed = sum(1 for _, s, _ in suite.results if s == "PASS")
+    failed = sum(1 for _, s, _ in suite.results if s == "FAIL")
+    skipped = sum(1 for _, s, _ in suite.results if s == "SKIP")
+    log(f"\nruntime {time.time() - started:.0f} s")
+    if failed or skipped or args.keep:
+        log(f"work dir kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log(f"{'PASS' if not failed and not skipped else 'FAIL'}: {passed} passed, {failed} failed"
+        + (f", {skipped} skipped" if skipped else ""))
+    return 0 if not failed and not skipped else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work dir even when everything passed")
+    parser.add_argument("--axe-script", help="the axe-core script to inject (default: see AXE_SCRIPT)")
+    parser.add_argument("--strict-axe", action="store_true",
+                        help="count the idle refresh's meta-refresh finding as a failure too")
+    args = parser.parse_args()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
