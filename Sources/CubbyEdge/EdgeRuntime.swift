@@ -63,11 +63,14 @@ public struct EdgeRunOptions: Sendable {
     public var controlPort: Int?
     /// How long the simulated person takes before pushing a door shut.
     public var simulatedCloseAfter: Duration
+    /// Seconds without a touch before the kiosk returns to its start screen.
+    public var kioskIdleSeconds: Int
 
     public init(
         stateDirectory: String, kioskHost: String = "127.0.0.1", kioskPort: Int = 8090, bus: String = "simulated", boards: Int = 2,
-        controlPort: Int? = nil, simulatedCloseAfter: Duration = .seconds(2)
+        controlPort: Int? = nil, simulatedCloseAfter: Duration = .seconds(2), kioskIdleSeconds: Int = KioskRoutes.defaultIdleTimeoutSeconds
     ) {
+        self.kioskIdleSeconds = kioskIdleSeconds
         self.stateDirectory = stateDirectory
         self.kioskHost = kioskHost
         self.kioskPort = kioskPort
@@ -107,7 +110,7 @@ public enum EdgeRuntime {
         try await controller.start(uplink: link, sensors: sensors)
 
         let pages = try await KioskPages.load()
-        let kiosk = KioskRoutes(backend: controller, pages: pages, logger: logger)
+        let kiosk = KioskRoutes(backend: controller, pages: pages, idleTimeoutSeconds: options.kioskIdleSeconds, logger: logger)
         var services: [any Service] = [
             Application(
                 router: kiosk.buildRouter(), configuration: .init(address: .hostname(options.kioskHost, port: options.kioskPort), serverName: "cubby-kiosk"),

@@ -30,8 +30,8 @@ public final class EdgeServerLink: EdgeUplink {
     let journal: EdgeJournal
     let logger: Logger
     private let controller = Mutex<LockerController?>(nil)
-    private let wake: AsyncStream<Void>.Continuation
-    private let wakes: AsyncStream<Void>
+    /// Wakes the current connection's sender; each connection has its own stream (a cancelled iteration ends a stream for good).
+    private let wake = Mutex<AsyncStream<Void>.Continuation?>(nil)
     private let outbound = Mutex<NIOAsyncChannelOutboundWriter<WebSocketFrame>?>(nil)
     private let pending = Mutex<[String: CheckedContinuation<EdgeDownMessage?, Never>]>([:])
     private let online = Mutex(false)
@@ -47,12 +47,11 @@ public final class EdgeServerLink: EdgeUplink {
         self.token = token
         self.journal = journal
         self.logger = logger
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     public func attach(_ controller: LockerController) { self.controller.withLock { $0 = controller } }
 
-    public func eventsAppended() { wake.yield() }
+    public func eventsAppended() { _ = wake.withLock { $0?.yield() } }
 
     public var isOnline: Bool { online.withLock { $0 } }
 
@@ -168,16 +167,21 @@ public final class EdgeServerLink: EdgeUplink {
 
     /// Sends unacknowledged events in order; sends them again when no acknowledgement came in time.
     func sendLoop() async throws {
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.wake.withLock { $0 = wake }
         var sentUpTo = await journal.acknowledged
         var sentAt = ContinuousClock.now
         wake.yield()
-        let ticker = Task { [wake] in
+        let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 wake.yield()
             }
         }
-        defer { ticker.cancel() }
+        defer {
+            ticker.cancel()
+            wake.finish()
+        }
         for await _ in wakes {
             try Task.checkCancellation()
             let acked = await journal.acknowledged

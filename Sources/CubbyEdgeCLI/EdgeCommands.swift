@@ -83,12 +83,16 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds the simulated person takes to shut a door.")
     var closeAfterMs: Int = 2000
 
+    @Option(help: "Seconds without a touch before the kiosk page returns to its start screen.")
+    var kioskIdleSeconds: Int = 60
+
     @Option(help: "Exit when the process with this id ends (the demo's units follow the demo server).")
     var parentPid: Int32?
 
     public func validate() throws {
         guard (1...4).contains(boards) else { throw ValidationError("--boards must be 1–4") }
         guard (0...65535).contains(kioskPort) else { throw ValidationError("--kiosk-port must be 0–65535") }
+        guard (3...3600).contains(kioskIdleSeconds) else { throw ValidationError("--kiosk-idle-seconds must be 3–3600") }
         guard (0...600_000).contains(closeAfterMs) else { throw ValidationError("--close-after-ms must be 0–600000") }
     }
 
@@ -97,7 +101,7 @@ public struct EdgeRunCommand: AsyncParsableCommand {
         try await EdgeRuntime.run(
             EdgeRunOptions(
                 stateDirectory: common.state, kioskHost: kioskHost, kioskPort: kioskPort, bus: bus, boards: boards, controlPort: controlPort,
-                simulatedCloseAfter: .milliseconds(closeAfterMs)),
+                simulatedCloseAfter: .milliseconds(closeAfterMs), kioskIdleSeconds: kioskIdleSeconds),
             logger: common.logger())
     }
 }

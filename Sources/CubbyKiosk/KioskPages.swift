@@ -3,18 +3,21 @@ import Foundation
 import Hummingbird
 import Mustache
 
-/// The kiosk's server-rendered pages: Mustache templates and one stylesheet shipped in the module.
+/// The kiosk's server-rendered pages: Mustache templates, one stylesheet and one small script shipped
+/// in the module.
 public struct KioskPages: Sendable {
     let library: MustacheLibrary
     let stylesheet: ByteBuffer
+    /// `idle.js`: takes a page back to the start after the idle timeout, unless someone is using it.
+    let idleScript: ByteBuffer
 
-    /// The templates or the stylesheet are missing from the module's resources.
+    /// The templates, the stylesheet or the script are missing from the module's resources.
     public struct MissingResources: Error, CustomStringConvertible {
         /// What is missing.
         public let description: String
     }
 
-    /// Reads the templates and the stylesheet from the module's `Kiosk` resource directory.
+    /// Reads the templates, the stylesheet and the script from the module's `Kiosk` resource directory.
     public static func load() async throws -> KioskPages {
         guard let directory = Bundle.module.url(forResource: "Kiosk", withExtension: nil) else {
             throw MissingResources(description: "the kiosk's templates are missing from the module's resources")
@@ -24,7 +27,8 @@ public struct KioskPages: Sendable {
             throw MissingResources(description: "the kiosk's start template is missing from \(directory.path)")
         }
         let css = try Data(contentsOf: directory.appendingPathComponent("kiosk.css"))
-        return KioskPages(library: library, stylesheet: ByteBuffer(bytes: css))
+        let script = try Data(contentsOf: directory.appendingPathComponent("idle.js"))
+        return KioskPages(library: library, stylesheet: ByteBuffer(bytes: css), idleScript: ByteBuffer(bytes: script))
     }
 
     /// Renders a screen in `language`; `unit` fills the header and the offline banner when known.
@@ -37,7 +41,7 @@ public struct KioskPages: Sendable {
             "english": language == .english,
             "spanish": language == .spanish,
         ]
-        if screen.idleRefresh {
+        if screen.returnsWhenIdle {
             context["idleSeconds"] = idleSeconds
             context["idleNote"] = language.wording.idleNote(idleSeconds)
         }
@@ -58,6 +62,10 @@ public struct KioskPages: Sendable {
     func css() -> Response {
         Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: stylesheet))
     }
+
+    func script() -> Response {
+        Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8"], body: .init(byteBuffer: idleScript))
+    }
 }
 
 /// One page to show: which template, its heading, the HTTP status and the values it needs.
@@ -65,8 +73,9 @@ struct KioskScreen {
     var template: String
     var title: String
     var status: HTTPResponse.Status = .ok
-    /// Every screen but the untouched start screen goes back to the start after the idle timeout.
-    var idleRefresh = true
+    /// Every screen but the untouched start screen goes back to the start after the idle timeout: it loads
+    /// `idle.js` and carries the timeout in `<body data-idle-seconds>`.
+    var returnsWhenIdle = true
     /// Where the language switch leads (a page that can be shown by GET).
     var switchPath = "/"
     /// Shown with `role="alert"`.

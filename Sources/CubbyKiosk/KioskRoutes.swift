@@ -6,7 +6,8 @@ import Logging
 /// The kiosk page of a locker unit: pickup by PIN, QR code or RFID card, and the courier's drop-off flow.
 ///
 /// Served by `cubby-edge` on the loopback interface for the unit's touch screen. Every page works
-/// without JavaScript; every form posts back to the page itself and nowhere else.
+/// without JavaScript; every form posts back to the page itself and nowhere else. The one script,
+/// `idle.js`, only takes a page back to the start screen after the idle timeout.
 public struct KioskRoutes: Sendable {
     /// Seconds without a touch after which a page goes back to the start and a courier is signed out.
     public static let defaultIdleTimeoutSeconds = 60
@@ -45,6 +46,7 @@ public struct KioskRoutes: Sendable {
         router.add(middleware: KioskShield(routes: self))
         router.get("/") { request, _ in await start(request) }
         router.get("/static/kiosk.css") { _, _ in pages.css() }
+        router.get("/static/idle.js") { _, _ in pages.script() }
         router.post("/pickup") { request, _ in await pickup(request) }
         router.get("/courier") { request, _ in await courierSignInPage(request) }
         router.post("/courier/sign-in") { request, _ in await courierSignIn(request) }
@@ -56,8 +58,8 @@ public struct KioskRoutes: Sendable {
 
     /// The methods each path answers; any other method on these paths gets 405.
     static let allowedMethods: [String: String] = [
-        "/": "GET, HEAD", "/static/kiosk.css": "GET, HEAD", "/pickup": "POST", "/courier": "GET, HEAD",
-        "/courier/sign-in": "POST", "/courier/dropoff": "GET, HEAD, POST", "/courier/done": "POST",
+        "/": "GET, HEAD", "/static/kiosk.css": "GET, HEAD", "/static/idle.js": "GET, HEAD", "/pickup": "POST",
+        "/courier": "GET, HEAD", "/courier/sign-in": "POST", "/courier/dropoff": "GET, HEAD, POST", "/courier/done": "POST",
     ]
 
     /// Ends the courier sessions idle past the timeout and signs them out at the backend.
@@ -78,20 +80,29 @@ public struct KioskRoutes: Sendable {
         var wording: KioskWording { language.wording }
     }
 
-    func visit(_ request: Request) async -> Visit {
+    /// - Parameter forgetLanguage: drop the remembered language (the start screen after the idle timeout),
+    ///   so the next person is not shown the last one's choice.
+    func visit(_ request: Request, forgetLanguage: Bool = false) async -> Visit {
         await endIdleSessions()
-        let (language, chosen) = Self.language(for: request)
+        let (language, chosen) = Self.language(for: request, ignoringCookie: forgetLanguage)
         var visit = Visit(language: language, unit: await backend.status(), courierToken: request.cookies[Self.courierCookie]?.value)
-        if chosen { visit.cookies.append(Self.cookie(Self.languageCookie, language.rawValue)) }
+        if chosen {
+            visit.cookies.append(Self.cookie(Self.languageCookie, language.rawValue))
+        } else if forgetLanguage {
+            visit.cookies.append(Self.cookie(Self.languageCookie, "", clear: true))
+        }
         return visit
     }
 
-    /// The language from `?lang=` (remembered in a cookie), else the cookie, else `Accept-Language`, else English.
-    static func language(for request: Request) -> (KioskLanguage, chosen: Bool) {
+    /// The language from `?lang=` (remembered in a cookie), else the cookie (unless `ignoringCookie`), else
+    /// `Accept-Language`, else English.
+    static func language(for request: Request, ignoringCookie: Bool = false) -> (KioskLanguage, chosen: Bool) {
         if let asked = request.uri.queryParameters.get("lang"), let language = KioskLanguage(rawValue: asked) {
             return (language, true)
         }
-        if let remembered = request.cookies[languageCookie]?.value, let language = KioskLanguage(rawValue: remembered) {
+        if !ignoringCookie, let remembered = request.cookies[languageCookie]?.value,
+            let language = KioskLanguage(rawValue: remembered)
+        {
             return (language, false)
         }
         if let header = request.headers[.acceptLanguage], let language = KioskLanguage.preferred(acceptLanguage: header) {
@@ -129,7 +140,7 @@ public struct KioskRoutes: Sendable {
     func startScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
         let pinLength = max(1, visit.unit.pinLength)
         return KioskScreen(
-            template: "start", title: visit.wording.startTitle, status: status, idleRefresh: error != nil, error: error,
+            template: "start", title: visit.wording.startTitle, status: status, returnsWhenIdle: error != nil, error: error,
             values: ["maxCode": KioskForm.maxCode, "pinLength": pinLength, "pinHint": visit.wording.pinHint(pinLength)])
     }
 
@@ -197,8 +208,10 @@ public struct KioskRoutes: Sendable {
 
     // MARK: recipients
 
+    /// The start screen; `?idle=1` (where `idle.js` goes when the idle timeout runs out) also forgets the
+    /// language chosen on the switch.
     func start(_ request: Request) async -> Response {
-        var visit = await visit(request)
+        var visit = await visit(request, forgetLanguage: request.uri.queryParameters.get("idle") == "1")
         await endCourierSession(&visit)
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .serviceUnavailable), visit) }
         return show(startScreen(visit), visit)

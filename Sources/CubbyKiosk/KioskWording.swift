@@ -220,7 +220,9 @@ extension KioskWording {
         signedInAs: { name in "Signed in: \(name)" },
         putParcel: { tracking, compartment in "Put parcel \(tracking) in compartment \(compartment) and close the door." },
         dropoffInvalid: { message in "Not accepted: \(message)" },
-        idleNote: { seconds in "Without a touch, this screen goes back to the start after \(seconds) seconds." }
+        idleNote: { seconds in
+            "Without a touch, this screen goes back to the start after \(seconds == 1 ? "1 second" : "\(seconds) seconds")."
+        }
     )
 
     static let spanish = KioskWording(
@@ -311,6 +313,8 @@ extension KioskWording {
             "Ponga el paquete \(tracking) en el compartimento \(compartment) y cierre la puerta."
         },
         dropoffInvalid: { message in "No aceptado: \(message)" },
-        idleNote: { seconds in "Si nadie toca la pantalla, se vuelve al inicio a los \(seconds) segundos." }
+        idleNote: { seconds in
+            "Si nadie toca la pantalla, se vuelve al inicio " + (seconds == 1 ? "después de 1 segundo." : "a los \(seconds) segundos.")
+        }
     )
 }

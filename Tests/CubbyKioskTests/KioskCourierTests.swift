@@ -35,7 +35,7 @@ struct KioskCourierTests {
             #expect(signInPage.status == .ok)
             #expect(signInPage.h1 == speech.signInTitle)
             #expect(signInPage.htmlLang == speech.lang)
-            #expect(signInPage.refresh == "60;url=/")
+            #expect(signInPage.idleReturn == "60 s")
             let field = try #require(Page.firstMatch(#"(<input id="credential"[^>]*>)"#, in: signInPage.html))
             #expect(field.contains(#"type="password""#) && field.contains(#"maxlength="256""#))
             #expect(signInPage.html.contains(#"<label for="credential">"#))
@@ -53,7 +53,7 @@ struct KioskCourierTests {
             #expect(form.status == .ok)
             #expect(form.h1 == speech.dropoffTitle)
             #expect(form.html.contains("Parcel Express"))
-            #expect(form.refresh == "60;url=/")
+            #expect(form.idleReturn == "60 s")
             for size in ["S", "M", "L", "XL"] {
                 #expect(form.html.contains(#"<input type="radio" name="size" id="size-\#(size)" value="\#(size)" required>"#))
                 #expect(form.html.contains(#"<label for="size-\#(size)">"#))
@@ -260,7 +260,8 @@ struct KioskCourierTests {
         try await app.test(.router) { client in
             var kiosk = Kiosk(client)
             let form = try await kiosk.signIn()
-            #expect(form.refresh == "30;url=/")
+            #expect(form.idleReturn == "30 s")
+            #expect(form.html.contains("this screen goes back to the start after 30 seconds."))
             clock.advance(by: .seconds(29))
             await routes.endIdleSessions()
             #expect(locker.signOuts.isEmpty)

@@ -92,7 +92,7 @@ struct KioskPickupTests {
             #expect(page.html.contains("Lobby A"))
             #expect(page.html.contains(speech.courierButton))
             #expect(page.html.contains(#"href="/courier""#))
-            #expect(page.refresh == nil, "the start screen itself does not refresh")
+            #expect(page.idleReturn == nil, "the start screen itself stays")
             #expect(!page.html.contains(speech.offline))
             // The PIN field: numeric keypad, no autocomplete, as long as a PIN.
             let pin = try #require(Page.firstMatch(#"(<input id="pin"[^>]*>)"#, in: page.html))
@@ -128,6 +128,65 @@ struct KioskPickupTests {
         }
     }
 
+    @Test("the start screen after the idle timeout (/?idle=1) forgets the chosen language")
+    func idleReturnForgetsLanguage() async throws {
+        let locker = RecordingLocker()
+        try await withKiosk(locker) { kiosk in
+            _ = try await kiosk.get("/?lang=es")
+            #expect(kiosk.cookies["cubby_kiosk_lang"] == "es")
+            // Plain "/" keeps the choice: the visitor may still be there.
+            let plain = try await kiosk.get("/")
+            #expect(plain.htmlLang == "es")
+            #expect(plain.cookie("cubby_kiosk_lang") == nil)
+            #expect(try await kiosk.get("/?idle=0").htmlLang == "es")
+
+            let idle = try await kiosk.get("/?idle=1")
+            #expect(idle.status == .ok)
+            #expect(idle.h1 == Speech.english.startTitle)
+            #expect(idle.htmlLang == "en", "the default language, not the last visitor's")
+            #expect(idle.idleReturn == nil, "the start screen stays")
+            let cleared = try #require(idle.setCookies.first { $0.hasPrefix("cubby_kiosk_lang=") })
+            #expect(cleared.hasPrefix("cubby_kiosk_lang=;") && cleared.contains("Max-Age=0"))
+            #expect(cleared.contains("Path=/") && cleared.contains("HttpOnly") && cleared.contains("SameSite=Strict"))
+            #expect(kiosk.cookies["cubby_kiosk_lang"] == nil)
+            #expect(try await kiosk.get("/courier").htmlLang == "en", "the next visitor gets the default")
+
+            // The cookie is ignored even when the browser still sends it, and the browser's own language counts.
+            let stale: HTTPFields = [.cookie: "cubby_kiosk_lang=es"]
+            let again = try await kiosk.get("/?idle=1", headers: stale)
+            #expect(again.htmlLang == "en")
+            #expect(again.cookie("cubby_kiosk_lang") == "")
+            var withBrowserLanguage = stale
+            withBrowserLanguage[.acceptLanguage] = "es-MX,es;q=0.9"
+            _ = try await kiosk.get("/?lang=en")
+            #expect(try await kiosk.get("/?idle=1", headers: withBrowserLanguage).htmlLang == "es")
+            // A choice made on that very request still wins and is remembered.
+            let chosen = try await kiosk.get("/?idle=1&lang=es")
+            #expect(chosen.htmlLang == "es")
+            #expect(chosen.cookie("cubby_kiosk_lang") == "es")
+            #expect(chosen.setCookies.filter { $0.hasPrefix("cubby_kiosk_lang=") }.count == 1)
+        }
+    }
+
+    @Test("the idle return ends a courier's session and forgets the language under lockdown too")
+    func idleReturnEndsSession() async throws {
+        let locker = RecordingLocker()
+        try await withKiosk(locker) { kiosk in
+            _ = try await kiosk.get("/?lang=es")
+            _ = try await kiosk.signIn()
+            let start = try await kiosk.get("/?idle=1")
+            #expect(start.cookie(courierCookie) == "")
+            #expect(locker.signOuts.count == 1)
+            _ = try await kiosk.get("/?lang=es")
+            locker.set { $0.status.lockedDown = true }
+            let lockdown = try await kiosk.get("/?idle=1")
+            #expect(lockdown.status == .serviceUnavailable)
+            #expect(lockdown.htmlLang == "en")
+            #expect(lockdown.cookie("cubby_kiosk_lang") == "")
+            #expect(lockdown.idleReturn == "60 s", "the lockdown screen looks again for a release")
+        }
+    }
+
     @Test("the offline banner, and pickups still go through", arguments: Speech.both)
     func offline(_ speech: Speech) async throws {
         let locker = RecordingLocker()
@@ -152,7 +211,7 @@ struct KioskPickupTests {
             #expect(page.status == .ok)
             #expect(page.htmlLang == speech.lang)
             #expect(page.result == speech.opened)
-            #expect(page.refresh == "60;url=/")
+            #expect(page.idleReturn == "60 s")
             #expect(page.html.contains(#"href="/" id="finished""#))
             let calls = locker.pickups
             #expect(calls.count == 1)
@@ -172,7 +231,7 @@ struct KioskPickupTests {
                 #expect(page.status == .forbidden)
                 #expect(page.alert == speech.rejected, "method \(method)")
                 #expect(!page.html.contains(code), "the page echoes the \(method) code")
-                #expect(page.refresh == "60;url=/")
+                #expect(page.idleReturn == "60 s")
                 #expect(page.html.contains(#"<input id="pin""#), "the forms are there to try again")
                 bodies.append(page.html)
             }
@@ -193,7 +252,7 @@ struct KioskPickupTests {
                 #expect(page.status == .tooManyRequests)
                 #expect(page.alert == text)
                 #expect(page.headers[.retryAfter] == String(seconds))
-                #expect(page.refresh == "60;url=/")
+                #expect(page.idleReturn == "60 s")
             }
         }
     }

@@ -9,7 +9,7 @@ import Testing
 struct KioskSecurityTests {
     static let headers: [(String, String)] = [
         ("Content-Security-Policy",
-         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
         ("X-Frame-Options", "DENY"),
         ("Referrer-Policy", "no-referrer"),
         ("Cache-Control", "no-store"),
@@ -37,7 +37,7 @@ struct KioskSecurityTests {
                 #expect(page.html.contains(#"role="alert" id="lockdown"><p class="big-text">\#(speech.lockdownMessage)"#))
                 #expect(!page.html.contains("<form"), "GET \(path) shows a form")
                 #expect(page.htmlLang == speech.lang)
-                #expect(page.refresh == "60;url=/", "the lockdown screen looks again for a release")
+                #expect(page.idleReturn == "60 s", "the lockdown screen looks again for a release")
             }
             // "/" above ended the courier's session; sign in again is refused too.
             let posts: [(String, [(String, String)])] = [
@@ -154,10 +154,15 @@ struct KioskSecurityTests {
             Self.expectSecurityHeaders(try await kiosk.post("/courier/sign-in", [("credential", "c")]), "a redirect")
             Self.expectSecurityHeaders(try await kiosk.get("/courier/dropoff"), "the drop-off form")
             Self.expectSecurityHeaders(try await kiosk.post("/courier/done", []), "the sign-out page")
-            // Nothing on the pages needs more than the policy allows: no scripts, no inline styles.
-            for page in [start, try await kiosk.get("/courier")] {
-                #expect(!page.html.contains("<script"))
+            // Nothing on the pages needs more than the policy allows: no inline script or style, no
+            // script but the kiosk's own idle script, and that one not on the start screen.
+            let courier = try await kiosk.get("/courier")
+            #expect(start.scriptTags.isEmpty)
+            #expect(courier.scriptTags == [#"<script src="/static/idle.js" defer>"#])
+            for page in [start, courier] {
                 #expect(!page.html.contains("style="))
+                #expect(Page.firstMatch(#"(\son[a-z]+=)"#, in: page.html) == nil, "an inline event handler")
+                #expect(!page.html.contains("javascript:"))
                 #expect(page.html.contains(#"<link rel="stylesheet" href="/static/kiosk.css">"#))
             }
         }
@@ -172,12 +177,13 @@ struct KioskSecurityTests {
                 #expect(page.status == .notFound, "\(path)")
                 #expect(page.h1 == speech.notFoundTitle)
                 #expect(page.htmlLang == speech.lang)
-                #expect(page.refresh == "60;url=/")
+                #expect(page.idleReturn == "60 s")
             }
             let wrong: [(String, HTTPRequest.Method, String)] = [
                 ("/pickup", .get, "POST"), ("/", .post, "GET, HEAD"), ("/", .put, "GET, HEAD"),
                 ("/courier/done", .get, "POST"), ("/courier/dropoff", .delete, "GET, HEAD, POST"),
                 ("/courier/sign-in", .patch, "POST"), ("/static/kiosk.css", .post, "GET, HEAD"),
+                ("/static/idle.js", .post, "GET, HEAD"), ("/static/idle.js", .delete, "GET, HEAD"),
             ]
             for (path, method, allow) in wrong {
                 let page = try await kiosk.send(path, method: method, headers: [:], body: nil)
@@ -245,11 +251,24 @@ struct KioskSecurityTests {
         }
     }
 
-    @Test("every page but the start screen goes back to the start after the idle timeout")
-    func idleRefresh() async throws {
+    /// The idle timeouts to try, each with the sentence the pages must then say.
+    static let idleTimeouts: [(Int, String)] = [
+        (60, "Without a touch, this screen goes back to the start after 60 seconds."),
+        (5, "Without a touch, this screen goes back to the start after 5 seconds."),
+        (1, "Without a touch, this screen goes back to the start after 1 second."),
+    ]
+
+    @Test("every page but the start screen loads the idle script with the configured timeout, and says so",
+          arguments: idleTimeouts)
+    func idleReturn(_ seconds: Int, _ sentence: String) async throws {
         let locker = RecordingLocker()
-        try await withKiosk(locker) { kiosk in
-            #expect(try await kiosk.get("/").refresh == nil)
+        try await withKiosk(locker, idleTimeoutSeconds: seconds) { kiosk in
+            let start = try await kiosk.get("/")
+            #expect(start.idleReturn == nil, "the start screen stays")
+            #expect(start.scriptTags.isEmpty)
+            #expect(!start.html.contains("data-idle-seconds"))
+            #expect(!start.html.contains(#"id="idle-note""#))
+            #expect(start.html.contains("<body>\n"))
             var pages: [(String, Page)] = []
             locker.set { $0.pickupResult = .opened(compartmentLabel: "B3") }
             pages.append(("opened", try await kiosk.post("/pickup", [("method", "pin"), ("code", "1")])))
@@ -258,6 +277,7 @@ struct KioskSecurityTests {
             locker.set { $0.pickupResult = .lockedOut(retryAfterSeconds: 30) }
             pages.append(("locked out", try await kiosk.post("/pickup", [("method", "pin"), ("code", "1")])))
             pages.append(("bad input", try await kiosk.post("/pickup", [("method", "pin"), ("code", "")])))
+            pages.append(("unreadable form", try await kiosk.send("/pickup", method: .post, headers: [:], body: "code=1")))
             pages.append(("sign-in", try await kiosk.get("/courier")))
             pages.append(("sign-in refused", try await kiosk.post("/courier/sign-in", [("credential", "")])))
             let form = try await kiosk.signIn()
@@ -266,12 +286,52 @@ struct KioskSecurityTests {
             pages.append(("drop-off result", result))
             pages.append(("signed out", try await kiosk.post("/courier/done", [])))
             pages.append(("not found", try await kiosk.get("/missing")))
+            pages.append(("wrong method", try await kiosk.send("/courier/done", method: .get, headers: [:], body: nil)))
             locker.set { $0.status.lockedDown = true }
             pages.append(("lockdown", try await kiosk.get("/")))
             for (name, page) in pages {
-                #expect(page.html.contains(#"<meta http-equiv="refresh" content="60;url=/">"#), "\(name)")
-                #expect(page.html.contains("this screen goes back to the start after 60 seconds."), "\(name): the timeout is not announced")
+                #expect(page.idleReturn == "\(seconds) s", "\(name)")
+                #expect(page.scriptTags == [#"<script src="/static/idle.js" defer>"#], "\(name): other scripts")
+                #expect(page.html.contains(#"<body data-idle-seconds="\#(seconds)">"#), "\(name)")
+                #expect(!page.html.contains("http-equiv"), "\(name): a meta refresh is back")
+                #expect(page.html.contains(#"<p class="hint idle" id="idle-note">\#(sentence)</p>"#),
+                        "\(name): the timeout is not announced")
             }
+            _ = try await kiosk.get("/?lang=es")
+            locker.set { $0.status.lockedDown = false }
+            let spanish = try await kiosk.get("/courier")
+            let note = seconds == 1 ? "después de 1 segundo." : "a los \(seconds) segundos."
+            #expect(spanish.html.contains("Si nadie toca la pantalla, se vuelve al inicio \(note)"))
+            #expect(spanish.idleReturn == "\(seconds) s")
+        }
+    }
+
+    @Test("the idle script: its route, its type, and what it listens to")
+    func idleScript() async throws {
+        try await withKiosk(RecordingLocker(), idleTimeoutSeconds: 5) { kiosk in
+            let script = try await kiosk.get("/static/idle.js")
+            #expect(script.status == .ok)
+            #expect(script.headers[.contentType] == "text/javascript; charset=utf-8")
+            Self.expectSecurityHeaders(script, "the idle script")
+            let source = script.html
+            #expect(!source.contains("<"), "markup in the script")
+            // It reads the timeout the page carries, not one of its own.
+            #expect(source.contains(#"getAttribute("data-idle-seconds")"#))
+            // Any of these starts the wait again.
+            let events = try #require(Page.firstMatch(#"RESET_EVENTS = \[([^\]]*)\]"#, in: source))
+            let names = Set(Page.allMatches(#""([a-z]+)""#, in: events))
+            #expect(names == ["keydown", "pointerdown", "touchstart", "input"])
+            #expect(source.contains("addEventListener(type, restart"))
+            #expect(source.contains("clearTimeout(timer)") && source.contains("setTimeout(backToStart"))
+            // It goes to the start screen that also forgets the language.
+            #expect(source.contains(#""/?idle=1""#))
+            #expect(!source.contains("eval(") && !source.contains("innerHTML"))
+
+            let head = try await kiosk.send("/static/idle.js", method: .head, headers: [:], body: nil)
+            #expect(head.status == .ok)
+            #expect(head.headers[.contentType] == "text/javascript; charset=utf-8")
+            #expect(try await kiosk.get("/static/idle.js?v=1").html == source)
+            #expect(try await kiosk.get("/static/other.js").status == .notFound)
         }
     }
 

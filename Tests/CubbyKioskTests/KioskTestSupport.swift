@@ -85,7 +85,22 @@ struct Page {
     var result: String? { Self.firstMatch(#"<div class="result" role="status" id="result"><p class="big-text">(.*?)</p></div>"#, in: html) }
     var h1: String? { Self.firstMatch(#"<h1>(.*?)</h1>"#, in: html) }
     var htmlLang: String? { Self.firstMatch(#"<html lang="([a-z]+)">"#, in: html) }
-    var refresh: String? { Self.firstMatch(#"<meta http-equiv="refresh" content="([^"]*)">"#, in: html) }
+    /// The idle timeout the page hands to `idle.js` in `<body data-idle-seconds>`, if any.
+    var idleSeconds: String? { Self.firstMatch(#"<body data-idle-seconds="([^"]*)">"#, in: html) }
+    /// The page loads the idle script, deferred, from the kiosk itself.
+    var loadsIdleScript: Bool { html.contains(#"<script src="/static/idle.js" defer></script>"#) }
+    /// How the page goes back to the start when left alone: "60 s" when it loads the idle script and
+    /// gives it 60 seconds, nil when it does neither, and a description when only one half is there.
+    var idleReturn: String? {
+        switch (loadsIdleScript, idleSeconds) {
+        case (false, nil): nil
+        case (true, let seconds?): "\(seconds) s"
+        case (true, nil): "the script without a timeout"
+        case (false, let seconds?): "a timeout of \(seconds) without the script"
+        }
+    }
+    /// Every `<script …>` tag of the page, as written.
+    var scriptTags: [String] { Self.allMatches(#"(<script\b[^>]*>)"#, in: html) }
     /// The drop-off form's single-use value.
     var once: String? { Self.firstMatch(#"name="once" value="([0-9a-f]+)""#, in: html) }
 
@@ -97,6 +112,13 @@ struct Page {
             return String(line.dropFirst(name.count + 1).prefix { $0 != ";" })
         }
         return nil
+    }
+
+    static func allMatches(_ pattern: String, in text: String) -> [String] {
+        guard let regex = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]) else { return [] }
+        return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
+            Range(match.range(at: 1), in: text).map { String(text[$0]) }
+        }
     }
 
     static func firstMatch(_ pattern: String, in text: String) -> String? {
