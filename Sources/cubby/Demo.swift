@@ -18,6 +18,8 @@ struct Demo: AsyncParsableCommand {
     var kioskPort: Int = 8090
     @Option(help: "Port of the first unit's simulator control endpoint; the next units take the next ports.")
     var controlPort: Int = 8190
+    @Option(help: "Seconds without a touch before a unit's kiosk page returns to its start screen.")
+    var kioskIdleSeconds: Int = 60
 
     func run() async throws {
         var settings = try await options.settings()
@@ -103,7 +105,8 @@ struct Demo: AsyncParsableCommand {
             // The listener accepts connections only after this returns: the units start beside it.
             Task {
                 do {
-                    try await DemoUnits(parts: parts, settings: settings, dataDir: dataDir, edgePort: port, kioskPort: kioskPort, controlPort: controlPort)
+                    try await DemoUnits(parts: parts, settings: settings, dataDir: dataDir, edgePort: port, kioskPort: kioskPort, controlPort: controlPort,
+                                  kioskIdleSeconds: kioskIdleSeconds)
                         .start(unitsToStart)
                 } catch {
                     logger.error("demo units did not start", metadata: ["error": "\(error)"])

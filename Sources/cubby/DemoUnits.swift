@@ -10,6 +10,7 @@ struct DemoUnits {
     let edgePort: Int
     let kioskPort: Int
     let controlPort: Int
+    let kioskIdleSeconds: Int
 
     func start(_ units: [DemoManifest.Unit]) async throws {
         let identity = try ServerIdentity.loadOrCreate(certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
@@ -30,7 +31,7 @@ struct DemoUnits {
             let control = controlPort == 0 ? 0 : controlPort + i
             _ = try Self.spawn(me, [
                 "edge", "run", "--state", state, "--kiosk-port", String(kiosk), "--control-port", String(control),
-                "--parent-pid", String(getpid()), "--close-after-ms", "1500",
+                "--parent-pid", String(getpid()), "--close-after-ms", "1500", "--kiosk-idle-seconds", String(kioskIdleSeconds),
             ], log: log)
             lines.append("  \(unit.name): kiosk http://127.0.0.1:\(kiosk)/   simulator http://127.0.0.1:\(control)/status   log \(log)")
         }

@@ -125,6 +125,9 @@ struct BadInputTests {
                     let r = try await c.call(method, path, json: method == .post ? "{}" : nil)
                     if template == "/healthz" || template == "/api/v1/openapi.yaml" {
                         #expect(r.status == 200, "\(method) \(template)")
+                    } else if template == "/api/v1/edge/enroll" {
+                        // Open: the one-time code is the credential; an empty body lacks it.
+                        #expect(r.status == 400, "\(method) \(template)")
                     } else {
                         #expect(r.status == 401, "\(method) \(template)")
                     }

@@ -26,7 +26,7 @@ struct RoutePolicyTests {
             let registered = Set(router.routes.map { "\($0.method) \($0.path)" })
             let declared = Set(entries.map { "\($0.method) \(RouterPath($0.path))" })
             #expect(registered == declared)
-            #expect(entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == ["/api/v1/openapi.yaml", "/healthz"])
+            #expect(entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == ["/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz"])
 
             let bearer: [Principal.Role: String] = [
                 .courier: w.manifest.courierToken, .carrier: w.manifest.carrierToken, .device: w.device,
@@ -55,7 +55,8 @@ struct RoutePolicyTests {
                         let body: String? = e.method == .post ? "{}" : nil
                         let anonymous = try await client.call(e.method, path, json: body)
                         if e.action == nil {
-                            #expect(anonymous.status == 200, "\(name) is open")
+                            // Open routes answer anyone (the enrollment endpoint refuses an empty body, not the caller).
+                            #expect(anonymous.status == (e.path == EdgeLink.enrollPath ? 400 : 200), "\(name) is open: \(anonymous.status)")
                             continue
                         }
                         #expect(anonymous.status == 401, "\(name) without credentials")
@@ -144,9 +145,12 @@ struct RoutePolicyTests {
             try await w.test { client in
                 for (method, p) in listed {
                     let concrete = p.replacingOccurrences(of: "{unitId}", with: w.unit).replacingOccurrences(of: "{parcelId}", with: UUID().uuidString)
+                        .replacingOccurrences(of: "{sha256}", with: String(repeating: "a", count: 64))
                     let r = try await client.call(method == "get" ? .get : .post, concrete, json: method == "post" ? "{}" : nil)
                     if p == "/healthz" || p == "/api/v1/openapi.yaml" {
                         #expect(r.status == 200, "\(p)")
+                    } else if p == EdgeLink.enrollPath {
+                        #expect(r.status == 400, "\(p) is open and wants a code: \(r.status)")
                     } else {
                         #expect(r.status == 401, "\(method) \(p): \(r.status)")
                     }
