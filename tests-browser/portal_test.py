@@ -690,7 +690,7 @@ def run(args) -> int:
             caption = table.find_element(By.TAG_NAME, "caption").text.strip()
             expect(caption == f"Locker units at {SITE}", f"unexpected caption {caption!r}")
             headers = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
-            expect(headers == ["Unit", "Compartments", "Occupied", "Reserved", "Available", "Out of service", "Occupancy"],
+            expect(headers == ["Unit", "Compartments", "Occupied", "Reserved", "Available", "Out of service", "Occupancy", "Controller"],
                    f"unexpected columns {headers}")
             rows = {}
             for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
@@ -698,7 +698,10 @@ def run(args) -> int:
             expect(set(UNITS) <= set(rows), f"units shown: {sorted(rows)}")
             shown = []
             for name in UNITS:
-                total, occupied, reserved, available, oos, pct = rows[name]
+                total, occupied, reserved, available, oos, pct, controller = rows[name]
+                # The demo's units run their own controllers, enrolled on the demo's first start.
+                expect(controller.startswith("Enrolled") and "Enrollment code for" in controller,
+                       f"{name}: controller cell {controller!r}")
                 expect(re.fullmatch(r"\d+ %", pct), f"{name}: occupancy {pct!r} is not 'N %'")
                 n = [int(x) for x in (total, occupied, reserved, available, oos)]
                 expect(n[0] == COMPARTMENTS_PER_UNIT and n[1] + n[2] + n[3] + n[4] == n[0],

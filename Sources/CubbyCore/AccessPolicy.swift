@@ -26,7 +26,7 @@ public enum Action: String, CaseIterable, Sendable {
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
-        self == .issueCredential || self == .inviteUser
+        self == .issueCredential || self == .inviteUser || self == .enrollUnit
     }
 
     /// Actions that need a TOTP code entered within the last `AccessPolicy.stepUpWindow`.

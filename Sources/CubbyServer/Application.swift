@@ -94,7 +94,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     var routes = GuardedRouter(router: router, portalGate: gate)
     APIRoutes(desk: parts.desk, log: parts.auditLog, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: &routes)
     EdgeRoutes(edges: parts.edges).register(on: &routes)
-    PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase).register(on: &routes)
+    PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
     return (router, routes.entries)
 }

@@ -1,3 +1,4 @@
+import CubbyAudit
 import CubbyCore
 import CubbyCrypto
 import CubbyStore
@@ -11,6 +12,8 @@ struct PortalRoutes {
     let gate: PortalGate
     /// Where links in the portal point (enrollment links are built on it).
     let publicURL: String
+    /// Units' edge controllers: enrollment codes and lockdown release.
+    let edges: EdgeDesk
 
     var pages: PortalPages { gate.pages }
 
@@ -41,7 +44,21 @@ struct PortalRoutes {
         }
         routes.portal(.post, "/admin/enroll", nil) { _, _, call in try await choosePassword(call) }
         routes.portal(.post, "/admin/enroll/confirm", nil) { _, _, call in try await confirmAuthenticator(call) }
-        routes.portal(.get, "/admin/dashboard", .viewDashboard) { _, _, call in try await dashboard(call) }
+        routes.portal(.get, "/admin/dashboard", .viewDashboard) { req, _, call in
+            try await dashboard(call, notice: Self.notices[req.uri.queryParameters.get("done") ?? ""])
+        }
+        routes.portal(.post, "/admin/units/:unitId/release-lockdown", .releaseLockdown) { _, ctx, call in
+            let s = try session(call)
+            let unit = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
+            await edges.sendRelease(unitId: unit.id)
+            return gate.redirect("/admin/dashboard?done=released")
+        }
+        routes.portal(.post, "/admin/units/:unitId/enrollment-code", .enrollUnit) { _, ctx, call in
+            let s = try session(call)
+            let unitId = ctx.parameters.get("unitId") ?? ""
+            let (code, expires) = try await edges.issueEnrollmentCode(s.principal, unitId: unitId)
+            return try await dashboard(call, enrollment: ["unitId": unitId, "code": code, "expiresAt": AuditCanonicalEncoding.timestamp(expires)])
+        }
         routes.portal(.get, "/admin/users", .viewUsers) { req, _, call in
             try await usersPage(call, notice: Self.notices[req.uri.queryParameters.get("done") ?? ""])
         }
@@ -81,6 +98,7 @@ struct PortalRoutes {
     static let notices: [String: String] = [
         "role": "The role was changed.", "deactivated": "The account is deactivated and its sessions have ended.",
         "revoked": "The credential is revoked; its next request will be refused.",
+        "released": "The lockdown is lifted; the unit is told over its link.",
     ]
 
     /// A fresh single-use value for a form that shows a secret once.
@@ -154,8 +172,11 @@ struct PortalRoutes {
 
     // MARK: dashboard
 
-    func dashboard(_ call: PortalCall) async throws -> Response {
+    func dashboard(_ call: PortalCall, notice: String? = nil, enrollment: [String: String]? = nil) async throws -> Response {
         let s = try session(call)
+        let canRelease = AccessPolicy.allows(s.principal.role, .releaseLockdown)
+        let canEnroll = AccessPolicy.allows(s.principal.role, .enrollUnit)
+        let needsCode = !staff.isSteppedUp(s)
         let org = s.account.organizationId
         let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
         let (sites, units, states) = try await staff.store.read { db in
@@ -170,6 +191,10 @@ struct PortalRoutes {
                 let occupied = c["occupied"] ?? 0, reserved = c["reserved"] ?? 0
                 let inService = total - (c["out_of_service"] ?? 0)
                 return [
+                    "id": u.id, "lockedDown": u.lockedDownAt != nil, "lockdownReason": u.lockdownReason ?? "", "hasEdge": u.edgeEnrolledAt != nil,
+                    "canRelease": canRelease && u.lockedDownAt != nil, "canEnroll": canEnroll, "needsCode": needsCode,
+                    "enrollStep": ["needsCode": needsCode, "id": "enroll-" + u.id] as [String: Any],
+                    "enrollment": enrollment?["unitId"] == u.id ? enrollment as Any : false,
                     "name": u.name, "total": total, "occupied": occupied, "reserved": reserved, "available": c["available"] ?? 0,
                     "outOfService": c["out_of_service"] ?? 0,
                     "percent": inService > 0 ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
@@ -177,7 +202,9 @@ struct PortalRoutes {
             }
             return ["id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty]
         }
-        return pages.page("dashboard", title: "Dashboard", session: s, formToken: call.formToken, ["sites": visible])
+        var values: [String: Any] = ["sites": visible, "once": Self.once()]
+        if let notice { values["notice"] = notice }
+        return pages.page("dashboard", title: "Dashboard", session: s, formToken: call.formToken, values)
     }
 
     // MARK: users
