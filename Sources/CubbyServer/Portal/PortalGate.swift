@@ -178,6 +178,8 @@ struct PortalGate: Sendable {
             (status, title, message) = (.notFound, "Not found", "There is no such page or item.")
         case DomainError.invalidRequest(let m):
             (status, title, message) = (.badRequest, "Not done", m)
+        case DomainError.invalidState(let m):
+            (status, title, message) = (.conflict, "Not done", m.prefix(1).uppercased() + m.dropFirst() + ".")
         case let e as HTTPError where e.status == .contentTooLarge:
             (status, title, message) = (.contentTooLarge, "Too large", "The form is too large.")
         case is NIOTooManyBytesError:
