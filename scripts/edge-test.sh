@@ -124,6 +124,14 @@ gaps=$(sqlite3 "$work/cubby-data/cubby.sqlite" "SELECT COUNT(*) FROM alerts WHER
 pickups=$(sqlite3 "$work/cubby-data/cubby.sqlite" "SELECT COUNT(*) FROM device_events WHERE unit_id = '$unit' AND kind = 'pickup'")
 [[ "$pickups" == 2 ]] || fail "$pickups pickups arrived, expected 2"
 
+echo "edge-test: a forensic bundle carries the unit's stills and verifies offline"
+kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+"$bin" audit bundle --database "sqlite:$work/cubby-data/cubby.sqlite" --keys "$work/cubby-data/keys.json" --from 0 \
+    --out "$work/bundle.zip" >/dev/null || fail "no bundle"
+"$bin" audit verify-bundle "$work/bundle.zip" >/dev/null || fail "the bundle did not verify"
+stills=$(unzip -l "$work/bundle.zip" | grep -c 'evidence/' || true)
+[[ "$stills" -ge 3 ]] || fail "the bundle holds $stills stills, expected the pickups' and rejected codes' at least"
+
 sleep 5
 rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$edge_pid/status")
 echo "edge-test: idle unit resident memory: $rss MB (pid $edge_pid)"

@@ -19,7 +19,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
     var to: String?
     @Option(help: "The ZIP file to write.")
     var out: String
-    @Option(help: "Directory holding evidence files named by their SHA-256 (hex).")
+    @Option(help: "Directory holding evidence files named by their SHA-256 (hex), besides the units' stills in the database.")
     var evidence: String = "./cubby-data/evidence"
 
     func run() async throws {
@@ -57,11 +57,14 @@ struct AuditBundleCommand: AsyncParsableCommand {
                 let proof = try await log.inclusionProof(index: UInt64(index), size: UInt64(checkpoint.size)).proof
                 items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
                 if let hash = row.detail[EvidenceBundle.evidenceKey] {
-                    let path = evidence + "/" + hash
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        throw ValidationError("event \(index) refers to evidence \(hash), which is not in \(evidence)")
+                    // Units' stills are in the database; other evidence may be files named by their hash.
+                    if let stored = try await store.read({ s in try await s.evidence(sha256: hash) }) {
+                        evidenceFiles[hash] = stored.bytes
+                    } else if let data = FileManager.default.contents(atPath: evidence + "/" + hash) {
+                        evidenceFiles[hash] = data
+                    } else {
+                        throw ValidationError("event \(index) refers to evidence \(hash), which is neither in the database nor in \(evidence)")
                     }
-                    evidenceFiles[hash] = data
                 }
             }
             next = batch.last!.0 + 1

@@ -333,6 +333,32 @@ struct EdgeLinkTests {
             await listener.stop()
         }
     }
+
+    @Test("a lock that does not answer takes its compartment out of service and raises an alert", arguments: Backend.available)
+    func lockFault(_ backend: Backend) async throws {
+        try await TestWorld.with(backend, simulate: false, start: Date()) { world in
+            let listener = try await EdgeListener.start(world)
+            let token = try await Self.enroll(world, listener)
+            let unit = try await TestUnit.start(world, listener: listener, token: token)
+            try await eventually("the link is up") { unit.link.isOnline }
+            let state = try await world.parts.edges.state(unitId: world.unit)
+            let onBoard1 = try #require(state.compartments.first { $0.board == 1 })
+            unit.bus.setUnresponsive(board: 1)
+            await world.parts.desk.link.openDoor(unitId: world.unit, compartmentId: onBoard1.id, reason: .removal)
+            try await eventually("the compartment is out of service") {
+                try await world.parts.store.read { s in try await s.compartment(onBoard1.id)?.state } == "out_of_service"
+            }
+            let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }
+            #expect(alerts.contains { $0.kind == "compartment_fault" && $0.compartmentId == onBoard1.id })
+            #expect(await unit.controller.condition().outOfService == [onBoard1.label])
+            // Other boards still work.
+            let onBoard0 = try #require(state.compartments.first { $0.board == 0 })
+            await world.parts.desk.link.openDoor(unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
+            try await eventually("board 0 unlocks") { unit.bus.unlocks.contains { $0.address.board == 0 } }
+            await unit.stop()
+            await listener.stop()
+        }
+    }
 }
 
 extension KioskPickupResult {
