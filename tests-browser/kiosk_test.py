@@ -44,28 +44,28 @@ Exits 0 when every check passed, 1 when one failed, 2 when the test could not st
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # browsing.py, from any working directory
+
 try:
-    from axe_selenium_python import Axe
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
+
+    import browsing
+    from browsing import (NO_PROXY, SCRIPT_PROBE, AxeAudit, CheckFailed, Suite, bypass_proxy_for_loopback,
+                          check_javascript_off, default_axe_script, expect, gone, log, make_driver, quit_all,
+                          xpath_literal)
 except ImportError as e:  # pragma: no cover
     print(f"missing Python package ({e}); install: pip install selenium axe-selenium-python selenium-axe-python",
           file=sys.stderr)
@@ -111,41 +111,6 @@ MIN_TARGET_PX = 64
 IDLE_SCRIPT = "/static/idle.js"
 # How much later than the idle timeout the return to the start may come (page load, timer slack).
 IDLE_MARGIN_S = 10
-# A page that says "on" only when its script runs.
-SCRIPT_PROBE = "data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>"
-
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-BLOCKING_IMPACTS = ("critical", "serious")
-IMPACTS = ("critical", "serious", "moderate", "minor")
-
-# Only loopback: the browser resolves no host name but localhost and gets no proxy.
-CHROME_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1024", "--lang=en-US",
-    "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-    "--disable-default-apps", "--disable-domain-reliability", "--no-first-run", "--no-default-browser-check",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-]
-
-
-class CheckFailed(AssertionError):
-    pass
-
-
-def expect(cond, message: str):
-    if not cond:
-        raise CheckFailed(message)
-
-
-def log(msg: str = ""):
-    print(msg, flush=True)
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
-
-
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def fetch(url: str, timeout: float = 5, body: bool = False):
@@ -161,108 +126,16 @@ def fetch(url: str, timeout: float = 5, body: bool = False):
 # The browser
 
 
-def make_driver(workdir: Path, name: str, javascript: bool) -> webdriver.Chrome:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = os.environ.get("CHROME_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={workdir / ('profile-' + name)}")
-    driver_path = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    service = Service(driver_path, log_output=str(workdir / f"chromedriver-{name}.log"))
-    driver = webdriver.Chrome(options=opts, service=service)
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
-    if not javascript:
-        # Through DevTools rather than the profile's content setting: it holds across navigations, and the
-        # axe audit can lift it for the page already shown (axe-core needs timers) and set it again.
-        set_scripts(driver, enabled=False)
-    return driver
-
-
-def set_scripts(driver: webdriver.Chrome, enabled: bool):
-    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": not enabled})
-
-
 def block_idle_script(driver: webdriver.Chrome, blocked: bool):
     """Whether the browser may fetch idle.js: blocked, the pages stay put whatever the idle timeout."""
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*" + IDLE_SCRIPT + "*"] if blocked else []})
 
 
-def gone(element) -> bool:
-    """Whether the page that held `element` has been replaced (a query about an old node may fail
-    with an inspector error instead of "stale" while a navigation is under way: that counts too)."""
-    try:
-        element.is_enabled()
-        return False
-    except WebDriverException:
-        return True
-
-
-def xpath_literal(s: str) -> str:
-    if "'" not in s:
-        return f"'{s}'"
-    if '"' not in s:
-        return f'"{s}"'
-    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in s.split("'")) + ")"
-
-
-class Page:
+class Page(browsing.Page):
     """One browser on the kiosk."""
 
-    def __init__(self, driver: webdriver.Chrome, base: str, name: str, javascript: bool = True):
-        self.d = driver
-        self.base = base.rstrip("/")
-        self.name = name
-        self.javascript = javascript
-
-    def get(self, path: str):
-        self.d.get(self.base + path)
-
-    @property
-    def path(self) -> str:
-        u = urllib.parse.urlsplit(self.d.current_url)
-        return u.path + (("?" + u.query) if u.query else "")
-
-    @property
-    def path_only(self) -> str:
-        return urllib.parse.urlsplit(self.d.current_url).path
-
-    def status(self):
-        """The HTTP status of the document shown (Navigation Timing; works with page scripts off too)."""
-        return self.d.execute_script(
-            "const e = performance.getEntriesByType('navigation')[0]; return e ? e.responseStatus : null;")
-
-    def el(self, css: str):
-        return self.d.find_element(By.CSS_SELECTOR, css)
-
-    def els(self, css: str):
-        return self.d.find_elements(By.CSS_SELECTOR, css)
-
-    def has(self, css: str) -> bool:
-        return bool(self.els(css))
-
-    def text(self, css: str) -> str:
-        return self.el(css).text.strip()
-
-    def h1(self) -> str:
-        return self.text("main h1")
-
-    def lang(self) -> str:
-        return self.el("html").get_attribute("lang") or ""
-
-    def alert(self) -> str | None:
-        found = self.els("main [role=alert]")
-        return found[0].text.strip() if found else None
-
-    def fill(self, element_id: str, value: str):
-        e = self.d.find_element(By.ID, element_id)
-        e.clear()
-        e.send_keys(value)
-
-    def wait_for_new_page(self, old):
-        WebDriverWait(self.d, 20).until(lambda _: gone(old))
-        WebDriverWait(self.d, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    alert_css = "main [role=alert]"
 
     def has_button(self, label: str) -> bool:
         return bool(self.d.find_elements(By.XPATH, f"//button[normalize-space()={xpath_literal(label)}]"))
@@ -273,25 +146,11 @@ class Page:
         self.d.find_element(By.XPATH, f"//button[normalize-space()={xpath_literal(label)}]").click()
         self.wait_for_new_page(old)
 
-    def follow(self, link_text: str):
-        old = self.d.find_element(By.TAG_NAME, "html")
-        self.d.find_element(By.XPATH, f"//a[normalize-space()={xpath_literal(link_text)}]").click()
-        self.wait_for_new_page(old)
-
     def scan(self, text: str):
         """Types into the focused field and ends with Enter, as a keyboard-wedge scanner or card reader does."""
         old = self.d.find_element(By.TAG_NAME, "html")
         self.d.switch_to.active_element.send_keys(text + Keys.ENTER)
         self.wait_for_new_page(old)
-
-    def expect_page(self, path: str, h1: str, status: int | None = 200, lang: str | None = None):
-        expect(self.path_only == path, f"expected to be on {path}, but the browser is on {self.path}")
-        expect(self.h1() == h1, f"expected the heading {h1!r} on {path}, got {self.h1()!r}")
-        if status is not None:
-            got = self.status()
-            expect(got == status, f"expected HTTP {status} for {path}, got {got}")
-        if lang is not None:
-            expect(self.lang() == lang, f"expected <html lang={lang!r}> on {path}, got {self.lang()!r}")
 
     def idle_return(self) -> str | None:
         """The idle timeout the page hands to idle.js (`<body data-idle-seconds>`), or None when the page
@@ -334,157 +193,6 @@ class Page:
         return found
 
 
-# ---------------------------------------------------------------------------------------------
-# axe-core
-
-
-def default_axe_script(explicit: str | None) -> str:
-    """AXE_SCRIPT / --axe-script; else the axe-core 4.x bundled by selenium-axe-python, if installed;
-    else the one bundled by axe-selenium-python."""
-    if explicit:
-        return explicit
-    try:
-        import selenium_axe_python  # axe-core 4.x
-
-        candidate = Path(selenium_axe_python.__file__).parent / "axe-core" / "axe.min.js"
-        if candidate.is_file():
-            return str(candidate)
-    except ImportError:
-        pass
-    import axe_selenium_python.axe as bundled
-
-    return bundled._DEFAULT_SCRIPT
-
-
-class AxeAudit:
-    def __init__(self, script: str):
-        self.script = script
-        self.version = "?"
-        self.tags: list[str] | None = None
-        self.rows: list[dict] = []
-
-    def run(self, page: Page, name: str) -> dict:
-        """Runs axe-core on the current page; records and returns a row (never raises)."""
-        row = {"page": name, "path": page.path_only, "counts": dict.fromkeys(IMPACTS, 0), "violations": [],
-               "incomplete": 0, "passes": 0, "error": None}
-        if not page.javascript:
-            set_scripts(page.d, enabled=True)  # for the page already shown; no navigation happens meanwhile
-        try:
-            Axe(page.d, self.script).inject()
-            if self.tags is None:
-                self.version = page.d.execute_script("return axe.version")
-                known = set(page.d.execute_script(
-                    "return [].concat.apply([], axe.getRules().map(function (r) { return r.tags; }));"))
-                self.tags = [t for t in AXE_TAGS if t in known]
-                log(f"    axe-core {self.version} ({self.script}); tags {self.tags}")
-            options = json.dumps({"runOnly": {"type": "tag", "values": self.tags}})
-            result = page.d.execute_async_script(
-                "var done = arguments[arguments.length - 1];"
-                f"axe.run(document, {options}).then(function (r) {{ done({{ok: r}}); }},"
-                " function (e) { done({error: String(e)}); });")
-            if "error" in result:
-                raise RuntimeError(result["error"])
-            r = result["ok"]
-            row["incomplete"] = len(r.get("incomplete", []))
-            row["passes"] = len(r.get("passes", []))
-            for v in r["violations"]:
-                row["violations"].append(v)
-                row["counts"][v.get("impact") or "minor"] += 1
-        except Exception as e:  # noqa: BLE001 - an axe failure is a finding, not a crash
-            row["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
-        finally:
-            if not page.javascript:
-                set_scripts(page.d, enabled=False)
-        self.rows.append(row)
-        return row
-
-    @staticmethod
-    def blocking(row: dict) -> list[dict]:
-        return [v for v in row["violations"] if v.get("impact") in BLOCKING_IMPACTS]
-
-    @staticmethod
-    def describe(v: dict) -> str:
-        lines = [f"      [{v.get('impact')}] {v['id']}: {v['help']} ({v.get('helpUrl', '')})"]
-        for n in v["nodes"]:
-            lines.append(f"          target {' '.join(map(str, n['target']))}: {n.get('html', '')[:160]}")
-            summary = (n.get("failureSummary") or "").replace("\n", " ").strip()
-            if summary:
-                lines.append(f"            {summary[:300]}")
-        return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# The run
-
-
-class Suite:
-    def __init__(self, workdir: Path, axe: AxeAudit):
-        self.workdir = workdir
-        self.axe = axe
-        self.results: list[tuple[str, str, str]] = []  # (name, PASS/FAIL/SKIP, detail)
-        self.failed_steps: set[str] = set()
-        self.shots = 0
-
-    def screenshot(self, page: Page | None, name: str) -> str:
-        if page is None:
-            return ""
-        self.shots += 1
-        base = self.workdir / f"fail-{self.shots:02d}-{slug(name)}"
-        try:
-            page.d.save_screenshot(str(base) + ".png")
-            Path(str(base) + ".html").write_text(page.d.page_source)
-            return f"{base}.png (page at {page.d.current_url}; HTML in {base}.html)"
-        except WebDriverException as e:
-            return f"(no screenshot: {e.msg})"
-
-    def step(self, name: str, fn, pages: list[Page], needs: tuple[str, ...] = ()):
-        missing = [n for n in needs if n in self.failed_steps]
-        if missing:
-            self.failed_steps.add(name)
-            self.results.append((name, "SKIP", f"needs {', '.join(missing)}"))
-            log(f"SKIP {name} (needs {', '.join(missing)})")
-            return
-        log(f"---- {name}")
-        started = time.time()
-        try:
-            detail = fn() or ""
-            self.results.append((name, "PASS", detail))
-            log(f"PASS {name} ({time.time() - started:.1f} s){': ' + detail if detail else ''}")
-        except Exception as e:  # noqa: BLE001
-            self.failed_steps.add(name)
-            where = [self.screenshot(p, name) for p in pages]
-            if isinstance(e, CheckFailed):
-                msg = str(e)
-            else:
-                text = (e.msg if isinstance(e, WebDriverException) and e.msg else str(e)) or ""
-                frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
-                at = f" (at line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
-                msg = f"{type(e).__name__}: {text.splitlines()[0] if text else ''}{at}"
-            detail = msg + "".join(f"\n    screenshot: {w}" for w in where if w)
-            self.results.append((name, "FAIL", detail))
-            log(f"FAIL {name}: {detail}")
-
-    def audit(self, page: Page, name: str):
-        """axe-core on the page shown now; a serious or critical violation is a failed check."""
-        row = self.axe.run(page, name)
-        check = f"axe: {name}"
-        counts = ", ".join(f"{k} {row['counts'][k]}" for k in IMPACTS)
-        if row["error"]:
-            self.results.append((check, "FAIL", f"axe did not run: {row['error']}"))
-            log(f"    axe {name}: did not run: {row['error']}")
-            return
-        log(f"    axe {name} ({row['path']}): {counts}; needs review {row['incomplete']}, rules passed {row['passes']}")
-        for v in row["violations"]:
-            log(AxeAudit.describe(v))
-        blocking = AxeAudit.blocking(row)
-        if blocking:
-            shot = self.screenshot(page, check)
-            self.results.append((check, "FAIL", f"{len(blocking)} serious/critical violation(s): "
-                                 + ", ".join(v["id"] for v in blocking) + f"\n    screenshot: {shot}"))
-        else:
-            self.results.append((check, "PASS", counts))
-
-
 def wrong_pin(good: str, length: int) -> str:
     for digit in "0123456789":
         candidate = digit * max(1, length)
@@ -502,8 +210,7 @@ def run(args) -> int:
         log(f"set {', '.join(missing)} (see the usage at the top of {Path(__file__).name})")
         return 2
     base = env["KIOSK_URL"].rstrip("/")
-    for var in ("NO_PROXY", "no_proxy"):  # Selenium's own calls to chromedriver stay off any proxy
-        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1,localhost"]))
+    bypass_proxy_for_loopback()
     try:
         status, headers = fetch(base + "/")
     except OSError as e:
@@ -523,13 +230,14 @@ def run(args) -> int:
     idle = int(idle_text)
     state["idle"] = str(idle)
     axe = AxeAudit(default_axe_script(args.axe_script or os.environ.get("AXE_SCRIPT")))
-    suite = Suite(workdir, axe)
+    suite = Suite(workdir, axe, source=__file__)
     drivers: list[webdriver.Chrome] = []
     try:
         try:
             js = Page(d := make_driver(workdir, "js", javascript=True), base, "js")
             drivers.append(d)
-            nojs = Page(d := make_driver(workdir, "nojs", javascript=False), base, "nojs", javascript=False)
+            nojs = Page(d := make_driver(workdir, "nojs", javascript=False, through_devtools=True), base, "nojs",
+                        scripts_off_by_devtools=True)
             drivers.append(d)
             # Until step (f), no page of the JavaScript browser leaves by itself in the middle of a check.
             block_idle_script(js.d, blocked=True)
@@ -688,11 +396,7 @@ def run(args) -> int:
         # ---- (d) without JavaScript ------------------------------------------------------------
 
         def javascript_off():
-            probe = SCRIPT_PROBE
-            nojs.d.get(probe)
-            expect(nojs.text("#probe") == "off", "JavaScript runs in the browser that should have it off")
-            js.d.get(probe)
-            expect(js.text("#probe") == "on", "JavaScript does not run in the main browser")
+            check_javascript_off(nojs, js)
 
         def pin_flow_without_js():
             nojs.get("/?lang=en")
@@ -774,52 +478,10 @@ def run(args) -> int:
         suite.step("f. JavaScript on: typing in the PIN field keeps the page; it goes back once the typing stops",
                    idle_typing_keeps_page, [js], needs=started_ok)
     finally:
-        for d in drivers:
-            try:
-                d.quit()
-            except Exception:  # noqa: BLE001
-                pass
+        quit_all(drivers)
 
-    # ---- summary -------------------------------------------------------------------------------
-    log("\n==== axe-core " + axe.version + f" (tags {', '.join(axe.tags or [])}); failing impacts: {', '.join(BLOCKING_IMPACTS)}")
-    log(f"  {'page':<32} {'crit':>4} {'ser':>4} {'mod':>4} {'min':>4} {'review':>6}")
-    for row in axe.rows:
-        c = row["counts"]
-        if row["error"]:
-            log(f"  {row['page']:<32} did not run: {row['error']}")
-        else:
-            log(f"  {row['page']:<32} {c['critical']:>4} {c['serious']:>4} {c['moderate']:>4} {c['minor']:>4} "
-                f"{row['incomplete']:>6}")
-    totals = {k: sum(r["counts"][k] for r in axe.rows) for k in IMPACTS}
-    log(f"  {len(axe.rows)} page states; violations: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-
-    log("\n==== results")
-    for name, status, detail in suite.results:
-        log(f"{status:<4} {name}" + (f"\n     {detail.splitlines()[0]}" if status != "PASS" and detail else ""))
-    passed = sum(1 for _, s, _ in suite.results if s == "PASS")
-    failed = sum(1 for _, s, _ in suite.results if s == "FAIL")
-    skipped = sum(1 for _, s, _ in suite.results if s == "SKIP")
-    log(f"\nruntime {time.time() - started:.0f} s")
-    if failed or skipped or args.keep:
-        log(f"work dir kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    log(f"{'PASS' if not failed and not skipped else 'FAIL'}: {passed} passed, {failed} failed"
-        + (f", {skipped} skipped" if skipped else ""))
-    return 0 if not failed and not skipped else 1
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keep", action="store_true", help="keep the temporary work dir even when everything passed")
-    parser.add_argument("--axe-script", help="the axe-core script to inject (default: see AXE_SCRIPT)")
-    args = parser.parse_args()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
+    return suite.report(started, args.keep, page_width=32, pages_word="page states")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(browsing.main(run, __doc__))

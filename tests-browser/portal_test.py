@@ -24,7 +24,6 @@ Exits 0 when every check passed, 1 when one failed, 2 when the test could not st
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -35,39 +34,32 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))  # browsing.py, from any working directory
+
 try:
     import pyotp
-    from axe_selenium_python import Axe
     from selenium import webdriver
-    from selenium.common.exceptions import NoSuchElementException, WebDriverException
-    from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import NoSuchElementException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
+
+    import browsing
+    from browsing import (NO_PROXY, AxeAudit, CheckFailed, Suite, bypass_proxy_for_loopback,
+                          check_javascript_off, default_axe_script, expect, log, make_driver, quit_all,
+                          xpath_literal)
 except ImportError as e:  # pragma: no cover
     print(f"missing Python package ({e}); install: pip install selenium pyotp axe-selenium-python", file=sys.stderr)
     sys.exit(2)
-
-def gone(element) -> bool:
-    """Whether the page that held `element` has been replaced. While a navigation is under way Chromium
-    may answer a query about the old node with an inspector error instead of "stale": that counts too."""
-    try:
-        element.is_enabled()
-        return False
-    except WebDriverException:  # StaleElementReferenceException is one of these
-        return True
-
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 
 ADMIN = "admin@example.org"
 ADMIN_PASSWORD = "violet tram under lantern"
@@ -80,39 +72,9 @@ UNITS = ("Lobby A", "Lobby B")
 COMPARTMENTS_PER_UNIT = 24  # DemoSeed.demoLayout
 STEP = 30  # TOTP period, seconds
 
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-BLOCKING_IMPACTS = ("critical", "serious")
-IMPACTS = ("critical", "serious", "moderate", "minor")
-
-# Only loopback: the browser resolves no host name but localhost and gets no proxy.
-CHROME_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1024", "--lang=en-US",
-    "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-    "--disable-default-apps", "--disable-domain-reliability", "--no-first-run", "--no-default-browser-check",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-]
-
-
-class CheckFailed(AssertionError):
-    pass
-
 
 class Skipped(Exception):
     pass
-
-
-def expect(cond, message: str):
-    if not cond:
-        raise CheckFailed(message)
-
-
-def log(msg: str = ""):
-    print(msg, flush=True)
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +113,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def http(method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 10):
@@ -232,66 +191,11 @@ class Server:
 # The browser
 
 
-def make_driver(workdir: Path, name: str, javascript: bool) -> webdriver.Chrome:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = os.environ.get("CHROME_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={workdir / ('profile-' + name)}")
-    if not javascript:
-        opts.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    driver_path = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    service = Service(driver_path, log_output=str(workdir / f"chromedriver-{name}.log"))
-    driver = webdriver.Chrome(options=opts, service=service)
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
-    return driver
-
-
-class Page:
+class Page(browsing.Page):
     """One browser driving the portal."""
 
-    def __init__(self, driver: webdriver.Chrome, base: str, name: str):
-        self.d = driver
-        self.base = base
-        self.name = name
-
-    def get(self, path_or_url: str):
-        self.d.get(path_or_url if path_or_url.startswith("http") else self.base + path_or_url)
-
-    @property
-    def path(self) -> str:
-        u = urllib.parse.urlsplit(self.d.current_url)
-        return u.path + (("?" + u.query) if u.query else "")
-
-    @property
-    def path_only(self) -> str:
-        return urllib.parse.urlsplit(self.d.current_url).path
-
-    def status(self):
-        """The HTTP status of the document shown (Navigation Timing; works with page scripts off too)."""
-        return self.d.execute_script(
-            "const e = performance.getEntriesByType('navigation')[0]; return e ? e.responseStatus : null;")
-
-    def el(self, css: str):
-        return self.d.find_element(By.CSS_SELECTOR, css)
-
-    def els(self, css: str):
-        return self.d.find_elements(By.CSS_SELECTOR, css)
-
-    def has(self, css: str) -> bool:
-        return bool(self.els(css))
-
-    def text(self, css: str) -> str:
-        return self.el(css).text.strip()
-
-    def h1(self) -> str:
-        return self.text("main h1")
-
-    def fill(self, element_id: str, value: str):
-        e = self.d.find_element(By.ID, element_id)
-        e.clear()
-        e.send_keys(value)
+    alert_css = "div.error[role=alert]"
+    follow_waits_for_load = False
 
     def button(self, label: str, scope=None):
         return (scope or self.d).find_element(By.XPATH, f".//button[normalize-space()={xpath_literal(label)}]")
@@ -300,208 +204,15 @@ class Page:
         """Clicks a submit button and waits for the next page."""
         old = self.d.find_element(By.TAG_NAME, "html")
         self.button(label, scope).click()
-        WebDriverWait(self.d, 20).until(lambda _: gone(old))
-        WebDriverWait(self.d, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-    def follow(self, link_text: str):
-        old = self.d.find_element(By.TAG_NAME, "html")
-        self.d.find_element(By.XPATH, f"//a[normalize-space()={xpath_literal(link_text)}]").click()
-        WebDriverWait(self.d, 20).until(lambda _: gone(old))
-
-    def alert(self) -> str | None:
-        found = self.els("div.error[role=alert]")
-        return found[0].text.strip() if found else None
+        self.wait_for_new_page(old)
 
     def signed_in_as(self) -> str | None:
         found = self.els("header .who p")
         return found[0].text.strip() if found else None
 
-    def expect_page(self, path: str, h1: str, status: int | None = 200):
-        """`path` is the exact path, or a regular expression for it when it starts with '^'."""
-        ok = re.fullmatch(path, self.path_only) if path.startswith("^") else self.path_only == path
-        expect(ok, f"expected to be on {path}, but the browser is on {self.path}")
-        expect(self.h1() == h1, f"expected the heading {h1!r} on {path}, got {self.h1()!r}")
-        if status is not None:
-            got = self.status()
-            expect(got == status, f"expected HTTP {status} for {path}, got {got}")
-
-
-def xpath_literal(s: str) -> str:
-    if "'" not in s:
-        return f"'{s}'"
-    if '"' not in s:
-        return f'"{s}"'
-    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in s.split("'")) + ")"
-
-
-# ---------------------------------------------------------------------------------------------
-# axe-core
-
-
-def default_axe_script(explicit: str | None) -> str:
-    """AXE_SCRIPT / --axe-script; else the newer axe-core bundled by selenium-axe-python, if installed;
-    else the one bundled by axe-selenium-python."""
-    if explicit:
-        return explicit
-    try:
-        import selenium_axe_python  # axe-core 4.x
-
-        candidate = Path(selenium_axe_python.__file__).parent / "axe-core" / "axe.min.js"
-        if candidate.is_file():
-            return str(candidate)
-    except ImportError:
-        pass
-    import axe_selenium_python.axe as bundled
-
-    return bundled._DEFAULT_SCRIPT
-
-
-class AxeAudit:
-    def __init__(self, script: str):
-        self.script = script
-        self.version = "?"
-        self.tags: list[str] | None = None
-        self.rows: list[dict] = []
-
-    def run(self, page: Page, name: str) -> dict:
-        """Runs axe-core on the current page; records and returns a row (never raises)."""
-        row = {"page": name, "path": page.path_only, "counts": dict.fromkeys(IMPACTS, 0), "violations": [],
-               "ignored": [], "incomplete": 0, "passes": 0, "error": None}
-        try:
-            axe = Axe(page.d, self.script)
-            axe.inject()
-            if self.tags is None:
-                self.version = page.d.execute_script("return axe.version")
-                known = set(page.d.execute_script(
-                    "return [].concat.apply([], axe.getRules().map(function (r) { return r.tags; }));"))
-                self.tags = [t for t in AXE_TAGS if t in known]
-                dropped = [t for t in AXE_TAGS if t not in known]
-                log(f"    axe-core {self.version} ({self.script}); tags {self.tags}"
-                    + (f"; this version does not know {dropped}" if dropped else ""))
-            options = json.dumps({"runOnly": {"type": "tag", "values": self.tags}})
-            # Like Axe.run, but a rejected promise is reported instead of ending in a script timeout.
-            result = page.d.execute_async_script(
-                "var done = arguments[arguments.length - 1];"
-                f"axe.run(document, {options}).then(function (r) {{ done({{ok: r}}); }},"
-                " function (e) { done({error: String(e)}); });")
-            if "error" in result:
-                raise RuntimeError(result["error"])
-            r = result["ok"]
-            row["incomplete"] = len(r.get("incomplete", []))
-            row["passes"] = len(r.get("passes", []))
-            for v in r["violations"]:
-                real = [n for n in v["nodes"] if not self.known_false_positive(v["id"], n)]
-                if len(real) < len(v["nodes"]):
-                    row["ignored"].append({**v, "nodes": [n for n in v["nodes"] if n not in real]})
-                if not real:
-                    continue
-                v = {**v, "nodes": real}
-                row["violations"].append(v)
-                row["counts"][v.get("impact") or "minor"] += 1
-        except Exception as e:  # noqa: BLE001 - an axe failure is a finding, not a crash
-            row["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
-        self.rows.append(row)
-        return row
-
-    def known_false_positive(self, rule: str, node: dict) -> bool:
-        """Findings of axe-core before 4.0 (3.1.1 ships in axe-selenium-python 2.1.6) that later
-        versions and the HTML autofill rules accept: the tokens "one-time-code" and "off", and
-        "username" on an email field."""
-        major = self.version.split(".")[0]
-        if rule != "autocomplete-valid" or not major.isdigit() or int(major) >= 4:
-            return False
-        html = node.get("html", "")
-        return ('autocomplete="one-time-code"' in html or 'autocomplete="off"' in html
-                or ('type="email"' in html and 'autocomplete="username"' in html))
-
-    @staticmethod
-    def blocking(row: dict) -> list[dict]:
-        return [v for v in row["violations"] if v.get("impact") in BLOCKING_IMPACTS]
-
-    @staticmethod
-    def describe(v: dict) -> str:
-        lines = [f"      [{v.get('impact')}] {v['id']}: {v['help']} ({v.get('helpUrl', '')})"]
-        for n in v["nodes"]:
-            lines.append(f"          target {' '.join(map(str, n['target']))}: {n.get('html', '')[:160]}")
-            summary = (n.get("failureSummary") or "").replace("\n", " ").strip()
-            if summary:
-                lines.append(f"            {summary[:300]}")
-        return "\n".join(lines)
-
 
 # ---------------------------------------------------------------------------------------------
 # The run
-
-
-class Suite:
-    def __init__(self, workdir: Path, axe: AxeAudit):
-        self.workdir = workdir
-        self.axe = axe
-        self.results: list[tuple[str, str, str]] = []  # (name, PASS/FAIL/SKIP, detail)
-        self.failed_steps: set[str] = set()
-        self.shots = 0
-
-    def screenshot(self, page: Page | None, name: str) -> str:
-        if page is None:
-            return ""
-        self.shots += 1
-        base = self.workdir / f"fail-{self.shots:02d}-{slug(name)}"
-        try:
-            page.d.save_screenshot(str(base) + ".png")
-            (Path(str(base) + ".html")).write_text(page.d.page_source)
-            return f"{base}.png (page at {page.d.current_url}; HTML in {base}.html)"
-        except WebDriverException as e:
-            return f"(no screenshot: {e.msg})"
-
-    def step(self, name: str, fn, pages: list[Page], needs: tuple[str, ...] = ()):
-        missing = [n for n in needs if n in self.failed_steps]
-        if missing:
-            self.failed_steps.add(name)
-            self.results.append((name, "SKIP", f"needs {', '.join(missing)}"))
-            log(f"SKIP {name} (needs {', '.join(missing)})")
-            return
-        log(f"---- {name}")
-        started = time.time()
-        try:
-            detail = fn() or ""
-            self.results.append((name, "PASS", detail))
-            log(f"PASS {name} ({time.time() - started:.1f} s){': ' + detail if detail else ''}")
-        except Exception as e:  # noqa: BLE001
-            self.failed_steps.add(name)
-            where = [self.screenshot(p, name) for p in pages]
-            if isinstance(e, CheckFailed):
-                msg = str(e)
-            else:
-                text = (e.msg if isinstance(e, WebDriverException) and e.msg else str(e)) or ""
-                frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
-                where_in_test = f" (at line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
-                msg = f"{type(e).__name__}: {text.splitlines()[0] if text else ''}{where_in_test}"
-            detail = msg + "".join(f"\n    screenshot: {w}" for w in where if w)
-            self.results.append((name, "FAIL", detail))
-            log(f"FAIL {name}: {detail}")
-
-    def audit(self, page: Page, name: str):
-        """axe-core on the page shown now; a serious or critical violation is a failed check."""
-        row = self.axe.run(page, name)
-        check = f"axe: {name}"
-        counts = ", ".join(f"{k} {row['counts'][k]}" for k in IMPACTS)
-        if row["error"]:
-            self.results.append((check, "FAIL", f"axe did not run: {row['error']}"))
-            log(f"    axe {name}: did not run: {row['error']}")
-            return
-        log(f"    axe {name} ({row['path']}): {counts}; needs review {row['incomplete']}, rules passed {row['passes']}")
-        for v in row["violations"]:
-            log(AxeAudit.describe(v))
-        for v in row["ignored"]:
-            targets = ", ".join(" ".join(map(str, n["target"])) for n in v["nodes"])
-            log(f"      (ignored: known false positive of axe-core {self.axe.version}) {v['id']} on {targets}")
-        blocking = AxeAudit.blocking(row)
-        if blocking:
-            shot = self.screenshot(page, check)
-            self.results.append((check, "FAIL", f"{len(blocking)} serious/critical violation(s): "
-                                 + ", ".join(v["id"] for v in blocking) + f"\n    screenshot: {shot}"))
-        else:
-            self.results.append((check, "PASS", counts))
 
 
 def run(args) -> int:
@@ -512,13 +223,13 @@ def run(args) -> int:
     if not os.access(binary, os.X_OK):
         log(f"the cubby binary {binary} is missing or not executable (set CUBBY_BIN)")
         return 2
-    for var in ("NO_PROXY", "no_proxy"):  # Selenium's own calls to chromedriver stay off any proxy
-        os.environ[var] = ",".join(filter(None, [os.environ.get(var, ""), "127.0.0.1,localhost"]))
+    bypass_proxy_for_loopback()
 
     workdir = Path(tempfile.mkdtemp(prefix="cubby-portal-test-"))
     log(f"work dir {workdir}; server binary {binary}")
-    axe = AxeAudit(default_axe_script(args.axe_script or os.environ.get("AXE_SCRIPT")))
-    suite = Suite(workdir, axe)
+    axe = AxeAudit(default_axe_script(args.axe_script or os.environ.get("AXE_SCRIPT")),
+                   name_unknown_tags=True, ignore_known_false_positives=True)
+    suite = Suite(workdir, axe, source=__file__)
     server = Server(binary, workdir)
     drivers: list[webdriver.Chrome] = []
     state: dict = {}
@@ -850,10 +561,7 @@ def run(args) -> int:
         # ---- without JavaScript ------------------------------------------------------------------
 
         def javascript_off():
-            nojs.d.get("data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>")
-            expect(nojs.text("#probe") == "off", "JavaScript runs in the browser that should have it off")
-            js.d.get("data:text/html,<p id=probe>off</p><script>document.getElementById('probe').textContent='on'</script>")
-            expect(js.text("#probe") == "on", "JavaScript does not run in the main browser")
+            check_javascript_off(nojs, js)
 
         def auditor_without_js():
             nojs.get(state["invite_link"])
@@ -959,42 +667,13 @@ def run(args) -> int:
         suite.step("residents: sign in with a code from the outbox and see their own parcels", resident_pages, [js],
                    needs=("b. a parcel is dropped off through the API",))
     finally:
-        for d in drivers:
-            try:
-                d.quit()
-            except Exception:  # noqa: BLE001
-                pass
+        quit_all(drivers)
         server.stop()
 
-    # ---- summary -------------------------------------------------------------------------------
-    log("\n==== axe-core " + axe.version + f" (tags {', '.join(axe.tags or [])}); failing impacts: {', '.join(BLOCKING_IMPACTS)}")
-    log(f"  {'page':<48} {'crit':>4} {'ser':>4} {'mod':>4} {'min':>4} {'review':>6}")
-    for row in axe.rows:
-        c = row["counts"]
-        if row["error"]:
-            log(f"  {row['page']:<48} did not run: {row['error']}")
-        else:
-            log(f"  {row['page']:<48} {c['critical']:>4} {c['serious']:>4} {c['moderate']:>4} {c['minor']:>4} {row['incomplete']:>6}")
-    totals = {k: sum(r["counts"][k] for r in axe.rows) for k in IMPACTS}
-    log(f"  {len(axe.rows)} pages; violations: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-
-    log("\n==== results")
-    for name, status, detail in suite.results:
-        log(f"{status:<4} {name}" + (f"\n     {detail.splitlines()[0]}" if status != "PASS" and detail else ""))
-    passed = sum(1 for _, s, _ in suite.results if s == "PASS")
-    failed = sum(1 for _, s, _ in suite.results if s == "FAIL")
-    skipped = sum(1 for _, s, _ in suite.results if s == "SKIP")
-    log(f"\nruntime {time.time() - started:.0f} s")
-    if failed or skipped:
+    def on_failure():
         log(f"server log: {server.log_path}\n--- last lines ---\n{server.log_tail(15)}\n---")
-        log(f"work dir kept: {workdir}")
-    elif args.keep:
-        log(f"work dir kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    log(f"{'PASS' if not failed and not skipped else 'FAIL'}: {passed} passed, {failed} failed"
-        + (f", {skipped} skipped" if skipped else ""))
-    return 0 if not failed and not skipped else 1
+
+    return suite.report(started, args.keep, page_width=48, pages_word="pages", on_failure=on_failure)
 
 
 def credential_row(page: Page, label: str) -> dict:
@@ -1019,17 +698,5 @@ def decode_qr(svg, workdir: Path, uri: str) -> str:
     return "QR code decodes to the otpauth URI"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keep", action="store_true", help="keep the temporary work dir even when everything passed")
-    parser.add_argument("--axe-script", help="the axe-core script to inject (default: see AXE_SCRIPT)")
-    args = parser.parse_args()
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(browsing.main(run, __doc__))
