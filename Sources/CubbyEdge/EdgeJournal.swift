@@ -14,6 +14,10 @@ public actor EdgeJournal {
     private var lastSeq: Int64
     private var lastHash: String
     private var ackedSeq: Int64
+    /// Appends run one at a time: numbering and chaining read the last event and must not interleave
+    /// across the write's suspension (the actor alone does not prevent that).
+    private var appending = false
+    private var waitingAppends: [CheckedContinuation<Void, Never>] = []
 
     /// One journaled event with its still, if any.
     public struct Entry: Sendable {
@@ -70,6 +74,8 @@ public actor EdgeJournal {
         _ kind: EdgeEventKind, compartmentId: String? = nil, parcelId: String? = nil, detail: [String: String] = [:],
         photo: Data? = nil, at time: Date = Date()
     ) async throws -> EdgeEvent {
+        await beginAppend()
+        defer { endAppend() }
         var event = EdgeEvent(
             seq: lastSeq + 1, occurredAt: Int64((time.timeIntervalSince1970 * 1000).rounded()), kind: kind, compartmentId: compartmentId,
             parcelId: parcelId, detail: detail, photoSHA256: photo.map(Self.sha256Hex), previousHash: lastHash)
@@ -82,6 +88,18 @@ public actor EdgeJournal {
         lastSeq = event.seq
         lastHash = event.hash
         return event
+    }
+
+    private func beginAppend() async {
+        guard appending else {
+            appending = true
+            return
+        }
+        await withCheckedContinuation { waitingAppends.append($0) }
+    }
+
+    private func endAppend() {
+        if waitingAppends.isEmpty { appending = false } else { waitingAppends.removeFirst().resume() }
     }
 
     static func sha256Hex(_ data: Data) -> String {

@@ -86,7 +86,7 @@ public actor LockerController: KioskBackend {
 
     // MARK: state from the server
 
-    /// Takes the server's description of the unit; a server-side lockdown is obeyed at once, a release only by command.
+    /// Takes the server's description of the unit: its compartments, live codes and keys.
     public func apply(state: EdgeUnitState) async {
         unit = state
         if let sim = simulatedBus, !itemsSeeded {
@@ -100,7 +100,8 @@ public actor LockerController: KioskBackend {
         if let data = try? JSONEncoder().encode(state) { try? await journal.set("unitState", String(decoding: data, as: UTF8.self)) }
         try? await journal.pruneUsed(keeping: Set(state.codes.map(\.parcelId)))
         used = (try? await journal.usedParcels()) ?? used
-        if state.lockedDown && !lockedDown { await lockDown(kind: "server", detail: "held in lockdown by the server", compartmentId: nil) }
+        // The state's lockdown flag is informational: a state sent before a release may arrive after it, so
+        // only the `lockdown` and `release` commands (stored and acknowledged in order) change the unit's lockdown.
     }
 
     func linkChanged(up: Bool) async {

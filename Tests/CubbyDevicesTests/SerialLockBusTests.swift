@@ -201,7 +201,7 @@ struct SerialLockBusTests {
         try await withBus(autoCloseAfter: .milliseconds(30)) { bus, emulator in
             let address = LockAddress(board: 0, channel: 1)
             try await bus.unlock(address)
-            let deadline = ContinuousClock.now + .seconds(5)
+            let deadline = ContinuousClock.now + .seconds(30)
             while !(try await bus.lockStates(board: 0)[0]), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -283,13 +283,13 @@ private func expectUnresponsive(
     }
 }
 
-/// Waits (up to 5 s) until the emulator has seen `count` frames, then checks it saw no more.
+/// Waits (up to 30 s) until the emulator has seen `count` frames, then checks it saw no more.
 private func waitForFrames(
     _ emulator: BoardEmulator,
     count: Int,
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws {
-    let deadline = ContinuousClock.now + .seconds(5)
+    let deadline = ContinuousClock.now + .seconds(30)
     while emulator.receivedFrames.count < count, ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(10))
     }

@@ -106,7 +106,7 @@ final class TestUnit: Sendable {
 }
 
 /// Waits until `condition` holds (or fails the test after `seconds`).
-func eventually(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+func eventually(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return }
@@ -325,8 +325,9 @@ struct EdgeLinkTests {
             // Released from the server: the unit opens again.
             _ = try await world.parts.edges.releaseLockdownFromConsole(unitId: world.unit)
             try await eventually("the unit is released") { await !unit.controller.condition().lockedDown }
-            guard await unit.controller.pickup(code: pin, method: .pin).isOpened else {
-                Issue.record("the PIN did not open after the release")
+            let afterRelease = await unit.controller.pickup(code: pin, method: .pin)
+            guard afterRelease.isOpened else {
+                Issue.record("the PIN did not open after the release: \(afterRelease), \(await unit.controller.condition())")
                 return
             }
             await unit.stop()
@@ -358,6 +359,29 @@ struct EdgeLinkTests {
             await unit.stop()
             await listener.stop()
         }
+    }
+
+    @Test("concurrent appends to the journal are numbered without gaps and chained, and survive reopening")
+    func journalConcurrentAppends() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-journal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let journal = try await EdgeJournal.open(path: dir + "/journal.sqlite", logger: TestWorld.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask { try await journal.append(.mainsPower, detail: ["on": String(i % 2 == 0)]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await journal.sequence == 200)
+        #expect(try await journal.verifyChain() == nil)
+        await journal.close()
+        let reopened = try await EdgeJournal.open(path: dir + "/journal.sqlite", logger: TestWorld.logger)
+        #expect(await reopened.sequence == 200)
+        let next = try await reopened.append(.started)
+        #expect(next.seq == 201)
+        #expect(try await reopened.entries(after: 0, limit: 500).map(\.event.seq) == Array(1...201))
+        await reopened.close()
     }
 }
 
