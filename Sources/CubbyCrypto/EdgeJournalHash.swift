@@ -8,13 +8,13 @@ public enum EdgeJournalHash {
         var h = SHA256()
         h.update(data: Array(previous.utf8))
         h.update(data: event.chainedBytes)
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(h.finalize())
     }
 }
 
 extension EdgeJournalHash {
     /// SHA-256 of bytes, lower-case hex: how stills are named.
     public static func sha256Hex(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(data)
     }
 }

@@ -78,7 +78,7 @@ public actor EdgeJournal {
         defer { endAppend() }
         var event = EdgeEvent(
             seq: lastSeq + 1, occurredAt: Int64((time.timeIntervalSince1970 * 1000).rounded()), kind: kind, compartmentId: compartmentId,
-            parcelId: parcelId, detail: detail, photoSHA256: photo.map(Self.sha256Hex), previousHash: lastHash)
+            parcelId: parcelId, detail: detail, photoSHA256: photo.map(EdgeJournalHash.sha256Hex), previousHash: lastHash)
         event.hash = EdgeJournalHash.hash(previous: lastHash, event: event)
         let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
         _ = try await connection.query(
@@ -100,15 +100,6 @@ public actor EdgeJournal {
 
     private func endAppend() {
         if waitingAppends.isEmpty { appending = false } else { waitingAppends.removeFirst().resume() }
-    }
-
-    static func sha256Hex(_ data: Data) -> String {
-        EdgeJournalHash.sha256Hex(data)
-    }
-
-    /// Events the server has not acknowledged, oldest first.
-    public func unacknowledged(limit: Int = 100) async throws -> [Entry] {
-        try await entries(after: ackedSeq, limit: limit)
     }
 
     /// Events after `seq`, oldest first.
@@ -133,7 +124,6 @@ public actor EdgeJournal {
 
     public var sequence: Int64 { lastSeq }
     public var acknowledged: Int64 { ackedSeq }
-    public var unacknowledgedCount: Int64 { lastSeq - ackedSeq }
 
     /// Checks the whole chain; returns the first sequence number whose hash does not follow, or nil.
     public func verifyChain() async throws -> Int64? {
@@ -161,10 +151,6 @@ public actor EdgeJournal {
 
     public func get(_ key: String) async throws -> String? {
         try await connection.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.column("value")?.string
-    }
-
-    public func remove(_ key: String) async throws {
-        _ = try await connection.query("DELETE FROM settings WHERE key = ?", [.text(key)])
     }
 
     // MARK: codes and PIN failures

@@ -1,4 +1,4 @@
-import Crypto
+import CubbyCrypto
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -34,14 +34,13 @@ public struct PinnedTLS: Sendable {
         if t.lowercased().hasPrefix("sha256/") { t = String(t.dropFirst(7)) }
         let hex = t.replacingOccurrences(of: ":", with: "").lowercased()
         if hex.count == 64, hex.allSatisfy(\.isHexDigit) { return hex }
-        if let data = Data(base64Encoded: t), data.count == 32 { return data.map { String(format: "%02x", $0) }.joined() }
+        if let data = Data(base64Encoded: t), data.count == 32 { return Hex.encode(data) }
         return nil
     }
 
     /// SHA-256 (hex) of a certificate's SPKI.
     public static func spkiSHA256(_ certificate: NIOSSLCertificate) throws -> String {
-        let spki = try certificate.extractPublicKey().toSPKIBytes()
-        return SHA256.hash(data: spki).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(try certificate.extractPublicKey().toSPKIBytes())
     }
 
     /// The TLS handler for one connection.

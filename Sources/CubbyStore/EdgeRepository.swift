@@ -142,11 +142,6 @@ extension StoreSession {
             """).all(decoding: UnitCommandRecord.self, keyDecodingStrategy: ColumnNames.decoding)
     }
 
-    public func unitCommand(_ id: String) async throws -> UnitCommandRecord? {
-        try await sql.raw("SELECT * FROM unit_commands WHERE id = \(bind: id)")
-            .first(decoding: UnitCommandRecord.self, keyDecodingStrategy: ColumnNames.decoding)
-    }
-
     /// Records the unit's acknowledgement; false when the command was already acknowledged or is not the unit's.
     public func ackUnitCommand(id: String, unit: String, outcome: String, at: Int64) async throws -> Bool {
         try await !sql.raw("""

@@ -17,20 +17,6 @@ public struct LockAddress: Sendable, Hashable, Codable, CustomStringConvertible 
     public var description: String { "board \(board) channel \(channel)" }
 }
 
-/// What one board reports for its 16 channels.
-public struct BoardReading: Sendable, Equatable {
-    /// Door latched shut, per channel (index 0 is channel 1).
-    public var locked: [Bool]
-    /// Item (infrared) sensor sees something, per channel.
-    public var items: [Bool]
-
-    /// A reading from the two 16-flag lists.
-    public init(locked: [Bool], items: [Bool]) {
-        self.locked = locked
-        self.items = items
-    }
-}
-
 /// The lock boards of one locker unit: unlock one channel, lock all, read lock and item sensors.
 ///
 /// Implementations: the simulator (the default) and the RS-485 serial driver. Another board family is

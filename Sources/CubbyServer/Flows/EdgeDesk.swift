@@ -147,7 +147,7 @@ public struct EdgeDesk: Sendable {
     public func apply(unitId: String, event: EdgeEvent, photo: Data?) async throws -> Applied {
         guard event.seq > 0 else { throw DomainError.invalidState("event sequence numbers start at 1") }
         if let photo {
-            guard let claimed = event.photoSHA256, claimed == Self.hex(SHA256.hash(data: photo)) else {
+            guard let claimed = event.photoSHA256, claimed == Hex.sha256(photo) else {
                 throw DomainError.invalidState("the photo does not match the event's SHA-256")
             }
         }
@@ -187,9 +187,8 @@ public struct EdgeDesk: Sendable {
             }
             return
         }
-        let previous = event.seq == expected ? (last?.hash ?? EdgeEvent.genesisHash) : nil
-        let recomputed = EdgeJournalHash.hash(previous: event.previousHash, event: event)
-        if recomputed != event.hash || (previous != nil && previous != event.previousHash && last != nil) {
+        let breaksChain = event.seq == expected && last.map { $0.hash != event.previousHash } == true
+        if EdgeJournalHash.hash(previous: event.previousHash, event: event) != event.hash || breaksChain {
             try await chainBroken(s, unit: unit, event: event, actor: actor, nowMs: nowMs)
         }
     }
@@ -330,19 +329,18 @@ public struct EdgeDesk: Sendable {
         return try await releaseLockdown(actor: p.actor) { s in try await desk.unitInScope(s, unitId, p, lock: true) }
     }
 
-    /// The same from the server's console; the unit is told as well.
+    /// The same from the server's console.
     public func releaseLockdownFromConsole(unitId: String) async throws -> UnitRecord {
-        let unit = try await releaseLockdown(actor: Actor(kind: .system, id: nil, role: "console")) { s in
+        try await releaseLockdown(actor: Actor(kind: .system, id: nil, role: "console")) { s in
             guard let unit = try await s.lockUnit(unitId) else { throw DomainError.notFound("unit \(unitId) not found") }
             return unit
         }
-        await sendRelease(unitId: unit.id)
-        return unit
     }
 
+    /// Lifts the lockdown in the database, then tells the unit.
     func releaseLockdown(actor: Actor, unit find: @Sendable @escaping (StoreSession) async throws -> UnitRecord) async throws -> UnitRecord {
         let nowMs = StoredTime.millis(clock.now())
-        return try await desk.write { s -> UnitRecord in
+        let released = try await desk.write { s -> UnitRecord in
             var unit = try await find(s)
             guard let since = unit.lockedDownAt else { throw DomainError.invalidState("unit \(unit.name) is not locked down") }
             try await s.setLockdown(unit: unit.id, at: nil, reason: nil)
@@ -352,10 +350,12 @@ public struct EdgeDesk: Sendable {
             unit.lockdownReason = nil
             return unit
         }
+        await sendRelease(unitId: released.id)
+        return released
     }
 
     /// Tells the unit its lockdown is lifted (now if connected, else when it reconnects, within a day).
-    public func sendRelease(unitId: String) async {
+    func sendRelease(unitId: String) async {
         do {
             let command = try await command(unitId: unitId, kind: .release, lifetime: 86_400)
             hub.send(.command(command), to: unitId)
@@ -403,9 +403,9 @@ public struct EdgeDesk: Sendable {
     }
 
     /// A drop-off started at the kiosk; the door command follows over the link.
-    public func kioskDropoff(token: String, unitId: String, trackingNumber: String, recipientId: String, size: String) async -> EdgeDownMessage {
+    public func kioskDropoff(requestId: String, token: String, unitId: String, trackingNumber: String, recipientId: String, size: String) async -> EdgeDownMessage {
         func fail(_ code: String, _ message: String) -> EdgeDownMessage {
-            .dropoffResult(requestId: "", compartmentId: nil, label: nil, error: code, message: message)
+            .dropoffResult(requestId: requestId, compartmentId: nil, label: nil, error: code, message: message)
         }
         guard let p = await courier(token: token, unitId: unitId) else { return fail("signed_out", "The courier credential is not valid here.") }
         do {
@@ -413,7 +413,7 @@ public struct EdgeDesk: Sendable {
             let recipient = try APIRoutes.uuid(recipientId, "recipientId")
             let sizeClass = try APIRoutes.size(size)
             let result = try await desk.dropoff(p, unitId: unitId, trackingNumber: tracking, recipientId: recipient, size: sizeClass)
-            return .dropoffResult(requestId: "", compartmentId: result.compartment.id, label: result.compartment.label, error: nil, message: nil)
+            return .dropoffResult(requestId: requestId, compartmentId: result.compartment.id, label: result.compartment.label, error: nil, message: nil)
         } catch DomainError.unitFull {
             return fail("unit_full", "No free compartment fits this parcel.")
         } catch let e as APIError {
@@ -428,7 +428,6 @@ public struct EdgeDesk: Sendable {
         }
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 }
 
 /// The one-time codes with which edge controllers enroll: 16 characters of an unambiguous alphabet,

@@ -49,7 +49,6 @@ struct EdgeRoutes {
         }
         routes.api(.post, "/api/v1/units/:unitId/lockdown/release", .releaseLockdown) { _, ctx, p in
             let unit = try await edges.releaseLockdown(p, unitId: try APIRoutes.pathID(ctx, "unitId"))
-            await edges.sendRelease(unitId: unit.id)
             return JSONResponse.make(UnitLockdown(unitId: unit.id, lockedDown: false))
         }
         routes.api(.get, "/api/v1/alerts", .readAlerts) { _, _, p in

@@ -49,8 +49,7 @@ struct PortalRoutes {
         }
         routes.portal(.post, "/admin/units/:unitId/release-lockdown", .releaseLockdown) { _, ctx, call in
             let s = try session(call)
-            let unit = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
-            await edges.sendRelease(unitId: unit.id)
+            _ = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
             return gate.redirect("/admin/dashboard?done=released")
         }
         routes.portal(.post, "/admin/units/:unitId/enrollment-code", .enrollUnit) { _, ctx, call in

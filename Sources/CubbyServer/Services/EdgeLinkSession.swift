@@ -84,11 +84,8 @@ struct EdgeLinkSession {
             let name = await edges.courierName(token: token, unitId: unitId)
             hub.send(.courier(requestId: requestId, displayName: name), to: unitId)
         case .dropoff(let requestId, let token, let tracking, let recipient, let size):
-            var answer = await edges.kioskDropoff(token: token, unitId: unitId, trackingNumber: tracking, recipientId: recipient, size: size)
-            if case .dropoffResult(_, let c, let l, let e, let m) = answer {
-                answer = .dropoffResult(requestId: requestId, compartmentId: c, label: l, error: e, message: m)
-            }
-            hub.send(answer, to: unitId)
+            hub.send(await edges.kioskDropoff(
+                requestId: requestId, token: token, unitId: unitId, trackingNumber: tracking, recipientId: recipient, size: size), to: unitId)
         }
     }
 }

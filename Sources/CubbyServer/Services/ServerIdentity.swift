@@ -1,3 +1,4 @@
+import CubbyCrypto
 import Crypto
 import Foundation
 import NIOSSL
@@ -95,7 +96,7 @@ public struct ServerIdentity: Sendable {
     static func spkiSHA256(_ key: Certificate.PublicKey) -> String {
         var serializer = DER.Serializer()
         try! serializer.serialize(key)
-        return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+        return Hex.sha256(serializer.serializedBytes)
     }
 
     /// TLS 1.3 only, with this certificate.
