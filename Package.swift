@@ -53,11 +53,13 @@ let package = Package(
             resources: [.copy("Resources/common-passwords.txt")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CCubbySHA256"),
         .target(
             name: "CubbyAudit",
             dependencies: [
                 "CubbyCore",
                 "CubbyCrypto",
+                "CCubbySHA256",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -194,7 +196,7 @@ let package = Package(
         ),
         .testTarget(name: "CubbyCoreTests", dependencies: ["CubbyCore"], swiftSettings: swiftSettings),
         .testTarget(name: "CubbyCryptoTests", dependencies: ["CubbyCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "CubbyAuditTests", dependencies: ["CubbyAudit"], swiftSettings: swiftSettings),
+        .testTarget(name: "CubbyAuditTests", dependencies: ["CubbyAudit", "CCubbySHA256", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(
             name: "CubbyStoreTests",
             dependencies: ["CubbyStore", .product(name: "SQLKit", package: "sql-kit")],

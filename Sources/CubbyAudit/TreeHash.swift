@@ -1,3 +1,4 @@
+import CCubbySHA256
 import Crypto
 import Foundation
 
@@ -112,25 +113,35 @@ public struct TreeHash: Hashable, Sendable {
 
 extension TreeHash {
     /// The root of the empty tree: SHA-256 of no bytes (RFC 9162 §2.1.1).
-    public static let emptyTree = TreeHash(SHA256.hash(data: [UInt8]()))
+    public static let emptyTree = sha256(prefix: nil, UnsafeRawBufferPointer(start: nil, count: 0))
+
+    /// SHA-256 of an optional one-byte domain prefix followed by `bytes`, in one call to the C hash
+    /// (`CCubbySHA256`): no digest context on the heap, the processor's SHA instructions when it has them.
+    /// The audit log hashes two short inputs per event, so a per-hash set-up would cost as much as the hashing.
+    private static func sha256(prefix: UInt8?, _ bytes: UnsafeRawBufferPointer) -> TreeHash {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        Swift.withUnsafeMutableBytes(of: &words) { out in
+            let target = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            if var prefix {
+                cubby_sha256_prefixed(&prefix, 1, data, bytes.count, target)
+            } else {
+                cubby_sha256_prefixed(nil, 0, data, bytes.count, target)
+            }
+        }
+        return TreeHash(words: words)
+    }
 
     /// The leaf hash of an entry: SHA-256(0x00 ‖ data) (RFC 9162 §2.1.1).
     public static func leaf(_ data: some DataProtocol) -> TreeHash {
-        var hasher = SHA256()
-        var prefix: UInt8 = 0x00
-        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
-        hasher.update(data: data)
-        return TreeHash(hasher.finalize())
+        if let hash = data.withContiguousStorageIfAvailable({ leaf(bytes: UnsafeRawBufferPointer($0)) }) { return hash }
+        return Array(data).withUnsafeBytes { leaf(bytes: $0) }
     }
 
     /// The leaf hash of bytes in memory. Not generic, so callers in other modules pay no dynamic
     /// dispatch per entry: the verifier's inner loop.
     public static func leaf(bytes: UnsafeRawBufferPointer) -> TreeHash {
-        var hasher = SHA256()
-        var prefix: UInt8 = 0x00
-        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
-        hasher.update(bufferPointer: bytes)
-        return TreeHash(hasher.finalize())
+        sha256(prefix: 0x00, bytes)
     }
 
     /// The leaf hash of a `Data` entry (see `leaf(bytes:)`).
@@ -145,14 +156,10 @@ extension TreeHash {
 
     /// The hash of an inner node: SHA-256(0x01 ‖ left ‖ right) (RFC 9162 §2.1.1).
     ///
-    /// Feeds the prefix and both hashes to one incremental SHA-256 straight from the stack: no heap allocation.
+    /// The two child hashes sit next to each other on the stack and are hashed in place: no heap allocation.
     public static func node(_ left: TreeHash, _ right: TreeHash) -> TreeHash {
-        var hasher = SHA256()
-        var prefix: UInt8 = 0x01
-        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
-        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return TreeHash(hasher.finalize())
+        var children = (left.words, right.words)
+        return Swift.withUnsafeBytes(of: &children) { sha256(prefix: 0x01, $0) }
     }
 }
 
