@@ -21,6 +21,10 @@ public enum Action: String, CaseIterable, Sendable {
     case releaseLockdown
     /// Read open alerts.
     case readAlerts
+    /// Mark an alert as answered.
+    case resolveAlert
+    /// Take an available compartment out of service, or put one back in service.
+    case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
     case edgeLink
 
@@ -82,6 +86,8 @@ public enum AccessPolicy {
         .enrollUnit: [.admin: .sites, .superAdmin: .organization],
         .releaseLockdown: [.admin: .sites, .superAdmin: .organization],
         .readAlerts: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
+        .resolveAlert: [.admin: .sites, .superAdmin: .organization],
+        .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
     ]
 

@@ -172,6 +172,20 @@ extension StoreSession {
             """).all(decoding: AlertRecord.self, keyDecodingStrategy: ColumnNames.decoding)
     }
 
+    /// One alert, locked for update on PostgreSQL.
+    public func alert(_ id: String) async throws -> AlertRecord? {
+        try await one("SELECT * FROM alerts WHERE id = \(bind: id)\(forUpdate)", as: AlertRecord.self)
+    }
+
+    /// Marks an open alert resolved; false when it was already resolved.
+    public func resolveAlert(_ id: String, by: String, at: Int64) async throws -> Bool {
+        let rows = try await sql.raw("""
+            UPDATE alerts SET resolved_at = \(bind: at), resolved_by = \(bind: by)
+            WHERE id = \(bind: id) AND resolved_at IS NULL RETURNING id
+            """).all()
+        return !rows.isEmpty
+    }
+
     public func alerts(unit: String) async throws -> [AlertRecord] {
         try await sql.raw("SELECT * FROM alerts WHERE unit_id = \(bind: unit) ORDER BY created_at")
             .all(decoding: AlertRecord.self, keyDecodingStrategy: ColumnNames.decoding)

@@ -6,7 +6,7 @@ import SQLKit
 /// Reads and writes of the locker world. Every method runs on the caller's session, so a flow's
 /// changes and its audit events share one transaction.
 extension StoreSession {
-    private var forUpdate: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
+    var forUpdate: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
 
     func insert(_ table: String, _ model: some Encodable & Sendable) async throws {
         try await sql.insert(into: table).model(model, keyEncodingStrategy: ColumnNames.encoding).run()

@@ -359,6 +359,12 @@ struct EdgeLinkTests {
             let onBoard0 = try #require(state.compartments.first { $0.board == 0 })
             await world.parts.desk.link.openDoor(unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
             try await eventually("board 0 unlocks") { unit.bus.unlocks.contains { $0.address.board == 0 } }
+            // Repaired: an administrator puts the compartment back in service, and the unit hears of it over the link.
+            let back = try await world.test { c in
+                try await c.call(.post, "/api/v1/compartments/\(onBoard1.id)/service", token: world.manifest.adminToken, json: #"{"inService":true}"#)
+            }
+            #expect(back.status == 200)
+            try await eventually("the unit has the compartment back in service") { await unit.controller.condition().outOfService.isEmpty }
             await unit.stop()
             await listener.stop()
         }

@@ -15,6 +15,8 @@ struct RoutePolicyTests {
             .replacingOccurrences(of: ":parcelId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":accountId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":credentialId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":alertId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":compartmentId", with: UUID().uuidString.lowercased())
     }
 
     @Test(arguments: Backend.available)

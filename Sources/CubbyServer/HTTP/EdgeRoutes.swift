@@ -35,6 +35,30 @@ struct EdgeRoutes {
         var createdAt: String
     }
 
+    struct ResolveRequest: Decodable {
+        var note: String?
+        static let fields: Set<String> = ["note"]
+    }
+
+    struct ServiceRequest: Decodable {
+        var inService: Bool
+        var note: String?
+        static let fields: Set<String> = ["inService", "note"]
+    }
+
+    struct CompartmentService: Encodable {
+        var id: String
+        var unitId: String
+        var label: String
+        var state: String
+    }
+
+    struct ResolvedAlert: Encodable {
+        var id: String
+        var kind: String
+        var resolvedAt: String
+    }
+
     func register(on routes: inout GuardedRouter) {
         routes.open(.post, EdgeLink.enrollPath) { req, ctx in try await enroll(req, ctx) }
         routes.api(.get, EdgeLink.path, .edgeLink) { _, _, _ in
@@ -57,6 +81,18 @@ struct EdgeRoutes {
                 Alert(id: $0.id, kind: $0.kind, detail: $0.detail, siteId: $0.siteId, unitId: $0.unitId, compartmentId: $0.compartmentId,
                       createdAt: API.time($0.createdAt))
             }])
+        }
+        routes.api(.post, "/api/v1/alerts/:alertId/resolve", .resolveAlert) { req, ctx, p in
+            let alertId = try APIRoutes.pathID(ctx, "alertId")
+            let body = try await JSONBody.decode(ResolveRequest.self, from: req, context: ctx, allowed: ResolveRequest.fields)
+            let alert = try await edges.resolveAlert(p, alertId: alertId, note: body.note)
+            return JSONResponse.make(ResolvedAlert(id: alert.id, kind: alert.kind, resolvedAt: API.time(alert.resolvedAt ?? 0)))
+        }
+        routes.api(.post, "/api/v1/compartments/:compartmentId/service", .serviceCompartment) { req, ctx, p in
+            let compartmentId = try APIRoutes.pathID(ctx, "compartmentId")
+            let body = try await JSONBody.decode(ServiceRequest.self, from: req, context: ctx, allowed: ServiceRequest.fields)
+            let c = try await edges.setCompartmentService(p, compartmentId: compartmentId, inService: body.inService, note: body.note)
+            return JSONResponse.make(CompartmentService(id: c.id, unitId: c.unitId, label: c.label, state: c.state))
         }
         routes.api(.get, "/api/v1/evidence/:sha256", .readAudit) { _, ctx, p in
             guard let sha = ctx.parameters.get("sha256")?.lowercased(), sha.count == 64, sha.allSatisfy(\.isHexDigit),

@@ -52,6 +52,26 @@ struct PortalRoutes {
             _ = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
             return gate.redirect("/admin/dashboard?done=released")
         }
+        routes.portal(.post, "/admin/alerts/:alertId/resolve", .resolveAlert) { _, ctx, call in
+            let s = try session(call)
+            _ = try await edges.resolveAlert(s.principal, alertId: ctx.parameters.get("alertId") ?? "", note: call.form.first("note"))
+            return gate.redirect("/admin/dashboard?done=resolved")
+        }
+        routes.portal(.post, "/admin/compartments/service", .serviceCompartment) { _, _, call in
+            let s = try session(call)
+            let inService: Bool
+            switch call.form.first("inService") {
+            case "true": inService = true
+            case "false": inService = false
+            default: throw DomainError.invalidRequest("say whether the compartment goes into service or out of it")
+            }
+            guard let compartment = UUID(uuidString: call.form.first("compartment")) else {
+                throw DomainError.invalidRequest("choose a compartment")
+            }
+            _ = try await edges.setCompartmentService(s.principal, compartmentId: compartment.uuidString.lowercased(), inService: inService,
+                                                      note: call.form.first("note"))
+            return gate.redirect("/admin/dashboard?done=" + (inService ? "in-service" : "out-of-service"))
+        }
         routes.portal(.post, "/admin/units/:unitId/enrollment-code", .enrollUnit) { _, ctx, call in
             let s = try session(call)
             let unitId = ctx.parameters.get("unitId") ?? ""
@@ -98,6 +118,9 @@ struct PortalRoutes {
         "role": "The role was changed.", "deactivated": "The account is deactivated and its sessions have ended.",
         "revoked": "The credential is revoked; its next request will be refused.",
         "released": "The lockdown is lifted; the unit is told over its link.",
+        "resolved": "The alert is resolved.",
+        "in-service": "The compartment is back in service; the unit is told over its link.",
+        "out-of-service": "The compartment is out of service; no drop-off will be assigned to it.",
     ]
 
     /// A fresh single-use value for a form that shows a secret once.
@@ -175,11 +198,19 @@ struct PortalRoutes {
         let s = try session(call)
         let canRelease = AccessPolicy.allows(s.principal.role, .releaseLockdown)
         let canEnroll = AccessPolicy.allows(s.principal.role, .enrollUnit)
+        let canService = AccessPolicy.allows(s.principal.role, .serviceCompartment)
         let needsCode = !staff.isSteppedUp(s)
         let org = s.account.organizationId
         let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
         let (sites, units, states) = try await staff.store.read { db in
             (try await db.sitesRecords(organization: org), try await db.units(organization: org), try await db.compartmentStates(organization: org))
+        }
+        var serviceable: [String: [CompartmentRecord]] = [:]
+        if canService {
+            for u in units where mine.contains(u.siteId) {
+                serviceable[u.id] = try await staff.store.read { db in try await db.compartments(unit: u.id) }
+                    .filter { $0.compartmentState == .available || $0.compartmentState == .outOfService }
+            }
         }
         var counts: [String: [String: Int]] = [:]
         for row in states { counts[row.unitId, default: [:]][row.state] = row.count }
@@ -195,13 +226,28 @@ struct PortalRoutes {
                     "enrollStep": ["needsCode": needsCode, "id": "enroll-" + u.id] as [String: Any],
                     "enrollment": enrollment?["unitId"] == u.id ? enrollment as Any : false,
                     "name": u.name, "total": total, "occupied": occupied, "reserved": reserved, "available": c["available"] ?? 0,
-                    "outOfService": c["out_of_service"] ?? 0,
+                    "outOfService": c["out_of_service"] ?? 0, "canService": canService,
+                    "broken": (serviceable[u.id] ?? []).filter { $0.compartmentState == .outOfService }.map { ["id": $0.id, "label": $0.label] },
+                    "working": (serviceable[u.id] ?? []).filter { $0.compartmentState == .available }.map { ["id": $0.id, "label": $0.label] },
+                    "hasWorking": (serviceable[u.id] ?? []).contains { $0.compartmentState == .available },
                     "percent": inService > 0 ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
                 ]
             }
             return ["id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty]
         }
-        var values: [String: Any] = ["sites": visible, "once": Self.once()]
+        var values: [String: Any] = ["sites": visible, "once": Self.once(), "canServiceAny": canService]
+        if AccessPolicy.allows(s.principal.role, .readAlerts) {
+            let names = Dictionary(uniqueKeysWithValues: units.map { ($0.id, $0.name) })
+            let canResolve = AccessPolicy.allows(s.principal.role, .resolveAlert)
+            let alerts = try await edges.openAlerts(s.principal)
+            values["showAlerts"] = true
+            values["hasAlerts"] = !alerts.isEmpty
+            values["alerts"] = alerts.map { a -> [String: Any] in
+                ["id": a.id, "kind": a.kind.replacingOccurrences(of: "_", with: " "), "detail": a.detail,
+                 "unit": a.unitId.flatMap { names[$0] } ?? "", "at": AuditCanonicalEncoding.timestamp(StoredTime.date(a.createdAt)),
+                 "canResolve": canResolve]
+            }
+        }
         if let notice { values["notice"] = notice }
         return pages.page("dashboard", title: "Dashboard", session: s, formToken: call.formToken, values)
     }

@@ -1,0 +1,88 @@
+import CubbyCore
+import CubbyStore
+import Foundation
+import Logging
+
+/// Staff answering what the units report: resolving alerts, and taking compartments out of service
+/// or back into it.
+extension EdgeDesk {
+    /// Marks an open alert as answered, with the staff member's note in the audit log.
+    public func resolveAlert(_ p: Principal, alertId: String, note: String?) async throws -> AlertRecord {
+        try AccessPolicy.require(p, .resolveAlert)
+        let note = try Self.note(note)
+        let nowMs = StoredTime.millis(clock.now())
+        return try await desk.write { s -> AlertRecord in
+            guard var alert = try await s.alert(alertId), alert.organizationId == p.organizationId.uuidString.lowercased(),
+                try await covers(s, p, siteId: alert.siteId)
+            else { throw DomainError.notFound("alert \(alertId) not found") }
+            let who = p.actor.id ?? p.actor.kind.rawValue
+            guard try await s.resolveAlert(alert.id, by: who, at: nowMs) else {
+                throw DomainError.invalidState("alert \(alert.id) is already resolved")
+            }
+            var unit: UnitRecord?
+            if let unitId = alert.unitId { unit = try await s.unit(unitId) }
+            var detail = ["alertId": alert.id, "kind": alert.kind, "openFor": String(max(0, nowMs - alert.createdAt) / 1000)]
+            if let note { detail["note"] = note }
+            try await desk.audit(s, "alert.resolved", actor: p.actor, unit: unit, compartmentId: alert.compartmentId, detail: detail)
+            alert.resolvedAt = nowMs
+            alert.resolvedBy = who
+            return alert
+        }
+    }
+
+    /// Takes an available compartment out of service (a broken lock, a jammed door, cleaning), or puts an
+    /// out-of-service compartment back in service; the unit learns it from its next state.
+    public func setCompartmentService(_ p: Principal, compartmentId: String, inService: Bool, note: String?) async throws -> CompartmentRecord {
+        try AccessPolicy.require(p, .serviceCompartment)
+        let note = try Self.note(note)
+        let changed = try await desk.write { s -> CompartmentRecord in
+            guard let found = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
+            let unit: UnitRecord
+            do { unit = try await desk.unitInScope(s, found.unitId, p, lock: true) } catch DomainError.notFound {
+                throw DomainError.notFound("compartment \(compartmentId) not found")
+            }
+            // Read again under the unit's lock: a drop-off may have taken it meanwhile.
+            guard var c = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
+            var detail = ["label": c.label]
+            if let note { detail["note"] = note }
+            if inService {
+                guard c.compartmentState == .outOfService else {
+                    throw DomainError.invalidState("compartment \(c.label) is \(c.state.replacingOccurrences(of: "_", with: " ")), not out of service")
+                }
+                c.state = CompartmentState.available.rawValue
+                try await s.saveCompartment(c)
+                try await desk.audit(s, "compartment.back_in_service", actor: p.actor, unit: unit, compartmentId: c.id, detail: detail)
+            } else {
+                guard c.compartmentState == .available else {
+                    throw DomainError.invalidState("compartment \(c.label) is \(c.state.replacingOccurrences(of: "_", with: " ")); only an available compartment can be taken out of service")
+                }
+                c.state = CompartmentState.outOfService.rawValue
+                try await s.saveCompartment(c)
+                try await desk.audit(s, "compartment.out_of_service", actor: p.actor, unit: unit, compartmentId: c.id, detail: detail)
+            }
+            return c
+        }
+        do {
+            hub.send(.state(try await state(unitId: changed.unitId)), to: changed.unitId)
+        } catch {
+            logger.warning("unit state not sent after a service change", metadata: ["unit": "\(changed.unitId)", "error": "\(error)"])
+        }
+        return changed
+    }
+
+    /// Whether the principal's reach covers a site (an alert without a site: only organization-wide reach).
+    func covers(_ s: StoreSession, _ p: Principal, siteId: String?) async throws -> Bool {
+        if AccessPolicy.reach(p.role, .resolveAlert) == .organization { return true }
+        guard let siteId else { return false }
+        return p.siteIds.contains { $0.uuidString.lowercased() == siteId }
+    }
+
+    /// A staff note: optional, one line, at most 200 characters.
+    static func note(_ text: String?) throws -> String? {
+        guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard text.count <= 200, !text.contains(where: { $0.isNewline || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } ?? false) }) else {
+            throw DomainError.invalidRequest("a note is one line of at most 200 characters")
+        }
+        return text
+    }
+}
