@@ -401,7 +401,7 @@ def run(args) -> int:
             caption = table.find_element(By.TAG_NAME, "caption").text.strip()
             expect(caption == f"Locker units at {SITE}", f"unexpected caption {caption!r}")
             headers = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
-            expect(headers == ["Unit", "Compartments", "Occupied", "Reserved", "Available", "Out of service", "Occupancy", "Controller"],
+            expect(headers == ["Unit", "Compartments", "Occupied", "Reserved", "Available", "Out of service", "Occupancy", "Controller", "Service"],
                    f"unexpected columns {headers}")
             rows = {}
             for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
@@ -409,7 +409,8 @@ def run(args) -> int:
             expect(set(UNITS) <= set(rows), f"units shown: {sorted(rows)}")
             shown = []
             for name in UNITS:
-                total, occupied, reserved, available, oos, pct, controller = rows[name]
+                total, occupied, reserved, available, oos, pct, controller, service = rows[name]
+                expect("Take out of service" in service, f"{name}: service cell {service!r}")
                 # The demo's units run their own controllers, enrolled on the demo's first start.
                 expect(controller.startswith("Enrolled") and "Enrollment code for" in controller,
                        f"{name}: controller cell {controller!r}")
@@ -425,11 +426,49 @@ def run(args) -> int:
             suite.audit(js, "dashboard")
             return "; ".join(shown)
 
+        def unit_row(name: str):
+            for s in js.els("main section"):
+                if s.find_element(By.TAG_NAME, "h2").text.strip() != SITE:
+                    continue
+                for tr in s.find_elements(By.CSS_SELECTOR, "tbody tr"):
+                    if tr.find_element(By.TAG_NAME, "th").text.strip() == name:
+                        return tr
+            raise CheckFailed(f"no row for unit {name!r} on the dashboard")
+
+        def notice() -> str:
+            return js.text("main .notice[role=status]") if js.has("main .notice[role=status]") else ""
+
+        def compartment_service():
+            js.get("/admin/dashboard")
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            expect(js.text("#alerts-heading") == "Open alerts", "the dashboard has no Open alerts section")
+            name = UNITS[1]
+            unit_id = next(u["id"] for u in manifest["units"] if u["name"] == name)
+            select = Select(js.el(f"#out-{unit_id}"))
+            label = select.options[0].text.strip()
+            select.select_by_index(0)
+            js.fill(f"why-{unit_id}", "browser test: cleaning")
+            js.submit("Take out of service", scope=unit_row(name))
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            expect(notice() == "The compartment is out of service; no drop-off will be assigned to it.",
+                   f"unexpected notice {notice()!r}; alert {js.alert()!r}")
+            cells = [td.text.strip() for td in unit_row(name).find_elements(By.TAG_NAME, "td")]
+            expect(cells[4] == "1", f"{name}: out-of-service count {cells[4]!r} after taking {label} out")
+            suite.audit(js, "dashboard (a compartment out of service)")
+            js.submit(f"Return {label} to service", scope=unit_row(name))
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            expect(notice() == "The compartment is back in service; the unit is told over its link.",
+                   f"unexpected notice {notice()!r}; alert {js.alert()!r}")
+            cells = [td.text.strip() for td in unit_row(name).find_elements(By.TAG_NAME, "td")]
+            expect(cells[4] == "0", f"{name}: out-of-service count {cells[4]!r} after returning {label}")
+            return f"{name} {label}: out of service and back, from the Service column"
+
         suite.step("b. sign in with a TOTP code of the next step", sign_in, [js], needs=enrolled)
         suite.step("b. a parcel is dropped off through the API", seed_parcel, [])
         suite.step("b. dashboard shows the site, its units and occupancy", dashboard, [js],
                    needs=("b. sign in with a TOTP code of the next step",))
         signed_in = ("b. sign in with a TOTP code of the next step",)
+        suite.step("b. a compartment goes out of service and back from the dashboard", compartment_service, [js], needs=signed_in)
 
         # ---- (c) users and credentials -----------------------------------------------------------
 
