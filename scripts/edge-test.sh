@@ -20,9 +20,9 @@ port="${CUBBY_EDGE_TEST_PORT:-18301}"
 edge_port=$((port + 1))
 kiosk=$((port + 2))
 control=$((port + 4))
-server_pid="" edge_pid=""
+server_pid="" edge_pid="" socat_pid="" boards_pid=""
 cleanup() {
-    for p in $server_pid $edge_pid; do kill -9 "$p" 2>/dev/null || true; done
+    for p in $server_pid $edge_pid $boards_pid $socat_pid; do kill -9 "$p" 2>/dev/null || true; done
     pkill -9 -f "$work/cubby-data" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -135,4 +135,30 @@ stills=$(unzip -l "$work/bundle.zip" | grep -c 'evidence/' || true)
 sleep 5
 rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$edge_pid/status")
 echo "edge-test: idle unit resident memory: $rss MB (pid $edge_pid)"
-echo "edge-test: PASS ($(field journalSeq) events, each applied once; pickups offline and across SIGKILLs)"
+events=$(field journalSeq)
+
+echo "edge-test: the unit drives an RS-485 line (socat pseudo-terminal pair, emulated boards)"
+kill -TERM "$edge_pid"; wait "$edge_pid" 2>/dev/null || true; edge_pid=""
+socat pty,raw,echo=0,link="$work/bus" pty,raw,echo=0,link="$work/boards" 2>"$work/socat.log" &
+socat_pid=$!
+wait_for "the pseudo-terminal pair" test -e "$work/boards"
+"$bin" edge emulate-boards --device "$work/boards" --boards 0,1 --auto-close-ms 400 >"$work/boards.log" 2>&1 &
+boards_pid=$!
+wait_for "the emulated boards" grep -q "emulating boards" "$work/boards.log"
+start_server --no-units
+(cd "$work" && exec "$bin" edge run --state "$work/cubby-data/edge-unit-1" --kiosk-port "$kiosk" --bus "serial:$work/bus" \
+    --baud 9600 --reply-timeout-ms 150 --tries 3 >>"$work/cubby-data/edge-unit-1/edge.log" 2>&1) &
+edge_pid=$!
+out=$(curl -fs -X POST "$S/api/v1/units/$unit/dropoffs" -H "Authorization: Bearer $(jq -r .courierToken "$M")" \
+    -H 'Content-Type: application/json' \
+    -d "{\"trackingNumber\":\"SERIAL1\",\"recipientId\":\"$(jq -r '.recipients[0].id' "$M")\",\"size\":\"S\"}") || fail "serial drop-off"
+label=$(jq -r .compartment.label <<<"$out")
+# The server wires compartments in natural label order, 16 channels to a board.
+index=$(sqlite3 "$work/cubby-data/cubby.sqlite" "SELECT label FROM compartments WHERE unit_id = '$unit'" | sort -V | grep -n -x "$label" | cut -d: -f1)
+[[ -n "$index" ]] || fail "compartment $label not found"
+expect_line="unlock board $(( (index - 1) / 16 )) channel $(( (index - 1) % 16 + 1 ))"
+wait_for "'$expect_line' on the line for compartment $label" grep -q -x "$expect_line" "$work/boards.log"
+echo "edge-test: compartment $label opened over the serial line ($expect_line)"
+kill -TERM "$boards_pid" "$socat_pid" 2>/dev/null || true
+
+echo "edge-test: PASS ($events events, each applied once; pickups offline and across SIGKILLs; a door opened over RS-485)"

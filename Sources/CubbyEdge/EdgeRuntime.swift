@@ -65,6 +65,21 @@ public struct EdgeRunOptions: Sendable {
     public var simulatedCloseAfter: Duration
     /// Seconds without a touch before the kiosk returns to its start screen.
     public var kioskIdleSeconds: Int
+    /// The serial bus's line speed, reply timeout per try and tries per request.
+    public var serial: SerialSettings = SerialSettings()
+
+    /// How the RS-485 bus is driven; the defaults suit the common 16-channel boards at 9600 baud.
+    public struct SerialSettings: Sendable, Equatable {
+        public var baudRate: Int
+        public var replyTimeout: Duration
+        public var tries: Int
+
+        public init(baudRate: Int = 9600, replyTimeout: Duration = .milliseconds(150), tries: Int = 3) {
+            self.baudRate = baudRate
+            self.replyTimeout = replyTimeout
+            self.tries = tries
+        }
+    }
 
     public init(
         stateDirectory: String, kioskHost: String = "127.0.0.1", kioskPort: Int = 8090, bus: String = "simulated", boards: Int = 2,
@@ -97,7 +112,9 @@ public enum EdgeRuntime {
             bus = sim
         } else if options.bus.hasPrefix("serial:") {
             simulated = nil
-            bus = try SerialLockBus(path: String(options.bus.dropFirst(7)))
+            bus = try SerialLockBus(
+                path: String(options.bus.dropFirst(7)), baudRate: options.serial.baudRate, replyTimeout: options.serial.replyTimeout,
+                tries: options.serial.tries)
         } else {
             throw EdgeLinkError.configuration("--bus must be simulated or serial:PATH, got \(options.bus)")
         }

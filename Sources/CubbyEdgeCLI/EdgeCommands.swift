@@ -1,11 +1,15 @@
 import ArgumentParser
 import CubbyEdge
+import CubbyDevices
 import Foundation
 import Logging
+import UnixSignals
 
 /// The commands of a unit's controller, shared by `cubby-edge` and `cubby edge`.
 public enum EdgeCommands {
-    public static let all: [any ParsableCommand.Type] = [EdgeEnrollCommand.self, EdgeRunCommand.self, EdgeBenchCommand.self]
+    public static let all: [any ParsableCommand.Type] = [
+        EdgeEnrollCommand.self, EdgeRunCommand.self, EdgeBenchCommand.self, EdgeEmulateBoardsCommand.self,
+    ]
 }
 
 /// Options every command shares.
@@ -77,6 +81,15 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Boards on the simulated bus (1–4).")
     var boards: Int = 2
 
+    @Option(help: "Serial bus: line speed in baud (1200–115200).")
+    var baud: Int = 9600
+
+    @Option(help: "Serial bus: milliseconds to wait for a board's reply, per try (20–5000).")
+    var replyTimeoutMs: Int = 150
+
+    @Option(help: "Serial bus: sends per request before the board counts as unresponsive (1–10).")
+    var tries: Int = 3
+
     @Option(help: "Port of the simulated hardware's control endpoint on 127.0.0.1 (tamper, forced doors, power).")
     var controlPort: Int?
 
@@ -94,16 +107,106 @@ public struct EdgeRunCommand: AsyncParsableCommand {
         guard (0...65535).contains(kioskPort) else { throw ValidationError("--kiosk-port must be 0–65535") }
         guard (3...3600).contains(kioskIdleSeconds) else { throw ValidationError("--kiosk-idle-seconds must be 3–3600") }
         guard (0...600_000).contains(closeAfterMs) else { throw ValidationError("--close-after-ms must be 0–600000") }
+        guard SerialPort.supportedBaudRates.contains(baud) else {
+            throw ValidationError("--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
+        }
+        guard (20...5000).contains(replyTimeoutMs) else { throw ValidationError("--reply-timeout-ms must be 20–5000") }
+        guard (1...10).contains(tries) else { throw ValidationError("--tries must be 1–10") }
+        guard bus == "simulated" || (bus.hasPrefix("serial:") && bus.count > 7) else {
+            throw ValidationError("--bus must be simulated or serial:PATH, got \(bus)")
+        }
     }
 
     public func run() async throws {
         if let parentPid { ParentWatch.exitWhenGone(parentPid) }
-        try await EdgeRuntime.run(
-            EdgeRunOptions(
-                stateDirectory: common.state, kioskHost: kioskHost, kioskPort: kioskPort, bus: bus, boards: boards, controlPort: controlPort,
-                simulatedCloseAfter: .milliseconds(closeAfterMs), kioskIdleSeconds: kioskIdleSeconds),
-            logger: common.logger())
+        var options = EdgeRunOptions(
+            stateDirectory: common.state, kioskHost: kioskHost, kioskPort: kioskPort, bus: bus, boards: boards, controlPort: controlPort,
+            simulatedCloseAfter: .milliseconds(closeAfterMs), kioskIdleSeconds: kioskIdleSeconds)
+        options.serial = .init(baudRate: baud, replyTimeout: .milliseconds(replyTimeoutMs), tries: tries)
+        try await EdgeRuntime.run(options, logger: common.logger())
     }
+}
+
+/// Lock boards on a serial device, without hardware: the far end of a pseudo-terminal pair (`socat`) or a
+/// USB–RS-485 adapter looped to another, so a unit can run its real serial driver against them.
+public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "emulate-boards",
+        abstract: "Answer as lock boards on a serial device, printing every unlock and lock-all it receives.",
+        discussion: """
+            For example, with a pseudo-terminal pair:
+              socat pty,raw,echo=0,link=/tmp/cubby-bus pty,raw,echo=0,link=/tmp/cubby-boards &
+              cubby-edge emulate-boards --device /tmp/cubby-boards --boards 0,1 &
+              cubby-edge run --bus serial:/tmp/cubby-bus …
+            """)
+
+    @Option(help: "The serial device the boards answer on.")
+    var device: String
+
+    @Option(help: "Board addresses (DIP switches), comma-separated, 0–3.")
+    var boards: String = "0,1"
+
+    @Option(help: "Line speed in baud.")
+    var baud: Int = 9600
+
+    @Option(help: "Milliseconds an unlocked door stays open before it latches again (0: until lock-all).")
+    var autoCloseMs: Int = 3000
+
+    @Flag(help: "Also print the read-locks and read-items polls.")
+    var verbose = false
+
+    func addresses() throws -> Set<UInt8> {
+        let parts = boards.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.map { UInt8($0) }
+        guard !parts.isEmpty, values.allSatisfy({ $0.map { $0 <= 3 } ?? false }) else {
+            throw ValidationError("--boards must list addresses 0–3, e.g. 0,1; got \(boards)")
+        }
+        return Set(values.compactMap { $0 })
+    }
+
+    public func validate() throws {
+        _ = try addresses()
+        guard SerialPort.supportedBaudRates.contains(baud) else {
+            throw ValidationError("--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
+        }
+        guard (0...600_000).contains(autoCloseMs) else { throw ValidationError("--auto-close-ms must be 0–600000") }
+    }
+
+    public func run() async throws {
+        let emulator: BoardEmulator
+        do {
+            emulator = try BoardEmulator(
+                path: device, boards: try addresses(), baudRate: baud, autoCloseAfter: autoCloseMs > 0 ? .milliseconds(autoCloseMs) : nil)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        print("emulating boards \(try addresses().sorted().map(String.init).joined(separator: ",")) on \(device) at \(baud) baud")
+        fflush(nil)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let verbose = verbose
+        let printer = Task { [emulator] in
+            while !Task.isCancelled {
+                for frame in emulator.takeReceivedFrames() where verbose || !frame.request.command.isPoll {
+                    print(Self.line(frame.request))
+                }
+                fflush(nil)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        for await _ in signals { break }
+        printer.cancel()
+        emulator.stop()
+    }
+
+    static func line(_ r: LockRequest) -> String {
+        r.command == .unlock ? "unlock board \(r.board) channel \(r.channel)" : "\(r.command) board \(r.board)"
+    }
+}
+
+extension LockCommand {
+    /// The door watcher's periodic reads.
+    var isPoll: Bool { self == .readLocks || self == .readItems }
 }
 
 /// Ends this process when its parent is gone, so a killed demo leaves no units behind.

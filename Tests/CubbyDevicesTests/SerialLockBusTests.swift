@@ -36,6 +36,23 @@ struct SerialLockBusTests {
         }
     }
 
+    @Test("other line speeds work end to end, and the emulator hands over what it heard once", arguments: [19200, 115200])
+    func otherSpeeds(baud: Int) async throws {
+        try await withBus(baudRate: baud) { bus, emulator in
+            let address = LockAddress(board: 2, channel: 16)
+            try await bus.unlock(address)
+            #expect(!emulator.isLocked(address))
+            try await bus.lockAll(board: 2)
+            #expect(emulator.isLocked(address))
+            #expect(emulator.takeReceivedFrames().map(\.request) == [.unlock(address), .lockAll(board: 2)])
+            #expect(emulator.takeReceivedFrames().isEmpty, "frames are handed over once")
+            _ = try await bus.lockStates(board: 0)
+            #expect(emulator.takeReceivedFrames().map(\.request) == [.readLocks(board: 0)])
+        }
+        #expect(throws: LockBusError.self) { try SerialLockBus(path: "/dev/null", baudRate: 12345) }
+        #expect(SerialPort.supportedBaudRates.contains(baud))
+    }
+
     @Test("one spoilt reply costs one retry, then the request succeeds",
           arguments: [BoardEmulator.ReplyFault.badChecksum, .truncated, .noise, .wrongAddress, .wrongCommand])
     func spoiltReplyThenSuccess(fault: BoardEmulator.ReplyFault) async throws {
@@ -251,14 +268,15 @@ struct SerialPortErrorTests {
 private func withBus(
     replyTimeout: Duration = .milliseconds(300),
     tries: Int = 3,
+    baudRate: Int = 9600,
     autoCloseAfter: Duration? = nil,
     _ body: (SerialLockBus, BoardEmulator) async throws -> Void
 ) async throws {
     let pair = try PseudoTerminalPair()
     defer { pair.stop() }
-    let emulator = try BoardEmulator(path: pair.boardPath, autoCloseAfter: autoCloseAfter)
+    let emulator = try BoardEmulator(path: pair.boardPath, baudRate: baudRate, autoCloseAfter: autoCloseAfter)
     defer { emulator.stop() }
-    let bus = try SerialLockBus(path: pair.busPath, replyTimeout: replyTimeout, tries: tries)
+    let bus = try SerialLockBus(path: pair.busPath, baudRate: baudRate, replyTimeout: replyTimeout, tries: tries)
     try await body(bus, emulator)
     await bus.close()
 }

@@ -158,6 +158,15 @@ public final class BoardEmulator: Sendable {
         shared.state.withLock { $0.received.filter { $0.request.board == board } }
     }
 
+    /// The requests received since the last call, forgetting them: for a long-running emulator that
+    /// reports what it hears without keeping it all.
+    public func takeReceivedFrames() -> [ReceivedFrame] {
+        shared.state.withLock { state in
+            defer { state.received.removeAll(keepingCapacity: true) }
+            return state.received
+        }
+    }
+
     /// Forgets the requests received so far.
     public func clearReceivedFrames() {
         shared.state.withLock { $0.received.removeAll() }

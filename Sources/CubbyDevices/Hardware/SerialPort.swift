@@ -166,6 +166,9 @@ public final class SerialPort {
         .device("\(what): \(String(cString: strerror(code))) (errno \(code))")
     }
 
+    /// The baud rates a serial port can be set to.
+    public static let supportedBaudRates = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+
     /// The termios speed constant for a baud rate, nil when the platform has none.
     static func speed(for baudRate: Int) -> speed_t? {
         switch baudRate {
