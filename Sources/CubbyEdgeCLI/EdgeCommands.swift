@@ -107,9 +107,7 @@ public struct EdgeRunCommand: AsyncParsableCommand {
         guard (0...65535).contains(kioskPort) else { throw ValidationError("--kiosk-port must be 0–65535") }
         guard (3...3600).contains(kioskIdleSeconds) else { throw ValidationError("--kiosk-idle-seconds must be 3–3600") }
         guard (0...600_000).contains(closeAfterMs) else { throw ValidationError("--close-after-ms must be 0–600000") }
-        guard SerialPort.supportedBaudRates.contains(baud) else {
-            throw ValidationError("--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
-        }
+        try checkBaud(baud)
         guard (20...5000).contains(replyTimeoutMs) else { throw ValidationError("--reply-timeout-ms must be 20–5000") }
         guard (1...10).contains(tries) else { throw ValidationError("--tries must be 1–10") }
         guard bus == "simulated" || (bus.hasPrefix("serial:") && bus.count > 7) else {
@@ -167,9 +165,7 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
 
     public func validate() throws {
         _ = try addresses()
-        guard SerialPort.supportedBaudRates.contains(baud) else {
-            throw ValidationError("--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
-        }
+        try checkBaud(baud)
         guard (0...600_000).contains(autoCloseMs) else { throw ValidationError("--auto-close-ms must be 0–600000") }
     }
 
@@ -201,6 +197,13 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
 
     static func line(_ r: LockRequest) -> String {
         r.command == .unlock ? "unlock board \(r.board) channel \(r.channel)" : "\(r.command) board \(r.board)"
+    }
+}
+
+/// Refuses a line speed the serial port cannot be set to.
+func checkBaud(_ baud: Int) throws {
+    guard SerialPort.supportedBaudRates.contains(baud) else {
+        throw ValidationError("--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
     }
 }
 
