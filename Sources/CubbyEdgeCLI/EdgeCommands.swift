@@ -170,14 +170,14 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
+        let boards = try addresses()
         let emulator: BoardEmulator
         do {
-            emulator = try BoardEmulator(
-                path: device, boards: try addresses(), baudRate: baud, autoCloseAfter: autoCloseMs > 0 ? .milliseconds(autoCloseMs) : nil)
+            emulator = try BoardEmulator(path: device, boards: boards, baudRate: baud, autoCloseAfter: autoCloseMs > 0 ? .milliseconds(autoCloseMs) : nil)
         } catch {
             throw ValidationError("\(error)")
         }
-        print("emulating boards \(try addresses().sorted().map(String.init).joined(separator: ",")) on \(device) at \(baud) baud")
+        print("emulating boards \(boards.sorted().map(String.init).joined(separator: ",")) on \(device) at \(baud) baud")
         fflush(nil)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let verbose = verbose

@@ -229,6 +229,15 @@ extension StoreSession {
             """).all().map { (try $0.decode(column: "unit_id", as: String.self), try $0.decode(column: "state", as: String.self), try $0.decode(column: "n", as: Int.self)) }
     }
 
+    /// The compartments of an organization that staff can take out of service or put back: the available
+    /// and the out-of-service ones, in label order.
+    public func serviceableCompartments(organization: String) async throws -> [CompartmentRecord] {
+        try await all("""
+            SELECT c.* FROM compartments c JOIN units u ON u.id = c.unit_id
+            WHERE u.organization_id = \(bind: organization) AND c.state IN ('available', 'out_of_service') ORDER BY c.label
+            """, as: CompartmentRecord.self)
+    }
+
     // MARK: residents
 
     public func recipient(emailHash: Data) async throws -> RecipientRecord? {

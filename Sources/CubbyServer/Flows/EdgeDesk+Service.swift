@@ -12,9 +12,7 @@ extension EdgeDesk {
         let note = try Self.note(note)
         let nowMs = StoredTime.millis(clock.now())
         return try await desk.write { s -> AlertRecord in
-            guard var alert = try await s.alert(alertId), alert.organizationId == p.organizationId.uuidString.lowercased(),
-                try await covers(s, p, siteId: alert.siteId)
-            else { throw DomainError.notFound("alert \(alertId) not found") }
+            guard var alert = try await s.alert(alertId), Scope.covers(p, alert: alert) else { throw DomainError.notFound("alert \(alertId) not found") }
             let who = p.actor.id ?? p.actor.kind.rawValue
             guard try await s.resolveAlert(alert.id, by: who, at: nowMs) else {
                 throw DomainError.invalidState("alert \(alert.id) is already resolved")
@@ -43,23 +41,18 @@ extension EdgeDesk {
             }
             // Read again under the unit's lock: a drop-off may have taken it meanwhile.
             guard var c = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
+            let (from, to, event): (CompartmentState, CompartmentState, String) =
+                inService ? (.outOfService, .available, "compartment.back_in_service") : (.available, .outOfService, "compartment.out_of_service")
+            guard c.compartmentState == from else {
+                let now = c.state.replacingOccurrences(of: "_", with: " ")
+                throw DomainError.invalidState(inService ? "compartment \(c.label) is \(now), not out of service"
+                    : "compartment \(c.label) is \(now); only an available compartment can be taken out of service")
+            }
+            c.state = to.rawValue
+            try await s.saveCompartment(c)
             var detail = ["label": c.label]
             if let note { detail["note"] = note }
-            if inService {
-                guard c.compartmentState == .outOfService else {
-                    throw DomainError.invalidState("compartment \(c.label) is \(c.state.replacingOccurrences(of: "_", with: " ")), not out of service")
-                }
-                c.state = CompartmentState.available.rawValue
-                try await s.saveCompartment(c)
-                try await desk.audit(s, "compartment.back_in_service", actor: p.actor, unit: unit, compartmentId: c.id, detail: detail)
-            } else {
-                guard c.compartmentState == .available else {
-                    throw DomainError.invalidState("compartment \(c.label) is \(c.state.replacingOccurrences(of: "_", with: " ")); only an available compartment can be taken out of service")
-                }
-                c.state = CompartmentState.outOfService.rawValue
-                try await s.saveCompartment(c)
-                try await desk.audit(s, "compartment.out_of_service", actor: p.actor, unit: unit, compartmentId: c.id, detail: detail)
-            }
+            try await desk.audit(s, event, actor: p.actor, unit: unit, compartmentId: c.id, detail: detail)
             return c
         }
         do {
@@ -68,13 +61,6 @@ extension EdgeDesk {
             logger.warning("unit state not sent after a service change", metadata: ["unit": "\(changed.unitId)", "error": "\(error)"])
         }
         return changed
-    }
-
-    /// Whether the principal's reach covers a site (an alert without a site: only organization-wide reach).
-    func covers(_ s: StoreSession, _ p: Principal, siteId: String?) async throws -> Bool {
-        if AccessPolicy.reach(p.role, .resolveAlert) == .organization { return true }
-        guard let siteId else { return false }
-        return p.siteIds.contains { $0.uuidString.lowercased() == siteId }
     }
 
     /// A staff note: optional, one line, at most 200 characters.

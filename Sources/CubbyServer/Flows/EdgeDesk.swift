@@ -369,10 +369,7 @@ public struct EdgeDesk: Sendable {
     public func openAlerts(_ p: Principal) async throws -> [AlertRecord] {
         try AccessPolicy.require(p, .readAlerts)
         let org = p.organizationId.uuidString.lowercased()
-        let all = try await store.read { s in try await s.openAlerts(organization: org) }
-        guard AccessPolicy.reach(p.role, .readAlerts) != .organization else { return all }
-        let sites = Set(p.siteIds.map { $0.uuidString.lowercased() })
-        return all.filter { $0.siteId.map(sites.contains) ?? false }
+        return try await store.read { s in try await s.openAlerts(organization: org) }.filter { Scope.covers(p, alert: $0) }
     }
 
     /// A photo kept as evidence, if it was taken at a unit the principal may see.

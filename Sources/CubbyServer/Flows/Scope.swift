@@ -13,6 +13,17 @@ enum Scope {
         }
     }
 
+    /// Staff see and answer the alerts of their sites (a super-administrator's are all of them); an alert
+    /// without a site is for organization-wide roles only.
+    static func covers(_ p: Principal, alert: AlertRecord) -> Bool {
+        guard alert.organizationId == p.organizationId.uuidString.lowercased() else { return false }
+        switch p.role {
+        case .superAdmin: return true
+        case .admin, .auditor: return alert.siteId.map { site in p.siteIds.contains { $0.uuidString.lowercased() == site } } ?? false
+        case .device, .courier, .carrier, .resident: return false
+        }
+    }
+
     static func covers(_ p: Principal, parcel: ParcelRecord) -> Bool {
         guard parcel.organizationId == p.organizationId.uuidString.lowercased() else { return false }
         switch p.role {

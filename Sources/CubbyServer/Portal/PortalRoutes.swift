@@ -202,15 +202,15 @@ struct PortalRoutes {
         let needsCode = !staff.isSteppedUp(s)
         let org = s.account.organizationId
         let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
-        let (sites, units, states) = try await staff.store.read { db in
-            (try await db.sitesRecords(organization: org), try await db.units(organization: org), try await db.compartmentStates(organization: org))
+        let (sites, units, states, serviceable) = try await staff.store.read { db in
+            (try await db.sitesRecords(organization: org), try await db.units(organization: org), try await db.compartmentStates(organization: org),
+             canService ? try await db.serviceableCompartments(organization: org) : [])
         }
-        var serviceable: [String: [CompartmentRecord]] = [:]
-        if canService {
-            for u in units where mine.contains(u.siteId) {
-                serviceable[u.id] = try await staff.store.read { db in try await db.compartments(unit: u.id) }
-                    .filter { $0.compartmentState == .available || $0.compartmentState == .outOfService }
-            }
+        // Per unit: the compartments to put back in service, and those that can be taken out.
+        var broken: [String: [[String: String]]] = [:], working: [String: [[String: String]]] = [:]
+        for c in serviceable {
+            let entry = ["id": c.id, "label": c.label]
+            if c.compartmentState == .outOfService { broken[c.unitId, default: []].append(entry) } else { working[c.unitId, default: []].append(entry) }
         }
         var counts: [String: [String: Int]] = [:]
         for row in states { counts[row.unitId, default: [:]][row.state] = row.count }
@@ -227,9 +227,7 @@ struct PortalRoutes {
                     "enrollment": enrollment?["unitId"] == u.id ? enrollment as Any : false,
                     "name": u.name, "total": total, "occupied": occupied, "reserved": reserved, "available": c["available"] ?? 0,
                     "outOfService": c["out_of_service"] ?? 0, "canService": canService,
-                    "broken": (serviceable[u.id] ?? []).filter { $0.compartmentState == .outOfService }.map { ["id": $0.id, "label": $0.label] },
-                    "working": (serviceable[u.id] ?? []).filter { $0.compartmentState == .available }.map { ["id": $0.id, "label": $0.label] },
-                    "hasWorking": (serviceable[u.id] ?? []).contains { $0.compartmentState == .available },
+                    "broken": broken[u.id] ?? [], "working": working[u.id] ?? [], "hasWorking": working[u.id] != nil,
                     "percent": inService > 0 ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
                 ]
             }
