@@ -106,23 +106,37 @@ public struct ServerKeys: Sendable {
         let data = try encoder.encode(file)
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        do { try PrivateFile.write(data, to: path) } catch {
+            throw KeyMaterialError.malformedKeyFile(error.message)
+        }
+    }
+}
+
+/// Files that hold secrets (keys, device credentials), written so that no other user can ever read them.
+public enum PrivateFile {
+    public struct WriteError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Writes `data` to `path` atomically (a temporary file, fsync'd, then renamed into place), with `mode`
+    /// from the start: FileManager.createFile writes to a file made with the default mode (0644 under the
+    /// usual umask) and only then chmods it, leaving a window in which another local user can open it.
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws(WriteError) {
         let tmp = path + ".tmp-\(getpid())"
-        // Create the file with mode 0600 from the start: FileManager.createFile writes the keys to a file
-        // made with the default mode (0644 under the usual umask) and only then chmods it, leaving a window
-        // in which another local user can open it and read the keys.
         unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw KeyMaterialError.malformedKeyFile("cannot write \(tmp)") }
-        let complete = fchmod(fd, 0o600) == 0 && writeAll(fd, data)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode)
+        guard fd >= 0 else { throw WriteError(message: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        let complete = fchmod(fd, mode) == 0 && writeAll(fd, data)
         let synced = fsync(fd) == 0
         close(fd)
         guard complete, synced else {
             unlink(tmp)
-            throw KeyMaterialError.malformedKeyFile("cannot write \(tmp)")
+            throw WriteError(message: "cannot write \(tmp)")
         }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)
-            throw KeyMaterialError.malformedKeyFile("cannot move the new key file into place at \(path)")
+            throw WriteError(message: "cannot move the new file into place at \(path)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import CubbyCore
+import CubbyCrypto
 import CubbyDevices
 import CubbyKiosk
 import Foundation
@@ -39,14 +40,11 @@ public struct EdgeIdentity: Codable, Sendable {
     /// Writes the identity atomically with mode 0600.
     public func save(in directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = Self.path(in: directory)
-        let tmp = path + ".tmp"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard FileManager.default.createFile(atPath: tmp, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600]) else {
-            throw EdgeLinkError.configuration("cannot write \(tmp)")
+        do { try PrivateFile.write(try encoder.encode(self), to: Self.path(in: directory)) } catch let error as PrivateFile.WriteError {
+            throw EdgeLinkError.configuration(error.message)
         }
-        if rename(tmp, path) != 0 { throw EdgeLinkError.configuration("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 }
 

@@ -294,7 +294,8 @@ extension BoardEmulator {
     ///
     /// `@unchecked Sendable` is safe because `port`, `decoder` and `outgoing` are used only by the thread
     /// running `run()`; other threads only call `stop()`, which touches the `Mutex`-guarded state, writes to
-    /// the wake-up pipe (a system call, safe from any thread) and waits on a semaphore.
+    /// the wake-up pipe (a system call, safe from any thread) and waits on a semaphore. The pipe is closed
+    /// only in `deinit`, so it is still open whenever `stop()` writes to it, even after `run()` has ended.
     fileprivate final class Runner: @unchecked Sendable {
         private let port: SerialPort
         private let shared: Shared
@@ -315,6 +316,11 @@ extension BoardEmulator {
             wakeWrite = fds[1]
         }
 
+        deinit {
+            closeDescriptor(wakeRead)
+            closeDescriptor(wakeWrite)
+        }
+
         func stop() {
             let first = shared.state.withLock { state in
                 defer { state.stopping = true }
@@ -329,8 +335,6 @@ extension BoardEmulator {
         func run() {
             defer {
                 port.close()
-                closeDescriptor(wakeRead)
-                closeDescriptor(wakeWrite)
                 finished.signal()
             }
             while !shared.state.withLock({ $0.stopping }) {

@@ -34,13 +34,12 @@ extension EdgeDesk {
         try AccessPolicy.require(p, .serviceCompartment)
         let note = try Self.note(note)
         let changed = try await desk.write { s -> CompartmentRecord in
-            guard let found = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
+            // Locked for the transaction (FOR UPDATE on PostgreSQL; SQLite writes one transaction at a time).
+            guard var c = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
             let unit: UnitRecord
-            do { unit = try await desk.unitInScope(s, found.unitId, p, lock: true) } catch DomainError.notFound {
+            do { unit = try await desk.unitInScope(s, c.unitId, p, lock: true) } catch DomainError.notFound {
                 throw DomainError.notFound("compartment \(compartmentId) not found")
             }
-            // Read again under the unit's lock: a drop-off may have taken it meanwhile.
-            guard var c = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
             let (from, to, event): (CompartmentState, CompartmentState, String) =
                 inService ? (.outOfService, .available, "compartment.back_in_service") : (.available, .outOfService, "compartment.out_of_service")
             guard c.compartmentState == from else {
@@ -55,11 +54,7 @@ extension EdgeDesk {
             try await desk.audit(s, event, actor: p.actor, unit: unit, compartmentId: c.id, detail: detail)
             return c
         }
-        do {
-            hub.send(.state(try await state(unitId: changed.unitId)), to: changed.unitId)
-        } catch {
-            logger.warning("unit state not sent after a service change", metadata: ["unit": "\(changed.unitId)", "error": "\(error)"])
-        }
+        await pushState(unitId: changed.unitId)
         return changed
     }
 

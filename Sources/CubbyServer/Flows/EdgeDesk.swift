@@ -359,9 +359,21 @@ public struct EdgeDesk: Sendable {
         do {
             let command = try await command(unitId: unitId, kind: .release, lifetime: 86_400)
             hub.send(.command(command), to: unitId)
-            hub.send(.state(try await state(unitId: unitId)), to: unitId)
         } catch {
             logger.error("release command not stored", metadata: ["unit": "\(unitId)", "error": "\(error)"])
+            return
+        }
+        await pushState(unitId: unitId)
+    }
+
+    /// Sends the unit its current state if its controller is connected to this process; otherwise it gets
+    /// the state when it connects.
+    func pushState(unitId: String) async {
+        guard hub.isConnected(unitId) else { return }
+        do {
+            hub.send(.state(try await state(unitId: unitId)), to: unitId)
+        } catch {
+            logger.warning("unit state not sent", metadata: ["unit": "\(unitId)", "error": "\(error)"])
         }
     }
 

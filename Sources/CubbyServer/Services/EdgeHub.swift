@@ -34,12 +34,9 @@ public final class EdgeHub: Sendable {
         gone?.continuation.finish()
     }
 
-    /// Queues a message for a connected unit; false when the unit is not connected here.
-    @discardableResult
-    public func send(_ message: EdgeDownMessage, to unitId: String) -> Bool {
-        guard let c = connections.withLock({ $0[unitId] }) else { return false }
-        if case .enqueued = c.continuation.yield(message) { return true }
-        return false
+    /// Queues a message for a connected unit; does nothing when the unit is not connected here.
+    public func send(_ message: EdgeDownMessage, to unitId: String) {
+        connections.withLock { $0[unitId] }?.continuation.yield(message)
     }
 
     /// Whether the unit's controller is connected to this process.
@@ -71,7 +68,7 @@ public final class EdgeUnitLink: UnitLink {
             let command = try await edges.command(
                 unitId: unitId, kind: .open, compartmentId: compartmentId, reason: reason.rawValue, lifetime: EdgeDesk.openCommandLifetime)
             hub.send(.command(command), to: unitId)
-            if hub.isConnected(unitId) { hub.send(.state(try await edges.state(unitId: unitId)), to: unitId) }
+            await edges.pushState(unitId: unitId)
         } catch {
             logger.error("door command not stored", metadata: ["unit": "\(unitId)", "error": "\(error)"])
         }

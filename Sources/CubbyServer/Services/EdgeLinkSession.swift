@@ -25,7 +25,10 @@ struct EdgeLinkSession {
         hub.send(.ack(seq: try await edges.lastSeq(unitId: unitId)), to: unitId)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                // A command reaches this link both from whoever issued it and from the poll: write it once.
+                var written = Set<String>()
                 for await message in messages {
+                    if case .command(let command) = message, !written.insert(command.id).inserted { continue }
                     try await outbound.writeTextMessage(String(decoding: try Self.encoder.encode(message), as: UTF8.self))
                 }
                 // Replaced by a newer connection of the same unit.
@@ -45,12 +48,10 @@ struct EdgeLinkSession {
     }
 
     func pollCommands() async throws {
-        var sent = Set<String>()
         var sinceState = Duration.zero
         while !Task.isCancelled {
             try await Task.sleep(for: Self.commandPoll)
-            for command in (try? await edges.pendingCommands(unitId: unitId)) ?? [] where !sent.contains(command.id) {
-                sent.insert(command.id)
+            for command in (try? await edges.pendingCommands(unitId: unitId)) ?? [] {
                 hub.send(.command(command), to: unitId)
             }
             sinceState += Self.commandPoll
@@ -73,7 +74,7 @@ struct EdgeLinkSession {
                 }
                 let applied = try await edges.apply(unitId: unitId, event: event, photo: bytes)
                 hub.send(.ack(seq: event.seq), to: unitId)
-                if applied.stateChanged { hub.send(.state(try await edges.state(unitId: unitId)), to: unitId) }
+                if applied.stateChanged { await edges.pushState(unitId: unitId) }
             } catch {
                 // Not acknowledged: the unit sends it again.
                 logger.error("edge event not applied", metadata: ["unit": "\(unitId)", "seq": "\(event.seq)", "error": "\(error)"])

@@ -32,12 +32,8 @@ public struct ServerIdentity: Sendable {
         return identity
     }
 
-    static func write(_ text: String, to path: String, mode: Int) throws {
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw ServerIdentityError("cannot write \(tmp)")
-        }
-        guard rename(tmp, path) == 0 else { throw ServerIdentityError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    static func write(_ text: String, to path: String, mode: mode_t) throws {
+        do { try PrivateFile.write(Data(text.utf8), to: path, mode: mode) } catch { throw ServerIdentityError(error.message) }
     }
 
     /// A self-signed server certificate (PEM) and its key (PEM), valid ten years.
