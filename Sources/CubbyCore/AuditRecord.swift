@@ -20,6 +20,9 @@ public struct Actor: Codable, Sendable, Hashable {
 
     /// The server itself: background services such as expiry.
     public static let system = Actor(kind: .system, id: nil, role: "system")
+
+    /// Someone at the server's console, through the `cubby` command line.
+    public static let console = Actor(kind: .system, id: nil, role: "console")
 }
 
 /// How an audited action ended.

@@ -20,7 +20,7 @@ public enum EdgeBench {
         func dropoff(token: String, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult { .offline }
     }
 
-    public static func run(rounds: Int, bus busSpec: String, logger: Logger) async throws -> String {
+    public static func run(rounds: Int, logger: Logger) async throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-edge-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -34,8 +34,6 @@ public enum EdgeBench {
         lines.append("resident memory of this process now: \(residentMegabytes().map { String(format: "%.1f MB", $0) } ?? "unknown")")
         return lines.joined(separator: "\n")
     }
-
-    static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
     static func percentiles(_ samples: [Double]) -> (Double, Double, Double) {
         let s = samples.sorted()
@@ -81,7 +79,7 @@ public enum EdgeBench {
             let start = ContinuousClock.now
             guard case .opened = await controller.pickup(code: pin, method: .pin) else { throw EdgeLinkError.protocolViolation("a correct PIN was refused") }
             guard let unlocked = bus.unlocks.first?.at else { throw EdgeLinkError.protocolViolation("no unlock reached the bus") }
-            samples.append(ms(unlocked - start))
+            samples.append((unlocked - start).seconds * 1000)
             for record in bus.unlocks { bus.close(record.address) }
         }
         await controller.stop()
@@ -108,7 +106,7 @@ public enum EdgeBench {
                 waited += 1
                 if waited > 25_000 { throw EdgeLinkError.protocolViolation("the lockdown did not reach every board") }
             }
-            samples.append(ms(bus.lockAlls.map(\.at).max()! - start))
+            samples.append((bus.lockAlls.map(\.at).max()! - start).seconds * 1000)
             _ = await controller.execute(EdgeCommand(id: UUID().uuidString, kind: .release, expiresAt: Int64.max))
         }
         await controller.stop()

@@ -144,7 +144,7 @@ public enum EdgeRuntime {
         if let port = options.controlPort {
             guard let simulated else { throw EdgeLinkError.configuration("--control-port needs the simulated bus") }
             services.append(Application(
-                router: SimulatorControl(controller: controller, bus: simulated, sensors: sensors, journal: journal, link: link).router(),
+                router: SimulatorControl(controller: controller, bus: simulated, sensors: sensors, journal: journal).router(),
                 configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-edge-control"),
                 onServerRunning: { channel in
                     logger.notice("simulator control", metadata: ["url": "http://127.0.0.1:\(channel.localAddress?.port ?? port)/"])

@@ -57,12 +57,12 @@ public struct PinnedTLS: Sendable {
     }
 
     /// One HTTPS request (JSON in, status and body out) over a pinned connection.
-    public func request(url: URL, method: HTTPMethod, json: Data?, headers extra: [(String, String)] = [], timeout: TimeAmount = .seconds(15)) async throws -> (status: Int, body: Data) {
+    public func request(url: URL, method: HTTPMethod, json: Data?) async throws -> (status: Int, body: Data) {
         guard url.scheme?.lowercased() == "https", let host = url.host else { throw EdgeLinkError.configuration("the server address must be https://host:port") }
         let port = url.port ?? 443
         let path = url.path.isEmpty ? "/" : url.path
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(timeout)
+            .connectTimeout(.seconds(15))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try handler(serverHostname: host))
@@ -78,7 +78,6 @@ public struct PinnedTLS: Sendable {
                 headers.add(name: "Content-Type", value: "application/json")
                 headers.add(name: "Content-Length", value: String(json.count))
             }
-            for (k, v) in extra { headers.add(name: k, value: v) }
             try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
             if let json { try await outbound.write(.body(.byteBuffer(ByteBuffer(data: json)))) }
             try await outbound.write(.end(nil))

@@ -11,7 +11,6 @@ struct SimulatorControl {
     let bus: SimulatedLockBus
     let sensors: SimulatedSensorPanel
     let journal: EdgeJournal
-    let link: EdgeServerLink
 
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -52,7 +51,7 @@ struct SimulatorControl {
 
     func address(_ req: Request) throws -> LockAddress {
         guard let b = req.uri.queryParameters.get("board").flatMap({ UInt8($0) }), let c = req.uri.queryParameters.get("channel").flatMap({ UInt8($0) }),
-            b < 4, (1...16).contains(c)
+            SerialLockBus.boardAddresses.contains(b), SerialLockBus.channelNumbers.contains(c)
         else { throw HTTPError(.badRequest, message: "board (0…3) and channel (1…16) are required") }
         return LockAddress(board: b, channel: c)
     }

@@ -12,9 +12,6 @@ public struct EdgeBenchCommand: AsyncParsableCommand {
     @Option(help: "Attempts per measurement.")
     var rounds: Int = 200
 
-    @Option(help: "The bus to measure on: simulated, or serial:PATH (a board or an emulator on the other end).")
-    var bus: String = "simulated"
-
     public func validate() throws {
         guard (10...100_000).contains(rounds) else { throw ValidationError("--rounds must be 10–100000") }
     }
@@ -22,7 +19,7 @@ public struct EdgeBenchCommand: AsyncParsableCommand {
     public func run() async throws {
         var logger = Logger(label: "cubby-edge-bench")
         logger.logLevel = .warning
-        let report = try await EdgeBench.run(rounds: rounds, bus: bus, logger: logger)
+        let report = try await EdgeBench.run(rounds: rounds, logger: logger)
         print(report)
     }
 }

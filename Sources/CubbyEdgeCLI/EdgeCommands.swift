@@ -157,7 +157,7 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
     func addresses() throws -> Set<UInt8> {
         let parts = boards.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let values = parts.map { UInt8($0) }
-        guard !parts.isEmpty, values.allSatisfy({ $0.map { $0 <= 3 } ?? false }) else {
+        guard !parts.isEmpty, values.allSatisfy({ $0.map(SerialLockBus.boardAddresses.contains) ?? false }) else {
             throw ValidationError("--boards must list addresses 0–3, e.g. 0,1; got \(boards)")
         }
         return Set(values.compactMap { $0 })

@@ -116,7 +116,7 @@ public func buildEdgeListener(parts: CubbyServerParts, settings: ServerSettings,
     guard let port = settings.edgePort else { return nil }
     let identity = try ServerIdentity.loadOrCreate(certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
     let router = try buildRouter(parts: parts, settings: settings, logger: logger)
-    let authenticator = Authenticator(store: parts.store, keys: parts.keys, clock: parts.desk.clock, maxBodyBytes: settings.maxBodyBytes)
+    let authenticator = parts.edges.authenticator
     let edges = parts.edges
     let hub = parts.hub
     let server: HTTPServerBuilder = try .tls(

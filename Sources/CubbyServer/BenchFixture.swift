@@ -41,6 +41,7 @@ public struct BenchFixture: Sendable {
         let expires = at + 7 * 86_400_000
         for k in 0..<count {
             let unitId = DemoSeed.newId()
+            let pinKey = keys.unitPinKey(unitId)
             let token = SecretGenerator.credential(prefix: "cby_device_")
             var compartments: [CompartmentRecord] = []
             var parcelRows: [ParcelRecord] = []
@@ -66,7 +67,7 @@ public struct BenchFixture: Sendable {
                 parcelRows.append(p)
                 credentials.append(PickupCredentialRecord(
                     id: DemoSeed.newId(), parcelId: parcelId, unitId: unitId, compartmentId: c.id,
-                    pinHash: keys.pinHash(unitId: unitId, pin: pin), qrNonce: Base64URL.encode(SecretGenerator.bytes(16)),
+                    pinHash: Data(pinKey.hash(pin: pin)), qrNonce: Base64URL.encode(SecretGenerator.bytes(16)),
                     createdAt: at, expiresAt: expires))
             }
             let (compartmentRows, parcelList, credentialRows) = (compartments, parcelRows, credentials)
@@ -90,6 +91,7 @@ public struct BenchFixture: Sendable {
     /// Adds `count` picked-up parcels of the past, each with its used credential and two audit events.
     public func history(count: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws {
         let unitId = DemoSeed.newId()
+        let pinKey = keys.unitPinKey(unitId)
         let start = Date().addingTimeInterval(-400 * 86_400)
         let at = StoredTime.millis(start)
         try await store.write { s in
@@ -122,7 +124,7 @@ public struct BenchFixture: Sendable {
                         parcels.append(p)
                         var c = PickupCredentialRecord(
                             id: DemoSeed.newId(), parcelId: id, unitId: unitId, compartmentId: p.compartmentId!,
-                            pinHash: keys.pinHash(unitId: unitId, pin: String(seq)), qrNonce: "h", createdAt: tm, expiresAt: p.expiresAt!)
+                            pinHash: Data(pinKey.hash(pin: String(seq))), qrNonce: "h", createdAt: tm, expiresAt: p.expiresAt!)
                         c.state = "used"
                         c.endedAt = p.pickedUpAt
                         creds.append(c)

@@ -76,8 +76,6 @@ public struct AlertRecord: Codable, Sendable, Hashable {
 
 /// Edge controllers: enrollment codes, journaled events, commands, lockdown, alerts and evidence.
 extension StoreSession {
-    private var lockRows: SQLQueryString { kind == .postgres ? " FOR UPDATE" : "" }
-
     // MARK: enrollment
 
     public func insertUnitEnrollmentCode(hash: Data, unit: String, at: Int64, expiresAt: Int64) async throws {
@@ -104,18 +102,15 @@ extension StoreSession {
 
     /// The newest event stored for a unit.
     public func lastDeviceEvent(unit: String) async throws -> DeviceEventRecord? {
-        try await sql.raw("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq DESC LIMIT 1")
-            .first(decoding: DeviceEventRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+        try await one("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq DESC LIMIT 1", as: DeviceEventRecord.self)
     }
 
     public func deviceEvent(unit: String, seq: Int64) async throws -> DeviceEventRecord? {
-        try await sql.raw("SELECT * FROM device_events WHERE unit_id = \(bind: unit) AND seq = \(bind: seq)")
-            .first(decoding: DeviceEventRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+        try await one("SELECT * FROM device_events WHERE unit_id = \(bind: unit) AND seq = \(bind: seq)", as: DeviceEventRecord.self)
     }
 
     public func deviceEvents(unit: String) async throws -> [DeviceEventRecord] {
-        try await sql.raw("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq")
-            .all(decoding: DeviceEventRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+        try await all("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq", as: DeviceEventRecord.self)
     }
 
     /// Stores an event; false when the unit's event with that sequence number is already stored.
@@ -131,15 +126,15 @@ extension StoreSession {
     // MARK: commands
 
     public func insertUnitCommand(_ r: UnitCommandRecord) async throws {
-        try await sql.insert(into: "unit_commands").model(r, keyEncodingStrategy: ColumnNames.encoding).run()
+        try await insert("unit_commands", r)
     }
 
     /// Commands a unit has not acknowledged and that may still be carried out.
     public func pendingUnitCommands(unit: String, now: Int64) async throws -> [UnitCommandRecord] {
-        try await sql.raw("""
+        try await all("""
             SELECT * FROM unit_commands WHERE unit_id = \(bind: unit) AND acked_at IS NULL AND expires_at > \(bind: now)
             ORDER BY created_at
-            """).all(decoding: UnitCommandRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+            """, as: UnitCommandRecord.self)
     }
 
     /// Records the unit's acknowledgement; false when the command was already acknowledged or is not the unit's.
@@ -161,15 +156,15 @@ extension StoreSession {
     // MARK: alerts
 
     public func insertAlert(_ r: AlertRecord) async throws {
-        try await sql.insert(into: "alerts").model(r, keyEncodingStrategy: ColumnNames.encoding).run()
+        try await insert("alerts", r)
     }
 
     /// Open alerts of an organization, newest first.
     public func openAlerts(organization: String, limit: Int = 200) async throws -> [AlertRecord] {
-        try await sql.raw("""
+        try await all("""
             SELECT * FROM alerts WHERE organization_id = \(bind: organization) AND resolved_at IS NULL
             ORDER BY created_at DESC LIMIT \(bind: limit)
-            """).all(decoding: AlertRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+            """, as: AlertRecord.self)
     }
 
     /// One alert, locked for update on PostgreSQL.
@@ -187,8 +182,7 @@ extension StoreSession {
     }
 
     public func alerts(unit: String) async throws -> [AlertRecord] {
-        try await sql.raw("SELECT * FROM alerts WHERE unit_id = \(bind: unit) ORDER BY created_at")
-            .all(decoding: AlertRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+        try await all("SELECT * FROM alerts WHERE unit_id = \(bind: unit) ORDER BY created_at", as: AlertRecord.self)
     }
 
     // MARK: evidence
@@ -214,8 +208,8 @@ extension StoreSession {
 
     /// Every live pickup credential at a unit.
     public func livePickupCredentials(unit: String, now: Int64) async throws -> [PickupCredentialRecord] {
-        try await sql.raw("""
+        try await all("""
             SELECT * FROM pickup_credentials WHERE unit_id = \(bind: unit) AND state = 'live' AND expires_at > \(bind: now)
-            """).all(decoding: PickupCredentialRecord.self, keyDecodingStrategy: ColumnNames.decoding)
+            """, as: PickupCredentialRecord.self)
     }
 }

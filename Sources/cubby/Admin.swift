@@ -48,7 +48,6 @@ func consolePrincipal(_ org: String, _ parts: CubbyServerParts) async throws -> 
         role: .superAdmin, credentialId: UUID(), organizationId: UUID(uuidString: org)!, siteIds: Set(sites.compactMap(UUID.init(uuidString:))))
 }
 
-let consoleActor = Actor(kind: .system, id: nil, role: "console")
 
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,7 +71,7 @@ struct AdminCommand: AsyncParsableCommand {
                 let org = try await resolveOrganization(organization, parts)
                 let siteList = sites.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
                 do {
-                    let (account, token) = try await parts.staff.createAccount(organization: org, email: email, role: r, sites: siteList, actor: consoleActor)
+                    let (account, token) = try await parts.staff.createAccount(organization: org, email: email, role: r, sites: siteList, actor: .console)
                     print("Created \(account.role) \(account.email) (\(account.id)).")
                     print("Enrollment link, valid for 24 hours and usable once:")
                     print("  \(settings.linkBase)/admin/enroll?token=\(token)")
@@ -94,7 +93,7 @@ struct AdminCommand: AsyncParsableCommand {
                 guard let account = try await parts.store.read({ s in try await s.staffAccount(email: email) }) else {
                     throw ValidationError("no account with email \(email)")
                 }
-                let token = try await parts.staff.renewEnrollmentLink(accountId: account.id, actor: consoleActor)
+                let token = try await parts.staff.renewEnrollmentLink(accountId: account.id, actor: .console)
                 print("\(settings.linkBase)/admin/enroll?token=\(token)")
             }
         }
@@ -150,7 +149,7 @@ struct CredentialCommand: AsyncParsableCommand {
                 let org = try await resolveOrganization(organization, parts)
                 let p = try await consolePrincipal(org, parts)
                 do {
-                    let (c, token) = try await parts.staff.issueCredential(p, actor: consoleActor, .init(
+                    let (c, token) = try await parts.staff.issueCredential(p, actor: .console, .init(
                         kind: k, label: label, days: days, carrierId: carrier, unitId: unit,
                         sites: sites.map { $0.split(separator: ",").map(String.init) }))
                     print("Issued \(c.kind) credential \(c.id) (\(c.label)); shown only now:")
@@ -177,7 +176,7 @@ struct CredentialCommand: AsyncParsableCommand {
                 let org = try await resolveOrganization(organization, parts)
                 let p = try await consolePrincipal(org, parts)
                 do {
-                    let c = try await parts.staff.revokeCredential(p, actor: consoleActor, id: id)
+                    let c = try await parts.staff.revokeCredential(p, actor: .console, id: id)
                     print("Revoked \(c.kind) credential \(c.id) (\(c.label)).")
                 } catch DomainError.notFound {
                     throw ValidationError("credential \(id) not found")

@@ -43,7 +43,7 @@ public struct EdgeDesk: Sendable {
 
     /// The same from the server's console (`cubby unit enroll-code`, the demo), which runs with the operator's rights.
     public func issueEnrollmentCodeFromConsole(unitId: String) async throws -> (code: String, expiresAt: Date) {
-        try await issueEnrollmentCode(actor: Actor(kind: .system, id: nil, role: "console")) { s in
+        try await issueEnrollmentCode(actor: .console) { s in
             guard let unit = try await s.unit(unitId) else { throw DomainError.notFound("unit \(unitId) not found") }
             return unit
         }
@@ -331,7 +331,7 @@ public struct EdgeDesk: Sendable {
 
     /// The same from the server's console.
     public func releaseLockdownFromConsole(unitId: String) async throws -> UnitRecord {
-        try await releaseLockdown(actor: Actor(kind: .system, id: nil, role: "console")) { s in
+        try await releaseLockdown(actor: .console) { s in
             guard let unit = try await s.lockUnit(unitId) else { throw DomainError.notFound("unit \(unitId) not found") }
             return unit
         }

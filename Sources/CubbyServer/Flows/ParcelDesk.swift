@@ -230,9 +230,10 @@ public struct ParcelDesk: UnitEventSink {
         // A PIN unique among the unit's live PINs (the unique index backs this up against races).
         var pin = ""
         var hash = Data()
+        let pinKey = keys.unitPinKey(unit.id)
         for _ in 0..<16 {
             pin = SecretGenerator.digits(policy.pinLength)
-            hash = keys.pinHash(unitId: unit.id, pin: pin)
+            hash = Data(pinKey.hash(pin: pin))
             if try await s.livePickupCredential(unit: unit.id, pinHash: hash) == nil { break }
             pin = ""
         }
