@@ -137,7 +137,7 @@ let package = Package(
         .target(
             name: "CubbyKiosk",
             dependencies: [
-                "CubbyCore",
+                "CubbyCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),

@@ -1,3 +1,4 @@
+import CubbyCrypto
 import Foundation
 
 /// One audit event as exports see it: its position in the log, its fields and its canonical bytes.
@@ -77,16 +78,7 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 }
 
 /// JSON lines: the decoded fields plus the canonical bytes (base64) and leaf hash (hex), so a tool can re-hash.

@@ -1,4 +1,5 @@
 import CCubbySHA256
+import CubbyCrypto
 import Crypto
 import Foundation
 
@@ -73,16 +74,7 @@ public struct TreeHash: Hashable, Sendable {
 
     /// Lowercase hexadecimal, 64 digits.
     public var hex: String {
-        let alphabet = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(2 * Self.byteCount)
-        withUnsafeBytes { raw in
-            for byte in raw {
-                out.append(alphabet[Int(byte >> 4)])
-                out.append(alphabet[Int(byte & 0x0f)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        withUnsafeBytes { Hex.encode($0) }
     }
 
     /// Compares two hashes.

@@ -11,10 +11,3 @@ public enum EdgeJournalHash {
         return Hex.encode(h.finalize())
     }
 }
-
-extension EdgeJournalHash {
-    /// SHA-256 of bytes, lower-case hex: how stills are named.
-    public static func sha256Hex(_ data: Data) -> String {
-        Hex.sha256(data)
-    }
-}

@@ -4,8 +4,16 @@ import Foundation
 /// Lower-case hexadecimal, the form digests and pins are written in.
 public enum Hex {
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let digits = Array("0123456789abcdef".utf8)
 
     /// SHA-256 of bytes, in hex.
     public static func sha256(_ data: some DataProtocol) -> String {

@@ -78,7 +78,7 @@ public actor EdgeJournal {
         defer { endAppend() }
         var event = EdgeEvent(
             seq: lastSeq + 1, occurredAt: Int64((time.timeIntervalSince1970 * 1000).rounded()), kind: kind, compartmentId: compartmentId,
-            parcelId: parcelId, detail: detail, photoSHA256: photo.map(EdgeJournalHash.sha256Hex), previousHash: lastHash)
+            parcelId: parcelId, detail: detail, photoSHA256: photo.map { Hex.sha256($0) }, previousHash: lastHash)
         event.hash = EdgeJournalHash.hash(previous: lastHash, event: event)
         let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
         _ = try await connection.query(

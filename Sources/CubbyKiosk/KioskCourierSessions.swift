@@ -1,3 +1,4 @@
+import CubbyCrypto
 import Foundation
 
 /// The couriers signed in at this screen, each behind a random 128-bit cookie, held only in memory.
@@ -91,17 +92,9 @@ actor KioskCourierSessions {
     }
 
     /// 128 bits from the system's cryptographically secure generator, as lowercase hex.
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return bytes.map { String(format: "%02x", $0) }.joined()
-    }
+    static func randomToken() -> String { Hex.encode(SecretGenerator.bytes(16)) }
 
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in x.indices { difference |= x[i] ^ y[i] }
-        return difference == 0
+        KeyedHasher.constantTimeEquals(Array(a.utf8), Array(b.utf8))
     }
 }

@@ -35,7 +35,7 @@ public struct KioskPages: Sendable {
     func render(_ screen: KioskScreen, language: KioskLanguage, unit: KioskStatus?, idleSeconds: Int) -> Response {
         var context: [String: Any] = [
             "lang": language.rawValue,
-            "t": language.wording.table,
+            "t": language.table,
             "title": screen.title,
             "switchPath": screen.switchPath,
             "english": language == .english,

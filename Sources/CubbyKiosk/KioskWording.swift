@@ -12,6 +12,10 @@ enum KioskLanguage: String, Sendable, CaseIterable {
         }
     }
 
+    /// The wording's strings by name, for the templates: built once per language, not per page.
+    var table: [String: String] { Self.tables[self]! }
+    private static let tables = Dictionary(uniqueKeysWithValues: allCases.map { ($0, $0.wording.table) })
+
     /// The first supported language in an `Accept-Language` header, by preference weight.
     static func preferred(acceptLanguage header: String) -> KioskLanguage? {
         var ranked: [(language: KioskLanguage, weight: Double, order: Int)] = []
@@ -56,7 +60,6 @@ struct KioskWording: Sendable {
     let courierButton: String
 
     let openedTitle: String
-    let rejectedTitle: String
     let rejected: String
     let lockedOutTitle: String
     let lockdownTitle: String
@@ -155,7 +158,6 @@ extension KioskWording {
         courierIntro: "Couriers sign in here to drop off parcels.",
         courierButton: "I'm a courier",
         openedTitle: "Your compartment is open",
-        rejectedTitle: "Not opened",
         rejected: "That code did not open a compartment. Check it and try again, or ask the building staff for help.",
         lockedOutTitle: "Please wait",
         lockdownTitle: "This locker is locked",
@@ -246,7 +248,6 @@ extension KioskWording {
         courierIntro: "Los repartidores inician sesión aquí para dejar paquetes.",
         courierButton: "Soy repartidor",
         openedTitle: "Su compartimento está abierto",
-        rejectedTitle: "No se abrió",
         rejected: "Ese código no abrió ningún compartimento. Revíselo e inténtelo de nuevo, o pida ayuda al personal del edificio.",
         lockedOutTitle: "Espere, por favor",
         lockdownTitle: "Este casillero está bloqueado",

@@ -285,7 +285,7 @@ struct EdgeLinkTests {
             let sha = try #require(withPhoto.first?.photoSHA256)
             let photo = try #require(try await world.parts.store.read { s in try await s.evidence(sha256: sha) })
             #expect(photo.bytes.starts(with: [0xFF, 0xD8]))
-            #expect(EdgeJournalHash.sha256Hex(photo.bytes) == sha)
+            #expect(Hex.sha256(photo.bytes) == sha)
             #expect(try await unit.journal.verifyChain() == nil)
             await unit.stop()
             await listener.stop()

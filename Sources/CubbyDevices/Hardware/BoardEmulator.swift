@@ -41,10 +41,6 @@ public final class BoardEmulator: Sendable {
         public var at: ContinuousClock.Instant
     }
 
-    /// The boards' addresses.
-    public let boards: Set<UInt8>
-    /// How long an unlocked channel stays unlatched before it latches by itself; nil: until `close(_:)`.
-    public let autoCloseAfter: Duration?
 
     private let shared: Shared
     private let runner: Runner
@@ -59,8 +55,6 @@ public final class BoardEmulator: Sendable {
         guard !boards.isEmpty, boards.allSatisfy(SerialLockBus.boardAddresses.contains) else {
             throw .device("emulated boards must have addresses 0…3, got \(boards.sorted())")
         }
-        self.boards = boards
-        self.autoCloseAfter = autoCloseAfter
         let port = try SerialPort(path: path, baudRate: baudRate)
         shared = Shared(boards: boards, autoCloseAfter: autoCloseAfter)
         runner = try Runner(port: port, shared: shared)
@@ -139,13 +133,6 @@ public final class BoardEmulator: Sendable {
         }
     }
 
-    /// Switches every fault off on every board.
-    public func clearFaults() {
-        shared.state.withLock { state in
-            for board in state.boards.keys { state.boards[board]?.faults = Faults() }
-        }
-    }
-
     // MARK: Records
 
     /// Every request received so far, in order.
@@ -165,11 +152,6 @@ public final class BoardEmulator: Sendable {
             defer { state.received.removeAll(keepingCapacity: true) }
             return state.received
         }
-    }
-
-    /// Forgets the requests received so far.
-    public func clearReceivedFrames() {
-        shared.state.withLock { $0.received.removeAll() }
     }
 
     /// Bytes or frames the emulator's decoder dropped (noise, bad checksums).

@@ -44,5 +44,4 @@ public final class SimulatedSensorPanel: SensorPanel {
         continuation.yield(signal)
     }
 
-    public func finish() { continuation.finish() }
 }

@@ -38,12 +38,6 @@ public final class SerialLockBus: LockBus {
     /// Channels on each board.
     public static let channelNumbers: ClosedRange<UInt8> = 1...16
 
-    /// The serial device path.
-    public let path: String
-    /// How long each try waits for its reply.
-    public let replyTimeout: Duration
-    /// How many times a request is sent before the board is declared unresponsive.
-    public let tries: Int
 
     private let queue: DispatchQueue
     private let line: Line
@@ -62,9 +56,6 @@ public final class SerialLockBus: LockBus {
     ) throws(LockBusError) {
         guard replyTimeout > .zero else { throw .device("reply timeout must be positive") }
         guard tries >= 1 else { throw .device("a request needs at least one try") }
-        self.path = path
-        self.replyTimeout = replyTimeout
-        self.tries = tries
         self.line = Line(port: try SerialPort(path: path, baudRate: baudRate), replyTimeout: replyTimeout, tries: tries)
         self.queue = DispatchQueue(label: "cubby.lock-bus", qos: .userInitiated)
     }

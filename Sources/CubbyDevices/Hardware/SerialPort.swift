@@ -41,7 +41,6 @@ public final class SerialPort {
     }
 
     /// Whether `close()` has not been called.
-    public var isOpen: Bool { descriptor >= 0 }
 
     /// The raw file descriptor, for `poll` alongside other descriptors.
     public var fileDescriptor: Int32 { descriptor }

@@ -36,8 +36,6 @@ public final class SimulatedLockBus: LockBus {
 
     /// Boards on the bus, at addresses 0 up to `boardCount - 1`.
     public let boardCount: Int
-    /// Channels wired on each board, 1 up to this number.
-    public let channelsPerBoard: Int
     /// How long the simulated person keeps an unlocked door; nil: until the test calls `close(_:)`.
     public let closeAfter: Duration?
 
@@ -55,7 +53,6 @@ public final class SimulatedLockBus: LockBus {
         precondition((1...4).contains(boards), "a bus holds 1…4 boards")
         precondition((1...16).contains(channelsPerBoard), "a board has 1…16 channels")
         boardCount = boards
-        self.channelsPerBoard = channelsPerBoard
         self.closeAfter = closeAfter
         var channels: [LockAddress: Channel] = [:]
         for board in 0..<boards {
