@@ -163,11 +163,11 @@ public actor EdgeJournal {
         Set(try await connection.query("SELECT parcel_id FROM used_codes").compactMap { $0.column("parcel_id")?.string })
     }
 
-    /// Forgets used codes the server no longer lists (they are dead there too).
-    public func pruneUsed(keeping live: Set<String>) async throws {
-        for id in try await usedParcels() where !live.contains(id) {
-            _ = try await connection.query("DELETE FROM used_codes WHERE parcel_id = ?", [.text(id)])
-        }
+    /// Forgets used codes the server no longer lists (they are dead there too), in one statement.
+    public func forgetUsed(_ parcelIds: Set<String>) async throws {
+        guard !parcelIds.isEmpty else { return }
+        let marks = Array(repeating: "?", count: parcelIds.count).joined(separator: ", ")
+        _ = try await connection.query("DELETE FROM used_codes WHERE parcel_id IN (\(marks))", parcelIds.map { .text($0) })
     }
 
     public func recordPinFailure(at: Int64) async throws {

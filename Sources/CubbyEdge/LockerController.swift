@@ -96,8 +96,8 @@ public actor LockerController: KioskBackend {
             }
         }
         if let data = try? JSONEncoder().encode(state) { try? await journal.set("unitState", String(decoding: data, as: UTF8.self)) }
-        try? await journal.pruneUsed(keeping: Set(state.codes.map(\.parcelId)))
-        used = (try? await journal.usedParcels()) ?? used
+        let dead = used.subtracting(state.codes.map(\.parcelId))
+        if (try? await journal.forgetUsed(dead)) != nil { used.subtract(dead) }
         // The state's lockdown flag is informational: a state sent before a release may arrive after it, so
         // only the `lockdown` and `release` commands (stored and acknowledged in order) change the unit's lockdown.
     }
