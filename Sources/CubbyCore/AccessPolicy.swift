@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything a caller can do through the API or the portal. Each route names exactly one.
 public enum Action: String, CaseIterable, Sendable {

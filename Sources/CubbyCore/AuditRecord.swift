@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Who caused an audited event.
 public struct Actor: Codable, Sendable, Hashable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a compartment is doing.
 public enum CompartmentState: String, Codable, Sendable, CaseIterable {

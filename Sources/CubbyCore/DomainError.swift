@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Errors that a request can run into in the locker domain; mapped to HTTP in one place in CubbyServer.
 public enum DomainError: Error, Equatable, Sendable {

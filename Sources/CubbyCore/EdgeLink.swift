@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The messages between the server and a locker unit's edge controller, one JSON object per WebSocket
 /// text message. Version 1.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension Date {
     /// Whole milliseconds since 1970, truncated; the one conversion used for storage and for audit bytes.

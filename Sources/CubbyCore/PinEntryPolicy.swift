@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The limits on PIN guessing at one locker unit, and the bound they give.
 ///
@@ -47,7 +51,7 @@ public struct PinEntryPolicy: Sendable, Hashable, Codable {
     /// PINs by guessing for `days` days, given that no more than `dailyFailureBudget` failures fit in any
     /// 24 hours (union bound; `days + 1` windows cover a period that does not start at a window boundary).
     public func guessingBound(livePins: Int, days: Int) -> Double {
-        let space = pow(10.0, Double(pinLength))
+        let space = (0..<pinLength).reduce(1.0) { value, _ in value * 10 }
         let guesses = Double((days + 1) * dailyFailureBudget)
         return guesses * Double(livePins) / (space - guesses)
     }

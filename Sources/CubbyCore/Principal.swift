@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An authenticated caller and what it is scoped to.
 public struct Principal: Sendable, Hashable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A QR Code symbol (ISO/IEC 18004:2015), encoded in byte mode.
 ///

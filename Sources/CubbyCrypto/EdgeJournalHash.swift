@@ -1,6 +1,10 @@
 import CubbyCore
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The hash chain of an edge journal: each event's hash covers the previous hash and the event.
 public enum EdgeJournalHash {

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// HMAC-SHA-256 under a server key: how secrets (PINs, credentials) are stored.
 ///

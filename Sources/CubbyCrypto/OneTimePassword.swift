@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// HMAC-based one-time passwords (RFC 4226) and their time-based form (RFC 6238).
 public struct OneTimePassword: Sendable {
@@ -73,8 +77,19 @@ public struct OneTimePassword: Sendable {
 
     /// The `otpauth://totp/…` URI authenticator apps read from a QR code (Key Uri Format).
     public func provisioningURI(issuer: String, account: String) -> String {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
-        func esc(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s }
+        // Everything but RFC 3986's unreserved characters is percent-encoded, byte by byte of its UTF-8.
+        func esc(_ s: String) -> String {
+            var out = ""
+            for byte in s.utf8 {
+                let c = Character(Unicode.Scalar(byte))
+                if byte < 0x80 && (c.isLetter || c.isNumber || "-._~".contains(c)) {
+                    out.append(c)
+                } else {
+                    out += "%" + Hex.encode([byte]).uppercased()
+                }
+            }
+            return out
+        }
         return "otpauth://totp/\(esc(issuer)):\(esc(account))?secret=\(Base32.encode(secret).uppercased())"
             + "&issuer=\(esc(issuer))&algorithm=\(algorithm.rawValue)&digits=\(digits)&period=\(period)"
     }

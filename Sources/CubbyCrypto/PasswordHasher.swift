@@ -1,6 +1,10 @@
 import Crypto
 import CryptoExtras
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Password hashes: PBKDF2-HMAC-SHA256 with a 128-bit random salt, as OWASP's Password Storage
 /// Cheat Sheet recommends (at least 600,000 iterations).

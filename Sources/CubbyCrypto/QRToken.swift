@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A signed pickup token for a QR code: `cby1.<base64url payload>.<base64url Ed25519 signature>`.
 ///

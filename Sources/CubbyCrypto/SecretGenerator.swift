@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Random secrets from the system CSPRNG (getrandom on Linux).
 public enum SecretGenerator {

@@ -1,5 +1,16 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The server's secret keys, kept in a key file outside the database (mode 0600).
 ///
@@ -104,7 +115,7 @@ public struct ServerKeys: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(file)
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = PrivateFile.directory(of: path)
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         do { try PrivateFile.write(data, to: path) } catch {
             throw KeyMaterialError.malformedKeyFile(error.message)
@@ -117,6 +128,12 @@ public enum PrivateFile {
     public struct WriteError: Error, CustomStringConvertible {
         public let message: String
         public var description: String { message }
+    }
+
+    /// The directory part of `path` ("" for a bare file name, "/" for a file at the root).
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Writes `data` to `path` atomically (a temporary file, fsync'd, then renamed into place), with `mode`

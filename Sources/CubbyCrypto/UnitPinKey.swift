@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The key under which one locker unit's PINs are hashed, derived from the server's secret-hash key.
 ///

@@ -3,7 +3,11 @@ import CubbyCrypto
 import CubbyDevices
 import CubbyKiosk
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// `cubby-edge bench`: a correct PIN to the unlock command on the bus, and a tamper signal to every
@@ -27,11 +31,11 @@ public enum EdgeBench {
         var lines = ["cubby-edge bench: \(rounds) rounds each; journal fsync'd in \(dir); camera simulated (320×240 JPEG)"]
         for online in [false, true] {
             let (p50, p99, max) = try await pinToUnlock(rounds: rounds, online: online, dir: dir + "/pin-\(online)", logger: logger)
-            lines.append(String(format: "PIN → unlock command (%@): p50 %.2f ms, p99 %.2f ms, max %.2f ms", online ? "online" : "offline", p50, p99, max))
+            lines.append("PIN → unlock command (\(online ? "online" : "offline")): p50 \(p50.fixed(2)) ms, p99 \(p99.fixed(2)) ms, max \(max.fixed(2)) ms")
         }
         let (t50, t99, tmax) = try await tamperToLocked(rounds: min(rounds, 200), dir: dir + "/tamper", logger: logger)
-        lines.append(String(format: "tamper signal → every board locked (4 boards): p50 %.2f ms, p99 %.2f ms, max %.2f ms", t50, t99, tmax))
-        lines.append("resident memory of this process now: \(residentMegabytes().map { String(format: "%.1f MB", $0) } ?? "unknown")")
+        lines.append("tamper signal → every board locked (4 boards): p50 \(t50.fixed(2)) ms, p99 \(t99.fixed(2)) ms, max \(tmax.fixed(2)) ms")
+        lines.append("resident memory of this process now: \(residentMegabytes().map { "\($0.fixed(1)) MB" } ?? "unknown")")
         return lines.joined(separator: "\n")
     }
 

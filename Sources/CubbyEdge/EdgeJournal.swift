@@ -1,6 +1,10 @@
 import CubbyCore
 import CubbyCrypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOPosix

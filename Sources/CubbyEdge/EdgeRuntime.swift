@@ -2,8 +2,11 @@ import CubbyCore
 import CubbyCrypto
 import CubbyDevices
 import CubbyKiosk
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Hummingbird
+#endif
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -124,15 +127,12 @@ public enum EdgeRuntime {
         if let simulated { await controller.simulate(on: simulated) }
         try await controller.start(uplink: link, sensors: sensors)
 
-        let pages = try await KioskPages.load()
-        let kiosk = KioskRoutes(backend: controller, pages: pages, idleTimeoutSeconds: options.kioskIdleSeconds, logger: logger)
+        let kiosk = KioskRoutes(backend: controller, pages: KioskPages(), idleTimeoutSeconds: options.kioskIdleSeconds, logger: logger)
         var services: [any Service] = [
-            Application(
-                router: kiosk.buildRouter(), configuration: .init(address: .hostname(options.kioskHost, port: options.kioskPort), serverName: "cubby-kiosk"),
-                onServerRunning: { channel in
-                    logger.notice("kiosk page", metadata: ["url": "http://\(options.kioskHost):\(channel.localAddress?.port ?? options.kioskPort)/"])
-                },
-                logger: logger),
+            LocalHTTPServer(
+                host: options.kioskHost, port: options.kioskPort, maxBody: KioskRoutes.maxRequestBody, logger: logger,
+                onRunning: { port in logger.notice("kiosk page", metadata: ["url": "http://\(options.kioskHost):\(port)/"]) },
+                handler: { request in await kiosk.respond(to: request) }),
             BackgroundLoop(name: "server link") { await link.run() },
             BackgroundLoop(name: "kiosk sessions") {
                 while !Task.isCancelled {
@@ -143,13 +143,11 @@ public enum EdgeRuntime {
         ]
         if let port = options.controlPort {
             guard let simulated else { throw EdgeLinkError.configuration("--control-port needs the simulated bus") }
-            services.append(Application(
-                router: SimulatorControl(controller: controller, bus: simulated, sensors: sensors, journal: journal).router(),
-                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-edge-control"),
-                onServerRunning: { channel in
-                    logger.notice("simulator control", metadata: ["url": "http://127.0.0.1:\(channel.localAddress?.port ?? port)/"])
-                },
-                logger: logger))
+            let control = SimulatorControl(controller: controller, bus: simulated, sensors: sensors, journal: journal)
+            services.append(LocalHTTPServer(
+                host: "127.0.0.1", port: port, maxBody: 1024, logger: logger,
+                onRunning: { port in logger.notice("simulator control", metadata: ["url": "http://127.0.0.1:\(port)/"]) },
+                handler: { request in await control.respond(to: request) }))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try await group.run() } catch {

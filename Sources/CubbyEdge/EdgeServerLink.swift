@@ -1,6 +1,10 @@
 import CubbyCore
 import CubbyKiosk
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1

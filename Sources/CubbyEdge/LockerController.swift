@@ -3,7 +3,11 @@ import CubbyCrypto
 import CubbyDevices
 import CubbyKiosk
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// The controller of one locker unit: checks codes locally (online or offline), drives the lock
@@ -131,7 +135,7 @@ public actor LockerController: KioskBackend {
     }
 
     public func pickup(code raw: String, method: KioskCodeMethod) async -> KioskPickupResult {
-        let code = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let code = raw.trimmingWhitespace()
         guard !lockedDown else {
             try? await record(.openRefused, detail: ["reason": "lockdown", "via": "kiosk"])
             return .lockedDown

@@ -1,7 +1,11 @@
+import CubbyCore
 import CubbyCrypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOCore
-import NIOFoundationCompat
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
@@ -30,9 +34,9 @@ public struct PinnedTLS: Sendable {
 
     /// The pin as 64 lower-case hex digits, or nil.
     public static func normalize(_ text: String) -> String? {
-        var t = text.trimmingCharacters(in: .whitespaces)
+        var t = text.trimmingWhitespace()
         if t.lowercased().hasPrefix("sha256/") { t = String(t.dropFirst(7)) }
-        let hex = t.replacingOccurrences(of: ":", with: "").lowercased()
+        let hex = String(t.filter { $0 != ":" }).lowercased()
         if hex.count == 64, hex.allSatisfy(\.isHexDigit) { return hex }
         if let data = Data(base64Encoded: t), data.count == 32 { return Hex.encode(data) }
         return nil
@@ -79,7 +83,7 @@ public struct PinnedTLS: Sendable {
                 headers.add(name: "Content-Length", value: String(json.count))
             }
             try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
-            if let json { try await outbound.write(.body(.byteBuffer(ByteBuffer(data: json)))) }
+            if let json { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: json)))) }
             try await outbound.write(.end(nil))
             var status = 0
             var body = Data()

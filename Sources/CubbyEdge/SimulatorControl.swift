@@ -1,7 +1,12 @@
 import CubbyCore
 import CubbyDevices
+import CubbyKiosk
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Hummingbird
+#endif
+import HTTPTypes
 import NIOCore
 
 /// The simulated unit's control endpoint on 127.0.0.1: shake it, pry a door, cut the power, read its
@@ -12,51 +17,61 @@ struct SimulatorControl {
     let sensors: SimulatedSensorPanel
     let journal: EdgeJournal
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.get("/status") { _, _ in
-            try json(await controller.condition())
+    /// Answers one request to the control endpoint.
+    func respond(to request: LocalRequest) async -> LocalResponse {
+        do {
+            return try await route(request)
+        } catch let refusal as Refusal {
+            return LocalResponse(status: refusal.status, contentType: "text/plain; charset=utf-8", text: refusal.message + "\n")
+        } catch {
+            return LocalResponse(status: .internalServerError, contentType: "text/plain; charset=utf-8", text: "\(error)\n")
         }
-        router.post("/tamper") { req, _ in
-            let text = req.uri.queryParameters.get("kind") ?? "impact"
-            guard let kind = TamperKind(rawValue: text) else {
-                throw HTTPError(.badRequest, message: "kind must be one of \(TamperKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            sensors.raise(.tamper(kind, detail: "simulated"))
-            return Response(status: .accepted)
-        }
-        router.post("/force-open") { req, _ in
-            let address = try address(req)
-            bus.forceOpen(address)
-            return Response(status: .accepted)
-        }
-        router.post("/close") { req, _ in
-            bus.close(try address(req))
-            return Response(status: .accepted)
-        }
-        router.post("/service-door") { req, _ in
-            sensors.raise(.serviceDoor(open: req.uri.queryParameters.get("open") != "false"))
-            return Response(status: .accepted)
-        }
-        router.post("/mains") { req, _ in
-            sensors.raise(.mainsPower(on: req.uri.queryParameters.get("on") == "true"))
-            return Response(status: .accepted)
-        }
-        router.get("/journal/verify") { _, _ in
-            let broken = try await journal.verifyChain()
-            return try json(["intact": broken == nil ? "true" : "false", "firstBad": broken.map(String.init) ?? ""])
-        }
-        return router
     }
 
-    func address(_ req: Request) throws -> LockAddress {
-        guard let b = req.uri.queryParameters.get("board").flatMap({ UInt8($0) }), let c = req.uri.queryParameters.get("channel").flatMap({ UInt8($0) }),
+    struct Refusal: Error {
+        var status: HTTPResponse.Status
+        var message: String
+    }
+
+    func route(_ request: LocalRequest) async throws -> LocalResponse {
+        switch (request.path, request.method) {
+        case ("/status", .get):
+            return try json(await controller.condition())
+        case ("/tamper", .post):
+            let text = request.query("kind") ?? "impact"
+            guard let kind = TamperKind(rawValue: text) else {
+                throw Refusal(status: .badRequest, message: "kind must be one of \(TamperKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            sensors.raise(.tamper(kind, detail: "simulated"))
+        case ("/force-open", .post):
+            bus.forceOpen(try address(request))
+        case ("/close", .post):
+            bus.close(try address(request))
+        case ("/service-door", .post):
+            sensors.raise(.serviceDoor(open: request.query("open") != "false"))
+        case ("/mains", .post):
+            sensors.raise(.mainsPower(on: request.query("on") == "true"))
+        case ("/journal/verify", .get):
+            let broken = try await journal.verifyChain()
+            return try json(["intact": broken == nil ? "true" : "false", "firstBad": broken.map(String.init) ?? ""])
+        case ("/status", _), ("/journal/verify", _):
+            throw Refusal(status: .methodNotAllowed, message: "use GET")
+        case ("/tamper", _), ("/force-open", _), ("/close", _), ("/service-door", _), ("/mains", _):
+            throw Refusal(status: .methodNotAllowed, message: "use POST")
+        default:
+            throw Refusal(status: .notFound, message: "no such control: \(request.path)")
+        }
+        return LocalResponse(status: .accepted)
+    }
+
+    func address(_ request: LocalRequest) throws -> LockAddress {
+        guard let b = request.query("board").flatMap({ UInt8($0) }), let c = request.query("channel").flatMap({ UInt8($0) }),
             SerialLockBus.boardAddresses.contains(b), SerialLockBus.channelNumbers.contains(c)
-        else { throw HTTPError(.badRequest, message: "board (0…3) and channel (1…16) are required") }
+        else { throw Refusal(status: .badRequest, message: "board (0…3) and channel (1…16) are required") }
         return LockAddress(board: b, channel: c)
     }
 
-    func json(_ value: some Encodable) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(value))))
+    func json(_ value: some Encodable) throws -> LocalResponse {
+        LocalResponse(status: .ok, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: try JSONEncoder().encode(value)))
     }
 }

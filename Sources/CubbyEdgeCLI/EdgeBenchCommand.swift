@@ -1,6 +1,10 @@
 import ArgumentParser
 import CubbyEdge
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 public struct EdgeBenchCommand: AsyncParsableCommand {

@@ -1,7 +1,19 @@
+import CubbyCore
 import ArgumentParser
 import CubbyEdge
 import CubbyDevices
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import UnixSignals
 
@@ -155,7 +167,7 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
     var verbose = false
 
     func addresses() throws -> Set<UInt8> {
-        let parts = boards.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = boards.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         let values = parts.map { UInt8($0) }
         guard !parts.isEmpty, values.allSatisfy({ $0.map(SerialLockBus.boardAddresses.contains) ?? false }) else {
             throw ValidationError("--boards must list addresses 0–3, e.g. 0,1; got \(boards)")
@@ -215,12 +227,11 @@ extension LockCommand {
 /// Ends this process when its parent is gone, so a killed demo leaves no units behind.
 enum ParentWatch {
     static func exitWhenGone(_ pid: Int32) {
-        let thread = Thread {
+        Task.detached {
             while true {
                 if getppid() != pid && kill(pid, 0) != 0 { exit(0) }
-                Thread.sleep(forTimeInterval: 0.5)
+                try? await Task.sleep(for: .milliseconds(500))
             }
         }
-        thread.start()
     }
 }

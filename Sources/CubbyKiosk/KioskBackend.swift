@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What the kiosk screen shows about the unit right now.
 public struct KioskStatus: Sendable, Equatable {

@@ -1,5 +1,9 @@
 import CubbyCrypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The couriers signed in at this screen, each behind a random 128-bit cookie, held only in memory.
 ///

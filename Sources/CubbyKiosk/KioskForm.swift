@@ -1,5 +1,11 @@
+import CubbyCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Hummingbird
+#endif
+import HTTPTypes
+import NIOCore
 
 /// A form the kiosk page posted (`application/x-www-form-urlencoded`), and the checks on its fields.
 struct KioskForm: Sendable {
@@ -30,38 +36,23 @@ struct KioskForm: Sendable {
     /// The first value of a field, or "" when it is absent.
     subscript(_ name: String) -> String { fields[name] ?? "" }
 
-    static func read(_ request: Request) async throws(Unreadable) -> KioskForm {
+    static func read(_ request: LocalRequest) throws(Unreadable) -> KioskForm {
         let type = request.headers[.contentType]?.lowercased() ?? ""
         guard type.hasPrefix("application/x-www-form-urlencoded") else { throw .notAForm }
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: maxBytes)
-        } catch {
-            throw .tooLarge
-        }
-        return try parse(String(decoding: body.readableBytesView, as: UTF8.self))
+        if request.bodyTooLarge || request.body.readableBytes > maxBytes { throw .tooLarge }
+        return try parse(String(decoding: request.body.readableBytesView, as: UTF8.self))
     }
 
     static func parse(_ text: String) throws(Unreadable) -> KioskForm {
+        guard let pairs = FormEncoding.pairs(text[...]) else { throw .notAForm }
         var form = KioskForm()
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
-                throw .notAForm
-            }
-            if form.fields[name] == nil { form.fields[name] = value }
-        }
+        for (name, value) in pairs where form.fields[name] == nil { form.fields[name] = value }
         return form
-    }
-
-    private static func decode(_ text: Substring) -> String? {
-        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
     /// A required text field, trimmed of surrounding white space (scanners and readers end with a newline).
     static func text(_ raw: String, limit: Int) -> Result<String, Refusal> {
-        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = raw.trimmingWhitespace()
         if value.isEmpty { return .failure(.missing) }
         if value.unicodeScalars.count > limit { return .failure(.tooLong) }
         if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {

@@ -1,6 +1,10 @@
-import HTTPTypes
+import CubbyCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Hummingbird
+#endif
+import HTTPTypes
 import Logging
 
 /// The kiosk page of a locker unit: pickup by PIN, QR code or RFID card, and the courier's drop-off flow.
@@ -17,6 +21,9 @@ public struct KioskRoutes: Sendable {
     let idleSeconds: Int
     let sessions: KioskCourierSessions
     let logger: Logger
+
+    /// The largest request body the kiosk reads (its largest form, filled within its limits, fits).
+    public static let maxRequestBody = KioskForm.maxBytes
 
     static let courierCookie = "cubby_kiosk_courier"
     static let languageCookie = "cubby_kiosk_lang"
@@ -40,20 +47,51 @@ public struct KioskRoutes: Sendable {
         self.logger = logger
     }
 
-    /// A router serving the kiosk's pages at `/`, with its security headers and error pages.
-    public func buildRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: KioskShield(routes: self))
-        router.get("/") { request, _ in await start(request) }
-        router.get("/static/kiosk.css") { _, _ in pages.css() }
-        router.get("/static/idle.js") { _, _ in pages.script() }
-        router.post("/pickup") { request, _ in await pickup(request) }
-        router.get("/courier") { request, _ in await courierSignInPage(request) }
-        router.post("/courier/sign-in") { request, _ in await courierSignIn(request) }
-        router.get("/courier/dropoff") { request, _ in await dropoffPage(request) }
-        router.post("/courier/dropoff") { request, _ in await dropoff(request) }
-        router.post("/courier/done") { request, _ in await courierDone(request) }
-        return router
+    /// Answers one request: the shield's checks, the page, and the security headers on every answer.
+    public func respond(to request: LocalRequest) async -> LocalResponse {
+        var response: LocalResponse
+        if request.method != .get && request.method != .head && KioskShield.isForeign(request) {
+            response = await shieldPage(request, title: \.refusedTitle, message: \.crossSite, status: .forbidden)
+        } else {
+            response = await route(request)
+        }
+        for (name, value) in KioskShield.securityHeaders { response.headers[name] = value }
+        return response
+    }
+
+    /// The page for a path and method; HEAD is answered as GET (the server leaves out the body).
+    func route(_ request: LocalRequest) async -> LocalResponse {
+        let path = KioskShield.normalised(request.path)
+        let read = request.method == .get || request.method == .head
+        switch (path, read ? HTTPRequest.Method.get : request.method) {
+        case ("/", .get): return await start(request)
+        case ("/static/kiosk.css", .get): return pages.css()
+        case ("/static/idle.js", .get): return pages.script()
+        case ("/pickup", .post): return await pickup(request)
+        case ("/courier", .get): return await courierSignInPage(request)
+        case ("/courier/sign-in", .post): return await courierSignIn(request)
+        case ("/courier/dropoff", .get): return await dropoffPage(request)
+        case ("/courier/dropoff", .post): return await dropoff(request)
+        case ("/courier/done", .post): return await courierDone(request)
+        default:
+            if let allowed = Self.allowedMethods[path] {
+                var response = await shieldPage(request, title: \.wrongMethodTitle, message: \.wrongMethod, status: .methodNotAllowed)
+                response.headers[.allow] = allowed
+                return response
+            }
+            return await shieldPage(request, title: \.notFoundTitle, message: \.notFound, status: .notFound)
+        }
+    }
+
+    /// A page of the shield's own: not found, wrong method, refused.
+    func shieldPage(
+        _ request: LocalRequest, title: KeyPath<KioskWording, String>, message: KeyPath<KioskWording, String>,
+        status: HTTPResponse.Status
+    ) async -> LocalResponse {
+        let (language, _) = Self.language(for: request)
+        let w = language.wording
+        let screen = KioskScreen(content: .message(nil), title: w[keyPath: title], status: status, error: w[keyPath: message])
+        return pages.render(screen, language: language, unit: await backend.status(), idleSeconds: idleSeconds)
     }
 
     /// The methods each path answers; any other method on these paths gets 405.
@@ -82,10 +120,10 @@ public struct KioskRoutes: Sendable {
 
     /// - Parameter forgetLanguage: drop the remembered language (the start screen after the idle timeout),
     ///   so the next person is not shown the last one's choice.
-    func visit(_ request: Request, forgetLanguage: Bool = false) async -> Visit {
+    func visit(_ request: LocalRequest, forgetLanguage: Bool = false) async -> Visit {
         await endIdleSessions()
         let (language, chosen) = Self.language(for: request, ignoringCookie: forgetLanguage)
-        var visit = Visit(language: language, unit: await backend.status(), courierToken: request.cookies[Self.courierCookie]?.value)
+        var visit = Visit(language: language, unit: await backend.status(), courierToken: request.cookie(Self.courierCookie))
         if chosen {
             visit.cookies.append(Self.cookie(Self.languageCookie, language.rawValue))
         } else if forgetLanguage {
@@ -96,11 +134,11 @@ public struct KioskRoutes: Sendable {
 
     /// The language from `?lang=` (remembered in a cookie), else the cookie (unless `ignoringCookie`), else
     /// `Accept-Language`, else English.
-    static func language(for request: Request, ignoringCookie: Bool = false) -> (KioskLanguage, chosen: Bool) {
-        if let asked = request.uri.queryParameters.get("lang"), let language = KioskLanguage(rawValue: asked) {
+    static func language(for request: LocalRequest, ignoringCookie: Bool = false) -> (KioskLanguage, chosen: Bool) {
+        if let asked = request.query("lang"), let language = KioskLanguage(rawValue: asked) {
             return (language, true)
         }
-        if !ignoringCookie, let remembered = request.cookies[languageCookie]?.value,
+        if !ignoringCookie, let remembered = request.cookie(languageCookie),
             let language = KioskLanguage(rawValue: remembered)
         {
             return (language, false)
@@ -115,14 +153,14 @@ public struct KioskRoutes: Sendable {
         "\(name)=\(value); Path=/; HttpOnly; SameSite=Strict" + (clear ? "; Max-Age=0" : "")
     }
 
-    func show(_ screen: KioskScreen, _ visit: Visit) -> Response {
+    func show(_ screen: KioskScreen, _ visit: Visit) -> LocalResponse {
         var response = pages.render(screen, language: visit.language, unit: visit.unit, idleSeconds: idleSeconds)
         for cookie in visit.cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return response
     }
 
-    func redirect(_ location: String, _ visit: Visit) -> Response {
-        var response = Response(status: .seeOther, headers: [.location: location])
+    func redirect(_ location: String, _ visit: Visit) -> LocalResponse {
+        var response = LocalResponse(status: .seeOther, headers: [.location: location])
         for cookie in visit.cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return response
     }
@@ -140,19 +178,18 @@ public struct KioskRoutes: Sendable {
     func startScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
         let pinLength = max(1, visit.unit.pinLength)
         return KioskScreen(
-            template: "start", title: visit.wording.startTitle, status: status, returnsWhenIdle: error != nil, error: error,
-            values: ["maxCode": KioskForm.maxCode, "pinLength": pinLength, "pinHint": visit.wording.pinHint(pinLength)])
+            content: .start(pinLength: pinLength, pinHint: visit.wording.pinHint(pinLength)), title: visit.wording.startTitle,
+            status: status, returnsWhenIdle: error != nil, error: error)
     }
 
     func lockdownScreen(_ visit: Visit, status: HTTPResponse.Status, switchPath: String = "/") -> KioskScreen {
-        KioskScreen(template: "lockdown", title: visit.wording.lockdownTitle, status: status, switchPath: switchPath)
+        KioskScreen(content: .lockdown, title: visit.wording.lockdownTitle, status: status, switchPath: switchPath)
     }
 
     func messageScreen(
         _ visit: Visit, title: String, message: String?, status: HTTPResponse.Status, alert: Bool = true
     ) -> KioskScreen {
-        KioskScreen(template: "message", title: title, status: status, error: alert ? message : nil,
-                    values: alert ? [:] : ["message": message ?? ""])
+        KioskScreen(content: .message(alert ? nil : message), title: title, status: status, error: alert ? message : nil)
     }
 
     func unreadableScreen(_ visit: Visit, _ reason: KioskForm.Unreadable) -> KioskScreen {
@@ -165,8 +202,7 @@ public struct KioskRoutes: Sendable {
     }
 
     func signInScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
-        KioskScreen(template: "courier-sign-in", title: visit.wording.signInTitle, status: status, switchPath: "/courier",
-                    error: error, values: ["maxCredential": KioskForm.maxCredential])
+        KioskScreen(content: .signIn, title: visit.wording.signInTitle, status: status, switchPath: "/courier", error: error)
     }
 
     /// The drop-off form; `entered` refills it after a refusal so the courier need not type it again.
@@ -177,20 +213,15 @@ public struct KioskRoutes: Sendable {
     ) -> KioskScreen {
         let w = visit.wording
         let labels = [w.sizeSmall, w.sizeMedium, w.sizeLarge, w.sizeExtraLarge]
-        let sizes: [[String: Any]] = zip(KioskForm.sizes, labels).map { value, label in
-            ["value": value, "label": label, "checked": entered?.size == value]
-        }
-        var values: [String: Any] = [
-            "signedInAs": w.signedInAs(courier.displayName), "once": once, "sizes": sizes,
-            "maxTracking": KioskForm.maxTracking, "maxRecipient": KioskForm.maxRecipient,
-        ]
-        if let result { values["result"] = result }
+        var form = KioskScreen.DropoffForm(
+            signedInAs: w.signedInAs(courier.displayName), once: once,
+            sizes: zip(KioskForm.sizes, labels).map { ($0, $1, entered?.size == $0) }, result: result)
         if let entered {
-            values["tracking"] = String(entered.tracking.prefix(KioskForm.maxTracking))
-            values["recipient"] = String(entered.recipient.prefix(KioskForm.maxRecipient))
+            form.tracking = String(entered.tracking.prefix(KioskForm.maxTracking))
+            form.recipient = String(entered.recipient.prefix(KioskForm.maxRecipient))
         }
-        return KioskScreen(template: "courier-dropoff", title: w.dropoffTitle, status: status, switchPath: "/courier/dropoff",
-                           error: error, notice: notice, values: values)
+        return KioskScreen(content: .dropoff(form), title: w.dropoffTitle, status: status, switchPath: "/courier/dropoff",
+                           error: error, notice: notice)
     }
 
     static func refusal(_ refusal: KioskForm.Refusal, missing: String, tooLong: String, _ w: KioskWording) -> String {
@@ -210,19 +241,19 @@ public struct KioskRoutes: Sendable {
 
     /// The start screen; `?idle=1` (where `idle.js` goes when the idle timeout runs out) also forgets the
     /// language chosen on the switch.
-    func start(_ request: Request) async -> Response {
-        var visit = await visit(request, forgetLanguage: request.uri.queryParameters.get("idle") == "1")
+    func start(_ request: LocalRequest) async -> LocalResponse {
+        var visit = await visit(request, forgetLanguage: request.query("idle") == "1")
         await endCourierSession(&visit)
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .serviceUnavailable), visit) }
         return show(startScreen(visit), visit)
     }
 
-    func pickup(_ request: Request) async -> Response {
+    func pickup(_ request: LocalRequest) async -> LocalResponse {
         let visit = await visit(request)
         let w = visit.wording
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict), visit) }
         let form: KioskForm
-        do { form = try await KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
+        do { form = try KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
         guard let method = KioskCodeMethod(rawValue: form["method"]) else {
             return show(unreadableScreen(visit, .notAForm), visit)
         }
@@ -237,7 +268,7 @@ public struct KioskRoutes: Sendable {
         logger.debug("kiosk pickup", metadata: ["method": "\(method.rawValue)", "result": "\(Self.outcome(result))"])
         switch result {
         case .opened(let compartment):
-            return show(KioskScreen(template: "opened", title: w.openedTitle, values: ["message": w.opened(compartment)]), visit)
+            return show(KioskScreen(content: .opened(w.opened(compartment)), title: w.openedTitle), visit)
         case .rejected:
             return show(startScreen(visit, error: w.rejected, status: .forbidden), visit)
         case .lockedOut(let retryAfter):
@@ -261,19 +292,19 @@ public struct KioskRoutes: Sendable {
 
     // MARK: couriers
 
-    func courierSignInPage(_ request: Request) async -> Response {
+    func courierSignInPage(_ request: LocalRequest) async -> LocalResponse {
         let visit = await visit(request)
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .serviceUnavailable, switchPath: "/courier"), visit) }
         if let token = visit.courierToken, await sessions.touch(token) != nil { return redirect("/courier/dropoff", visit) }
         return show(signInScreen(visit), visit)
     }
 
-    func courierSignIn(_ request: Request) async -> Response {
+    func courierSignIn(_ request: LocalRequest) async -> LocalResponse {
         var visit = await visit(request)
         let w = visit.wording
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict, switchPath: "/courier"), visit) }
         let form: KioskForm
-        do { form = try await KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
+        do { form = try KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
         let credential: String
         switch KioskForm.text(form["credential"], limit: KioskForm.maxCredential) {
         case .success(let value): credential = value
@@ -298,7 +329,7 @@ public struct KioskRoutes: Sendable {
         return signInScreen(visit, error: visit.wording.sessionEnded, status: .unauthorized)
     }
 
-    func dropoffPage(_ request: Request) async -> Response {
+    func dropoffPage(_ request: LocalRequest) async -> LocalResponse {
         var visit = await visit(request)
         if visit.unit.lockedDown {
             return show(lockdownScreen(visit, status: .serviceUnavailable, switchPath: "/courier/dropoff"), visit)
@@ -308,7 +339,7 @@ public struct KioskRoutes: Sendable {
         return show(dropoffScreen(visit, courier: session.courier, once: session.formOnce), visit)
     }
 
-    func dropoff(_ request: Request) async -> Response {
+    func dropoff(_ request: LocalRequest) async -> LocalResponse {
         var visit = await visit(request)
         let w = visit.wording
         if visit.unit.lockedDown {
@@ -318,10 +349,10 @@ public struct KioskRoutes: Sendable {
             return show(await sessionEndedScreen(&visit), visit)
         }
         let form: KioskForm
-        do { form = try await KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
-        let entered = (tracking: form["tracking"].trimmingCharacters(in: .whitespacesAndNewlines),
-                       recipient: form["recipient"].trimmingCharacters(in: .whitespacesAndNewlines), size: form["size"])
-        func refuse(_ message: String) -> Response {
+        do { form = try KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
+        let entered = (tracking: form["tracking"].trimmingWhitespace(),
+                       recipient: form["recipient"].trimmingWhitespace(), size: form["size"])
+        func refuse(_ message: String) -> LocalResponse {
             show(dropoffScreen(visit, courier: session.courier, once: session.formOnce, error: message, entered: entered,
                                status: .badRequest), visit)
         }
@@ -340,7 +371,7 @@ public struct KioskRoutes: Sendable {
             return show(dropoffScreen(visit, courier: session.courier, once: current, notice: w.alreadySent, status: .conflict), visit)
         }
         let result = await backend.dropoff(courier: session.courier, trackingNumber: tracking, recipientId: recipient, size: size)
-        func again(error: String, status: HTTPResponse.Status) -> Response {
+        func again(error: String, status: HTTPResponse.Status) -> LocalResponse {
             show(dropoffScreen(visit, courier: session.courier, once: next, error: error, entered: entered, status: status), visit)
         }
         switch result {
@@ -362,7 +393,7 @@ public struct KioskRoutes: Sendable {
         }
     }
 
-    func courierDone(_ request: Request) async -> Response {
+    func courierDone(_ request: LocalRequest) async -> LocalResponse {
         var visit = await visit(request)
         await endCourierSession(&visit)
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict), visit) }

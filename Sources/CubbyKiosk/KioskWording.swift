@@ -1,4 +1,9 @@
+import CubbyCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The languages the kiosk screen speaks.
 enum KioskLanguage: String, Sendable, CaseIterable {
@@ -12,15 +17,11 @@ enum KioskLanguage: String, Sendable, CaseIterable {
         }
     }
 
-    /// The wording's strings by name, for the templates: built once per language, not per page.
-    var table: [String: String] { Self.tables[self]! }
-    private static let tables = Dictionary(uniqueKeysWithValues: allCases.map { ($0, $0.wording.table) })
-
     /// The first supported language in an `Accept-Language` header, by preference weight.
     static func preferred(acceptLanguage header: String) -> KioskLanguage? {
         var ranked: [(language: KioskLanguage, weight: Double, order: Int)] = []
         for (order, item) in header.split(separator: ",").enumerated() {
-            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = item.split(separator: ";").map { $0.trimmingWhitespace() }
             guard let range = parts.first, !range.isEmpty else { continue }
             let primary = range.split(separator: "-").first.map { String($0).lowercased() } ?? ""
             guard let language = KioskLanguage(rawValue: primary) else { continue }
@@ -36,7 +37,7 @@ enum KioskLanguage: String, Sendable, CaseIterable {
 
 /// Every sentence the kiosk shows, for one language; one instance per language keeps the two complete.
 ///
-/// The stored strings reach the templates as `t.<name>`; the functions build sentences that carry a value.
+/// The functions build sentences that carry a value.
 struct KioskWording: Sendable {
     let languageNav: String
     let brand: String
@@ -125,15 +126,6 @@ struct KioskWording: Sendable {
     let putParcel: @Sendable (_ tracking: String, _ compartment: String) -> String
     let dropoffInvalid: @Sendable (_ message: String) -> String
     let idleNote: @Sendable (_ seconds: Int) -> String
-
-    /// The stored strings by property name, for the templates.
-    var table: [String: String] {
-        var table: [String: String] = [:]
-        for child in Mirror(reflecting: self).children {
-            if let name = child.label, let text = child.value as? String { table[name] = text }
-        }
-        return table
-    }
 }
 
 extension KioskWording {

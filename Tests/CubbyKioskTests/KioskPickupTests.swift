@@ -1,8 +1,7 @@
 import CubbyKiosk
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
+import NIOCore
 import Testing
 
 /// What the kiosk must say in one language; written out here, independently of the module's wording.

@@ -1,8 +1,7 @@
 import CubbyKiosk
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
+import NIOCore
 import Testing
 
 @Suite("Kiosk: lockdown, forgery, headers, errors")

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The simulator's camera: a drawn view of a locker front, stamped with the unit, the caption and the time.
 ///

@@ -1,5 +1,9 @@
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 
 #if canImport(Glibc)
@@ -59,9 +63,7 @@ public final class BoardEmulator: Sendable {
         shared = Shared(boards: boards, autoCloseAfter: autoCloseAfter)
         runner = try Runner(port: port, shared: shared)
         let runner = runner
-        let thread = Thread { runner.run() }
-        thread.name = "cubby.board-emulator"
-        thread.start()
+        startDetachedThread { runner.run() }
     }
 
     deinit {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where a compartment's lock and sensors sit: a board on the bus (its DIP-switch address) and one of its channels.
 public struct LockAddress: Sendable, Hashable, Codable, CustomStringConvertible {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A signal from the unit's sensors other than the lock boards' own lock and item sensors.
 public enum SensorSignal: Sendable, Equatable, Codable {

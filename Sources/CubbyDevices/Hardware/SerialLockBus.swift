@@ -1,5 +1,9 @@
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 
 /// The lock boards on an RS-485 bus, driven through a serial device (docs/hardware.md has the protocol).

@@ -37,7 +37,7 @@ public struct PasswordPolicy: Sendable {
     public static let standard: PasswordPolicy = {
         guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt"),
             let text = try? String(contentsOf: url, encoding: .utf8)
-        else { fatalError("common-passwords.txt is missing from CubbyCrypto's resources") }
+        else { fatalError("common-passwords.txt is missing from CubbyServer's resources") }
         return PasswordPolicy(common: parse(text))
     }()
 
