@@ -93,44 +93,40 @@ public struct KioskPages: Sendable {
         return html
     }
 
+    /// One way to pick up (PIN, QR code, card) on the start screen: a heading and a one-field form.
+    private func method(_ id: String, heading: String, label: String, hint: String, button: String, input: String) -> String {
+        """
+        <section class="method" aria-labelledby="\(id)-heading">
+        <h2 id="\(id)-heading">\(escape(heading))</h2>
+        <form method="post" action="/pickup" autocomplete="off">
+        <input type="hidden" name="method" value="\(id)">
+        <label for="\(id)">\(escape(label))</label>
+        <input id="\(id)" name="code" type="text" \(input) aria-describedby="\(id)-hint">
+        <p class="hint" id="\(id)-hint">\(escape(hint))</p>
+        <button type="submit">\(escape(button))</button>
+        </form>
+        </section>
+
+        """
+    }
+
     private func content(_ screen: KioskScreen, _ t: KioskWording) -> String {
         let described = screen.error == nil ? "" : #" aria-describedby="alert""#
         switch screen.content {
         case .start(let pinLength, let pinHint):
+            let pin = method(
+                "pin", heading: t.pinHeading, label: t.pinLabel, hint: pinHint, button: t.pinButton,
+                input: #"inputmode="numeric" autocomplete="off" spellcheck="false" maxlength="\#(pinLength)" required"#)
+            let qr = method(
+                "qr", heading: t.qrHeading, label: t.qrLabel, hint: t.qrHint, button: t.qrButton,
+                input: #"autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\#(KioskForm.maxCode)" required autofocus"#)
+            let rfid = method(
+                "rfid", heading: t.rfidHeading, label: t.rfidLabel, hint: t.rfidHint, button: t.rfidButton,
+                input: #"autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\#(KioskForm.maxCode)" required"#)
             return """
                 <p class="intro">\(escape(t.pickupIntro))</p>
                 <div class="methods">
-                <section class="method" aria-labelledby="pin-heading">
-                <h2 id="pin-heading">\(escape(t.pinHeading))</h2>
-                <form method="post" action="/pickup" autocomplete="off">
-                <input type="hidden" name="method" value="pin">
-                <label for="pin">\(escape(t.pinLabel))</label>
-                <input id="pin" name="code" type="text" inputmode="numeric" autocomplete="off" spellcheck="false" maxlength="\(pinLength)" required aria-describedby="pin-hint">
-                <p class="hint" id="pin-hint">\(escape(pinHint))</p>
-                <button type="submit">\(escape(t.pinButton))</button>
-                </form>
-                </section>
-                <section class="method" aria-labelledby="qr-heading">
-                <h2 id="qr-heading">\(escape(t.qrHeading))</h2>
-                <form method="post" action="/pickup" autocomplete="off">
-                <input type="hidden" name="method" value="qr">
-                <label for="qr">\(escape(t.qrLabel))</label>
-                <input id="qr" name="code" type="text" autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\(KioskForm.maxCode)" required autofocus aria-describedby="qr-hint">
-                <p class="hint" id="qr-hint">\(escape(t.qrHint))</p>
-                <button type="submit">\(escape(t.qrButton))</button>
-                </form>
-                </section>
-                <section class="method" aria-labelledby="rfid-heading">
-                <h2 id="rfid-heading">\(escape(t.rfidHeading))</h2>
-                <form method="post" action="/pickup" autocomplete="off">
-                <input type="hidden" name="method" value="rfid">
-                <label for="rfid">\(escape(t.rfidLabel))</label>
-                <input id="rfid" name="code" type="text" autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\(KioskForm.maxCode)" required aria-describedby="rfid-hint">
-                <p class="hint" id="rfid-hint">\(escape(t.rfidHint))</p>
-                <button type="submit">\(escape(t.rfidButton))</button>
-                </form>
-                </section>
-                </div>
+                \(pin)\(qr)\(rfid)</div>
                 <section class="courier" aria-labelledby="courier-heading">
                 <h2 id="courier-heading">\(escape(t.courierHeading))</h2>
                 <p>\(escape(t.courierIntro))</p>
