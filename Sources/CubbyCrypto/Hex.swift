@@ -19,6 +19,16 @@ public enum Hex {
 
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// The value of one hexadecimal digit (either case) given as its ASCII byte; nil for any other byte.
+    public static func value(ofDigit digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     /// SHA-256 of bytes, in hex.
     public static func sha256(_ data: some DataProtocol) -> String {
         encode(SHA256.hash(data: data))

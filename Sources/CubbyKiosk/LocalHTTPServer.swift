@@ -1,3 +1,4 @@
+import CubbyCrypto
 import HTTPTypes
 import Logging
 import NIOCore
@@ -90,21 +91,12 @@ public enum FormEncoding {
             switch byte {
             case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = it.next().flatMap(hexValue), let low = it.next().flatMap(hexValue) else { return nil }
+                guard let high = it.next().flatMap(Hex.value(ofDigit:)), let low = it.next().flatMap(Hex.value(ofDigit:)) else { return nil }
                 bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 
