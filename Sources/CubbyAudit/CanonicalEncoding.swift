@@ -44,6 +44,14 @@ public enum AuditCanonicalEncoding {
         return out
     }
 
+    /// A string-to-string map as a JSON object in the same canonical form (keys sorted, minimal escapes).
+    public static func json(_ object: [String: String]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        CanonicalValue.object(object.map { ($0.key, CanonicalValue.string($0.value)) }).write(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// SHA-256 of the canonical bytes with the RFC 6962 leaf prefix 0x00.
     public static func leafHash(_ canonical: [UInt8]) -> [UInt8] {
         TreeHash.leaf(canonical).bytes
@@ -75,12 +83,13 @@ enum CanonicalValue {
     func write(into out: inout [UInt8]) {
         switch self {
         case .int(let v):
-            out.append(contentsOf: Array(String(v).utf8))
+            out.append(contentsOf: String(v).utf8)
         case .string(let s):
             Self.writeString(s, into: &out)
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let sorted = members.sorted { Array($0.0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.0.unicodeScalars.map(\.value)) }
+            // UTF-8 byte order is code point order.
+            let sorted = members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
             for (i, (key, value)) in sorted.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(key, into: &out)

@@ -46,10 +46,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case badLocation(String)
     case migrationFailed(String)
     case corrupt(String)
+    case closed
 
     public var description: String {
         switch self {
         case .badLocation(let m), .migrationFailed(let m), .corrupt(let m): m
+        case .closed: "the database is closed"
         }
     }
 }

@@ -165,7 +165,7 @@ extension StoreSession {
         guard let row = try await sql.raw("""
             SELECT \(unsafeRaw: columns) FROM pickup_credentials c
             JOIN parcels p ON p.id = c.parcel_id JOIN compartments k ON k.id = c.compartment_id
-            WHERE c.unit_id = \(bind: unit) AND c.pin_hash = \(bind: pinHash) AND c.state = 'live'\(lock)
+            WHERE c.unit_id = \(livePinKey(unit)) AND c.pin_hash = \(livePinKey(pinHash)) AND c.state = 'live'\(lock)
             """).first() else { return nil }
         return (
             try row.decode(model: PickupCredentialRecord.self, prefix: "c_", keyDecodingStrategy: ColumnNames.decoding),
@@ -175,10 +175,21 @@ extension StoreSession {
     }
 
 
+    /// A bound value in a lookup of live PINs. On SQLite a bare parameter compared with a column that the
+    /// partial index `pickup_live_pin` (`WHERE state = 'live'`) covers makes the prepared statement expire
+    /// whenever a new value is bound, so it would be compiled again for every code entered; a cast is
+    /// still a constant for the index but keeps the plan.
+    func livePinKey(_ value: String) -> SQLQueryString {
+        kind == .sqlite ? "CAST(\(bind: value) AS TEXT)" : "\(bind: value)"
+    }
+    func livePinKey(_ value: Data) -> SQLQueryString {
+        kind == .sqlite ? "CAST(\(bind: value) AS BLOB)" : "\(bind: value)"
+    }
+
     public func insertPickupCredential(_ r: PickupCredentialRecord) async throws { try await insert("pickup_credentials", r) }
     public func livePickupCredential(unit: String, pinHash: Data) async throws -> PickupCredentialRecord? {
         try await one("""
-            SELECT * FROM pickup_credentials WHERE unit_id = \(bind: unit) AND pin_hash = \(bind: pinHash) AND state = 'live'\(forUpdate)
+            SELECT * FROM pickup_credentials WHERE unit_id = \(livePinKey(unit)) AND pin_hash = \(livePinKey(pinHash)) AND state = 'live'\(forUpdate)
             """, as: PickupCredentialRecord.self)
     }
     public func livePickupCredentials(parcel: String) async throws -> [PickupCredentialRecord] {
@@ -239,19 +250,7 @@ extension StoreSession {
 
     /// Appends an audit event with its canonical bytes and leaf hash.
     public func appendAudit(_ record: AuditRecord) async throws {
-        let canonical = AuditCanonicalEncoding.encode(record)
-        let leaf = AuditCanonicalEncoding.leafHash(canonical)
-        let detailJSON = String(decoding: try JSONSerialization.data(withJSONObject: record.detail, options: [.sortedKeys]), as: UTF8.self)
-        try await sql.raw("""
-            INSERT INTO audit_events (id, occurred_at, type, outcome, actor_kind, actor_id, actor_role, organization_id,
-              site_id, unit_id, compartment_id, parcel_id, tracking_number, detail, canonical, leaf_hash)
-            VALUES (\(bind: record.id.uuidString.lowercased()), \(bind: StoredTime.millis(record.occurredAt)),
-              \(bind: record.type), \(bind: record.outcome.rawValue), \(bind: record.actor.kind.rawValue),
-              \(bind: record.actor.id), \(bind: record.actor.role), \(bind: record.organizationId.map(Self.idString)),
-              \(bind: record.siteId.map(Self.idString)), \(bind: record.unitId.map(Self.idString)),
-              \(bind: record.compartmentId.map(Self.idString)), \(bind: record.parcelId.map(Self.idString)),
-              \(bind: record.trackingNumber), \(bind: detailJSON), \(bind: Data(canonical)), \(bind: Data(leaf)))
-            """).run()
+        try await appendAudit([record])
     }
 
     /// Audit events from position `from` (0-based, in append order), at most `limit`.
@@ -301,29 +300,25 @@ extension StoreSession {
     }
 
     /// Appends many audit events in one statement, in the order given.
+    /// Appends audit events in the order given, in one statement.
     public func appendAudit(_ records: [AuditRecord]) async throws {
         guard !records.isEmpty else { return }
-        let rows = try records.map { r -> AuditRow in
+        var query: SQLQueryString = """
+            INSERT INTO audit_events (id, occurred_at, type, outcome, actor_kind, actor_id, actor_role, organization_id,
+              site_id, unit_id, compartment_id, parcel_id, tracking_number, detail, canonical, leaf_hash) VALUES\u{20}
+            """
+        for (i, r) in records.enumerated() {
             let canonical = AuditCanonicalEncoding.encode(r)
-            return AuditRow(
-                id: Self.idString(r.id), occurredAt: StoredTime.millis(r.occurredAt), type: r.type, outcome: r.outcome.rawValue,
-                actorKind: r.actor.kind.rawValue, actorId: r.actor.id, actorRole: r.actor.role,
-                organizationId: r.organizationId.map(Self.idString), siteId: r.siteId.map(Self.idString),
-                unitId: r.unitId.map(Self.idString), compartmentId: r.compartmentId.map(Self.idString),
-                parcelId: r.parcelId.map(Self.idString), trackingNumber: r.trackingNumber,
-                detail: String(decoding: try JSONSerialization.data(withJSONObject: r.detail, options: [.sortedKeys]), as: UTF8.self),
-                canonical: Data(canonical), leafHash: Data(AuditCanonicalEncoding.leafHash(canonical)))
+            let leaf = AuditCanonicalEncoding.leafHash(canonical)
+            if i > 0 { query.appendLiteral(", ") }
+            query += """
+                (\(bind: Self.idString(r.id)), \(bind: StoredTime.millis(r.occurredAt)), \(bind: r.type), \(bind: r.outcome.rawValue),
+                 \(bind: r.actor.kind.rawValue), \(bind: r.actor.id), \(bind: r.actor.role), \(bind: r.organizationId.map(Self.idString)),
+                 \(bind: r.siteId.map(Self.idString)), \(bind: r.unitId.map(Self.idString)), \(bind: r.compartmentId.map(Self.idString)),
+                 \(bind: r.parcelId.map(Self.idString)), \(bind: r.trackingNumber), \(bind: AuditCanonicalEncoding.json(r.detail)),
+                 \(bind: Data(canonical)), \(bind: Data(leaf)))
+                """
         }
-        try await sql.insert(into: "audit_events").models(rows, keyEncodingStrategy: ColumnNames.encoding, nilEncodingStrategy: .asNil).run()
-    }
-
-    struct AuditRow: Encodable, Sendable {
-        var id: String
-        var occurredAt: Int64
-        var type, outcome, actorKind: String
-        var actorId, actorRole, organizationId, siteId, unitId, compartmentId, parcelId, trackingNumber: String?
-        var detail: String
-        var canonical: Data
-        var leafHash: Data
+        try await sql.raw(query).run()
     }
 }

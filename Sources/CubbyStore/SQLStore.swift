@@ -15,7 +15,7 @@ public protocol SQLStore: Sendable {
     /// Runs `body` in one transaction; commits when it returns, rolls back when it throws.
     func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T
     /// Runs `body` in a transaction of its own that is never grouped with others (for measuring raw commits).
-    func writeAlone<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T
+    func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T
     /// Runs `body` with a connection for reads (autocommit).
     func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T
     /// Closes connections.

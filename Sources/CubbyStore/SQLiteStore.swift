@@ -9,22 +9,21 @@ import Synchronization
 
 /// SQLite in WAL mode with `synchronous=FULL`: every commit is fsync'd before it returns.
 ///
-/// One writer connection serves all transactions (SQLite has one writer anyway) and commits those that
-/// arrive together as a group, one fsync for many; reads use their own connections, which WAL lets run
-/// beside a write.
+/// One writer connection serves all transactions (SQLite has one writer anyway), on a thread of its own
+/// with prepared statements kept (`SQLiteWriter`), and commits the transactions that arrive together as a
+/// group, one fsync for many; reads use their own connections, which WAL lets run beside a write.
 public final class SQLiteStore: SQLStore {
     public let kind = DatabaseKind.sqlite
     public let path: String
-    private let writer: SQLiteConnection
+    private let writer: SQLiteWriter
     private let readers: [SQLiteConnection]
-    private let writeLock = AsyncLock()
     private let nextReader = Atomic<Int>(0)
     private let logger: Logger
-    /// This store's own threads for SQLite's blocking calls: a connection waiting on another's lock can
-    /// then never starve the connections of other stores (or this store's writer) of a thread.
+    /// This store's own threads for the readers' blocking calls: a connection waiting on another's lock can
+    /// then never starve the connections of other stores of a thread.
     private let threads: NIOThreadPool
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], threads: NIOThreadPool, logger: Logger) {
+    private init(path: String, writer: SQLiteWriter, readers: [SQLiteConnection], threads: NIOThreadPool, logger: Logger) {
         self.path = path
         self.writer = writer
         self.readers = readers
@@ -36,24 +35,18 @@ public final class SQLiteStore: SQLStore {
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let threads = NIOThreadPool(numberOfThreads: readerCount + 1)
+        // Opening sets WAL mode, which needs the file's write lock: run it on the writer's own thread.
+        let writer = try await Task.detached { try SQLiteWriter.open(path: path, logger: logger) }.value
+        let threads = NIOThreadPool(numberOfThreads: readerCount)
         threads.start()
-        var opened: [SQLiteConnection] = []
+        var readers: [SQLiteConnection] = []
         do {
-            let writer = try await connect(path: path, threads: threads, logger: logger)
-            opened.append(writer)
-            let w = writer.sql(queryLogLevel: nil)
-            try await w.raw("PRAGMA journal_mode=WAL").run()
-            try await w.raw("PRAGMA synchronous=FULL").run()
-            var readers: [SQLiteConnection] = []
-            for _ in 0..<readerCount {
-                readers.append(try await connect(path: path, threads: threads, logger: logger))
-                opened.append(readers.last!)
-            }
+            for _ in 0..<readerCount { readers.append(try await connect(path: path, threads: threads, logger: logger)) }
             return SQLiteStore(path: path, writer: writer, readers: readers, threads: threads, logger: logger)
         } catch {
-            for c in opened { try? await c.close() }
+            for c in readers { try? await c.close() }
             try? await threads.shutdownGracefully()
+            writer.close()
             throw error
         }
     }
@@ -80,11 +73,14 @@ public final class SQLiteStore: SQLStore {
     private struct Job: Sendable {
         let body: @Sendable (StoreSession) async throws -> any Sendable
         let done: CheckedContinuation<any Sendable, any Error>
+        /// Committed on its own, never in a group.
+        let alone: Bool
     }
 
     private struct Queue {
         var jobs: [Job] = []
         var draining = false
+        var closed = false
     }
     private let queue = Mutex(Queue())
     /// Most transactions committed together.
@@ -94,36 +90,64 @@ public final class SQLiteStore: SQLStore {
     /// (group commit): each runs inside a savepoint, so a failing one rolls back alone, and all that
     /// succeeded become durable with one fsync. No caller hears of success before that fsync.
     public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
+        try await enqueue(body, alone: false)
+    }
+
+    /// One transaction, one fsync, with nothing grouped: the database's own durable-commit rate.
+    public func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
+        try await enqueue(body, alone: true)
+    }
+
+    private func enqueue<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T, alone: Bool) async throws -> T {
         let erased: @Sendable (StoreSession) async throws -> any Sendable = { try await body($0) }
         let result = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
-            let startDrain = queue.withLock { q -> Bool in
-                q.jobs.append(Job(body: erased, done: c))
+            let startDrain = queue.withLock { q -> Bool? in
+                if q.closed { return nil }
+                q.jobs.append(Job(body: erased, done: c, alone: alone))
                 if q.draining { return false }
                 q.draining = true
                 return true
             }
-            if startDrain { Task { await self.drain() } }
+            switch startDrain {
+            case nil: c.resume(throwing: StoreError.closed)
+            case true?: Task(executorPreference: writer.thread) { await self.drain() }
+            case false?: break
+            }
         }
         guard let value = result as? T else { throw StoreError.corrupt("a transaction returned an unexpected type") }
         return value
     }
 
-    /// Commits queued transactions in groups until the queue is empty.
+    /// Commits queued transactions, in groups, on the writer's thread until the queue is empty.
     private func drain() async {
         while true {
             let jobs = queue.withLock { q -> [Job] in
-                let batch = Array(q.jobs.prefix(maxGroup))
-                q.jobs.removeFirst(batch.count)
-                if batch.isEmpty { q.draining = false }
+                guard let first = q.jobs.first else {
+                    q.draining = false
+                    return []
+                }
+                if first.alone {
+                    q.jobs.removeFirst()
+                    return [first]
+                }
+                let count = q.jobs.prefix(maxGroup).prefix(while: { !$0.alone }).count
+                let batch = Array(q.jobs.prefix(count))
+                q.jobs.removeFirst(count)
                 return batch
             }
-            if jobs.isEmpty { return }
-            await writeLock.withLock { await commitGroup(jobs) }
+            guard let first = jobs.first else { return }
+            if first.alone {
+                await commitAlone(first)
+            } else {
+                await commitGroup(jobs)
+            }
         }
     }
 
+    private var session: StoreSession { StoreSession(sql: writer.database, kind: .sqlite) }
+
     private func commitGroup(_ jobs: [Job]) async {
-        let session = StoreSession(sql: writer.sql(queryLogLevel: nil), kind: .sqlite)
+        let session = self.session
         do {
             try await session.exec("BEGIN IMMEDIATE")
         } catch {
@@ -160,21 +184,22 @@ public final class SQLiteStore: SQLStore {
         for (job, result) in zip(jobs, results) { job.done.resume(with: result) }
     }
 
-    /// One transaction, one fsync, with nothing grouped: the database's own durable-commit rate.
-    public func writeAlone<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
-            let session = StoreSession(sql: writer.sql(queryLogLevel: nil), kind: .sqlite)
+    private func commitAlone(_ job: Job) async {
+        let session = self.session
+        do {
             try await session.exec("BEGIN IMMEDIATE")
             do {
-                let result = try await body(session)
+                let result = try await job.body(session)
                 try await session.exec("COMMIT")
-                return result
+                job.done.resume(returning: result)
             } catch {
                 do { try await session.exec("ROLLBACK") } catch {
                     logger.error("rollback failed", metadata: ["error": "\(error)"])
                 }
-                throw error
+                job.done.resume(throwing: error)
             }
+        } catch {
+            job.done.resume(throwing: error)
         }
     }
 
@@ -185,7 +210,11 @@ public final class SQLiteStore: SQLStore {
     }
 
     public func close() async {
-        for c in readers + [writer] { try? await c.close().get() }
+        queue.withLock { $0.closed = true }
+        // Transactions already queued finish first.
+        while queue.withLock({ $0.draining }) { try? await Task.sleep(for: .milliseconds(1)) }
+        for c in readers { try? await c.close().get() }
         try? await threads.shutdownGracefully()
+        writer.close()
     }
 }

@@ -270,6 +270,9 @@ public struct ParcelDesk: UnitEventSink {
     public func pickup(_ p: Principal, unitId: String, code rawCode: String) async throws -> (ParcelRecord, CompartmentRecord) {
         let code = rawCode.trimmingCharacters(in: .whitespacesAndNewlines)
         let isQR = code.hasPrefix(QRTokenSigner.prefix)
+        // The PIN's keyed hash needs no database: it is computed before the transaction, off the writer.
+        let digits = code.filter { $0 != " " && $0 != "-" }
+        let pinHash = isQR ? Data() : keys.pinHash(unitId: unitId, pin: digits)
         let outcome = try await write { s -> PickupOutcome in
             let unit = try await unitInScope(s, unitId, p, lock: true)
             guard p.role == .device, p.unitId?.uuidString.lowercased() == unit.id else {
@@ -278,7 +281,7 @@ public struct ParcelDesk: UnitEventSink {
             let now = clock.now()
             let nowMs = StoredTime.millis(now)
             if isQR { return try await pickupByQR(s, unit: unit, token: code, actor: p.actor, nowMs: nowMs) }
-            return try await pickupByPIN(s, unit: unit, code: code, actor: p.actor, now: now)
+            return try await pickupByPIN(s, unit: unit, digits: digits, hash: pinHash, actor: p.actor, now: now)
         }
         switch outcome {
         case .opened(let parcel, let compartment):
@@ -291,7 +294,8 @@ public struct ParcelDesk: UnitEventSink {
         }
     }
 
-    func pickupByPIN(_ s: StoreSession, unit: UnitRecord, code: String, actor: Actor, now: Date) async throws -> PickupOutcome {
+    /// `hash` is the keyed hash of `digits` under the unit's PIN key.
+    func pickupByPIN(_ s: StoreSession, unit: UnitRecord, digits: String, hash: Data, actor: Actor, now: Date) async throws -> PickupOutcome {
         var unit = unit
         let nowMs = StoredTime.millis(now)
         let windowStart = nowMs - 86_400_000
@@ -304,9 +308,7 @@ public struct ParcelDesk: UnitEventSink {
         case .evaluate:
             break
         }
-        let digits = code.filter { $0 != " " && $0 != "-" }
         // The hash and the lookup run whatever the input, so a malformed code costs what a wrong one does.
-        let hash = keys.pinHash(unitId: unit.id, pin: digits)
         let match = try await s.pickupMatch(unit: unit.id, pinHash: hash)
         let wellFormed = digits.count == policy.pinLength && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
         if wellFormed, let (credential, parcel, compartment) = match,
