@@ -322,7 +322,8 @@ final class WriterThread: TaskExecutor, @unchecked Sendable {
     /// `name` (at most 15 bytes on Linux) is what `top -H` and `ps -L` show for the thread.
     init(name: String) {
         let thread = Thread { [self] in
-            _ = pthread_setname_np(pthread_self(), String(name.utf8.prefix(15))!)
+            // Named from inside: that is when Foundation passes the name on to the system.
+            Thread.current.name = name
             loop()
         }
         thread.start()

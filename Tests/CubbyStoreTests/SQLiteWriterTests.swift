@@ -176,9 +176,5 @@ struct SQLiteWriterTests {
     }
 }
 
-/// The name of the thread this runs on, as the system knows it.
-private func currentThreadName() -> String {
-    var buffer = [CChar](repeating: 0, count: 64)
-    _ = pthread_getname_np(pthread_self(), &buffer, buffer.count)
-    return String(cString: buffer)
-}
+/// The name of the thread this runs on.
+private func currentThreadName() -> String? { Thread.current.name }
