@@ -8,6 +8,11 @@ extension StoreSession {
         try await exec("CREATE TABLE IF NOT EXISTS bench_commits (id TEXT PRIMARY KEY, at \(kind == .sqlite ? "INTEGER" : "BIGINT") NOT NULL)")
     }
 
+    /// Gathers fresh table statistics for the query planner (after a bulk load).
+    public func refreshStatistics() async throws {
+        try await exec("ANALYZE")
+    }
+
     /// One row, to be committed by the caller's transaction.
     public func commitProbe(id: String, at: Int64) async throws {
         try await sql.raw("INSERT INTO bench_commits (id, at) VALUES (\(bind: id), \(bind: at))").run()

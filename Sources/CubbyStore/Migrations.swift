@@ -317,6 +317,11 @@ enum Migrations {
               created_at {ts} NOT NULL)
             """,
         ]),
+        Migration(9, "pickup_by_parcel_state", why: "a parcel's live credentials are found through one index, not by combining it with the whole partial index of live PINs", [
+            // PostgreSQL, with statistics not yet gathered, ANDed the parcel index with all of pickup_live_pin.
+            "CREATE INDEX pickup_by_parcel_state ON pickup_credentials (parcel_id, state)",
+            "DROP INDEX pickup_by_parcel",
+        ]),
     ]
 }
 
