@@ -13,6 +13,15 @@ extension StoreSession {
         try await exec("ANALYZE")
     }
 
+    /// After a bulk load on PostgreSQL, outside any transaction: vacuums and analyzes the tables and writes
+    /// a checkpoint, so what follows is not competing with the load's aftermath (autovacuum of the new
+    /// rows, full-page images after the next checkpoint). A no-op on SQLite.
+    public func settleAfterBulkLoad() async throws {
+        guard kind == .postgres else { return }
+        try await exec("VACUUM (ANALYZE)")
+        try await exec("CHECKPOINT")
+    }
+
     /// One row, to be committed by the caller's transaction.
     public func commitProbe(id: String, at: Int64) async throws {
         try await sql.raw("INSERT INTO bench_commits (id, at) VALUES (\(bind: id), \(bind: at))").run()

@@ -35,8 +35,7 @@ public final class SQLiteStore: SQLStore {
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        // Opening sets WAL mode, which needs the file's write lock: run it on the writer's own thread.
-        let writer = try await Task.detached { try SQLiteWriter.open(path: path, logger: logger) }.value
+        let writer = try await SQLiteWriter.open(path: path, logger: logger)
         let threads = NIOThreadPool(numberOfThreads: readerCount)
         threads.start()
         var readers: [SQLiteConnection] = []
@@ -46,7 +45,7 @@ public final class SQLiteStore: SQLStore {
         } catch {
             for c in readers { try? await c.close() }
             try? await threads.shutdownGracefully()
-            writer.close()
+            await writer.close()
             throw error
         }
     }
@@ -215,6 +214,6 @@ public final class SQLiteStore: SQLStore {
         while queue.withLock({ $0.draining }) { try? await Task.sleep(for: .milliseconds(1)) }
         for c in readers { try? await c.close().get() }
         try? await threads.shutdownGracefully()
-        writer.close()
+        await writer.close()
     }
 }

@@ -35,8 +35,19 @@ final class SQLiteWriter: @unchecked Sendable {
         self.eventLoop = MultiThreadedEventLoopGroup.singleton.any()
     }
 
-    /// Opens (creating if needed) the database file at `path` for writing.
-    static func open(path: String, logger: Logger) throws -> SQLiteWriter {
+    /// Opens (creating if needed) the database file at `path` for writing. Opening waits on the file (WAL
+    /// mode takes its lock), so it runs on the writer's new thread, not on the caller's.
+    static func open(path: String, logger: Logger) async throws -> SQLiteWriter {
+        let thread = WriterThread(name: "cubby-db-write")
+        do {
+            return try await Task(executorPreference: thread) { try openHere(path: path, thread: thread, logger: logger) }.value
+        } catch {
+            thread.stop()
+            throw error
+        }
+    }
+
+    private static func openHere(path: String, thread: WriterThread, logger: Logger) throws -> SQLiteWriter {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE
         let status = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
@@ -45,7 +56,7 @@ final class SQLiteWriter: @unchecked Sendable {
             if let db { sqlite_nio_sqlite3_close_v2(db) }
             throw SQLiteCallError(code: status, message: "cannot open \(path): \(message)")
         }
-        let writer = SQLiteWriter(handle: db, thread: WriterThread(name: "cubby-db-write"), logger: logger)
+        let writer = SQLiteWriter(handle: db, thread: thread, logger: logger)
         do {
             for pragma in ["PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL",
                            "PRAGMA synchronous=FULL", "PRAGMA cache_size=-32768"]
@@ -53,7 +64,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 try writer.run(pragma, binds: []) { _ in }
             }
         } catch {
-            writer.close()
+            writer.closeHere()
             throw error
         }
         return writer
@@ -76,20 +87,21 @@ final class SQLiteWriter: @unchecked Sendable {
         while true {
             let (statement, tail) = try prepare(rest, persistent: first)
             guard let statement else { return }  // only whitespace or comments were left
+            let last = tail.allSatisfy(\.isWhitespace)
             let isSchemaChange = Self.changesSchema(rest)
             let cached = CachedStatement(statement)
-            let cache = first && tail.allSatisfy(\.isWhitespace) && !isSchemaChange
+            let cache = first && last && !isSchemaChange
             if cache {
                 if statements.count >= Self.cacheLimit { finalizeAll() }
                 statements[sql] = cached
             }
             defer { if !cache { sqlite_nio_sqlite3_finalize(statement) } }
-            if !first, !binds.isEmpty { throw SQLiteCallError(code: SQLITE_MISUSE, message: "several statements with binds in one query") }
-            try execute(cached, binds: first ? binds : [], onRow: onRow)
+            // Checked before anything runs: which statement would the values belong to?
+            if !last, !binds.isEmpty { throw SQLiteCallError(code: SQLITE_MISUSE, message: "several statements with binds in one query") }
+            try execute(cached, binds: binds, onRow: onRow)
             // A new table, index or trigger may change what cached statements would do: prepare them anew.
             if isSchemaChange { finalizeAll() }
-            if tail.allSatisfy(\.isWhitespace) { return }
-            if !binds.isEmpty { throw SQLiteCallError(code: SQLITE_MISUSE, message: "several statements with binds in one query") }
+            if last { return }
             rest = tail
             first = false
         }
@@ -195,8 +207,14 @@ final class SQLiteWriter: @unchecked Sendable {
         statements.removeAll()
     }
 
-    /// Finalizes the statements, closes the connection and ends the thread.
-    func close() {
+    /// Finalizes the statements, closes the connection (which may write back the WAL and fsync) and ends
+    /// the thread; the work runs on the writer's thread.
+    func close() async {
+        await Task(executorPreference: thread) { self.closeHere() }.value
+        thread.stop()
+    }
+
+    private func closeHere() {
         lock.lock()
         if !closed {
             closed = true
@@ -205,7 +223,6 @@ final class SQLiteWriter: @unchecked Sendable {
             if status != SQLITE_OK { logger.error("closing the SQLite writer failed", metadata: ["status": "\(status)"]) }
         }
         lock.unlock()
-        thread.stop()
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

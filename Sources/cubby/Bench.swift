@@ -79,6 +79,7 @@ struct PickupBench: AsyncParsableCommand {
                 try await fixture.history(count: history) { done in
                     if done % 100_000 == 0 { say("  history: \(done) past parcels") }
                 }
+                try await parts.store.read { s in try await s.settleAfterBulkLoad() }
                 let parcels = try await parts.store.read { s in try await s.parcelCount() }
                 say(String(format: "  added %d past parcels in %.0f s (%d parcels in the database)", history, Date().timeIntervalSince(started), parcels))
                 rounds.append(try await round("with \(history) past parcels", fixture: fixture, tag: "b", client: client, store: parts.store))

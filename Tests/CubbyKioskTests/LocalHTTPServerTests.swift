@@ -142,7 +142,8 @@ final class RawConnection: @unchecked Sendable {
             close(s)
             return nil
         }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        // Generous: with the whole suite running side by side on two cores, an answer has taken over 10 s.
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         fd = s
     }

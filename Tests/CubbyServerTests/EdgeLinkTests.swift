@@ -106,7 +106,10 @@ final class TestUnit: Sendable {
 }
 
 /// Waits until `condition` holds (or fails the test after `seconds`).
-func eventually(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
+///
+/// The limit is generous on purpose: the whole suite runs its tests side by side on the machine's few
+/// threads, and a wait that takes under a second alone has taken over a minute there.
+func eventually(_ what: String, seconds: Double = 180, _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return }

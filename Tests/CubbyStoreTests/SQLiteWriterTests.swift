@@ -85,7 +85,16 @@ struct SQLiteWriterTests {
             await #expect(throws: (any Error).self) {
                 try await store.write { s in try await s.sql.raw("INSERT INTO a VALUES (\(bind: 2)); INSERT INTO a VALUES (3)").run() }
             }
-            let count = try await store.write { s in try await s.sql.raw("SELECT COUNT(*) AS n FROM a").first()?.decode(column: "n", as: Int.self) }
+            // Refused before either statement runs: even inside the same transaction nothing was added.
+            let count = try await store.write { s -> Int? in
+                let refused: Bool
+                do {
+                    try await s.sql.raw("INSERT INTO a VALUES (\(bind: 2)); INSERT INTO a VALUES (3)").run()
+                    refused = false
+                } catch { refused = true }
+                #expect(refused)
+                return try await s.sql.raw("SELECT COUNT(*) AS n FROM a").first()?.decode(column: "n", as: Int.self)
+            }
             #expect(count == 1)
         }
     }
