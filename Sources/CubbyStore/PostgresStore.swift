@@ -57,7 +57,7 @@ public final class PostgresStore: SQLStore {
 
     /// PostgreSQL groups concurrent commits' WAL flushes itself; a plain transaction is already "alone".
     public func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
-        try await withoutActuallyEscaping(body) { body in try await write(body) }
+        try await write(body)
     }
 
     public func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {

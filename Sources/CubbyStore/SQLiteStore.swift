@@ -50,17 +50,19 @@ public final class SQLiteStore: SQLStore {
         }
     }
 
+    /// Set on every connection, the writer's and the readers'. 32 MiB of page cache per connection keeps
+    /// the hot indexes of a large database in memory.
+    static let connectionPragmas = [
+        "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL", "PRAGMA cache_size=-32768",
+    ]
+
     static func connect(path: String, threads: NIOThreadPool, logger: Logger) async throws -> SQLiteConnection {
         let conn = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: threads, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
         ).get()
         let db = conn.sql(queryLogLevel: nil)
         do {
-            try await db.raw("PRAGMA busy_timeout=10000").run()
-            try await db.raw("PRAGMA foreign_keys=ON").run()
-            try await db.raw("PRAGMA synchronous=FULL").run()
-            // 32 MiB of page cache per connection keeps the hot indexes of a large database in memory.
-            try await db.raw("PRAGMA cache_size=-32768").run()
+            for pragma in connectionPragmas { try await db.raw(SQLQueryString(pragma)).run() }
         } catch {
             try? await conn.close()
             throw error

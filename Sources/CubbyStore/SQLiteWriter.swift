@@ -16,13 +16,16 @@ import VaporCSQLite
 ///
 /// It links the same SQLite library as the reader connections (SQLiteNIO's), so the two share one set of
 /// file locks.
+///
+/// `@unchecked Sendable` is safe because the mutable state (`statements`, `closed`) and every use of
+/// `handle` are behind `lock`, and the connection is opened with SQLite's full mutex besides.
 final class SQLiteWriter: @unchecked Sendable {
     let thread: WriterThread
     private let handle: OpaquePointer
     private let lock = NSLock()
     private var statements: [String: CachedStatement] = [:]
     private var closed = false
-    private let logger: Logger
+    let logger: Logger
     let eventLoop: any EventLoop
 
     /// Most prepared statements kept; past it the cache starts again.
@@ -58,9 +61,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         let writer = SQLiteWriter(handle: db, thread: thread, logger: logger)
         do {
-            for pragma in ["PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL",
-                           "PRAGMA synchronous=FULL", "PRAGMA cache_size=-32768"]
-            {
+            for pragma in SQLiteStore.connectionPragmas + ["PRAGMA journal_mode=WAL"] {
                 try writer.run(pragma, binds: []) { _ in }
             }
         } catch {
@@ -299,7 +300,7 @@ struct DirectSQLiteRow: SQLRow {
 struct DirectSQLiteDatabase: SQLDatabase {
     let writer: SQLiteWriter
 
-    var logger: Logger { Logger(label: "cubby.sqlite.writer") }
+    var logger: Logger { writer.logger }
     var eventLoop: any EventLoop { writer.eventLoop }
     var dialect: any SQLDialect { SQLiteDialect() }
     var queryLogLevel: Logger.Level? { nil }
@@ -330,6 +331,9 @@ struct DirectSQLiteDatabase: SQLDatabase {
 }
 
 /// One thread that runs the jobs of tasks preferring it, one after another.
+///
+/// `@unchecked Sendable` is safe because `jobs`, `stopped` and `finished` are read and written only with
+/// `condition` locked.
 final class WriterThread: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
