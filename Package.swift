@@ -17,7 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "CommandLineArguments"]),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -67,7 +67,6 @@ let package = Package(
             name: "CubbyStore",
             dependencies: [
                 "CubbyCore",
-                "CubbyCrypto",
                 "CubbyAudit",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
@@ -107,10 +106,44 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml"), .copy("Resources/Templates"), .copy("Resources/common-passwords.txt")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "CubbyDemo",
+            dependencies: ["CubbyCore", "CubbyCrypto", "CubbyStore", "CubbyServer"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CubbyBench",
+            dependencies: [
+                "CubbyAudit",
+                "CubbyCore",
+                "CubbyCrypto",
+                "CubbyStore",
+                "CubbyServer",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CubbyEdgeBench",
+            dependencies: [
+                "CubbyCore",
+                "CubbyCrypto",
+                "CubbyDevices",
+                "CubbyKiosk",
+                "CubbyEdge",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "cubby",
             dependencies: [
                 "CubbyServer",
+                "CubbyDemo",
+                "CubbyBench",
+                "CubbyEdgeBench",
                 "CubbyEdgeCLI",
                 "CubbyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -130,7 +163,6 @@ let package = Package(
         ),
         .target(
             name: "CubbyDevices",
-            dependencies: ["CubbyCore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -181,10 +213,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "cubby-edge",
-            dependencies: ["CubbyEdgeCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CubbyEdgeCLI", "CubbyEdgeBench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CubbyDevicesTests", dependencies: ["CubbyDevices", "CubbyCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CubbyDevicesTests", dependencies: ["CubbyDevices"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CubbyKioskTests",
             dependencies: [
@@ -207,6 +239,7 @@ let package = Package(
             name: "CubbyServerTests",
             dependencies: [
                 "CubbyServer",
+                "CubbyDemo",
                 "CubbyStore",
                 "CubbyCore",
                 "CubbyCrypto",

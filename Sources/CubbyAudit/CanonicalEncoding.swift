@@ -20,14 +20,14 @@ public enum AuditCanonicalEncoding {
 
         var fields: [(String, CanonicalValue)] = [
             ("v", .int(Int64(version))),
-            ("id", .string(record.id.uuidString.lowercased())),
+            ("id", .string(record.id.idString)),
             ("at", .string(timestamp(record.occurredAt))),
             ("type", .string(record.type)),
             ("outcome", .string(record.outcome.rawValue)),
             ("actor", .object(actor)),
         ]
         func add(_ key: String, _ id: UUID?) {
-            if let id { fields.append((key, .string(id.uuidString.lowercased()))) }
+            if let id { fields.append((key, .string(id.idString))) }
         }
         add("org", record.organizationId)
         add("site", record.siteId)

@@ -71,4 +71,16 @@ public struct AuditRecord: Codable, Sendable, Hashable {
         self.trackingNumber = trackingNumber
         self.detail = detail
     }
+
+    /// An event of one of the types the server writes.
+    public init(
+        id: UUID = UUID(), occurredAt: Date, event: AuditEventType, outcome: AuditOutcome = .success, actor: Actor,
+        organizationId: UUID? = nil, siteId: UUID? = nil, unitId: UUID? = nil, compartmentId: UUID? = nil,
+        parcelId: UUID? = nil, trackingNumber: String? = nil, detail: [String: String] = [:]
+    ) {
+        self.init(
+            id: id, occurredAt: occurredAt, type: event.rawValue, outcome: outcome, actor: actor, organizationId: organizationId,
+            siteId: siteId, unitId: unitId, compartmentId: compartmentId, parcelId: parcelId, trackingNumber: trackingNumber,
+            detail: detail)
+    }
 }

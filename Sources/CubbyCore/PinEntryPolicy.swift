@@ -95,6 +95,9 @@ public struct PinEntryLimiter: Sendable {
 
     public init(policy: PinEntryPolicy) { self.policy = policy }
 
+    /// The rolling window in which failed PINs count against a unit's daily budget.
+    public static let failureWindow: Int64 = Milliseconds.day
+
     /// Whether a PIN attempt at `now` may be evaluated. `recentFailures` are the failure times within 24 h, oldest first.
     public func decide(state: PinEntryState, recentFailures: [Date], now: Date) -> PinEntryDecision {
         if state.suspended {
@@ -102,7 +105,7 @@ public struct PinEntryLimiter: Sendable {
         }
         if recentFailures.count >= policy.dailyFailureBudget {
             let index = recentFailures.count - policy.dailyFailureBudget
-            let agesOut = recentFailures[index].addingTimeInterval(86_400)
+            let agesOut = recentFailures[index].addingTimeInterval(TimeInterval(Self.failureWindow / Milliseconds.second))
             return .lockedOut(retryAfter: .seconds(max(1, agesOut.timeIntervalSince(now).rounded(.up))), reason: .suspended)
         }
         if let until = state.lockedUntil, until > now {

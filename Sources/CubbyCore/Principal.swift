@@ -65,6 +65,6 @@ public struct Principal: Sendable, Hashable {
         case .resident: .recipient
         case .carrier: .carrier
         }
-        return Actor(kind: kind, id: (subjectId ?? unitId ?? carrierId ?? credentialId).uuidString.lowercased(), role: role.rawValue)
+        return Actor(kind: kind, id: (subjectId ?? unitId ?? carrierId ?? credentialId).idString, role: role.rawValue)
     }
 }

@@ -81,7 +81,7 @@ public actor EdgeJournal {
         await beginAppend()
         defer { endAppend() }
         var event = EdgeEvent(
-            seq: lastSeq + 1, occurredAt: Int64((time.timeIntervalSince1970 * 1000).rounded()), kind: kind, compartmentId: compartmentId,
+            seq: lastSeq + 1, occurredAt: time.millisecondsSince1970, kind: kind, compartmentId: compartmentId,
             parcelId: parcelId, detail: detail, photoSHA256: photo.map { Hex.sha256($0) }, previousHash: lastHash)
         event.hash = EdgeJournalHash.hash(previous: lastHash, event: event)
         let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
@@ -176,7 +176,7 @@ public actor EdgeJournal {
 
     public func recordPinFailure(at: Int64) async throws {
         _ = try await connection.query("INSERT INTO pin_failures (at) VALUES (?)", [.integer(Int(at))])
-        _ = try await connection.query("DELETE FROM pin_failures WHERE at < ?", [.integer(Int(at - 86_400_000))])
+        _ = try await connection.query("DELETE FROM pin_failures WHERE at < ?", [.integer(Int(at - PickupCodeRules.failureWindow))])
     }
 
     public func pinFailures(since: Int64) async throws -> [Int64] {

@@ -225,7 +225,7 @@ public final class EdgeServerLink: EdgeUplink {
     /// Sends a request and waits for its answer (nil when offline or no answer in time).
     func ask(_ make: (String) -> EdgeUpMessage) async -> EdgeDownMessage? {
         guard isOnline else { return nil }
-        let id = UUID().uuidString.lowercased()
+        let id = EntityID.make()
         let message = make(id)
         let timeout = Task { [weak self] in
             try? await Task.sleep(for: Self.requestTimeout)

@@ -135,26 +135,31 @@ public actor LockerController: KioskBackend {
     }
 
     public func pickup(code raw: String, method: KioskCodeMethod) async -> KioskPickupResult {
-        let code = raw.trimmingWhitespace()
+        let code = PresentedCode(raw)
         guard !lockedDown else {
             try? await record(.openRefused, detail: ["reason": "lockdown", "via": "kiosk"])
             return .lockedDown
         }
         guard let unit else { return .rejected }
         let now = Date()
-        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
-        let methodName = code.hasPrefix(QRTokenSigner.prefix) ? "qr" : method.rawValue
-        if methodName == "qr" {
-            if let match = matchQR(code, unit: unit, nowMs: nowMs) { return await open(match, method: "qr") }
+        let nowMs = now.millisecondsSince1970
+        let digits: String
+        switch code {
+        case .qr(let token):
+            if let match = matchQR(token, unit: unit, nowMs: nowMs) { return await open(match, method: "qr") }
             return await rejected(method: "qr")
+        case .pin(let typed):
+            digits = typed
         }
+        let methodName = method.rawValue
         let limiter = PinEntryLimiter(policy: unit.pinPolicy)
-        let failures = ((try? await journal.pinFailures(since: nowMs - 86_400_000)) ?? []).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        let failures = ((try? await journal.pinFailures(since: nowMs - PickupCodeRules.failureWindow)) ?? []).map {
+            Date(millisecondsSince1970: $0)
+        }
         if case .lockedOut(let retry, let reason) = limiter.decide(state: pinEntry, recentFailures: failures, now: now) {
             try? await record(.codeLockedOut, detail: ["method": methodName, "reason": reason.rawValue])
             return .lockedOut(retryAfterSeconds: max(1, Int(retry.components.seconds)))
         }
-        let digits = code.filter { $0 != " " && $0 != "-" }
         if let match = matchPIN(digits, unit: unit, nowMs: nowMs) {
             let before = pinEntry
             pinEntry = limiter.afterSuccess(state: before)
@@ -171,28 +176,32 @@ public actor LockerController: KioskBackend {
         if let data = try? JSONEncoder().encode(pinEntry) { try? await journal.set("pinEntry", String(decoding: data, as: UTF8.self)) }
     }
 
-    func matchPIN(_ digits: String, unit: EdgeUnitState, nowMs: Int64) -> EdgePickupCode? {
-        guard let key = UnitPinKey(base64: unit.pinKey) else { return nil }
-        // The hash runs whatever the input, so a malformed code costs what a wrong one does.
-        let hash = key.hash(pin: digits)
-        let wellFormed = digits.count == unit.pinPolicy.pinLength && digits.allSatisfy { $0.isASCII && $0.isNumber }
-        var found: EdgePickupCode? = nil
-        for code in unit.codes {
-            guard let stored = Data(base64Encoded: code.pinHash) else { continue }
-            if KeyedHasher.constantTimeEquals([UInt8](stored), hash), code.expiresAt > nowMs, !used.contains(code.parcelId) { found = code }
+    /// The unit's live codes as the shared code rules see them.
+    static func liveCodes(_ unit: EdgeUnitState) -> [LivePickupCode] {
+        unit.codes.compactMap { code in
+            guard let hash = Data(base64Encoded: code.pinHash) else { return nil }
+            return LivePickupCode(
+                parcelId: code.parcelId, compartmentId: code.compartmentId, pinHash: [UInt8](hash), qrNonce: code.qrNonce,
+                expiresAt: code.expiresAt)
         }
-        return wellFormed ? found : nil
     }
 
-    func matchQR(_ token: String, unit: EdgeUnitState, nowMs: Int64) -> EdgePickupCode? {
-        guard let raw = Data(base64Encoded: unit.qrPublicKey), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw),
-            let claims = QRTokenSigner(publicKey: key).verify(token), claims.u.uuidString.lowercased() == unit.unitId,
-            Int64(claims.expiresAt.timeIntervalSince1970 * 1000) > nowMs
+    func matchPIN(_ digits: String, unit: EdgeUnitState, nowMs: Int64) -> LivePickupCode? {
+        guard let key = UnitPinKey(base64: unit.pinKey) else { return nil }
+        let used = self.used
+        return PickupCodeRules(pinLength: unit.pinPolicy.pinLength).matchPIN(
+            digits, hash: key.hash(pin: digits), among: Self.liveCodes(unit), now: nowMs) { !used.contains($0.parcelId) }
+    }
+
+    func matchQR(_ token: String, unit: EdgeUnitState, nowMs: Int64) -> LivePickupCode? {
+        guard let raw = Data(base64Encoded: unit.qrPublicKey), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
         else { return nil }
-        return unit.codes.first {
-            $0.qrNonce == claims.n && $0.parcelId == claims.p.uuidString.lowercased() && $0.compartmentId == claims.c.uuidString.lowercased()
-                && $0.expiresAt > nowMs && !used.contains($0.parcelId)
+        let rules = PickupCodeRules(pinLength: unit.pinPolicy.pinLength)
+        guard let claims = rules.verifyQR(token, verifier: QRTokenSigner(publicKey: key), unitId: unit.unitId, now: nowMs) else {
+            return nil
         }
+        let used = self.used
+        return rules.matchQR(claims, among: Self.liveCodes(unit), now: nowMs) { !used.contains($0.parcelId) }
     }
 
     func rejected(method: String) async -> KioskPickupResult {
@@ -202,10 +211,10 @@ public actor LockerController: KioskBackend {
     }
 
     /// A code matched: journal the pickup (on disk first), mark the code used, then open the door.
-    func open(_ code: EdgePickupCode, method: String) async -> KioskPickupResult {
+    func open(_ code: LivePickupCode, method: String) async -> KioskPickupResult {
         guard let compartment = unit?.compartments.first(where: { $0.id == code.compartmentId }) else { return .rejected }
         let photo = await still("pickup \(compartment.label)")
-        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let nowMs = Date().millisecondsSince1970
         do {
             try await record(.pickup, compartmentId: compartment.id, parcelId: code.parcelId,
                              detail: ["method": method, "offline": String(!online)], photo: photo)
@@ -263,7 +272,7 @@ public actor LockerController: KioskBackend {
         let outcome: String
         switch command.kind {
         case .open:
-            if Int64(Date().timeIntervalSince1970 * 1000) > command.expiresAt {
+            if Date().millisecondsSince1970 > command.expiresAt {
                 outcome = "expired"
             } else if lockedDown {
                 try? await record(.openRefused, compartmentId: command.compartmentId, detail: ["reason": "lockdown", "commandId": command.id])

@@ -17,10 +17,10 @@ import Darwin
 import Logging
 import UnixSignals
 
-/// The commands of a unit's controller, shared by `cubby-edge` and `cubby edge`.
+/// The commands of a unit's controller, shared by `cubby-edge` and `cubby edge` (each adds `bench` from CubbyEdgeBench).
 public enum EdgeCommands {
     public static let all: [any ParsableCommand.Type] = [
-        EdgeEnrollCommand.self, EdgeRunCommand.self, EdgeBenchCommand.self, EdgeEmulateBoardsCommand.self,
+        EdgeEnrollCommand.self, EdgeRunCommand.self, EdgeEmulateBoardsCommand.self,
     ]
 }
 

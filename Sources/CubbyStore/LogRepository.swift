@@ -1,3 +1,4 @@
+import CubbyCore
 import CubbyAudit
 import Foundation
 import SQLKit
@@ -213,7 +214,7 @@ extension StoredAuditEvent {
     /// The event as exports and bundles see it, at leaf `index`.
     public func exportRow(index: Int64) -> AuditExportRow {
         AuditExportRow(
-            index: index, id: id, occurredAt: AuditCanonicalEncoding.timestamp(StoredTime.date(occurredAt)), occurredAtMillis: occurredAt,
+            index: index, id: id, occurredAt: AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: occurredAt)), occurredAtMillis: occurredAt,
             type: type, outcome: outcome, actorKind: actorKind, actorId: actorId, actorRole: actorRole, organizationId: organizationId,
             siteId: siteId, unitId: unitId, compartmentId: compartmentId, parcelId: parcelId, trackingNumber: trackingNumber,
             detail: detailMap, canonical: [UInt8](canonical), leafHash: [UInt8](leafHash))

@@ -352,7 +352,7 @@ public enum Migrator {
                         throw StoreError.migrationFailed("migration \(migration.version) (\(migration.name)) failed: \(String(reflecting: error))")
                     }
                 }
-                try await s.sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: StoredTime.millis(Date())))").run()
+                try await s.sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().millisecondsSince1970))").run()
                 return true
             }
             if did { applied.append(migration.version) }
@@ -368,10 +368,4 @@ public enum Migrator {
             }
         }
     }
-}
-
-/// Time as stored: milliseconds since 1970 in a 64-bit integer, the same on both databases.
-public enum StoredTime {
-    public static func millis(_ date: Date) -> Int64 { date.millisecondsSince1970 }
-    public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(millis) / 1000) }
 }

@@ -1,3 +1,4 @@
+import CubbyCore
 import Foundation
 import Logging
 import PostgresKit
@@ -79,7 +80,7 @@ extension PostgresStore {
         guard case .postgres(let host, let port, let user, let password, _) = server else {
             throw StoreError.badLocation("a scratch database needs a postgres:// server, got \(server)")
         }
-        let name = prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let name = prefix + EntityID.make().replacingOccurrences(of: "-", with: "").prefix(16)
         let admin = try await StoreFactory.open(server, logger: logger)
         do {
             try await admin.read { s in try await s.exec("CREATE DATABASE \(name)") }

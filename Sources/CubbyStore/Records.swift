@@ -54,11 +54,11 @@ public struct UnitRecord: Codable, Sendable, Hashable {
         get {
             PinEntryState(
                 consecutiveFailures: Int(pinConsecutiveFailures),
-                lockedUntil: pinLockedUntil.map(StoredTime.date), suspended: pinSuspended)
+                lockedUntil: pinLockedUntil.map { Date(millisecondsSince1970: $0) }, suspended: pinSuspended)
         }
         set {
             pinConsecutiveFailures = Int64(newValue.consecutiveFailures)
-            pinLockedUntil = newValue.lockedUntil.map(StoredTime.millis)
+            pinLockedUntil = newValue.lockedUntil.map(\.millisecondsSince1970)
             pinSuspended = newValue.suspended
         }
     }
@@ -69,31 +69,29 @@ public struct CompartmentRecord: Codable, Sendable, Hashable {
     public var id: String
     public var unitId: String
     public var label: String
-    public var size: String
+    public var size: SizeClass
     public var widthMm: Int64
     public var heightMm: Int64
     public var depthMm: Int64
     public var accessible: Bool
-    public var state: String
-    public var door: String
+    /// Decoded strictly: a stored value that is not a state fails the read.
+    public var state: CompartmentState
+    public var door: DoorState
     public var parcelId: String?
 
     public init(id: String, unitId: String, label: String, size: SizeClass, inner: Dimensions, accessible: Bool) {
         self.id = id
         self.unitId = unitId
         self.label = label
-        self.size = size.rawValue
+        self.size = size
         self.widthMm = Int64(inner.width)
         self.heightMm = Int64(inner.height)
         self.depthMm = Int64(inner.depth)
         self.accessible = accessible
-        self.state = CompartmentState.available.rawValue
-        self.door = DoorState.closed.rawValue
+        self.state = .available
+        self.door = .closed
         self.parcelId = nil
     }
-
-    public var sizeClass: SizeClass { SizeClass(rawValue: size) ?? .small }
-    public var compartmentState: CompartmentState { CompartmentState(rawValue: state) ?? .outOfService }
 }
 
 /// A carrier as stored.
@@ -180,8 +178,9 @@ public struct ParcelRecord: Codable, Sendable, Hashable {
     public var carrierId: String
     public var recipientId: String
     public var trackingNumber: String
-    public var size: String
-    public var state: String
+    public var size: SizeClass
+    /// Decoded strictly: a stored value that is not a state fails the read.
+    public var state: ParcelState
     public var compartmentId: String?
     public var createdAt: Int64
     public var reservedUntil: Int64?
@@ -204,14 +203,16 @@ public struct ParcelRecord: Codable, Sendable, Hashable {
         self.carrierId = carrierId
         self.recipientId = recipientId
         self.trackingNumber = trackingNumber
-        self.size = size.rawValue
-        self.state = state.rawValue
+        self.size = size
+        self.state = state
         self.createdAt = createdAt
         self.updatedAt = createdAt
     }
+}
 
-    public var parcelState: ParcelState { ParcelState(rawValue: state) ?? .cancelled }
-    public var sizeClass: SizeClass { SizeClass(rawValue: size) ?? .small }
+/// Where a pickup credential stands: live until its parcel is picked up (used) or leaves otherwise (revoked).
+public enum PickupCredentialState: String, Codable, Sendable, CaseIterable {
+    case live, used, revoked
 }
 
 /// A pickup credential: the keyed hash of a PIN and the nonce of the QR token issued with it.
@@ -222,7 +223,7 @@ public struct PickupCredentialRecord: Codable, Sendable, Hashable {
     public var compartmentId: String
     public var pinHash: Data
     public var qrNonce: String
-    public var state: String
+    public var state: PickupCredentialState
     public var createdAt: Int64
     public var expiresAt: Int64
     public var endedAt: Int64?
@@ -233,7 +234,7 @@ public struct PickupCredentialRecord: Codable, Sendable, Hashable {
         self.compartmentId = compartmentId
         self.pinHash = pinHash
         self.qrNonce = qrNonce
-        self.state = "live"
+        self.state = .live
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.endedAt = nil

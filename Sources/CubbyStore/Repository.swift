@@ -68,7 +68,7 @@ extension StoreSession {
     }
     public func saveCompartment(_ c: CompartmentRecord) async throws {
         try await sql.raw("""
-            UPDATE compartments SET state = \(bind: c.state), door = \(bind: c.door), parcel_id = \(bind: c.parcelId)
+            UPDATE compartments SET state = \(bind: c.state.rawValue), door = \(bind: c.door.rawValue), parcel_id = \(bind: c.parcelId)
             WHERE id = \(bind: c.id)
             """).run()
     }
@@ -124,7 +124,7 @@ extension StoreSession {
     }
     public func saveParcel(_ p: ParcelRecord) async throws {
         try await sql.raw("""
-            UPDATE parcels SET state = \(bind: p.state), compartment_id = \(bind: p.compartmentId),
+            UPDATE parcels SET state = \(bind: p.state.rawValue), compartment_id = \(bind: p.compartmentId),
               reserved_until = \(bind: p.reservedUntil), deposited_at = \(bind: p.depositedAt),
               expires_at = \(bind: p.expiresAt), picked_up_at = \(bind: p.pickedUpAt), expired_at = \(bind: p.expiredAt),
               removed_at = \(bind: p.removedAt), cancelled_at = \(bind: p.cancelledAt), updated_at = \(bind: p.updatedAt)
@@ -197,9 +197,9 @@ extension StoreSession {
     }
     /// Ends every live credential of a parcel (`used` at pickup, `revoked` otherwise); returns how many.
     @discardableResult
-    public func endPickupCredentials(parcel: String, state: String, at: Int64) async throws -> Int {
+    public func endPickupCredentials(parcel: String, state: PickupCredentialState, at: Int64) async throws -> Int {
         let rows = try await sql.raw("""
-            UPDATE pickup_credentials SET state = \(bind: state), ended_at = \(bind: at)
+            UPDATE pickup_credentials SET state = \(bind: state.rawValue), ended_at = \(bind: at)
             WHERE parcel_id = \(bind: parcel) AND state = 'live' RETURNING id
             """).all()
         return rows.count
@@ -267,7 +267,7 @@ extension StoreSession {
         try await sql.raw("SELECT COUNT(*) AS n FROM audit_events").first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    static func idString(_ id: UUID) -> String { id.uuidString.lowercased() }
+    static func idString(_ id: UUID) -> String { id.idString }
 
     /// Runs raw SQL for tests and maintenance tools.
     public func execute(_ text: String) async throws { try await exec(text) }
@@ -312,7 +312,7 @@ extension StoreSession {
             let leaf = AuditCanonicalEncoding.leafHash(canonical)
             if i > 0 { query.appendLiteral(", ") }
             query += """
-                (\(bind: Self.idString(r.id)), \(bind: StoredTime.millis(r.occurredAt)), \(bind: r.type), \(bind: r.outcome.rawValue),
+                (\(bind: Self.idString(r.id)), \(bind: r.occurredAt.millisecondsSince1970), \(bind: r.type), \(bind: r.outcome.rawValue),
                  \(bind: r.actor.kind.rawValue), \(bind: r.actor.id), \(bind: r.actor.role), \(bind: r.organizationId.map(Self.idString)),
                  \(bind: r.siteId.map(Self.idString)), \(bind: r.unitId.map(Self.idString)), \(bind: r.compartmentId.map(Self.idString)),
                  \(bind: r.parcelId.map(Self.idString)), \(bind: r.trackingNumber), \(bind: AuditCanonicalEncoding.json(r.detail)),

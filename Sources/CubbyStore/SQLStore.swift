@@ -37,6 +37,10 @@ public struct StoreSession: Sendable {
     func exec(_ text: String) async throws {
         try await sql.raw(SQLQueryString(text)).run()
     }
+
+    /// The session's SQL handle, for tools outside a deployment that measure the database itself (the benchmarks'
+    /// commit probe). The server's own code goes through the repositories.
+    public var toolHandle: any SQLDatabase { sql }
 }
 
 /// Opens the store for a location.

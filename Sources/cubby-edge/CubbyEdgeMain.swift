@@ -1,4 +1,5 @@
 import ArgumentParser
+import CubbyEdgeBench
 import CubbyEdgeCLI
 
 @main
@@ -6,5 +7,5 @@ struct CubbyEdgeMain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cubby-edge",
         abstract: "The controller and kiosk of one locker unit.",
-        subcommands: EdgeCommands.all)
+        subcommands: EdgeCommands.all + [EdgeBenchCommand.self])
 }

@@ -30,7 +30,7 @@ func withParts<T>(_ options: ServerOptions, _ body: (CubbyServerParts, ServerSet
 func resolveOrganization(_ given: String?, _ parts: CubbyServerParts) async throws -> String {
     let all = try await parts.store.read { s in try await s.organizationIds() }
     if let given {
-        guard let id = UUID(uuidString: given)?.uuidString.lowercased(), all.contains(id) else {
+        guard let id = UUID(uuidString: given)?.idString, all.contains(id) else {
             throw ValidationError("organization \(given) not found")
         }
         return id
@@ -116,7 +116,7 @@ struct CredentialCommand: AsyncParsableCommand {
                 let now = Date().millisecondsSince1970
                 for c in try await parts.store.read({ s in try await s.credentials(organization: org) }) {
                     let state = c.revokedAt != nil ? "revoked" : (c.expiresAt ?? .max) <= now ? "expired" : "active"
-                    let expires = c.expiresAt.map { ISO8601DateFormatter().string(from: StoredTime.date($0)) } ?? "never"
+                    let expires = c.expiresAt.map { ISO8601DateFormatter().string(from: Date(millisecondsSince1970: $0)) } ?? "never"
                     print("\(c.id)  \(c.kind.padding(toLength: 8, withPad: " ", startingAt: 0))  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  expires \(expires)  \(c.label)")
                 }
             }

@@ -110,19 +110,14 @@ struct AuditExport: AsyncParsableCommand {
             sink = FileHandle.standardOutput
         }
         if let header = format.header { try sink.write(contentsOf: Data(header.utf8)) }
-        var next = start
         var count = 0
-        while next < end {
-            let cursor = next
-            let batch = try await store.read { s in try await s.sequencedEvents(from: cursor, limit: 1000, organization: nil) }
-            if batch.isEmpty { break }
+        for try await batch in AuditPages.events(store, from: start, to: end) {
             var chunk = ""
-            for (index, e) in batch where index < end {
+            for (index, e) in batch {
                 chunk += format.line(e.exportRow(index: index))
                 count += 1
             }
             try sink.write(contentsOf: Data(chunk.utf8))
-            next = batch.last!.0 + 1
         }
         if out != nil {
             try sink.synchronize()
@@ -140,7 +135,7 @@ func leafIndex(_ text: String, store: any SQLStore) async throws -> Int64 {
     guard let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
         throw ValidationError("\(text) is neither a leaf index nor an RFC 3339 time")
     }
-    let millis = StoredTime.millis(date)
+    let millis = date.millisecondsSince1970
     return try await store.read { s in try await s.firstLeaf(atOrAfter: millis) } ?? Int64.max
 }
 

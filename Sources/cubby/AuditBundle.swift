@@ -47,12 +47,8 @@ struct AuditBundleCommand: AsyncParsableCommand {
         guard start < end else { throw ValidationError("no events in that range under the latest checkpoint (\(checkpoint.size) leaves)") }
         var items: [EvidenceBundle.Item] = []
         var evidenceFiles: [String: Data] = [:]
-        var next = start
-        while next < end {
-            let cursor = next
-            let batch = try await store.read { s in try await s.sequencedEvents(from: cursor, limit: 1000, organization: nil) }
-            if batch.isEmpty { break }
-            for (index, e) in batch where index < end {
+        for try await batch in AuditPages.events(store, from: start, to: end) {
+            for (index, e) in batch {
                 let row = e.exportRow(index: index)
                 let proof = try await log.inclusionProof(index: UInt64(index), size: UInt64(checkpoint.size)).proof
                 items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
@@ -67,7 +63,6 @@ struct AuditBundleCommand: AsyncParsableCommand {
                     }
                 }
             }
-            next = batch.last!.0 + 1
         }
         let bundle = try EvidenceBundle.make(
             items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note, verifierKey: log.verifierKey, evidence: evidenceFiles)

@@ -1,3 +1,4 @@
+import CubbyBench
 import ArgumentParser
 import AsyncHTTPClient
 import CubbyCrypto
@@ -154,7 +155,7 @@ struct PickupBench: AsyncParsableCommand {
                     for _ in 0..<perWriter {
                         let t0 = ContinuousClock.now
                         let id = UUID().uuidString
-                        try await store.writeAlone { s in try await s.commitProbe(id: id, at: StoredTime.millis(Date())) }
+                        try await store.writeAlone { s in try await s.commitProbe(id: id, at: Date().millisecondsSince1970) }
                         l.append(Self.ms(ContinuousClock.now - t0))
                     }
                     return l

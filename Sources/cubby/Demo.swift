@@ -1,3 +1,4 @@
+import CubbyDemo
 import ArgumentParser
 import CubbyCore
 import CubbyServer

@@ -60,7 +60,7 @@ struct LogBench: AsyncParsableCommand {
                 for i in 0..<n {
                     batch.append(AuditRecord(
                         occurredAt: Date(timeIntervalSince1970: 1_780_000_000 + Double(base + i)), type: "pickup.succeeded",
-                        actor: Actor(kind: .device, id: unit.uuidString.lowercased(), role: "device"), organizationId: org, siteId: site,
+                        actor: Actor(kind: .device, id: unit.idString, role: "device"), organizationId: org, siteId: site,
                         unitId: unit, compartmentId: UUID(), parcelId: UUID(), trackingNumber: "1Z\(base + i)", detail: ["method": "pin"]))
                 }
                 for chunk in stride(from: 0, to: n, by: 1000) { try await s.appendAudit(Array(batch[chunk..<min(n, chunk + 1000)])) }

@@ -1,4 +1,6 @@
+import CubbyCore
 import ArgumentParser
+import CubbyEdgeBench
 import CubbyEdgeCLI
 import CubbyServer
 import CubbyStore
@@ -8,7 +10,7 @@ import Foundation
 struct EdgeGroup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge", abstract: "The controller and kiosk of one locker unit (the same as the cubby-edge program).",
-        subcommands: EdgeCommands.all)
+        subcommands: EdgeCommands.all + [EdgeBenchCommand.self])
 }
 
 /// `cubby unit …`: locker units' edge controllers.
@@ -27,7 +29,7 @@ struct UnitCommand: AsyncParsableCommand {
             guard let id = UUID(uuidString: unit) else { throw ValidationError("--unit must be a unit id (UUID)") }
             let settings = try await options.settings()
             try await withParts(settings: settings, logger: options.logger()) { parts in
-                let (code, expires) = try await parts.edges.issueEnrollmentCodeFromConsole(unitId: id.uuidString.lowercased())
+                let (code, expires) = try await parts.edges.issueEnrollmentCodeFromConsole(unitId: id.idString)
                 let identity = try ServerIdentity.loadOrCreate(
                     certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
                 print("""
@@ -50,7 +52,7 @@ struct UnitCommand: AsyncParsableCommand {
         func run() async throws {
             guard let id = UUID(uuidString: unit) else { throw ValidationError("--unit must be a unit id (UUID)") }
             try await withParts(settings: try await options.settings(), logger: options.logger()) { parts in
-                let unit = try await parts.edges.releaseLockdownFromConsole(unitId: id.uuidString.lowercased())
+                let unit = try await parts.edges.releaseLockdownFromConsole(unitId: id.idString)
                 print("lockdown of \(unit.name) released; the unit is told when it is connected")
             }
         }

@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyAudit
 import CubbyCore
 import CubbyCrypto

@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyCore
 import CubbyServer
 import Foundation

@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyCore
 import CubbyCrypto
 import CubbyDevices
@@ -237,7 +238,7 @@ struct EdgeLinkTests {
         #expect(r.status == 201)
         let parcel = try #require(r.body.str("parcelId"))
         try await eventually("the parcel is deposited") {
-            try await world.parts.store.read { s in try await s.parcel(parcel)?.state } == "deposited"
+            try await world.parts.store.read { s in try await s.parcel(parcel)?.state.rawValue } == "deposited"
         }
         try await world.parts.outbox.deliverDue()
         let pin = try #require(try world.notifications().last { $0["parcelId"] == parcel }?["pin"])
@@ -265,11 +266,11 @@ struct EdgeLinkTests {
             #expect(unit.bus.unlocks.count >= 2)
             // Used once at the unit, it is dead there at once.
             #expect(await unit.controller.pickup(code: pin, method: .pin) == .rejected)
-            #expect(try await world.parts.store.read { s in try await s.parcel(parcel)?.state } == "deposited")
+            #expect(try await world.parts.store.read { s in try await s.parcel(parcel)?.state.rawValue } == "deposited")
 
             unit.connect()
             try await eventually("the server applied the offline pickup") {
-                try await world.parts.store.read { s in try await s.parcel(parcel)?.state } == "picked_up"
+                try await world.parts.store.read { s in try await s.parcel(parcel)?.state.rawValue } == "picked_up"
             }
             try await eventually("every journaled event is acknowledged") {
                 let c = await unit.controller.condition()
@@ -319,7 +320,7 @@ struct EdgeLinkTests {
             let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }.map(\.kind)
             #expect(alerts.contains("tamper"))
             // An open command during lockdown is refused and logged.
-            await world.parts.desk.link.openDoor(unitId: world.unit, compartmentId: try await world.parts.edges.state(unitId: world.unit).compartments[0].id, reason: .removal)
+            try await world.parts.edges.openDoorFromConsole(unitId: world.unit, compartmentId: try await world.parts.edges.state(unitId: world.unit).compartments[0].id, reason: .removal)
             try await eventually("the refused open is in the audit log") {
                 try await world.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }.contains { $0.type == "door.open_refused" }
             }
@@ -348,9 +349,9 @@ struct EdgeLinkTests {
             let state = try await world.parts.edges.state(unitId: world.unit)
             let onBoard1 = try #require(state.compartments.first { $0.board == 1 })
             unit.bus.setUnresponsive(board: 1)
-            await world.parts.desk.link.openDoor(unitId: world.unit, compartmentId: onBoard1.id, reason: .removal)
+            try await world.parts.edges.openDoorFromConsole(unitId: world.unit, compartmentId: onBoard1.id, reason: .removal)
             try await eventually("the compartment is out of service") {
-                try await world.parts.store.read { s in try await s.compartment(onBoard1.id)?.state } == "out_of_service"
+                try await world.parts.store.read { s in try await s.compartment(onBoard1.id)?.state.rawValue } == "out_of_service"
             }
             let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }
             #expect(alerts.contains { $0.kind == "compartment_fault" && $0.compartmentId == onBoard1.id })
@@ -360,7 +361,7 @@ struct EdgeLinkTests {
             }
             // Other boards still work.
             let onBoard0 = try #require(state.compartments.first { $0.board == 0 })
-            await world.parts.desk.link.openDoor(unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
+            try await world.parts.edges.openDoorFromConsole(unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
             try await eventually("board 0 unlocks") { unit.bus.unlocks.contains { $0.address.board == 0 } }
             // Repaired: an administrator puts the compartment back in service, and the unit hears of it over the link.
             let back = try await world.test { c in

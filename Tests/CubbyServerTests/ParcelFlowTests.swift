@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyCore
 import CubbyServer
 import CubbyStore
@@ -52,7 +53,7 @@ struct ParcelFlowTests {
             try await w.settle()
             // The door closed empty after the pickup: the compartment is free again.
             let view = try await w.desk.unit(try principal(w, .admin), id: w.unit)
-            #expect(view.compartments.allSatisfy { $0.state == "available" && $0.parcelId == nil })
+            #expect(view.compartments.allSatisfy { $0.state.rawValue == "available" && $0.parcelId == nil })
 
             // The audit trail tells the story, and never holds the PIN or the QR token.
             let events = try await w.parts.store.read { s in try await s.auditEvents(parcel: parcelId) }
@@ -197,7 +198,7 @@ struct ParcelFlowTests {
             }
             try await w.settle()
             let view = try await w.desk.unit(try principal(w, .admin), id: w.unit)
-            #expect(view.compartments.allSatisfy { $0.state == "available" })
+            #expect(view.compartments.allSatisfy { $0.state.rawValue == "available" })
         }
     }
 
@@ -212,13 +213,13 @@ struct ParcelFlowTests {
             w.clock.advance(2)
             #expect(try await w.desk.expireDue() == 1)
             let parcel = try await w.desk.parcel(p, id: d.parcel.id)
-            #expect(parcel.state == "cancelled")
+            #expect(parcel.state.rawValue == "cancelled")
             let c = try await w.parts.store.read { s in try await s.compartment(d.compartment.id) }
-            #expect(c?.state == "available")
+            #expect(c?.state.rawValue == "available")
             #expect(c?.parcelId == nil)
             // A late door report with an item no longer deposits anything.
             try await w.desk.handle(UnitDoorEvent(kind: .doorClosed, unitId: w.unit, compartmentId: d.compartment.id, itemPresent: true, occurredAt: w.clock.now), actor: .system)
-            #expect(try await w.desk.parcel(p, id: d.parcel.id).state == "cancelled")
+            #expect(try await w.desk.parcel(p, id: d.parcel.id).state.rawValue == "cancelled")
         }
     }
 }

@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyServer
 import Testing
 

@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyCore
 import CubbyCrypto
 import CubbyServer
@@ -125,7 +126,7 @@ struct StaffTests {
                 let a = try await w.parts.store.read { s in try await s.staffAccount(id: m.account.id) }!
                 #expect(a.failedSignins == n)
                 #expect(a.locked == (n >= 100))
-                if n == 5 { #expect(a.nextSigninAt == StoredTime.millis(w.clock.now) + 1000) }
+                if n == 5 { #expect(a.nextSigninAt == w.clock.now.millisecondsSince1970 + 1000) }
                 if n <= StaffDesk.freeFailures { #expect(a.nextSigninAt == nil) }
                 w.clock.advance(61)
             }
@@ -326,7 +327,7 @@ struct StaffTests {
             let (record, token) = try await w.staff.issueCredential(
                 s.principal, actor: .system, .init(kind: .device, label: "kiosk A spare", days: 30, unitId: w.unit))
             #expect(token.hasPrefix("cby_device_"))
-            #expect(record.expiresAt == StoredTime.millis(w.clock.now) + 30 * 86_400_000)
+            #expect(record.expiresAt == w.clock.now.millisecondsSince1970 + 30 * 86_400_000)
             // Stored as a keyed hash only.
             #expect(record.tokenHash == w.parts.keys.credentialHash(token))
             let other = try await w.otherSite()

@@ -1,3 +1,4 @@
+import CubbyDemo
 import CubbyCore
 import CubbyServer
 import CubbyStore
@@ -15,7 +16,7 @@ struct UnitServiceTests {
         try await w.parts.store.write { s in
             try await s.insertAlert(AlertRecord(id: id, organizationId: w.manifest.organizationId, siteId: unit.siteId, unitId: unit.id,
                                                 compartmentId: nil, kind: kind, detail: "tamper signal (pry) at \(unit.name)",
-                                                createdAt: StoredTime.millis(w.clock.now)))
+                                                createdAt: w.clock.now.millisecondsSince1970))
         }
         return id
     }
@@ -71,7 +72,7 @@ struct UnitServiceTests {
         try await TestWorld.with(backend, layout: [(.small, false), (.small, false), (.large, false)]) { w in
             let admin = w.manifest.adminToken
             let compartments = try await w.parts.store.read { s in try await s.compartments(unit: w.unit) }
-            let small = compartments.filter { $0.size == "S" }
+            let small = compartments.filter { $0.size.rawValue == "S" }
             try await w.test { c in
                 let out = try await c.call(.post, "/api/v1/compartments/\(small[0].id)/service", token: admin,
                                            json: #"{"inService":false,"note":"hinge loose"}"#)
@@ -89,7 +90,7 @@ struct UnitServiceTests {
                                          json: #"{"inService":false}"#).status == 403)
                 #expect(try await c.call(.post, "/api/v1/compartments/\(UUID().uuidString)/service", token: admin,
                                          json: #"{"inService":false}"#).status == 404)
-                #expect(try await w.parts.store.read { s in try await s.compartment(small[1].id)?.state } == "available")
+                #expect(try await w.parts.store.read { s in try await s.compartment(small[1].id)?.state.rawValue } == "available")
 
                 // The drop-off takes the other small compartment, not the one out of service.
                 let drop = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: w.manifest.courierToken,
@@ -131,7 +132,7 @@ struct UnitServiceTests {
                 let out = try await c.call(.post, "/admin/compartments/service", json: "csrf=\(csrf)&compartment=\(compartment.id)&inService=false&note=cleaning",
                                            contentType: form, cookie: cookie)
                 #expect(out.status == 303)
-                #expect(try await w.parts.store.read { s in try await s.compartment(compartment.id)?.state } == "out_of_service")
+                #expect(try await w.parts.store.read { s in try await s.compartment(compartment.id)?.state.rawValue } == "out_of_service")
                 let listed = String(decoding: try await c.call(.get, "/admin/dashboard?done=out-of-service", cookie: cookie).data, as: UTF8.self)
                 #expect(listed.contains("Return \(compartment.label) to service"))
                 let missing = try await c.call(.post, "/admin/compartments/service", json: "csrf=\(csrf)&compartment=\(compartment.id)",
@@ -140,7 +141,7 @@ struct UnitServiceTests {
                 let back = try await c.call(.post, "/admin/compartments/service", json: "csrf=\(csrf)&compartment=\(compartment.id)&inService=true",
                                             contentType: form, cookie: cookie)
                 #expect(back.status == 303)
-                #expect(try await w.parts.store.read { s in try await s.compartment(compartment.id)?.state } == "available")
+                #expect(try await w.parts.store.read { s in try await s.compartment(compartment.id)?.state.rawValue } == "available")
 
                 let resolve = try await c.call(.post, "/admin/alerts/\(alertId)/resolve", json: "csrf=\(csrf)&note=checked", contentType: form, cookie: cookie)
                 #expect(resolve.status == 303)

@@ -40,7 +40,7 @@ enum API {
         init(_ c: CompartmentRecord) {
             id = c.id
             label = c.label
-            size = c.size
+            size = c.size.rawValue
         }
     }
 
@@ -64,12 +64,12 @@ enum API {
 
         init(_ p: ParcelRecord, compartment: CompartmentRecord?) {
             id = p.id
-            state = p.state
+            state = p.state.rawValue
             trackingNumber = p.trackingNumber
             recipientId = p.recipientId
             carrierId = p.carrierId
             unitId = p.unitId
-            size = p.size
+            size = p.size.rawValue
             self.compartment = compartment.map(CompartmentRef.init)
             createdAt = time(p.createdAt)
             reservedUntil = p.reservedUntil.map(time)
@@ -116,13 +116,13 @@ enum API {
         init(_ c: CompartmentRecord) {
             id = c.id
             label = c.label
-            size = c.size
+            size = c.size.rawValue
             width = c.widthMm
             height = c.heightMm
             depth = c.depthMm
             accessible = c.accessible
-            state = c.state
-            door = c.door
+            state = c.state.rawValue
+            door = c.door.rawValue
             parcelId = c.parcelId
         }
     }
@@ -179,7 +179,7 @@ enum API {
         var next: Int64?
     }
 
-    static func time(_ ms: Int64) -> String { AuditCanonicalEncoding.timestamp(StoredTime.date(ms)) }
+    static func time(_ ms: Int64) -> String { AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: ms)) }
 
     static func pinStatus(_ view: ParcelDesk.UnitView, policy: PinEntryPolicy, now: Date) -> PinEntryStatus {
         let state = view.unit.pinEntry

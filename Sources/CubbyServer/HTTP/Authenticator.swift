@@ -35,7 +35,7 @@ struct Authenticator: RouterMiddleware {
             throw APIError.unauthorized
         }
         let hash = keys.credentialHash(token)
-        let nowMs = StoredTime.millis(clock.now())
+        let nowMs = clock.now().millisecondsSince1970
         return try await store.read { s -> Principal in
             guard let (c, unitSite) = try await s.credentialWithUnitSite(hash: hash), c.kind == role.rawValue, c.revokedAt == nil,
                 c.expiresAt.map({ $0 > nowMs }) ?? true, let org = UUID(uuidString: c.organizationId),

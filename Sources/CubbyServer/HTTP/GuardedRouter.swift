@@ -44,10 +44,16 @@ public struct GuardedRouter {
     ) {
         entries.append(RouteEntry(method: method, path: path, action: action, surface: .api))
         router.on(RouterPath(path), method: method) { req, ctx in
-            guard let p = ctx.principal else { throw APIError.unauthorized }
-            guard AccessPolicy.allows(p.role, action) else { throw APIError.forbidden }
-            return try await handler(req, ctx, p)
+            try await handler(req, ctx, try Self.authorize(ctx.principal, action))
         }
+    }
+
+    /// The check every credential-bearing request passes before its handler (also the edge link's WebSocket upgrade):
+    /// no credential is `401`, a role that may not perform `action` is `403`.
+    static func authorize(_ principal: Principal?, _ action: Action) throws -> Principal {
+        guard let principal else { throw APIError.unauthorized }
+        guard AccessPolicy.allows(principal.role, action) else { throw APIError.forbidden }
+        return principal
     }
 
     /// A portal page or form: `action` nil for the pages used before signing in.

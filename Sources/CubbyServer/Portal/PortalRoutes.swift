@@ -14,6 +14,8 @@ struct PortalRoutes {
     let publicURL: String
     /// Units' edge controllers: enrollment codes and lockdown release.
     let edges: EdgeDesk
+    /// The organization as the pages show it.
+    var overview: Overview { Overview(store: staff.store) }
 
     var pages: PortalPages { gate.pages }
 
@@ -68,7 +70,7 @@ struct PortalRoutes {
             guard let compartment = UUID(uuidString: call.form.first("compartment")) else {
                 throw DomainError.invalidRequest("choose a compartment")
             }
-            _ = try await edges.setCompartmentService(s.principal, compartmentId: compartment.uuidString.lowercased(), inService: inService,
+            _ = try await edges.setCompartmentService(s.principal, compartmentId: compartment.idString, inService: inService,
                                                       note: call.form.first("note"))
             return gate.redirect("/admin/dashboard?done=" + (inService ? "in-service" : "out-of-service"))
         }
@@ -200,21 +202,15 @@ struct PortalRoutes {
         let canEnroll = AccessPolicy.allows(s.principal.role, .enrollUnit)
         let canService = AccessPolicy.allows(s.principal.role, .serviceCompartment)
         let needsCode = !staff.isSteppedUp(s)
-        let org = s.account.organizationId
-        let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
-        let (sites, units, states, serviceable) = try await staff.store.read { db in
-            (try await db.sitesRecords(organization: org), try await db.units(organization: org), try await db.compartmentStates(organization: org),
-             canService ? try await db.serviceableCompartments(organization: org) : [])
-        }
+        let overview = try await overview.dashboard(s.principal, serviceable: canService)
+        let (units, counts) = (overview.units, overview.counts)
         // Per unit: the compartments to put back in service, and those that can be taken out.
         var broken: [String: [[String: String]]] = [:], working: [String: [[String: String]]] = [:]
-        for c in serviceable {
+        for c in overview.serviceable {
             let entry = ["id": c.id, "label": c.label]
-            if c.compartmentState == .outOfService { broken[c.unitId, default: []].append(entry) } else { working[c.unitId, default: []].append(entry) }
+            if c.state == .outOfService { broken[c.unitId, default: []].append(entry) } else { working[c.unitId, default: []].append(entry) }
         }
-        var counts: [String: [String: Int]] = [:]
-        for row in states { counts[row.unitId, default: [:]][row.state] = row.count }
-        let visible = sites.filter { mine.contains($0.id) }.map { site -> [String: Any] in
+        let visible = overview.sites.map { site -> [String: Any] in
             let rows = units.filter { $0.siteId == site.id }.map { u -> [String: Any] in
                 let c = counts[u.id] ?? [:]
                 let total = c.values.reduce(0, +)
@@ -242,7 +238,7 @@ struct PortalRoutes {
             values["hasAlerts"] = !alerts.isEmpty
             values["alerts"] = alerts.map { a -> [String: Any] in
                 ["id": a.id, "kind": a.kind.replacingOccurrences(of: "_", with: " "), "detail": a.detail,
-                 "unit": a.unitId.flatMap { names[$0] } ?? "", "at": AuditCanonicalEncoding.timestamp(StoredTime.date(a.createdAt)),
+                 "unit": a.unitId.flatMap { names[$0] } ?? "", "at": AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: a.createdAt)),
                  "canResolve": canResolve]
             }
         }
@@ -253,8 +249,7 @@ struct PortalRoutes {
     // MARK: users
 
     func siteOptions(_ s: StaffSession) async throws -> [SiteRecord] {
-        let mine = Set(s.principal.siteIds.map { $0.uuidString.lowercased() })
-        return try await staff.store.read { db in try await db.sitesRecords(organization: s.account.organizationId) }.filter { mine.contains($0.id) }
+        try await overview.sites(s.principal)
     }
 
     func usersPage(_ call: PortalCall, notice: String? = nil, invited: (String, String)? = nil) async throws -> Response {
@@ -296,16 +291,11 @@ struct PortalRoutes {
 
     func credentialsPage(_ call: PortalCall, notice: String? = nil, issued: (CredentialRecord, String)? = nil) async throws -> Response {
         let s = try session(call)
-        let org = s.account.organizationId
         let creds = try await staff.credentials(s)
         let sites = try await siteOptions(s)
         let mine = Set(sites.map(\.id))
-        let (units, carriers) = try await staff.store.read { db in
-            (try await db.units(organization: org), try await db.carriers(organization: org))
-        }
-        let unitNames = Dictionary(uniqueKeysWithValues: units.map { ($0.id, $0.name) })
-        let carrierNames = Dictionary(uniqueKeysWithValues: carriers.map { ($0.id, $0.name) })
-        let now = StoredTime.millis(staff.clock.now())
+        let (unitNames, carrierNames) = try await overview.names(s.principal)
+        let now = staff.clock.now().millisecondsSince1970
         let needsCode = !staff.isSteppedUp(s)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate]
@@ -314,7 +304,7 @@ struct PortalRoutes {
             let target = c.unitId.map { unitNames[$0] ?? "unit" } ?? c.carrierId.map { carrierNames[$0] ?? "carrier" } ?? (c.siteIds == nil ? "whole organization" : "selected sites")
             return [
                 "id": c.id, "label": c.label, "kind": c.kind, "target": target,
-                "expires": c.expiresAt.map { formatter.string(from: StoredTime.date($0)) } ?? "never",
+                "expires": c.expiresAt.map { formatter.string(from: Date(millisecondsSince1970: $0)) } ?? "never",
                 "status": c.revokedAt != nil ? "revoked" : expired ? "expired" : "active",
                 "live": c.revokedAt == nil && !expired, "needsCode": needsCode,
             ]
@@ -343,7 +333,7 @@ struct PortalRoutes {
         let sites = call.form.all("site")
         let request = StaffDesk.CredentialRequest(
             kind: kind, label: call.form.first("label"), days: days, carrierId: call.form.first("carrier"),
-            unitId: call.form.first("unit"), sites: sites.isEmpty ? (s.principal.role == .superAdmin ? nil : s.principal.siteIds.map { $0.uuidString.lowercased() }) : sites)
+            unitId: call.form.first("unit"), sites: sites.isEmpty ? (s.principal.role == .superAdmin ? nil : s.principal.siteIds.map { $0.idString }) : sites)
         let issued = try await staff.issueCredential(s.principal, actor: StaffDesk.actor(s.account), request)
         return try await credentialsPage(call, issued: issued)
     }

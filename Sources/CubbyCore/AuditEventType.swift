@@ -1,0 +1,121 @@
+/// Every type of event the server writes to the audit log; the raw value is the dotted type stored in
+/// `AuditRecord.type` and hashed into the log's leaves, so a raw value never changes once written.
+///
+/// `docs/audit.md` ("Event types") describes each one, and `AuditEventTypeTests` keeps that table and
+/// this enum equal.
+public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
+    /// A staff member resolved an open alert.
+    case alertResolved = "alert.resolved"
+    /// A staff member put an out-of-service compartment back in service.
+    case compartmentBackInService = "compartment.back_in_service"
+    /// A compartment closed empty after its parcel was picked up or removed, and is available again.
+    case compartmentFreed = "compartment.freed"
+    /// A compartment closed with an item still inside after its parcel was picked up or removed.
+    case compartmentItemLeft = "compartment.item_left"
+    /// A compartment went out of service: taken out by a staff member, or its lock failed at the unit.
+    case compartmentOutOfService = "compartment.out_of_service"
+    /// Credentials were issued: a deposited parcel's pickup PIN and QR code, or an API credential.
+    case credentialIssued = "credential.issued"
+    /// An API credential was revoked.
+    case credentialRevoked = "credential.revoked"
+    /// A compartment's door closed, with or without an item inside.
+    case doorClosed = "door.closed"
+    /// The server commanded a compartment's door to open (drop-off, pickup or removal).
+    case doorOpenCommanded = "door.open_commanded"
+    /// A locked-down unit refused to open a door.
+    case doorOpenRefused = "door.open_refused"
+    /// A compartment's door opened.
+    case doorOpened = "door.opened"
+    /// The log recorded that it was idle, so that a fresh checkpoint can be signed.
+    case logHeartbeat = "log.heartbeat"
+    /// The demo seeder created an organization with its site, units and credentials.
+    case organizationSeeded = "organization.seeded"
+    /// A carrier or courier announced a parcel that is on its way.
+    case parcelAnnounced = "parcel.announced"
+    /// An announced or reserved parcel was called off.
+    case parcelCancelled = "parcel.cancelled"
+    /// A parcel was deposited: its door closed on it in the reserved compartment.
+    case parcelDeposited = "parcel.deposited"
+    /// A deposited parcel was not picked up in time.
+    case parcelExpired = "parcel.expired"
+    /// An administrator took an expired parcel out of its compartment.
+    case parcelRemoved = "parcel.removed"
+    /// A courier's drop-off reserved a compartment for a parcel.
+    case parcelReserved = "parcel.reserved"
+    /// A pickup code (PIN or QR) matched no live pickup credential at the unit.
+    case pickupCodeRejected = "pickup.code_rejected"
+    /// A unit reported a pickup of a parcel that is no longer deposited.
+    case pickupConflict = "pickup.conflict"
+    /// A pickup code was refused unchecked because PIN entry at the unit is locked out or suspended.
+    case pickupRefused = "pickup.refused"
+    /// A parcel was picked up with its code.
+    case pickupSucceeded = "pickup.succeeded"
+    /// A resident asked for a sign-in code and one was sent.
+    case residentSignInCodeSent = "resident.sign_in_code_sent"
+    /// A known resident's sign-in failed.
+    case residentSignInFailed = "resident.sign_in_failed"
+    /// A resident signed in with a code.
+    case residentSignedIn = "resident.signed_in"
+    /// A staff account was deactivated and its sessions ended.
+    case staffDeactivated = "staff.deactivated"
+    /// A staff member finished enrolling (password and authenticator) and got recovery codes.
+    case staffEnrolled = "staff.enrolled"
+    /// A fresh enrollment link was issued for an account that has not finished enrolling.
+    case staffEnrollmentLinkIssued = "staff.enrollment_link_issued"
+    /// A staff account was created and its enrollment link issued.
+    case staffInvited = "staff.invited"
+    /// A staff account was locked after too many failed sign-ins.
+    case staffLocked = "staff.locked"
+    /// A staff member used a recovery code as the second factor.
+    case staffRecoveryCodeUsed = "staff.recovery_code_used"
+    /// A staff account's role or sites changed.
+    case staffRoleChanged = "staff.role_changed"
+    /// A staff sign-in failed.
+    case staffSignInFailed = "staff.sign_in_failed"
+    /// A staff member signed in with password and second factor.
+    case staffSignedIn = "staff.signed_in"
+    /// A staff member signed out of one session.
+    case staffSignedOut = "staff.signed_out"
+    /// A staff member ended every session of the account.
+    case staffSignedOutEverywhere = "staff.signed_out_everywhere"
+    /// A staff member's step-up code was refused.
+    case staffStepUpFailed = "staff.step_up_failed"
+    /// A staff member confirmed a fresh authenticator code for a step-up action.
+    case staffSteppedUp = "staff.stepped_up"
+    /// A unit's edge controller started.
+    case unitControllerStarted = "unit.controller_started"
+    /// A unit's edge controller enrolled and received its device credential.
+    case unitEdgeEnrolled = "unit.edge_enrolled"
+    /// A one-time enrollment code was issued for a unit's edge controller.
+    case unitEnrollmentCodeIssued = "unit.enrollment_code_issued"
+    /// An event from a unit does not continue the unit's journal hash chain.
+    case unitJournalChainBroken = "unit.journal_chain_broken"
+    /// Events of a unit's journal are missing: a later sequence number arrived first.
+    case unitJournalGap = "unit.journal_gap"
+    /// A unit lifted its lockdown after the server's release command.
+    case unitLockdownLiftedAtUnit = "unit.lockdown_lifted_at_unit"
+    /// The server lifted a unit's lockdown.
+    case unitLockdownReleased = "unit.lockdown_released"
+    /// A unit was locked down after a tamper signal.
+    case unitLockedDown = "unit.locked_down"
+    /// A unit lost mains power and runs on its battery.
+    case unitMainsLost = "unit.mains_lost"
+    /// A unit's mains power came back.
+    case unitMainsRestored = "unit.mains_restored"
+    /// A unit lost its network connection.
+    case unitNetworkDown = "unit.network_down"
+    /// A unit's network connection came back.
+    case unitNetworkUp = "unit.network_up"
+    /// An administrator lifted a suspension or lockout of PIN entry at a unit.
+    case unitPinEntryResumed = "unit.pin_entry_resumed"
+    /// PIN entry at a unit was suspended after too many failures in 24 hours.
+    case unitPinEntrySuspended = "unit.pin_entry_suspended"
+    /// PIN entry at a unit was locked out for a while after consecutive failures.
+    case unitPinLockedOut = "unit.pin_locked_out"
+    /// A unit's service door closed.
+    case unitServiceDoorClosed = "unit.service_door_closed"
+    /// A unit's service door opened.
+    case unitServiceDoorOpened = "unit.service_door_opened"
+    /// A unit's tamper sensor fired.
+    case unitTamper = "unit.tamper"
+}

@@ -1,0 +1,124 @@
+import CubbyCore
+import CubbyCrypto
+import CubbyStore
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import HummingbirdCore
+import HummingbirdTLS
+import HummingbirdWebSocket
+import NIOCore
+import ServiceLifecycle
+
+/// Everything a running server is made of, built in one place.
+public struct CubbyServerParts: Sendable {
+    public let store: any SQLStore
+    public let keys: LockerKeys
+    public let desk: ParcelDesk
+    public let simulator: SimulatedUnits?
+    public let outbox: OutboxDelivery
+    public let expiry: ExpiryService
+    public let auditLog: AuditLog
+    public let auditLogService: AuditLogService
+    public let staff: StaffDesk
+    public let residents: ResidentDesk
+    public let pages: PortalPages
+    /// Edge controllers: enrollment, events, commands.
+    public let edges: EdgeDesk
+    /// The edge controllers connected to this process.
+    public let hub: EdgeHub
+}
+
+/// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
+public func buildParts(
+    settings: ServerSettings, clock: ServerClock = .system, policy: PinEntryPolicy = .standard, link: (any UnitLink)? = nil,
+    passwordHasher: PasswordHasher = .standard, logger: Logger
+) async throws -> CubbyServerParts {
+    let store = try await StoreFactory.open(settings.database, logger: logger)
+    let keys: LockerKeys
+    let auditLog: AuditLog
+    let pages: PortalPages
+    do {
+        pages = try await PortalPages.load()
+        try await Migrator.migrate(store)
+        let serverKeys = try ServerKeys.loadOrCreate(path: settings.keysPath)
+        keys = LockerKeys(serverKeys)
+        let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: serverKeys.checkpointSigningKey.publicKey)
+        auditLog = try AuditLog(store: store, signingKey: serverKeys.checkpointSigningKey, origin: origin, clock: clock)
+    } catch {
+        await store.close()
+        throw error
+    }
+    // Wired in one direction: ledger → door reports → (simulator) → unit link → parcel flows → unit flows.
+    let ledger = Ledger(store: store, clock: clock)
+    let doors = DoorReports(ledger: ledger, keys: keys, policy: policy, logger: logger)
+    var simulator: SimulatedUnits? = nil
+    let fallback: any UnitLink
+    if let link {
+        fallback = link
+    } else if settings.simulateUnits {
+        let sim = SimulatedUnits(delay: settings.simulatorDelay, reportingTo: doors, logger: logger)
+        simulator = sim
+        fallback = sim
+    } else {
+        fallback = DetachedUnitLink()
+    }
+    // Units with their own edge controller are commanded over its link; the others go to the fallback.
+    let hub = EdgeHub()
+    let states = UnitStates(store: store, keys: keys, policy: policy, clock: clock, hub: hub, logger: logger)
+    let desk = ParcelDesk(ledger: ledger, keys: keys, policy: policy, link: EdgeUnitLink(states: states, fallback: fallback), doors: doors, logger: logger)
+    let authenticator = Authenticator(store: store, keys: keys, clock: clock, maxBodyBytes: settings.maxBodyBytes)
+    let edges = EdgeDesk(ledger: ledger, parcels: desk, states: states, authenticator: authenticator, logger: logger)
+    let channel: any NotificationChannel = settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
+    let outbox = OutboxDelivery(store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
+    let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
+    let logService = AuditLogService(log: auditLog, logger: logger)
+    let staff = StaffDesk(store: store, keys: keys, clock: clock, hasher: passwordHasher, logger: logger)
+    return CubbyServerParts(
+        store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
+        auditLogService: logService, staff: staff, residents: ResidentDesk(store: store, keys: keys, clock: clock), pages: pages,
+        edges: edges, hub: hub)
+}
+
+/// The HTTP router over the parts.
+public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> Router<CubbyRequestContext> {
+    try buildRoutes(parts: parts, settings: settings, logger: logger).router
+}
+
+/// The router and every route registered on it with its action: the policy table's view of the server.
+public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> (router: Router<CubbyRequestContext>, entries: [RouteEntry]) {
+    let router = Router(context: CubbyRequestContext.self)
+    router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
+    router.add(middleware: parts.edges.authenticator)
+    let gate = PortalGate(staff: parts.staff, residents: parts.residents, pages: parts.pages, secureCookies: settings.secureCookies, logger: logger)
+    var routes = GuardedRouter(router: router, portalGate: gate)
+    ParcelRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: &routes)
+    AuditRoutes(log: parts.auditLog, reader: AuditReader(log: parts.auditLog, store: parts.store)).register(on: &routes)
+    EdgeRoutes(edges: parts.edges).register(on: &routes)
+    PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
+    ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
+    return (router, routes.entries)
+}
+
+/// The composition root: the HTTP server with the background services beside it.
+public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> some ApplicationProtocol {
+    let router = try buildRouter(parts: parts, settings: settings, logger: logger)
+    var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
+    if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) { services.append(edgeListener) }
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
+        services: services,
+        logger: logger)
+}
+
+/// The OpenAPI document shipped with the server.
+public enum OpenAPIDocument {
+    public static func bytes() throws -> Data {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            throw StoreError.corrupt("openapi.yaml is missing from the server's resources")
+        }
+        return try Data(contentsOf: url)
+    }
+}

@@ -1,0 +1,93 @@
+import CubbyCore
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// One edge controller's WebSocket link: state and commands down, journaled events and requests up.
+struct EdgeLinkSession {
+    let unitId: String
+    let edges: EdgeDesk
+    let logger: Logger
+    var hub: EdgeHub { edges.hub }
+    /// How often unacknowledged commands are looked up (commands stored by another server process on the same
+    /// PostgreSQL; this process's own are handed over as their transaction commits) and the unit's state is refreshed.
+    static let commandPoll: Duration = .seconds(1)
+    static let stateRefresh: Duration = .seconds(30)
+
+    static let encoder = JSONEncoder()
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let (connection, messages) = hub.register(unitId: unitId)
+        defer { hub.unregister(unitId: unitId, id: connection) }
+        logger.info("edge controller connected", metadata: ["unit": "\(unitId)"])
+        hub.send(.state(try await edges.state(unitId: unitId)), to: unitId)
+        hub.send(.ack(seq: try await edges.lastSeq(unitId: unitId)), to: unitId)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // A command reaches this link both from whoever issued it and from the poll: write it once.
+                var written = Set<String>()
+                for await message in messages {
+                    if case .command(let command) = message, !written.insert(command.id).inserted { continue }
+                    try await outbound.writeTextMessage(String(decoding: try Self.encoder.encode(message), as: UTF8.self))
+                }
+                // Replaced by a newer connection of the same unit.
+                try? await outbound.close(.normalClosure, reason: "replaced")
+            }
+            group.addTask { try await pollCommands() }
+            for try await message in inbound.messages(maxSize: EdgeLink.maxMessageBytes) {
+                guard case .text(let text) = message, let up = try? JSONDecoder().decode(EdgeUpMessage.self, from: Data(text.utf8)) else {
+                    logger.warning("edge sent an unreadable message", metadata: ["unit": "\(unitId)"])
+                    continue
+                }
+                await handle(up)
+            }
+            group.cancelAll()
+        }
+        logger.info("edge controller disconnected", metadata: ["unit": "\(unitId)"])
+    }
+
+    func pollCommands() async throws {
+        var sinceState = Duration.zero
+        while !Task.isCancelled {
+            try await Task.sleep(for: Self.commandPoll)
+            for command in (try? await edges.pendingCommands(unitId: unitId)) ?? [] {
+                hub.send(.command(command), to: unitId)
+            }
+            sinceState += Self.commandPoll
+            if sinceState >= Self.stateRefresh, let state = try? await edges.state(unitId: unitId) {
+                sinceState = .zero
+                hub.send(.state(state), to: unitId)
+            }
+        }
+    }
+
+    func handle(_ message: EdgeUpMessage) async {
+        switch message {
+        case .hello(let version, let lastSeq):
+            logger.debug("edge hello", metadata: ["unit": "\(unitId)", "version": "\(version)", "lastSeq": "\(lastSeq)"])
+        case .event(let event, let photo):
+            do {
+                let bytes = try photo.map { text -> Data in
+                    guard let d = Data(base64Encoded: text) else { throw DomainError.invalidRequest("photo is not base64") }
+                    return d
+                }
+                let applied = try await edges.apply(unitId: unitId, event: event, photo: bytes)
+                hub.send(.ack(seq: event.seq), to: unitId)
+                if applied.stateChanged { await edges.states.push(unitId: unitId) }
+            } catch {
+                // Not acknowledged: the unit sends it again.
+                logger.error("edge event not applied", metadata: ["unit": "\(unitId)", "seq": "\(event.seq)", "error": "\(error)"])
+            }
+        case .commandAck(let id, let outcome):
+            try? await edges.acknowledge(unitId: unitId, commandId: id, outcome: outcome)
+        case .courierCheck(let requestId, let token):
+            let name = await edges.courierName(token: token, unitId: unitId)
+            hub.send(.courier(requestId: requestId, displayName: name), to: unitId)
+        case .dropoff(let requestId, let token, let tracking, let recipient, let size):
+            hub.send(await edges.kioskDropoff(
+                requestId: requestId, token: token, unitId: unitId, trackingNumber: tracking, recipientId: recipient, size: size), to: unitId)
+        }
+    }
+}
