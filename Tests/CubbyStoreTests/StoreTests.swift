@@ -2,6 +2,7 @@ import CubbyCore
 import CubbyStore
 import Foundation
 import Logging
+import SQLKit
 import Testing
 
 /// A store on a fresh SQLite file, or a fresh PostgreSQL database when `CUBBY_TEST_POSTGRES_URL` is set.
@@ -164,5 +165,50 @@ struct GroupCommitTests {
         #expect(try await second.read { s in try await s.organizationCount() } == 1)
         #expect(try await Migrator.migrate(second).isEmpty)
         await second.close()
+    }
+}
+
+@Suite("Store: stored states are read strictly")
+struct StrictStateTests {
+    @Test("a parcel or compartment whose stored state is not one this version knows fails the read, never turns into another state", arguments: StoreBackend.available)
+    func unknownStatesFailLoudly(_ backend: StoreBackend) async throws {
+        let (store, dir) = try await backend.open()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await Migrator.migrate(store)
+        let (org, site, unit, carrier, recipient, compartment, parcel) = (
+            EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make()
+        )
+        try await store.write { s in
+            try await s.insertOrganization(id: org, name: "o", at: 0)
+            try await s.insertSite(SiteRecord(id: site, organizationId: org, name: "s", createdAt: 0))
+            try await s.insertUnit(UnitRecord(id: unit, organizationId: org, siteId: site, name: "u", createdAt: 0))
+            try await s.insertCompartment(
+                CompartmentRecord(id: compartment, unitId: unit, label: "A01", size: .small, inner: SizeClass.small.typicalInnerDimensions, accessible: false))
+            try await s.insertCarrier(CarrierRecord(id: carrier, organizationId: org, name: "c", createdAt: 0))
+            try await s.insertRecipient(
+                RecipientRecord(id: recipient, organizationId: org, siteId: site, needsAccessible: false, dataKey: nil, contact: nil, createdAt: 0))
+            try await s.insertParcel(
+                ParcelRecord(
+                    id: parcel, organizationId: org, siteId: site, unitId: unit, carrierId: carrier, recipientId: recipient,
+                    trackingNumber: "T1", size: .small, state: .announced, createdAt: 0))
+        }
+        #expect(try await store.read { s in try await s.parcel(parcel)?.state } == .announced)
+        #expect(try await store.read { s in try await s.compartment(compartment)?.state } == .available)
+
+        // A value written behind the schema's back (a newer version's state, a hand edit): the checks are lifted to plant it.
+        try await store.write { s in
+            if s.kind == .sqlite {
+                try await s.toolHandle.raw("PRAGMA ignore_check_constraints = ON").run()
+            } else {
+                try await s.toolHandle.raw("ALTER TABLE parcels DROP CONSTRAINT IF EXISTS parcels_state_check").run()
+                try await s.toolHandle.raw("ALTER TABLE compartments DROP CONSTRAINT IF EXISTS compartments_state_check").run()
+            }
+            try await s.toolHandle.raw("UPDATE parcels SET state = 'lost_in_transit' WHERE id = \(bind: parcel)").run()
+            try await s.toolHandle.raw("UPDATE compartments SET state = 'flooded' WHERE id = \(bind: compartment)").run()
+            if s.kind == .sqlite { try await s.toolHandle.raw("PRAGMA ignore_check_constraints = OFF").run() }
+        }
+        await #expect(throws: (any Error).self) { try await store.read { s in try await s.parcel(parcel) } }
+        await #expect(throws: (any Error).self) { try await store.read { s in try await s.compartment(compartment) } }
+        await store.close()
     }
 }

@@ -37,15 +37,11 @@ struct Overview: Sendable {
         return try await store.read { db in try await db.sitesRecords(organization: org) }.filter { Scope.covers(p, siteId: $0.id) }
     }
 
-    /// Names of the organization's units and carriers, by id.
-    func names(_ p: Principal) async throws -> (units: [String: String], carriers: [String: String]) {
+    /// The organization's units and carriers (names for the pages; credentials are issued for them).
+    func unitsAndCarriers(_ p: Principal) async throws -> (units: [UnitRecord], carriers: [CarrierRecord]) {
         let org = p.organizationId.idString
-        let (units, carriers) = try await store.read { db in
+        return try await store.read { db in
             (try await db.units(organization: org), try await db.carriers(organization: org))
         }
-        return (
-            Dictionary(uniqueKeysWithValues: units.map { ($0.id, $0.name) }),
-            Dictionary(uniqueKeysWithValues: carriers.map { ($0.id, $0.name) })
-        )
     }
 }

@@ -294,7 +294,9 @@ struct PortalRoutes {
         let creds = try await staff.credentials(s)
         let sites = try await siteOptions(s)
         let mine = Set(sites.map(\.id))
-        let (unitNames, carrierNames) = try await overview.names(s.principal)
+        let (units, carriers) = try await overview.unitsAndCarriers(s.principal)
+        let unitNames = Dictionary(uniqueKeysWithValues: units.map { ($0.id, $0.name) })
+        let carrierNames = Dictionary(uniqueKeysWithValues: carriers.map { ($0.id, $0.name) })
         let now = staff.clock.now().millisecondsSince1970
         let needsCode = !staff.isSteppedUp(s)
         let formatter = ISO8601DateFormatter()
