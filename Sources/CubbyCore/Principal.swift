@@ -30,21 +30,21 @@ public struct Principal: Sendable, Hashable {
     }
     public var role: Role
     /// The credential's id (for audit).
-    public var credentialId: UUID
-    public var organizationId: UUID
+    public var credentialId: CredentialID
+    public var organizationId: OrganizationID
     /// Courier/carrier: the carrier. Device: nil. Admin: nil.
-    public var carrierId: UUID?
+    public var carrierId: CarrierID?
     /// Device: its unit.
-    public var unitId: UUID?
+    public var unitId: UnitID?
     /// Admin and auditor: its sites (every site of the organization when it is not limited);
     /// super-admin: every site of the organization; courier/carrier: the sites its carrier serves.
-    public var siteIds: Set<UUID>
+    public var siteIds: Set<SiteID>
     /// The courier's or admin's own id, where it has one.
-    public var subjectId: UUID?
+    public var subjectId: PersonID?
 
     public init(
-        role: Role, credentialId: UUID, organizationId: UUID, carrierId: UUID? = nil, unitId: UUID? = nil,
-        siteIds: Set<UUID> = [], subjectId: UUID? = nil
+        role: Role, credentialId: CredentialID, organizationId: OrganizationID, carrierId: CarrierID? = nil, unitId: UnitID? = nil,
+        siteIds: Set<SiteID> = [], subjectId: PersonID? = nil
     ) {
         self.role = role
         self.credentialId = credentialId
@@ -65,6 +65,6 @@ public struct Principal: Sendable, Hashable {
         case .resident: .recipient
         case .carrier: .carrier
         }
-        return Actor(kind: kind, id: (subjectId ?? unitId ?? carrierId ?? credentialId).idString, role: role.rawValue)
+        return Actor(kind: kind, id: (subjectId?.uuid ?? unitId?.uuid ?? carrierId?.uuid ?? credentialId.uuid).idString, role: role.rawValue)
     }
 }

@@ -44,8 +44,9 @@ func resolveOrganization(_ given: String?, _ parts: CubbyServerParts) async thro
 /// The command line acts for the organization as a whole, like a super-administrator at the console.
 func consolePrincipal(_ org: String, _ parts: CubbyServerParts) async throws -> Principal {
     let sites = try await parts.store.read { s in try await s.sites(organization: org) }
+    guard let organization = OrganizationID(uuidString: org) else { throw ValidationError("organization \(org) is not an id") }
     return Principal(
-        role: .superAdmin, credentialId: UUID(), organizationId: UUID(uuidString: org)!, siteIds: Set(sites.compactMap(UUID.init(uuidString:))))
+        role: .superAdmin, credentialId: .make(), organizationId: organization, siteIds: Set(sites.compactMap(SiteID.init(uuidString:))))
 }
 
 

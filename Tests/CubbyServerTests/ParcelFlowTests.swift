@@ -227,14 +227,14 @@ struct ParcelFlowTests {
 /// A principal of the world's organization for calling the flows directly.
 func principal(_ w: TestWorld, _ role: Principal.Role) throws -> Principal {
     let m = w.manifest
-    let org = try #require(UUID(uuidString: m.organizationId))
-    let site = try #require(UUID(uuidString: m.siteId))
+    let org = try #require(OrganizationID(uuidString: m.organizationId))
+    let site = try #require(SiteID(uuidString: m.siteId))
     switch role {
-    case .admin, .superAdmin: return Principal(role: role, credentialId: UUID(), organizationId: org, siteIds: [site])
-    case .resident: return Principal(role: .resident, credentialId: UUID(), organizationId: org)
-    case .courier: return Principal(role: .courier, credentialId: UUID(), organizationId: org, carrierId: UUID(uuidString: m.carrierId), siteIds: [site], subjectId: UUID())
-    case .carrier: return Principal(role: .carrier, credentialId: UUID(), organizationId: org, carrierId: UUID(uuidString: m.carrierId), siteIds: [site])
-    case .device: return Principal(role: .device, credentialId: UUID(), organizationId: org, unitId: UUID(uuidString: w.unit), siteIds: [site])
-    case .auditor: return Principal(role: .auditor, credentialId: UUID(), organizationId: org, siteIds: [site])
+    case .admin, .superAdmin: return Principal(role: role, credentialId: .make(), organizationId: org, siteIds: [site])
+    case .resident: return Principal(role: .resident, credentialId: .make(), organizationId: org)
+    case .courier: return Principal(role: .courier, credentialId: .make(), organizationId: org, carrierId: CarrierID(uuidString: m.carrierId), siteIds: [site], subjectId: .make())
+    case .carrier: return Principal(role: .carrier, credentialId: .make(), organizationId: org, carrierId: CarrierID(uuidString: m.carrierId), siteIds: [site])
+    case .device: return Principal(role: .device, credentialId: .make(), organizationId: org, unitId: UnitID(uuidString: w.unit), siteIds: [site])
+    case .auditor: return Principal(role: .auditor, credentialId: .make(), organizationId: org, siteIds: [site])
     }
 }

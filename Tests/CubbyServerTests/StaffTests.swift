@@ -80,7 +80,7 @@ struct StaffTests {
             #expect(Set(m.recoveryCodes).count == 10)
             let s = try await w.session(m)
             #expect(s.principal.role == .superAdmin)
-            #expect(s.principal.siteIds.map { $0.uuidString.lowercased() } == [w.site])
+            #expect(s.principal.siteIds.map { $0.uuid.uuidString.lowercased() } == [w.site])
             // The session id is 160 random bits and is stored only as a keyed hash.
             #expect(m.session.count >= 26)
             let stored = try await w.parts.store.read { db in try await db.staffSession(hash: w.parts.keys.sessionHash(m.session)) }

@@ -50,17 +50,19 @@ extension AuditPages where Row == (Int64, StoredAuditEvent) {
     public static func events(
         _ store: any SQLStore, from: Int64, to: Int64 = .max, organization: String? = nil, batch: Int = 1000
     ) -> AuditPages {
-        AuditPages(from: from, to: to, batch: batch, index: { $0.0 }) { cursor, limit in
-            try await store.read { s in try await s.sequencedEvents(from: cursor, limit: limit, organization: organization) }
-        }
+        AuditPages(
+            from: from, to: to, batch: batch, index: { $0.0 },
+            fetch: { cursor, limit in
+                try await store.read { s in try await s.sequencedEvents(from: cursor, limit: limit, organization: organization) }
+            })
     }
 }
 
 extension AuditPages where Row == LeafWithEvent {
     /// The log's leaves with the events they hash, for verification.
     public static func leaves(_ store: any SQLStore, from: Int64 = 0, batch: Int = 1000) -> AuditPages {
-        AuditPages(from: from, batch: batch, index: { $0.index }) { cursor, limit in
-            try await store.read { s in try await s.leavesWithEvents(from: cursor, limit: limit) }
-        }
+        AuditPages(
+            from: from, batch: batch, index: { $0.index },
+            fetch: { cursor, limit in try await store.read { s in try await s.leavesWithEvents(from: cursor, limit: limit) } })
     }
 }

@@ -53,9 +53,9 @@ struct Authenticator: RouterMiddleware {
                 sites = []
             }
             return Principal(
-                role: role, credentialId: id, organizationId: org, carrierId: c.carrierId.flatMap(UUID.init(uuidString:)),
-                unitId: c.unitId.flatMap(UUID.init(uuidString:)), siteIds: Set(sites.compactMap(UUID.init(uuidString:))),
-                subjectId: c.courierId.flatMap(UUID.init(uuidString:)))
+                role: role, credentialId: CredentialID(id), organizationId: OrganizationID(org),
+                carrierId: c.carrierId.flatMap(CarrierID.init(uuidString:)), unitId: c.unitId.flatMap(UnitID.init(uuidString:)),
+                siteIds: Set(sites.compactMap(SiteID.init(uuidString:))), subjectId: c.courierId.flatMap(PersonID.init(uuidString:)))
         }
     }
 }

@@ -124,7 +124,8 @@ public struct ResidentDesk: Sendable {
         }
         if at - row.lastSeenAt > 15_000 { try await store.write { s in try await s.touchResidentSession(hash: hash, at: at) } }
         let principal = Principal(
-            role: .resident, credentialId: id, organizationId: org, siteIds: Set([recipient.siteId].compactMap(UUID.init(uuidString:))), subjectId: id)
+            role: .resident, credentialId: CredentialID(id), organizationId: OrganizationID(org),
+            siteIds: Set([recipient.siteId].compactMap(SiteID.init(uuidString:))), subjectId: PersonID(id))
         return ResidentSession(token: token, hash: hash, recipient: recipient, principal: principal)
     }
 

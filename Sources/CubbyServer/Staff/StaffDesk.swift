@@ -390,7 +390,8 @@ public struct StaffDesk: Sendable {
             try await store.write { s in try await s.touchStaffSession(hash: hash, lastSeen: at) }
         }
         let principal = Principal(
-            role: role, credentialId: id, organizationId: org, siteIds: Set(sites.compactMap(UUID.init(uuidString:))), subjectId: id)
+            role: role, credentialId: CredentialID(id), organizationId: OrganizationID(org),
+            siteIds: Set(sites.compactMap(SiteID.init(uuidString:))), subjectId: PersonID(id))
         return StaffSession(token: token, hash: hash, account: account, principal: principal, verifiedAt: Date(millisecondsSince1970: session.verifiedAt))
     }
 

@@ -43,9 +43,9 @@ public struct ServerIdentity: Sendable {
         let now = Date()
         var names: [GeneralName] = []
         for host in Set(hosts + ["localhost", "127.0.0.1", "::1"]).sorted() {
-            if let v4 = IPv4(host) {
+            if let v4 = ipv4(host) {
                 names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(v4))))
-            } else if let v6 = IPv6(host) {
+            } else if let v6 = ipv6(host) {
                 names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(v6))))
             } else {
                 names.append(.dnsName(host))
@@ -65,13 +65,13 @@ public struct ServerIdentity: Sendable {
         return (try cert.serializeAsPEM().pemString, key.pemRepresentation)
     }
 
-    static func IPv4(_ text: String) -> [UInt8]? {
+    static func ipv4(_ text: String) -> [UInt8]? {
         var addr = in_addr()
         guard inet_pton(AF_INET, text, &addr) == 1 else { return nil }
         return withUnsafeBytes(of: &addr) { Array($0) }
     }
 
-    static func IPv6(_ text: String) -> [UInt8]? {
+    static func ipv6(_ text: String) -> [UInt8]? {
         var addr = in6_addr()
         guard inet_pton(AF_INET6, text, &addr) == 1 else { return nil }
         return withUnsafeBytes(of: &addr) { Array($0) }
