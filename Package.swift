@@ -108,7 +108,15 @@ let package = Package(
         ),
         .target(
             name: "CubbyDemo",
-            dependencies: ["CubbyCore", "CubbyCrypto", "CubbyStore", "CubbyServer"],
+            dependencies: [
+                "CubbyCore",
+                "CubbyCrypto",
+                "CubbyStore",
+                "CubbyServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -119,7 +127,15 @@ let package = Package(
                 "CubbyCrypto",
                 "CubbyStore",
                 "CubbyServer",
+                "CubbyDemo",
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -151,7 +167,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "CubbyCrypto",
                 "CubbyCore",
                 "CubbyAudit",

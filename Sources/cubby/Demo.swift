@@ -1,11 +1,5 @@
-import CubbyDemo
 import ArgumentParser
-import CubbyCore
-import CubbyServer
-import CubbyStore
-import Foundation
-import Hummingbird
-import Logging
+import CubbyDemo
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,102 +17,11 @@ struct Demo: AsyncParsableCommand {
     var kioskIdleSeconds: Int = 60
 
     func run() async throws {
-        var settings = try await options.settings()
-        if settings.edgePort == nil { settings.edgePort = settings.port == 0 ? 0 : settings.port + 363 }
-        if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
-        if let file = settings.notifyFile {
-            try FileManager.default.createDirectory(
-                atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        let demo = DemoServer(manifest: manifest, units: units, kioskPort: kioskPort, controlPort: controlPort, kioskIdleSeconds: kioskIdleSeconds)
+        do {
+            try await demo.run(settings: try await options.settings(), logger: options.logger(), say: say)
+        } catch let failure as DemoFailure {
+            throw ValidationError(failure.description)
         }
-        let logger = options.logger()
-        try await withParts(settings: settings, logger: logger) { parts in try await run(parts: parts, settings: settings, logger: logger) }
-    }
-
-    static let superAdminEmail = "admin@example.org"
-
-    /// Creates the demo super-administrator once; while it has not enrolled, each start prints a fresh
-    /// enrollment link (nil once it has).
-    func demoSuperAdmin(parts: CubbyServerParts, settings: ServerSettings, organization: String) async throws -> String? {
-        let actor = Actor(kind: .system, id: nil, role: "demo")
-        let token: String
-        if let account = try await parts.store.read({ s in try await s.staffAccount(email: Self.superAdminEmail) }) {
-            guard account.status == "invited" || !account.totpConfirmed else { return nil }
-            token = try await parts.staff.renewEnrollmentLink(accountId: account.id, actor: actor)
-        } else {
-            token = try await parts.staff.createAccount(organization: organization, email: Self.superAdminEmail, role: .superAdmin, sites: nil, actor: actor).1
-        }
-        let link = "\(settings.linkBase)/admin/enroll?token=\(token)"
-        let file = URL(fileURLWithPath: manifest).deletingLastPathComponent().appendingPathComponent("admin-enrollment.txt").path
-        FileManager.default.createFile(atPath: file, contents: Data((link + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        return link
-    }
-
-    func run(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) async throws {
-        let server = "http://\(settings.host):\(settings.port)"
-        let existing = try await parts.store.read { s in try await s.organizationCount() }
-        if existing > 0 {
-            guard FileManager.default.fileExists(atPath: manifest) else {
-                throw ValidationError("the database already holds data but \(manifest) is missing; use another --database or restore the manifest")
-            }
-            print("Reusing the demo data in \(settings.database) (manifest: \(manifest)).")
-        } else {
-            let m = try await DemoSeed(store: parts.store, keys: parts.keys).seed(server: server)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(m)
-            FileManager.default.createFile(atPath: manifest, contents: data, attributes: [.posixPermissions: 0o600])
-            print("Seeded a demo organization; ids and credentials are in \(manifest) (mode 0600).")
-        }
-        // The manifest must still parse: a damaged one is reported before the server starts.
-        let m = try JSONDecoder().decode(DemoManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
-        let enrollment = try await demoSuperAdmin(parts: parts, settings: settings, organization: m.organizationId)
-        print("""
-
-            Cubby demo on \(server)   (database \(settings.database))
-              notifications (with PINs) are appended to \(settings.notifyFile ?? "-")
-
-            Try it (jq helps):
-              M=\(manifest)
-              # a courier drops a parcel off at unit 1:
-              curl -s -X POST \(server)/api/v1/units/$(jq -r '.units[0].id' $M)/dropoffs \\
-                -H "Authorization: Bearer $(jq -r .courierToken $M)" -H 'Content-Type: application/json' \\
-                -d "{\\"trackingNumber\\":\\"1Z999\\",\\"recipientId\\":\\"$(jq -r '.recipients[0].id' $M)\\",\\"size\\":\\"M\\"}"
-              # a moment later the simulated door closes; the PIN arrives in the notifications file:
-              tail -n1 \(settings.notifyFile ?? "") | jq .
-              # the recipient enters it at the unit's kiosk:
-              curl -s -X POST \(server)/api/v1/units/$(jq -r '.units[0].id' $M)/pickups \\
-                -H "Authorization: Bearer $(jq -r '.units[0].deviceToken' $M)" -H 'Content-Type: application/json' \\
-                -d "{\\"code\\":\\"$(tail -n1 \(settings.notifyFile ?? "") | jq -r .pin)\\"}"
-              # the audit trail (administrator):
-              curl -s \(server)/api/v1/audit/events -H "Authorization: Bearer $(jq -r .adminToken $M)" | jq '.events[].type'
-
-            Management portal: \(settings.linkBase)/admin   (super-admin \(Self.superAdminEmail))
-            \(enrollment.map { "  enroll first (password + authenticator app), link valid 24 h and usable once:\n    \($0)" } ?? "  already enrolled: sign in with the password and your authenticator's code")
-
-            API contract: \(server)/api/v1/openapi.yaml   Stop with Ctrl-C.
-            """)
-        fflush(nil)
-        let router = try buildRouter(parts: parts, settings: settings, logger: logger)
-        let dataDir = URL(fileURLWithPath: manifest).deletingLastPathComponent().path
-        let unitsToStart = units ? m.units : []
-        let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) { channel in
-            guard !unitsToStart.isEmpty, let port = channel.localAddress?.port else { return }
-            // The listener accepts connections only after this returns: the units start beside it.
-            Task {
-                do {
-                    try await DemoUnits(parts: parts, settings: settings, dataDir: dataDir, edgePort: port, kioskPort: kioskPort, controlPort: controlPort,
-                                  kioskIdleSeconds: kioskIdleSeconds)
-                        .start(unitsToStart)
-                } catch {
-                    logger.error("demo units did not start", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
-            services: [parts.outbox, parts.expiry, parts.auditLogService] + (edgeListener.map { [$0] } ?? []),
-            logger: logger)
-        try await app.runService()
     }
 }

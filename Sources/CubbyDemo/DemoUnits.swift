@@ -1,4 +1,3 @@
-import CubbyDemo
 import CubbyServer
 import Foundation
 
@@ -13,7 +12,7 @@ struct DemoUnits {
     let controlPort: Int
     let kioskIdleSeconds: Int
 
-    func start(_ units: [DemoManifest.Unit]) async throws {
+    func start(_ units: [DemoManifest.Unit], say: @Sendable (String) -> Void) async throws {
         let identity = try ServerIdentity.loadOrCreate(certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
         let pin = try identity.spkiSHA256()
         let server = "https://127.0.0.1:\(edgePort)"
@@ -36,14 +35,13 @@ struct DemoUnits {
             ], log: log)
             lines.append("  \(unit.name): kiosk http://127.0.0.1:\(kiosk)/   simulator http://127.0.0.1:\(control)/status   log \(log)")
         }
-        print("""
+        say("""
 
             Locker units (cubby edge run, simulated hardware) linked over TLS 1.3 to \(server), pin \(pin):
             \(lines.joined(separator: "\n"))
               shake unit 1 (tamper → lockdown):  curl -X POST http://127.0.0.1:\(controlPort)/tamper?kind=impact
               release it:  cubby unit release-lockdown --unit <unit id>   (or POST /api/v1/units/<id>/lockdown/release as an administrator)
             """)
-        fflush(nil)
     }
 
     /// This program's own file, so the units run the same build.
