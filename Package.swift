@@ -19,7 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "CommandLineArguments"]),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0",
+            traits: [.defaults, "CommandLineArguments"]),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -103,7 +105,9 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/Templates"), .copy("Resources/common-passwords.txt")],
+            resources: [
+                .copy("Resources/openapi.yaml"), .copy("Resources/Templates"), .copy("Resources/common-passwords.txt"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -228,7 +232,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "cubby-edge",
-            dependencies: ["CubbyEdgeCLI", "CubbyEdgeBench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "CubbyEdgeCLI", "CubbyEdgeBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CubbyDevicesTests", dependencies: ["CubbyDevices"], swiftSettings: swiftSettings),
@@ -244,7 +250,10 @@ let package = Package(
         ),
         .testTarget(name: "CubbyCoreTests", dependencies: ["CubbyCore"], swiftSettings: swiftSettings),
         .testTarget(name: "CubbyCryptoTests", dependencies: ["CubbyCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "CubbyAuditTests", dependencies: ["CubbyAudit", "CCubbySHA256", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CubbyAuditTests",
+            dependencies: ["CubbyAudit", "CCubbySHA256", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "CubbyStoreTests",
             dependencies: ["CubbyStore", .product(name: "SQLKit", package: "sql-kit")],

@@ -24,8 +24,10 @@ public struct AuditExportRow: Sendable, Equatable {
     public var leafHash: [UInt8]
 
     public init(
-        index: Int64, id: String, occurredAt: String, occurredAtMillis: Int64, type: String, outcome: String, actorKind: String,
-        actorId: String?, actorRole: String?, organizationId: String?, siteId: String?, unitId: String?, compartmentId: String?,
+        index: Int64, id: String, occurredAt: String, occurredAtMillis: Int64, type: String, outcome: String,
+        actorKind: String,
+        actorId: String?, actorRole: String?, organizationId: String?, siteId: String?, unitId: String?,
+        compartmentId: String?,
         parcelId: String?, trackingNumber: String?, detail: [String: String], canonical: [UInt8], leafHash: [UInt8]
     ) {
         self.index = index
@@ -57,8 +59,10 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
     public var header: String? {
         switch self {
         case .csv:
-            CSVField.line(["index", "id", "occurredAt", "type", "outcome", "actorKind", "actorId", "actorRole", "organizationId",
-                           "siteId", "unitId", "compartmentId", "parcelId", "trackingNumber", "detail", "leafHash"])
+            CSVField.line([
+                "index", "id", "occurredAt", "type", "outcome", "actorKind", "actorId", "actorRole", "organizationId",
+                "siteId", "unitId", "compartmentId", "parcelId", "trackingNumber", "detail", "leafHash",
+            ])
         case .jsonl, .cef: nil
         }
     }
@@ -73,7 +77,9 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
     }
 
     static func detailJSON(_ detail: [String: String]) -> String {
-        guard !detail.isEmpty, let data = try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard !detail.isEmpty,
+            let data = try? JSONSerialization.data(
+                withJSONObject: detail, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
@@ -86,14 +92,21 @@ enum JSONLine {
     static func line(_ r: AuditExportRow) -> String {
         var object: [String: Any] = [
             "index": r.index, "id": r.id, "occurredAt": r.occurredAt, "type": r.type, "outcome": r.outcome,
-            "actor": ["kind": r.actorKind, "id": r.actorId as Any? ?? NSNull(), "role": r.actorRole as Any? ?? NSNull()],
-            "detail": r.detail, "canonical": Data(r.canonical).base64EncodedString(), "leafHash": AuditExportFormat.hex(r.leafHash),
+            "actor": [
+                "kind": r.actorKind, "id": r.actorId as Any? ?? NSNull(), "role": r.actorRole as Any? ?? NSNull(),
+            ],
+            "detail": r.detail, "canonical": Data(r.canonical).base64EncodedString(),
+            "leafHash": AuditExportFormat.hex(r.leafHash),
         ]
-        for (k, v) in [("organizationId", r.organizationId), ("siteId", r.siteId), ("unitId", r.unitId),
-                       ("compartmentId", r.compartmentId), ("parcelId", r.parcelId), ("trackingNumber", r.trackingNumber)] {
+        for (k, v) in [
+            ("organizationId", r.organizationId), ("siteId", r.siteId), ("unitId", r.unitId),
+            ("compartmentId", r.compartmentId), ("parcelId", r.parcelId), ("trackingNumber", r.trackingNumber),
+        ] {
             object[k] = v ?? NSNull()
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }
@@ -101,9 +114,12 @@ enum JSONLine {
 /// CSV per RFC 4180, with cells that a spreadsheet would run as a formula defused by a leading `'`.
 enum CSVField {
     static func fields(_ r: AuditExportRow) -> [String] {
-        [String(r.index), r.id, r.occurredAt, r.type, r.outcome, r.actorKind, r.actorId ?? "", r.actorRole ?? "", r.organizationId ?? "",
-         r.siteId ?? "", r.unitId ?? "", r.compartmentId ?? "", r.parcelId ?? "", r.trackingNumber ?? "",
-         AuditExportFormat.detailJSON(r.detail), AuditExportFormat.hex(r.leafHash)]
+        [
+            String(r.index), r.id, r.occurredAt, r.type, r.outcome, r.actorKind, r.actorId ?? "", r.actorRole ?? "",
+            r.organizationId ?? "",
+            r.siteId ?? "", r.unitId ?? "", r.compartmentId ?? "", r.parcelId ?? "", r.trackingNumber ?? "",
+            AuditExportFormat.detailJSON(r.detail), AuditExportFormat.hex(r.leafHash),
+        ]
     }
 
     static func line(_ fields: [String]) -> String {
@@ -123,12 +139,15 @@ enum CSVField {
 /// Header fields escape `\` and `|`; extension values escape `\`, `=` and line breaks (`\n`, `\r`).
 enum CEFLine {
     static func line(_ r: AuditExportRow) -> String {
-        let severity = switch r.outcome {
-        case "denied": "7"
-        case "failure": "5"
-        default: r.type.hasPrefix("unit.") ? "6" : "3"
-        }
-        let header = ["CEF:0", header("Cubby"), header("cubby"), header("1"), header(r.type), header(name(r)), severity]
+        let severity =
+            switch r.outcome {
+            case "denied": "7"
+            case "failure": "5"
+            default: r.type.hasPrefix("unit.") ? "6" : "3"
+            }
+        let header = [
+            "CEF:0", header("Cubby"), header("cubby"), header("1"), header(r.type), header(name(r)), severity,
+        ]
         var ext: [(String, String)] = [
             ("rt", String(r.occurredAtMillis)), ("externalId", r.id), ("act", r.type), ("outcome", r.outcome),
             ("cn1Label", "leafIndex"), ("cn1", String(r.index)),
@@ -163,6 +182,7 @@ enum CEFLine {
 
     static func value(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "=", with: "\\=")
-            .replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            .replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n")
+            .replacingOccurrences(of: "\r", with: "\\r")
     }
 }

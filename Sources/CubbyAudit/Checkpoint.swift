@@ -29,7 +29,9 @@ public struct Checkpoint: Hashable, Sendable {
         let lines = text.utf8.dropLast().split(separator: 0x0A, omittingEmptySubsequences: false)
             .map { String(decoding: $0, as: UTF8.self) }
         guard lines.count >= 3 else { throw CheckpointError.malformed("needs origin, size and root hash lines") }
-        guard let size = Self.parseSize(lines[1]) else { throw CheckpointError.malformed("tree size is not canonical decimal") }
+        guard let size = Self.parseSize(lines[1]) else {
+            throw CheckpointError.malformed("tree size is not canonical decimal")
+        }
         guard let root = TreeHash(base64: lines[2]) else {
             throw CheckpointError.malformed("root hash is not base64 of 32 bytes")
         }

@@ -35,7 +35,9 @@ public struct ConsistencyProof: Hashable, Sendable {
     /// empty one, so such a check would prove nothing (the transparency-dev test data agrees).
     public func verify(oldRoot: TreeHash, newRoot: TreeHash) throws {
         guard oldSize > 0 else { throw MerkleTreeError.invalidRange("consistency with the empty tree proves nothing") }
-        guard oldSize <= newSize else { throw MerkleTreeError.invalidRange("old size \(oldSize) exceeds new size \(newSize)") }
+        guard oldSize <= newSize else {
+            throw MerkleTreeError.invalidRange("old size \(oldSize) exceeds new size \(newSize)")
+        }
         if oldSize == newSize {
             guard hashes.isEmpty else { throw MerkleTreeError.wrongProofLength }
             guard oldRoot == newRoot else { throw MerkleTreeError.rootMismatch }

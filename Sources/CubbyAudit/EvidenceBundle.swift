@@ -26,15 +26,21 @@ public struct EvidenceBundle: Sendable {
     public static let evidenceKey = "evidenceSha256"
 
     /// Assembles a bundle. `evidence` maps SHA-256 hex → file contents.
-    public static func make(items: [Item], treeSize: UInt64, checkpointNote: String, verifierKey: String, evidence: [String: Data]) throws -> EvidenceBundle {
+    public static func make(
+        items: [Item], treeSize: UInt64, checkpointNote: String, verifierKey: String, evidence: [String: Data]
+    ) throws -> EvidenceBundle {
         var files: [String: Data] = [:]
         files["events.jsonl"] = Data(items.map { AuditExportFormat.jsonl.line($0.row) }.joined().utf8)
         files["checkpoint.txt"] = Data(checkpointNote.utf8)
         files["key.txt"] = Data((verifierKey + "\n").utf8)
         let proofs: [[String: Any]] = items.map {
-            ["index": $0.row.index, "leafHash": Data($0.row.leafHash).base64EncodedString(), "proof": $0.proof.map(\.base64)]
+            [
+                "index": $0.row.index, "leafHash": Data($0.row.leafHash).base64EncodedString(),
+                "proof": $0.proof.map(\.base64),
+            ]
         }
-        files["proofs.json"] = try JSONSerialization.data(withJSONObject: ["treeSize": treeSize, "proofs": proofs], options: [.sortedKeys, .prettyPrinted])
+        files["proofs.json"] = try JSONSerialization.data(
+            withJSONObject: ["treeSize": treeSize, "proofs": proofs], options: [.sortedKeys, .prettyPrinted])
         for (hash, data) in evidence { files["evidence/" + hash] = data }
         files["VERIFY.md"] = Data(verifyText(count: items.count, treeSize: treeSize, key: verifierKey).utf8)
         return EvidenceBundle(files: files)
@@ -58,25 +64,38 @@ public struct EvidenceBundle: Sendable {
             guard let d = files[name] else { throw BundleError.missing(name) }
             return d
         }
-        let bundledKey = String(decoding: try file("key.txt"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if let pinnedKey, pinnedKey != bundledKey { throw BundleError.keyMismatch(bundled: bundledKey, expected: pinnedKey) }
+        let bundledKey = String(decoding: try file("key.txt"), as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        if let pinnedKey, pinnedKey != bundledKey {
+            throw BundleError.keyMismatch(bundled: bundledKey, expected: pinnedKey)
+        }
         let verifier: NoteVerifier
-        do { verifier = try NoteVerifier(verifierKey: pinnedKey ?? bundledKey) } catch { throw BundleError.invalid("key.txt: \(error)") }
+        do { verifier = try NoteVerifier(verifierKey: pinnedKey ?? bundledKey) } catch {
+            throw BundleError.invalid("key.txt: \(error)")
+        }
         let checkpoint: Checkpoint
         do {
-            checkpoint = try verifier.openCheckpoint(String(decoding: try file("checkpoint.txt"), as: UTF8.self), expectedOrigin: verifier.keyName)
+            checkpoint = try verifier.openCheckpoint(
+                String(decoding: try file("checkpoint.txt"), as: UTF8.self), expectedOrigin: verifier.keyName)
         } catch let e as BundleError { throw e } catch {
             throw BundleError.invalid("checkpoint.txt is not signed by the log's key: \(error)")
         }
         guard let proofs = try? JSONSerialization.jsonObject(with: try file("proofs.json")) as? [String: Any],
-            let treeSize = (proofs["treeSize"] as? NSNumber)?.uint64Value, let list = proofs["proofs"] as? [[String: Any]]
+            let treeSize = (proofs["treeSize"] as? NSNumber)?.uint64Value,
+            let list = proofs["proofs"] as? [[String: Any]]
         else { throw BundleError.invalid("proofs.json is malformed") }
-        guard treeSize == checkpoint.size else { throw BundleError.invalid("proofs.json is for \(treeSize) leaves, the checkpoint for \(checkpoint.size)") }
+        guard treeSize == checkpoint.size else {
+            throw BundleError.invalid("proofs.json is for \(treeSize) leaves, the checkpoint for \(checkpoint.size)")
+        }
         var byIndex: [UInt64: [TreeHash]] = [:]
         for p in list {
-            guard let i = (p["index"] as? NSNumber)?.uint64Value, let hashes = p["proof"] as? [String] else { throw BundleError.invalid("proofs.json has a malformed entry") }
+            guard let i = (p["index"] as? NSNumber)?.uint64Value, let hashes = p["proof"] as? [String] else {
+                throw BundleError.invalid("proofs.json has a malformed entry")
+            }
             let decoded = hashes.compactMap(TreeHash.init(base64:))
-            guard decoded.count == hashes.count else { throw BundleError.invalid("proofs.json: proof of \(i) has a malformed hash") }
+            guard decoded.count == hashes.count else {
+                throw BundleError.invalid("proofs.json: proof of \(i) has a malformed hash")
+            }
             byIndex[i] = decoded
         }
         var events = 0
@@ -84,28 +103,42 @@ public struct EvidenceBundle: Sendable {
         let lines = String(decoding: try file("events.jsonl"), as: UTF8.self).split(separator: "\n")
         for (n, line) in lines.enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let index = (object["index"] as? NSNumber)?.uint64Value, let canonicalText = object["canonical"] as? String,
+                let index = (object["index"] as? NSNumber)?.uint64Value,
+                let canonicalText = object["canonical"] as? String,
                 let canonical = Data(base64Encoded: canonicalText)
             else { throw BundleError.invalid("events.jsonl line \(n + 1) is malformed") }
             let leaf = TreeHash.leaf(canonical)
-            guard (object["leafHash"] as? String) == leaf.hex else { throw BundleError.event(index, "its leaf hash does not match its canonical bytes") }
+            guard (object["leafHash"] as? String) == leaf.hex else {
+                throw BundleError.event(index, "its leaf hash does not match its canonical bytes")
+            }
             // The readable fields must say what the hashed bytes say.
             guard let fields = try? JSONSerialization.jsonObject(with: canonical) as? [String: Any],
-                fields["id"] as? String == object["id"] as? String, fields["type"] as? String == object["type"] as? String,
-                fields["at"] as? String == object["occurredAt"] as? String, fields["outcome"] as? String == object["outcome"] as? String
+                fields["id"] as? String == object["id"] as? String,
+                fields["type"] as? String == object["type"] as? String,
+                fields["at"] as? String == object["occurredAt"] as? String,
+                fields["outcome"] as? String == object["outcome"] as? String
             else { throw BundleError.event(index, "its readable fields differ from its canonical bytes") }
             guard let proof = byIndex[index] else { throw BundleError.event(index, "no inclusion proof") }
-            do { try InclusionProof(leafIndex: index, treeSize: checkpoint.size, hashes: proof).verify(leafHash: leaf, rootHash: checkpoint.rootHash) } catch {
+            do {
+                try InclusionProof(leafIndex: index, treeSize: checkpoint.size, hashes: proof).verify(
+                    leafHash: leaf, rootHash: checkpoint.rootHash)
+            } catch {
                 throw BundleError.event(index, "its inclusion proof does not lead to the signed root")
             }
             if let detail = fields["detail"] as? [String: String], let hash = detail[Self.evidenceKey] {
-                guard let data = files["evidence/" + hash] else { throw BundleError.event(index, "evidence file \(hash) is missing") }
-                guard TreeHash(SHA256.hash(data: data)).hex == hash.lowercased() else { throw BundleError.event(index, "evidence file \(hash) does not match its hash") }
+                guard let data = files["evidence/" + hash] else {
+                    throw BundleError.event(index, "evidence file \(hash) is missing")
+                }
+                guard TreeHash(SHA256.hash(data: data)).hex == hash.lowercased() else {
+                    throw BundleError.event(index, "evidence file \(hash) does not match its hash")
+                }
                 evidenceFiles += 1
             }
             events += 1
         }
-        return Verified(events: events, treeSize: checkpoint.size, origin: verifier.keyName, verifierKey: verifier.verifierKey, evidenceFiles: evidenceFiles)
+        return Verified(
+            events: events, treeSize: checkpoint.size, origin: verifier.keyName, verifierKey: verifier.verifierKey,
+            evidenceFiles: evidenceFiles)
     }
 
     static func verifyText(count: Int, treeSize: UInt64, key: String) -> String {

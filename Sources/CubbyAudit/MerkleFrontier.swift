@@ -19,7 +19,8 @@ public struct MerkleFrontier: Hashable, Sendable {
     /// A frontier from persisted parts; throws unless there is exactly one hash per set bit of `size`.
     public init(size: UInt64, hashes: [TreeHash]) throws {
         guard hashes.count == size.nonzeroBitCount else {
-            throw MerkleTreeError.malformedFrontier("size \(size) needs \(size.nonzeroBitCount) hashes, got \(hashes.count)")
+            throw MerkleTreeError.malformedFrontier(
+                "size \(size) needs \(size.nonzeroBitCount) hashes, got \(hashes.count)")
         }
         self.size = size
         self.hashes = hashes

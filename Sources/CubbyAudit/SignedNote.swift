@@ -15,7 +15,9 @@ public struct SignedNote: Hashable, Sendable {
     public init(text: String, signatures: [NoteSignature]) throws {
         try Self.checkText(text)
         guard !signatures.isEmpty else { throw SignedNoteError.malformedNote("a signed note needs a signature") }
-        guard signatures.count <= Self.maximumSignatureCount else { throw SignedNoteError.malformedNote("too many signatures") }
+        guard signatures.count <= Self.maximumSignatureCount else {
+            throw SignedNoteError.malformedNote("too many signatures")
+        }
         self.text = text
         self.signatures = signatures
     }

@@ -1,6 +1,6 @@
 import CCubbySHA256
-import CubbyCrypto
 import Crypto
+import CubbyCrypto
 import Foundation
 
 /// A 32-byte SHA-256 hash in the audit log's RFC 6962 Merkle tree: a leaf hash, an inner node or a root.
@@ -41,7 +41,9 @@ public struct TreeHash: Hashable, Sendable {
         bytes.reserveCapacity(Self.byteCount)
         var index = 0
         while index < digits.count {
-            guard let high = Hex.value(ofDigit: digits[index]), let low = Hex.value(ofDigit: digits[index + 1]) else { return nil }
+            guard let high = Hex.value(ofDigit: digits[index]), let low = Hex.value(ofDigit: digits[index + 1]) else {
+                return nil
+            }
             bytes.append(high << 4 | low)
             index += 2
         }

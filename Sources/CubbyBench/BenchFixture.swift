@@ -24,14 +24,22 @@ public struct BenchFixture: Sendable {
     /// Creates the organization, site, carrier and recipient that fixtures hang off.
     public static func make(store: any SQLStore, keys: LockerKeys) async throws -> BenchFixture {
         let at = Date().millisecondsSince1970
-        let org = EntityID.make(), site = EntityID.make(), carrier = EntityID.make(), recipient = EntityID.make()
+        let org = EntityID.make()
+        let site = EntityID.make()
+        let carrier = EntityID.make()
+        let recipient = EntityID.make()
         try await store.write { s in
             try await s.insertOrganization(id: org, name: "Benchmark", at: at)
             try await s.insertSite(SiteRecord(id: site, organizationId: org, name: "Bench site", createdAt: at))
-            try await s.insertCarrier(CarrierRecord(id: carrier, organizationId: org, name: "Bench carrier", createdAt: at))
-            try await s.insertRecipient(RecipientRecord(id: recipient, organizationId: org, siteId: site, needsAccessible: false, dataKey: nil, contact: nil, createdAt: at))
+            try await s.insertCarrier(
+                CarrierRecord(id: carrier, organizationId: org, name: "Bench carrier", createdAt: at))
+            try await s.insertRecipient(
+                RecipientRecord(
+                    id: recipient, organizationId: org, siteId: site, needsAccessible: false, dataKey: nil,
+                    contact: nil, createdAt: at))
         }
-        return BenchFixture(store: store, keys: keys, organizationId: org, siteId: site, carrierId: carrier, recipientId: recipient)
+        return BenchFixture(
+            store: store, keys: keys, organizationId: org, siteId: site, carrierId: carrier, recipientId: recipient)
     }
 
     /// `count` kiosks, each with `parcels` deposited parcels behind fresh PINs.
@@ -55,28 +63,37 @@ public struct BenchFixture: Sendable {
                 seen.insert(pin)
                 pins.append(pin)
                 let parcelId = EntityID.make()
-                var c = CompartmentRecord(id: EntityID.make(), unitId: unitId, label: "\(tag)\(k)-\(i)", size: .small, inner: SizeClass.small.typicalInnerDimensions, accessible: false)
+                var c = CompartmentRecord(
+                    id: EntityID.make(), unitId: unitId, label: "\(tag)\(k)-\(i)", size: .small,
+                    inner: SizeClass.small.typicalInnerDimensions, accessible: false)
                 c.state = .occupied
                 c.parcelId = parcelId
                 compartments.append(c)
                 var p = ParcelRecord(
                     id: parcelId, organizationId: organizationId, siteId: siteId, unitId: unitId, carrierId: carrierId,
-                    recipientId: recipientId, trackingNumber: "\(tag)-\(k)-\(i)", size: .small, state: .deposited, createdAt: at)
+                    recipientId: recipientId, trackingNumber: "\(tag)-\(k)-\(i)", size: .small, state: .deposited,
+                    createdAt: at)
                 p.compartmentId = c.id
                 p.depositedAt = at
                 p.expiresAt = expires
                 parcelRows.append(p)
-                credentials.append(PickupCredentialRecord(
-                    id: EntityID.make(), parcelId: parcelId, unitId: unitId, compartmentId: c.id,
-                    pinHash: Data(pinKey.hash(pin: pin)), qrNonce: Base64URL.encode(SecretGenerator.bytes(16)),
-                    createdAt: at, expiresAt: expires))
+                credentials.append(
+                    PickupCredentialRecord(
+                        id: EntityID.make(), parcelId: parcelId, unitId: unitId, compartmentId: c.id,
+                        pinHash: Data(pinKey.hash(pin: pin)), qrNonce: Base64URL.encode(SecretGenerator.bytes(16)),
+                        createdAt: at, expiresAt: expires))
             }
             let (compartmentRows, parcelList, credentialRows) = (compartments, parcelRows, credentials)
             try await store.write { s in
-                try await s.insertUnit(UnitRecord(id: unitId, organizationId: organizationId, siteId: siteId, name: "Kiosk \(tag)\(k)", createdAt: at))
-                try await s.insertCredential(CredentialRecord(
-                    id: EntityID.make(), kind: "device", tokenHash: keys.credentialHash(token), organizationId: organizationId,
-                    unitId: unitId, label: "bench kiosk", createdAt: at))
+                try await s.insertUnit(
+                    UnitRecord(
+                        id: unitId, organizationId: organizationId, siteId: siteId, name: "Kiosk \(tag)\(k)",
+                        createdAt: at))
+                try await s.insertCredential(
+                    CredentialRecord(
+                        id: EntityID.make(), kind: "device", tokenHash: keys.credentialHash(token),
+                        organizationId: organizationId,
+                        unitId: unitId, label: "bench kiosk", createdAt: at))
                 for chunk in stride(from: 0, to: parcels, by: 500) {
                     let end = min(parcels, chunk + 500)
                     try await s.insertCompartments(Array(compartmentRows[chunk..<end]))
@@ -96,7 +113,8 @@ public struct BenchFixture: Sendable {
         let start = Date().addingTimeInterval(-400 * 86_400)
         let at = start.millisecondsSince1970
         try await store.write { s in
-            try await s.insertUnit(UnitRecord(id: unitId, organizationId: organizationId, siteId: siteId, name: "History", createdAt: at))
+            try await s.insertUnit(
+                UnitRecord(id: unitId, organizationId: organizationId, siteId: siteId, name: "History", createdAt: at))
         }
         let batch = 1000
         var done = 0
@@ -116,8 +134,10 @@ public struct BenchFixture: Sendable {
                         let t = start.addingTimeInterval(Double(seq) * 30)
                         let tm = t.millisecondsSince1970
                         var p = ParcelRecord(
-                            id: id, organizationId: organizationId, siteId: siteId, unitId: unitId, carrierId: carrierId,
-                            recipientId: recipientId, trackingNumber: "H\(seq)", size: .medium, state: .pickedUp, createdAt: tm)
+                            id: id, organizationId: organizationId, siteId: siteId, unitId: unitId,
+                            carrierId: carrierId,
+                            recipientId: recipientId, trackingNumber: "H\(seq)", size: .medium, state: .pickedUp,
+                            createdAt: tm)
                         p.depositedAt = tm
                         p.expiresAt = tm + 7 * Milliseconds.day
                         p.pickedUpAt = tm + 3_600_000
@@ -125,13 +145,23 @@ public struct BenchFixture: Sendable {
                         parcels.append(p)
                         var c = PickupCredentialRecord(
                             id: EntityID.make(), parcelId: id, unitId: unitId, compartmentId: p.compartmentId!,
-                            pinHash: Data(pinKey.hash(pin: String(seq))), qrNonce: "h", createdAt: tm, expiresAt: p.expiresAt!)
+                            pinHash: Data(pinKey.hash(pin: String(seq))), qrNonce: "h", createdAt: tm,
+                            expiresAt: p.expiresAt!)
                         c.state = .used
                         c.endedAt = p.pickedUpAt
                         creds.append(c)
-                        let uid = UUID(uuidString: unitId), pid = UUID(uuidString: id)
-                        events.append(AuditRecord(occurredAt: t, type: "parcel.deposited", actor: Actor(kind: .device, id: unitId, role: "device"), unitId: uid, parcelId: pid, trackingNumber: p.trackingNumber))
-                        events.append(AuditRecord(occurredAt: t.addingTimeInterval(3600), type: "pickup.succeeded", actor: Actor(kind: .device, id: unitId, role: "device"), unitId: uid, parcelId: pid, trackingNumber: p.trackingNumber, detail: ["method": "pin"]))
+                        let uid = UUID(uuidString: unitId)
+                        let pid = UUID(uuidString: id)
+                        events.append(
+                            AuditRecord(
+                                occurredAt: t, type: "parcel.deposited",
+                                actor: Actor(kind: .device, id: unitId, role: "device"), unitId: uid, parcelId: pid,
+                                trackingNumber: p.trackingNumber))
+                        events.append(
+                            AuditRecord(
+                                occurredAt: t.addingTimeInterval(3600), type: "pickup.succeeded",
+                                actor: Actor(kind: .device, id: unitId, role: "device"), unitId: uid, parcelId: pid,
+                                trackingNumber: p.trackingNumber, detail: ["method": "pin"]))
                     }
                     try await s.insertParcels(parcels)
                     try await s.insertPickupCredentials(creds)

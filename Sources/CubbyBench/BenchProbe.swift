@@ -6,7 +6,8 @@ extension StoreSession {
     /// Creates the probe table if needed.
     public func prepareCommitProbe() async throws {
         let type: SQLQueryString = kind == .sqlite ? "INTEGER" : "BIGINT"
-        try await toolHandle.raw("CREATE TABLE IF NOT EXISTS bench_commits (id TEXT PRIMARY KEY, at \(type) NOT NULL)").run()
+        try await toolHandle.raw("CREATE TABLE IF NOT EXISTS bench_commits (id TEXT PRIMARY KEY, at \(type) NOT NULL)")
+            .run()
     }
 
     /// One row, to be committed by the caller's transaction.

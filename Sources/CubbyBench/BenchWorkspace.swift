@@ -21,11 +21,17 @@ struct BenchWorkspace {
     let temporary: Bool
 
     static func make(database: String, dir: String?, name: String, logger: Logger) async throws -> BenchWorkspace {
-        let path = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("cubby-\(name)-\(UUID().uuidString.prefix(8))").path
+        let path =
+            dir
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cubby-\(name)-\(UUID().uuidString.prefix(8))"
+            ).path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let location: DatabaseLocation = database == "sqlite"
+        let location: DatabaseLocation =
+            database == "sqlite"
             ? .sqlite(path: path + "/\(name).sqlite")
-            : try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: database), prefix: "cubby_\(name)_", logger: logger)
+            : try await PostgresStore.createScratchDatabase(
+                server: try DatabaseLocation(parsing: database), prefix: "cubby_\(name)_", logger: logger)
         return BenchWorkspace(dir: path, location: location, temporary: dir == nil)
     }
 

@@ -1,8 +1,8 @@
+import Crypto
 import CubbyAudit
 import CubbyCore
 import CubbyServer
 import CubbyStore
-import Crypto
 import Foundation
 import Logging
 
@@ -50,7 +50,8 @@ public struct LogBenchmark: Sendable {
         let store = try await StoreFactory.open(workspace.location, logger: logger)
         let report: Report
         do {
-            report = try await LogBenchRun(events: events, proofs: proofs, leavesOnly: leavesOnly, say: progress).measure(store: store)
+            report = try await LogBenchRun(events: events, proofs: proofs, leavesOnly: leavesOnly, say: progress)
+                .measure(store: store)
         } catch {
             await store.close()
             throw error
@@ -75,11 +76,14 @@ struct LogBenchRun {
         if leavesOnly {
             try await syntheticTree(store: store)
             let proof = try await proofTimings(log: log, checkpoint: try require(try await log.checkpointIfDue()))
-            return LogBenchmark.Report(events: events, sequencedPerSecond: nil, proofP50: proof.p50, proofP99: proof.p99, verifySeconds: nil)
+            return LogBenchmark.Report(
+                events: events, sequencedPerSecond: nil, proofP50: proof.p50, proofP99: proof.p99, verifySeconds: nil)
         }
         // 1. Events, written in bulk (their cost is the store's, not the log's).
         var t0 = ContinuousClock.now
-        let unit = UUID(), org = UUID(), site = UUID()
+        let unit = UUID()
+        let org = UUID()
+        let site = UUID()
         var written = 0
         while written < events {
             let n = min(5000, events - written)
@@ -88,12 +92,18 @@ struct LogBenchRun {
                 var batch: [AuditRecord] = []
                 batch.reserveCapacity(n)
                 for i in 0..<n {
-                    batch.append(AuditRecord(
-                        occurredAt: Date(timeIntervalSince1970: 1_780_000_000 + Double(base + i)), type: "pickup.succeeded",
-                        actor: Actor(kind: .device, id: unit.idString, role: "device"), organizationId: org, siteId: site,
-                        unitId: unit, compartmentId: UUID(), parcelId: UUID(), trackingNumber: "1Z\(base + i)", detail: ["method": "pin"]))
+                    batch.append(
+                        AuditRecord(
+                            occurredAt: Date(timeIntervalSince1970: 1_780_000_000 + Double(base + i)),
+                            type: "pickup.succeeded",
+                            actor: Actor(kind: .device, id: unit.idString, role: "device"), organizationId: org,
+                            siteId: site,
+                            unitId: unit, compartmentId: UUID(), parcelId: UUID(), trackingNumber: "1Z\(base + i)",
+                            detail: ["method": "pin"]))
                 }
-                for chunk in stride(from: 0, to: n, by: 1000) { try await s.appendAudit(Array(batch[chunk..<min(n, chunk + 1000)])) }
+                for chunk in stride(from: 0, to: n, by: 1000) {
+                    try await s.appendAudit(Array(batch[chunk..<min(n, chunk + 1000)]))
+                }
             }
             written += n
             if written % 1_000_000 == 0 { say("  \(written) events written") }
@@ -119,13 +129,18 @@ struct LogBenchRun {
         t0 = ContinuousClock.now
         for _ in 0..<size { frontier.append(leafHash: leaf) { id, _ in if id.level > 0 { nodeHashes += 1 } } }
         let appendSeconds = (ContinuousClock.now - t0).seconds
-        say(String(format: "  sequencing: %.0f events/s through the database; frontier alone: %.0f ns per append, %.2f node hashes per append (log2 n = %.1f)",
-                   Double(sequenced) / seqSeconds, appendSeconds / Double(size) * 1e9, Double(nodeHashes) / Double(size), log2(Double(size))))
+        say(
+            String(
+                format:
+                    "  sequencing: %.0f events/s through the database; frontier alone: %.0f ns per append, %.2f node hashes per append (log2 n = %.1f)",
+                Double(sequenced) / seqSeconds, appendSeconds / Double(size) * 1e9, Double(nodeHashes) / Double(size),
+                log2(Double(size))))
 
         let proof = try await proofTimings(log: log, checkpoint: checkpoint)
         let verifySeconds = try await verifyTimings(store: store, log: log)
         return LogBenchmark.Report(
-            events: events, sequencedPerSecond: Double(sequenced) / seqSeconds, proofP50: proof.p50, proofP99: proof.p99, verifySeconds: verifySeconds)
+            events: events, sequencedPerSecond: Double(sequenced) / seqSeconds, proofP50: proof.p50,
+            proofP99: proof.p99, verifySeconds: verifySeconds)
     }
 
     /// Leaves and nodes straight into their tables, as the sequencer would write them.
@@ -142,10 +157,13 @@ struct LogBenchRun {
                 let hash = TreeHash.leaf(withUnsafeBytes(of: index.bigEndian) { Data($0) })
                 leaves.append(LogLeaf(index: Int64(index), eventSeq: Int64(index) + 1, hash: Data(hash.bytes)))
                 frontier.append(leafHash: hash) { id, h in
-                    if id.level > 0 { nodes.append(LogNode(level: id.level, index: Int64(id.index), hash: Data(h.bytes))) }
+                    if id.level > 0 {
+                        nodes.append(LogNode(level: id.level, index: Int64(id.index), hash: Data(h.bytes)))
+                    }
                 }
             }
-            let state = Data(frontier.serialized), size = Int64(frontier.size)
+            let state = Data(frontier.serialized)
+            let size = Int64(frontier.size)
             let (leafRows, nodeRows) = (leaves, nodes)
             try await store.write { s in
                 try await s.appendLeaves(leafRows)
@@ -173,8 +191,10 @@ struct LogBenchRun {
         }
         latencies.sort()
         let (p50, p99) = (latencies[latencies.count / 2], latencies[latencies.count * 99 / 100])
-        say(String(format: "  inclusion proof at %llu leaves: p50 %.3f ms, p99 %.3f ms (%d proofs, all verified)",
-                   size, p50, p99, proofs))
+        say(
+            String(
+                format: "  inclusion proof at %llu leaves: p50 %.3f ms, p99 %.3f ms (%d proofs, all verified)",
+                size, p50, p99, proofs))
         return (p50, p99)
     }
 
@@ -186,7 +206,8 @@ struct LogBenchRun {
         let report = try await AuditVerifier(store: store, verifier: log.signer.verifier, origin: log.origin).run()
         let verifySeconds = (ContinuousClock.now - t0).seconds
         guard report.ok else { throw BenchFailure("verification failed: \(report.problem!)") }
-        let sample = try await store.read { s in try await s.leavesWithEvents(from: 0, limit: 100_000) }.compactMap(\.canonical)
+        let sample = try await store.read { s in try await s.leavesWithEvents(from: 0, limit: 100_000) }.compactMap(
+            \.canonical)
         let averageBytes = sample.reduce(0) { $0 + $1.count } / max(1, sample.count)
         // The hashing verify does, alone: a leaf hash per event and the tree's inner nodes (one per leaf on average).
         var leaves = 0
@@ -202,22 +223,39 @@ struct LogBenchRun {
         let nodes = leaves - leaves.nonzeroBitCount
         let eventBytes = leaves / max(1, sample.count) * sample.reduce(0) { $0 + $1.count }
         let hashSeconds = (ContinuousClock.now - t0).seconds
-        say(String(format: "  verify: %llu leaves in %.1f s end to end (%.0f MB/s of events incl. database reads)",
-                   report.leaves, verifySeconds, Double(report.leaves) * Double(averageBytes) / verifySeconds / 1e6))
+        say(
+            String(
+                format: "  verify: %llu leaves in %.1f s end to end (%.0f MB/s of events incl. database reads)",
+                report.leaves, verifySeconds, Double(report.leaves) * Double(averageBytes) / verifySeconds / 1e6))
         // openssl on inputs of the same sizes: a leaf is 0x00 and the event, a node 0x01 and two hashes (65 bytes).
-        let leafInput = averageBytes + 1, nodeInput = 1 + 2 * TreeHash.byteCount
+        let leafInput = averageBytes + 1
+        let nodeInput = 1 + 2 * TreeHash.byteCount
         let inputBytes = Double(eventBytes + leaves + nodes * nodeInput)
-        guard let opensslLeaf = opensslRate(blockSize: leafInput), let opensslNode = opensslRate(blockSize: nodeInput) else {
-            say(String(format: "  verify's hashing: %.0f MB/s of hash input (openssl not found for comparison)", inputBytes / hashSeconds / 1e6))
+        guard let opensslLeaf = opensslRate(blockSize: leafInput), let opensslNode = opensslRate(blockSize: nodeInput)
+        else {
+            say(
+                String(
+                    format: "  verify's hashing: %.0f MB/s of hash input (openssl not found for comparison)",
+                    inputBytes / hashSeconds / 1e6))
             return verifySeconds
         }
         let opensslSeconds = Double(eventBytes + leaves) / opensslLeaf + Double(nodes * nodeInput) / opensslNode
-        say(String(format: "  verify's hashing: %d leaves of %d bytes + %d nodes of %d bytes in %.3f s = %.0f MB/s of hash input (%.0f MB/s of events)",
-                   leaves, leafInput, nodes, nodeInput, hashSeconds, inputBytes / hashSeconds / 1e6, Double(eventBytes) / hashSeconds / 1e6))
-        say(String(format: "  openssl speed -evp sha256: %.0f MB/s at -bytes %d, %.0f MB/s at -bytes %d; the same inputs would take %.3f s",
-                   opensslLeaf / 1e6, leafInput, opensslNode / 1e6, nodeInput, opensslSeconds))
-        say(String(format: "  verify's hashing ÷ openssl on the same inputs: %.2f (events only, against openssl at -bytes %d: %.2f)",
-                   opensslSeconds / hashSeconds, leafInput, Double(eventBytes) / hashSeconds / opensslLeaf))
+        say(
+            String(
+                format:
+                    "  verify's hashing: %d leaves of %d bytes + %d nodes of %d bytes in %.3f s = %.0f MB/s of hash input (%.0f MB/s of events)",
+                leaves, leafInput, nodes, nodeInput, hashSeconds, inputBytes / hashSeconds / 1e6,
+                Double(eventBytes) / hashSeconds / 1e6))
+        say(
+            String(
+                format:
+                    "  openssl speed -evp sha256: %.0f MB/s at -bytes %d, %.0f MB/s at -bytes %d; the same inputs would take %.3f s",
+                opensslLeaf / 1e6, leafInput, opensslNode / 1e6, nodeInput, opensslSeconds))
+        say(
+            String(
+                format:
+                    "  verify's hashing ÷ openssl on the same inputs: %.2f (events only, against openssl at -bytes %d: %.2f)",
+                opensslSeconds / hashSeconds, leafInput, Double(eventBytes) / hashSeconds / opensslLeaf))
         return verifySeconds
     }
 
@@ -226,7 +264,9 @@ struct LogBenchRun {
     /// `openssl speed -seconds` stops on SIGALRM, which this process's threads keep blocked; the child is
     /// spawned with an empty signal mask and default handlers so that its alarm fires.
     func opensslRate(blockSize: Int) -> Double? {
-        let path = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let path = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let path else { return nil }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return nil }
@@ -237,7 +277,8 @@ struct LogBenchRun {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
-        var empty = sigset_t(), all = sigset_t()
+        var empty = sigset_t()
+        var all = sigset_t()
         sigemptyset(&empty)
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attr, &empty)
@@ -251,8 +292,12 @@ struct LogBenchRun {
         posix_spawn_file_actions_destroy(&actions)
         posix_spawnattr_destroy(&attr)
         close(fds[1])
-        guard rc == 0 else { close(fds[0]); return nil }
-        let out = String(decoding: FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile(), as: UTF8.self)
+        guard rc == 0 else {
+            close(fds[0])
+            return nil
+        }
+        let out = String(
+            decoding: FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile(), as: UTF8.self)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         // Machine-readable line: "+F:<n>:sha256:<bytes per second>"

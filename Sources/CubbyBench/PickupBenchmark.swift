@@ -67,12 +67,16 @@ public struct PickupBenchmark: Sendable {
         let workspace = try await BenchWorkspace.make(database: database, dir: dir, name: "bench", logger: logger)
         let (workDir, location) = (workspace.dir, workspace.location)
         progress("cubby bench pickup: \(location), \(kiosks) kiosks × \(pickups) pickups per round, history \(history)")
-        var settings = ServerSettings(database: location, host: "127.0.0.1", port: port, keysPath: workDir + "/keys.json", simulateUnits: false)
+        var settings = ServerSettings(
+            database: location, host: "127.0.0.1", port: port, keysPath: workDir + "/keys.json", simulateUnits: false)
         settings.maxBodyBytes = 16 * 1024
         let parts = try await buildParts(settings: settings, link: DetachedUnitLink(), logger: logger)
         try await parts.store.write { s in try await s.prepareCommitProbe() }
         let router = try buildRouter(parts: parts, settings: settings, logger: logger)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-bench"), logger: logger)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-bench"), logger: logger
+        )
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let serverTask = Task { try await group.run() }
         var clientConfig = HTTPClient.Configuration()
@@ -82,7 +86,10 @@ public struct PickupBenchmark: Sendable {
         do {
             try await waitForServer(client)
             let fixture = try await BenchFixture.make(store: parts.store, keys: parts.keys)
-            rounds.append(try await round("fresh database", fixture: fixture, tag: "a", client: client, store: parts.store, progress: progress))
+            rounds.append(
+                try await round(
+                    "fresh database", fixture: fixture, tag: "a", client: client, store: parts.store, progress: progress
+                ))
             if history > 0 {
                 let started = Date()
                 try await fixture.history(count: history) { done in
@@ -90,8 +97,14 @@ public struct PickupBenchmark: Sendable {
                 }
                 try await parts.store.read { s in try await s.settleAfterBulkLoad() }
                 let parcels = try await parts.store.read { s in try await s.parcelCount() }
-                progress(String(format: "  added %d past parcels in %.0f s (%d parcels in the database)", history, Date().timeIntervalSince(started), parcels))
-                rounds.append(try await round("with \(history) past parcels", fixture: fixture, tag: "b", client: client, store: parts.store, progress: progress))
+                progress(
+                    String(
+                        format: "  added %d past parcels in %.0f s (%d parcels in the database)", history,
+                        Date().timeIntervalSince(started), parcels))
+                rounds.append(
+                    try await round(
+                        "with \(history) past parcels", fixture: fixture, tag: "b", client: client, store: parts.store,
+                        progress: progress))
             }
         } catch {
             try? await client.shutdown()
@@ -110,7 +123,8 @@ public struct PickupBenchmark: Sendable {
     }
 
     func round(
-        _ label: String, fixture: BenchFixture, tag: String, client: HTTPClient, store: any SQLStore, progress: @Sendable (String) -> Void
+        _ label: String, fixture: BenchFixture, tag: String, client: HTTPClient, store: any SQLStore,
+        progress: @Sendable (String) -> Void
     ) async throws -> Round {
         let kiosksList = try await fixture.kiosks(count: kiosks, parcels: pickups, tag: tag)
         // The fixture was loaded in bulk: let the query planner see the tables as they now are, as an
@@ -126,7 +140,8 @@ public struct PickupBenchmark: Sendable {
                     var failures = 0
                     latencies.reserveCapacity(kiosk.pins.count)
                     for pin in kiosk.pins {
-                        var req = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/units/\(kiosk.unitId)/pickups")
+                        var req = HTTPClientRequest(
+                            url: "http://127.0.0.1:\(port)/api/v1/units/\(kiosk.unitId)/pickups")
                         req.method = .POST
                         req.headers.add(name: "Authorization", value: "Bearer \(kiosk.deviceToken)")
                         req.headers.add(name: "Content-Type", value: "application/json")
@@ -148,11 +163,15 @@ public struct PickupBenchmark: Sendable {
         let elapsed = ContinuousClock.now - started
         let latencies = results.0.sorted()
         let r = Round(
-            label: label, pickupsPerSecond: Double(latencies.count) / elapsed.seconds, p50: Samples.percentile(latencies, 0.5),
-            p99: Samples.percentile(latencies, 0.99), rawCommitsPerSecond: raw, rawP50: Samples.percentile(rawLatencies.sorted(), 0.5),
+            label: label, pickupsPerSecond: Double(latencies.count) / elapsed.seconds,
+            p50: Samples.percentile(latencies, 0.5),
+            p99: Samples.percentile(latencies, 0.99), rawCommitsPerSecond: raw,
+            rawP50: Samples.percentile(rawLatencies.sorted(), 0.5),
             failures: results.1)
-        progress(String(format: "  %@: %.0f pickups/s, p50 %.2f ms, p99 %.2f ms; raw commits %.0f/s (p50 %.2f ms); failures %d",
-                        label, r.pickupsPerSecond, r.p50, r.p99, r.rawCommitsPerSecond, r.rawP50, r.failures))
+        progress(
+            String(
+                format: "  %@: %.0f pickups/s, p50 %.2f ms, p99 %.2f ms; raw commits %.0f/s (p50 %.2f ms); failures %d",
+                label, r.pickupsPerSecond, r.p50, r.p99, r.rawCommitsPerSecond, r.rawP50, r.failures))
         return r
     }
 
@@ -167,7 +186,9 @@ public struct PickupBenchmark: Sendable {
                     for _ in 0..<perWriter {
                         let t0 = ContinuousClock.now
                         let id = UUID().uuidString
-                        try await store.writeAlone { s in try await s.commitProbe(id: id, at: Date().millisecondsSince1970) }
+                        try await store.writeAlone { s in
+                            try await s.commitProbe(id: id, at: Date().millisecondsSince1970)
+                        }
                         l.append(Samples.ms(ContinuousClock.now - t0))
                     }
                     return l
@@ -180,9 +201,12 @@ public struct PickupBenchmark: Sendable {
 
     func waitForServer(_ client: HTTPClient) async throws {
         for _ in 0..<100 {
-            if let resp = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(2)),
+            if let resp = try? await client.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(2)),
                 resp.status == .ok
-            { return }
+            {
+                return
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw BenchFailure("the benchmark server did not start on port \(port)")
@@ -190,12 +214,21 @@ public struct PickupBenchmark: Sendable {
 
     /// The rounds as a Markdown table, after a blank line; with two rounds, the latency ratio below it.
     static func table(_ rounds: [Round]) -> String {
-        var lines = ["", "| round | pickups/s | p50 ms | p99 ms | raw commits/s | pickups ÷ raw | failures |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        var lines = [
+            "", "| round | pickups/s | p50 ms | p99 ms | raw commits/s | pickups ÷ raw | failures |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for r in rounds {
-            lines.append(String(format: "| %@ | %.0f | %.2f | %.2f | %.0f | %.2f | %d |", r.label, r.pickupsPerSecond, r.p50, r.p99, r.rawCommitsPerSecond, r.pickupsPerSecond / r.rawCommitsPerSecond, r.failures))
+            lines.append(
+                String(
+                    format: "| %@ | %.0f | %.2f | %.2f | %.0f | %.2f | %d |", r.label, r.pickupsPerSecond, r.p50, r.p99,
+                    r.rawCommitsPerSecond, r.pickupsPerSecond / r.rawCommitsPerSecond, r.failures))
         }
         if rounds.count == 2 {
-            lines.append(String(format: "\nlatency with history ÷ fresh: p50 %.2f×, p99 %.2f×", rounds[1].p50 / rounds[0].p50, rounds[1].p99 / rounds[0].p99))
+            lines.append(
+                String(
+                    format: "\nlatency with history ÷ fresh: p50 %.2f×, p99 %.2f×", rounds[1].p50 / rounds[0].p50,
+                    rounds[1].p99 / rounds[0].p99))
         }
         return lines.joined(separator: "\n")
     }

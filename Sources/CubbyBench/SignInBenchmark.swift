@@ -45,7 +45,8 @@ public struct SignInBenchmark: Sendable {
         let logger = benchLogger()
         let workspace = try await BenchWorkspace.make(database: database, dir: nil, name: "signin", logger: logger)
         defer { workspace.remove() }
-        let settings = ServerSettings(database: workspace.location, keysPath: workspace.dir + "/keys.json", simulateUnits: false)
+        let settings = ServerSettings(
+            database: workspace.location, keysPath: workspace.dir + "/keys.json", simulateUnits: false)
         let parts = try await buildParts(settings: settings, logger: logger)
         do {
             let report = try await measure(parts, progress: progress)
@@ -59,11 +60,14 @@ public struct SignInBenchmark: Sendable {
 
     func measure(_ parts: CubbyServerParts, progress: @Sendable (String) -> Void) async throws -> Report {
         let staff = parts.staff
-        progress("cubby bench signin: \(database), PBKDF2-HMAC-SHA256 \(staff.hasher.iterations) iterations, \(attempts) attempts per kind")
+        progress(
+            "cubby bench signin: \(database), PBKDF2-HMAC-SHA256 \(staff.hasher.iterations) iterations, \(attempts) attempts per kind"
+        )
         let manifest = try await DemoSeed(store: parts.store, keys: parts.keys).seed(server: "bench")
         let password = "violet tram under lantern"
         let (account, link) = try await staff.createAccount(
-            organization: manifest.organizationId, email: "bench@example.org", role: .superAdmin, sites: nil, actor: .system)
+            organization: manifest.organizationId, email: "bench@example.org", role: .superAdmin, sites: nil,
+            actor: .system)
         let (_, otp) = try await staff.choosePassword(token: link, password: password, confirmation: password)
         _ = try await staff.confirmAuthenticator(token: link, code: otp.code(at: Date()))
         // A well-formed code that matches no step within the drift window for the whole run.
@@ -81,11 +85,14 @@ public struct SignInBenchmark: Sendable {
             for (n, (label, email, pw, code)) in kinds.enumerated() {
                 let start = ContinuousClock.now
                 do {
-                    _ = try await staff.signIn(email: email, password: pw, factor: .totp(code), address: "10.\(n).\(round / 250).\(round % 250)")
+                    _ = try await staff.signIn(
+                        email: email, password: pw, factor: .totp(code),
+                        address: "10.\(n).\(round / 250).\(round % 250)")
                     throw BenchFailure("a sign-in with a wrong factor succeeded")
                 } catch StaffError.signInFailed {}
                 let elapsed = ContinuousClock.now - start
-                times[label, default: []].append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+                times[label, default: []].append(
+                    Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
                 // Keep the account out of its delays, so every attempt takes the full path.
                 try await parts.store.write { s in
                     guard var a = try await s.staffAccount(id: account.id) else { return }
@@ -104,10 +111,12 @@ public struct SignInBenchmark: Sendable {
         var measured: [Kind] = []
         for (label, _, _, _) in kinds {
             let xs = times[label]!
-            let kind = Kind(label: label, p50: pct(xs, 0.5), p90: pct(xs, 0.9), ratioToWrongPassword: pct(xs, 0.5) / base)
+            let kind = Kind(
+                label: label, p50: pct(xs, 0.5), p90: pct(xs, 0.9), ratioToWrongPassword: pct(xs, 0.5) / base)
             measured.append(kind)
-            lines.append(label.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + String(format: " %7.1f  %7.1f   %.2f", kind.p50, kind.p90, kind.ratioToWrongPassword))
+            lines.append(
+                label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + String(format: " %7.1f  %7.1f   %.2f", kind.p50, kind.p90, kind.ratioToWrongPassword))
         }
         return Report(kinds: measured, text: lines.joined(separator: "\n"))
     }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Everything a caller can do through the API or the portal. Each route names exactly one.
@@ -68,7 +68,9 @@ public enum AccessPolicy {
     public static let table: [Action: [Principal.Role: Reach]] = [
         .announceParcel: [.carrier: .sites, .courier: .sites],
         .createDropoff: [.courier: .sites],
-        .readParcel: [.courier: .ownCarrier, .carrier: .ownCarrier, .device: .ownUnit, .admin: .sites, .superAdmin: .organization],
+        .readParcel: [
+            .courier: .ownCarrier, .carrier: .ownCarrier, .device: .ownUnit, .admin: .sites, .superAdmin: .organization,
+        ],
         .cancelParcel: [.courier: .ownCarrier, .carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
         .removeParcel: [.admin: .sites, .superAdmin: .organization],
         .pickup: [.device: .ownUnit],
@@ -106,7 +108,9 @@ public enum AccessPolicy {
 
     /// Throws `forbidden` unless the principal's role may perform `action`.
     public static func require(_ p: Principal, _ action: Action) throws {
-        guard allows(p.role, action) else { throw DomainError.forbidden("\(p.role.rawValue) may not \(action.rawValue)") }
+        guard allows(p.role, action) else {
+            throw DomainError.forbidden("\(p.role.rawValue) may not \(action.rawValue)")
+        }
     }
 }
 
@@ -175,7 +179,9 @@ public enum RoleGrant {
         case .admin:
             // An admin gives only roles it holds or below it (admin, auditor), and only over its own sites.
             guard role == .admin || role == .auditor else { throw .roleNotHeld }
-            guard let mine = granter.sites, let sites, !sites.isEmpty, sites.isSubset(of: mine) else { throw .outsideScope }
+            guard let mine = granter.sites, let sites, !sites.isEmpty, sites.isSubset(of: mine) else {
+                throw .outsideScope
+            }
         default:
             throw .roleNotHeld
         }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Who caused an audited event.
@@ -79,8 +79,10 @@ public struct AuditRecord: Codable, Sendable, Hashable {
         parcelId: UUID? = nil, trackingNumber: String? = nil, detail: [String: String] = [:]
     ) {
         self.init(
-            id: id, occurredAt: occurredAt, type: event.rawValue, outcome: outcome, actor: actor, organizationId: organizationId,
-            siteId: siteId, unitId: unitId, compartmentId: compartmentId, parcelId: parcelId, trackingNumber: trackingNumber,
+            id: id, occurredAt: occurredAt, type: event.rawValue, outcome: outcome, actor: actor,
+            organizationId: organizationId,
+            siteId: siteId, unitId: unitId, compartmentId: compartmentId, parcelId: parcelId,
+            trackingNumber: trackingNumber,
             detail: detail)
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The messages between the server and a locker unit's edge controller, one JSON object per WebSocket
@@ -129,7 +129,9 @@ public struct EdgeEvent: Codable, Sendable, Equatable {
 
     /// The bytes the hash chain covers: every field but the hashes, in a fixed order.
     public var chainedBytes: [UInt8] {
-        var parts: [String] = [String(seq), String(occurredAt), kind.rawValue, compartmentId ?? "", parcelId ?? "", photoSHA256 ?? ""]
+        var parts: [String] = [
+            String(seq), String(occurredAt), kind.rawValue, compartmentId ?? "", parcelId ?? "", photoSHA256 ?? "",
+        ]
         for key in detail.keys.sorted() { parts += [key, detail[key]!] }
         var out: [UInt8] = []
         for p in parts {

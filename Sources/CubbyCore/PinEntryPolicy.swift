@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The limits on PIN guessing at one locker unit, and the bound they give.
@@ -105,8 +105,10 @@ public struct PinEntryLimiter: Sendable {
         }
         if recentFailures.count >= policy.dailyFailureBudget {
             let index = recentFailures.count - policy.dailyFailureBudget
-            let agesOut = recentFailures[index].addingTimeInterval(TimeInterval(Self.failureWindow / Milliseconds.second))
-            return .lockedOut(retryAfter: .seconds(max(1, agesOut.timeIntervalSince(now).rounded(.up))), reason: .suspended)
+            let agesOut = recentFailures[index].addingTimeInterval(
+                TimeInterval(Self.failureWindow / Milliseconds.second))
+            return .lockedOut(
+                retryAfter: .seconds(max(1, agesOut.timeIntervalSince(now).rounded(.up))), reason: .suspended)
         }
         if let until = state.lockedUntil, until > now {
             return .lockedOut(retryAfter: .seconds(max(1, until.timeIntervalSince(now).rounded(.up))), reason: .lockout)

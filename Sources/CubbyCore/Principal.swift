@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// An authenticated caller and what it is scoped to.
@@ -43,7 +43,8 @@ public struct Principal: Sendable, Hashable {
     public var subjectId: PersonID?
 
     public init(
-        role: Role, credentialId: CredentialID, organizationId: OrganizationID, carrierId: CarrierID? = nil, unitId: UnitID? = nil,
+        role: Role, credentialId: CredentialID, organizationId: OrganizationID, carrierId: CarrierID? = nil,
+        unitId: UnitID? = nil,
         siteIds: Set<SiteID> = [], subjectId: PersonID? = nil
     ) {
         self.role = role
@@ -57,14 +58,17 @@ public struct Principal: Sendable, Hashable {
 
     /// The audit actor for this principal.
     public var actor: Actor {
-        let kind: Actor.Kind = switch role {
-        case .courier: .courier
-        case .device: .device
-        case .admin, .superAdmin: .admin
-        case .auditor: .auditor
-        case .resident: .recipient
-        case .carrier: .carrier
-        }
-        return Actor(kind: kind, id: (subjectId?.uuid ?? unitId?.uuid ?? carrierId?.uuid ?? credentialId.uuid).idString, role: role.rawValue)
+        let kind: Actor.Kind =
+            switch role {
+            case .courier: .courier
+            case .device: .device
+            case .admin, .superAdmin: .admin
+            case .auditor: .auditor
+            case .resident: .recipient
+            case .carrier: .carrier
+            }
+        return Actor(
+            kind: kind, id: (subjectId?.uuid ?? unitId?.uuid ?? carrierId?.uuid ?? credentialId.uuid).idString,
+            role: role.rawValue)
     }
 }

@@ -1,7 +1,8 @@
 extension StringProtocol {
     /// The text without the white space (spaces, tabs, line breaks: Unicode White_Space) around it.
     public func trimmingWhitespace() -> String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
         return String(self[first...last])
     }
 }
@@ -16,7 +17,8 @@ extension Double {
         let scaled = (abs(self) * scale).rounded()
         guard scaled < 9.0e18 else { return description }
         let units = Int64(scaled)
-        let whole = units / Int64(scale), fraction = units % Int64(scale)
+        let whole = units / Int64(scale)
+        let fraction = units % Int64(scale)
         var text = (self < 0 && units != 0 ? "-" : "") + String(whole)
         if places > 0 {
             let digits = String(fraction)

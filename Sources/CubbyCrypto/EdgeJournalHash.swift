@@ -1,9 +1,10 @@
-import CubbyCore
 import Crypto
+import CubbyCore
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The hash chain of an edge journal: each event's hash covers the previous hash and the event.

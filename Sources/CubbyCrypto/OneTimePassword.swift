@@ -1,15 +1,18 @@
 import Crypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// HMAC-based one-time passwords (RFC 4226) and their time-based form (RFC 6238).
 public struct OneTimePassword: Sendable {
     /// The HMAC under which codes are computed. Authenticator apps expect SHA-1.
     public enum Algorithm: String, Sendable {
-        case sha1 = "SHA1", sha256 = "SHA256", sha512 = "SHA512"
+        case sha1 = "SHA1"
+        case sha256 = "SHA256"
+        case sha512 = "SHA512"
     }
 
     public let secret: [UInt8]
@@ -31,13 +34,15 @@ public struct OneTimePassword: Sendable {
     public func hotp(counter: UInt64) -> String {
         let message = withUnsafeBytes(of: counter.bigEndian) { Array($0) }
         let key = SymmetricKey(data: secret)
-        let mac: [UInt8] = switch algorithm {
-        case .sha1: Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
-        case .sha256: Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
-        case .sha512: Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
-        }
+        let mac: [UInt8] =
+            switch algorithm {
+            case .sha1: Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
+            case .sha256: Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+            case .sha512: Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
+            }
         let offset = Int(mac[mac.count - 1] & 0x0f)
-        let binary = (UInt64(mac[offset] & 0x7f) << 24) | (UInt64(mac[offset + 1]) << 16)
+        let binary =
+            (UInt64(mac[offset] & 0x7f) << 24) | (UInt64(mac[offset + 1]) << 16)
             | (UInt64(mac[offset + 2]) << 8) | UInt64(mac[offset + 3])
         var modulus: UInt64 = 1
         for _ in 0..<digits { modulus *= 10 }

@@ -1,9 +1,10 @@
 import Crypto
 import CryptoExtras
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Password hashes: PBKDF2-HMAC-SHA256 with a 128-bit random salt, as OWASP's Password Storage
@@ -68,7 +69,8 @@ public struct PasswordHasher: Sendable {
     static func derive(_ password: String, salt: [UInt8], iterations: Int) -> [UInt8] {
         // The only failure is an out-of-range parameter, which the callers above rule out.
         let key = try! KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations)
+            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32,
+            unsafeUncheckedRounds: iterations)
         return key.withUnsafeBytes { Array($0) }
     }
 }

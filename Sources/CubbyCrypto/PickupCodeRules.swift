@@ -1,9 +1,9 @@
 import CubbyCore
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What a person typed or scanned at a kiosk, read the same way by the server and by the unit.
@@ -87,14 +87,16 @@ public struct PickupCodeRules: Sendable {
 
     /// The claims of a QR token signed by `verifier` for unit `unitId` that has not expired at `now`, or nil.
     public func verifyQR(_ token: String, verifier: QRTokenSigner, unitId: String, now: Int64) -> QRTokenClaims? {
-        guard let claims = verifier.verify(token), claims.u.idString == unitId, claims.expiresAt.millisecondsSince1970 > now
+        guard let claims = verifier.verify(token), claims.u.idString == unitId,
+            claims.expiresAt.millisecondsSince1970 > now
         else { return nil }
         return claims
     }
 
     /// The live code that verified QR claims open at `now`, or nil.
     public func matchQR(
-        _ claims: QRTokenClaims, among codes: [LivePickupCode], now: Int64, usable: (LivePickupCode) -> Bool = { _ in true }
+        _ claims: QRTokenClaims, among codes: [LivePickupCode], now: Int64,
+        usable: (LivePickupCode) -> Bool = { _ in true }
     ) -> LivePickupCode? {
         codes.first {
             $0.qrNonce == claims.n && $0.parcelId == claims.p.idString && $0.compartmentId == claims.c.idString

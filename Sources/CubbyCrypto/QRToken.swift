@@ -1,8 +1,9 @@
 import Crypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A signed pickup token for a QR code: `cby1.<base64url payload>.<base64url Ed25519 signature>`.
@@ -20,7 +21,10 @@ public struct QRTokenClaims: Codable, Sendable, Equatable {
     /// Random nonce (base64url, 128 bits) so two tokens for one parcel never repeat.
     public var n: String
 
-    public init(parcel: UUID, unit: UUID, compartment: UUID, expiresAt: Date, nonce: String = Base64URL.encode(SecretGenerator.bytes(16))) {
+    public init(
+        parcel: UUID, unit: UUID, compartment: UUID, expiresAt: Date,
+        nonce: String = Base64URL.encode(SecretGenerator.bytes(16))
+    ) {
         self.p = parcel
         self.u = unit
         self.c = compartment

@@ -1,15 +1,16 @@
 import Crypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The server's secret keys, kept in a key file outside the database (mode 0600).
@@ -94,7 +95,8 @@ public struct ServerKeys: Sendable {
         }
         let keys = ServerKeys(
             secretHashKey: SymmetricKey(data: try key(file.secretHashKey, "secretHashKey")),
-            qrSigningKey: try Curve25519.Signing.PrivateKey(rawRepresentation: try key(file.qrSigningKey, "qrSigningKey")),
+            qrSigningKey: try Curve25519.Signing.PrivateKey(
+                rawRepresentation: try key(file.qrSigningKey, "qrSigningKey")),
             outboxKey: SymmetricKey(data: try key(file.outboxKey, "outboxKey")),
             keyEncryptionKey: SymmetricKey(data: try key(file.keyEncryptionKey, "keyEncryptionKey")),
             checkpointSigningKey: checkpointKey ?? Curve25519.Signing.PrivateKey()

@@ -1,8 +1,9 @@
 import Crypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The key under which one locker unit's PINs are hashed, derived from the server's secret-hash key.
@@ -17,7 +18,8 @@ public struct UnitPinKey: Sendable {
     /// The key of unit `unitId` under the server's root key.
     public init(root: SymmetricKey, unitId: String) {
         key = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: root, info: Data("cubby.unit-pin-key.v1:\(unitId.lowercased())".utf8), outputByteCount: 32)
+            inputKeyMaterial: root, info: Data("cubby.unit-pin-key.v1:\(unitId.lowercased())".utf8), outputByteCount: 32
+        )
     }
 
     /// The key as sent to the unit (base64).

@@ -43,7 +43,9 @@ public struct DemoServer: Sendable {
 
     /// Runs the demo on `settings` (given an edge port and a notifications file unless set) until stopped;
     /// what a person should read goes to `say`, a line or a block at a time.
-    public func run(settings given: ServerSettings, logger: Logger, say: @escaping @Sendable (String) -> Void) async throws {
+    public func run(settings given: ServerSettings, logger: Logger, say: @escaping @Sendable (String) -> Void)
+        async throws
+    {
         var settings = given
         if settings.edgePort == nil { settings.edgePort = settings.port == 0 ? 0 : settings.port + 363 }
         if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
@@ -63,28 +65,38 @@ public struct DemoServer: Sendable {
 
     /// Creates the demo super-administrator once; while it has not enrolled, each start writes and returns
     /// a fresh enrollment link (nil once it has).
-    func demoSuperAdmin(parts: CubbyServerParts, settings: ServerSettings, organization: String) async throws -> String? {
+    func demoSuperAdmin(parts: CubbyServerParts, settings: ServerSettings, organization: String) async throws -> String?
+    {
         let actor = Actor(kind: .system, id: nil, role: "demo")
         let token: String
         if let account = try await parts.store.read({ s in try await s.staffAccount(email: Self.superAdminEmail) }) {
             guard account.status == "invited" || !account.totpConfirmed else { return nil }
             token = try await parts.staff.renewEnrollmentLink(accountId: account.id, actor: actor)
         } else {
-            token = try await parts.staff.createAccount(organization: organization, email: Self.superAdminEmail, role: .superAdmin, sites: nil, actor: actor).1
+            token = try await parts.staff.createAccount(
+                organization: organization, email: Self.superAdminEmail, role: .superAdmin, sites: nil, actor: actor
+            ).1
         }
         let link = "\(settings.linkBase)/admin/enroll?token=\(token)"
-        let file = URL(fileURLWithPath: manifest).deletingLastPathComponent().appendingPathComponent("admin-enrollment.txt").path
-        FileManager.default.createFile(atPath: file, contents: Data((link + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let file = URL(fileURLWithPath: manifest).deletingLastPathComponent().appendingPathComponent(
+            "admin-enrollment.txt"
+        ).path
+        FileManager.default.createFile(
+            atPath: file, contents: Data((link + "\n").utf8), attributes: [.posixPermissions: 0o600])
         return link
     }
 
     /// Seeds once (or reuses the seeded data), prints the walk-through, then serves until stopped.
-    func run(parts: CubbyServerParts, settings: ServerSettings, logger: Logger, say: @escaping @Sendable (String) -> Void) async throws {
+    func run(
+        parts: CubbyServerParts, settings: ServerSettings, logger: Logger, say: @escaping @Sendable (String) -> Void
+    ) async throws {
         let server = "http://\(settings.host):\(settings.port)"
         let existing = try await parts.store.read { s in try await s.organizationCount() }
         if existing > 0 {
             guard FileManager.default.fileExists(atPath: manifest) else {
-                throw DemoFailure("the database already holds data but \(manifest) is missing; use another --database or restore the manifest")
+                throw DemoFailure(
+                    "the database already holds data but \(manifest) is missing; use another --database or restore the manifest"
+                )
             }
             say("Reusing the demo data in \(settings.database) (manifest: \(manifest)).")
         } else {
@@ -108,9 +120,12 @@ public struct DemoServer: Sendable {
             // The listener accepts connections only after this returns: the units start beside it.
             Task {
                 do {
-                    try await DemoUnits(parts: parts, settings: settings, dataDir: dataDir, edgePort: port, kioskPort: kioskPort, controlPort: controlPort,
-                                        kioskIdleSeconds: kioskIdleSeconds)
-                        .start(unitsToStart, say: say)
+                    try await DemoUnits(
+                        parts: parts, settings: settings, dataDir: dataDir, edgePort: port, kioskPort: kioskPort,
+                        controlPort: controlPort,
+                        kioskIdleSeconds: kioskIdleSeconds
+                    )
+                    .start(unitsToStart, say: say)
                 } catch {
                     logger.error("demo units did not start", metadata: ["error": "\(error)"])
                 }

@@ -13,7 +13,8 @@ struct DemoUnits {
     let kioskIdleSeconds: Int
 
     func start(_ units: [DemoManifest.Unit], say: @Sendable (String) -> Void) async throws {
-        let identity = try ServerIdentity.loadOrCreate(certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
+        let identity = try ServerIdentity.loadOrCreate(
+            certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
         let pin = try identity.spkiSHA256()
         let server = "https://127.0.0.1:\(edgePort)"
         let me = Self.executable()
@@ -24,18 +25,26 @@ struct DemoUnits {
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             if !FileManager.default.fileExists(atPath: state + "/edge.json") {
                 let (code, _) = try await parts.edges.issueEnrollmentCodeFromConsole(unitId: unit.id)
-                let status = try await Self.runToEnd(me, ["edge", "enroll", "--state", state, "--server", server, "--pin", pin, "--code", code], log: log)
+                let status = try await Self.runToEnd(
+                    me, ["edge", "enroll", "--state", state, "--server", server, "--pin", pin, "--code", code], log: log
+                )
                 guard status == 0 else { throw DemoUnitsError("unit \(unit.name) did not enroll; see \(log)") }
             }
             let kiosk = kioskPort == 0 ? 0 : kioskPort + i
             let control = controlPort == 0 ? 0 : controlPort + i
-            _ = try Self.spawn(me, [
-                "edge", "run", "--state", state, "--kiosk-port", String(kiosk), "--control-port", String(control),
-                "--parent-pid", String(getpid()), "--close-after-ms", "1500", "--kiosk-idle-seconds", String(kioskIdleSeconds),
-            ], log: log)
-            lines.append("  \(unit.name): kiosk http://127.0.0.1:\(kiosk)/   simulator http://127.0.0.1:\(control)/status   log \(log)")
+            _ = try Self.spawn(
+                me,
+                [
+                    "edge", "run", "--state", state, "--kiosk-port", String(kiosk), "--control-port", String(control),
+                    "--parent-pid", String(getpid()), "--close-after-ms", "1500", "--kiosk-idle-seconds",
+                    String(kioskIdleSeconds),
+                ], log: log)
+            lines.append(
+                "  \(unit.name): kiosk http://127.0.0.1:\(kiosk)/   simulator http://127.0.0.1:\(control)/status   log \(log)"
+            )
         }
-        say("""
+        say(
+            """
 
             Locker units (cubby edge run, simulated hardware) linked over TLS 1.3 to \(server), pin \(pin):
             \(lines.joined(separator: "\n"))

@@ -1,14 +1,15 @@
 import CubbyCore
 import CubbyCrypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import NIOCore
 import NIOPosix
 import SQLiteNIO
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The unit's local journal: every event is written here first (synchronous, fsync'd SQLite in WAL
 /// mode), numbered per device and hash-chained, then sent to the server when the link is up. It also
@@ -31,7 +32,9 @@ public actor EdgeJournal {
 
     /// Opens (creating) the journal at `path`.
     public static func open(path: String, logger: Logger) async throws -> EdgeJournal {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: .singleton, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: logger,
+            on: MultiThreadedEventLoopGroup.singleton.any())
         do {
             for statement in [
                 "PRAGMA journal_mode = WAL",
@@ -87,8 +90,10 @@ public actor EdgeJournal {
         let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
         _ = try await connection.query(
             "INSERT INTO events (seq, hash, previous_hash, body, photo) VALUES (?, ?, ?, ?, ?)",
-            [.integer(Int(event.seq)), .text(event.hash), .text(event.previousHash), .text(body),
-             photo.map { .blob(ByteBuffer(bytes: $0)) } ?? .null])
+            [
+                .integer(Int(event.seq)), .text(event.hash), .text(event.previousHash), .text(body),
+                photo.map { .blob(ByteBuffer(bytes: $0)) } ?? .null,
+            ])
         lastSeq = event.seq
         lastHash = event.hash
         return event
@@ -108,14 +113,18 @@ public actor EdgeJournal {
 
     /// Events after `seq`, oldest first.
     public func entries(after seq: Int64, limit: Int) async throws -> [Entry] {
-        try await connection.query("SELECT body, photo FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(Int(seq)), .integer(limit)])
-            .map { row in
-                guard let body = row.column("body")?.string else { throw EdgeJournalError.corrupt("an event without a body") }
-                let event = try JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8))
-                var photo: Data? = nil
-                if case .blob(let buffer)? = row.column("photo") { photo = Data(buffer.readableBytesView) }
-                return Entry(event: event, photo: photo)
+        try await connection.query(
+            "SELECT body, photo FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(Int(seq)), .integer(limit)]
+        )
+        .map { row in
+            guard let body = row.column("body")?.string else {
+                throw EdgeJournalError.corrupt("an event without a body")
             }
+            let event = try JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8))
+            var photo: Data? = nil
+            if case .blob(let buffer)? = row.column("photo") { photo = Data(buffer.readableBytesView) }
+            return Entry(event: event, photo: photo)
+        }
     }
 
     /// Records that the server applied every event up to `seq`.
@@ -134,10 +143,14 @@ public actor EdgeJournal {
         var previous = EdgeEvent.genesisHash
         var expected: Int64 = 1
         for row in try await connection.query("SELECT body FROM events ORDER BY seq") {
-            guard let body = row.column("body")?.string, let event = try? JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8)) else {
+            guard let body = row.column("body")?.string,
+                let event = try? JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8))
+            else {
                 return expected
             }
-            if event.seq != expected || event.previousHash != previous || EdgeJournalHash.hash(previous: previous, event: event) != event.hash {
+            if event.seq != expected || event.previousHash != previous
+                || EdgeJournalHash.hash(previous: previous, event: event) != event.hash
+            {
                 return event.seq
             }
             previous = event.hash
@@ -150,33 +163,40 @@ public actor EdgeJournal {
 
     public func set(_ key: String, _ value: String) async throws {
         _ = try await connection.query(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [.text(key), .text(value)])
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [.text(key), .text(value)])
     }
 
     public func get(_ key: String) async throws -> String? {
-        try await connection.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.column("value")?.string
+        try await connection.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.column("value")?
+            .string
     }
 
     // MARK: codes and PIN failures
 
     public func markUsed(parcelId: String, at: Int64) async throws {
-        _ = try await connection.query("INSERT OR IGNORE INTO used_codes (parcel_id, used_at) VALUES (?, ?)", [.text(parcelId), .integer(Int(at))])
+        _ = try await connection.query(
+            "INSERT OR IGNORE INTO used_codes (parcel_id, used_at) VALUES (?, ?)", [.text(parcelId), .integer(Int(at))])
     }
 
     public func usedParcels() async throws -> Set<String> {
-        Set(try await connection.query("SELECT parcel_id FROM used_codes").compactMap { $0.column("parcel_id")?.string })
+        Set(
+            try await connection.query("SELECT parcel_id FROM used_codes").compactMap { $0.column("parcel_id")?.string }
+        )
     }
 
     /// Forgets used codes the server no longer lists (they are dead there too), in one statement.
     public func forgetUsed(_ parcelIds: Set<String>) async throws {
         guard !parcelIds.isEmpty else { return }
         let marks = Array(repeating: "?", count: parcelIds.count).joined(separator: ", ")
-        _ = try await connection.query("DELETE FROM used_codes WHERE parcel_id IN (\(marks))", parcelIds.map { .text($0) })
+        _ = try await connection.query(
+            "DELETE FROM used_codes WHERE parcel_id IN (\(marks))", parcelIds.map { .text($0) })
     }
 
     public func recordPinFailure(at: Int64) async throws {
         _ = try await connection.query("INSERT INTO pin_failures (at) VALUES (?)", [.integer(Int(at))])
-        _ = try await connection.query("DELETE FROM pin_failures WHERE at < ?", [.integer(Int(at - PickupCodeRules.failureWindow))])
+        _ = try await connection.query(
+            "DELETE FROM pin_failures WHERE at < ?", [.integer(Int(at - PickupCodeRules.failureWindow))])
     }
 
     public func pinFailures(since: Int64) async throws -> [Int64] {
@@ -189,6 +209,8 @@ public actor EdgeJournal {
 public enum EdgeJournalError: Error, CustomStringConvertible {
     case corrupt(String)
     public var description: String {
-        switch self { case .corrupt(let m): "the journal is damaged: \(m)" }
+        switch self {
+        case .corrupt(let m): "the journal is damaged: \(m)"
+        }
     }
 }

@@ -2,15 +2,16 @@ import CubbyCore
 import CubbyCrypto
 import CubbyDevices
 import CubbyKiosk
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import NIOCore
 import ServiceLifecycle
 import UnixSignals
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What an enrolled unit keeps in its state directory (`edge.json`, readable by its owner only).
 public struct EdgeIdentity: Codable, Sendable {
@@ -33,7 +34,9 @@ public struct EdgeIdentity: Codable, Sendable {
     public static func load(from directory: String) throws -> EdgeIdentity {
         let path = path(in: directory)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw EdgeLinkError.configuration("\(path) does not exist: enroll the unit first (cubby-edge enroll --server URL --pin SHA256 --code CODE)")
+            throw EdgeLinkError.configuration(
+                "\(path) does not exist: enroll the unit first (cubby-edge enroll --server URL --pin SHA256 --code CODE)"
+            )
         }
         do { return try JSONDecoder().decode(EdgeIdentity.self, from: data) } catch {
             throw EdgeLinkError.configuration("\(path) is not a unit identity: \(error)")
@@ -45,7 +48,9 @@ public struct EdgeIdentity: Codable, Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do { try PrivateFile.write(try encoder.encode(self), to: Self.path(in: directory)) } catch let error as PrivateFile.WriteError {
+        do { try PrivateFile.write(try encoder.encode(self), to: Self.path(in: directory)) } catch let error
+            as PrivateFile.WriteError
+        {
             throw EdgeLinkError.configuration(error.message)
         }
     }
@@ -83,8 +88,10 @@ public struct EdgeRunOptions: Sendable {
     }
 
     public init(
-        stateDirectory: String, kioskHost: String = "127.0.0.1", kioskPort: Int = 8090, bus: String = "simulated", boards: Int = 2,
-        controlPort: Int? = nil, simulatedCloseAfter: Duration = .seconds(2), kioskIdleSeconds: Int = KioskRoutes.defaultIdleTimeoutSeconds
+        stateDirectory: String, kioskHost: String = "127.0.0.1", kioskPort: Int = 8090, bus: String = "simulated",
+        boards: Int = 2,
+        controlPort: Int? = nil, simulatedCloseAfter: Duration = .seconds(2),
+        kioskIdleSeconds: Int = KioskRoutes.defaultIdleTimeoutSeconds
     ) {
         self.kioskIdleSeconds = kioskIdleSeconds
         self.stateDirectory = stateDirectory
@@ -102,7 +109,9 @@ public enum EdgeRuntime {
     /// Runs the unit until SIGTERM or SIGINT.
     public static func run(_ options: EdgeRunOptions, logger: Logger) async throws {
         let identity = try EdgeIdentity.load(from: options.stateDirectory)
-        guard let server = URL(string: identity.server) else { throw EdgeLinkError.configuration("the server address \(identity.server) is not a URL") }
+        guard let server = URL(string: identity.server) else {
+            throw EdgeLinkError.configuration("the server address \(identity.server) is not a URL")
+        }
         let tls = try PinnedTLS(pin: identity.pin)
         let journal = try await EdgeJournal.open(path: options.stateDirectory + "/journal.sqlite", logger: logger)
         let simulated: SimulatedLockBus?
@@ -114,7 +123,8 @@ public enum EdgeRuntime {
         } else if options.bus.hasPrefix("serial:") {
             simulated = nil
             bus = try SerialLockBus(
-                path: String(options.bus.dropFirst(7)), baudRate: options.serial.baudRate, replyTimeout: options.serial.replyTimeout,
+                path: String(options.bus.dropFirst(7)), baudRate: options.serial.baudRate,
+                replyTimeout: options.serial.replyTimeout,
                 tries: options.serial.tries)
         } else {
             throw EdgeLinkError.configuration("--bus must be simulated or serial:PATH, got \(options.bus)")
@@ -122,16 +132,20 @@ public enum EdgeRuntime {
         let sensors = SimulatedSensorPanel()
         let camera = SimulatedCamera(unitName: identity.unitName)
         let controller = LockerController(journal: journal, bus: bus, camera: camera, logger: logger)
-        let link = EdgeServerLink(server: server, tls: tls, token: identity.deviceToken, journal: journal, logger: logger)
+        let link = EdgeServerLink(
+            server: server, tls: tls, token: identity.deviceToken, journal: journal, logger: logger)
         link.attach(controller)
         if let simulated { await controller.simulate(on: simulated) }
         try await controller.start(uplink: link, sensors: sensors)
 
-        let kiosk = KioskRoutes(backend: controller, pages: KioskPages(), idleTimeoutSeconds: options.kioskIdleSeconds, logger: logger)
+        let kiosk = KioskRoutes(
+            backend: controller, pages: KioskPages(), idleTimeoutSeconds: options.kioskIdleSeconds, logger: logger)
         var services: [any Service] = [
             LocalHTTPServer(
                 host: options.kioskHost, port: options.kioskPort, maxBody: KioskRoutes.maxRequestBody, logger: logger,
-                onRunning: { port in logger.notice("kiosk page", metadata: ["url": "http://\(options.kioskHost):\(port)/"]) },
+                onRunning: { port in
+                    logger.notice("kiosk page", metadata: ["url": "http://\(options.kioskHost):\(port)/"])
+                },
                 handler: { request in await kiosk.respond(to: request) }),
             BackgroundLoop(name: "server link") { await link.run() },
             BackgroundLoop(name: "kiosk sessions") {
@@ -144,12 +158,16 @@ public enum EdgeRuntime {
         if let port = options.controlPort {
             guard let simulated else { throw EdgeLinkError.configuration("--control-port needs the simulated bus") }
             let control = SimulatorControl(controller: controller, bus: simulated, sensors: sensors, journal: journal)
-            services.append(LocalHTTPServer(
-                host: "127.0.0.1", port: port, maxBody: 1024, logger: logger,
-                onRunning: { port in logger.notice("simulator control", metadata: ["url": "http://127.0.0.1:\(port)/"]) },
-                handler: { request in await control.respond(to: request) }))
+            services.append(
+                LocalHTTPServer(
+                    host: "127.0.0.1", port: port, maxBody: 1024, logger: logger,
+                    onRunning: { port in
+                        logger.notice("simulator control", metadata: ["url": "http://127.0.0.1:\(port)/"])
+                    },
+                    handler: { request in await control.respond(to: request) }))
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try await group.run() } catch {
             await controller.stop()
             await journal.close()

@@ -1,16 +1,17 @@
 import CubbyCore
 import CubbyKiosk
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What the controller needs from the link to the server.
 public protocol EdgeUplink: Sendable {
@@ -109,11 +110,16 @@ public final class EdgeServerLink: EdgeUplink {
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try tls.handler(serverHostname: host))
-                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: EdgeLink.maxMessageBytes) { channel, _ in
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: EdgeLink.maxMessageBytes) {
+                        channel, _ in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
-                                minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256, maxAccumulatedFrameSize: EdgeLink.maxMessageBytes))
-                            return .websocket(try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel))
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOWebSocketFrameAggregator(
+                                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256,
+                                    maxAccumulatedFrameSize: EdgeLink.maxMessageBytes))
+                            return .websocket(
+                                try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
+                                    wrappingChannelSynchronously: channel))
                         }
                     }
                     var headers = HTTPHeaders()
@@ -123,8 +129,10 @@ public final class EdgeServerLink: EdgeUplink {
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: EdgeLink.path, headers: headers)
                     let config = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
                         upgradeRequestHead: head, upgraders: [upgrader],
-                        notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } })
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: .init(upgradeConfiguration: config))
+                        notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } }
+                    )
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: .init(upgradeConfiguration: config))
                 }
             }
         guard case .websocket(let channel) = try await upgrade.get() else {
@@ -150,7 +158,8 @@ public final class EdgeServerLink: EdgeUplink {
                         }
                         try await receive(message)
                     case .ping:
-                        try await outbound.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
+                        try await outbound.write(
+                            WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
                     case .connectionClose:
                         group.cancelAll()
                         return
@@ -166,7 +175,8 @@ public final class EdgeServerLink: EdgeUplink {
     func send(_ message: EdgeUpMessage) async throws {
         guard let writer = outbound.withLock({ $0 }) else { throw EdgeLinkError.refused("the link is down") }
         let data = try JSONEncoder().encode(message)
-        try await writer.write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(bytes: data)))
+        try await writer.write(
+            WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(bytes: data)))
     }
 
     /// Sends unacknowledged events in order; sends them again when no acknowledgement came in time.
@@ -243,14 +253,21 @@ public final class EdgeServerLink: EdgeUplink {
     }
 
     public func courierCheck(token: String) async -> String? {
-        guard case .courier(_, let name)? = await ask({ .courierCheck(requestId: $0, token: token) }) else { return nil }
+        guard case .courier(_, let name)? = await ask({ .courierCheck(requestId: $0, token: token) }) else {
+            return nil
+        }
         return name
     }
 
-    public func dropoff(token: String, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult {
-        guard case .dropoffResult(_, _, let label, let error, let message)? = await ask({
-            .dropoff(requestId: $0, token: token, trackingNumber: trackingNumber, recipientId: recipientId, size: size)
-        }) else { return .offline }
+    public func dropoff(token: String, trackingNumber: String, recipientId: String, size: String) async
+        -> KioskDropoffResult
+    {
+        guard
+            case .dropoffResult(_, _, let label, let error, let message)? = await ask({
+                .dropoff(
+                    requestId: $0, token: token, trackingNumber: trackingNumber, recipientId: recipientId, size: size)
+            })
+        else { return .offline }
         if let label { return .opened(compartmentLabel: label) }
         switch error {
         case "unit_full": return .unitFull
@@ -272,7 +289,8 @@ public enum EdgeEnrollment {
         var body: [String: String] = ["code": code]
         if let label { body["label"] = label }
         let (status, data) = try await tls.request(
-            url: server.appendingPathComponent(String(EdgeLink.enrollPath.dropFirst())), method: .POST, json: try JSONEncoder().encode(body))
+            url: server.appendingPathComponent(String(EdgeLink.enrollPath.dropFirst())), method: .POST,
+            json: try JSONEncoder().encode(body))
         guard status == 201 else {
             let message = (try? JSONDecoder().decode([String: String].self, from: data))?["message"] ?? "HTTP \(status)"
             throw EdgeLinkError.refused("enrollment refused: \(message)")

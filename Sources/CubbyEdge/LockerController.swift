@@ -1,14 +1,15 @@
+import Crypto
 import CubbyCore
 import CubbyCrypto
 import CubbyDevices
 import CubbyKiosk
-import Crypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The controller of one locker unit: checks codes locally (online or offline), drives the lock
 /// board, watches doors and sensors, locks the unit down on a tamper signal, carries out the server's
@@ -48,17 +49,22 @@ public actor LockerController: KioskBackend {
     /// Loads what the journal kept, records the start, and begins watching doors and sensors.
     public func start(uplink: (any EdgeUplink)?, sensors: (any SensorPanel)?) async throws {
         self.uplink = uplink
-        if let text = try await journal.get("unitState") { unit = try? JSONDecoder().decode(EdgeUnitState.self, from: Data(text.utf8)) }
+        if let text = try await journal.get("unitState") {
+            unit = try? JSONDecoder().decode(EdgeUnitState.self, from: Data(text.utf8))
+        }
         lockedDown = try await journal.get("lockedDown") == "true"
-        if let text = try await journal.get("pinEntry") { pinEntry = (try? JSONDecoder().decode(PinEntryState.self, from: Data(text.utf8))) ?? PinEntryState() }
+        if let text = try await journal.get("pinEntry") {
+            pinEntry = (try? JSONDecoder().decode(PinEntryState.self, from: Data(text.utf8))) ?? PinEntryState()
+        }
         used = try await journal.usedParcels()
         if lockedDown { await lockAllBoards() }
         try await record(.started, detail: ["lockedDown": String(lockedDown)])
         watchers.append(Task { await self.watchDoors() })
         if let sensors {
-            watchers.append(Task {
-                for await signal in sensors.signals { await self.sensed(signal) }
-            })
+            watchers.append(
+                Task {
+                    for await signal in sensors.signals { await self.sensed(signal) }
+                })
         }
     }
 
@@ -74,8 +80,12 @@ public actor LockerController: KioskBackend {
 
     /// Journals an event (after it is on disk the uplink is woken).
     @discardableResult
-    func record(_ kind: EdgeEventKind, compartmentId: String? = nil, parcelId: String? = nil, detail: [String: String] = [:], photo: Data? = nil) async throws -> EdgeEvent {
-        let event = try await journal.append(kind, compartmentId: compartmentId, parcelId: parcelId, detail: detail, photo: photo)
+    func record(
+        _ kind: EdgeEventKind, compartmentId: String? = nil, parcelId: String? = nil, detail: [String: String] = [:],
+        photo: Data? = nil
+    ) async throws -> EdgeEvent {
+        let event = try await journal.append(
+            kind, compartmentId: compartmentId, parcelId: parcelId, detail: detail, photo: photo)
         uplink?.eventsAppended()
         return event
     }
@@ -99,7 +109,9 @@ public actor LockerController: KioskBackend {
                 }
             }
         }
-        if let data = try? JSONEncoder().encode(state) { try? await journal.set("unitState", String(decoding: data, as: UTF8.self)) }
+        if let data = try? JSONEncoder().encode(state) {
+            try? await journal.set("unitState", String(decoding: data, as: UTF8.self))
+        }
         let dead = used.subtracting(state.codes.map(\.parcelId))
         if (try? await journal.forgetUsed(dead)) != nil { used.subtract(dead) }
         // The state's lockdown flag is informational: a state sent before a release may arrive after it, so
@@ -131,7 +143,9 @@ public actor LockerController: KioskBackend {
     }
 
     public func status() async -> KioskStatus {
-        KioskStatus(unitName: unit?.unitName ?? "Cubby locker", lockedDown: lockedDown, online: online, pinLength: unit?.pinPolicy.pinLength ?? 10)
+        KioskStatus(
+            unitName: unit?.unitName ?? "Cubby locker", lockedDown: lockedDown, online: online,
+            pinLength: unit?.pinPolicy.pinLength ?? 10)
     }
 
     public func pickup(code raw: String, method: KioskCodeMethod) async -> KioskPickupResult {
@@ -156,7 +170,8 @@ public actor LockerController: KioskBackend {
         let failures = ((try? await journal.pinFailures(since: nowMs - PickupCodeRules.failureWindow)) ?? []).map {
             Date(millisecondsSince1970: $0)
         }
-        if case .lockedOut(let retry, let reason) = limiter.decide(state: pinEntry, recentFailures: failures, now: now) {
+        if case .lockedOut(let retry, let reason) = limiter.decide(state: pinEntry, recentFailures: failures, now: now)
+        {
             try? await record(.codeLockedOut, detail: ["method": methodName, "reason": reason.rawValue])
             return .lockedOut(retryAfterSeconds: max(1, Int(retry.components.seconds)))
         }
@@ -173,7 +188,9 @@ public actor LockerController: KioskBackend {
     }
 
     func savePinEntry() async {
-        if let data = try? JSONEncoder().encode(pinEntry) { try? await journal.set("pinEntry", String(decoding: data, as: UTF8.self)) }
+        if let data = try? JSONEncoder().encode(pinEntry) {
+            try? await journal.set("pinEntry", String(decoding: data, as: UTF8.self))
+        }
     }
 
     /// The unit's live codes as the shared code rules see them.
@@ -181,7 +198,8 @@ public actor LockerController: KioskBackend {
         unit.codes.compactMap { code in
             guard let hash = Data(base64Encoded: code.pinHash) else { return nil }
             return LivePickupCode(
-                parcelId: code.parcelId, compartmentId: code.compartmentId, pinHash: [UInt8](hash), qrNonce: code.qrNonce,
+                parcelId: code.parcelId, compartmentId: code.compartmentId, pinHash: [UInt8](hash),
+                qrNonce: code.qrNonce,
                 expiresAt: code.expiresAt)
         }
     }
@@ -190,14 +208,18 @@ public actor LockerController: KioskBackend {
         guard let key = UnitPinKey(base64: unit.pinKey) else { return nil }
         let used = self.used
         return PickupCodeRules(pinLength: unit.pinPolicy.pinLength).matchPIN(
-            digits, hash: key.hash(pin: digits), among: Self.liveCodes(unit), now: nowMs) { !used.contains($0.parcelId) }
+            digits, hash: key.hash(pin: digits), among: Self.liveCodes(unit), now: nowMs
+        ) { !used.contains($0.parcelId) }
     }
 
     func matchQR(_ token: String, unit: EdgeUnitState, nowMs: Int64) -> LivePickupCode? {
-        guard let raw = Data(base64Encoded: unit.qrPublicKey), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+        guard let raw = Data(base64Encoded: unit.qrPublicKey),
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
         else { return nil }
         let rules = PickupCodeRules(pinLength: unit.pinPolicy.pinLength)
-        guard let claims = rules.verifyQR(token, verifier: QRTokenSigner(publicKey: key), unitId: unit.unitId, now: nowMs) else {
+        guard
+            let claims = rules.verifyQR(token, verifier: QRTokenSigner(publicKey: key), unitId: unit.unitId, now: nowMs)
+        else {
             return nil
         }
         let used = self.used
@@ -212,12 +234,15 @@ public actor LockerController: KioskBackend {
 
     /// A code matched: journal the pickup (on disk first), mark the code used, then open the door.
     func open(_ code: LivePickupCode, method: String) async -> KioskPickupResult {
-        guard let compartment = unit?.compartments.first(where: { $0.id == code.compartmentId }) else { return .rejected }
+        guard let compartment = unit?.compartments.first(where: { $0.id == code.compartmentId }) else {
+            return .rejected
+        }
         let photo = await still("pickup \(compartment.label)")
         let nowMs = Date().millisecondsSince1970
         do {
-            try await record(.pickup, compartmentId: compartment.id, parcelId: code.parcelId,
-                             detail: ["method": method, "offline": String(!online)], photo: photo)
+            try await record(
+                .pickup, compartmentId: compartment.id, parcelId: code.parcelId,
+                detail: ["method": method, "offline": String(!online)], photo: photo)
             try await journal.markUsed(parcelId: code.parcelId, at: nowMs)
             used.insert(code.parcelId)
         } catch {
@@ -250,14 +275,19 @@ public actor LockerController: KioskBackend {
     }
 
     public func courierSignIn(credential: String) async -> KioskCourier? {
-        guard !lockedDown, credential.hasPrefix("cby_courier_"), let uplink, let name = await uplink.courierCheck(token: credential) else { return nil }
+        guard !lockedDown, credential.hasPrefix("cby_courier_"), let uplink,
+            let name = await uplink.courierCheck(token: credential)
+        else { return nil }
         return KioskCourier(handle: credential, displayName: name)
     }
 
-    public func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult {
+    public func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async
+        -> KioskDropoffResult
+    {
         guard !lockedDown else { return .lockedDown }
         guard let uplink, uplink.isOnline else { return .offline }
-        return await uplink.dropoff(token: courier.handle, trackingNumber: trackingNumber, recipientId: recipientId, size: size)
+        return await uplink.dropoff(
+            token: courier.handle, trackingNumber: trackingNumber, recipientId: recipientId, size: size)
     }
 
     public func courierSignOut(_ courier: KioskCourier) async {}
@@ -275,7 +305,9 @@ public actor LockerController: KioskBackend {
             if Date().millisecondsSince1970 > command.expiresAt {
                 outcome = "expired"
             } else if lockedDown {
-                try? await record(.openRefused, compartmentId: command.compartmentId, detail: ["reason": "lockdown", "commandId": command.id])
+                try? await record(
+                    .openRefused, compartmentId: command.compartmentId,
+                    detail: ["reason": "lockdown", "commandId": command.id])
                 outcome = "refused"
             } else if let c = unit?.compartments.first(where: { $0.id == command.compartmentId }) {
                 outcome = await unlock(c) ? "done" : "fault"
@@ -293,7 +325,8 @@ public actor LockerController: KioskBackend {
             }
             outcome = "done"
         }
-        try? await record(.commandDone, compartmentId: command.compartmentId, detail: ["commandId": command.id, "outcome": outcome])
+        try? await record(
+            .commandDone, compartmentId: command.compartmentId, detail: ["commandId": command.id, "outcome": outcome])
         return outcome
     }
 
@@ -306,7 +339,9 @@ public actor LockerController: KioskBackend {
         await lockAllBoards()
         try? await journal.set("lockedDown", "true")
         let photo = await still("tamper \(kind)")
-        try? await record(.tamper, compartmentId: compartmentId, detail: ["kind": kind, "detail": String(detail.prefix(200)), "first": String(first)], photo: photo)
+        try? await record(
+            .tamper, compartmentId: compartmentId,
+            detail: ["kind": kind, "detail": String(detail.prefix(200)), "first": String(first)], photo: photo)
     }
 
     func lockAllBoards() async {
@@ -358,14 +393,17 @@ public actor LockerController: KioskBackend {
                     if let at = expectedOpen[address], ContinuousClock.now - at < Self.openGrace {
                         try? await record(.doorOpened, compartmentId: c.id)
                     } else {
-                        await lockDown(kind: TamperKind.forcedDoor.rawValue, detail: "compartment \(c.label) opened without an unlock", compartmentId: c.id)
+                        await lockDown(
+                            kind: TamperKind.forcedDoor.rawValue,
+                            detail: "compartment \(c.label) opened without an unlock", compartmentId: c.id)
                     }
                 } else {
                     expectedOpen[address] = nil
                     if items == nil { items = try? await bus.itemStates(board: board) }
                     let item = items.map { Int(c.channel) <= $0.count ? $0[Int(c.channel) - 1] : false } ?? false
                     let photo = await still("closed \(c.label)")
-                    try? await record(.doorClosed, compartmentId: c.id, detail: ["itemPresent": String(item)], photo: photo)
+                    try? await record(
+                        .doorClosed, compartmentId: c.id, detail: ["itemPresent": String(item)], photo: photo)
                 }
             }
         }

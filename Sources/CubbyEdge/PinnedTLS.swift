@@ -1,14 +1,15 @@
 import CubbyCore
 import CubbyCrypto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// TLS 1.3 to the server with its public key pinned: the certificate's SubjectPublicKeyInfo must hash
 /// (SHA-256) to the configured pin. No CA is consulted, so a certificate any CA trusts is still refused
@@ -21,7 +22,8 @@ public struct PinnedTLS: Sendable {
     /// `pin` in hex (64 digits, colons allowed) or base64 (`sha256/…` prefix allowed).
     public init(pin text: String) throws {
         guard let pin = Self.normalize(text) else {
-            throw EdgeLinkError.configuration("the pin must be the SHA-256 of the server's public key: 64 hex digits or base64")
+            throw EdgeLinkError.configuration(
+                "the pin must be the SHA-256 of the server's public key: 64 hex digits or base64")
         }
         self.pin = pin
         var config = TLSConfiguration.makeClientConfiguration()
@@ -62,7 +64,9 @@ public struct PinnedTLS: Sendable {
 
     /// One HTTPS request (JSON in, status and body out) over a pinned connection.
     public func request(url: URL, method: HTTPMethod, json: Data?) async throws -> (status: Int, body: Data) {
-        guard url.scheme?.lowercased() == "https", let host = url.host else { throw EdgeLinkError.configuration("the server address must be https://host:port") }
+        guard url.scheme?.lowercased() == "https", let host = url.host else {
+            throw EdgeLinkError.configuration("the server address must be https://host:port")
+        }
         let port = url.port ?? 443
         let path = url.path.isEmpty ? "/" : url.path
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -71,7 +75,8 @@ public struct PinnedTLS: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try handler(serverHostname: host))
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                        wrappingChannelSynchronously: channel)
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
@@ -82,7 +87,8 @@ public struct PinnedTLS: Sendable {
                 headers.add(name: "Content-Type", value: "application/json")
                 headers.add(name: "Content-Length", value: String(json.count))
             }
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+            try await outbound.write(
+                .head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
             if let json { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: json)))) }
             try await outbound.write(.end(nil))
             var status = 0
@@ -92,7 +98,9 @@ public struct PinnedTLS: Sendable {
                 case .head(let head): status = Int(head.status.code)
                 case .body(let buffer):
                     body.append(contentsOf: buffer.readableBytesView)
-                    if body.count > 1 << 20 { throw EdgeLinkError.protocolViolation("the server's answer is too large") }
+                    if body.count > 1 << 20 {
+                        throw EdgeLinkError.protocolViolation("the server's answer is too large")
+                    }
                 case .end: return (status, body)
                 }
             }

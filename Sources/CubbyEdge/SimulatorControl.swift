@@ -1,13 +1,14 @@
 import CubbyCore
 import CubbyDevices
 import CubbyKiosk
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import HTTPTypes
 import NIOCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The simulated unit's control endpoint on 127.0.0.1: shake it, pry a door, cut the power, read its
 /// condition. Only exists with simulated hardware; the demo and the real-process tests use it.
@@ -22,9 +23,11 @@ struct SimulatorControl {
         do {
             return try await route(request)
         } catch let refusal as Refusal {
-            return LocalResponse(status: refusal.status, contentType: "text/plain; charset=utf-8", text: refusal.message + "\n")
+            return LocalResponse(
+                status: refusal.status, contentType: "text/plain; charset=utf-8", text: refusal.message + "\n")
         } catch {
-            return LocalResponse(status: .internalServerError, contentType: "text/plain; charset=utf-8", text: "\(error)\n")
+            return LocalResponse(
+                status: .internalServerError, contentType: "text/plain; charset=utf-8", text: "\(error)\n")
         }
     }
 
@@ -40,7 +43,9 @@ struct SimulatorControl {
         case ("/tamper", .post):
             let text = request.query("kind") ?? "impact"
             guard let kind = TamperKind(rawValue: text) else {
-                throw Refusal(status: .badRequest, message: "kind must be one of \(TamperKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw Refusal(
+                    status: .badRequest,
+                    message: "kind must be one of \(TamperKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             sensors.raise(.tamper(kind, detail: "simulated"))
         case ("/force-open", .post):
@@ -65,13 +70,16 @@ struct SimulatorControl {
     }
 
     func address(_ request: LocalRequest) throws -> LockAddress {
-        guard let b = request.query("board").flatMap({ UInt8($0) }), let c = request.query("channel").flatMap({ UInt8($0) }),
+        guard let b = request.query("board").flatMap({ UInt8($0) }),
+            let c = request.query("channel").flatMap({ UInt8($0) }),
             SerialLockBus.boardAddresses.contains(b), SerialLockBus.channelNumbers.contains(c)
         else { throw Refusal(status: .badRequest, message: "board (0…3) and channel (1…16) are required") }
         return LockAddress(board: b, channel: c)
     }
 
     func json(_ value: some Encodable) throws -> LocalResponse {
-        LocalResponse(status: .ok, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: try JSONEncoder().encode(value)))
+        LocalResponse(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ByteBuffer(bytes: try JSONEncoder().encode(value)))
     }
 }

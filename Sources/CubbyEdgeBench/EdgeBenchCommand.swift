@@ -1,17 +1,20 @@
 import ArgumentParser
 import CubbyEdge
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 public struct EdgeBenchCommand: AsyncParsableCommand {
     public init() {}
     public static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the unit: idle memory, a correct PIN to the unlock frame, a tamper signal to every compartment locked.")
+        abstract:
+            "Measure the unit: idle memory, a correct PIN to the unlock frame, a tamper signal to every compartment locked."
+    )
 
     @Option(help: "Attempts per measurement.")
     var rounds: Int = 200

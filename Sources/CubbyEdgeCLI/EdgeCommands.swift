@@ -1,21 +1,22 @@
-import CubbyCore
 import ArgumentParser
-import CubbyEdge
+import CubbyCore
 import CubbyDevices
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CubbyEdge
 import Logging
 import UnixSignals
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The commands of a unit's controller, shared by `cubby-edge` and `cubby edge` (each adds `bench` from CubbyEdgeBench).
 public enum EdgeCommands {
@@ -43,7 +44,9 @@ public struct StateOptions: ParsableArguments {
 
 public struct EdgeEnrollCommand: AsyncParsableCommand {
     public init() {}
-    public static let configuration = CommandConfiguration(commandName: "enroll", abstract: "Enroll this unit with a one-time code from the portal or `cubby unit enroll-code`.")
+    public static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Enroll this unit with a one-time code from the portal or `cubby unit enroll-code`.")
 
     @OptionGroup var common: StateOptions
 
@@ -66,18 +69,25 @@ public struct EdgeEnrollCommand: AsyncParsableCommand {
         let tls: PinnedTLS
         do { tls = try PinnedTLS(pin: pin) } catch { throw ValidationError("\(error)") }
         if FileManager.default.fileExists(atPath: EdgeIdentity.path(in: common.state)) {
-            throw ValidationError("\(EdgeIdentity.path(in: common.state)) exists: this state directory belongs to an enrolled unit")
+            throw ValidationError(
+                "\(EdgeIdentity.path(in: common.state)) exists: this state directory belongs to an enrolled unit")
         }
         let result = try await EdgeEnrollment.enroll(server: url, tls: tls, code: code, label: label)
-        try EdgeIdentity(server: url.absoluteString, pin: tls.pin, unitId: result.unitId, unitName: result.unitName, deviceToken: result.deviceToken)
-            .save(in: common.state)
-        print("enrolled as unit \(result.unitName) (\(result.unitId)); identity in \(EdgeIdentity.path(in: common.state))")
+        try EdgeIdentity(
+            server: url.absoluteString, pin: tls.pin, unitId: result.unitId, unitName: result.unitName,
+            deviceToken: result.deviceToken
+        )
+        .save(in: common.state)
+        print(
+            "enrolled as unit \(result.unitName) (\(result.unitId)); identity in \(EdgeIdentity.path(in: common.state))"
+        )
     }
 }
 
 public struct EdgeRunCommand: AsyncParsableCommand {
     public init() {}
-    public static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the unit: lock board, sensors, kiosk page and the server link.")
+    public static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the unit: lock board, sensors, kiosk page and the server link.")
 
     @OptionGroup var common: StateOptions
 
@@ -117,7 +127,9 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     public func validate() throws {
         guard (1...4).contains(boards) else { throw ValidationError("--boards must be 1–4") }
         guard (0...65535).contains(kioskPort) else { throw ValidationError("--kiosk-port must be 0–65535") }
-        guard (3...3600).contains(kioskIdleSeconds) else { throw ValidationError("--kiosk-idle-seconds must be 3–3600") }
+        guard (3...3600).contains(kioskIdleSeconds) else {
+            throw ValidationError("--kiosk-idle-seconds must be 3–3600")
+        }
         guard (0...600_000).contains(closeAfterMs) else { throw ValidationError("--close-after-ms must be 0–600000") }
         try checkBaud(baud)
         guard (20...5000).contains(replyTimeoutMs) else { throw ValidationError("--reply-timeout-ms must be 20–5000") }
@@ -130,7 +142,8 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     public func run() async throws {
         if let parentPid { ParentWatch.exitWhenGone(parentPid) }
         var options = EdgeRunOptions(
-            stateDirectory: common.state, kioskHost: kioskHost, kioskPort: kioskPort, bus: bus, boards: boards, controlPort: controlPort,
+            stateDirectory: common.state, kioskHost: kioskHost, kioskPort: kioskPort, bus: bus, boards: boards,
+            controlPort: controlPort,
             simulatedCloseAfter: .milliseconds(closeAfterMs), kioskIdleSeconds: kioskIdleSeconds)
         options.serial = .init(baudRate: baud, replyTimeout: .milliseconds(replyTimeoutMs), tries: tries)
         try await EdgeRuntime.run(options, logger: common.logger())
@@ -185,11 +198,14 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
         let boards = try addresses()
         let emulator: BoardEmulator
         do {
-            emulator = try BoardEmulator(path: device, boards: boards, baudRate: baud, autoCloseAfter: autoCloseMs > 0 ? .milliseconds(autoCloseMs) : nil)
+            emulator = try BoardEmulator(
+                path: device, boards: boards, baudRate: baud,
+                autoCloseAfter: autoCloseMs > 0 ? .milliseconds(autoCloseMs) : nil)
         } catch {
             throw ValidationError("\(error)")
         }
-        print("emulating boards \(boards.sorted().map(String.init).joined(separator: ",")) on \(device) at \(baud) baud")
+        print(
+            "emulating boards \(boards.sorted().map(String.init).joined(separator: ",")) on \(device) at \(baud) baud")
         fflush(nil)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let verbose = verbose
@@ -215,7 +231,8 @@ public struct EdgeEmulateBoardsCommand: AsyncParsableCommand {
 /// Refuses a line speed the serial port cannot be set to.
 func checkBaud(_ baud: Int) throws {
     guard SerialPort.supportedBaudRates.contains(baud) else {
-        throw ValidationError("--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
+        throw ValidationError(
+            "--baud must be one of \(SerialPort.supportedBaudRates.map(String.init).joined(separator: ", "))")
     }
 }
 

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What the kiosk screen shows about the unit right now.
@@ -81,7 +81,8 @@ public protocol KioskBackend: Sendable {
     /// A courier presents its credential; nil when it is not valid here (or the server cannot be reached).
     func courierSignIn(credential: String) async -> KioskCourier?
     /// A signed-in courier drops off one parcel.
-    func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult
+    func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async
+        -> KioskDropoffResult
     /// The courier is done.
     func courierSignOut(_ courier: KioskCourier) async
 }

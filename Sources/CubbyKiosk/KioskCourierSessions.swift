@@ -1,8 +1,9 @@
 import CubbyCrypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The couriers signed in at this screen, each behind a random 128-bit cookie, held only in memory.

@@ -1,11 +1,12 @@
 import CubbyCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import HTTPTypes
 import NIOCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A form the kiosk page posted (`application/x-www-form-urlencoded`), and the checks on its fields.
 struct KioskForm: Sendable {

@@ -48,7 +48,8 @@ public struct KioskPages: Sendable {
 
     private func escape(_ text: String) -> String { Self.escape(text) }
 
-    private func header(_ screen: KioskScreen, language: KioskLanguage, unit: KioskStatus?, idleSeconds: Int) -> String {
+    private func header(_ screen: KioskScreen, language: KioskLanguage, unit: KioskStatus?, idleSeconds: Int) -> String
+    {
         let t = language.wording
         let title = escape(screen.title)
         let path = escape(screen.switchPath)
@@ -63,7 +64,8 @@ public struct KioskPages: Sendable {
 
             """
         if screen.returnsWhenIdle {
-            html += "<script src=\"/static/idle.js\" defer></script>\n</head>\n<body data-idle-seconds=\"\(idleSeconds)\">\n"
+            html +=
+                "<script src=\"/static/idle.js\" defer></script>\n</head>\n<body data-idle-seconds=\"\(idleSeconds)\">\n"
         } else {
             html += "</head>\n<body>\n"
         }
@@ -94,7 +96,9 @@ public struct KioskPages: Sendable {
     }
 
     /// One way to pick up (PIN, QR code, card) on the start screen: a heading and a one-field form.
-    private func method(_ id: String, heading: String, label: String, hint: String, button: String, input: String) -> String {
+    private func method(_ id: String, heading: String, label: String, hint: String, button: String, input: String)
+        -> String
+    {
         """
         <section class="method" aria-labelledby="\(id)-heading">
         <h2 id="\(id)-heading">\(escape(heading))</h2>
@@ -119,10 +123,14 @@ public struct KioskPages: Sendable {
                 input: #"inputmode="numeric" autocomplete="off" spellcheck="false" maxlength="\#(pinLength)" required"#)
             let qr = method(
                 "qr", heading: t.qrHeading, label: t.qrLabel, hint: t.qrHint, button: t.qrButton,
-                input: #"autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\#(KioskForm.maxCode)" required autofocus"#)
+                input:
+                    #"autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\#(KioskForm.maxCode)" required autofocus"#
+            )
             let rfid = method(
                 "rfid", heading: t.rfidHeading, label: t.rfidLabel, hint: t.rfidHint, button: t.rfidButton,
-                input: #"autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\#(KioskForm.maxCode)" required"#)
+                input:
+                    #"autocomplete="off" autocapitalize="off" spellcheck="false" maxlength="\#(KioskForm.maxCode)" required"#
+            )
             return """
                 <p class="intro">\(escape(t.pickupIntro))</p>
                 <div class="methods">
@@ -135,7 +143,9 @@ public struct KioskPages: Sendable {
 
                 """
         case .lockdown:
-            return #"<div class="lockdown" role="alert" id="lockdown"><p class="big-text">\#(escape(t.lockdownMessage))</p></div>"# + "\n"
+            return
+                #"<div class="lockdown" role="alert" id="lockdown"><p class="big-text">\#(escape(t.lockdownMessage))</p></div>"#
+                + "\n"
         case .message(let message):
             let text = message.map { #"<p class="big-text" id="message">\#(escape($0))</p>"# + "\n" } ?? ""
             return text + #"<a class="button" href="/" id="back">\#(escape(t.backToStart))</a>"# + "\n"
@@ -159,11 +169,14 @@ public struct KioskPages: Sendable {
         case .dropoff(let form):
             var html = #"<p class="who" id="signed-in-as">\#(escape(form.signedInAs))</p>"# + "\n"
             if let result = form.result {
-                html += #"<div class="result" role="status" id="result"><p class="big-text">\#(escape(result))</p></div>"# + "\n"
+                html +=
+                    #"<div class="result" role="status" id="result"><p class="big-text">\#(escape(result))</p></div>"#
+                    + "\n"
             }
             let sizes = form.sizes.map { size in
                 let id = "size-" + escape(size.value)
-                return #"<div class="size"><input type="radio" name="size" id="\#(id)" value="\#(escape(size.value))" required\#(size.checked ? " checked" : "")><label for="\#(id)">\#(escape(size.label))</label></div>"#
+                return
+                    #"<div class="size"><input type="radio" name="size" id="\#(id)" value="\#(escape(size.value))" required\#(size.checked ? " checked" : "")><label for="\#(id)">\#(escape(size.label))</label></div>"#
                     + "\n"
             }.joined()
             html += """

@@ -1,11 +1,12 @@
 import CubbyCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import HTTPTypes
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The kiosk page of a locker unit: pickup by PIN, QR code or RFID card, and the courier's drop-off flow.
 ///
@@ -75,7 +76,8 @@ public struct KioskRoutes: Sendable {
         case ("/courier/done", .post): return await courierDone(request)
         default:
             if let allowed = Self.allowedMethods[path] {
-                var response = await shieldPage(request, title: \.wrongMethodTitle, message: \.wrongMethod, status: .methodNotAllowed)
+                var response = await shieldPage(
+                    request, title: \.wrongMethodTitle, message: \.wrongMethod, status: .methodNotAllowed)
                 response.headers[.allow] = allowed
                 return response
             }
@@ -90,14 +92,16 @@ public struct KioskRoutes: Sendable {
     ) async -> LocalResponse {
         let (language, _) = Self.language(for: request)
         let w = language.wording
-        let screen = KioskScreen(content: .message(nil), title: w[keyPath: title], status: status, error: w[keyPath: message])
+        let screen = KioskScreen(
+            content: .message(nil), title: w[keyPath: title], status: status, error: w[keyPath: message])
         return pages.render(screen, language: language, unit: await backend.status(), idleSeconds: idleSeconds)
     }
 
     /// The methods each path answers; any other method on these paths gets 405.
     static let allowedMethods: [String: String] = [
         "/": "GET, HEAD", "/static/kiosk.css": "GET, HEAD", "/static/idle.js": "GET, HEAD", "/pickup": "POST",
-        "/courier": "GET, HEAD", "/courier/sign-in": "POST", "/courier/dropoff": "GET, HEAD, POST", "/courier/done": "POST",
+        "/courier": "GET, HEAD", "/courier/sign-in": "POST", "/courier/dropoff": "GET, HEAD, POST",
+        "/courier/done": "POST",
     ]
 
     /// Ends the courier sessions idle past the timeout and signs them out at the backend.
@@ -123,7 +127,8 @@ public struct KioskRoutes: Sendable {
     func visit(_ request: LocalRequest, forgetLanguage: Bool = false) async -> Visit {
         await endIdleSessions()
         let (language, chosen) = Self.language(for: request, ignoringCookie: forgetLanguage)
-        var visit = Visit(language: language, unit: await backend.status(), courierToken: request.cookie(Self.courierCookie))
+        var visit = Visit(
+            language: language, unit: await backend.status(), courierToken: request.cookie(Self.courierCookie))
         if chosen {
             visit.cookies.append(Self.cookie(Self.languageCookie, language.rawValue))
         } else if forgetLanguage {
@@ -143,7 +148,8 @@ public struct KioskRoutes: Sendable {
         {
             return (language, false)
         }
-        if let header = request.headers[.acceptLanguage], let language = KioskLanguage.preferred(acceptLanguage: header) {
+        if let header = request.headers[.acceptLanguage], let language = KioskLanguage.preferred(acceptLanguage: header)
+        {
             return (language, false)
         }
         return (.english, false)
@@ -178,7 +184,8 @@ public struct KioskRoutes: Sendable {
     func startScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
         let pinLength = max(1, visit.unit.pinLength)
         return KioskScreen(
-            content: .start(pinLength: pinLength, pinHint: visit.wording.pinHint(pinLength)), title: visit.wording.startTitle,
+            content: .start(pinLength: pinLength, pinHint: visit.wording.pinHint(pinLength)),
+            title: visit.wording.startTitle,
             status: status, returnsWhenIdle: error != nil, error: error)
     }
 
@@ -189,20 +196,24 @@ public struct KioskRoutes: Sendable {
     func messageScreen(
         _ visit: Visit, title: String, message: String?, status: HTTPResponse.Status, alert: Bool = true
     ) -> KioskScreen {
-        KioskScreen(content: .message(alert ? nil : message), title: title, status: status, error: alert ? message : nil)
+        KioskScreen(
+            content: .message(alert ? nil : message), title: title, status: status, error: alert ? message : nil)
     }
 
     func unreadableScreen(_ visit: Visit, _ reason: KioskForm.Unreadable) -> KioskScreen {
         switch reason {
         case .notAForm:
-            messageScreen(visit, title: visit.wording.failureTitle, message: visit.wording.formUnreadable, status: .badRequest)
+            messageScreen(
+                visit, title: visit.wording.failureTitle, message: visit.wording.formUnreadable, status: .badRequest)
         case .tooLarge:
-            messageScreen(visit, title: visit.wording.failureTitle, message: visit.wording.formTooLarge, status: .contentTooLarge)
+            messageScreen(
+                visit, title: visit.wording.failureTitle, message: visit.wording.formTooLarge, status: .contentTooLarge)
         }
     }
 
     func signInScreen(_ visit: Visit, error: String? = nil, status: HTTPResponse.Status = .ok) -> KioskScreen {
-        KioskScreen(content: .signIn, title: visit.wording.signInTitle, status: status, switchPath: "/courier", error: error)
+        KioskScreen(
+            content: .signIn, title: visit.wording.signInTitle, status: status, switchPath: "/courier", error: error)
     }
 
     /// The drop-off form; `entered` refills it after a refusal so the courier need not type it again.
@@ -220,8 +231,9 @@ public struct KioskRoutes: Sendable {
             form.tracking = String(entered.tracking.prefix(KioskForm.maxTracking))
             form.recipient = String(entered.recipient.prefix(KioskForm.maxRecipient))
         }
-        return KioskScreen(content: .dropoff(form), title: w.dropoffTitle, status: status, switchPath: "/courier/dropoff",
-                           error: error, notice: notice)
+        return KioskScreen(
+            content: .dropoff(form), title: w.dropoffTitle, status: status, switchPath: "/courier/dropoff",
+            error: error, notice: notice)
     }
 
     static func refusal(_ refusal: KioskForm.Refusal, missing: String, tooLong: String, _ w: KioskWording) -> String {
@@ -272,7 +284,9 @@ public struct KioskRoutes: Sendable {
         case .rejected:
             return show(startScreen(visit, error: w.rejected, status: .forbidden), visit)
         case .lockedOut(let retryAfter):
-            var screen = messageScreen(visit, title: w.lockedOutTitle, message: w.lockedOut(Self.wait(retryAfter, w)), status: .tooManyRequests)
+            var screen = messageScreen(
+                visit, title: w.lockedOutTitle, message: w.lockedOut(Self.wait(retryAfter, w)), status: .tooManyRequests
+            )
             screen.headers.append((.retryAfter, String(max(1, retryAfter))))
             return show(screen, visit)
         case .lockedDown:
@@ -294,15 +308,21 @@ public struct KioskRoutes: Sendable {
 
     func courierSignInPage(_ request: LocalRequest) async -> LocalResponse {
         let visit = await visit(request)
-        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .serviceUnavailable, switchPath: "/courier"), visit) }
-        if let token = visit.courierToken, await sessions.touch(token) != nil { return redirect("/courier/dropoff", visit) }
+        if visit.unit.lockedDown {
+            return show(lockdownScreen(visit, status: .serviceUnavailable, switchPath: "/courier"), visit)
+        }
+        if let token = visit.courierToken, await sessions.touch(token) != nil {
+            return redirect("/courier/dropoff", visit)
+        }
         return show(signInScreen(visit), visit)
     }
 
     func courierSignIn(_ request: LocalRequest) async -> LocalResponse {
         var visit = await visit(request)
         let w = visit.wording
-        if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict, switchPath: "/courier"), visit) }
+        if visit.unit.lockedDown {
+            return show(lockdownScreen(visit, status: .conflict, switchPath: "/courier"), visit)
+        }
         let form: KioskForm
         do { form = try KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
         let credential: String
@@ -350,33 +370,47 @@ public struct KioskRoutes: Sendable {
         }
         let form: KioskForm
         do { form = try KioskForm.read(request) } catch { return show(unreadableScreen(visit, error), visit) }
-        let entered = (tracking: form["tracking"].trimmingWhitespace(),
-                       recipient: form["recipient"].trimmingWhitespace(), size: form["size"])
+        let entered = (
+            tracking: form["tracking"].trimmingWhitespace(),
+            recipient: form["recipient"].trimmingWhitespace(), size: form["size"]
+        )
         func refuse(_ message: String) -> LocalResponse {
-            show(dropoffScreen(visit, courier: session.courier, once: session.formOnce, error: message, entered: entered,
-                               status: .badRequest), visit)
+            show(
+                dropoffScreen(
+                    visit, courier: session.courier, once: session.formOnce, error: message, entered: entered,
+                    status: .badRequest), visit)
         }
-        let tracking: String, recipient: String
+        let tracking: String
+        let recipient: String
         switch KioskForm.text(form["tracking"], limit: KioskForm.maxTracking) {
         case .success(let value): tracking = value
-        case .failure(let refusal): return refuse(Self.refusal(refusal, missing: w.trackingMissing, tooLong: w.trackingTooLong, w))
+        case .failure(let refusal):
+            return refuse(Self.refusal(refusal, missing: w.trackingMissing, tooLong: w.trackingTooLong, w))
         }
         switch KioskForm.text(form["recipient"], limit: KioskForm.maxRecipient) {
         case .success(let value): recipient = value
-        case .failure(let refusal): return refuse(Self.refusal(refusal, missing: w.recipientMissing, tooLong: w.recipientTooLong, w))
+        case .failure(let refusal):
+            return refuse(Self.refusal(refusal, missing: w.recipientMissing, tooLong: w.recipientTooLong, w))
         }
         guard let size = KioskForm.size(form["size"]) else { return refuse(w.sizeMissing) }
         guard let next = await sessions.claimForm(token, once: form["once"]) else {
             let current = await sessions.touch(token)?.formOnce ?? session.formOnce
-            return show(dropoffScreen(visit, courier: session.courier, once: current, notice: w.alreadySent, status: .conflict), visit)
+            return show(
+                dropoffScreen(visit, courier: session.courier, once: current, notice: w.alreadySent, status: .conflict),
+                visit)
         }
-        let result = await backend.dropoff(courier: session.courier, trackingNumber: tracking, recipientId: recipient, size: size)
+        let result = await backend.dropoff(
+            courier: session.courier, trackingNumber: tracking, recipientId: recipient, size: size)
         func again(error: String, status: HTTPResponse.Status) -> LocalResponse {
-            show(dropoffScreen(visit, courier: session.courier, once: next, error: error, entered: entered, status: status), visit)
+            show(
+                dropoffScreen(
+                    visit, courier: session.courier, once: next, error: error, entered: entered, status: status), visit)
         }
         switch result {
         case .opened(let compartment):
-            return show(dropoffScreen(visit, courier: session.courier, once: next, result: w.putParcel(tracking, compartment)), visit)
+            return show(
+                dropoffScreen(visit, courier: session.courier, once: next, result: w.putParcel(tracking, compartment)),
+                visit)
         case .unitFull:
             return again(error: w.unitFull, status: .conflict)
         case .offline:
@@ -398,6 +432,7 @@ public struct KioskRoutes: Sendable {
         await endCourierSession(&visit)
         if visit.unit.lockedDown { return show(lockdownScreen(visit, status: .conflict), visit) }
         let w = visit.wording
-        return show(messageScreen(visit, title: w.signedOutTitle, message: w.signedOut, status: .ok, alert: false), visit)
+        return show(
+            messageScreen(visit, title: w.signedOutTitle, message: w.signedOut, status: .ok, alert: false), visit)
     }
 }

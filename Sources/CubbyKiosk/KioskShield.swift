@@ -5,8 +5,10 @@ import HTTPTypes
 enum KioskShield {
     static let securityHeaders: [(HTTPField.Name, String)] = [
         // Scripts only from the kiosk itself (idle.js), never inline.
-        (HTTPField.Name("Content-Security-Policy")!,
-         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (
+            HTTPField.Name("Content-Security-Policy")!,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
         (HTTPField.Name("X-Frame-Options")!, "DENY"),
         (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
         (.cacheControl, "no-store"),

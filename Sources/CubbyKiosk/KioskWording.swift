@@ -1,8 +1,9 @@
 import CubbyCore
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The languages the kiosk screen speaks.
@@ -162,7 +163,8 @@ extension KioskWording {
         signInButton: "Sign in",
         cancel: "Cancel",
         signInRefused: "That credential was not accepted here. Check it and try again.",
-        signInRefusedOffline: "That credential was not accepted. The locker cannot reach the server right now, so couriers may not be able to sign in.",
+        signInRefusedOffline:
+            "That credential was not accepted. The locker cannot reach the server right now, so couriers may not be able to sign in.",
         dropoffTitle: "Drop off parcels",
         parcelHeading: "Parcel details",
         trackingLabel: "Tracking number",
@@ -212,7 +214,8 @@ extension KioskWording {
             return seconds == 0 ? m : "\(m) \(s)"
         },
         signedInAs: { name in "Signed in: \(name)" },
-        putParcel: { tracking, compartment in "Put parcel \(tracking) in compartment \(compartment) and close the door." },
+        putParcel: { tracking, compartment in "Put parcel \(tracking) in compartment \(compartment) and close the door."
+        },
         dropoffInvalid: { message in "Not accepted: \(message)" },
         idleNote: { seconds in
             "Without a touch, this screen goes back to the start after \(seconds == 1 ? "1 second" : "\(seconds) seconds")."
@@ -222,7 +225,8 @@ extension KioskWording {
     static let spanish = KioskWording(
         languageNav: "Idioma",
         brand: "Casillero de paquetes Cubby",
-        offlineBanner: "Este casillero está sin conexión. Puede recoger paquetes; las entregas quizá tengan que esperar.",
+        offlineBanner:
+            "Este casillero está sin conexión. Puede recoger paquetes; las entregas quizá tengan que esperar.",
         startTitle: "Recoger un paquete",
         pickupIntro: "Escriba el PIN de su mensaje, escanee su código QR o acerque su tarjeta al lector.",
         pinHeading: "Escriba su PIN",
@@ -240,7 +244,8 @@ extension KioskWording {
         courierIntro: "Los repartidores inician sesión aquí para dejar paquetes.",
         courierButton: "Soy repartidor",
         openedTitle: "Su compartimento está abierto",
-        rejected: "Ese código no abrió ningún compartimento. Revíselo e inténtelo de nuevo, o pida ayuda al personal del edificio.",
+        rejected:
+            "Ese código no abrió ningún compartimento. Revíselo e inténtelo de nuevo, o pida ayuda al personal del edificio.",
         lockedOutTitle: "Espere, por favor",
         lockdownTitle: "Este casillero está bloqueado",
         lockdownMessage: "Se ha avisado al personal. No se puede recoger ni entregar nada hasta que lo desbloqueen.",
@@ -252,7 +257,8 @@ extension KioskWording {
         signInButton: "Iniciar sesión",
         cancel: "Cancelar",
         signInRefused: "Esa credencial no se aceptó aquí. Revísela e inténtelo de nuevo.",
-        signInRefusedOffline: "Esa credencial no se aceptó. El casillero no puede conectar con el servidor ahora, así que es posible que los repartidores no puedan iniciar sesión.",
+        signInRefusedOffline:
+            "Esa credencial no se aceptó. El casillero no puede conectar con el servidor ahora, así que es posible que los repartidores no puedan iniciar sesión.",
         dropoffTitle: "Dejar paquetes",
         parcelHeading: "Datos del paquete",
         trackingLabel: "Número de seguimiento",
@@ -266,8 +272,10 @@ extension KioskWording {
         doneHeading: "¿Ha terminado?",
         doneIntro: "Cierre la sesión cuando haya dejado el último paquete.",
         doneButton: "Terminar",
-        unitFull: "Ningún compartimento libre es adecuado para este paquete. Lléveselo, o elija un tamaño menor si cabe en uno.",
-        dropoffOffline: "El casillero no puede conectar con el servidor, así que ahora no se pueden dejar paquetes. Inténtelo más tarde.",
+        unitFull:
+            "Ningún compartimento libre es adecuado para este paquete. Lléveselo, o elija un tamaño menor si cabe en uno.",
+        dropoffOffline:
+            "El casillero no puede conectar con el servidor, así que ahora no se pueden dejar paquetes. Inténtelo más tarde.",
         alreadySent: "Ese formulario ya se envió; no se abrió nada de nuevo.",
         sessionEnded: "Su sesión de repartidor ha terminado. Inicie sesión de nuevo para continuar.",
         signedOutTitle: "Sesión cerrada",
@@ -307,7 +315,8 @@ extension KioskWording {
         },
         dropoffInvalid: { message in "No aceptado: \(message)" },
         idleNote: { seconds in
-            "Si nadie toca la pantalla, se vuelve al inicio " + (seconds == 1 ? "después de 1 segundo." : "a los \(seconds) segundos.")
+            "Si nadie toca la pantalla, se vuelve al inicio "
+                + (seconds == 1 ? "después de 1 segundo." : "a los \(seconds) segundos.")
         }
     )
 }

@@ -91,7 +91,9 @@ public enum FormEncoding {
             switch byte {
             case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = it.next().flatMap(Hex.value(ofDigit:)), let low = it.next().flatMap(Hex.value(ofDigit:)) else { return nil }
+                guard let high = it.next().flatMap(Hex.value(ofDigit:)),
+                    let low = it.next().flatMap(Hex.value(ofDigit:))
+                else { return nil }
                 bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }
@@ -228,13 +230,17 @@ final class LocalHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func write(_ response: LocalResponse, context: ChannelHandlerContext, head: HTTPRequestHead, keepAlive: Bool) {
+    private func write(
+        _ response: LocalResponse, context: ChannelHandlerContext, head: HTTPRequestHead, keepAlive: Bool
+    ) {
         var headers = HTTPHeaders()
         for field in response.headers { headers.add(name: field.name.rawName, value: field.value) }
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         if head.method != .HEAD && response.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }

@@ -95,34 +95,43 @@ extension StoreSession {
 
     /// The account, locked until the transaction ends (PostgreSQL), so concurrent sign-ins count failures in turn.
     public func lockStaffAccount(id: String) async throws -> StaffAccountRecord? {
-        try await one("SELECT * FROM staff_accounts WHERE id = \(bind: id)\(unsafeRaw: kind == .postgres ? " FOR UPDATE" : "")", as: StaffAccountRecord.self)
+        try await one(
+            "SELECT * FROM staff_accounts WHERE id = \(bind: id)\(unsafeRaw: kind == .postgres ? " FOR UPDATE" : "")",
+            as: StaffAccountRecord.self)
     }
 
     public func staffAccount(email: String) async throws -> StaffAccountRecord? {
-        try await one("SELECT * FROM staff_accounts WHERE email = \(bind: email.lowercased())", as: StaffAccountRecord.self)
+        try await one(
+            "SELECT * FROM staff_accounts WHERE email = \(bind: email.lowercased())", as: StaffAccountRecord.self)
     }
 
     public func staffAccounts(organization: String) async throws -> [StaffAccountRecord] {
-        try await all("SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization) ORDER BY email", as: StaffAccountRecord.self)
+        try await all(
+            "SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization) ORDER BY email",
+            as: StaffAccountRecord.self)
     }
 
     /// Active or invited super-administrators of an organization.
     public func superAdminCount(organization: String) async throws -> Int {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             SELECT COUNT(*) AS n FROM staff_accounts
             WHERE organization_id = \(bind: organization) AND role = 'super-admin' AND status <> 'deactivated'
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
+            """
+        ).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     public func saveStaffAccount(_ a: StaffAccountRecord) async throws {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             UPDATE staff_accounts SET role = \(bind: a.role), site_ids = \(bind: a.siteIds), status = \(bind: a.status),
               password_hash = \(bind: a.passwordHash), totp_secret = \(bind: a.totpSecret), totp_confirmed = \(bind: a.totpConfirmed),
               totp_last_step = \(bind: a.totpLastStep), failed_signins = \(bind: a.failedSignins),
               next_signin_at = \(bind: a.nextSigninAt), locked = \(bind: a.locked), enrolled_at = \(bind: a.enrolledAt),
               updated_at = \(bind: a.updatedAt)
             WHERE id = \(bind: a.id)
-            """).run()
+            """
+        ).run()
     }
 
     // MARK: enrollment links
@@ -135,7 +144,9 @@ extension StoreSession {
 
     /// Marks every unused link of an account used (a new link, or enrollment, ends the older ones).
     public func endEnrollmentLinks(account: String, at: Int64) async throws {
-        try await sql.raw("UPDATE enrollment_links SET used_at = \(bind: at) WHERE account_id = \(bind: account) AND used_at IS NULL").run()
+        try await sql.raw(
+            "UPDATE enrollment_links SET used_at = \(bind: at) WHERE account_id = \(bind: account) AND used_at IS NULL"
+        ).run()
     }
 
     // MARK: recovery codes
@@ -144,26 +155,32 @@ extension StoreSession {
     public func replaceRecoveryCodes(account: String, hashes: [Data], at: Int64) async throws {
         try await sql.raw("DELETE FROM recovery_codes WHERE account_id = \(bind: account)").run()
         for h in hashes {
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO recovery_codes (code_hash, account_id, created_at) VALUES (\(bind: h), \(bind: account), \(bind: at))
-                """).run()
+                """
+            ).run()
         }
     }
 
     /// Uses an unused recovery code of the account; true when one matched.
     public func useRecoveryCode(account: String, hash: Data, at: Int64) async throws -> Bool {
-        let rows = try await sql.raw("""
+        let rows = try await sql.raw(
+            """
             UPDATE recovery_codes SET used_at = \(bind: at)
             WHERE account_id = \(bind: account) AND code_hash = \(bind: hash) AND used_at IS NULL
             RETURNING account_id
-            """).all()
+            """
+        ).all()
         return !rows.isEmpty
     }
 
     public func unusedRecoveryCodes(account: String) async throws -> Int {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             SELECT COUNT(*) AS n FROM recovery_codes WHERE account_id = \(bind: account) AND used_at IS NULL
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
+            """
+        ).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     // MARK: sessions
@@ -176,29 +193,39 @@ extension StoreSession {
 
     public func touchStaffSession(hash: Data, lastSeen: Int64, verifiedAt: Int64? = nil) async throws {
         if let verifiedAt {
-            try await sql.raw("UPDATE staff_sessions SET last_seen_at = \(bind: lastSeen), verified_at = \(bind: verifiedAt) WHERE id_hash = \(bind: hash)").run()
+            try await sql.raw(
+                "UPDATE staff_sessions SET last_seen_at = \(bind: lastSeen), verified_at = \(bind: verifiedAt) WHERE id_hash = \(bind: hash)"
+            ).run()
         } else {
-            try await sql.raw("UPDATE staff_sessions SET last_seen_at = \(bind: lastSeen) WHERE id_hash = \(bind: hash)").run()
+            try await sql.raw(
+                "UPDATE staff_sessions SET last_seen_at = \(bind: lastSeen) WHERE id_hash = \(bind: hash)"
+            ).run()
         }
     }
 
     public func endStaffSession(hash: Data, at: Int64) async throws {
-        try await sql.raw("UPDATE staff_sessions SET ended_at = \(bind: at) WHERE id_hash = \(bind: hash) AND ended_at IS NULL").run()
+        try await sql.raw(
+            "UPDATE staff_sessions SET ended_at = \(bind: at) WHERE id_hash = \(bind: hash) AND ended_at IS NULL"
+        ).run()
     }
 
     /// Ends every open session of an account; returns how many.
     @discardableResult
     public func endStaffSessions(account: String, at: Int64) async throws -> Int {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             UPDATE staff_sessions SET ended_at = \(bind: at) WHERE account_id = \(bind: account) AND ended_at IS NULL
             RETURNING account_id
-            """).all().count
+            """
+        ).all().count
     }
 
     // MARK: API credentials, as the portal lists them
 
     public func credentials(organization: String) async throws -> [CredentialRecord] {
-        try await all("SELECT * FROM credentials WHERE organization_id = \(bind: organization) ORDER BY created_at, id", as: CredentialRecord.self)
+        try await all(
+            "SELECT * FROM credentials WHERE organization_id = \(bind: organization) ORDER BY created_at, id",
+            as: CredentialRecord.self)
     }
 
     public func credential(id: String) async throws -> CredentialRecord? {
@@ -206,33 +233,47 @@ extension StoreSession {
     }
 
     public func revokeCredential(id: String, at: Int64) async throws {
-        try await sql.raw("UPDATE credentials SET revoked_at = \(bind: at) WHERE id = \(bind: id) AND revoked_at IS NULL").run()
+        try await sql.raw(
+            "UPDATE credentials SET revoked_at = \(bind: at) WHERE id = \(bind: id) AND revoked_at IS NULL"
+        ).run()
     }
 
     public func units(organization: String) async throws -> [UnitRecord] {
-        try await all("SELECT * FROM units WHERE organization_id = \(bind: organization) ORDER BY name, id", as: UnitRecord.self)
+        try await all(
+            "SELECT * FROM units WHERE organization_id = \(bind: organization) ORDER BY name, id", as: UnitRecord.self)
     }
 
     public func sitesRecords(organization: String) async throws -> [SiteRecord] {
-        try await all("SELECT * FROM sites WHERE organization_id = \(bind: organization) ORDER BY name, id", as: SiteRecord.self)
+        try await all(
+            "SELECT * FROM sites WHERE organization_id = \(bind: organization) ORDER BY name, id", as: SiteRecord.self)
     }
 
     public func carriers(organization: String) async throws -> [CarrierRecord] {
-        try await all("SELECT * FROM carriers WHERE organization_id = \(bind: organization) ORDER BY name, id", as: CarrierRecord.self)
+        try await all(
+            "SELECT * FROM carriers WHERE organization_id = \(bind: organization) ORDER BY name, id",
+            as: CarrierRecord.self)
     }
 
     /// Compartment counts by unit and state, for occupancy.
     public func compartmentStates(organization: String) async throws -> [(unitId: String, state: String, count: Int)] {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             SELECT c.unit_id, c.state, COUNT(*) AS n FROM compartments c JOIN units u ON u.id = c.unit_id
             WHERE u.organization_id = \(bind: organization) GROUP BY c.unit_id, c.state
-            """).all().map { (try $0.decode(column: "unit_id", as: String.self), try $0.decode(column: "state", as: String.self), try $0.decode(column: "n", as: Int.self)) }
+            """
+        ).all().map {
+            (
+                try $0.decode(column: "unit_id", as: String.self), try $0.decode(column: "state", as: String.self),
+                try $0.decode(column: "n", as: Int.self)
+            )
+        }
     }
 
     /// The compartments of an organization that staff can take out of service or put back: the available
     /// and the out-of-service ones, in label order.
     public func serviceableCompartments(organization: String) async throws -> [CompartmentRecord] {
-        try await all("""
+        try await all(
+            """
             SELECT c.* FROM compartments c JOIN units u ON u.id = c.unit_id
             WHERE u.organization_id = \(bind: organization) AND c.state IN ('available', 'out_of_service') ORDER BY c.label
             """, as: CompartmentRecord.self)
@@ -241,49 +282,75 @@ extension StoreSession {
     // MARK: residents
 
     public func recipient(emailHash: Data) async throws -> RecipientRecord? {
-        try await one("SELECT * FROM recipients WHERE email_hash = \(bind: emailHash) AND erased_at IS NULL", as: RecipientRecord.self)
+        try await one(
+            "SELECT * FROM recipients WHERE email_hash = \(bind: emailHash) AND erased_at IS NULL",
+            as: RecipientRecord.self)
     }
 
     /// Ends the recipient's unused codes and stores a new one.
-    public func replaceResidentCode(id: String, recipient: String, hash: Data, at: Int64, expiresAt: Int64) async throws {
-        try await sql.raw("UPDATE resident_codes SET used_at = \(bind: at) WHERE recipient_id = \(bind: recipient) AND used_at IS NULL").run()
-        try await sql.raw("""
+    public func replaceResidentCode(id: String, recipient: String, hash: Data, at: Int64, expiresAt: Int64) async throws
+    {
+        try await sql.raw(
+            "UPDATE resident_codes SET used_at = \(bind: at) WHERE recipient_id = \(bind: recipient) AND used_at IS NULL"
+        ).run()
+        try await sql.raw(
+            """
             INSERT INTO resident_codes (id, recipient_id, code_hash, created_at, expires_at, attempts)
             VALUES (\(bind: id), \(bind: recipient), \(bind: hash), \(bind: at), \(bind: expiresAt), 0)
-            """).run()
+            """
+        ).run()
     }
 
     /// The recipient's live code: its id, hash, expiry and attempts so far.
-    public func liveResidentCode(recipient: String) async throws -> (id: String, hash: Data, expiresAt: Int64, attempts: Int)? {
-        guard let row = try await sql.raw("""
-            SELECT id, code_hash, expires_at, attempts FROM resident_codes
-            WHERE recipient_id = \(bind: recipient) AND used_at IS NULL ORDER BY created_at DESC LIMIT 1
-            """).first() else { return nil }
-        return (try row.decode(column: "id", as: String.self), try row.decode(column: "code_hash", as: Data.self),
-                try row.decode(column: "expires_at", as: Int64.self), try row.decode(column: "attempts", as: Int.self))
+    public func liveResidentCode(recipient: String) async throws -> (
+        id: String, hash: Data, expiresAt: Int64, attempts: Int
+    )? {
+        guard
+            let row = try await sql.raw(
+                """
+                SELECT id, code_hash, expires_at, attempts FROM resident_codes
+                WHERE recipient_id = \(bind: recipient) AND used_at IS NULL ORDER BY created_at DESC LIMIT 1
+                """
+            ).first()
+        else { return nil }
+        return (
+            try row.decode(column: "id", as: String.self), try row.decode(column: "code_hash", as: Data.self),
+            try row.decode(column: "expires_at", as: Int64.self), try row.decode(column: "attempts", as: Int.self)
+        )
     }
 
     public func countResidentCodeAttempt(id: String, used: Bool, at: Int64) async throws {
         if used {
-            try await sql.raw("UPDATE resident_codes SET used_at = \(bind: at), attempts = attempts + 1 WHERE id = \(bind: id)").run()
+            try await sql.raw(
+                "UPDATE resident_codes SET used_at = \(bind: at), attempts = attempts + 1 WHERE id = \(bind: id)"
+            ).run()
         } else {
             try await sql.raw("UPDATE resident_codes SET attempts = attempts + 1 WHERE id = \(bind: id)").run()
         }
     }
 
     public func insertResidentSession(hash: Data, recipient: String, at: Int64) async throws {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             INSERT INTO resident_sessions (id_hash, recipient_id, created_at, last_seen_at) VALUES (\(bind: hash), \(bind: recipient), \(bind: at), \(bind: at))
-            """).run()
+            """
+        ).run()
     }
 
     /// The session's recipient, start and last-seen time, if it has not ended.
     public func residentSession(hash: Data) async throws -> (recipient: String, createdAt: Int64, lastSeenAt: Int64)? {
-        guard let row = try await sql.raw("""
-            SELECT recipient_id, created_at, last_seen_at FROM resident_sessions WHERE id_hash = \(bind: hash) AND ended_at IS NULL
-            """).first() else { return nil }
-        return (try row.decode(column: "recipient_id", as: String.self), try row.decode(column: "created_at", as: Int64.self),
-                try row.decode(column: "last_seen_at", as: Int64.self))
+        guard
+            let row = try await sql.raw(
+                """
+                SELECT recipient_id, created_at, last_seen_at FROM resident_sessions WHERE id_hash = \(bind: hash) AND ended_at IS NULL
+                """
+            ).first()
+        else { return nil }
+        return (
+            try row.decode(column: "recipient_id", as: String.self),
+            try row.decode(column: "created_at", as: Int64.self),
+            try row.decode(column: "last_seen_at", as: Int64.self)
+        )
     }
 
     public func touchResidentSession(hash: Data, at: Int64) async throws {
@@ -291,19 +358,25 @@ extension StoreSession {
     }
 
     public func endResidentSession(hash: Data, at: Int64) async throws {
-        try await sql.raw("UPDATE resident_sessions SET ended_at = \(bind: at) WHERE id_hash = \(bind: hash) AND ended_at IS NULL").run()
+        try await sql.raw(
+            "UPDATE resident_sessions SET ended_at = \(bind: at) WHERE id_hash = \(bind: hash) AND ended_at IS NULL"
+        ).run()
     }
 
     /// A recipient's parcels, newest first.
     public func parcels(recipient: String, limit: Int = 100) async throws -> [ParcelRecord] {
-        try await all("SELECT * FROM parcels WHERE recipient_id = \(bind: recipient) ORDER BY created_at DESC, id LIMIT \(bind: limit)", as: ParcelRecord.self)
+        try await all(
+            "SELECT * FROM parcels WHERE recipient_id = \(bind: recipient) ORDER BY created_at DESC, id LIMIT \(bind: limit)",
+            as: ParcelRecord.self)
     }
 
     /// Records a form's single-use value; false when it was used before.
     public func claimFormSubmission(hash: Data, at: Int64) async throws -> Bool {
-        try await !sql.raw("""
+        try await !sql.raw(
+            """
             INSERT INTO form_submissions (once_hash, used_at) VALUES (\(bind: hash), \(bind: at))
             ON CONFLICT (once_hash) DO NOTHING RETURNING once_hash
-            """).all().isEmpty
+            """
+        ).all().isEmpty
     }
 }

@@ -10,14 +10,17 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            guard !path.isEmpty else { throw .badLocation("sqlite: needs a file path, e.g. sqlite:./cubby-data/cubby.sqlite") }
+            guard !path.isEmpty else {
+                throw .badLocation("sqlite: needs a file path, e.g. sqlite:./cubby-data/cubby.sqlite")
+            }
             self = .sqlite(path: path)
             return
         }
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"),
             let url = URLComponents(string: text), let host = url.host, !host.isEmpty
         else {
-            throw .badLocation("database must be sqlite:PATH or postgres://user@host:port/database, got \(Self.redacted(text))")
+            throw .badLocation(
+                "database must be sqlite:PATH or postgres://user@host:port/database, got \(Self.redacted(text))")
         }
         let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
         guard !database.isEmpty else { throw .badLocation("postgres URL needs a database name") }

@@ -14,7 +14,10 @@ public struct DeviceEventRecord: Codable, Sendable, Hashable {
     /// The event as JSON.
     public var body: String
 
-    public init(unitId: String, seq: Int64, kind: String, hash: String, previousHash: String, occurredAt: Int64, receivedAt: Int64, body: String) {
+    public init(
+        unitId: String, seq: Int64, kind: String, hash: String, previousHash: String, occurredAt: Int64,
+        receivedAt: Int64, body: String
+    ) {
         self.unitId = unitId
         self.seq = seq
         self.kind = kind
@@ -38,7 +41,10 @@ public struct UnitCommandRecord: Codable, Sendable, Hashable {
     public var ackedAt: Int64?
     public var outcome: String?
 
-    public init(id: String, unitId: String, kind: String, compartmentId: String?, reason: String?, createdAt: Int64, expiresAt: Int64) {
+    public init(
+        id: String, unitId: String, kind: String, compartmentId: String?, reason: String?, createdAt: Int64,
+        expiresAt: Int64
+    ) {
         self.id = id
         self.unitId = unitId
         self.kind = kind
@@ -62,7 +68,10 @@ public struct AlertRecord: Codable, Sendable, Hashable {
     public var resolvedAt: Int64?
     public var resolvedBy: String?
 
-    public init(id: String, organizationId: String, siteId: String?, unitId: String?, compartmentId: String?, kind: String, detail: String, createdAt: Int64) {
+    public init(
+        id: String, organizationId: String, siteId: String?, unitId: String?, compartmentId: String?, kind: String,
+        detail: String, createdAt: Int64
+    ) {
         self.id = id
         self.organizationId = organizationId
         self.siteId = siteId
@@ -79,18 +88,22 @@ extension StoreSession {
     // MARK: enrollment
 
     public func insertUnitEnrollmentCode(hash: Data, unit: String, at: Int64, expiresAt: Int64) async throws {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             INSERT INTO unit_enrollment_codes (code_hash, unit_id, created_at, expires_at)
             VALUES (\(bind: hash), \(bind: unit), \(bind: at), \(bind: expiresAt))
-            """).run()
+            """
+        ).run()
     }
 
     /// Uses up an enrollment code; returns its unit, or nil when the code is unknown, used or expired.
     public func claimUnitEnrollmentCode(hash: Data, now: Int64) async throws -> String? {
-        let rows = try await sql.raw("""
+        let rows = try await sql.raw(
+            """
             UPDATE unit_enrollment_codes SET used_at = \(bind: now)
             WHERE code_hash = \(bind: hash) AND used_at IS NULL AND expires_at > \(bind: now) RETURNING unit_id
-            """).all()
+            """
+        ).all()
         return try rows.first?.decode(column: "unit_id", as: String.self)
     }
 
@@ -102,25 +115,32 @@ extension StoreSession {
 
     /// The newest event stored for a unit.
     public func lastDeviceEvent(unit: String) async throws -> DeviceEventRecord? {
-        try await one("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq DESC LIMIT 1", as: DeviceEventRecord.self)
+        try await one(
+            "SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq DESC LIMIT 1",
+            as: DeviceEventRecord.self)
     }
 
     public func deviceEvent(unit: String, seq: Int64) async throws -> DeviceEventRecord? {
-        try await one("SELECT * FROM device_events WHERE unit_id = \(bind: unit) AND seq = \(bind: seq)", as: DeviceEventRecord.self)
+        try await one(
+            "SELECT * FROM device_events WHERE unit_id = \(bind: unit) AND seq = \(bind: seq)",
+            as: DeviceEventRecord.self)
     }
 
     public func deviceEvents(unit: String) async throws -> [DeviceEventRecord] {
-        try await all("SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq", as: DeviceEventRecord.self)
+        try await all(
+            "SELECT * FROM device_events WHERE unit_id = \(bind: unit) ORDER BY seq", as: DeviceEventRecord.self)
     }
 
     /// Stores an event; false when the unit's event with that sequence number is already stored.
     public func insertDeviceEvent(_ r: DeviceEventRecord) async throws -> Bool {
-        try await !sql.raw("""
+        try await !sql.raw(
+            """
             INSERT INTO device_events (unit_id, seq, kind, hash, previous_hash, occurred_at, received_at, body)
             VALUES (\(bind: r.unitId), \(bind: r.seq), \(bind: r.kind), \(bind: r.hash), \(bind: r.previousHash),
                     \(bind: r.occurredAt), \(bind: r.receivedAt), \(bind: r.body))
             ON CONFLICT (unit_id, seq) DO NOTHING RETURNING seq
-            """).all().isEmpty
+            """
+        ).all().isEmpty
     }
 
     // MARK: commands
@@ -131,7 +151,8 @@ extension StoreSession {
 
     /// Commands a unit has not acknowledged and that may still be carried out.
     public func pendingUnitCommands(unit: String, now: Int64) async throws -> [UnitCommandRecord] {
-        try await all("""
+        try await all(
+            """
             SELECT * FROM unit_commands WHERE unit_id = \(bind: unit) AND acked_at IS NULL AND expires_at > \(bind: now)
             ORDER BY created_at
             """, as: UnitCommandRecord.self)
@@ -139,18 +160,22 @@ extension StoreSession {
 
     /// Records the unit's acknowledgement; false when the command was already acknowledged or is not the unit's.
     public func ackUnitCommand(id: String, unit: String, outcome: String, at: Int64) async throws -> Bool {
-        try await !sql.raw("""
+        try await !sql.raw(
+            """
             UPDATE unit_commands SET acked_at = \(bind: at), outcome = \(bind: outcome)
             WHERE id = \(bind: id) AND unit_id = \(bind: unit) AND acked_at IS NULL RETURNING id
-            """).all().isEmpty
+            """
+        ).all().isEmpty
     }
 
     // MARK: lockdown
 
     public func setLockdown(unit: String, at: Int64?, reason: String?) async throws {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             UPDATE units SET locked_down_at = \(bind: at), lockdown_reason = \(bind: reason) WHERE id = \(bind: unit)
-            """).run()
+            """
+        ).run()
     }
 
     // MARK: alerts
@@ -161,7 +186,8 @@ extension StoreSession {
 
     /// Open alerts of an organization, newest first.
     public func openAlerts(organization: String, limit: Int = 200) async throws -> [AlertRecord] {
-        try await all("""
+        try await all(
+            """
             SELECT * FROM alerts WHERE organization_id = \(bind: organization) AND resolved_at IS NULL
             ORDER BY created_at DESC LIMIT \(bind: limit)
             """, as: AlertRecord.self)
@@ -174,10 +200,12 @@ extension StoreSession {
 
     /// Marks an open alert resolved; false when it was already resolved.
     public func resolveAlert(_ id: String, by: String, at: Int64) async throws -> Bool {
-        let rows = try await sql.raw("""
+        let rows = try await sql.raw(
+            """
             UPDATE alerts SET resolved_at = \(bind: at), resolved_by = \(bind: by)
             WHERE id = \(bind: id) AND resolved_at IS NULL RETURNING id
-            """).all()
+            """
+        ).all()
         return !rows.isEmpty
     }
 
@@ -189,26 +217,35 @@ extension StoreSession {
 
     /// Stores a photo under its SHA-256; storing the same bytes again changes nothing.
     public func insertEvidence(sha256: String, unit: String, contentType: String, bytes: Data, at: Int64) async throws {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             INSERT INTO evidence (sha256, unit_id, content_type, bytes, created_at)
             VALUES (\(bind: sha256), \(bind: unit), \(bind: contentType), \(bind: bytes), \(bind: at))
             ON CONFLICT (sha256) DO NOTHING
-            """).run()
+            """
+        ).run()
     }
 
     public func evidence(sha256: String) async throws -> (unitId: String, contentType: String, bytes: Data)? {
-        guard let row = try await sql.raw("SELECT unit_id, content_type, bytes FROM evidence WHERE sha256 = \(bind: sha256)").first() else {
+        guard
+            let row = try await sql.raw(
+                "SELECT unit_id, content_type, bytes FROM evidence WHERE sha256 = \(bind: sha256)"
+            ).first()
+        else {
             return nil
         }
-        return (try row.decode(column: "unit_id", as: String.self), try row.decode(column: "content_type", as: String.self),
-                try row.decode(column: "bytes", as: Data.self))
+        return (
+            try row.decode(column: "unit_id", as: String.self), try row.decode(column: "content_type", as: String.self),
+            try row.decode(column: "bytes", as: Data.self)
+        )
     }
 
     // MARK: pickup codes
 
     /// Every live pickup credential at a unit.
     public func livePickupCredentials(unit: String, now: Int64) async throws -> [PickupCredentialRecord] {
-        try await all("""
+        try await all(
+            """
             SELECT * FROM pickup_credentials WHERE unit_id = \(bind: unit) AND state = 'live' AND expires_at > \(bind: now)
             """, as: PickupCredentialRecord.self)
     }

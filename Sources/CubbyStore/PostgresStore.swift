@@ -34,7 +34,8 @@ public final class PostgresStore: SQLStore {
             try await store.read { s in try await s.exec("SELECT 1") }
         } catch {
             task.cancel()
-            throw StoreError.badLocation("cannot reach PostgreSQL at \(host):\(port)/\(database): \(String(reflecting: error))")
+            throw StoreError.badLocation(
+                "cannot reach PostgreSQL at \(host):\(port)/\(database): \(String(reflecting: error))")
         }
         return store
     }
@@ -57,7 +58,8 @@ public final class PostgresStore: SQLStore {
     }
 
     /// PostgreSQL groups concurrent commits' WAL flushes itself; a plain transaction is already "alone".
-    public func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
+    public func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T
+    {
         try await write(body)
     }
 
@@ -76,7 +78,9 @@ public final class PostgresStore: SQLStore {
 extension PostgresStore {
     /// Creates a new, empty database named `prefix` + a random suffix on the server of `server` and returns
     /// its location: for tests and benchmarks that each want a database of their own.
-    public static func createScratchDatabase(server: DatabaseLocation, prefix: String, logger: Logger) async throws -> DatabaseLocation {
+    public static func createScratchDatabase(server: DatabaseLocation, prefix: String, logger: Logger) async throws
+        -> DatabaseLocation
+    {
         guard case .postgres(let host, let port, let user, let password, _) = server else {
             throw StoreError.badLocation("a scratch database needs a postgres:// server, got \(server)")
         }

@@ -9,7 +9,10 @@ public struct SiteRecord: Codable, Sendable, Hashable {
     public var pickupLifetimeSeconds: Int64
     public var reservationSeconds: Int64
     public var createdAt: Int64
-    public init(id: String, organizationId: String, name: String, pickupLifetimeSeconds: Int64 = 604_800, reservationSeconds: Int64 = 600, createdAt: Int64) {
+    public init(
+        id: String, organizationId: String, name: String, pickupLifetimeSeconds: Int64 = 604_800,
+        reservationSeconds: Int64 = 600, createdAt: Int64
+    ) {
         self.id = id
         self.organizationId = organizationId
         self.name = name
@@ -120,7 +123,10 @@ public struct RecipientRecord: Codable, Sendable, Hashable {
     public var erasedAt: Int64?
     /// Keyed hash of the lowercased email address, to find a resident signing in (nil: no email).
     public var emailHash: Data?
-    public init(id: String, organizationId: String, siteId: String, needsAccessible: Bool, dataKey: Data?, contact: Data?, createdAt: Int64, emailHash: Data? = nil) {
+    public init(
+        id: String, organizationId: String, siteId: String, needsAccessible: Bool, dataKey: Data?, contact: Data?,
+        createdAt: Int64, emailHash: Data? = nil
+    ) {
         self.emailHash = emailHash
         self.id = id
         self.organizationId = organizationId
@@ -227,7 +233,10 @@ public struct PickupCredentialRecord: Codable, Sendable, Hashable {
     public var createdAt: Int64
     public var expiresAt: Int64
     public var endedAt: Int64?
-    public init(id: String, parcelId: String, unitId: String, compartmentId: String, pinHash: Data, qrNonce: String, createdAt: Int64, expiresAt: Int64) {
+    public init(
+        id: String, parcelId: String, unitId: String, compartmentId: String, pinHash: Data, qrNonce: String,
+        createdAt: Int64, expiresAt: Int64
+    ) {
         self.id = id
         self.parcelId = parcelId
         self.unitId = unitId

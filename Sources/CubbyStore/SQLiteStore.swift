@@ -23,7 +23,9 @@ public final class SQLiteStore: SQLStore {
     /// then never starve the connections of other stores of a thread.
     private let threads: NIOThreadPool
 
-    private init(path: String, writer: SQLiteWriter, readers: [SQLiteConnection], threads: NIOThreadPool, logger: Logger) {
+    private init(
+        path: String, writer: SQLiteWriter, readers: [SQLiteConnection], threads: NIOThreadPool, logger: Logger
+    ) {
         self.path = path
         self.writer = writer
         self.readers = readers
@@ -58,7 +60,8 @@ public final class SQLiteStore: SQLStore {
 
     static func connect(path: String, threads: NIOThreadPool, logger: Logger) async throws -> SQLiteConnection {
         let conn = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: threads, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
+            storage: .file(path: path), threadPool: threads, logger: logger,
+            on: MultiThreadedEventLoopGroup.singleton.any()
         ).get()
         let db = conn.sql(queryLogLevel: nil)
         do {
@@ -95,11 +98,14 @@ public final class SQLiteStore: SQLStore {
     }
 
     /// One transaction, one fsync, with nothing grouped: the database's own durable-commit rate.
-    public func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
+    public func writeAlone<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T
+    {
         try await enqueue(body, alone: true)
     }
 
-    private func enqueue<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T, alone: Bool) async throws -> T {
+    private func enqueue<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T, alone: Bool)
+        async throws -> T
+    {
         let erased: @Sendable (StoreSession) async throws -> any Sendable = { try await body($0) }
         let result = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
             let startDrain = queue.withLock { q -> Bool? in

@@ -43,7 +43,9 @@ final class SQLiteWriter: @unchecked Sendable {
     static func open(path: String, logger: Logger) async throws -> SQLiteWriter {
         let thread = WriterThread(name: "cubby-db-write")
         do {
-            return try await Task(executorPreference: thread) { try openHere(path: path, thread: thread, logger: logger) }.value
+            return try await Task(executorPreference: thread) {
+                try openHere(path: path, thread: thread, logger: logger)
+            }.value
         } catch {
             thread.stop()
             throw error
@@ -55,7 +57,9 @@ final class SQLiteWriter: @unchecked Sendable {
         let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE
         let status = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? String(cString: sqlite_nio_sqlite3_errstr(status))
+            let message =
+                db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) }
+                ?? String(cString: sqlite_nio_sqlite3_errstr(status))
             if let db { sqlite_nio_sqlite3_close_v2(db) }
             throw SQLiteCallError(code: status, message: "cannot open \(path): \(message)")
         }
@@ -98,7 +102,9 @@ final class SQLiteWriter: @unchecked Sendable {
             }
             defer { if !cache { sqlite_nio_sqlite3_finalize(statement) } }
             // Checked before anything runs: which statement would the values belong to?
-            if !last, !binds.isEmpty { throw SQLiteCallError(code: SQLITE_MISUSE, message: "several statements with binds in one query") }
+            if !last, !binds.isEmpty {
+                throw SQLiteCallError(code: SQLITE_MISUSE, message: "several statements with binds in one query")
+            }
             try execute(cached, binds: binds, onRow: onRow)
             // A new table, index or trigger may change what cached statements would do: prepare them anew.
             if isSchemaChange { finalizeAll() }
@@ -117,7 +123,8 @@ final class SQLiteWriter: @unchecked Sendable {
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 var tail: UnsafePointer<CChar>?
                 let s = sqlite_nio_sqlite3_prepare_v3(
-                    handle, chars.baseAddress, Int32(chars.count - 1), persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &statement, &tail)
+                    handle, chars.baseAddress, Int32(chars.count - 1),
+                    persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &statement, &tail)
                 if let tail { consumed = tail - chars.baseAddress! }
                 return s
             }
@@ -127,13 +134,18 @@ final class SQLiteWriter: @unchecked Sendable {
         return (statement, Substring(rest))
     }
 
-    private func execute(_ cached: CachedStatement, binds: [SQLiteData], onRow: (DirectSQLiteRow) throws -> Void) throws {
+    private func execute(_ cached: CachedStatement, binds: [SQLiteData], onRow: (DirectSQLiteRow) throws -> Void) throws
+    {
         let statement = cached.statement
         // Every parameter is bound anew each time, so bindings need no clearing (which would also make a
         // statement whose plan depends on a bound value expire).
         defer { sqlite_nio_sqlite3_reset(statement) }
         guard Int(sqlite_nio_sqlite3_bind_parameter_count(statement)) == binds.count else {
-            throw SQLiteCallError(code: SQLITE_RANGE, message: "the query has \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters, \(binds.count) given")
+            throw SQLiteCallError(
+                code: SQLITE_RANGE,
+                message:
+                    "the query has \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters, \(binds.count) given"
+            )
         }
         for (i, value) in binds.enumerated() {
             let index = Int32(i + 1)
@@ -144,11 +156,14 @@ final class SQLiteWriter: @unchecked Sendable {
             case .null: status = sqlite_nio_sqlite3_bind_null(statement, index)
             case .text(let v):
                 status = v.withCString { text in
-                    sqlite_nio_sqlite3_bind_text64(statement, index, text, UInt64(v.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
+                    sqlite_nio_sqlite3_bind_text64(
+                        statement, index, text, UInt64(v.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
                 }
             case .blob(let buffer):
                 status = buffer.withUnsafeReadableBytes { bytes in
-                    sqlite_nio_sqlite3_bind_blob64(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count), Self.transient)
+                    sqlite_nio_sqlite3_bind_blob64(
+                        statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count),
+                        Self.transient)
                 }
             }
             guard status == SQLITE_OK else { throw error(status) }
@@ -159,7 +174,8 @@ final class SQLiteWriter: @unchecked Sendable {
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw error(status) }
             if columns == nil { columns = cached.columns() }
-            try onRow(DirectSQLiteRow(columns: columns!, values: Self.values(of: statement, count: columns!.names.count)))
+            try onRow(
+                DirectSQLiteRow(columns: columns!, values: Self.values(of: statement, count: columns!.names.count)))
         }
     }
 
@@ -175,7 +191,8 @@ final class SQLiteWriter: @unchecked Sendable {
             case SQLITE_TEXT:
                 let bytes = Int(sqlite_nio_sqlite3_column_bytes(statement, i))
                 if let text = sqlite_nio_sqlite3_column_text(statement, i) {
-                    values.append(.text(String(decoding: UnsafeBufferPointer(start: text, count: bytes), as: UTF8.self)))
+                    values.append(
+                        .text(String(decoding: UnsafeBufferPointer(start: text, count: bytes), as: UTF8.self)))
                 } else {
                     values.append(.text(""))
                 }
@@ -194,7 +211,9 @@ final class SQLiteWriter: @unchecked Sendable {
     }
 
     private func error(_ status: Int32) -> SQLiteCallError {
-        SQLiteCallError(code: sqlite_nio_sqlite3_extended_errcode(handle), message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
+        SQLiteCallError(
+            code: sqlite_nio_sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
     }
 
     /// Whether a statement creates, alters or drops part of the schema.
@@ -221,7 +240,9 @@ final class SQLiteWriter: @unchecked Sendable {
             closed = true
             finalizeAll()
             let status = sqlite_nio_sqlite3_close_v2(handle)
-            if status != SQLITE_OK { logger.error("closing the SQLite writer failed", metadata: ["status": "\(status)"]) }
+            if status != SQLITE_OK {
+                logger.error("closing the SQLite writer failed", metadata: ["status": "\(status)"])
+            }
         }
         lock.unlock()
     }
@@ -239,7 +260,9 @@ private final class CachedStatement {
     func columns() -> ColumnIndex {
         let count = Int(sqlite_nio_sqlite3_column_count(statement))
         if let index, index.names.count == count { return index }
-        let names = (0..<Int32(count)).map { i in sqlite_nio_sqlite3_column_name(statement, i).map { String(cString: $0) } ?? "" }
+        let names = (0..<Int32(count)).map { i in
+            sqlite_nio_sqlite3_column_name(statement, i).map { String(cString: $0) } ?? ""
+        }
         let made = ColumnIndex(names: names)
         index = made
         return made
@@ -270,8 +293,10 @@ struct SQLiteCallError: Error, CustomStringConvertible {
     }
 
     private static let names: [Int32: String] = [
-        1: "ERROR", 2: "INTERNAL", 3: "PERM", 4: "ABORT", 5: "BUSY", 6: "LOCKED", 7: "NOMEM", 8: "READONLY", 9: "INTERRUPT",
-        10: "IOERR", 11: "CORRUPT", 13: "FULL", 14: "CANTOPEN", 17: "SCHEMA", 18: "TOOBIG", 19: "CONSTRAINT", 20: "MISMATCH",
+        1: "ERROR", 2: "INTERNAL", 3: "PERM", 4: "ABORT", 5: "BUSY", 6: "LOCKED", 7: "NOMEM", 8: "READONLY",
+        9: "INTERRUPT",
+        10: "IOERR", 11: "CORRUPT", 13: "FULL", 14: "CANTOPEN", 17: "SCHEMA", 18: "TOOBIG", 19: "CONSTRAINT",
+        20: "MISMATCH",
         21: "MISUSE", 25: "RANGE", 26: "NOTADB",
     ]
 }
@@ -289,7 +314,8 @@ struct DirectSQLiteRow: SQLRow {
     }
     func decode<D: Decodable>(column: String, as: D.Type) throws -> D {
         guard let i = columns.positions[column] else {
-            throw DecodingError.keyNotFound(SomeCodingKey(stringValue: column), .init(codingPath: [], debugDescription: "no column \(column)"))
+            throw DecodingError.keyNotFound(
+                SomeCodingKey(stringValue: column), .init(codingPath: [], debugDescription: "no column \(column)"))
         }
         return try SQLiteDataDecoder().decode(D.self, from: values[i])
     }
@@ -312,7 +338,9 @@ struct DirectSQLiteDatabase: SQLDatabase {
         try writer.run(sql, binds: binds) { onRow($0) }
     }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<
+        Void
+    > {
         do {
             try runNow(query, onRow)
             return eventLoop.makeSucceededVoidFuture()

@@ -6,7 +6,9 @@ import Foundation
 import Logging
 
 /// Builds the server's parts, runs `body` with them, and closes the store whether `body` returns or throws.
-func withParts<T>(settings: ServerSettings, logger: Logger, _ body: (CubbyServerParts) async throws -> T) async throws -> T {
+func withParts<T>(settings: ServerSettings, logger: Logger, _ body: (CubbyServerParts) async throws -> T) async throws
+    -> T
+{
     let parts = try await buildParts(settings: settings, logger: logger)
     do {
         let result = try await body(parts)
@@ -19,7 +21,9 @@ func withParts<T>(settings: ServerSettings, logger: Logger, _ body: (CubbyServer
 }
 
 /// The same for a one-shot console command: settings from its options, warnings and errors only in the log.
-func withParts<T>(_ options: ServerOptions, _ body: (CubbyServerParts, ServerSettings) async throws -> T) async throws -> T {
+func withParts<T>(_ options: ServerOptions, _ body: (CubbyServerParts, ServerSettings) async throws -> T) async throws
+    -> T
+{
     let settings = try await options.settings()
     var logger = options.logger()
     logger.logLevel = max(logger.logLevel, .warning)
@@ -36,7 +40,10 @@ func resolveOrganization(_ given: String?, _ parts: CubbyServerParts) async thro
         return id
     }
     guard all.count == 1 else {
-        throw ValidationError(all.isEmpty ? "the database holds no organization yet (run cubby demo, or seed one)" : "several organizations exist: pass --organization")
+        throw ValidationError(
+            all.isEmpty
+                ? "the database holds no organization yet (run cubby demo, or seed one)"
+                : "several organizations exist: pass --organization")
     }
     return all[0]
 }
@@ -44,18 +51,21 @@ func resolveOrganization(_ given: String?, _ parts: CubbyServerParts) async thro
 /// The command line acts for the organization as a whole, like a super-administrator at the console.
 func consolePrincipal(_ org: String, _ parts: CubbyServerParts) async throws -> Principal {
     let sites = try await parts.store.read { s in try await s.sites(organization: org) }
-    guard let organization = OrganizationID(uuidString: org) else { throw ValidationError("organization \(org) is not an id") }
+    guard let organization = OrganizationID(uuidString: org) else {
+        throw ValidationError("organization \(org) is not an id")
+    }
     return Principal(
-        role: .superAdmin, credentialId: .make(), organizationId: organization, siteIds: Set(sites.compactMap(SiteID.init(uuidString:))))
+        role: .superAdmin, credentialId: .make(), organizationId: organization,
+        siteIds: Set(sites.compactMap(SiteID.init(uuidString:))))
 }
-
 
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Staff accounts from the console.", subcommands: [Create.self, Link.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a staff account and print its one-time enrollment link (valid 24 h).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a staff account and print its one-time enrollment link (valid 24 h).")
         @OptionGroup var options: ServerOptions
         @Option(help: "Email address of the new account.")
         var email: String
@@ -67,12 +77,17 @@ struct AdminCommand: AsyncParsableCommand {
         var organization: String?
 
         func run() async throws {
-            guard let r = Principal.Role(rawValue: role), r.isStaff else { throw ValidationError("--role must be super-admin, admin or auditor") }
+            guard let r = Principal.Role(rawValue: role), r.isStaff else {
+                throw ValidationError("--role must be super-admin, admin or auditor")
+            }
             try await withParts(options) { parts, settings in
                 let org = try await resolveOrganization(organization, parts)
-                let siteList = sites.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
+                let siteList = sites.map {
+                    $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                }
                 do {
-                    let (account, token) = try await parts.staff.createAccount(organization: org, email: email, role: r, sites: siteList, actor: .console)
+                    let (account, token) = try await parts.staff.createAccount(
+                        organization: org, email: email, role: r, sites: siteList, actor: .console)
                     print("Created \(account.role) \(account.email) (\(account.id)).")
                     print("Enrollment link, valid for 24 hours and usable once:")
                     print("  \(settings.linkBase)/admin/enroll?token=\(token)")
@@ -84,7 +99,10 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct Link: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a new enrollment link for an account (older links stop working); also resets a locked account's sign-in.")
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Print a new enrollment link for an account (older links stop working); also resets a locked account's sign-in."
+        )
         @OptionGroup var options: ServerOptions
         @Option(help: "Email address of the account.")
         var email: String
@@ -103,7 +121,8 @@ struct AdminCommand: AsyncParsableCommand {
 
 struct CredentialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "credential", abstract: "API credentials: list, issue, revoke.", subcommands: [List.self, Issue.self, Revoke.self])
+        commandName: "credential", abstract: "API credentials: list, issue, revoke.",
+        subcommands: [List.self, Issue.self, Revoke.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List credentials (never their secrets).")
@@ -117,8 +136,12 @@ struct CredentialCommand: AsyncParsableCommand {
                 let now = Date().millisecondsSince1970
                 for c in try await parts.store.read({ s in try await s.credentials(organization: org) }) {
                     let state = c.revokedAt != nil ? "revoked" : (c.expiresAt ?? .max) <= now ? "expired" : "active"
-                    let expires = c.expiresAt.map { ISO8601DateFormatter().string(from: Date(millisecondsSince1970: $0)) } ?? "never"
-                    print("\(c.id)  \(c.kind.padding(toLength: 8, withPad: " ", startingAt: 0))  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  expires \(expires)  \(c.label)")
+                    let expires =
+                        c.expiresAt.map { ISO8601DateFormatter().string(from: Date(millisecondsSince1970: $0)) }
+                        ?? "never"
+                    print(
+                        "\(c.id)  \(c.kind.padding(toLength: 8, withPad: " ", startingAt: 0))  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  expires \(expires)  \(c.label)"
+                    )
                 }
             }
         }
@@ -150,9 +173,11 @@ struct CredentialCommand: AsyncParsableCommand {
                 let org = try await resolveOrganization(organization, parts)
                 let p = try await consolePrincipal(org, parts)
                 do {
-                    let (c, token) = try await parts.staff.issueCredential(p, actor: .console, .init(
-                        kind: k, label: label, days: days, carrierId: carrier, unitId: unit,
-                        sites: sites.map { $0.split(separator: ",").map(String.init) }))
+                    let (c, token) = try await parts.staff.issueCredential(
+                        p, actor: .console,
+                        .init(
+                            kind: k, label: label, days: days, carrierId: carrier, unitId: unit,
+                            sites: sites.map { $0.split(separator: ",").map(String.init) }))
                     print("Issued \(c.kind) credential \(c.id) (\(c.label)); shown only now:")
                     print(token)
                 } catch let e as StaffError {
@@ -186,4 +211,3 @@ struct CredentialCommand: AsyncParsableCommand {
         }
     }
 }
-

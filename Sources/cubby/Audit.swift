@@ -1,11 +1,11 @@
 import ArgumentParser
 import AsyncHTTPClient
+import Crypto
 import CubbyAudit
 import CubbyCore
 import CubbyCrypto
 import CubbyServer
 import CubbyStore
-import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -14,7 +14,9 @@ import NIOHTTP1
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Verify, witness and export the audit log.",
-        subcommands: [AuditVerify.self, AuditWitness.self, AuditExport.self, AuditBundleCommand.self, AuditVerifyBundle.self])
+        subcommands: [
+            AuditVerify.self, AuditWitness.self, AuditExport.self, AuditBundleCommand.self, AuditVerifyBundle.self,
+        ])
 }
 
 /// Opens the store and the log's verifier from the server's settings, without changing anything.
@@ -30,7 +32,8 @@ struct LogAccess {
             verifier = try NoteVerifier(verifierKey: key)
         } else {
             guard FileManager.default.fileExists(atPath: settings.keysPath) else {
-                throw ValidationError("no key file at \(settings.keysPath); pass --keys or the log's verifier key with --key")
+                throw ValidationError(
+                    "no key file at \(settings.keysPath); pass --keys or the log's verifier key with --key")
             }
             let keys = try ServerKeys.load(path: settings.keysPath)
             let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: keys.checkpointSigningKey.publicKey)
@@ -45,7 +48,9 @@ struct AuditVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Recompute the Merkle tree from the database and check every signed checkpoint against it.",
-        discussion: "Exits 0 when the log is intact; 1 and the first bad leaf index when an event was altered, deleted, inserted or reordered, or a checkpoint forged.")
+        discussion:
+            "Exits 0 when the log is intact; 1 and the first bad leaf index when an event was altered, deleted, inserted or reordered, or a checkpoint forged."
+    )
     @OptionGroup var options: ServerOptions
     @Option(help: "The log's verifier key (<name>+<id>+<key>); default: derived from the key file.")
     var key: String?
@@ -55,7 +60,8 @@ struct AuditVerify: AsyncParsableCommand {
         let started = ContinuousClock.now
         let report: AuditVerifier.Report
         do {
-            report = try await AuditVerifier(store: access.store, verifier: access.verifier, origin: access.origin).run()
+            report = try await AuditVerifier(store: access.store, verifier: access.verifier, origin: access.origin)
+                .run()
         } catch {
             await access.store.close()
             throw error
@@ -66,7 +72,10 @@ struct AuditVerify: AsyncParsableCommand {
             print("audit log: FAILED: \(problem)")
             throw ExitCode(1)
         }
-        print(String(format: "audit log: ok — %lld leaves, %d signed checkpoints consistent (%.2f s)", report.leaves, report.checkpoints, seconds))
+        print(
+            String(
+                format: "audit log: ok — %lld leaves, %d signed checkpoints consistent (%.2f s)", report.leaves,
+                report.checkpoints, seconds))
     }
 }
 
@@ -84,7 +93,9 @@ struct AuditExport: AsyncParsableCommand {
     var out: String?
 
     func run() async throws {
-        guard let format = AuditExportFormat(rawValue: format) else { throw ValidationError("--format must be jsonl, csv or cef") }
+        guard let format = AuditExportFormat(rawValue: format) else {
+            throw ValidationError("--format must be jsonl, csv or cef")
+        }
         let settings = try await options.settings()
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
         do {
@@ -102,7 +113,8 @@ struct AuditExport: AsyncParsableCommand {
         guard start <= end else { throw ValidationError("--from must not be after --to") }
         let sink: FileHandle
         if let out {
-            guard FileManager.default.createFile(atPath: out, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            guard FileManager.default.createFile(atPath: out, contents: nil, attributes: [.posixPermissions: 0o600])
+            else {
                 throw ValidationError("cannot create \(out)")
             }
             sink = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
@@ -139,14 +151,14 @@ func leafIndex(_ text: String, store: any SQLStore) async throws -> Int64 {
     return try await store.read { s in try await s.firstLeaf(atOrAfter: millis) } ?? Int64.max
 }
 
-
-
 /// An outside party's check that the log's history is never rewritten.
 struct AuditWitness: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "witness",
         abstract: "Check the server's newest checkpoint against the last one seen, with a consistency proof.",
-        discussion: "Keeps the newest verified checkpoint in --state. Exits 0 when the log only grew, 1 on a fork, a rollback, a bad signature or a changed key, 2 when the server cannot be asked.")
+        discussion:
+            "Keeps the newest verified checkpoint in --state. Exits 0 when the log only grew, 1 on a fork, a rollback, a bad signature or a changed key, 2 when the server cannot be asked."
+    )
     @Option(help: "The server's base URL, e.g. http://127.0.0.1:8080.")
     var server: String
     @Option(help: "File holding the witness's state (the key and the newest checkpoint seen).")
@@ -203,11 +215,14 @@ struct AuditWitness: AsyncParsableCommand {
     }
 
     func check(_ client: HTTPClient) async throws -> Int32 {
-        let previous: State? = FileManager.default.fileExists(atPath: state)
+        let previous: State? =
+            FileManager.default.fileExists(atPath: state)
             ? try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: state))) : nil
         let served = try JSONDecoder().decode([String: String].self, from: try await get(client, "/api/v1/audit/key"))
         let trusted = key ?? previous?.key ?? served["key"] ?? ""
-        guard served["key"] == trusted else { throw WitnessFailure(message: "the server's log key changed from \(trusted) to \(served["key"] ?? "none")") }
+        guard served["key"] == trusted else {
+            throw WitnessFailure(message: "the server's log key changed from \(trusted) to \(served["key"] ?? "none")")
+        }
         let verifier = try NoteVerifier(verifierKey: trusted)
         let noteText = String(decoding: try await get(client, "/api/v1/audit/checkpoint"), as: UTF8.self)
         let checkpoint: Checkpoint
@@ -215,30 +230,42 @@ struct AuditWitness: AsyncParsableCommand {
             throw WitnessFailure(message: "the checkpoint's signature does not verify: \(error)")
         }
         if let previous {
-            guard let oldRoot = TreeHash(base64: previous.rootHash) else { throw ValidationError("the state file is damaged") }
+            guard let oldRoot = TreeHash(base64: previous.rootHash) else {
+                throw ValidationError("the state file is damaged")
+            }
             if checkpoint.size < previous.size {
                 throw WitnessFailure(message: "the log shrank from \(previous.size) to \(checkpoint.size) leaves")
             }
             if checkpoint.size == previous.size {
-                guard checkpoint.rootHash == oldRoot else { throw WitnessFailure(message: "two different trees of \(checkpoint.size) leaves were signed") }
+                guard checkpoint.rootHash == oldRoot else {
+                    throw WitnessFailure(message: "two different trees of \(checkpoint.size) leaves were signed")
+                }
             } else if previous.size > 0 {
-                let body = try await get(client, "/api/v1/audit/proof/consistency?from=\(previous.size)&to=\(checkpoint.size)")
+                let body = try await get(
+                    client, "/api/v1/audit/proof/consistency?from=\(previous.size)&to=\(checkpoint.size)")
                 let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
                 let hashes = (object?["proof"] as? [String] ?? []).compactMap { TreeHash(base64: $0) }
                 do {
-                    try ConsistencyProof(oldSize: previous.size, newSize: checkpoint.size, hashes: hashes).verify(oldRoot: oldRoot, newRoot: checkpoint.rootHash)
+                    try ConsistencyProof(oldSize: previous.size, newSize: checkpoint.size, hashes: hashes).verify(
+                        oldRoot: oldRoot, newRoot: checkpoint.rootHash)
                 } catch {
-                    throw WitnessFailure(message: "the tree of \(checkpoint.size) leaves does not extend the one of \(previous.size) seen before: \(error)")
+                    throw WitnessFailure(
+                        message:
+                            "the tree of \(checkpoint.size) leaves does not extend the one of \(previous.size) seen before: \(error)"
+                    )
                 }
             }
         }
-        let next = State(key: trusted, checkpoint: noteText, size: checkpoint.size, rootHash: checkpoint.rootHash.base64)
+        let next = State(
+            key: trusted, checkpoint: noteText, size: checkpoint.size, rootHash: checkpoint.rootHash.base64)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let tmp = state + ".tmp"
         try encoder.encode(next).write(to: URL(fileURLWithPath: tmp), options: .atomic)
         guard rename(tmp, state) == 0 else { throw ValidationError("cannot write \(state)") }
-        print("witness: ok — \(verifier.keyName) at \(checkpoint.size) leaves" + (previous.map { " (was \($0.size))" } ?? " (first checkpoint seen)"))
+        print(
+            "witness: ok — \(verifier.keyName) at \(checkpoint.size) leaves"
+                + (previous.map { " (was \($0.size))" } ?? " (first checkpoint seen)"))
         return 0
     }
 }

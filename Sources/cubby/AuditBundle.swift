@@ -1,10 +1,10 @@
 import ArgumentParser
+import Crypto
 import CubbyAudit
 import CubbyCore
 import CubbyCrypto
 import CubbyServer
 import CubbyStore
-import Crypto
 import Foundation
 import ZIPFoundation
 
@@ -19,7 +19,9 @@ struct AuditBundleCommand: AsyncParsableCommand {
     var to: String?
     @Option(help: "The ZIP file to write.")
     var out: String
-    @Option(help: "Directory holding evidence files named by their SHA-256 (hex), besides the units' stills in the database.")
+    @Option(
+        help:
+            "Directory holding evidence files named by their SHA-256 (hex), besides the units' stills in the database.")
     var evidence: String = "./cubby-data/evidence"
 
     func run() async throws {
@@ -44,7 +46,9 @@ struct AuditBundleCommand: AsyncParsableCommand {
         let checkpoint = try await log.latestCheckpoint()
         let start = try await leafIndex(from, store: store)
         let end = min(try await to.asyncMap { try await leafIndex($0, store: store) } ?? Int64.max, checkpoint.size)
-        guard start < end else { throw ValidationError("no events in that range under the latest checkpoint (\(checkpoint.size) leaves)") }
+        guard start < end else {
+            throw ValidationError("no events in that range under the latest checkpoint (\(checkpoint.size) leaves)")
+        }
         var items: [EvidenceBundle.Item] = []
         var evidenceFiles: [String: Data] = [:]
         for try await batch in AuditPages.events(store, from: start, to: end) {
@@ -59,22 +63,29 @@ struct AuditBundleCommand: AsyncParsableCommand {
                     } else if let data = FileManager.default.contents(atPath: evidence + "/" + hash) {
                         evidenceFiles[hash] = data
                     } else {
-                        throw ValidationError("event \(index) refers to evidence \(hash), which is neither in the database nor in \(evidence)")
+                        throw ValidationError(
+                            "event \(index) refers to evidence \(hash), which is neither in the database nor in \(evidence)"
+                        )
                     }
                 }
             }
         }
         let bundle = try EvidenceBundle.make(
-            items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note, verifierKey: log.verifierKey, evidence: evidenceFiles)
+            items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note,
+            verifierKey: log.verifierKey, evidence: evidenceFiles)
         try? FileManager.default.removeItem(atPath: out)
         let archive = try Archive(url: URL(fileURLWithPath: out), accessMode: .create)
         for name in bundle.files.keys.sorted() {
             let data = bundle.files[name]!
-            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+            try archive.addEntry(
+                with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate
+            ) { position, size in
                 data.subdata(in: Int(position)..<(Int(position) + size))
             }
         }
-        print("wrote \(out): \(items.count) events (leaves \(start)…\(start + Int64(items.count) - 1)) under the checkpoint of \(checkpoint.size) leaves, \(evidenceFiles.count) evidence files")
+        print(
+            "wrote \(out): \(items.count) events (leaves \(start)…\(start + Int64(items.count) - 1)) under the checkpoint of \(checkpoint.size) leaves, \(evidenceFiles.count) evidence files"
+        )
         print("verify with: cubby audit verify-bundle \(out) --key '\(log.verifierKey)'")
     }
 }
@@ -108,8 +119,14 @@ struct AuditVerifyBundle: ParsableCommand {
         }
         do {
             let result = try EvidenceBundle(files: files).verify(pinnedKey: key)
-            print("bundle: ok — \(result.events) events proven in the log \(result.origin) of \(result.treeSize) leaves; \(result.evidenceFiles) evidence files match")
-            if key == nil { print("note: checked against the key inside the bundle; pass --key with the log's key obtained separately") }
+            print(
+                "bundle: ok — \(result.events) events proven in the log \(result.origin) of \(result.treeSize) leaves; \(result.evidenceFiles) evidence files match"
+            )
+            if key == nil {
+                print(
+                    "note: checked against the key inside the bundle; pass --key with the log's key obtained separately"
+                )
+            }
         } catch {
             print("bundle: FAILED: \(error)")
             throw ExitCode(1)

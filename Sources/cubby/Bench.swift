@@ -4,7 +4,8 @@ import Foundation
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that drive the real server.", subcommands: [PickupBench.self, LogBench.self, SignInBench.self])
+        abstract: "Benchmarks that drive the real server.",
+        subcommands: [PickupBench.self, LogBench.self, SignInBench.self])
 }
 
 /// Drives the whole pickup path over HTTP with concurrent kiosks and compares it with the raw durable-commit
@@ -34,7 +35,8 @@ struct PickupBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let bench = PickupBenchmark(database: database, dir: dir, kiosks: kiosks, pickups: pickups, history: history, port: port)
+        let bench = PickupBenchmark(
+            database: database, dir: dir, kiosks: kiosks, pickups: pickups, history: history, port: port)
         print(try await reportingFailures { try await bench.run(progress: say) }.text)
     }
 }

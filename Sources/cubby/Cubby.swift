@@ -6,5 +6,8 @@ struct Cubby: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cubby",
         abstract: "Cubby: an open, security-first smart parcel-locker server.",
-        subcommands: [Serve.self, Demo.self, Migrate.self, AdminCommand.self, CredentialCommand.self, UnitCommand.self, TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self])
+        subcommands: [
+            Serve.self, Demo.self, Migrate.self, AdminCommand.self, CredentialCommand.self, UnitCommand.self,
+            TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self,
+        ])
 }

@@ -7,7 +7,9 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
     @Option(help: "Where the demo manifest is written.")
     var manifest: String = "./cubby-data/demo.json"
-    @Flag(inversion: .prefixedNo, help: "Start one edge controller (simulated hardware) per demo unit as child processes.")
+    @Flag(
+        inversion: .prefixedNo, help: "Start one edge controller (simulated hardware) per demo unit as child processes."
+    )
     var units: Bool = true
     @Option(help: "Port of the first unit's kiosk page; the next units take the next ports.")
     var kioskPort: Int = 8090
@@ -17,7 +19,9 @@ struct Demo: AsyncParsableCommand {
     var kioskIdleSeconds: Int = 60
 
     func run() async throws {
-        let demo = DemoServer(manifest: manifest, units: units, kioskPort: kioskPort, controlPort: controlPort, kioskIdleSeconds: kioskIdleSeconds)
+        let demo = DemoServer(
+            manifest: manifest, units: units, kioskPort: kioskPort, controlPort: controlPort,
+            kioskIdleSeconds: kioskIdleSeconds)
         do {
             try await demo.run(settings: try await options.settings(), logger: options.logger(), say: say)
         } catch let failure as DemoFailure {

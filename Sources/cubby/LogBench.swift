@@ -5,7 +5,9 @@ import CubbyBench
 /// with the raw SHA-256 speed of `openssl speed` on the same machine, in the same run.
 struct LogBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "log", abstract: "Build a log of N events, then time appends, inclusion proofs and verification against openssl's SHA-256.")
+        commandName: "log",
+        abstract:
+            "Build a log of N events, then time appends, inclusion proofs and verification against openssl's SHA-256.")
     @Option(help: "sqlite (a fresh file) or a postgres:// URL (a fresh database on that server).")
     var database: String = "sqlite"
     @Option(help: "Directory for the SQLite file (default: a new temporary directory, removed afterwards).")
@@ -14,7 +16,10 @@ struct LogBench: AsyncParsableCommand {
     var events: Int = 1_000_000
     @Option(help: "Inclusion proofs to time.")
     var proofs: Int = 2000
-    @Flag(help: "Write the tree's leaves and nodes directly (no event rows): for proof timings at 10 million and more; skips verification.")
+    @Flag(
+        help:
+            "Write the tree's leaves and nodes directly (no event rows): for proof timings at 10 million and more; skips verification."
+    )
     var leavesOnly = false
 
     func run() async throws {

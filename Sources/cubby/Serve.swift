@@ -6,14 +6,17 @@ import Hummingbird
 import Logging
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the server: API, background services, simulated units.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server: API, background services, simulated units.")
     @OptionGroup var options: ServerOptions
 
     func run() async throws {
         let settings = try await options.settings()
         let logger = options.logger()
         try await withParts(settings: settings, logger: logger) { parts in
-            logger.info("cubby serving", metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
+            logger.info(
+                "cubby serving",
+                metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
             try await buildApplication(parts: parts, settings: settings, logger: logger).runService()
         }
     }
@@ -36,8 +39,10 @@ struct Migrate: AsyncParsableCommand {
             throw error
         }
         await store.close()
-        print(applied.isEmpty
-            ? "database is up to date (schema version \(have.last ?? 0))"
-            : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(have.last ?? 0)")
+        print(
+            applied.isEmpty
+                ? "database is up to date (schema version \(have.last ?? 0))"
+                : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(have.last ?? 0)"
+        )
     }
 }

@@ -15,7 +15,9 @@ struct ServerOptions: ParsableArguments {
     var keys: String?
     @Option(help: "Append notifications as JSON lines to this file (env CUBBY_NOTIFY_FILE).")
     var notifyFile: String?
-    @Option(help: "The address people reach the server at, for links; https:// makes cookies Secure (env CUBBY_PUBLIC_URL).")
+    @Option(
+        help: "The address people reach the server at, for links; https:// makes cookies Secure (env CUBBY_PUBLIC_URL)."
+    )
     var publicUrl: String?
     @Option(help: "Port of the TLS 1.3 listener for units' edge controllers (env CUBBY_EDGE_PORT; none by default).")
     var edgePort: Int?

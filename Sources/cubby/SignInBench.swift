@@ -5,7 +5,8 @@ import CubbyBench
 /// password hasher: an unknown email must cost about what a wrong password or a wrong code costs.
 struct SignInBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "signin", abstract: "Time of failed sign-ins: unknown email vs wrong password vs wrong code (PBKDF2 600,000).")
+        commandName: "signin",
+        abstract: "Time of failed sign-ins: unknown email vs wrong password vs wrong code (PBKDF2 600,000).")
 
     @Option(help: "sqlite (a fresh file in a temporary directory) or a postgres:// URL.")
     var database: String = "sqlite"

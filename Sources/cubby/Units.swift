@@ -1,5 +1,5 @@
-import CubbyCore
 import ArgumentParser
+import CubbyCore
 import CubbyEdgeBench
 import CubbyEdgeCLI
 import CubbyServer
@@ -9,18 +9,21 @@ import Foundation
 /// `cubby edge …`: run a unit's controller from the server's binary (the demo starts its units this way).
 struct EdgeGroup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "edge", abstract: "The controller and kiosk of one locker unit (the same as the cubby-edge program).",
+        commandName: "edge",
+        abstract: "The controller and kiosk of one locker unit (the same as the cubby-edge program).",
         subcommands: EdgeCommands.all + [EdgeBenchCommand.self])
 }
 
 /// `cubby unit …`: locker units' edge controllers.
 struct UnitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unit", abstract: "Locker units' edge controllers.", subcommands: [EnrollCode.self, ReleaseLockdown.self])
+        commandName: "unit", abstract: "Locker units' edge controllers.",
+        subcommands: [EnrollCode.self, ReleaseLockdown.self])
 
     struct EnrollCode: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "enroll-code", abstract: "Print a one-time code (valid 24 h) with which a unit's controller enrolls.")
+            commandName: "enroll-code",
+            abstract: "Print a one-time code (valid 24 h) with which a unit's controller enrolls.")
         @OptionGroup var options: ServerOptions
         @Option(help: "The unit's id.")
         var unit: String
@@ -32,7 +35,8 @@ struct UnitCommand: AsyncParsableCommand {
                 let (code, expires) = try await parts.edges.issueEnrollmentCodeFromConsole(unitId: id.idString)
                 let identity = try ServerIdentity.loadOrCreate(
                     certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
-                print("""
+                print(
+                    """
                     code:    \(code)   (valid until \(ISO8601DateFormatter().string(from: expires)), usable once)
                     pin:     \(try identity.spkiSHA256())
                     on the unit:
@@ -44,7 +48,8 @@ struct UnitCommand: AsyncParsableCommand {
 
     struct ReleaseLockdown: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "release-lockdown", abstract: "Lift a unit's lockdown from the console (the portal and API need an administrator).")
+            commandName: "release-lockdown",
+            abstract: "Lift a unit's lockdown from the console (the portal and API need an administrator).")
         @OptionGroup var options: ServerOptions
         @Option(help: "The unit's id.")
         var unit: String
@@ -66,12 +71,15 @@ struct TLSCommand: AsyncParsableCommand {
 
     struct Pin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the SHA-256 of the certificate's public key (made self-signed if missing) for `cubby-edge enroll --pin`.")
+            abstract:
+                "Print the SHA-256 of the certificate's public key (made self-signed if missing) for `cubby-edge enroll --pin`."
+        )
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
             let settings = try await options.settings()
-            let identity = try ServerIdentity.loadOrCreate(certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
+            let identity = try ServerIdentity.loadOrCreate(
+                certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: [settings.host])
             print(try identity.spkiSHA256())
         }
     }

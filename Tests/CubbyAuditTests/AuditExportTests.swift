@@ -1,15 +1,18 @@
-@testable import CubbyAudit
 import Foundation
 import Testing
 
+@testable import CubbyAudit
+
 @Suite("Audit exports: JSON lines, CSV, CEF")
 struct AuditExportTests {
-    static func row(tracking: String? = "1Z|9=9\\x", detail: [String: String] = ["reason": "a=b\nc"]) -> AuditExportRow {
+    static func row(tracking: String? = "1Z|9=9\\x", detail: [String: String] = ["reason": "a=b\nc"]) -> AuditExportRow
+    {
         AuditExportRow(
             index: 41, id: "0d9f6c1e-7a51-4b52-9c83-1f2a3b4c5d6e", occurredAt: "2026-11-21T09:30:00.125Z",
             occurredAtMillis: 1_795_253_400_125, type: "pickup.code_rejected", outcome: "failure", actorKind: "device",
             actorId: "u-1", actorRole: "device", organizationId: "org-1", siteId: "site-1", unitId: "unit-1",
-            compartmentId: nil, parcelId: nil, trackingNumber: tracking, detail: detail, canonical: Array("{\"v\":1}".utf8),
+            compartmentId: nil, parcelId: nil, trackingNumber: tracking, detail: detail,
+            canonical: Array("{\"v\":1}".utf8),
             leafHash: [0xde, 0xad, 0xbe, 0xef])
     }
 
@@ -27,11 +30,16 @@ struct AuditExportTests {
         // A header field with a pipe or backslash cannot break the header apart.
         #expect(CEFLine.header(#"a|b\c"#) == #"a\|b\\c"#)
         // The header is the first seven unescaped pipes; the extension starts right after them.
-        var pipes = 0, previous: Character = " ", headerEnd = line.startIndex
+        var pipes = 0
+        var previous: Character = " "
+        var headerEnd = line.startIndex
         for i in line.indices {
             if line[i] == "|" && previous != "\\" {
                 pipes += 1
-                if pipes == 7 { headerEnd = line.index(after: i); break }
+                if pipes == 7 {
+                    headerEnd = line.index(after: i)
+                    break
+                }
             }
             previous = line[i]
         }
@@ -42,7 +50,8 @@ struct AuditExportTests {
     func cefRoundTrip() {
         let nasty = "x=1 y\\z\r\nend"
         let escaped = CEFLine.value(nasty)
-        var out = "", it = escaped.makeIterator()
+        var out = ""
+        var it = escaped.makeIterator()
         while let ch = it.next() {
             if ch == "\\", let n = it.next() {
                 switch n {

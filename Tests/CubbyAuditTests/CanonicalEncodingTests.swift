@@ -35,7 +35,8 @@ private func goldenRecord(detail: [String: String] = ["reason": "dropoff", "a\"b
 
 /// A record with only the required fields.
 private func minimalRecord(at date: Date = fixedDate, detail: [String: String] = [:]) -> AuditRecord {
-    AuditRecord(id: fixedId, occurredAt: date, type: "parcel.expired", outcome: .success, actor: .system, detail: detail)
+    AuditRecord(
+        id: fixedId, occurredAt: date, type: "parcel.expired", outcome: .success, actor: .system, detail: detail)
 }
 
 @Suite("AuditCanonicalEncoding")
@@ -62,7 +63,8 @@ struct CanonicalEncodingTests {
 
     @Test("golden vector: exact leaf hash")
     func goldenLeafHashValue() {
-        #expect(hex(AuditCanonicalEncoding.leafHash(AuditCanonicalEncoding.encode(goldenRecord()))) == Self.goldenLeafHash)
+        #expect(
+            hex(AuditCanonicalEncoding.leafHash(AuditCanonicalEncoding.encode(goldenRecord()))) == Self.goldenLeafHash)
     }
 
     @Test("the version is 1 and is written as v")
@@ -151,7 +153,9 @@ struct CanonicalEncodingTests {
 
     /// Whole-millisecond times (from `bases` onward, plus random draws in `range`) whose timestamp does not
     /// show that millisecond.
-    private func millisecondMismatches(bases: [Int64], count: Int64 = 5000, random range: ClosedRange<Int64>? = nil) -> [Int64] {
+    private func millisecondMismatches(bases: [Int64], count: Int64 = 5000, random range: ClosedRange<Int64>? = nil)
+        -> [Int64]
+    {
         var failures: [Int64] = []
         func check(_ ms: Int64) {
             let s = AuditCanonicalEncoding.timestamp(Date(timeIntervalSince1970: Double(ms) / 1000))
@@ -181,7 +185,8 @@ struct CanonicalEncodingTests {
     func wholeMillisecondsOutsideRange() {
         // floor(t × 1000) alone lands a hair below for about a quarter of the milliseconds in
         // 2004-01-10…2004-11-03 and 2038-01-19…2039-09-07; Date.millisecondsSince1970 absorbs that error.
-        let failures = millisecondMismatches(bases: [0, 1_075_000_000_000, 2_150_000_000_000, -1_000_000_000_000], count: 2000)
+        let failures = millisecondMismatches(
+            bases: [0, 1_075_000_000_000, 2_150_000_000_000, -1_000_000_000_000], count: 2000)
         #expect(failures.isEmpty, "\(failures.count) millisecond values lost precision, e.g. \(failures.prefix(3))")
     }
 
@@ -189,7 +194,8 @@ struct CanonicalEncodingTests {
     func timestampShape() {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<500 {
-            let s = AuditCanonicalEncoding.timestamp(Date(timeIntervalSince1970: Double.random(in: -2e9...4e9, using: &rng)))
+            let s = AuditCanonicalEncoding.timestamp(
+                Date(timeIntervalSince1970: Double.random(in: -2e9...4e9, using: &rng)))
             #expect(s.count == 24, "\(s)")
             #expect(s.hasSuffix("Z"))
             let pattern = #/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/#
@@ -202,7 +208,8 @@ struct CanonicalEncodingTests {
     @Test("control characters are escaped as \\u00XX, except the five short escapes")
     func controlCharacters() {
         let r = minimalRecord(detail: ["k": "\u{0}\u{1}\u{7}\u{b}\u{e}\u{1f}|\u{8}\u{c}\n\r\t|\"\\/\u{7f}"])
-        #expect(text(r).contains(#""detail":{"k":"\u0000\u0001\u0007\u000b\u000e\u001f|\b\f\n\r\t|\"\\/"# + "\u{7f}\"}"))
+        #expect(
+            text(r).contains(#""detail":{"k":"\u0000\u0001\u0007\u000b\u000e\u001f|\b\f\n\r\t|\"\\/"# + "\u{7f}\"}"))
     }
 
     @Test("every control character below 0x20 is escaped and no raw one remains", arguments: 0..<0x20)
@@ -266,7 +273,9 @@ struct CanonicalEncodingTests {
         #expect(AuditCanonicalEncoding.encode(goldenRecord(detail: backward)) == a)
         #expect(AuditCanonicalEncoding.encode(goldenRecord(detail: churned)) == a)
         for _ in 0..<20 {
-            #expect(AuditCanonicalEncoding.encode(goldenRecord(detail: Dictionary(uniqueKeysWithValues: pairs.shuffled()))) == a)
+            #expect(
+                AuditCanonicalEncoding.encode(goldenRecord(detail: Dictionary(uniqueKeysWithValues: pairs.shuffled())))
+                    == a)
         }
         // And the detail keys come out in order: key0, key1, key10, key11, …
         let s = String(decoding: a, as: UTF8.self)
@@ -279,14 +288,30 @@ struct CanonicalEncodingTests {
         let base = goldenRecord()
         let baseHash = AuditCanonicalEncoding.leafHash(AuditCanonicalEncoding.encode(base))
         var variants: [AuditRecord] = []
-        var r = base; r.id = UUID(); variants.append(r)
-        r = base; r.occurredAt = base.occurredAt.addingTimeInterval(0.001); variants.append(r)
-        r = base; r.type = "parcel.picked_up"; variants.append(r)
-        r = base; r.outcome = .failure; variants.append(r)
-        r = base; r.actor.id = "c-7f3b"; variants.append(r)
-        r = base; r.parcelId = nil; variants.append(r)
-        r = base; r.trackingNumber = "1Z999AA10123456785"; variants.append(r)
-        r = base; r.detail["reason"] = "dropof"; variants.append(r)
+        var r = base
+        r.id = UUID()
+        variants.append(r)
+        r = base
+        r.occurredAt = base.occurredAt.addingTimeInterval(0.001)
+        variants.append(r)
+        r = base
+        r.type = "parcel.picked_up"
+        variants.append(r)
+        r = base
+        r.outcome = .failure
+        variants.append(r)
+        r = base
+        r.actor.id = "c-7f3b"
+        variants.append(r)
+        r = base
+        r.parcelId = nil
+        variants.append(r)
+        r = base
+        r.trackingNumber = "1Z999AA10123456785"
+        variants.append(r)
+        r = base
+        r.detail["reason"] = "dropof"
+        variants.append(r)
         for v in variants {
             #expect(AuditCanonicalEncoding.leafHash(AuditCanonicalEncoding.encode(v)) != baseHash)
         }
@@ -296,7 +321,9 @@ struct CanonicalEncodingTests {
 
     @Test("leafHash of the empty input is the RFC 6962 empty leaf")
     func emptyLeaf() {
-        #expect(hex(AuditCanonicalEncoding.leafHash([])) == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+        #expect(
+            hex(AuditCanonicalEncoding.leafHash([]))
+                == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
     }
 
     @Test("leafHash(bytes) is SHA-256(0x00 ‖ bytes)", arguments: [0, 1, 31, 32, 33, 64, 500, 4096])

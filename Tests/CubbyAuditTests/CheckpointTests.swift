@@ -21,14 +21,17 @@ struct CheckpointTests {
     @Test func serializesAsThreeLinesAndExtensions() throws {
         let checkpoint = try Checkpoint(origin: "cubby.example.org/audit", size: 0, rootHash: .emptyTree)
         #expect(checkpoint.text == "cubby.example.org/audit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")
-        let extended = try Checkpoint(origin: "o", size: UInt64.max, rootHash: Self.root, extensionLines: ["ext one", "— two"])
+        let extended = try Checkpoint(
+            origin: "o", size: UInt64.max, rootHash: Self.root, extensionLines: ["ext one", "— two"])
         #expect(extended.text == "o\n18446744073709551615\n\(Self.root.base64)\next one\n— two\n")
         #expect(try Checkpoint(text: extended.text) == extended)
     }
 
     @Test(arguments: [
-        ("01", "leading zero"), ("00", "leading zero"), ("+1", "sign"), ("-1", "sign"), (" 1", "space"), ("1 ", "space"),
-        ("", "empty"), ("1e3", "exponent"), ("0x10", "hex"), ("18446744073709551616", "overflow"), ("١٢", "non-ASCII digits"),
+        ("01", "leading zero"), ("00", "leading zero"), ("+1", "sign"), ("-1", "sign"), (" 1", "space"),
+        ("1 ", "space"),
+        ("", "empty"), ("1e3", "exponent"), ("0x10", "hex"), ("18446744073709551616", "overflow"),
+        ("١٢", "non-ASCII digits"),
     ])
     func badSizesAreRejected(size: String, why: String) {
         let text = "example.com/log\n\(size)\n\(Self.root.base64)\n"
@@ -64,8 +67,12 @@ struct CheckpointTests {
     @Test func invalidPartsAreRejected() {
         #expect(throws: CheckpointError.self) { try Checkpoint(origin: "", size: 1, rootHash: Self.root) }
         #expect(throws: CheckpointError.self) { try Checkpoint(origin: "a\nb", size: 1, rootHash: Self.root) }
-        #expect(throws: CheckpointError.self) { try Checkpoint(origin: "o", size: 1, rootHash: Self.root, extensionLines: [""]) }
-        #expect(throws: CheckpointError.self) { try Checkpoint(origin: "o", size: 1, rootHash: Self.root, extensionLines: ["a\nb"]) }
+        #expect(throws: CheckpointError.self) {
+            try Checkpoint(origin: "o", size: 1, rootHash: Self.root, extensionLines: [""])
+        }
+        #expect(throws: CheckpointError.self) {
+            try Checkpoint(origin: "o", size: 1, rootHash: Self.root, extensionLines: ["a\nb"])
+        }
     }
 
     @Test func signedCheckpointOpensOnlyForItsOriginAndKey() throws {
@@ -82,12 +89,16 @@ struct CheckpointTests {
             try verifier.openCheckpoint(message, expectedOrigin: "other.example/log")
         }
         let stranger = try NoteVerifier(keyName: origin, publicKey: Curve25519.Signing.PrivateKey().publicKey)
-        #expect(throws: SignedNoteError.noTrustedSignature) { try stranger.openCheckpoint(message, expectedOrigin: origin) }
+        #expect(throws: SignedNoteError.noTrustedSignature) {
+            try stranger.openCheckpoint(message, expectedOrigin: origin)
+        }
         // A signed note that is not a checkpoint.
         let notCheckpoint = try signer.sign(text: "\(origin)\n8\nnot a hash\n").serialized
         #expect(throws: CheckpointError.self) { try verifier.openCheckpoint(notCheckpoint, expectedOrigin: origin) }
         // Raising the size by one digit breaks the signature.
         let bumped = message.replacingOccurrences(of: "\n8\n", with: "\n9\n")
-        #expect(throws: SignedNoteError.invalidSignature) { try verifier.openCheckpoint(bumped, expectedOrigin: origin) }
+        #expect(throws: SignedNoteError.invalidSignature) {
+            try verifier.openCheckpoint(bumped, expectedOrigin: origin)
+        }
     }
 }

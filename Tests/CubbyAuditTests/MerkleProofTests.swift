@@ -16,8 +16,11 @@ struct MerkleProofTests {
             var tree = InMemoryMerkleTree()
             for _ in 0..<size {
                 // Distinct leaves (the index first), so no two positions can be swapped unnoticed.
-                let data = withUnsafeBytes(of: UInt16(naive.count).bigEndian, Array.init)
-                    + (0..<Int.random(in: 0...24, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let data =
+                    withUnsafeBytes(of: UInt16(naive.count).bigEndian, Array.init)
+                    + (0..<Int.random(in: 0...24, using: &generator)).map { _ in
+                        UInt8.random(in: 0...255, using: &generator)
+                    }
                 naive.append(NaiveMerkle.leafHash(data))
                 tree.append(leafHash: .leaf(data))
             }
@@ -43,13 +46,16 @@ struct MerkleProofTests {
             let root = fixture.roots[treeSize]
             for index in 0..<treeSize {
                 let proof = try fixture.tree.inclusionProof(leafIndex: UInt64(index), treeSize: UInt64(treeSize))
-                #expect(proof.hashes.map(\.bytes) == NaiveMerkle.path(index, fixture.naiveLeaves[..<treeSize], memo: fixture.memo))
+                #expect(
+                    proof.hashes.map(\.bytes)
+                        == NaiveMerkle.path(index, fixture.naiveLeaves[..<treeSize], memo: fixture.memo))
                 try proof.verify(leafHash: fixture.leaf(index), rootHash: root)
                 // The same proof from exactly the nodes it asks for.
                 let ids = try InclusionProof.nodesNeeded(leafIndex: UInt64(index), treeSize: UInt64(treeSize))
                 #expect(Set(ids).count == ids.count)
                 #expect(ids.count <= 2 * (64 - UInt64(treeSize).leadingZeroBitCount))
-                let table = TreeNodeTable(Dictionary(uniqueKeysWithValues: try ids.map { ($0, try fixture.tree.hash(of: $0)) }))
+                let table = TreeNodeTable(
+                    Dictionary(uniqueKeysWithValues: try ids.map { ($0, try fixture.tree.hash(of: $0)) }))
                 #expect(try InclusionProof(leafIndex: UInt64(index), treeSize: UInt64(treeSize), nodes: table) == proof)
             }
         }
@@ -72,15 +78,22 @@ struct MerkleProofTests {
                     var hashes = proof.hashes
                     hashes[position] = hashes[position].flipping(bit: bit)
                     let bad = InclusionProof(leafIndex: UInt64(index), treeSize: n, hashes: hashes)
-                    if (try? bad.verify(leafHash: leaf, rootHash: root)) != nil { acceptedFlips.append("\(position):\(bit)") }
+                    if (try? bad.verify(leafHash: leaf, rootHash: root)) != nil {
+                        acceptedFlips.append("\(position):\(bit)")
+                    }
                 }
             }
             #expect(acceptedFlips.isEmpty, "leaf \(index): flipped bits accepted")
             let bit = Int.random(in: 0..<256, using: &generator)
-            #expect(throws: MerkleTreeError.self) { try proof.verify(leafHash: leaf.flipping(bit: bit), rootHash: root) }
-            #expect(throws: MerkleTreeError.self) { try proof.verify(leafHash: leaf, rootHash: root.flipping(bit: bit)) }
+            #expect(throws: MerkleTreeError.self) {
+                try proof.verify(leafHash: leaf.flipping(bit: bit), rootHash: root)
+            }
+            #expect(throws: MerkleTreeError.self) {
+                try proof.verify(leafHash: leaf, rootHash: root.flipping(bit: bit))
+            }
             // Wrong index or size.
-            for otherIndex in [UInt64(index) + 1, UInt64(index) &- 1, UInt64(index) ^ 1, UInt64(index) ^ 2, n] where otherIndex != UInt64(index) {
+            for otherIndex in [UInt64(index) + 1, UInt64(index) &- 1, UInt64(index) ^ 1, UInt64(index) ^ 2, n]
+            where otherIndex != UInt64(index) {
                 let moved = InclusionProof(leafIndex: otherIndex, treeSize: n, hashes: proof.hashes)
                 #expect(throws: MerkleTreeError.self, "index \(index) as \(otherIndex)") {
                     try moved.verify(leafHash: leaf, rootHash: root)
@@ -98,7 +111,8 @@ struct MerkleProofTests {
             let longer = InclusionProof(leafIndex: UInt64(index), treeSize: n, hashes: proof.hashes + [root])
             #expect(throws: MerkleTreeError.self) { try longer.verify(leafHash: leaf, rootHash: root) }
             if !proof.hashes.isEmpty {
-                let shorter = InclusionProof(leafIndex: UInt64(index), treeSize: n, hashes: Array(proof.hashes.dropLast()))
+                let shorter = InclusionProof(
+                    leafIndex: UInt64(index), treeSize: n, hashes: Array(proof.hashes.dropLast()))
                 #expect(throws: MerkleTreeError.self) { try shorter.verify(leafHash: leaf, rootHash: root) }
             }
         }
@@ -112,11 +126,14 @@ struct MerkleProofTests {
         for newSize in newSizes {
             for oldSize in 1...newSize {
                 let proof = try fixture.tree.consistencyProof(oldSize: UInt64(oldSize), newSize: UInt64(newSize))
-                #expect(proof.hashes.map(\.bytes) == NaiveMerkle.subproof(oldSize, fixture.naiveLeaves[..<newSize], true, memo: fixture.memo))
+                #expect(
+                    proof.hashes.map(\.bytes)
+                        == NaiveMerkle.subproof(oldSize, fixture.naiveLeaves[..<newSize], true, memo: fixture.memo))
                 try proof.verify(oldRoot: fixture.roots[oldSize], newRoot: fixture.roots[newSize])
                 let ids = try ConsistencyProof.nodesNeeded(oldSize: UInt64(oldSize), newSize: UInt64(newSize))
                 #expect(Set(ids).count == ids.count)
-                let table = TreeNodeTable(Dictionary(uniqueKeysWithValues: try ids.map { ($0, try fixture.tree.hash(of: $0)) }))
+                let table = TreeNodeTable(
+                    Dictionary(uniqueKeysWithValues: try ids.map { ($0, try fixture.tree.hash(of: $0)) }))
                 #expect(try ConsistencyProof(oldSize: UInt64(oldSize), newSize: UInt64(newSize), nodes: table) == proof)
             }
         }
@@ -139,19 +156,26 @@ struct MerkleProofTests {
                     var hashes = proof.hashes
                     hashes[position] = hashes[position].flipping(bit: bit)
                     let bad = ConsistencyProof(oldSize: m, newSize: n, hashes: hashes)
-                    if (try? bad.verify(oldRoot: oldRoot, newRoot: newRoot)) != nil { acceptedFlips.append("\(position):\(bit)") }
+                    if (try? bad.verify(oldRoot: oldRoot, newRoot: newRoot)) != nil {
+                        acceptedFlips.append("\(position):\(bit)")
+                    }
                 }
             }
             #expect(acceptedFlips.isEmpty, "sizes \(m)→\(n): flipped bits accepted")
             let bit = Int.random(in: 0..<256, using: &generator)
-            #expect(throws: MerkleTreeError.self) { try proof.verify(oldRoot: oldRoot.flipping(bit: bit), newRoot: newRoot) }
-            #expect(throws: MerkleTreeError.self) { try proof.verify(oldRoot: oldRoot, newRoot: newRoot.flipping(bit: bit)) }
+            #expect(throws: MerkleTreeError.self) {
+                try proof.verify(oldRoot: oldRoot.flipping(bit: bit), newRoot: newRoot)
+            }
+            #expect(throws: MerkleTreeError.self) {
+                try proof.verify(oldRoot: oldRoot, newRoot: newRoot.flipping(bit: bit))
+            }
             if m != n {
                 #expect(throws: MerkleTreeError.self) { try proof.verify(oldRoot: newRoot, newRoot: oldRoot) }
             }
             // Wrong sizes: rejected unless they give the proof the very same shape.
             let shape = ProofShape.consistency(m, n)
-            let claims = [m + 1, m - 1, m * 2, m / 2, m ^ 2].map { ($0, n) } + [n + 1, n - 1, n * 2, n / 2].map { (m, $0) }
+            let claims =
+                [m + 1, m - 1, m * 2, m / 2, m ^ 2].map { ($0, n) } + [n + 1, n - 1, n * 2, n / 2].map { (m, $0) }
             for (otherOld, otherNew) in claims where (otherOld, otherNew) != (m, n) {
                 let moved = ConsistencyProof(oldSize: otherOld, newSize: otherNew, hashes: proof.hashes)
                 let accepted = (try? moved.verify(oldRoot: oldRoot, newRoot: newRoot)) != nil
@@ -174,12 +198,15 @@ struct MerkleProofTests {
         let root8 = try tree.rootHash()
         let proof = try tree.inclusionProof(leafIndex: 0, treeSize: 8)
         #expect(ProofShape.inclusion(0, 7) == ProofShape.inclusion(0, 8))
-        try InclusionProof(leafIndex: 0, treeSize: 7, hashes: proof.hashes).verify(leafHash: tree.leafHashes[0], rootHash: root8)
+        try InclusionProof(leafIndex: 0, treeSize: 7, hashes: proof.hashes).verify(
+            leafHash: tree.leafHashes[0], rootHash: root8)
         #expect(throws: MerkleTreeError.self) {
-            try InclusionProof(leafIndex: 0, treeSize: 4, hashes: proof.hashes).verify(leafHash: tree.leafHashes[0], rootHash: root8)
+            try InclusionProof(leafIndex: 0, treeSize: 4, hashes: proof.hashes).verify(
+                leafHash: tree.leafHashes[0], rootHash: root8)
         }
         let consistency = try tree.consistencyProof(oldSize: 4, newSize: 8)
-        try ConsistencyProof(oldSize: 4, newSize: 6, hashes: consistency.hashes).verify(oldRoot: tree.rootHash(size: 4), newRoot: root8)
+        try ConsistencyProof(oldSize: 4, newSize: 6, hashes: consistency.hashes).verify(
+            oldRoot: tree.rootHash(size: 4), newRoot: root8)
     }
 
     @Test func invalidRequestsAreRejected() throws {
@@ -216,7 +243,9 @@ struct MerkleProofTests {
             #expect(ids.count <= 2 * depth)
             let tree = UniformTree(size: size)
             let proof = try InclusionProof(leafIndex: index, treeSize: size, nodes: tree)
-            #expect(Set(tree.requested) == Set(ids) && tree.requested.count == ids.count, "generation reads exactly the advertised nodes")
+            #expect(
+                Set(tree.requested) == Set(ids) && tree.requested.count == ids.count,
+                "generation reads exactly the advertised nodes")
             try proof.verify(leafHash: tree.levelHashes[0], rootHash: root)
         }
         var generator = SeededGenerator(seed: size)

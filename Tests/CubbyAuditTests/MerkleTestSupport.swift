@@ -62,7 +62,8 @@ enum NaiveMerkle {
         default:
             let k = split(leafHashes.count)
             let start = leafHashes.startIndex
-            result = sha256([0x01], mth(leafHashes[start..<(start + k)], memo: memo), mth(leafHashes[(start + k)...], memo: memo))
+            result = sha256(
+                [0x01], mth(leafHashes[start..<(start + k)], memo: memo), mth(leafHashes[(start + k)...], memo: memo))
         }
         memo?.hashes[key] = result
         return result
@@ -81,7 +82,9 @@ enum NaiveMerkle {
         let start = leafHashes.startIndex
         let left = leafHashes[start..<(start + k)]
         let right = leafHashes[(start + k)...]
-        return m < k ? path(m, left, memo: memo) + [mth(right, memo: memo)] : path(m - k, right, memo: memo) + [mth(left, memo: memo)]
+        return m < k
+            ? path(m, left, memo: memo) + [mth(right, memo: memo)]
+            : path(m - k, right, memo: memo) + [mth(left, memo: memo)]
     }
 
     /// SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1, recursively.

@@ -19,7 +19,8 @@ struct MerkleTreeTests {
         for size in 1...8 {
             frontier.append(leafHash: leaves[size - 1])
             #expect(frontier.rootHash().hex == referenceRoots[size], "frontier root of \(size) leaves")
-            #expect(try tree.rootHash(size: UInt64(size)).hex == referenceRoots[size], "stored-node root of \(size) leaves")
+            #expect(
+                try tree.rootHash(size: UInt64(size)).hex == referenceRoots[size], "stored-node root of \(size) leaves")
             #expect(MerkleTree.rootHash(leafHashes: leaves.prefix(size)).hex == referenceRoots[size])
         }
         #expect(frontier.rootHash().hex == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
@@ -67,7 +68,9 @@ struct MerkleTreeTests {
         var tree = InMemoryMerkleTree()
         var naiveLeaves: [[UInt8]] = []
         for size in 1...300 {
-            let data = (0..<Int.random(in: 0...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let data = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             let leaf = TreeHash.leaf(data)
             naiveLeaves.append(NaiveMerkle.leafHash(data))
             var completed: [TreeNodeID: TreeHash] = [:]
@@ -128,10 +131,14 @@ struct MerkleTreeTests {
             }
         }
         // A store that keeps only the leaves can still answer any perfect subtree.
-        let leavesOnly = TreeNodeTable(Dictionary(uniqueKeysWithValues: tree.leafHashes.enumerated().map {
-            (TreeNodeID(level: 0, index: UInt64($0.offset)), $0.element)
-        }))
-        #expect(try MerkleTree.subtreeHash(TreeNodeID(level: 5, index: 1), nodes: leavesOnly) == tree.hash(level: 5, index: 1))
+        let leavesOnly = TreeNodeTable(
+            Dictionary(
+                uniqueKeysWithValues: tree.leafHashes.enumerated().map {
+                    (TreeNodeID(level: 0, index: UInt64($0.offset)), $0.element)
+                }))
+        #expect(
+            try MerkleTree.subtreeHash(TreeNodeID(level: 5, index: 1), nodes: leavesOnly)
+                == tree.hash(level: 5, index: 1))
         #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 1, index: 0))) {
             try leavesOnly.hash(level: 1, index: 0)
         }
@@ -139,9 +146,15 @@ struct MerkleTreeTests {
 
     @Test func inMemoryTreeHasOnlyCompleteNodes() {
         let tree = InMemoryMerkleTree(leafHashes: (0..<5).map { TreeHash.leaf([UInt8($0)]) })
-        #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 0, index: 5))) { try tree.hash(level: 0, index: 5) }
-        #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 1, index: 2))) { try tree.hash(level: 1, index: 2) }
-        #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 3, index: 0))) { try tree.hash(level: 3, index: 0) }
+        #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 0, index: 5))) {
+            try tree.hash(level: 0, index: 5)
+        }
+        #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 1, index: 2))) {
+            try tree.hash(level: 1, index: 2)
+        }
+        #expect(throws: MerkleTreeError.missingNode(TreeNodeID(level: 3, index: 0))) {
+            try tree.hash(level: 3, index: 0)
+        }
         #expect((try? tree.hash(level: 2, index: 0)) != nil)
     }
 }

@@ -56,7 +56,9 @@ enum RFC6962Vectors {
     static let equalSizesWithPlaceholderRoots = "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json"
 }
 
-@Suite("RFC 6962 test vectors (transparency-dev/merkle)", .enabled(if: RFC6962Vectors.isPresent, "RFC 6962 vectors not found at \(RFC6962Vectors.directory.path)"))
+@Suite(
+    "RFC 6962 test vectors (transparency-dev/merkle)",
+    .enabled(if: RFC6962Vectors.isPresent, "RFC 6962 vectors not found at \(RFC6962Vectors.directory.path)"))
 struct RFC6962VectorTests {
     @Test func allFilesAreFound() {
         #expect(RFC6962Vectors.inclusionFiles.count == 98)
@@ -72,7 +74,8 @@ struct RFC6962VectorTests {
             if hashes.contains(nil) {
                 outcome = .failure(MerkleTreeError.wrongProofLength)  // a proof element is not a 32-byte hash
             } else {
-                let proof = InclusionProof(leafIndex: vector.leafIdx, treeSize: vector.treeSize, hashes: hashes.map { $0! })
+                let proof = InclusionProof(
+                    leafIndex: vector.leafIdx, treeSize: vector.treeSize, hashes: hashes.map { $0! })
                 outcome = Result { try proof.verify(leafHash: leaf, rootHash: root) }
             }
         } else {

@@ -9,10 +9,13 @@ import Testing
 private enum PublishedExample {
     static let verifierKey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
     static let seedBase64 = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-    static let text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-    static let signatureLine = "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    static let text =
+        "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+    static let signatureLine =
+        "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
     /// The same note cosigned by a key "EnochRoot" the documentation generates and does not publish.
-    static let enochLine = "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n"
+    static let enochLine =
+        "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n"
     static var note: String { text + "\n" + signatureLine }
 
     static func privateKey() throws -> Curve25519.Signing.PrivateKey {
@@ -34,7 +37,9 @@ struct SignedNoteTests {
         #expect(note.serialized == PublishedExample.note)
         // The unknown cosigner is ignored.
         try verifier.verify(try SignedNote(parsing: PublishedExample.note + PublishedExample.enochLine))
-        try verifier.verify(try SignedNote(parsing: PublishedExample.text + "\n" + PublishedExample.enochLine + PublishedExample.signatureLine))
+        try verifier.verify(
+            try SignedNote(
+                parsing: PublishedExample.text + "\n" + PublishedExample.enochLine + PublishedExample.signatureLine))
         #expect(throws: SignedNoteError.noTrustedSignature) {
             try verifier.open(PublishedExample.text + "\n" + PublishedExample.enochLine)
         }
@@ -48,9 +53,9 @@ struct SignedNoteTests {
         #expect(signer.verifierKey == PublishedExample.verifierKey)
         #expect(signer.keyID == 0xc74f_20a3)
         #if os(Linux)
-        // Ed25519 (RFC 8032) is deterministic, and swift-crypto's BoringSSL backend follows it, so
-        // we reproduce the published note byte for byte. (CryptoKit on Apple platforms randomizes.)
-        #expect(try signer.sign(text: PublishedExample.text).serialized == PublishedExample.note)
+            // Ed25519 (RFC 8032) is deterministic, and swift-crypto's BoringSSL backend follows it, so
+            // we reproduce the published note byte for byte. (CryptoKit on Apple platforms randomizes.)
+            #expect(try signer.sign(text: PublishedExample.text).serialized == PublishedExample.note)
         #endif
         try signer.verifier.verify(try signer.sign(text: PublishedExample.text))
     }
@@ -128,10 +133,14 @@ struct SignedNoteTests {
         // A bad signature by the trusted key rejects the note even next to a good one.
         let good = try trusted.sign(text: "hello\n")
         #expect(throws: SignedNoteError.invalidSignature) {
-            try trusted.verifier.verify(try good.adding(try NoteSignature(keyName: name, keyID: trusted.keyID, signature: [UInt8](repeating: 0, count: 64))))
+            try trusted.verifier.verify(
+                try good.adding(
+                    try NoteSignature(keyName: name, keyID: trusted.keyID, signature: [UInt8](repeating: 0, count: 64)))
+            )
         }
         // The same name and ID under another name is another key.
-        let renamed = try NoteSignature(keyName: "other.example", keyID: trusted.keyID, signature: good.signatures[0].signature)
+        let renamed = try NoteSignature(
+            keyName: "other.example", keyID: trusted.keyID, signature: good.signatures[0].signature)
         #expect(throws: SignedNoteError.noTrustedSignature) {
             try trusted.verifier.verify(try SignedNote(text: "hello\n", signatures: [renamed]))
         }
@@ -199,7 +208,8 @@ struct SignedNoteTests {
     }
 
     @Test func tooManySignaturesAreRejected() throws {
-        let line = "— log.example AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+        let line =
+            "— log.example AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
         #expect(try SignedNote(parsing: "t\n\n" + String(repeating: line, count: 16)).signatures.count == 16)
         #expect(throws: SignedNoteError.self) {
             try SignedNote(parsing: "t\n\n" + String(repeating: line, count: SignedNote.maximumSignatureCount + 1))
@@ -233,13 +243,19 @@ struct SignedNoteTests {
             #expect(throws: SignedNoteError.self, "\(candidate)") { try NoteVerifier(verifierKey: candidate) }
         }
         // Upper-case hex is accepted, as by the reference implementation.
-        #expect(try NoteVerifier(verifierKey: "PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").keyID == 0xc74f_20a3)
+        #expect(
+            try NoteVerifier(verifierKey: "PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").keyID
+                == 0xc74f_20a3)
     }
 
-    @Test(arguments: ["", "with space", "with+plus", "tab\tname", "nbsp\u{00A0}name", "line\nbreak", "ideographic\u{3000}space"])
+    @Test(arguments: [
+        "", "with space", "with+plus", "tab\tname", "nbsp\u{00A0}name", "line\nbreak", "ideographic\u{3000}space",
+    ])
     func invalidKeyNamesAreRejected(name: String) {
         #expect(throws: SignedNoteError.self) { try NoteSigner(keyName: name, privateKey: .init()) }
-        #expect(throws: SignedNoteError.self) { try NoteVerifier(keyName: name, publicKey: Curve25519.Signing.PrivateKey().publicKey) }
+        #expect(throws: SignedNoteError.self) {
+            try NoteVerifier(keyName: name, publicKey: Curve25519.Signing.PrivateKey().publicKey)
+        }
         #expect(throws: SignedNoteError.self) { try NoteSignature(keyName: name, keyID: 1, signature: [1]) }
     }
 }

@@ -15,7 +15,10 @@ struct AccessPolicyTests {
             let roles = AccessPolicy.table[action] ?? [:]
             #expect(!roles.isEmpty, "\(action) has no role")
         }
-        let portal: [Action] = [.viewUsers, .inviteUser, .changeRole, .deactivateUser, .viewCredentials, .issueCredential, .revokeCredential, .manageOwnSession]
+        let portal: [Action] = [
+            .viewUsers, .inviteUser, .changeRole, .deactivateUser, .viewCredentials, .issueCredential,
+            .revokeCredential, .manageOwnSession,
+        ]
         for action in portal {
             for role in Principal.Role.allCases where AccessPolicy.allows(role, action) {
                 #expect(role.isStaff, "\(role) may \(action)")
@@ -33,14 +36,17 @@ struct AccessPolicyTests {
     @Test func devicesAndCouriersStayInTheirLane() {
         let device = Action.allCases.filter { AccessPolicy.allows(.device, $0) }
         #expect(Set(device) == [.pickup, .reportUnitEvent, .readUnit, .readParcel, .edgeLink])
-        for action in Action.allCases where AccessPolicy.allows(.device, action) { #expect(AccessPolicy.reach(.device, action) == .ownUnit) }
+        for action in Action.allCases where AccessPolicy.allows(.device, action) {
+            #expect(AccessPolicy.reach(.device, action) == .ownUnit)
+        }
         #expect(AccessPolicy.reach(.courier, .createDropoff) == .sites)
         #expect(!AccessPolicy.allows(.courier, .pickup))
         #expect(!AccessPolicy.allows(.resident, .readAudit))
     }
 
     @Test func stepUpCoversRolesAndCredentials() {
-        #expect(Action.changeRole.needsStepUp && Action.issueCredential.needsStepUp && Action.revokeCredential.needsStepUp)
+        #expect(
+            Action.changeRole.needsStepUp && Action.issueCredential.needsStepUp && Action.revokeCredential.needsStepUp)
         #expect(!Action.viewDashboard.needsStepUp)
     }
 
@@ -52,14 +58,19 @@ struct AccessPolicyTests {
         #expect(throws: GrantError.roleNotHeld) {
             try RoleGrant.checkGrant(granter: admin, target: nil, role: .courier, sites: [siteA], activeSuperAdmins: 1)
         }
-        #expect(throws: Never.self) { try RoleGrant.checkGrant(granter: admin, target: nil, role: .auditor, sites: [siteA], activeSuperAdmins: 1) }
-        #expect(throws: Never.self) { try RoleGrant.checkGrant(granter: admin, target: nil, role: .admin, sites: [siteA], activeSuperAdmins: 1) }
+        #expect(throws: Never.self) {
+            try RoleGrant.checkGrant(granter: admin, target: nil, role: .auditor, sites: [siteA], activeSuperAdmins: 1)
+        }
+        #expect(throws: Never.self) {
+            try RoleGrant.checkGrant(granter: admin, target: nil, role: .admin, sites: [siteA], activeSuperAdmins: 1)
+        }
     }
 
     @Test func anAdminCannotActOutsideItsSites() {
         let admin = holder(.admin, [siteA])
         #expect(throws: GrantError.outsideScope) {
-            try RoleGrant.checkGrant(granter: admin, target: nil, role: .admin, sites: [siteA, siteB], activeSuperAdmins: 1)
+            try RoleGrant.checkGrant(
+                granter: admin, target: nil, role: .admin, sites: [siteA, siteB], activeSuperAdmins: 1)
         }
         #expect(throws: GrantError.outsideScope) {
             try RoleGrant.checkGrant(granter: admin, target: nil, role: .auditor, sites: nil, activeSuperAdmins: 1)
@@ -67,9 +78,12 @@ struct AccessPolicyTests {
         let other = holder(.admin, [siteB])
         #expect(!RoleGrant.canSee(granter: admin, target: other))
         #expect(throws: GrantError.outsideScope) {
-            try RoleGrant.checkGrant(granter: admin, target: other, role: .auditor, sites: [siteA], activeSuperAdmins: 1)
+            try RoleGrant.checkGrant(
+                granter: admin, target: other, role: .auditor, sites: [siteA], activeSuperAdmins: 1)
         }
-        #expect(throws: GrantError.outsideScope) { try RoleGrant.checkDeactivate(granter: admin, target: other, activeSuperAdmins: 1) }
+        #expect(throws: GrantError.outsideScope) {
+            try RoleGrant.checkDeactivate(granter: admin, target: other, activeSuperAdmins: 1)
+        }
         // Nor touch a super-administrator or an organization-wide auditor.
         #expect(!RoleGrant.canSee(granter: admin, target: holder(.superAdmin, nil)))
         #expect(!RoleGrant.canSee(granter: admin, target: holder(.auditor, nil)))
@@ -80,22 +94,28 @@ struct AccessPolicyTests {
         #expect(throws: GrantError.ownAccount) {
             try RoleGrant.checkGrant(granter: me, target: me, role: .admin, sites: [siteA], activeSuperAdmins: 3)
         }
-        #expect(throws: GrantError.ownAccount) { try RoleGrant.checkDeactivate(granter: me, target: me, activeSuperAdmins: 3) }
+        #expect(throws: GrantError.ownAccount) {
+            try RoleGrant.checkDeactivate(granter: me, target: me, activeSuperAdmins: 3)
+        }
     }
 
     @Test func theLastSuperAdminStays() {
-        let me = holder(.superAdmin, nil), other = holder(.superAdmin, nil)
+        let me = holder(.superAdmin, nil)
+        let other = holder(.superAdmin, nil)
         #expect(throws: GrantError.lastSuperAdmin) {
             try RoleGrant.checkGrant(granter: me, target: other, role: .admin, sites: [siteA], activeSuperAdmins: 1)
         }
-        #expect(throws: GrantError.lastSuperAdmin) { try RoleGrant.checkDeactivate(granter: me, target: other, activeSuperAdmins: 1) }
+        #expect(throws: GrantError.lastSuperAdmin) {
+            try RoleGrant.checkDeactivate(granter: me, target: other, activeSuperAdmins: 1)
+        }
         #expect(throws: Never.self) { try RoleGrant.checkDeactivate(granter: me, target: other, activeSuperAdmins: 2) }
     }
 
     @Test func auditorsAndMachinesGrantNothing() {
         for role: Principal.Role in [.auditor, .courier, .carrier, .device, .resident] {
             #expect(throws: GrantError.roleNotHeld) {
-                try RoleGrant.checkGrant(granter: holder(role, [siteA]), target: nil, role: .auditor, sites: [siteA], activeSuperAdmins: 1)
+                try RoleGrant.checkGrant(
+                    granter: holder(role, [siteA]), target: nil, role: .auditor, sites: [siteA], activeSuperAdmins: 1)
             }
         }
     }

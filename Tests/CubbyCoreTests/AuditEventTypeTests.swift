@@ -24,7 +24,8 @@ enum AuditEventTypeTable {
     /// The table's rows, in document order; throws when the section, the table or a row is malformed.
     static func rows(in text: String) throws -> [DocumentedEventType] {
         let lines = text.components(separatedBy: "\n")
-        guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "## Event types" }) else {
+        guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "## Event types" })
+        else {
             throw Malformed(description: "docs/audit.md has no \"## Event types\" section")
         }
         var rows: [DocumentedEventType] = []
@@ -36,7 +37,8 @@ enum AuditEventTypeTable {
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count == 4, line.hasSuffix("|") else {
-                throw Malformed(description: "docs/audit.md:\(index + 1): a row needs 4 cells, found \(cells.count): \(line)")
+                throw Malformed(
+                    description: "docs/audit.md:\(index + 1): a row needs 4 cells, found \(cells.count): \(line)")
             }
             if !sawHeader {
                 guard cells == ["type", "meaning", "actor", "detail fields"] else {
@@ -50,8 +52,10 @@ enum AuditEventTypeTable {
             guard typeCell.count > 2, typeCell.hasPrefix("`"), typeCell.hasSuffix("`") else {
                 throw Malformed(description: "docs/audit.md:\(index + 1): the type is not in backticks: \(typeCell)")
             }
-            rows.append(DocumentedEventType(
-                type: String(typeCell.dropFirst().dropLast()), meaning: cells[1], actor: cells[2], detail: cells[3], line: index + 1))
+            rows.append(
+                DocumentedEventType(
+                    type: String(typeCell.dropFirst().dropLast()), meaning: cells[1], actor: cells[2], detail: cells[3],
+                    line: index + 1))
         }
         return rows
     }
@@ -79,7 +83,9 @@ struct AuditEventTypeTests {
     @Test func noTypeIsDocumentedTwice() throws {
         let rows = try AuditEventTypeTable.rows()
         let lines = Dictionary(grouping: rows, by: \.type).mapValues { $0.map(\.line) }
-        let twice = lines.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }.map { "\($0.key) at lines \($0.value)" }
+        let twice = lines.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }.map {
+            "\($0.key) at lines \($0.value)"
+        }
         #expect(twice == [], "documented more than once: \(twice)")
         #expect(rows.count == Set(rows.map(\.type)).count)
     }
@@ -135,9 +141,14 @@ struct AuditEventTypeTests {
         #expect(rows.map(\.meaning) == ["First.", "Again.", ""])
         #expect(rows.map(\.actor) == ["system", "device", "console"])
         #expect(rows.map(\.line) == [9, 10, 11])
-        #expect(throws: AuditEventTypeTable.Malformed.self) { try AuditEventTypeTable.rows(in: "# Log\n\nNo table here.\n") }
         #expect(throws: AuditEventTypeTable.Malformed.self) {
-            try AuditEventTypeTable.rows(in: "## Event types\n\n| type | meaning | actor | detail fields |\n|---|---|---|---|\n| a.one | x | y | z |\n")
+            try AuditEventTypeTable.rows(in: "# Log\n\nNo table here.\n")
+        }
+        #expect(throws: AuditEventTypeTable.Malformed.self) {
+            try AuditEventTypeTable.rows(
+                in:
+                    "## Event types\n\n| type | meaning | actor | detail fields |\n|---|---|---|---|\n| a.one | x | y | z |\n"
+            )
         }
     }
 }

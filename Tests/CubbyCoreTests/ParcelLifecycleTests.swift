@@ -82,7 +82,9 @@ struct ParcelLifecycleTests {
         }
     }
 
-    @Test("non-final states accept at least one event", arguments: [ParcelState.announced, .reserved, .deposited, .expired])
+    @Test(
+        "non-final states accept at least one event",
+        arguments: [ParcelState.announced, .reserved, .deposited, .expired])
     func nonFinalStates(state: ParcelState) {
         #expect(!state.isFinal)
         #expect(ParcelEvent.allCases.contains { (try? ParcelLifecycle.next(from: state, on: $0)) != nil })

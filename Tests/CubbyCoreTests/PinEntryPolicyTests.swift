@@ -77,17 +77,25 @@ struct PinEntryLimiterTests {
     func freshEvaluates() {
         #expect(limiter.decide(state: PinEntryState(), recentFailures: [], now: t0) == .evaluate)
         let few = (0..<99).map { t0.addingTimeInterval(-Double($0) * 60) }.reversed()
-        #expect(limiter.decide(state: PinEntryState(consecutiveFailures: 3), recentFailures: Array(few), now: t0) == .evaluate)
+        #expect(
+            limiter.decide(state: PinEntryState(consecutiveFailures: 3), recentFailures: Array(few), now: t0)
+                == .evaluate)
     }
 
     @Test("a lockout in the future refuses, rounding the wait up to whole seconds")
     func lockedOut() {
         let state = PinEntryState(consecutiveFailures: 5, lockedUntil: t0.addingTimeInterval(12.3))
-        #expect(limiter.decide(state: state, recentFailures: [], now: t0) == .lockedOut(retryAfter: .seconds(13), reason: .lockout))
+        #expect(
+            limiter.decide(state: state, recentFailures: [], now: t0)
+                == .lockedOut(retryAfter: .seconds(13), reason: .lockout))
         let exact = PinEntryState(consecutiveFailures: 5, lockedUntil: t0.addingTimeInterval(30))
-        #expect(limiter.decide(state: exact, recentFailures: [], now: t0) == .lockedOut(retryAfter: .seconds(30), reason: .lockout))
+        #expect(
+            limiter.decide(state: exact, recentFailures: [], now: t0)
+                == .lockedOut(retryAfter: .seconds(30), reason: .lockout))
         let tiny = PinEntryState(consecutiveFailures: 5, lockedUntil: t0.addingTimeInterval(0.001))
-        #expect(limiter.decide(state: tiny, recentFailures: [], now: t0) == .lockedOut(retryAfter: .seconds(1), reason: .lockout))
+        #expect(
+            limiter.decide(state: tiny, recentFailures: [], now: t0)
+                == .lockedOut(retryAfter: .seconds(1), reason: .lockout))
     }
 
     @Test("a lockout that has run out no longer refuses")
@@ -122,23 +130,27 @@ struct PinEntryLimiterTests {
         var failures = [t0.addingTimeInterval(-20 * 3600)]
         failures += (1..<100).map { t0.addingTimeInterval(-3600 + Double($0) * 30) }
         #expect(failures.count == 100)
-        #expect(limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
-            == .lockedOut(retryAfter: .seconds(4 * 3600), reason: .suspended))
+        #expect(
+            limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
+                == .lockedOut(retryAfter: .seconds(4 * 3600), reason: .suspended))
         // Fractional wait rounds up.
         failures[0] = t0.addingTimeInterval(-20 * 3600 - 0.5)
-        #expect(limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
-            == .lockedOut(retryAfter: .seconds(4 * 3600), reason: .suspended))
+        #expect(
+            limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
+                == .lockedOut(retryAfter: .seconds(4 * 3600), reason: .suspended))
         failures[0] = t0.addingTimeInterval(-20 * 3600 + 0.5)
-        #expect(limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
-            == .lockedOut(retryAfter: .seconds(4 * 3600 + 1), reason: .suspended))
+        #expect(
+            limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
+                == .lockedOut(retryAfter: .seconds(4 * 3600 + 1), reason: .suspended))
     }
 
     @Test("with more failures than the budget, the wait is until the count drops below it")
     func budgetOverspent() {
         // 103 failures at one-minute spacing, oldest 23 h ago; three have to age out, so the 4th counts.
         let failures = (0..<103).map { t0.addingTimeInterval(-23 * 3600 + Double($0) * 60) }
-        #expect(limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
-            == .lockedOut(retryAfter: .seconds(3600 + 3 * 60), reason: .suspended))
+        #expect(
+            limiter.decide(state: PinEntryState(), recentFailures: failures, now: t0)
+                == .lockedOut(retryAfter: .seconds(3600 + 3 * 60), reason: .suspended))
     }
 
     @Test("a spent budget outranks a lockout, and 99 failures do not suspend")
@@ -150,7 +162,8 @@ struct PinEntryLimiterTests {
             return
         }
         #expect(reason == .suspended)
-        #expect(limiter.decide(state: PinEntryState(), recentFailures: Array(hundred.dropFirst()), now: t0) == .evaluate)
+        #expect(
+            limiter.decide(state: PinEntryState(), recentFailures: Array(hundred.dropFirst()), now: t0) == .evaluate)
     }
 
     // MARK: afterFailure / afterSuccess / afterResume
@@ -177,10 +190,12 @@ struct PinEntryLimiterTests {
     func afterFailureExact() {
         let fourth = PinEntryState(consecutiveFailures: 4)
         let fifth = limiter.afterFailure(state: fourth, failuresInWindow: 5, now: t0)
-        #expect(fifth == PinEntryState(consecutiveFailures: 5, lockedUntil: t0.addingTimeInterval(30), suspended: false))
+        #expect(
+            fifth == PinEntryState(consecutiveFailures: 5, lockedUntil: t0.addingTimeInterval(30), suspended: false))
         let later = t0.addingTimeInterval(31)
         let sixth = limiter.afterFailure(state: fifth, failuresInWindow: 6, now: later)
-        #expect(sixth == PinEntryState(consecutiveFailures: 6, lockedUntil: later.addingTimeInterval(60), suspended: false))
+        #expect(
+            sixth == PinEntryState(consecutiveFailures: 6, lockedUntil: later.addingTimeInterval(60), suspended: false))
     }
 
     @Test("afterFailure suspends when the failures in the window reach the budget")
@@ -210,7 +225,9 @@ struct PinEntryLimiterTests {
     @Test("afterResume clears everything")
     func afterResume() {
         let state = PinEntryState(consecutiveFailures: 42, lockedUntil: t0.addingTimeInterval(3600), suspended: true)
-        #expect(limiter.afterResume(state: state) == PinEntryState(consecutiveFailures: 0, lockedUntil: nil, suspended: false))
+        #expect(
+            limiter.afterResume(state: state)
+                == PinEntryState(consecutiveFailures: 0, lockedUntil: nil, suspended: false))
     }
 
     @Test("after a resume the rolling budget still applies")

@@ -1,6 +1,7 @@
-@testable import CubbyCore
 import Foundation
 import Testing
+
+@testable import CubbyCore
 
 private let zbarPath = "/usr/bin/zbarimg"
 private let hasZbar = FileManager.default.isExecutableFile(atPath: zbarPath)
@@ -110,8 +111,10 @@ struct QRCodeTests {
             let n = code.size
             var first = 0
             var second = 0
-            let firstPositions = [(0, 8), (1, 8), (2, 8), (3, 8), (4, 8), (5, 8), (7, 8), (8, 8),
-                                  (8, 7), (8, 5), (8, 4), (8, 3), (8, 2), (8, 1), (8, 0)]
+            let firstPositions = [
+                (0, 8), (1, 8), (2, 8), (3, 8), (4, 8), (5, 8), (7, 8), (8, 8),
+                (8, 7), (8, 5), (8, 4), (8, 3), (8, 2), (8, 1), (8, 0),
+            ]
             for (bit, position) in firstPositions.enumerated() where code[position.0, position.1] {
                 first |= 1 << bit
             }
@@ -129,8 +132,8 @@ struct QRCodeTests {
     @Test("format and version information match published values")
     func bchCodes() {
         // ISO/IEC 18004 Annex C: level M, mask 0 is 101010000010010; level L, mask 4 is 110011000101111.
-        #expect(QRCode.formatBits(correction: .medium, mask: 0) == 0b101010000010010)
-        #expect(QRCode.formatBits(correction: .low, mask: 4) == 0b110011000101111)
+        #expect(QRCode.formatBits(correction: .medium, mask: 0) == 0b1010100_00010010)
+        #expect(QRCode.formatBits(correction: .low, mask: 4) == 0b1100110_00101111)
         // ISO/IEC 18004 Annex D: version 7 is 0x07C94, version 40 is 0x28C69.
         #expect(QRCode.versionBits(version: 7) == 0x07C94)
         #expect(QRCode.versionBits(version: 40) == 0x28C69)
@@ -183,7 +186,8 @@ struct QRCodeTests {
     func dataCodewords() {
         // 0100 | 00001011 | "HELLO WORLD" | 0000 | pad 0xEC 0x11 ...
         let data = QRCode.dataCodewords(for: Array("HELLO WORLD".utf8), version: 1, capacity: 16)
-        #expect(data == [0x40, 0xB4, 0x84, 0x54, 0xC4, 0xC4, 0xF2, 0x05, 0x74, 0xF5, 0x24, 0xC4, 0x40, 0xEC, 0x11, 0xEC])
+        #expect(
+            data == [0x40, 0xB4, 0x84, 0x54, 0xC4, 0xC4, 0xF2, 0x05, 0x74, 0xF5, 0x24, 0xC4, 0x40, 0xEC, 0x11, 0xEC])
     }
 
     // MARK: Images
@@ -243,7 +247,9 @@ struct QRCodeTests {
         #expect(try zbarDecode(code) == text)
     }
 
-    @Test("zbarimg decodes every error correction level", .enabled(if: hasZbar), arguments: QRCode.ErrorCorrection.allCases)
+    @Test(
+        "zbarimg decodes every error correction level", .enabled(if: hasZbar),
+        arguments: QRCode.ErrorCorrection.allCases)
     func zbarLevels(level: QRCode.ErrorCorrection) throws {
         for text in ["Cubby", totpURI, sampleText(300), sampleText(1000)] {
             let code = try QRCode(text: text, correction: level)

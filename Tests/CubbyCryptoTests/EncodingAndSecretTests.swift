@@ -63,19 +63,27 @@ struct Base64URLTests {
         #expect(try #require(Base64URL.decode(text)) == Data(bytes))
     }
 
-    @Test("rejects the standard alphabet's + and /, padding, and other characters", arguments: [
-        "ab+c", "ab/c", "+/8=", "-_8=", "Zm9vYmE=", "Zm9vYg==", "Zm9v YmFy", "Zm9v\nYmFy", "Zm9v.YmFy", "Zm9vYmFé",
-    ])
+    @Test(
+        "rejects the standard alphabet's + and /, padding, and other characters",
+        arguments: [
+            "ab+c", "ab/c", "+/8=", "-_8=", "Zm9vYmE=", "Zm9vYg==", "Zm9v YmFy", "Zm9v\nYmFy", "Zm9v.YmFy", "Zm9vYmFé",
+        ])
     func rejectsCharacters(text: String) {
         #expect(Base64URL.decode(text) == nil)
     }
 
-    @Test("rejects non-canonical encodings whose unused trailing bits are set", arguments: ["-_9", "-_-", "Zh", "Zm9vYmF", "Zm9vYmH", "AB"])
+    @Test(
+        "rejects non-canonical encodings whose unused trailing bits are set",
+        arguments: ["-_9", "-_-", "Zh", "Zm9vYmF", "Zm9vYmH", "AB"])
     func rejectsNonCanonical(text: String) {
         #expect(Base64URL.decode(text) == nil)
     }
 
-    @Test("accepts the canonical form of the same bytes", arguments: [("-_8", [UInt8]([0xFB, 0xFF])), ("Zg", Array("f".utf8)), ("Zm9vYmE", Array("fooba".utf8)), ("AA", [0])])
+    @Test(
+        "accepts the canonical form of the same bytes",
+        arguments: [
+            ("-_8", [UInt8]([0xFB, 0xFF])), ("Zg", Array("f".utf8)), ("Zm9vYmE", Array("fooba".utf8)), ("AA", [0]),
+        ])
     func acceptsCanonical(text: String, bytes: [UInt8]) {
         #expect(Base64URL.decode(text) == Data(bytes))
     }

@@ -20,7 +20,9 @@ struct KeyedHasherTests {
         #expect(hex(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
-    @Test("hash(x) is HMAC over the 4-byte big-endian length followed by x", arguments: ["", "a", "123456", "ünïcødé ✓", String(repeating: "z", count: 300)])
+    @Test(
+        "hash(x) is HMAC over the 4-byte big-endian length followed by x",
+        arguments: ["", "a", "123456", "ünïcødé ✓", String(repeating: "z", count: 300)])
     func layout(x: String) {
         let k = key(0x42)
         let bytes = Array(x.utf8)

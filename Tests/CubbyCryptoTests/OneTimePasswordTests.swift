@@ -7,7 +7,9 @@ struct OneTimePasswordTests {
     /// RFC 4226 Appendix D: the secret "12345678901234567890" and the HOTP values for counts 0–9.
     @Test func rfc4226AppendixD() {
         let otp = OneTimePassword(secret: Array("12345678901234567890".utf8), digits: 6)
-        let expected = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"]
+        let expected = [
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489",
+        ]
         for (count, code) in expected.enumerated() {
             #expect(otp.hotp(counter: UInt64(count)) == code, "count \(count)")
         }
@@ -26,8 +28,10 @@ struct OneTimePasswordTests {
         let at = Date(timeIntervalSince1970: time)
         let seed = "1234567890"
         let s1 = OneTimePassword(secret: Array(String(repeating: seed, count: 2).utf8), digits: 8, algorithm: .sha1)
-        let s256 = OneTimePassword(secret: Array((String(repeating: seed, count: 3) + "12").utf8), digits: 8, algorithm: .sha256)
-        let s512 = OneTimePassword(secret: Array((String(repeating: seed, count: 6) + "1234").utf8), digits: 8, algorithm: .sha512)
+        let s256 = OneTimePassword(
+            secret: Array((String(repeating: seed, count: 3) + "12").utf8), digits: 8, algorithm: .sha256)
+        let s512 = OneTimePassword(
+            secret: Array((String(repeating: seed, count: 6) + "1234").utf8), digits: 8, algorithm: .sha512)
         #expect(s1.code(at: at) == sha1)
         #expect(s256.code(at: at) == sha256)
         #expect(s512.code(at: at) == sha512)
@@ -51,7 +55,8 @@ struct OneTimePasswordTests {
         #expect(used == otp.step(at: now))
         // The same code again, or the previous step's code, is refused once this step was used.
         #expect(otp.acceptedStep(for: code, at: now, lastUsedStep: used) == nil)
-        #expect(otp.acceptedStep(for: otp.hotp(counter: UInt64(otp.step(at: now) - 1)), at: now, lastUsedStep: used) == nil)
+        #expect(
+            otp.acceptedStep(for: otp.hotp(counter: UInt64(otp.step(at: now) - 1)), at: now, lastUsedStep: used) == nil)
         // The next step's code still works.
         let later = now.addingTimeInterval(30)
         #expect(otp.acceptedStep(for: otp.code(at: later), at: later, lastUsedStep: used) == otp.step(at: later))
@@ -66,7 +71,10 @@ struct OneTimePasswordTests {
     @Test func provisioningURIFollowsTheKeyURIFormat() {
         let otp = OneTimePassword(secret: Array("12345678901234567890".utf8))
         let uri = otp.provisioningURI(issuer: "Cubby", account: "ana+ops@example.org")
-        #expect(uri == "otpauth://totp/Cubby:ana%2Bops%40example.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Cubby&algorithm=SHA1&digits=6&period=30")
+        #expect(
+            uri
+                == "otpauth://totp/Cubby:ana%2Bops%40example.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Cubby&algorithm=SHA1&digits=6&period=30"
+        )
     }
 }
 
@@ -94,12 +102,14 @@ struct PasswordTests {
     @Test func derivationMatchesThePublishedVector() {
         let key = PasswordHasher.forTesting(iterations: 1)
         let vector = "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
-        let derived = key.derivedForTesting("passwd", salt: Array("salt".utf8)).map { String(format: "%02x", $0) }.joined()
+        let derived = key.derivedForTesting("passwd", salt: Array("salt".utf8)).map { String(format: "%02x", $0) }
+            .joined()
         #expect(derived == vector)
     }
 
     @Test(arguments: [
-        "", "pbkdf2-sha256$1000$AAAA$AAAA", "bcrypt$10$x$y", "pbkdf2-sha256$0$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "", "pbkdf2-sha256$1000$AAAA$AAAA", "bcrypt$10$x$y",
+        "pbkdf2-sha256$0$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "pbkdf2-sha256$99999999999$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     ])
     func malformedStoredHashesNeverMatch(stored: String) {

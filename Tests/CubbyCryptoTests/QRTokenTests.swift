@@ -83,7 +83,9 @@ struct QRTokenTests {
                 var altered = chars
                 altered[i] = replacement
                 tried += 1
-                if signer.verify(String(altered)) != nil { accepted.append("position \(i): \(chars[i]) → \(replacement)") }
+                if signer.verify(String(altered)) != nil {
+                    accepted.append("position \(i): \(chars[i]) → \(replacement)")
+                }
             }
         }
         #expect(tried > 10_000)

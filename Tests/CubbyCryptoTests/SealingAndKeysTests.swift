@@ -31,7 +31,9 @@ struct SealedPayloadTests {
     @Test("the wrong key fails")
     func wrongKey() throws {
         let sealed = try sealer.seal(message, context: "c")
-        #expect(throws: (any Error).self) { try SealedPayload(key: SymmetricKey(size: .bits256)).open(sealed, context: "c") }
+        #expect(throws: (any Error).self) {
+            try SealedPayload(key: SymmetricKey(size: .bits256)).open(sealed, context: "c")
+        }
     }
 
     @Test("altering any byte (nonce, ciphertext or tag) fails")
@@ -74,18 +76,24 @@ struct EnvelopeCipherTests {
         #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: bob, subject: "alice", field: "email") }
         #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: bob, subject: "bob", field: "email") }
         let replacement = try cipher.newWrappedDataKey(subject: "alice")
-        #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: replacement, subject: "alice", field: "email") }
+        #expect(throws: (any Error).self) {
+            try cipher.open(sealed, wrappedKey: replacement, subject: "alice", field: "email")
+        }
     }
 
     @Test("the wrapped key, the field and the key-encryption key are all bound")
     func binding() throws {
         let alice = try cipher.newWrappedDataKey(subject: "alice")
         let sealed = try cipher.seal(email, wrappedKey: alice, subject: "alice", field: "email")
-        #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: alice, subject: "alice", field: "phone") }
+        #expect(throws: (any Error).self) {
+            try cipher.open(sealed, wrappedKey: alice, subject: "alice", field: "phone")
+        }
         // Alice's wrapped key does not unwrap for another subject.
         #expect(throws: (any Error).self) { try cipher.seal(email, wrappedKey: alice, subject: "bob", field: "email") }
         let otherKEK = EnvelopeCipher(keyEncryptionKey: SymmetricKey(size: .bits256))
-        #expect(throws: (any Error).self) { try otherKEK.open(sealed, wrappedKey: alice, subject: "alice", field: "email") }
+        #expect(throws: (any Error).self) {
+            try otherKEK.open(sealed, wrappedKey: alice, subject: "alice", field: "email")
+        }
     }
 
     @Test("each new data key is different")
@@ -188,7 +196,8 @@ struct ServerKeysTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = dir.appendingPathComponent("good.json").path
         _ = try ServerKeys.loadOrCreate(path: good)
-        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: good))) as? [String: Any])
+        var json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: good))) as? [String: Any])
         json["outboxKey"] = Data(repeating: 1, count: 31).base64EncodedString()
         let bad = dir.appendingPathComponent("bad.json").path
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: bad))

@@ -1,6 +1,7 @@
-@testable import CubbyDevices
 import Foundation
 import Testing
+
+@testable import CubbyDevices
 
 /// 2026-11-21T10:15:02Z.
 private let incidentTime = Date(timeIntervalSince1970: 1_795_256_102)
@@ -15,7 +16,8 @@ private func art(_ raster: Raster, threshold: UInt8 = 128) -> [String] {
 /// Whether `text`, drawn at `scale`, appears in the rows `rows` of a picture as bright (≥ 128) pixels on dark
 /// ones, starting within `columns`: every glyph pixel bright and every gap pixel inside the text box dark.
 private func showsText(
-    _ text: String, scale: Int, in pixels: (Int, Int) -> UInt8, width: Int, rows: Range<Int>, columns: Range<Int> = 0..<16
+    _ text: String, scale: Int, in pixels: (Int, Int) -> UInt8, width: Int, rows: Range<Int>,
+    columns: Range<Int> = 0..<16
 ) -> Bool {
     var template = Raster(width: Raster.textWidth(text, scale: scale), height: Raster.textHeight(scale: scale))
     template.drawText(text, x: 0, y: 0, scale: scale, value: 255)
@@ -50,15 +52,16 @@ struct CameraRasterTests {
     func strokeOutline() {
         var raster = Raster(width: 8, height: 7)
         raster.strokeRect(x: 1, y: 1, width: 6, height: 5, value: 255)
-        #expect(art(raster) == [
-            "........",
-            ".######.",
-            ".#....#.",
-            ".#....#.",
-            ".#....#.",
-            ".######.",
-            "........",
-        ])
+        #expect(
+            art(raster) == [
+                "........",
+                ".######.",
+                ".#....#.",
+                ".#....#.",
+                ".#....#.",
+                ".######.",
+                "........",
+            ])
     }
 
     @Test("verticalGradient runs from the top level to the bottom level")
@@ -72,15 +75,16 @@ struct CameraRasterTests {
     func textPixels() {
         var raster = Raster(width: 17, height: 7)
         raster.drawText("H-4", x: 0, y: 0, value: 255)
-        #expect(art(raster) == [
-            "#...#..........#.",
-            "#...#.........##.",
-            "#...#........#.#.",
-            "#####.#####.#..#.",
-            "#...#.......#####",
-            "#...#..........#.",
-            "#...#..........#.",
-        ])
+        #expect(
+            art(raster) == [
+                "#...#..........#.",
+                "#...#.........##.",
+                "#...#........#.#.",
+                "#####.#####.#..#.",
+                "#...#.......#####",
+                "#...#..........#.",
+                "#...#..........#.",
+            ])
         #expect(Raster.textWidth("H-4") == 17)
         #expect(Raster.textWidth("", scale: 3) == 0)
     }
@@ -178,7 +182,9 @@ struct CameraStillTests {
         #expect(try await camera.still(caption: "pickup A1", at: incidentTime) == first)
         #expect(try await camera.still(caption: "pickup A1", at: incidentTime.addingTimeInterval(1)) != first)
         #expect(try await camera.still(caption: "pickup A2", at: incidentTime) != first)
-        #expect(try await SimulatedCamera(unitName: "Hauptbahnhof 4").still(caption: "pickup A1", at: incidentTime) != first)
+        #expect(
+            try await SimulatedCamera(unitName: "Hauptbahnhof 4").still(caption: "pickup A1", at: incidentTime) != first
+        )
     }
 
     @Test("the banner starts on a block boundary and only it changes with caption and time")
@@ -252,7 +258,8 @@ struct CameraDecodingTests {
     @Test("stills of other sizes decode", arguments: [(160, 120), (641, 479)])
     func otherSizesDecode(size: (Int, Int)) async throws {
         let decoded = try DJPEG.decode(
-            try await SimulatedCamera(unitName: "U1", width: size.0, height: size.1).still(caption: "drop-off", at: incidentTime)
+            try await SimulatedCamera(unitName: "U1", width: size.0, height: size.1).still(
+                caption: "drop-off", at: incidentTime)
         )
         #expect(decoded.width == size.0 && decoded.height == size.1)
     }

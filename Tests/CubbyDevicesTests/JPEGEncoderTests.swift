@@ -1,6 +1,7 @@
-@testable import CubbyDevices
 import Foundation
 import Testing
+
+@testable import CubbyDevices
 
 /// A smooth diagonal ramp over the whole picture.
 private func gradient(width: Int, height: Int) -> Raster {
@@ -47,9 +48,11 @@ private let zigzag: [Int] = [
 
 @Suite("JPEG encoder: file structure")
 struct JPEGStructureTests {
-    @Test("segments come in order SOI APP0 DQT SOF0 DHT DHT SOS, then the scan and EOI", arguments: [
-        (8, 8), (17, 9), (320, 240), (1, 1), (1000, 3),
-    ])
+    @Test(
+        "segments come in order SOI APP0 DQT SOF0 DHT DHT SOS, then the scan and EOI",
+        arguments: [
+            (8, 8), (17, 9), (320, 240), (1, 1), (1000, 3),
+        ])
     func segmentOrder(size: (Int, Int)) throws {
         let data = try JPEGEncoder(quality: 75).encode(gradient(width: size.0, height: size.1))
         let file = try JPEGFile(data)
@@ -62,7 +65,10 @@ struct JPEGStructureTests {
         let frame = try #require(file.frameSize)
         #expect(frame.width == size.0 && frame.height == size.1)
         let sof = try #require(file.segment(0xC0))
-        #expect(sof.payload == [8, UInt8(size.1 >> 8), UInt8(size.1 & 0xFF), UInt8(size.0 >> 8), UInt8(size.0 & 0xFF), 1, 1, 0x11, 0])
+        #expect(
+            sof.payload == [
+                8, UInt8(size.1 >> 8), UInt8(size.1 & 0xFF), UInt8(size.0 >> 8), UInt8(size.0 & 0xFF), 1, 1, 0x11, 0,
+            ])
 
         let sos = try #require(file.segment(0xDA))
         #expect(sos.payload == [1, 1, 0x00, 0, 63, 0])
@@ -86,9 +92,11 @@ struct JPEGStructureTests {
         }
     }
 
-    @Test("the scan decodes block by block and ends padded with 1-bits", arguments: [
-        (8, 8, 10), (17, 9, 50), (64, 64, 100), (320, 240, 75), (1, 1, 95),
-    ])
+    @Test(
+        "the scan decodes block by block and ends padded with 1-bits",
+        arguments: [
+            (8, 8, 10), (17, 9, 50), (64, 64, 100), (320, 240, 75), (1, 1, 95),
+        ])
     func scanDecodesCompletely(width: Int, height: Int, quality: Int) throws {
         let data = try JPEGEncoder(quality: quality).encode(noise(width: width, height: height))
         let file = try JPEGFile(data)
@@ -217,9 +225,11 @@ struct JPEGDecodingTests {
     /// Mean absolute error allowed for the smooth gradient at each quality.
     static let gradientBounds: [Int: Double] = [10: 6.5, 50: 2.5, 75: 1.75, 95: 1]
 
-    @Test("a gradient decodes to its size and close to the source", arguments: [
-        (8, 8), (17, 9), (320, 240), (1, 1),
-    ], [10, 50, 75, 95])
+    @Test(
+        "a gradient decodes to its size and close to the source",
+        arguments: [
+            (8, 8), (17, 9), (320, 240), (1, 1),
+        ], [10, 50, 75, 95])
     func gradientRoundTrip(size: (Int, Int), quality: Int) throws {
         let source = gradient(width: size.0, height: size.1)
         let decoded = try DJPEG.decode(try JPEGEncoder(quality: quality).encode(source))
@@ -230,9 +240,11 @@ struct JPEGDecodingTests {
     }
 
     /// From quality 50 up the DC divisor is at most 16, which holds a flat level to ±1 after decoding.
-    @Test("a flat picture decodes to its level within ±1", arguments: [
-        (8, 8), (17, 9), (320, 240), (1, 1),
-    ], [0, 1, 77, 128, 254, 255])
+    @Test(
+        "a flat picture decodes to its level within ±1",
+        arguments: [
+            (8, 8), (17, 9), (320, 240), (1, 1),
+        ], [0, 1, 77, 128, 254, 255])
     func flatRoundTrip(size: (Int, Int), level: Int) throws {
         for quality in [50, 75, 95] {
             let source = Raster(width: size.0, height: size.1, fill: UInt8(level))

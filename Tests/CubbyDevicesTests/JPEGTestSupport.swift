@@ -11,7 +11,8 @@ enum DJPEG {
 
     static let shouldRun = path != nil || isCI
 
-    static let skipReason: Comment = "djpeg not installed (Debian package libjpeg-turbo-progs); set CI=true to make this a failure"
+    static let skipReason: Comment =
+        "djpeg not installed (Debian package libjpeg-turbo-progs); set CI=true to make this a failure"
 
     /// Decodes `jpeg` with `djpeg -pnm`, requiring a clean exit and no warnings.
     static func decode(_ jpeg: Data) throws -> DecodedImage {
@@ -58,7 +59,9 @@ struct DecodedImage {
             while index < bytes.count {
                 if bytes[index] == UInt8(ascii: "#") {
                     while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
-                } else if [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r")].contains(bytes[index]) {
+                } else if [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r")].contains(
+                    bytes[index])
+                {
                     index += 1
                 } else {
                     break
@@ -71,7 +74,7 @@ struct DecodedImage {
         }
         guard try token() == "P5" else { throw Malformed(description: "not a binary PGM (P5)") }
         guard let width = Int(try token()), let height = Int(try token()), let maxValue = Int(try token()),
-              maxValue == 255
+            maxValue == 255
         else { throw Malformed(description: "bad PGM header") }
         index += 1
         guard bytes.count - index == width * height else {

@@ -6,19 +6,29 @@ struct LockFrameTests {
     /// The worked examples of docs/hardware.md, byte for byte.
     static let documentedFrames: [(LockFrame, [UInt8])] = [
         (.request(.unlock(LockAddress(board: 1, channel: 5))), [0x02, 0x01, 0x31, 0x05, 0x03, 0x34]),
-        (.reply(LockReply(board: 1, command: .unlock, channel: 5, status: .ok)),
-         [0x02, 0x01, 0xB1, 0x05, 0x06, 0x00, 0x00, 0x03, 0xB2]),
+        (
+            .reply(LockReply(board: 1, command: .unlock, channel: 5, status: .ok)),
+            [0x02, 0x01, 0xB1, 0x05, 0x06, 0x00, 0x00, 0x03, 0xB2]
+        ),
         (.request(.readLocks(board: 2)), [0x02, 0x02, 0x32, 0x00, 0x03, 0x31]),
-        (.reply(LockReply(board: 2, command: .readLocks, channel: 0, status: .ok, data: 0x7FFB)),
-         [0x02, 0x02, 0xB2, 0x00, 0x06, 0x7F, 0xFB, 0x03, 0x33]),
+        (
+            .reply(LockReply(board: 2, command: .readLocks, channel: 0, status: .ok, data: 0x7FFB)),
+            [0x02, 0x02, 0xB2, 0x00, 0x06, 0x7F, 0xFB, 0x03, 0x33]
+        ),
         (.request(.readItems(board: 0)), [0x02, 0x00, 0x33, 0x00, 0x03, 0x32]),
-        (.reply(LockReply(board: 0, command: .readItems, channel: 0, status: .ok, data: 0x0103)),
-         [0x02, 0x00, 0xB3, 0x00, 0x06, 0x01, 0x03, 0x03, 0xB6]),
+        (
+            .reply(LockReply(board: 0, command: .readItems, channel: 0, status: .ok, data: 0x0103)),
+            [0x02, 0x00, 0xB3, 0x00, 0x06, 0x01, 0x03, 0x03, 0xB6]
+        ),
         (.request(.lockAll(board: 3)), [0x02, 0x03, 0x34, 0x00, 0x03, 0x36]),
-        (.reply(LockReply(board: 3, command: .lockAll, channel: 0, status: .ok)),
-         [0x02, 0x03, 0xB4, 0x00, 0x06, 0x00, 0x00, 0x03, 0xB0]),
-        (.reply(LockReply(board: 1, command: .unlock, channel: 5, status: .refused)),
-         [0x02, 0x01, 0xB1, 0x05, 0x15, 0x00, 0x00, 0x03, 0xA1]),
+        (
+            .reply(LockReply(board: 3, command: .lockAll, channel: 0, status: .ok)),
+            [0x02, 0x03, 0xB4, 0x00, 0x06, 0x00, 0x00, 0x03, 0xB0]
+        ),
+        (
+            .reply(LockReply(board: 1, command: .unlock, channel: 5, status: .refused)),
+            [0x02, 0x01, 0xB1, 0x05, 0x15, 0x00, 0x00, 0x03, 0xA1]
+        ),
     ]
 
     @Test("documented examples encode to their bytes and decode back", arguments: 0..<documentedFrames.count)
@@ -73,10 +83,11 @@ struct LockFrameTests {
     func badChecksum() {
         var bytes = LockRequest.readLocks(board: 1).bytes
         bytes[5] ^= 0xFF
-        #expect(decodeAll(bytes) == [
-            .rejected(.badChecksum(expected: 0x32, found: 0xCD)),
-            .rejected(.noise(byteCount: 5)),
-        ])
+        #expect(
+            decodeAll(bytes) == [
+                .rejected(.badChecksum(expected: 0x32, found: 0xCD)),
+                .rejected(.noise(byteCount: 5)),
+            ])
     }
 
     @Test("a bad end byte is rejected")
@@ -98,7 +109,9 @@ struct LockFrameTests {
         #expect(decodeAll(reply).first == .rejected(.unknownStatus(0x07)))
     }
 
-    @Test("a truncated frame yields nothing until its bytes arrive, and a truncated frame followed by a good one yields the good one")
+    @Test(
+        "a truncated frame yields nothing until its bytes arrive, and a truncated frame followed by a good one yields the good one"
+    )
     func truncated() {
         let reply = LockReply(board: 1, command: .readLocks, channel: 0, status: .ok, data: 0xFFFF)
         var decoder = LockFrameDecoder()
@@ -119,10 +132,11 @@ struct LockFrameTests {
     @Test("noise before a frame is skipped, even noise holding start bytes")
     func noiseBeforeFrame() {
         let request = LockRequest.unlock(LockAddress(board: 3, channel: 12))
-        #expect(decodeAll([0xFF, 0x00, 0x55] + request.bytes) == [
-            .rejected(.noise(byteCount: 3)),
-            .frame(.request(request)),
-        ])
+        #expect(
+            decodeAll([0xFF, 0x00, 0x55] + request.bytes) == [
+                .rejected(.noise(byteCount: 3)),
+                .frame(.request(request)),
+            ])
 
         let outputs = decodeAll([0x02, 0x02, 0x02, 0x31, 0x99] + request.bytes)
         #expect(outputs.last == .frame(.request(request)))

@@ -2,8 +2,9 @@ import CubbyDevices
 import Foundation
 import Testing
 
-@Suite("Serial lock bus against emulated boards on a pseudo-terminal pair",
-       .enabled(if: PseudoTerminalPair.canRun, "socat is not installed (set CI=true to make this a failure)"))
+@Suite(
+    "Serial lock bus against emulated boards on a pseudo-terminal pair",
+    .enabled(if: PseudoTerminalPair.canRun, "socat is not installed (set CI=true to make this a failure)"))
 struct SerialLockBusTests {
     @Test("unlock, read and lock all on four boards")
     func fourBoards() async throws {
@@ -36,7 +37,8 @@ struct SerialLockBusTests {
         }
     }
 
-    @Test("other line speeds work end to end, and the emulator hands over what it heard once", arguments: [19200, 115200])
+    @Test(
+        "other line speeds work end to end, and the emulator hands over what it heard once", arguments: [19200, 115200])
     func otherSpeeds(baud: Int) async throws {
         try await withBus(baudRate: baud) { bus, emulator in
             let address = LockAddress(board: 2, channel: 16)
@@ -53,8 +55,9 @@ struct SerialLockBusTests {
         #expect(SerialPort.supportedBaudRates.contains(baud))
     }
 
-    @Test("one spoilt reply costs one retry, then the request succeeds",
-          arguments: [BoardEmulator.ReplyFault.badChecksum, .truncated, .noise, .wrongAddress, .wrongCommand])
+    @Test(
+        "one spoilt reply costs one retry, then the request succeeds",
+        arguments: [BoardEmulator.ReplyFault.badChecksum, .truncated, .noise, .wrongAddress, .wrongCommand])
     func spoiltReplyThenSuccess(fault: BoardEmulator.ReplyFault) async throws {
         try await withBus(replyTimeout: .milliseconds(500)) { bus, emulator in
             emulator.spoilNextReplies(board: 1, with: fault)
@@ -340,7 +343,8 @@ final class PseudoTerminalPair {
 
     init() throws {
         guard let socat = Self.socatPath else {
-            throw SetupError(description: "socat is required for the serial lock bus tests: install it (apt-get install socat)")
+            throw SetupError(
+                description: "socat is required for the serial lock bus tests: install it (apt-get install socat)")
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-pty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -19,7 +19,8 @@ struct SimulatedLockBusTests {
 
     @Test("a recipient's visit takes the parcel out")
     func pickupVisit() async throws {
-        let bus = SimulatedLockBus(boards: 2, closeAfter: .milliseconds(20), items: [LockAddress(board: 1, channel: 16)])
+        let bus = SimulatedLockBus(
+            boards: 2, closeAfter: .milliseconds(20), items: [LockAddress(board: 1, channel: 16)])
         let address = LockAddress(board: 1, channel: 16)
         #expect(try await bus.itemStates(board: 1)[15])
         try await bus.unlock(address)

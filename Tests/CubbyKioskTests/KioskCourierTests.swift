@@ -15,10 +15,14 @@ extension Kiosk {
         return try await get("/courier/dropoff")
     }
 
-    mutating func dropOff(_ form: Page, tracking: String = tracking, recipient: String = "r-204", size: String = "M") async throws -> Page {
-        try await post("/courier/dropoff", [
-            ("once", form.once ?? ""), ("tracking", tracking), ("recipient", recipient), ("size", size),
-        ])
+    mutating func dropOff(_ form: Page, tracking: String = tracking, recipient: String = "r-204", size: String = "M")
+        async throws -> Page
+    {
+        try await post(
+            "/courier/dropoff",
+            [
+                ("once", form.once ?? ""), ("tracking", tracking), ("recipient", recipient), ("size", size),
+            ])
     }
 }
 
@@ -45,7 +49,9 @@ struct KioskCourierTests {
             let cookieLine = try #require(redirect.setCookies.first { $0.hasPrefix(courierCookie + "=") })
             let token = try #require(redirect.cookie(courierCookie))
             #expect(token.count == 32 && token.allSatisfy(\.isHexDigit), "a 128-bit random token: \(token)")
-            #expect(cookieLine.contains("HttpOnly") && cookieLine.contains("SameSite=Strict") && cookieLine.contains("Path=/"))
+            #expect(
+                cookieLine.contains("HttpOnly") && cookieLine.contains("SameSite=Strict")
+                    && cookieLine.contains("Path=/"))
             #expect(!cookieLine.contains("Max-Age") && !cookieLine.contains("Expires"))
 
             let form = try await kiosk.get("/courier/dropoff")
@@ -54,7 +60,9 @@ struct KioskCourierTests {
             #expect(form.html.contains("Parcel Express"))
             #expect(form.idleReturn == "60 s")
             for size in ["S", "M", "L", "XL"] {
-                #expect(form.html.contains(#"<input type="radio" name="size" id="size-\#(size)" value="\#(size)" required>"#))
+                #expect(
+                    form.html.contains(
+                        #"<input type="radio" name="size" id="size-\#(size)" value="\#(size)" required>"#))
                 #expect(form.html.contains(#"<label for="size-\#(size)">"#))
             }
             #expect(form.html.contains(#"<form method="post" action="/courier/done">"#))
@@ -63,7 +71,10 @@ struct KioskCourierTests {
             #expect(first.status == .ok)
             #expect(first.result == speech.putParcel)
             #expect(first.html.contains(#"action="/courier/dropoff""#), "the form is there again for the next parcel")
-            #expect(first.html.contains(#"id="tracking" name="tracking" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="64" required autofocus value="""#))
+            #expect(
+                first.html.contains(
+                    #"id="tracking" name="tracking" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="64" required autofocus value="""#
+                ))
             let second = try await kiosk.dropOff(first, tracking: "1ZSECOND", recipient: "r-9", size: "XL")
             #expect(second.status == .ok)
             #expect(second.result?.contains("1ZSECOND") == true)
@@ -71,10 +82,11 @@ struct KioskCourierTests {
             #expect(second.htmlLang == speech.lang)
 
             let courier = KioskCourier(handle: "h-1", displayName: "Parcel Express")
-            #expect(locker.dropoffs == [
-                .init(courier: courier, trackingNumber: tracking, recipientId: "r-204", size: "M"),
-                .init(courier: courier, trackingNumber: "1ZSECOND", recipientId: "r-9", size: "XL"),
-            ])
+            #expect(
+                locker.dropoffs == [
+                    .init(courier: courier, trackingNumber: tracking, recipientId: "r-204", size: "M"),
+                    .init(courier: courier, trackingNumber: "1ZSECOND", recipientId: "r-9", size: "XL"),
+                ])
             #expect(locker.signOuts.isEmpty)
 
             let stale = kiosk.cookies
@@ -128,7 +140,10 @@ struct KioskCourierTests {
     func dropoffResults(_ speech: Speech) async throws {
         let locker = RecordingLocker()
         locker.set {
-            $0.dropoffResults = [.unitFull, .offline, .invalid(message: #"Unknown recipient <b>"r-1"</b> & more"#), .lockedDown, .signedOut]
+            $0.dropoffResults = [
+                .unitFull, .offline, .invalid(message: #"Unknown recipient <b>"r-1"</b> & more"#), .lockedDown,
+                .signedOut,
+            ]
         }
         try await withKiosk(locker) { kiosk in
             _ = try await kiosk.get("/?lang=\(speech.lang)")
@@ -148,7 +163,9 @@ struct KioskCourierTests {
 
             let invalid = try await kiosk.dropOff(form)
             #expect(invalid.status == .unprocessableContent)
-            #expect(invalid.alert == speech.invalidPrefix + "Unknown recipient &lt;b&gt;&quot;r-1&quot;&lt;/b&gt; &amp; more")
+            #expect(
+                invalid.alert == speech.invalidPrefix
+                    + "Unknown recipient &lt;b&gt;&quot;r-1&quot;&lt;/b&gt; &amp; more")
             #expect(!invalid.html.contains("<b>"))
             form = invalid
 
@@ -183,7 +200,8 @@ struct KioskCourierTests {
             #expect(next.status == .ok)
             #expect(locker.dropoffs.count == 2)
             // A made-up value does nothing.
-            let forged = try await kiosk.post("/courier/dropoff", [("once", "00"), ("tracking", "T"), ("recipient", "R"), ("size", "S")])
+            let forged = try await kiosk.post(
+                "/courier/dropoff", [("once", "00"), ("tracking", "T"), ("recipient", "R"), ("size", "S")])
             #expect(forged.status == .conflict)
             #expect(locker.dropoffs.count == 2)
         }
@@ -211,11 +229,14 @@ struct KioskCourierTests {
                 #expect(page.once == form.once, "a refused form keeps its single-use value")
             }
             #expect(locker.dropoffs.isEmpty)
-            let longest = try await kiosk.dropOff(form, tracking: String(repeating: "T", count: 64), recipient: String(repeating: "r", count: 64), size: "L")
+            let longest = try await kiosk.dropOff(
+                form, tracking: String(repeating: "T", count: 64), recipient: String(repeating: "r", count: 64),
+                size: "L")
             #expect(longest.status == .ok)
             #expect(locker.dropoffs.count == 1)
 
-            let longCredential = try await kiosk.post("/courier/sign-in", [("credential", String(repeating: "c", count: 257))])
+            let longCredential = try await kiosk.post(
+                "/courier/sign-in", [("credential", String(repeating: "c", count: 257))])
             #expect(longCredential.status == .badRequest)
             #expect(longCredential.alert == "That credential is too long to be valid.")
             let emptyCredential = try await kiosk.post("/courier/sign-in", [("credential", "")])
@@ -306,7 +327,10 @@ struct KioskCourierTests {
         let locker = RecordingLocker()
         try await withKiosk(locker) { kiosk in
             _ = try await kiosk.signIn()
-            for value in [String(repeating: "0", count: 32), "abc", String(repeating: "g", count: 32), String(repeating: "A", count: 32)] {
+            for value in [
+                String(repeating: "0", count: 32), "abc", String(repeating: "g", count: 32),
+                String(repeating: "A", count: 32),
+            ] {
                 let page = try await kiosk.get("/courier/dropoff", headers: [.cookie: "\(courierCookie)=\(value)"])
                 #expect(page.status == .unauthorized, "cookie \(value)")
             }

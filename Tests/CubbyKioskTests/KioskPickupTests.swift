@@ -57,7 +57,8 @@ struct Speech: Sendable, CustomTestStringConvertible {
         lang: "es", startTitle: "Recoger un paquete", courierButton: "Soy repartidor",
         offline: "Este casillero está sin conexión. Puede recoger paquetes; las entregas quizá tengan que esperar.",
         opened: "El compartimento B3 está abierto: saque su paquete y cierre la puerta.",
-        rejected: "Ese código no abrió ningún compartimento. Revíselo e inténtelo de nuevo, o pida ayuda al personal del edificio.",
+        rejected:
+            "Ese código no abrió ningún compartimento. Revíselo e inténtelo de nuevo, o pida ayuda al personal del edificio.",
         lockedOut270: "Demasiados códigos incorrectos. Vuelva a intentarlo dentro de 4 minutos y 30 segundos.",
         lockedOut60: "Demasiados códigos incorrectos. Vuelva a intentarlo dentro de 1 minuto.",
         lockedOut1: "Demasiados códigos incorrectos. Vuelva a intentarlo dentro de 1 segundo.",
@@ -67,8 +68,10 @@ struct Speech: Sendable, CustomTestStringConvertible {
         signInRefused: "Esa credencial no se aceptó aquí. Revísela e inténtelo de nuevo.",
         dropoffTitle: "Dejar paquetes",
         putParcel: "Ponga el paquete 1Z999AA10123456784 en el compartimento A4 y cierre la puerta.",
-        unitFull: "Ningún compartimento libre es adecuado para este paquete. Lléveselo, o elija un tamaño menor si cabe en uno.",
-        dropoffOffline: "El casillero no puede conectar con el servidor, así que ahora no se pueden dejar paquetes. Inténtelo más tarde.",
+        unitFull:
+            "Ningún compartimento libre es adecuado para este paquete. Lléveselo, o elija un tamaño menor si cabe en uno.",
+        dropoffOffline:
+            "El casillero no puede conectar con el servidor, así que ahora no se pueden dejar paquetes. Inténtelo más tarde.",
         invalidPrefix: "No aceptado: ",
         sessionEnded: "Su sesión de repartidor ha terminado. Inicie sesión de nuevo para continuar.",
         signedOut: "Ha cerrado la sesión. Gracias.",
@@ -95,7 +98,9 @@ struct KioskPickupTests {
             #expect(!page.html.contains(speech.offline))
             // The PIN field: numeric keypad, no autocomplete, as long as a PIN.
             let pin = try #require(Page.firstMatch(#"(<input id="pin"[^>]*>)"#, in: page.html))
-            #expect(pin.contains(#"inputmode="numeric""#) && pin.contains(#"autocomplete="off""#) && pin.contains(#"maxlength="8""#))
+            #expect(
+                pin.contains(#"inputmode="numeric""#) && pin.contains(#"autocomplete="off""#)
+                    && pin.contains(#"maxlength="8""#))
             #expect(page.html.contains(#"<label for="pin">"#))
             // The scanner field has the focus so a scanned code lands in it.
             let qr = try #require(Page.firstMatch(#"(<input id="qr"[^>]*>)"#, in: page.html))
@@ -104,7 +109,9 @@ struct KioskPickupTests {
             #expect(page.html.contains(#"<input type="hidden" name="method" value="pin">"#))
             #expect(page.html.contains(#"<main id="main">"#))
             // The switch offers both languages, marking the current one.
-            #expect(page.html.contains(#"href="/?lang=en" lang="en""#) && page.html.contains(#"href="/?lang=es" lang="es""#))
+            #expect(
+                page.html.contains(#"href="/?lang=en" lang="en""#) && page.html.contains(#"href="/?lang=es" lang="es""#)
+            )
             #expect(page.html.contains(#"hreflang="\#(speech.lang)" aria-current="true""#))
             #expect(page.cookie("cubby_kiosk_lang") == speech.lang)
         }
@@ -189,7 +196,10 @@ struct KioskPickupTests {
     @Test("the offline banner, and pickups still go through", arguments: Speech.both)
     func offline(_ speech: Speech) async throws {
         let locker = RecordingLocker()
-        locker.set { $0.status.online = false; $0.pickupResult = .opened(compartmentLabel: "B3") }
+        locker.set {
+            $0.status.online = false
+            $0.pickupResult = .opened(compartmentLabel: "B3")
+        }
         try await withKiosk(locker) { kiosk in
             let start = try await kiosk.get("/?lang=\(speech.lang)")
             #expect(start.html.contains(#"role="status" id="offline">\#(speech.offline)"#))
@@ -219,7 +229,9 @@ struct KioskPickupTests {
         }
     }
 
-    @Test("every rejected code gets the same message, whatever the method, and the code is never shown", arguments: Speech.both)
+    @Test(
+        "every rejected code gets the same message, whatever the method, and the code is never shown",
+        arguments: Speech.both)
     func rejectedIsOneMessage(_ speech: Speech) async throws {
         let locker = RecordingLocker()
         try await withKiosk(locker) { kiosk in
@@ -274,7 +286,8 @@ struct KioskPickupTests {
     func pickupInputLimits() async throws {
         let locker = RecordingLocker()
         try await withKiosk(locker) { kiosk in
-            let tooLong = try await kiosk.post("/pickup", [("method", "qr"), ("code", String(repeating: "7", count: 513))])
+            let tooLong = try await kiosk.post(
+                "/pickup", [("method", "qr"), ("code", String(repeating: "7", count: 513))])
             #expect(tooLong.status == .badRequest)
             #expect(tooLong.alert == "That code is too long to be a pickup code.")
             let empty = try await kiosk.post("/pickup", [("method", "pin"), ("code", "  ")])

@@ -7,8 +7,10 @@ import Testing
 @Suite("Kiosk: lockdown, forgery, headers, errors")
 struct KioskSecurityTests {
     static let headers: [(String, String)] = [
-        ("Content-Security-Policy",
-         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
         ("X-Frame-Options", "DENY"),
         ("Referrer-Policy", "no-referrer"),
         ("Cache-Control", "no-store"),
@@ -33,7 +35,8 @@ struct KioskSecurityTests {
                 let page = try await kiosk.get(path)
                 #expect(page.status == .serviceUnavailable, "GET \(path)")
                 #expect(page.h1 == speech.lockdownTitle, "GET \(path)")
-                #expect(page.html.contains(#"role="alert" id="lockdown"><p class="big-text">\#(speech.lockdownMessage)"#))
+                #expect(
+                    page.html.contains(#"role="alert" id="lockdown"><p class="big-text">\#(speech.lockdownMessage)"#))
                 #expect(!page.html.contains("<form"), "GET \(path) shows a form")
                 #expect(page.htmlLang == speech.lang)
                 #expect(page.idleReturn == "60 s", "the lockdown screen looks again for a release")
@@ -44,7 +47,10 @@ struct KioskSecurityTests {
                 ("/pickup", [("method", "qr"), ("code", "token")]),
                 ("/pickup", [("method", "rfid"), ("code", "card")]),
                 ("/courier/sign-in", [("credential", "cby_courier_secret")]),
-                ("/courier/dropoff", [("once", form.once ?? ""), ("tracking", tracking), ("recipient", "r"), ("size", "S")]),
+                (
+                    "/courier/dropoff",
+                    [("once", form.once ?? ""), ("tracking", tracking), ("recipient", "r"), ("size", "S")]
+                ),
             ]
             for (path, fields) in posts {
                 let page = try await kiosk.post(path, fields)
@@ -75,17 +81,19 @@ struct KioskSecurityTests {
         }
     }
 
-    @Test("forms from another site or origin are refused", arguments: [
-        ["Sec-Fetch-Site": "cross-site"],
-        ["Sec-Fetch-Site": "same-site"],
-        ["Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"],
-        ["Origin": "http://evil.example"],
-        ["Origin": "null"],
-        ["Origin": "null", "Sec-Fetch-Site": "none"],
-        ["Origin": "http://localhost:9999"],
-        ["Origin": "https://localhost.evil.example"],
-        ["Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.2"],
-    ])
+    @Test(
+        "forms from another site or origin are refused",
+        arguments: [
+            ["Sec-Fetch-Site": "cross-site"],
+            ["Sec-Fetch-Site": "same-site"],
+            ["Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"],
+            ["Origin": "http://evil.example"],
+            ["Origin": "null"],
+            ["Origin": "null", "Sec-Fetch-Site": "none"],
+            ["Origin": "http://localhost:9999"],
+            ["Origin": "https://localhost.evil.example"],
+            ["Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.2"],
+        ])
     func crossSite(_ sent: [String: String]) async throws {
         let locker = RecordingLocker()
         locker.set { $0.pickupResult = .opened(compartmentLabel: "B3") }
@@ -96,7 +104,10 @@ struct KioskSecurityTests {
             let posts: [(String, String)] = [
                 ("/pickup", formBody([("method", "pin"), ("code", "12345678")])),
                 ("/courier/sign-in", formBody([("credential", "cby_courier_secret")])),
-                ("/courier/dropoff", formBody([("once", form.once ?? ""), ("tracking", tracking), ("recipient", "r"), ("size", "S")])),
+                (
+                    "/courier/dropoff",
+                    formBody([("once", form.once ?? ""), ("tracking", tracking), ("recipient", "r"), ("size", "S")])
+                ),
                 ("/courier/done", ""),
                 ("/no-such-path", ""),
             ]
@@ -123,7 +134,10 @@ struct KioskSecurityTests {
                 [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"],
                 [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("Sec-Fetch-Site")!: "none"],
                 // What Chromium sends for the page's own form under Referrer-Policy: no-referrer.
-                [.contentType: "application/x-www-form-urlencoded", .origin: "null", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"],
+                [
+                    .contentType: "application/x-www-form-urlencoded", .origin: "null",
+                    HTTPField.Name("Sec-Fetch-Site")!: "same-origin",
+                ],
             ]
             for headers in variants {
                 let page = try await kiosk.send("/pickup", method: .post, headers: headers, body: "method=pin&code=1")
@@ -202,13 +216,15 @@ struct KioskSecurityTests {
             _ = try await kiosk.signIn()
             let paths = ["/pickup", "/courier/sign-in", "/courier/dropoff"]
             for path in paths {
-                let json = try await kiosk.send(path, method: .post, headers: [.contentType: "application/json"], body: #"{"code":"1"}"#)
+                let json = try await kiosk.send(
+                    path, method: .post, headers: [.contentType: "application/json"], body: #"{"code":"1"}"#)
                 #expect(json.status == .badRequest, "JSON to \(path)")
                 #expect(json.alert == "The form could not be read. Go back to the start and try again.")
                 let none = try await kiosk.send(path, method: .post, headers: [:], body: "code=1")
                 #expect(none.status == .badRequest, "no content type to \(path)")
                 let broken = try await kiosk.send(
-                    path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: "method=pin&code=%zz&credential=%&tracking=%E0%A4%A")
+                    path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: "method=pin&code=%zz&credential=%&tracking=%E0%A4%A")
                 #expect(broken.status == .badRequest, "bad percent-encoding to \(path)")
                 let huge = try await kiosk.send(
                     path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
@@ -236,12 +252,17 @@ struct KioskSecurityTests {
             for path in ["/pickup", "/courier/sign-in", "/courier/dropoff", "/courier/done"] {
                 for body in bodies {
                     let page = try await kiosk.send(
-                        path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded; charset=UTF-8"], body: body)
-                    #expect(page.status.code < 500 || page.status == .serviceUnavailable, "POST \(path) \(body.prefix(40)): \(page.status)")
+                        path, method: .post,
+                        headers: [.contentType: "application/x-www-form-urlencoded; charset=UTF-8"], body: body)
+                    #expect(
+                        page.status.code < 500 || page.status == .serviceUnavailable,
+                        "POST \(path) \(body.prefix(40)): \(page.status)")
                     #expect(page.html.hasPrefix("<!doctype html>"), "POST \(path): not a page")
                 }
             }
-            for query in ["/?lang=%00", "/?lang=" + String(repeating: "e", count: 4000), "/courier?x=%zz", "/?lang=es&lang=en"] {
+            for query in [
+                "/?lang=%00", "/?lang=" + String(repeating: "e", count: 4000), "/courier?x=%zz", "/?lang=es&lang=en",
+            ] {
                 let page = try await kiosk.get(query)
                 #expect(page.status.code < 500, "GET \(query.prefix(40))")
             }
@@ -257,8 +278,9 @@ struct KioskSecurityTests {
         (1, "Without a touch, this screen goes back to the start after 1 second."),
     ]
 
-    @Test("every page but the start screen loads the idle script with the configured timeout, and says so",
-          arguments: idleTimeouts)
+    @Test(
+        "every page but the start screen loads the idle script with the configured timeout, and says so",
+        arguments: idleTimeouts)
     func idleReturn(_ seconds: Int, _ sentence: String) async throws {
         let locker = RecordingLocker()
         try await withKiosk(locker, idleTimeoutSeconds: seconds) { kiosk in
@@ -276,7 +298,8 @@ struct KioskSecurityTests {
             locker.set { $0.pickupResult = .lockedOut(retryAfterSeconds: 30) }
             pages.append(("locked out", try await kiosk.post("/pickup", [("method", "pin"), ("code", "1")])))
             pages.append(("bad input", try await kiosk.post("/pickup", [("method", "pin"), ("code", "")])))
-            pages.append(("unreadable form", try await kiosk.send("/pickup", method: .post, headers: [:], body: "code=1")))
+            pages.append(
+                ("unreadable form", try await kiosk.send("/pickup", method: .post, headers: [:], body: "code=1")))
             pages.append(("sign-in", try await kiosk.get("/courier")))
             pages.append(("sign-in refused", try await kiosk.post("/courier/sign-in", [("credential", "")])))
             let form = try await kiosk.signIn()
@@ -293,8 +316,9 @@ struct KioskSecurityTests {
                 #expect(page.scriptTags == [#"<script src="/static/idle.js" defer>"#], "\(name): other scripts")
                 #expect(page.html.contains(#"<body data-idle-seconds="\#(seconds)">"#), "\(name)")
                 #expect(!page.html.contains("http-equiv"), "\(name): a meta refresh is back")
-                #expect(page.html.contains(#"<p class="hint idle" id="idle-note">\#(sentence)</p>"#),
-                        "\(name): the timeout is not announced")
+                #expect(
+                    page.html.contains(#"<p class="hint idle" id="idle-note">\#(sentence)</p>"#),
+                    "\(name): the timeout is not announced")
             }
             _ = try await kiosk.get("/?lang=es")
             locker.set { $0.status.lockedDown = false }

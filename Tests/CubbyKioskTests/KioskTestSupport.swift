@@ -51,9 +51,12 @@ final class RecordingLocker: KioskBackend {
     }
 
     /// Answers the queued results in order, then "opened A4".
-    func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async -> KioskDropoffResult {
+    func dropoff(courier: KioskCourier, trackingNumber: String, recipientId: String, size: String) async
+        -> KioskDropoffResult
+    {
         state.withLock { s in
-            s.dropoffs.append(Dropoff(courier: courier, trackingNumber: trackingNumber, recipientId: recipientId, size: size))
+            s.dropoffs.append(
+                Dropoff(courier: courier, trackingNumber: trackingNumber, recipientId: recipientId, size: size))
             return s.dropoffResults.isEmpty ? .opened(compartmentLabel: "A4") : s.dropoffResults.removeFirst()
         }
     }
@@ -81,7 +84,9 @@ struct Page {
     /// The text of the `role="alert"` box, if any.
     var alert: String? { Self.firstMatch(#"<div class="alert" role="alert" id="alert"><p>(.*?)</p></div>"#, in: html) }
     /// The text of the `role="status"` result box, if any.
-    var result: String? { Self.firstMatch(#"<div class="result" role="status" id="result"><p class="big-text">(.*?)</p></div>"#, in: html) }
+    var result: String? {
+        Self.firstMatch(#"<div class="result" role="status" id="result"><p class="big-text">(.*?)</p></div>"#, in: html)
+    }
     var h1: String? { Self.firstMatch(#"<h1>(.*?)</h1>"#, in: html) }
     var htmlLang: String? { Self.firstMatch(#"<html lang="([a-z]+)">"#, in: html) }
     /// The idle timeout the page hands to `idle.js` in `<body data-idle-seconds>`, if any.
@@ -114,7 +119,9 @@ struct Page {
     }
 
     static func allMatches(_ pattern: String, in text: String) -> [String] {
-        guard let regex = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]) else { return [] }
+        guard let regex = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]) else {
+            return []
+        }
         return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
             Range(match.range(at: 1), in: text).map { String(text[$0]) }
         }
@@ -162,7 +169,9 @@ struct Kiosk {
         return try await send(path, method: .post, headers: h, body: formBody(fields))
     }
 
-    mutating func send(_ path: String, method: HTTPRequest.Method, headers: HTTPFields, body: String?) async throws -> Page {
+    mutating func send(_ path: String, method: HTTPRequest.Method, headers: HTTPFields, body: String?) async throws
+        -> Page
+    {
         var h = headers
         if h[hostHeader] == nil { h[hostHeader] = "localhost" }
         if !cookies.isEmpty, h[.cookie] == nil {
@@ -171,11 +180,14 @@ struct Kiosk {
         let request = LocalRequest(method: method, target: path, headers: h, body: ByteBuffer(string: body ?? ""))
         let response = await routes.respond(to: request)
         // The server sends no body in answer to HEAD.
-        let page = Page(status: response.status, headers: response.headers, html: method == .head ? "" : String(buffer: response.body))
+        let page = Page(
+            status: response.status, headers: response.headers,
+            html: method == .head ? "" : String(buffer: response.body))
         for line in page.setCookies {
             let pair = line.prefix { $0 != ";" }
             guard let eq = pair.firstIndex(of: "=") else { continue }
-            let name = String(pair[..<eq]), value = String(pair[pair.index(after: eq)...])
+            let name = String(pair[..<eq])
+            let value = String(pair[pair.index(after: eq)...])
             if value.isEmpty || line.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
         }
         return page
@@ -189,7 +201,8 @@ func withKiosk(
     _ locker: RecordingLocker, clock: ManualClock = ManualClock(), idleTimeoutSeconds: Int = 60,
     _ test: @escaping @Sendable (inout Kiosk) async throws -> Void
 ) async throws {
-    let routes = KioskRoutes(backend: locker, pages: KioskPages(), idleTimeoutSeconds: idleTimeoutSeconds, now: { clock.now() })
+    let routes = KioskRoutes(
+        backend: locker, pages: KioskPages(), idleTimeoutSeconds: idleTimeoutSeconds, now: { clock.now() })
     var kiosk = Kiosk(routes)
     try await test(&kiosk)
 }

@@ -6,9 +6,9 @@ import NIOCore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The kiosk's HTTP server over a real socket on 127.0.0.1: the bytes a browser sends, the bytes it gets.
@@ -22,7 +22,8 @@ struct LocalHTTPServerTests {
         let routes = KioskRoutes(backend: locker, pages: KioskPages())
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = LocalHTTPServer(
-            host: "127.0.0.1", port: 0, maxBody: maxBody, logger: Logger(label: "test"), onRunning: { portSink.yield($0) },
+            host: "127.0.0.1", port: 0, maxBody: maxBody, logger: Logger(label: "test"),
+            onRunning: { portSink.yield($0) },
             handler: { await routes.respond(to: $0) })
         let running = Task { try await server.run() }
         var it = ports.makeAsyncIterator()
@@ -41,7 +42,9 @@ struct LocalHTTPServerTests {
     func keepAliveAndHead() async throws {
         try await withServer { port in
             let c = try #require(RawConnection(port: port))
-            c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nHEAD /static/kiosk.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            c.send(
+                "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nHEAD /static/kiosk.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            )
             let answers = await c.responses(3, headRequests: [1])
             try #require(answers.count == 3)
             #expect(answers[0].status == 200)
@@ -65,13 +68,17 @@ struct LocalHTTPServerTests {
         try await withServer(locker) { port in
             let c = try #require(RawConnection(port: port))
             let body = "method=pin&code=12345678"
-            c.send("POST /pickup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            c.send(
+                "POST /pickup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            )
             let answer = try #require(await c.responses(1).first)
             #expect(answer.status == 403)
             #expect(locker.pickups.map(\.code) == ["12345678"])
 
             let big = String(repeating: "a", count: KioskRoutes.maxRequestBody + 1)
-            c.send("POST /pickup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)")
+            c.send(
+                "POST /pickup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)"
+            )
             let refused = try #require(await c.responses(1).first)
             #expect(refused.status == 413)
             #expect(refused.header("connection") == "close")
@@ -126,9 +133,9 @@ final class RawConnection: @unchecked Sendable {
     /// Connects, or nil when nothing listens.
     init?(port: Int) {
         #if canImport(Glibc)
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let s = socket(AF_INET, SOCK_STREAM, 0)
+            let s = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard s >= 0 else { return nil }
         var addr = sockaddr_in()
@@ -136,7 +143,9 @@ final class RawConnection: @unchecked Sendable {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard ok == 0 else {
             close(s)
@@ -218,7 +227,9 @@ final class RawConnection: @unchecked Sendable {
 
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
-        for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) {
+            return i
+        }
         return nil
     }
 }

@@ -1,7 +1,7 @@
-import CubbyDemo
 import CubbyAudit
 import CubbyCore
 import CubbyCrypto
+import CubbyDemo
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -14,11 +14,16 @@ struct AuditLogTests {
     /// Writes `n` audit events, each in its own transaction.
     static func events(_ store: any SQLStore, _ n: Int, tag: String) async throws {
         for i in 0..<n {
-            try await store.write { s in try await s.appendAudit(AuditRecord(occurredAt: Date(), type: "test.\(tag)", actor: .system, detail: ["i": String(i)])) }
+            try await store.write { s in
+                try await s.appendAudit(
+                    AuditRecord(occurredAt: Date(), type: "test.\(tag)", actor: .system, detail: ["i": String(i)]))
+            }
         }
     }
 
-    @Test("leaf indexes are gap-free; checkpoints are signed; every inclusion and consistency proof verifies", arguments: Backend.available)
+    @Test(
+        "leaf indexes are gap-free; checkpoints are signed; every inclusion and consistency proof verifies",
+        arguments: Backend.available)
     func proofs(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let log = w.parts.auditLog
@@ -68,7 +73,8 @@ struct AuditLogTests {
         }
     }
 
-    @Test("several processes writing and sequencing at once still give one gap-free order", arguments: Backend.available)
+    @Test(
+        "several processes writing and sequencing at once still give one gap-free order", arguments: Backend.available)
     func concurrentWriters(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             // Other "processes": their own store connections and their own AuditLog on the same database.
@@ -76,7 +82,12 @@ struct AuditLogTests {
             for _ in 0..<3 {
                 let store = try await StoreFactory.open(w.settings.database, logger: TestWorld.logger)
                 let keys = try ServerKeys.load(path: w.settings.keysPath)
-                others.append((store, try AuditLog(store: store, signingKey: keys.checkpointSigningKey, origin: w.parts.auditLog.origin)))
+                others.append(
+                    (
+                        store,
+                        try AuditLog(
+                            store: store, signingKey: keys.checkpointSigningKey, origin: w.parts.auditLog.origin)
+                    ))
             }
             let all = [(w.parts.store, w.parts.auditLog)] + others
             try await withThrowingTaskGroup(of: Void.self) { g in
@@ -119,12 +130,18 @@ struct AuditLogTests {
                 let cp = try await c.call(.get, "/api/v1/audit/checkpoint", token: admin)
                 #expect(cp.status == 200)
                 #expect(cp.headers[.contentType]?.hasPrefix("text/plain") == true)
-                let checkpoint = try NoteVerifier(verifierKey: key).openCheckpoint(String(decoding: cp.data, as: UTF8.self), expectedOrigin: origin)
+                let checkpoint = try NoteVerifier(verifierKey: key).openCheckpoint(
+                    String(decoding: cp.data, as: UTF8.self), expectedOrigin: origin)
                 #expect(checkpoint.size >= 10)
-                let inc = try await c.call(.get, "/api/v1/audit/proof/inclusion?index=3&size=\(checkpoint.size)", token: admin)
+                let inc = try await c.call(
+                    .get, "/api/v1/audit/proof/inclusion?index=3&size=\(checkpoint.size)", token: admin)
                 #expect(inc.status == 200)
-                let proof = InclusionProof(leafIndex: 3, treeSize: checkpoint.size, hashes: (inc.body["proof"] as? [String] ?? []).compactMap { TreeHash(base64: $0) })
-                try proof.verify(leafHash: try #require(TreeHash(base64: inc.body.str("leafHash") ?? "")), rootHash: checkpoint.rootHash)
+                let proof = InclusionProof(
+                    leafIndex: 3, treeSize: checkpoint.size,
+                    hashes: (inc.body["proof"] as? [String] ?? []).compactMap { TreeHash(base64: $0) })
+                try proof.verify(
+                    leafHash: try #require(TreeHash(base64: inc.body.str("leafHash") ?? "")),
+                    rootHash: checkpoint.rootHash)
                 // Leaf 0 is the organization's seeding event; the test events above belong to no organization
                 // and are not shown to the organization's administrator.
                 let events = try await c.call(.get, "/api/v1/audit/events?from=0&limit=20", token: admin)
@@ -132,17 +149,25 @@ struct AuditLogTests {
                 #expect(listed.count == 1)
                 #expect(listed.first?["index"] as? Int == 0)
                 #expect(listed.first?["type"] as? String == "organization.seeded")
-                let zero = try await c.call(.get, "/api/v1/audit/proof/inclusion?index=0&size=\(checkpoint.size)", token: admin)
+                let zero = try await c.call(
+                    .get, "/api/v1/audit/proof/inclusion?index=0&size=\(checkpoint.size)", token: admin)
                 #expect(listed.first?["leafHash"] as? String == zero.body.str("leafHash"))
-                let bad = try await c.call(.get, "/api/v1/audit/proof/inclusion?index=\(checkpoint.size)&size=\(checkpoint.size)", token: admin)
+                let bad = try await c.call(
+                    .get, "/api/v1/audit/proof/inclusion?index=\(checkpoint.size)&size=\(checkpoint.size)", token: admin
+                )
                 #expect(bad.status == 400)
-                #expect(try await c.call(.get, "/api/v1/audit/checkpoint", token: w.manifest.courierToken).status == 403)
+                #expect(
+                    try await c.call(.get, "/api/v1/audit/checkpoint", token: w.manifest.courierToken).status == 403)
                 // The auditor reads the log and nothing else.
                 let auditor = w.manifest.auditorToken
                 #expect(try await c.call(.get, "/api/v1/audit/checkpoint", token: auditor).status == 200)
-                #expect(try await c.call(.get, "/api/v1/audit/proof/consistency?from=1&to=\(checkpoint.size)", token: auditor).status == 200)
+                #expect(
+                    try await c.call(
+                        .get, "/api/v1/audit/proof/consistency?from=1&to=\(checkpoint.size)", token: auditor
+                    ).status == 200)
                 #expect(try await c.call(.get, "/api/v1/units/\(w.unit)", token: auditor).status == 403)
-                #expect(try await c.call(.post, "/api/v1/units/\(w.unit)/pin-entry/resume", token: auditor).status == 403)
+                #expect(
+                    try await c.call(.post, "/api/v1/units/\(w.unit)/pin-entry/resume", token: auditor).status == 403)
                 #expect(try await c.call(.get, "/api/v1/audit/checkpoint").status == 401)
             }
         }

@@ -1,5 +1,5 @@
-import CubbyDemo
 import CubbyCore
+import CubbyDemo
 import CubbyServer
 import Foundation
 import HTTPTypes
@@ -24,50 +24,125 @@ struct BadInputTests {
 
     static let unitPath = "/api/v1/units/{unit}"
     static let cases: [Case] = [
-        Case(name: "malformed JSON", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: "{\"trackingNumber\":", status: 400, error: "invalid_json"),
-        Case(name: "JSON array", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: "[1,2]", status: 400, error: "invalid_json"),
-        Case(name: "empty body", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: "", status: 400, error: "invalid_json"),
-        Case(name: "missing field", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","size":"S"}"#, status: 400, error: "invalid_request"),
-        Case(name: "wrong type", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":12,"recipientId":"{recipient}","size":"S"}"#, status: 400, error: "invalid_request"),
-        Case(name: "null field", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":null,"recipientId":"{recipient}","size":"S"}"#, status: 400, error: "invalid_request"),
-        Case(name: "unknown field", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S","admin":true}"#, status: 400, error: "invalid_request"),
-        Case(name: "bad size", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"XXL"}"#, status: 400, error: "invalid_request"),
-        Case(name: "bad tracking number", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"' OR 1=1 --","recipientId":"{recipient}","size":"S"}"#, status: 400, error: "invalid_request"),
-        Case(name: "recipient not a UUID", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"bob","size":"S"}"#, status: 400, error: "invalid_request"),
-        Case(name: "unknown recipient", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"00000000-0000-4000-8000-000000000000","size":"S"}"#, status: 404, error: "not_found"),
-        Case(name: "unknown unit", method: .post, path: "/api/v1/units/00000000-0000-4000-8000-000000000000/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 404, error: "not_found"),
-        Case(name: "unit id not a UUID", method: .post, path: "/api/v1/units/lobby/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 404, error: "not_found"),
-        Case(name: "text/plain body", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, contentType: "text/plain", status: 415, error: "unsupported_media_type"),
-        Case(name: "oversized body", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: #"{"trackingNumber":"\#(String(repeating: "A", count: 40_000))","recipientId":"{recipient}","size":"S"}"#, status: 413, error: "payload_too_large"),
-        Case(name: "no credential", method: .post, path: "\(unitPath)/dropoffs", who: .none, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 401, error: "unauthorized"),
-        Case(name: "forged credential", method: .post, path: "\(unitPath)/dropoffs", who: .bogus, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 401, error: "unauthorized"),
-        Case(name: "device cannot drop off", method: .post, path: "\(unitPath)/dropoffs", who: .device, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 403, error: "forbidden"),
-        Case(name: "courier cannot pick up", method: .post, path: "\(unitPath)/pickups", who: .courier, body: #"{"code":"1234567890"}"#, status: 403, error: "forbidden"),
-        Case(name: "another unit's device", method: .post, path: "\(unitPath)/pickups", who: .otherDevice, body: #"{"code":"1234567890"}"#, status: 404, error: "not_found"),
-        Case(name: "empty code", method: .post, path: "\(unitPath)/pickups", who: .device, body: #"{"code":""}"#, status: 400, error: "invalid_request"),
-        Case(name: "unknown event type", method: .post, path: "\(unitPath)/events", who: .device, body: #"{"type":"door_exploded","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 400, error: "invalid_request"),
-        Case(name: "door_closed without itemPresent", method: .post, path: "\(unitPath)/events", who: .device, body: #"{"type":"door_closed","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 400, error: "invalid_request"),
-        Case(name: "event for an unknown compartment", method: .post, path: "\(unitPath)/events", who: .device, body: #"{"type":"door_opened","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 404, error: "not_found"),
-        Case(name: "unknown parcel", method: .get, path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000", who: .admin, body: nil, status: 404, error: "not_found"),
-        Case(name: "cancel an unknown parcel", method: .post, path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/cancel", who: .carrier, body: nil, status: 404, error: "not_found"),
-        Case(name: "audit bad limit", method: .get, path: "/api/v1/audit/events?limit=0", who: .admin, body: nil, status: 400, error: "invalid_request"),
-        Case(name: "audit for a courier", method: .get, path: "/api/v1/audit/events", who: .courier, body: nil, status: 403, error: "forbidden"),
-        Case(name: "no such route", method: .get, path: "/api/v1/nothing-here", who: .admin, body: nil, status: 404, error: "not_found"),
+        Case(
+            name: "malformed JSON", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: "{\"trackingNumber\":", status: 400, error: "invalid_json"),
+        Case(
+            name: "JSON array", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: "[1,2]", status: 400,
+            error: "invalid_json"),
+        Case(
+            name: "empty body", method: .post, path: "\(unitPath)/dropoffs", who: .courier, body: "", status: 400,
+            error: "invalid_json"),
+        Case(
+            name: "missing field", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","size":"S"}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "wrong type", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":12,"recipientId":"{recipient}","size":"S"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "null field", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":null,"recipientId":"{recipient}","size":"S"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "unknown field", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S","admin":true}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "bad size", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"XXL"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "bad tracking number", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"' OR 1=1 --","recipientId":"{recipient}","size":"S"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "recipient not a UUID", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","recipientId":"bob","size":"S"}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "unknown recipient", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","recipientId":"00000000-0000-4000-8000-000000000000","size":"S"}"#,
+            status: 404, error: "not_found"),
+        Case(
+            name: "unknown unit", method: .post, path: "/api/v1/units/00000000-0000-4000-8000-000000000000/dropoffs",
+            who: .courier, body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 404,
+            error: "not_found"),
+        Case(
+            name: "unit id not a UUID", method: .post, path: "/api/v1/units/lobby/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 404, error: "not_found"),
+        Case(
+            name: "text/plain body", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, contentType: "text/plain",
+            status: 415, error: "unsupported_media_type"),
+        Case(
+            name: "oversized body", method: .post, path: "\(unitPath)/dropoffs", who: .courier,
+            body:
+                #"{"trackingNumber":"\#(String(repeating: "A", count: 40_000))","recipientId":"{recipient}","size":"S"}"#,
+            status: 413, error: "payload_too_large"),
+        Case(
+            name: "no credential", method: .post, path: "\(unitPath)/dropoffs", who: .none,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 401, error: "unauthorized"
+        ),
+        Case(
+            name: "forged credential", method: .post, path: "\(unitPath)/dropoffs", who: .bogus,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 401, error: "unauthorized"
+        ),
+        Case(
+            name: "device cannot drop off", method: .post, path: "\(unitPath)/dropoffs", who: .device,
+            body: #"{"trackingNumber":"X1","recipientId":"{recipient}","size":"S"}"#, status: 403, error: "forbidden"),
+        Case(
+            name: "courier cannot pick up", method: .post, path: "\(unitPath)/pickups", who: .courier,
+            body: #"{"code":"1234567890"}"#, status: 403, error: "forbidden"),
+        Case(
+            name: "another unit's device", method: .post, path: "\(unitPath)/pickups", who: .otherDevice,
+            body: #"{"code":"1234567890"}"#, status: 404, error: "not_found"),
+        Case(
+            name: "empty code", method: .post, path: "\(unitPath)/pickups", who: .device, body: #"{"code":""}"#,
+            status: 400, error: "invalid_request"),
+        Case(
+            name: "unknown event type", method: .post, path: "\(unitPath)/events", who: .device,
+            body: #"{"type":"door_exploded","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "door_closed without itemPresent", method: .post, path: "\(unitPath)/events", who: .device,
+            body: #"{"type":"door_closed","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "event for an unknown compartment", method: .post, path: "\(unitPath)/events", who: .device,
+            body: #"{"type":"door_opened","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 404,
+            error: "not_found"),
+        Case(
+            name: "unknown parcel", method: .get, path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000",
+            who: .admin, body: nil, status: 404, error: "not_found"),
+        Case(
+            name: "cancel an unknown parcel", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/cancel", who: .carrier, body: nil, status: 404,
+            error: "not_found"),
+        Case(
+            name: "audit bad limit", method: .get, path: "/api/v1/audit/events?limit=0", who: .admin, body: nil,
+            status: 400, error: "invalid_request"),
+        Case(
+            name: "audit for a courier", method: .get, path: "/api/v1/audit/events", who: .courier, body: nil,
+            status: 403, error: "forbidden"),
+        Case(
+            name: "no such route", method: .get, path: "/api/v1/nothing-here", who: .admin, body: nil, status: 404,
+            error: "not_found"),
     ]
 
     @Test("bad request table", arguments: Backend.available, cases)
     func badRequest(_ backend: Backend, _ c: Case) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
-            let token: String? = switch c.who {
-            case .none: nil
-            case .courier: m.courierToken
-            case .device: m.units[0].deviceToken
-            case .otherDevice: m.units[1].deviceToken
-            case .admin: m.adminToken
-            case .carrier: m.carrierToken
-            case .bogus: "cby_courier_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-            }
+            let token: String? =
+                switch c.who {
+                case .none: nil
+                case .courier: m.courierToken
+                case .device: m.units[0].deviceToken
+                case .otherDevice: m.units[1].deviceToken
+                case .admin: m.adminToken
+                case .carrier: m.carrierToken
+                case .bogus: "cby_courier_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                }
             let path = c.path.replacingOccurrences(of: "{unit}", with: w.unit)
             let body = c.body?.replacingOccurrences(of: "{recipient}", with: m.recipients[0].id)
             let before = try await w.counts()
@@ -87,16 +162,19 @@ struct BadInputTests {
     func outsideScope(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             // A second organization with its own unit: invisible to the first organization's courier.
-            let other = try await DemoSeed(store: w.parts.store, keys: w.parts.keys, now: w.clock.now).seed(server: "x", unitCount: 1)
+            let other = try await DemoSeed(store: w.parts.store, keys: w.parts.keys, now: w.clock.now).seed(
+                server: "x", unitCount: 1)
             try await w.test { c in
-                let r = try await c.call(.post, "/api/v1/units/\(other.units[0].id)/dropoffs", token: w.manifest.courierToken,
-                                         json: #"{"trackingNumber":"X9","recipientId":"\#(other.recipients[0].id)","size":"S"}"#)
+                let r = try await c.call(
+                    .post, "/api/v1/units/\(other.units[0].id)/dropoffs", token: w.manifest.courierToken,
+                    json: #"{"trackingNumber":"X9","recipientId":"\#(other.recipients[0].id)","size":"S"}"#)
                 #expect(r.status == 404)
                 let u = try await c.call(.get, "/api/v1/units/\(other.units[0].id)", token: w.manifest.adminToken)
                 #expect(u.status == 404)
                 // A recipient of another organization is unknown too.
-                let r2 = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: w.manifest.courierToken,
-                                          json: #"{"trackingNumber":"X9","recipientId":"\#(other.recipients[0].id)","size":"S"}"#)
+                let r2 = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: w.manifest.courierToken,
+                    json: #"{"trackingNumber":"X9","recipientId":"\#(other.recipients[0].id)","size":"S"}"#)
                 #expect(r2.status == 404)
             }
         }
@@ -109,13 +187,16 @@ struct BadInputTests {
             var operations: [(HTTPRequest.Method, String)] = []
             var currentPath: String?
             for line in doc.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix("  /"), line.hasSuffix(":") { currentPath = String(line.dropFirst(2).dropLast()) }
-                else if let p = currentPath, line.hasPrefix("    "), !line.hasPrefix("     ") {
+                if line.hasPrefix("  /"), line.hasSuffix(":") {
+                    currentPath = String(line.dropFirst(2).dropLast())
+                } else if let p = currentPath, line.hasPrefix("    "), !line.hasPrefix("     ") {
                     let key = line.trimmingCharacters(in: .whitespaces).dropLast()
                     if ["get", "post", "put", "delete", "patch"].contains(key) {
                         operations.append((HTTPRequest.Method(rawValue: key.uppercased())!, p))
                     }
-                } else if !line.hasPrefix(" ") { currentPath = nil }
+                } else if !line.hasPrefix(" ") {
+                    currentPath = nil
+                }
             }
             #expect(operations.count >= 12)
             let ops = operations

@@ -1,5 +1,5 @@
-import CubbyDemo
 import ArgumentParser
+import CubbyDemo
 import CubbyEdgeCLI
 import Testing
 
@@ -18,21 +18,35 @@ struct EdgeCommandLineTests {
 
     @Test("run: the serial bus's speed, reply timeout, tries and device are checked")
     func runOptions() throws {
-        Self.refuses(EdgeRunCommand.self, ["--bus", "serial:/dev/ttyUSB0", "--baud", "12345"], mentioning: "--baud must be one of")
-        Self.refuses(EdgeRunCommand.self, ["--reply-timeout-ms", "5"], mentioning: "--reply-timeout-ms must be 20–5000")
+        Self.refuses(
+            EdgeRunCommand.self, ["--bus", "serial:/dev/ttyUSB0", "--baud", "12345"],
+            mentioning: "--baud must be one of")
+        Self.refuses(
+            EdgeRunCommand.self, ["--reply-timeout-ms", "5"], mentioning: "--reply-timeout-ms must be 20–5000")
         Self.refuses(EdgeRunCommand.self, ["--tries", "0"], mentioning: "--tries must be 1–10")
         Self.refuses(EdgeRunCommand.self, ["--bus", "serial:"], mentioning: "--bus must be simulated or serial:PATH")
         Self.refuses(EdgeRunCommand.self, ["--bus", "usb"], mentioning: "--bus must be simulated or serial:PATH")
-        _ = try EdgeRunCommand.parseAsRoot(["--bus", "serial:/dev/ttyUSB0", "--baud", "19200", "--reply-timeout-ms", "80", "--tries", "5"])
+        _ = try EdgeRunCommand.parseAsRoot([
+            "--bus", "serial:/dev/ttyUSB0", "--baud", "19200", "--reply-timeout-ms", "80", "--tries", "5",
+        ])
     }
 
     @Test("emulate-boards: board addresses, speed and auto-close are checked")
     func emulatorOptions() throws {
-        Self.refuses(EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--boards", "0,4"], mentioning: "--boards must list addresses 0–3")
-        Self.refuses(EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--boards", "0,,1"], mentioning: "--boards must list addresses 0–3")
-        Self.refuses(EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--baud", "300"], mentioning: "--baud must be one of")
-        Self.refuses(EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--auto-close-ms", "-1"], mentioning: "--auto-close-ms")
+        Self.refuses(
+            EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--boards", "0,4"],
+            mentioning: "--boards must list addresses 0–3")
+        Self.refuses(
+            EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--boards", "0,,1"],
+            mentioning: "--boards must list addresses 0–3")
+        Self.refuses(
+            EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--baud", "300"], mentioning: "--baud must be one of")
+        Self.refuses(
+            EdgeEmulateBoardsCommand.self, ["--device", "/tmp/x", "--auto-close-ms", "-1"],
+            mentioning: "--auto-close-ms")
         Self.refuses(EdgeEmulateBoardsCommand.self, [], mentioning: "--device")
-        _ = try EdgeEmulateBoardsCommand.parseAsRoot(["--device", "/tmp/x", "--boards", "0, 1,3", "--auto-close-ms", "0"])
+        _ = try EdgeEmulateBoardsCommand.parseAsRoot([
+            "--device", "/tmp/x", "--boards", "0, 1,3", "--auto-close-ms", "0",
+        ])
     }
 }

@@ -1,17 +1,17 @@
-import CubbyDemo
+import Crypto
 import CubbyCore
 import CubbyCrypto
+import CubbyDemo
 import CubbyDevices
 import CubbyEdge
 import CubbyKiosk
 import CubbyServer
 import CubbyStore
-import Crypto
 import Foundation
 import HTTPTypes
-import NIOHTTP1
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import ServiceLifecycle
 import SwiftASN1
@@ -34,14 +34,22 @@ struct EdgeListener {
             settings.tlsKey = key
         }
         let port = Mutex<Int?>(nil)
-        guard let service = try buildEdgeListener(parts: world.parts, settings: settings, logger: TestWorld.logger, onServerRunning: { channel in
-            port.withLock { $0 = channel.localAddress?.port }
-        }) else { throw EdgeLinkError.configuration("no edge listener") }
+        guard
+            let service = try buildEdgeListener(
+                parts: world.parts, settings: settings, logger: TestWorld.logger,
+                onServerRunning: { channel in
+                    port.withLock { $0 = channel.localAddress?.port }
+                })
+        else { throw EdgeLinkError.configuration("no edge listener") }
         let group = ServiceGroup(configuration: .init(services: [service], logger: TestWorld.logger))
         let task = Task { try await group.run() }
         for _ in 0..<200 where port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(25)) }
-        guard let bound = port.withLock({ $0 }) else { throw EdgeLinkError.configuration("the edge listener did not start") }
-        let pin = try ServerIdentity.loadOrCreate(certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: []).spkiSHA256()
+        guard let bound = port.withLock({ $0 }) else {
+            throw EdgeLinkError.configuration("the edge listener did not start")
+        }
+        let pin = try ServerIdentity.loadOrCreate(
+            certificatePath: settings.tlsCertificate, keyPath: settings.tlsKey, hosts: []
+        ).spkiSHA256()
         return EdgeListener(port: bound, pin: pin, group: group, task: task)
     }
 
@@ -62,7 +70,10 @@ final class TestUnit: Sendable {
     let link: EdgeServerLink
     let linkTask = Mutex<Task<Void, Never>?>(nil)
 
-    init(journal: EdgeJournal, bus: SimulatedLockBus, sensors: SimulatedSensorPanel, controller: LockerController, link: EdgeServerLink) {
+    init(
+        journal: EdgeJournal, bus: SimulatedLockBus, sensors: SimulatedSensorPanel, controller: LockerController,
+        link: EdgeServerLink
+    ) {
         self.journal = journal
         self.bus = bus
         self.sensors = sensors
@@ -70,12 +81,18 @@ final class TestUnit: Sendable {
         self.link = link
     }
 
-    static func start(_ world: TestWorld, listener: EdgeListener, token: String, name: String = "Lobby A") async throws -> TestUnit {
-        let journal = try await EdgeJournal.open(path: world.dir + "/journal-\(UUID().uuidString).sqlite", logger: TestWorld.logger)
+    static func start(_ world: TestWorld, listener: EdgeListener, token: String, name: String = "Lobby A") async throws
+        -> TestUnit
+    {
+        let journal = try await EdgeJournal.open(
+            path: world.dir + "/journal-\(UUID().uuidString).sqlite", logger: TestWorld.logger)
         let bus = SimulatedLockBus(boards: 2, closeAfter: .milliseconds(150))
         let sensors = SimulatedSensorPanel()
-        let controller = LockerController(journal: journal, bus: bus, camera: SimulatedCamera(unitName: name), logger: TestWorld.logger)
-        let link = EdgeServerLink(server: listener.url, tls: try PinnedTLS(pin: listener.pin), token: token, journal: journal, logger: TestWorld.logger)
+        let controller = LockerController(
+            journal: journal, bus: bus, camera: SimulatedCamera(unitName: name), logger: TestWorld.logger)
+        let link = EdgeServerLink(
+            server: listener.url, tls: try PinnedTLS(pin: listener.pin), token: token, journal: journal,
+            logger: TestWorld.logger)
         link.attach(controller)
         await controller.simulate(on: bus)
         try await controller.start(uplink: link, sensors: sensors)
@@ -125,7 +142,9 @@ struct EdgeLinkTests {
     /// Enrolls unit 0 of the world and returns its device token.
     static func enroll(_ world: TestWorld, _ listener: EdgeListener) async throws -> String {
         let (code, _) = try await world.parts.edges.issueEnrollmentCodeFromConsole(unitId: world.unit)
-        return try await EdgeEnrollment.enroll(server: listener.url, tls: try PinnedTLS(pin: listener.pin), code: code, label: nil).deviceToken
+        return try await EdgeEnrollment.enroll(
+            server: listener.url, tls: try PinnedTLS(pin: listener.pin), code: code, label: nil
+        ).deviceToken
     }
 
     @Test("an enrollment code works once, over TLS 1.3 with the server's key pinned", arguments: Backend.available)
@@ -135,15 +154,20 @@ struct EdgeLinkTests {
             defer { Task { await listener.stop() } }
             let (code, _) = try await world.parts.edges.issueEnrollmentCodeFromConsole(unitId: world.unit)
             let tls = try PinnedTLS(pin: listener.pin)
-            let first = try await EdgeEnrollment.enroll(server: listener.url, tls: tls, code: code.lowercased(), label: "test controller")
+            let first = try await EdgeEnrollment.enroll(
+                server: listener.url, tls: tls, code: code.lowercased(), label: "test controller")
             #expect(first.unitId == world.unit)
             #expect(first.deviceToken.hasPrefix("cby_device_"))
-            await #expect(throws: EdgeLinkError.self) { try await EdgeEnrollment.enroll(server: listener.url, tls: tls, code: code, label: nil) }
+            await #expect(throws: EdgeLinkError.self) {
+                try await EdgeEnrollment.enroll(server: listener.url, tls: tls, code: code, label: nil)
+            }
             await #expect(throws: EdgeLinkError.self) {
                 try await EdgeEnrollment.enroll(server: listener.url, tls: tls, code: "AAAA-BBBB-CCCC-DDDD", label: nil)
             }
             // The device credential works on the API; once revoked it does not.
-            let unitView = try await world.test { client in try await client.call(.get, "/api/v1/units/\(world.unit)", token: first.deviceToken) }
+            let unitView = try await world.test { client in
+                try await client.call(.get, "/api/v1/units/\(world.unit)", token: first.deviceToken)
+            }
             #expect(unitView.status == 200)
             let enrolled = try await world.parts.store.read { s in try await s.unit(world.unit)?.edgeEnrolledAt }
             #expect(enrolled != nil)
@@ -170,12 +194,15 @@ struct EdgeLinkTests {
             let serverKey = P256.Signing.PrivateKey()
             let now = Date()
             let serverCert = try Certificate(
-                version: .v3, serialNumber: .init(), publicKey: .init(serverKey.publicKey), notValidBefore: now - 60, notValidAfter: now + 3600,
-                issuer: caName, subject: try DistinguishedName { CommonName("127.0.0.1") }, signatureAlgorithm: .ecdsaWithSHA256,
+                version: .v3, serialNumber: .init(), publicKey: .init(serverKey.publicKey), notValidBefore: now - 60,
+                notValidAfter: now + 3600,
+                issuer: caName, subject: try DistinguishedName { CommonName("127.0.0.1") },
+                signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
                     SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
                 }, issuerPrivateKey: .init(caKey))
-            let certPath = world.dir + "/ca-issued.pem", keyPath = world.dir + "/ca-issued-key.pem"
+            let certPath = world.dir + "/ca-issued.pem"
+            let keyPath = world.dir + "/ca-issued-key.pem"
             try serverCert.serializeAsPEM().pemString.write(toFile: certPath, atomically: true, encoding: .utf8)
             try serverKey.pemRepresentation.write(toFile: keyPath, atomically: true, encoding: .utf8)
             let listener = try await EdgeListener.start(world, certificate: certPath, key: keyPath)
@@ -185,7 +212,10 @@ struct EdgeLinkTests {
             #expect(await Self.refused(try PinnedTLS(pin: caPin), health))
             #expect(await Self.refused(try PinnedTLS(pin: String(repeating: "ab", count: 32)), health))
             // Pinned to the server's own key: accepted, though no CA is trusted at all.
-            #expect(listener.pin == SHA256.hash(data: serverKey.publicKey.derRepresentation).map { String(format: "%02x", $0) }.joined())
+            #expect(
+                listener.pin
+                    == SHA256.hash(data: serverKey.publicKey.derRepresentation).map { String(format: "%02x", $0) }
+                    .joined())
             let ok = try await PinnedTLS(pin: listener.pin).request(url: health, method: .GET, json: nil)
             #expect(ok.status == 200)
             await listener.stop()
@@ -197,7 +227,9 @@ struct EdgeLinkTests {
         try await TestWorld.with(backend, start: Date()) { world in
             let edges = world.parts.edges
             func event(_ seq: Int64, previous: String, kind: EdgeEventKind = .serviceDoor) -> EdgeEvent {
-                var e = EdgeEvent(seq: seq, occurredAt: Int64(Date().timeIntervalSince1970 * 1000), kind: kind, detail: ["open": "true"], previousHash: previous)
+                var e = EdgeEvent(
+                    seq: seq, occurredAt: Int64(Date().timeIntervalSince1970 * 1000), kind: kind,
+                    detail: ["open": "true"], previousHash: previous)
                 e.hash = EdgeJournalHash.hash(previous: previous, event: e)
                 return e
             }
@@ -220,20 +252,29 @@ struct EdgeLinkTests {
             #expect(kinds.contains("edge.chain_broken"))
             // A photo that is not what the event names is refused, and nothing is stored.
             let e5 = { () -> EdgeEvent in
-                var e = EdgeEvent(seq: 5, occurredAt: 1, kind: .codeRejected, detail: ["method": "pin"], photoSHA256: String(repeating: "0", count: 64), previousHash: forged.hash)
+                var e = EdgeEvent(
+                    seq: 5, occurredAt: 1, kind: .codeRejected, detail: ["method": "pin"],
+                    photoSHA256: String(repeating: "0", count: 64), previousHash: forged.hash)
                 e.hash = EdgeJournalHash.hash(previous: forged.hash, event: e)
                 return e
             }()
-            await #expect(throws: DomainError.self) { _ = try await edges.apply(unitId: world.unit, event: e5, photo: Data([1, 2, 3])) }
+            await #expect(throws: DomainError.self) {
+                _ = try await edges.apply(unitId: world.unit, event: e5, photo: Data([1, 2, 3]))
+            }
             #expect(try await world.parts.store.read { s in try await s.deviceEvent(unit: world.unit, seq: 5) } == nil)
         }
     }
 
     /// Drops a parcel off at unit 0 through the API and waits until the unit's controller holds its code; returns the PIN.
-    static func deposit(_ world: TestWorld, _ unit: TestUnit, tracking: String) async throws -> (pin: String, parcel: String) {
+    static func deposit(_ world: TestWorld, _ unit: TestUnit, tracking: String) async throws -> (
+        pin: String, parcel: String
+    ) {
         let r = try await world.test { client in
-            try await client.call(.post, "/api/v1/units/\(world.unit)/dropoffs", token: world.manifest.courierToken,
-                                  json: #"{"trackingNumber":"\#(tracking)","recipientId":"\#(world.manifest.recipients[0].id)","size":"S"}"#)
+            try await client.call(
+                .post, "/api/v1/units/\(world.unit)/dropoffs", token: world.manifest.courierToken,
+                json:
+                    #"{"trackingNumber":"\#(tracking)","recipientId":"\#(world.manifest.recipients[0].id)","size":"S"}"#
+            )
         }
         #expect(r.status == 201)
         let parcel = try #require(r.body.str("parcelId"))
@@ -246,7 +287,9 @@ struct EdgeLinkTests {
         return (pin, parcel)
     }
 
-    @Test("a PIN opens its door while the server is unreachable; after the sync the parcel is picked up and the PIN is dead", arguments: Backend.available)
+    @Test(
+        "a PIN opens its door while the server is unreachable; after the sync the parcel is picked up and the PIN is dead",
+        arguments: Backend.available)
     func offlinePickup(_ backend: Backend) async throws {
         try await TestWorld.with(backend, simulate: false, start: Date()) { world in
             let listener = try await EdgeListener.start(world)
@@ -278,14 +321,16 @@ struct EdgeLinkTests {
             }
             // Nowhere else either: the API refuses the same PIN.
             let again = try await world.test { client in
-                try await client.call(.post, "/api/v1/units/\(world.unit)/pickups", token: world.device, json: #"{"code":"\#(pin)"}"#)
+                try await client.call(
+                    .post, "/api/v1/units/\(world.unit)/pickups", token: world.device, json: #"{"code":"\#(pin)"}"#)
             }
             #expect(again.status == 403)
             let events = try await world.parts.store.read { s in try await s.auditEvents(parcel: parcel) }.map(\.type)
             #expect(events.contains("pickup.succeeded"))
             // The rejected code and the pickup both carry a still, stored by its SHA-256.
             let stored = try await world.parts.store.read { s in try await s.deviceEvents(unit: world.unit) }
-            let withPhoto = stored.compactMap { try? JSONDecoder().decode(EdgeEvent.self, from: Data($0.body.utf8)) }.filter { $0.kind == .pickup }
+            let withPhoto = stored.compactMap { try? JSONDecoder().decode(EdgeEvent.self, from: Data($0.body.utf8)) }
+                .filter { $0.kind == .pickup }
             let sha = try #require(withPhoto.first?.photoSHA256)
             let photo = try #require(try await world.parts.store.read { s in try await s.evidence(sha256: sha) })
             #expect(photo.bytes.starts(with: [0xFF, 0xD8]))
@@ -296,7 +341,9 @@ struct EdgeLinkTests {
         }
     }
 
-    @Test("a tamper signal locks every board at once, offline too, and only an administrator's release opens the unit again", arguments: Backend.available)
+    @Test(
+        "a tamper signal locks every board at once, offline too, and only an administrator's release opens the unit again",
+        arguments: Backend.available)
     func tamperLockdown(_ backend: Backend) async throws {
         try await TestWorld.with(backend, simulate: false, start: Date()) { world in
             let listener = try await EdgeListener.start(world)
@@ -308,7 +355,9 @@ struct EdgeLinkTests {
             await unit.disconnect()
             unit.bus.clearRecords()
             unit.sensors.raise(.tamper(.pry, detail: "test"))
-            try await eventually("every board is locked") { Set(unit.bus.lockAlls.map(\.board)).isSuperset(of: [0, 1]) }
+            try await eventually("every board is locked") {
+                Set(unit.bus.lockAlls.map(\.board)).isSuperset(of: [0, 1])
+            }
             #expect(await unit.controller.condition().lockedDown)
             #expect(await unit.controller.pickup(code: pin, method: .pin) == .lockedDown)
             #expect(unit.bus.unlocks.isEmpty)
@@ -320,9 +369,14 @@ struct EdgeLinkTests {
             let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }.map(\.kind)
             #expect(alerts.contains("tamper"))
             // An open command during lockdown is refused and logged.
-            try await world.parts.edges.openDoorFromConsole(unitId: world.unit, compartmentId: try await world.parts.edges.state(unitId: world.unit).compartments[0].id, reason: .removal)
+            try await world.parts.edges.openDoorFromConsole(
+                unitId: world.unit,
+                compartmentId: try await world.parts.edges.state(unitId: world.unit).compartments[0].id,
+                reason: .removal)
             try await eventually("the refused open is in the audit log") {
-                try await world.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }.contains { $0.type == "door.open_refused" }
+                try await world.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }.contains {
+                    $0.type == "door.open_refused"
+                }
             }
             #expect(unit.bus.unlocks.isEmpty)
 
@@ -331,7 +385,8 @@ struct EdgeLinkTests {
             try await eventually("the unit is released") { await !unit.controller.condition().lockedDown }
             let afterRelease = await unit.controller.pickup(code: pin, method: .pin)
             guard afterRelease.isOpened else {
-                Issue.record("the PIN did not open after the release: \(afterRelease), \(await unit.controller.condition())")
+                Issue.record(
+                    "the PIN did not open after the release: \(afterRelease), \(await unit.controller.condition())")
                 return
             }
             await unit.stop()
@@ -339,7 +394,9 @@ struct EdgeLinkTests {
         }
     }
 
-    @Test("a lock that does not answer takes its compartment out of service and raises an alert", arguments: Backend.available)
+    @Test(
+        "a lock that does not answer takes its compartment out of service and raises an alert",
+        arguments: Backend.available)
     func lockFault(_ backend: Backend) async throws {
         try await TestWorld.with(backend, simulate: false, start: Date()) { world in
             let listener = try await EdgeListener.start(world)
@@ -349,9 +406,11 @@ struct EdgeLinkTests {
             let state = try await world.parts.edges.state(unitId: world.unit)
             let onBoard1 = try #require(state.compartments.first { $0.board == 1 })
             unit.bus.setUnresponsive(board: 1)
-            try await world.parts.edges.openDoorFromConsole(unitId: world.unit, compartmentId: onBoard1.id, reason: .removal)
+            try await world.parts.edges.openDoorFromConsole(
+                unitId: world.unit, compartmentId: onBoard1.id, reason: .removal)
             try await eventually("the compartment is out of service") {
-                try await world.parts.store.read { s in try await s.compartment(onBoard1.id)?.state.rawValue } == "out_of_service"
+                try await world.parts.store.read { s in try await s.compartment(onBoard1.id)?.state.rawValue }
+                    == "out_of_service"
             }
             let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }
             #expect(alerts.contains { $0.kind == "compartment_fault" && $0.compartmentId == onBoard1.id })
@@ -361,14 +420,19 @@ struct EdgeLinkTests {
             }
             // Other boards still work.
             let onBoard0 = try #require(state.compartments.first { $0.board == 0 })
-            try await world.parts.edges.openDoorFromConsole(unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
+            try await world.parts.edges.openDoorFromConsole(
+                unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
             try await eventually("board 0 unlocks") { unit.bus.unlocks.contains { $0.address.board == 0 } }
             // Repaired: an administrator puts the compartment back in service, and the unit hears of it over the link.
             let back = try await world.test { c in
-                try await c.call(.post, "/api/v1/compartments/\(onBoard1.id)/service", token: world.manifest.adminToken, json: #"{"inService":true}"#)
+                try await c.call(
+                    .post, "/api/v1/compartments/\(onBoard1.id)/service", token: world.manifest.adminToken,
+                    json: #"{"inService":true}"#)
             }
             #expect(back.status == 200)
-            try await eventually("the unit has the compartment back in service") { await unit.controller.condition().outOfService.isEmpty }
+            try await eventually("the unit has the compartment back in service") {
+                await unit.controller.condition().outOfService.isEmpty
+            }
             await unit.stop()
             await listener.stop()
         }
@@ -376,7 +440,8 @@ struct EdgeLinkTests {
 
     @Test("concurrent appends to the journal are numbered without gaps and chained, and survive reopening")
     func journalConcurrentAppends() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-journal-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-journal-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let journal = try await EdgeJournal.open(path: dir + "/journal.sqlite", logger: TestWorld.logger)

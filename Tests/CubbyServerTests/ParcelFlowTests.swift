@@ -1,5 +1,5 @@
-import CubbyDemo
 import CubbyCore
+import CubbyDemo
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -19,7 +19,9 @@ struct ParcelFlowTests {
             let m = w.manifest
             let recipient = m.recipients[0].id
             let parcelId = try await w.test { c in
-                let r = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken, json: Self.dropoffBody("1Z0001", recipient))
+                let r = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: Self.dropoffBody("1Z0001", recipient))
                 #expect(r.status == 201)
                 #expect(r.body.str("state") == "reserved")
                 #expect(r.body.obj("compartment")?.str("label") != nil)
@@ -41,10 +43,12 @@ struct ParcelFlowTests {
                 let p = try await c.call(.get, "/api/v1/parcels/\(parcelId)", token: m.courierToken)
                 #expect(p.status == 200)
                 #expect(p.body.str("state") == "deposited")
-                let pick = try await c.call(.post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
+                let pick = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
                 #expect(pick.status == 200)
                 #expect(pick.body.str("parcelId") == parcelId)
-                let again = try await c.call(.post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
+                let again = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
                 #expect(again.status == 403)
                 #expect(again.body.str("error") == "invalid_code")
                 let after = try await c.call(.get, "/api/v1/parcels/\(parcelId)", token: m.courierToken)
@@ -58,7 +62,10 @@ struct ParcelFlowTests {
             // The audit trail tells the story, and never holds the PIN or the QR token.
             let events = try await w.parts.store.read { s in try await s.auditEvents(parcel: parcelId) }
             let types = events.map(\.type)
-            for t in ["parcel.reserved", "door.open_commanded", "door.opened", "door.closed", "parcel.deposited", "credential.issued", "pickup.succeeded", "compartment.freed"] {
+            for t in [
+                "parcel.reserved", "door.open_commanded", "door.opened", "door.closed", "parcel.deposited",
+                "credential.issued", "pickup.succeeded", "compartment.freed",
+            ] {
                 #expect(types.contains(t), "missing \(t)")
             }
             let all = try await w.parts.store.read { s in try await s.auditEvents(from: 0, limit: 10_000) }
@@ -76,27 +83,36 @@ struct ParcelFlowTests {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
             try await w.test { c in
-                let r = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken, json: Self.dropoffBody("QR1", m.recipients[1].id, "S"))
+                let r = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: Self.dropoffBody("QR1", m.recipients[1].id, "S"))
                 #expect(r.status == 201)
             }
             try await w.settle()
             let note = try #require(try w.notifications().first)
             try await w.test { c in
                 // A QR for another unit's kiosk is refused.
-                let other = try await c.call(.post, "/api/v1/units/\(m.units[1].id)/pickups", token: m.units[1].deviceToken, json: #"{"code":"\#(note["qr"]!)"}"#)
+                let other = try await c.call(
+                    .post, "/api/v1/units/\(m.units[1].id)/pickups", token: m.units[1].deviceToken,
+                    json: #"{"code":"\#(note["qr"]!)"}"#)
                 #expect(other.status == 403)
-                let ok = try await c.call(.post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(note["qr"]!)"}"#)
+                let ok = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(note["qr"]!)"}"#)
                 #expect(ok.status == 200)
-                let qrAgain = try await c.call(.post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(note["qr"]!)"}"#)
+                let qrAgain = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(note["qr"]!)"}"#)
                 #expect(qrAgain.status == 403)
-                let pin = try await c.call(.post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(note["pin"]!)"}"#)
+                let pin = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(note["pin"]!)"}"#)
                 #expect(pin.status == 403)
                 #expect(pin.body.str("error") == "invalid_code")
             }
         }
     }
 
-    @Test("concurrent drop-offs never share a compartment; the 25th and later get unit_full", arguments: Backend.available)
+    @Test(
+        "concurrent drop-offs never share a compartment; the 25th and later get unit_full", arguments: Backend.available
+    )
     func concurrentDropoffs(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
@@ -104,8 +120,9 @@ struct ParcelFlowTests {
                 try await withThrowingTaskGroup(of: (Int, String?, String?).self) { group in
                     for i in 0..<32 {
                         group.addTask {
-                            let r = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                                                     json: Self.dropoffBody("CC\(i)", m.recipients[i % 2].id, "S"))
+                            let r = try await c.call(
+                                .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                                json: Self.dropoffBody("CC\(i)", m.recipients[i % 2].id, "S"))
                             return (r.status, r.body.obj("compartment")?.str("id"), r.body.str("error"))
                         }
                     }
@@ -123,7 +140,9 @@ struct ParcelFlowTests {
         }
     }
 
-    @Test("best fit: smallest free compartment; accessible ones kept for recipients who need them", arguments: Backend.available)
+    @Test(
+        "best fit: smallest free compartment; accessible ones kept for recipients who need them",
+        arguments: Backend.available)
     func bestFit(_ backend: Backend) async throws {
         let layout: [(SizeClass, Bool)] = [(.small, true), (.medium, false), (.large, false), (.large, true)]
         try await TestWorld.with(backend, layout: layout) { w in
@@ -132,7 +151,9 @@ struct ParcelFlowTests {
             let plain = m.recipients.first { !$0.needsAccessible }!.id
             try await w.test { c in
                 func drop(_ t: String, _ r: String, _ size: String) async throws -> (Int, String?) {
-                    let x = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken, json: Self.dropoffBody(t, r, size))
+                    let x = try await c.call(
+                        .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                        json: Self.dropoffBody(t, r, size))
                     return (x.status, x.body.obj("compartment")?.str("label"))
                 }
                 // Small parcel, no need: the accessible S is skipped for the medium.
@@ -149,19 +170,27 @@ struct ParcelFlowTests {
         }
     }
 
-    @Test("a pre-announced parcel is reserved by the courier's drop-off under the same id", arguments: Backend.available)
+    @Test(
+        "a pre-announced parcel is reserved by the courier's drop-off under the same id", arguments: Backend.available)
     func announceThenDropoff(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
             try await w.test { c in
-                let a = try await c.call(.post, "/api/v1/parcels", token: m.carrierToken,
-                                         json: #"{"trackingNumber":"PRE1","recipientId":"\#(m.recipients[0].id)","unitId":"\#(w.unit)","size":"L"}"#)
+                let a = try await c.call(
+                    .post, "/api/v1/parcels", token: m.carrierToken,
+                    json:
+                        #"{"trackingNumber":"PRE1","recipientId":"\#(m.recipients[0].id)","unitId":"\#(w.unit)","size":"L"}"#
+                )
                 #expect(a.status == 201)
                 #expect(a.body.str("state") == "announced")
-                let d = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken, json: Self.dropoffBody("PRE1", m.recipients[0].id, "L"))
+                let d = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: Self.dropoffBody("PRE1", m.recipients[0].id, "L"))
                 #expect(d.status == 201)
                 #expect(d.body.str("parcelId") == a.body.str("id"))
-                let dup = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken, json: Self.dropoffBody("PRE1", m.recipients[0].id, "L"))
+                let dup = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: Self.dropoffBody("PRE1", m.recipients[0].id, "L"))
                 #expect(dup.status == 409)
                 #expect(dup.body.str("error") == "duplicate_parcel")
             }
@@ -173,7 +202,9 @@ struct ParcelFlowTests {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
             let parcelId = try await w.test { c in
-                let r = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken, json: Self.dropoffBody("EXP1", m.recipients[0].id))
+                let r = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: Self.dropoffBody("EXP1", m.recipients[0].id))
                 return try #require(r.body.str("parcelId"))
             }
             try await w.settle()
@@ -185,7 +216,8 @@ struct ParcelFlowTests {
             try await w.test { c in
                 let p = try await c.call(.get, "/api/v1/parcels/\(parcelId)", token: m.adminToken)
                 #expect(p.body.str("state") == "expired")
-                let pick = try await c.call(.post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
+                let pick = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
                 #expect(pick.status == 403)
                 let courierRemove = try await c.call(.post, "/api/v1/parcels/\(parcelId)/remove", token: m.courierToken)
                 #expect(courierRemove.status == 403)
@@ -207,7 +239,8 @@ struct ParcelFlowTests {
         try await TestWorld.with(backend, simulate: false) { w in
             let m = w.manifest
             let p = try principal(w, .courier)
-            let d = try await w.desk.dropoff(p, unitId: w.unit, trackingNumber: "TO1", recipientId: m.recipients[0].id, size: .small)
+            let d = try await w.desk.dropoff(
+                p, unitId: w.unit, trackingNumber: "TO1", recipientId: m.recipients[0].id, size: .small)
             w.clock.advance(599)
             #expect(try await w.desk.expireDue() == 0)
             w.clock.advance(2)
@@ -218,7 +251,10 @@ struct ParcelFlowTests {
             #expect(c?.state.rawValue == "available")
             #expect(c?.parcelId == nil)
             // A late door report with an item no longer deposits anything.
-            try await w.desk.handle(UnitDoorEvent(kind: .doorClosed, unitId: w.unit, compartmentId: d.compartment.id, itemPresent: true, occurredAt: w.clock.now), actor: .system)
+            try await w.desk.handle(
+                UnitDoorEvent(
+                    kind: .doorClosed, unitId: w.unit, compartmentId: d.compartment.id, itemPresent: true,
+                    occurredAt: w.clock.now), actor: .system)
             #expect(try await w.desk.parcel(p, id: d.parcel.id).state.rawValue == "cancelled")
         }
     }
@@ -232,9 +268,18 @@ func principal(_ w: TestWorld, _ role: Principal.Role) throws -> Principal {
     switch role {
     case .admin, .superAdmin: return Principal(role: role, credentialId: .make(), organizationId: org, siteIds: [site])
     case .resident: return Principal(role: .resident, credentialId: .make(), organizationId: org)
-    case .courier: return Principal(role: .courier, credentialId: .make(), organizationId: org, carrierId: CarrierID(uuidString: m.carrierId), siteIds: [site], subjectId: .make())
-    case .carrier: return Principal(role: .carrier, credentialId: .make(), organizationId: org, carrierId: CarrierID(uuidString: m.carrierId), siteIds: [site])
-    case .device: return Principal(role: .device, credentialId: .make(), organizationId: org, unitId: UnitID(uuidString: w.unit), siteIds: [site])
+    case .courier:
+        return Principal(
+            role: .courier, credentialId: .make(), organizationId: org, carrierId: CarrierID(uuidString: m.carrierId),
+            siteIds: [site], subjectId: .make())
+    case .carrier:
+        return Principal(
+            role: .carrier, credentialId: .make(), organizationId: org, carrierId: CarrierID(uuidString: m.carrierId),
+            siteIds: [site])
+    case .device:
+        return Principal(
+            role: .device, credentialId: .make(), organizationId: org, unitId: UnitID(uuidString: w.unit),
+            siteIds: [site])
     case .auditor: return Principal(role: .auditor, credentialId: .make(), organizationId: org, siteIds: [site])
     }
 }

@@ -69,7 +69,10 @@ struct PickupRulesTests {
             try resigned(i) { $0.u = UUID(uuidString: i.otherUnit)! }
         },
         Row(name: "a validly signed QR token that has expired", opens: false) { i in
-            try resigned(i) { $0 = QRTokenClaims(parcel: $0.p, unit: $0.u, compartment: $0.c, expiresAt: Date().addingTimeInterval(-60), nonce: $0.n) }
+            try resigned(i) {
+                $0 = QRTokenClaims(
+                    parcel: $0.p, unit: $0.u, compartment: $0.c, expiresAt: Date().addingTimeInterval(-60), nonce: $0.n)
+            }
         },
         Row(name: "a validly signed QR token with another nonce", opens: false) { i in
             try resigned(i) { $0.n = Base64URL.encode(SecretGenerator.bytes(16)) }
@@ -94,13 +97,15 @@ struct PickupRulesTests {
             try await w.settle()
             let note = try #require(try w.notifications().last)
             let issued = Issued(
-                pin: try #require(note["pin"]), qr: try #require(note["qr"]), keys: w.parts.keys, otherUnit: w.manifest.units[1].id)
+                pin: try #require(note["pin"]), qr: try #require(note["qr"]), keys: w.parts.keys,
+                otherUnit: w.manifest.units[1].id)
             let code = try row.code(issued)
 
             // At the unit: its controller checks the code by itself, from the state the server sends it.
             let journal = try await EdgeJournal.open(path: w.dir + "/journal.sqlite", logger: TestWorld.logger)
             let bus = SimulatedLockBus(boards: 2, closeAfter: .milliseconds(50))
-            let controller = LockerController(journal: journal, bus: bus, camera: SimulatedCamera(unitName: "Lobby A"), logger: TestWorld.logger)
+            let controller = LockerController(
+                journal: journal, bus: bus, camera: SimulatedCamera(unitName: "Lobby A"), logger: TestWorld.logger)
             try await controller.start(uplink: nil, sensors: nil)
             await controller.apply(state: try await w.parts.edges.state(unitId: w.unit))
             let atUnit = await controller.pickup(code: code, method: .pin)
@@ -117,7 +122,8 @@ struct PickupRulesTests {
                 #expect(atServer.status == 200, "at the server: \(atServer.status) \(atServer.body)")
             } else {
                 // An empty code is refused as bad input before any check; every other refusal is the same 403.
-                #expect(atServer.status == (code.isEmpty ? 400 : 403), "at the server: \(atServer.status) \(atServer.body)")
+                #expect(
+                    atServer.status == (code.isEmpty ? 400 : 403), "at the server: \(atServer.status) \(atServer.body)")
             }
         }
     }

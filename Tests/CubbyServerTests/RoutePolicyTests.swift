@@ -1,5 +1,5 @@
-import CubbyDemo
 import CubbyCore
+import CubbyDemo
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -29,7 +29,10 @@ struct RoutePolicyTests {
             let registered = Set(router.routes.map { "\($0.method) \($0.path)" })
             let declared = Set(entries.map { "\($0.method) \(RouterPath($0.path))" })
             #expect(registered == declared)
-            #expect(entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == ["/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz"])
+            #expect(
+                entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == [
+                    "/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz",
+                ])
 
             let bearer: [Principal.Role: String] = [
                 .courier: w.manifest.courierToken, .carrier: w.manifest.carrierToken, .device: w.device,
@@ -42,7 +45,9 @@ struct RoutePolicyTests {
             let residentToken = try await w.residentSignIn()
             // Sessions are used last by the routes that end them.
             let ends: Set<Action> = [.manageOwnSession, .residentSignOut]
-            let ordered = entries.sorted { (ends.contains($0.action ?? .readAudit) ? 1 : 0) < (ends.contains($1.action ?? .readAudit) ? 1 : 0) }
+            let ordered = entries.sorted {
+                (ends.contains($0.action ?? .readAudit) ? 1 : 0) < (ends.contains($1.action ?? .readAudit) ? 1 : 0)
+            }
 
             let app = Application(router: router, logger: TestWorld.logger)
             let signedIn = staff
@@ -59,7 +64,9 @@ struct RoutePolicyTests {
                         let anonymous = try await client.call(e.method, path, json: body)
                         if e.action == nil {
                             // Open routes answer anyone (the enrollment endpoint refuses an empty body, not the caller).
-                            #expect(anonymous.status == (e.path == EdgeLink.enrollPath ? 400 : 200), "\(name) is open: \(anonymous.status)")
+                            #expect(
+                                anonymous.status == (e.path == EdgeLink.enrollPath ? 400 : 200),
+                                "\(name) is open: \(anonymous.status)")
                             continue
                         }
                         #expect(anonymous.status == 401, "\(name) without credentials")
@@ -75,7 +82,8 @@ struct RoutePolicyTests {
                             }
                             if let member = staff[role] {
                                 // A portal session is not an API credential.
-                                let r = try await client.call(e.method, path, json: body, cookie: "cubby_session=\(member.session)")
+                                let r = try await client.call(
+                                    e.method, path, json: body, cookie: "cubby_session=\(member.session)")
                                 #expect(r.status == 401, "\(name) with a \(role) session cookie: \(r.status)")
                             }
                         }
@@ -83,16 +91,22 @@ struct RoutePolicyTests {
                         let pre = "testpresessioncookie0123"
                         let preBody = "csrf=" + w.parts.keys.formToken("p:" + pre)
                         let anonymous = try await client.call(
-                            e.method, path, json: e.method == .post ? preBody : nil, contentType: "application/x-www-form-urlencoded",
+                            e.method, path, json: e.method == .post ? preBody : nil,
+                            contentType: "application/x-www-form-urlencoded",
                             cookie: "cubby_pre=\(pre)")
                         if e.action == nil {
-                            #expect(anonymous.status != 403 && anonymous.status < 500, "\(name) is open: \(anonymous.status)")
+                            #expect(
+                                anonymous.status != 403 && anonymous.status < 500,
+                                "\(name) is open: \(anonymous.status)")
                             continue
                         }
                         let signInPage = e.path.hasPrefix("/me") ? "/me/sign-in" : "/admin/sign-in"
-                        #expect(anonymous.status == 303 && anonymous.headers[.location] == signInPage, "\(name) without a session: \(anonymous.status)")
+                        #expect(
+                            anonymous.status == 303 && anonymous.headers[.location] == signInPage,
+                            "\(name) without a session: \(anonymous.status)")
                         for role in Principal.Role.allCases {
-                            let cookie: String, binding: String
+                            let cookie: String
+                            let binding: String
                             if role == .resident {
                                 if e.action == .residentSignOut { resident = try await w.residentSignIn() }
                                 (cookie, binding) = ("cubby_resident=\(resident)", "r:" + resident)
@@ -106,11 +120,15 @@ struct RoutePolicyTests {
                             }
                             let form = "csrf=" + w.parts.keys.formToken(binding)
                             let r = try await client.call(
-                                e.method, path, json: e.method == .post ? form : nil, contentType: "application/x-www-form-urlencoded",
+                                e.method, path, json: e.method == .post ? form : nil,
+                                contentType: "application/x-www-form-urlencoded",
                                 cookie: cookie)
-                            let toSignIn = r.status == 303 && r.headers[.location] == signInPage && !ends.contains(e.action!)
+                            let toSignIn =
+                                r.status == 303 && r.headers[.location] == signInPage && !ends.contains(e.action!)
                             if AccessPolicy.allows(role, e.action!) {
-                                #expect(r.status != 401 && r.status != 403 && r.status < 500 && !toSignIn, "\(name) as \(role): \(r.status)")
+                                #expect(
+                                    r.status != 401 && r.status != 403 && r.status < 500 && !toSignIn,
+                                    "\(name) as \(role): \(r.status)")
                             } else {
                                 #expect(r.status == 403, "\(name) as \(role): \(r.status)")
                             }
@@ -118,8 +136,11 @@ struct RoutePolicyTests {
                             // The same form without its anti-forgery token is refused.
                             if e.method == .post {
                                 let forged = try await client.call(
-                                    e.method, path, json: "csrf=x", contentType: "application/x-www-form-urlencoded", cookie: cookie)
-                                #expect(forged.status == 403 || forged.status == 303, "\(name) forged as \(role): \(forged.status)")
+                                    e.method, path, json: "csrf=x", contentType: "application/x-www-form-urlencoded",
+                                    cookie: cookie)
+                                #expect(
+                                    forged.status == 403 || forged.status == 303,
+                                    "\(name) forged as \(role): \(forged.status)")
                             }
                         }
                     }
@@ -137,7 +158,10 @@ struct RoutePolicyTests {
             var operations: [(String, String)] = []
             var inPaths = false
             for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line == "paths:" { inPaths = true; continue }
+                if line == "paths:" {
+                    inPaths = true
+                    continue
+                }
                 if inPaths, !line.hasPrefix(" "), !line.isEmpty { inPaths = false }
                 guard inPaths else { continue }
                 if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
@@ -147,9 +171,12 @@ struct RoutePolicyTests {
             let listed = operations
             try await w.test { client in
                 for (method, p) in listed {
-                    let concrete = p.replacingOccurrences(of: "{unitId}", with: w.unit).replacingOccurrences(of: "{parcelId}", with: UUID().uuidString)
-                        .replacingOccurrences(of: "{sha256}", with: String(repeating: "a", count: 64))
-                    let r = try await client.call(method == "get" ? .get : .post, concrete, json: method == "post" ? "{}" : nil)
+                    let concrete = p.replacingOccurrences(of: "{unitId}", with: w.unit).replacingOccurrences(
+                        of: "{parcelId}", with: UUID().uuidString
+                    )
+                    .replacingOccurrences(of: "{sha256}", with: String(repeating: "a", count: 64))
+                    let r = try await client.call(
+                        method == "get" ? .get : .post, concrete, json: method == "post" ? "{}" : nil)
                     if p == "/healthz" || p == "/api/v1/openapi.yaml" {
                         #expect(r.status == 200, "\(p)")
                     } else if p == EdgeLink.enrollPath {
@@ -169,22 +196,34 @@ struct PortalFormTests {
         try await TestWorld.with(.sqlite) { w in
             let boss = try await w.staffMember("boss@example.org", .superAdmin)
             let csrf = w.parts.keys.formToken("s:" + boss.session)
-            let form = "csrf=\(csrf)&once=abcdefghijklmnopqrstuvwx&kind=device&label=Lobby+A+spare&unit=\(w.unit)&days=30"
+            let form =
+                "csrf=\(csrf)&once=abcdefghijklmnopqrstuvwx&kind=device&label=Lobby+A+spare&unit=\(w.unit)&days=30"
             try await w.test { client in
-                let first = try await client.call(.post, "/admin/credentials", json: form, contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(boss.session)")
+                let first = try await client.call(
+                    .post, "/admin/credentials", json: form, contentType: "application/x-www-form-urlencoded",
+                    cookie: "cubby_session=\(boss.session)")
                 #expect(first.status == 200)
                 #expect(String(decoding: first.data, as: UTF8.self).contains("cby_device_"))
-                let again = try await client.call(.post, "/admin/credentials", json: form, contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(boss.session)")
+                let again = try await client.call(
+                    .post, "/admin/credentials", json: form, contentType: "application/x-www-form-urlencoded",
+                    cookie: "cubby_session=\(boss.session)")
                 #expect(again.status == 409)
                 #expect(!String(decoding: again.data, as: UTF8.self).contains("cby_device_"))
                 // Without the single-use value the form is not accepted at all.
                 let bare = form.replacingOccurrences(of: "&once=abcdefghijklmnopqrstuvwx", with: "")
-                #expect(try await client.call(.post, "/admin/credentials", json: bare, contentType: "application/x-www-form-urlencoded", cookie: "cubby_session=\(boss.session)").status == 400)
-                let labelled = try await w.parts.store.read { s in try await s.credentials(organization: w.manifest.organizationId) }.filter { $0.label == "Lobby A spare" }
+                #expect(
+                    try await client.call(
+                        .post, "/admin/credentials", json: bare, contentType: "application/x-www-form-urlencoded",
+                        cookie: "cubby_session=\(boss.session)"
+                    ).status == 400)
+                let labelled = try await w.parts.store.read { s in
+                    try await s.credentials(organization: w.manifest.organizationId)
+                }.filter { $0.label == "Lobby A spare" }
                 #expect(labelled.count == 1)
                 // Revoking redirects (so a reload cannot repeat it) and the list says so.
                 let revoke = try await client.call(
-                    .post, "/admin/credentials/\(labelled[0].id)/revoke", json: "csrf=\(csrf)", contentType: "application/x-www-form-urlencoded",
+                    .post, "/admin/credentials/\(labelled[0].id)/revoke", json: "csrf=\(csrf)",
+                    contentType: "application/x-www-form-urlencoded",
                     cookie: "cubby_session=\(boss.session)")
                 #expect(revoke.status == 303 && revoke.headers[.location] == "/admin/credentials?done=revoked")
             }

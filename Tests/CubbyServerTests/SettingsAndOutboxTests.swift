@@ -1,6 +1,6 @@
-import CubbyDemo
 import CubbyCore
 import CubbyCrypto
+import CubbyDemo
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -11,7 +11,9 @@ import Testing
 @Suite("Settings: command line over environment over file over defaults")
 struct SettingsTests {
     func file(_ json: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-config-\(UUID().uuidString).json").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cubby-config-\(UUID().uuidString).json"
+        ).path
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -28,7 +30,9 @@ struct SettingsTests {
 
     @Test("precedence")
     func precedence() async throws {
-        let path = try file(#"{"port": "9001", "notify": {"file": "/tmp/from-file"}, "database": "sqlite:/tmp/file.db", "host": "127.0.0.2"}"#)
+        let path = try file(
+            #"{"port": "9001", "notify": {"file": "/tmp/from-file"}, "database": "sqlite:/tmp/file.db", "host": "127.0.0.2"}"#
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let fromFile = try await ServerSettings.load(overrides: [:], configFile: path, environment: [:])
         #expect(fromFile.port == 9001)
@@ -43,9 +47,12 @@ struct SettingsTests {
         #expect(fromCLI.port == 9003)
     }
 
-    @Test("bad values are refused with a clear message", arguments: [
-        ["CUBBY_PORT": "http"], ["CUBBY_PORT": "70000"], ["CUBBY_DATABASE": "mysql://x"], ["CUBBY_SIMULATOR_ENABLED": "maybe"],
-    ])
+    @Test(
+        "bad values are refused with a clear message",
+        arguments: [
+            ["CUBBY_PORT": "http"], ["CUBBY_PORT": "70000"], ["CUBBY_DATABASE": "mysql://x"],
+            ["CUBBY_SIMULATOR_ENABLED": "maybe"],
+        ])
     func badValues(_ env: [String: String]) async throws {
         await #expect(throws: (any Error).self) {
             _ = try await ServerSettings.load(overrides: [:], configFile: nil, environment: env)
@@ -67,11 +74,13 @@ struct OutboxTests {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
             try await w.test { c in
-                _ = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                                     json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+                _ = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
             }
             await w.parts.simulator?.settle()
-            let pending = try await w.parts.store.read { s in try await s.claimNotifications(now: Int64.max, limit: 10) }
+            let pending = try await w.parts.store.read { s in try await s.claimNotifications(now: Int64.max, limit: 10)
+            }
             let row = try #require(pending.first)
             #expect(pending.count == 1)
             let payload = try #require(row.payload)
@@ -94,12 +103,15 @@ struct OutboxTests {
         try await TestWorld.with(.sqlite) { w in
             let m = w.manifest
             try await w.test { c in
-                _ = try await c.call(.post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                                     json: #"{"trackingNumber":"OB2","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+                _ = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: #"{"trackingNumber":"OB2","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
             }
             await w.parts.simulator?.settle()
-            let broken = OutboxDelivery(store: w.parts.store, keys: w.parts.keys, channel: FileNotificationChannel(path: "/nonexistent-dir/n.jsonl"),
-                                        interval: .seconds(1), clock: w.clock.serverClock, logger: TestWorld.logger)
+            let broken = OutboxDelivery(
+                store: w.parts.store, keys: w.parts.keys,
+                channel: FileNotificationChannel(path: "/nonexistent-dir/n.jsonl"),
+                interval: .seconds(1), clock: w.clock.serverClock, logger: TestWorld.logger)
             #expect(try await broken.deliverDue() == 0)
             #expect(try await w.parts.store.read { s in try await s.pendingNotificationCount() } == 1)
             // After the back-off the working channel delivers it.

@@ -1,6 +1,6 @@
-import CubbyDemo
 import CubbyCore
 import CubbyCrypto
+import CubbyDemo
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -24,8 +24,11 @@ extension TestWorld {
     var site: String { manifest.siteId }
 
     /// Creates, enrolls and signs in a staff member (the clock moves one TOTP step).
-    func staffMember(_ email: String, _ role: Principal.Role, sites: [String]? = nil, password: String = "violet tram under lantern") async throws -> StaffMember {
-        let (account, link) = try await staff.createAccount(organization: manifest.organizationId, email: email, role: role, sites: sites, actor: .system)
+    func staffMember(
+        _ email: String, _ role: Principal.Role, sites: [String]? = nil, password: String = "violet tram under lantern"
+    ) async throws -> StaffMember {
+        let (account, link) = try await staff.createAccount(
+            organization: manifest.organizationId, email: email, role: role, sites: sites, actor: .system)
         let (_, otp) = try await staff.choosePassword(token: link, password: password, confirmation: password)
         let (_, codes) = try await staff.confirmAuthenticator(token: link, code: otp.code(at: clock.now))
         var member = StaffMember(account: account, otp: otp, recoveryCodes: codes, session: "", password: password)
@@ -36,7 +39,9 @@ extension TestWorld {
     /// Signs in again with the next TOTP step's code.
     func signIn(_ m: StaffMember) async throws -> String {
         clock.advance(30)
-        return try await staff.signIn(email: m.email, password: m.password, factor: .totp(m.otp.code(at: clock.now)), address: "127.0.0.1").0
+        return try await staff.signIn(
+            email: m.email, password: m.password, factor: .totp(m.otp.code(at: clock.now)), address: "127.0.0.1"
+        ).0
     }
 
     func session(_ m: StaffMember) async throws -> StaffSession {
@@ -61,10 +66,14 @@ extension TestWorld {
 
     /// A second site of the organization, with one unit.
     func otherSite() async throws -> (site: String, unit: String) {
-        let site = UUID().uuidString.lowercased(), unit = UUID().uuidString.lowercased()
+        let site = UUID().uuidString.lowercased()
+        let unit = UUID().uuidString.lowercased()
         try await parts.store.write { s in
-            try await s.insertSite(SiteRecord(id: site, organizationId: manifest.organizationId, name: "Harbour View", createdAt: 0))
-            try await s.insertUnit(UnitRecord(id: unit, organizationId: manifest.organizationId, siteId: site, name: "Harbour A", createdAt: 0))
+            try await s.insertSite(
+                SiteRecord(id: site, organizationId: manifest.organizationId, name: "Harbour View", createdAt: 0))
+            try await s.insertUnit(
+                UnitRecord(
+                    id: unit, organizationId: manifest.organizationId, siteId: site, name: "Harbour A", createdAt: 0))
         }
         return (site, unit)
     }
@@ -83,10 +92,14 @@ struct StaffTests {
             #expect(s.principal.siteIds.map { $0.uuid.uuidString.lowercased() } == [w.site])
             // The session id is 160 random bits and is stored only as a keyed hash.
             #expect(m.session.count >= 26)
-            let stored = try await w.parts.store.read { db in try await db.staffSession(hash: w.parts.keys.sessionHash(m.session)) }
+            let stored = try await w.parts.store.read { db in
+                try await db.staffSession(hash: w.parts.keys.sessionHash(m.session))
+            }
             #expect(stored != nil)
             let types = try await w.auditTypes()
-            #expect(types.contains("staff.invited") && types.contains("staff.enrolled") && types.contains("staff.signed_in"))
+            #expect(
+                types.contains("staff.invited") && types.contains("staff.enrolled") && types.contains("staff.signed_in")
+            )
         }
     }
 
@@ -103,16 +116,21 @@ struct StaffTests {
             ]
             for (email, password, code) in attempts {
                 await #expect(throws: StaffError.signInFailed) {
-                    _ = try await w.staff.signIn(email: email, password: password, factor: .totp(code), address: "10.0.0.1")
+                    _ = try await w.staff.signIn(
+                        email: email, password: password, factor: .totp(code), address: "10.0.0.1")
                 }
             }
             try await w.parts.auditLog.sequence()
-            let events = try await w.parts.store.read { s in try await s.sequencedEvents(from: 0, limit: 1000, organization: nil) }.map(\.1)
+            let events = try await w.parts.store.read { s in
+                try await s.sequencedEvents(from: 0, limit: 1000, organization: nil)
+            }.map(\.1)
             let failures = events.filter { $0.type == "staff.sign_in_failed" }
             #expect(failures.count == 4)
             // No secret reaches the audit log: neither the password nor any code.
             let dump = events.map { "\($0)" }.joined()
-            #expect(!dump.contains(m.password) && !dump.contains("not the password at all") && !dump.contains("nobody@example.org"))
+            #expect(
+                !dump.contains(m.password) && !dump.contains("not the password at all")
+                    && !dump.contains("nobody@example.org"))
         }
     }
 
@@ -121,7 +139,9 @@ struct StaffTests {
             let m = try await w.staffMember("ops@example.org", .superAdmin)
             for n in 1...StaffDesk.lockAfterFailures {
                 await #expect(throws: StaffError.signInFailed) {
-                    _ = try await w.staff.signIn(email: m.email, password: "wrong password \(n)", factor: .totp("123456"), address: "10.0.\(n).1")
+                    _ = try await w.staff.signIn(
+                        email: m.email, password: "wrong password \(n)", factor: .totp("123456"), address: "10.0.\(n).1"
+                    )
                 }
                 let a = try await w.parts.store.read { s in try await s.staffAccount(id: m.account.id) }!
                 #expect(a.failedSignins == n)
@@ -133,7 +153,9 @@ struct StaffTests {
             // Locked: even every right factor fails now.
             w.clock.advance(30)
             await #expect(throws: StaffError.signInFailed) {
-                _ = try await w.staff.signIn(email: m.email, password: m.password, factor: .totp(m.otp.code(at: w.clock.now)), address: "10.9.9.9")
+                _ = try await w.staff.signIn(
+                    email: m.email, password: m.password, factor: .totp(m.otp.code(at: w.clock.now)),
+                    address: "10.9.9.9")
             }
             #expect(try await w.auditTypes().contains("staff.locked"))
             #expect(StaffDesk.delay(afterFailures: 6) == 2 && StaffDesk.delay(afterFailures: 50) == 60)
@@ -144,12 +166,14 @@ struct StaffTests {
         try await TestWorld.with(.sqlite) { w in
             let m = try await w.staffMember("ops@example.org", .superAdmin)
             for _ in 1...5 {
-                _ = try? await w.staff.signIn(email: m.email, password: "wrong password", factor: .totp("123456"), address: "10.0.0.2")
+                _ = try? await w.staff.signIn(
+                    email: m.email, password: "wrong password", factor: .totp("123456"), address: "10.0.0.2")
             }
             // Inside the one-second delay even the right factors are refused, and the refusal is not counted.
             let code = m.otp.hotp(counter: UInt64(m.otp.step(at: w.clock.now) + 1))
             await #expect(throws: StaffError.signInFailed) {
-                _ = try await w.staff.signIn(email: m.email, password: m.password, factor: .totp(code), address: "10.0.0.2")
+                _ = try await w.staff.signIn(
+                    email: m.email, password: m.password, factor: .totp(code), address: "10.0.0.2")
             }
             let a = try await w.parts.store.read { s in try await s.staffAccount(id: m.account.id) }!
             #expect(a.failedSignins == 5)
@@ -166,7 +190,9 @@ struct StaffTests {
             var limited = false
             for n in 0..<40 {
                 do {
-                    _ = try await w.staff.signIn(email: "user\(n)@example.org", password: "whatever password", factor: .totp("123456"), address: "192.0.2.7")
+                    _ = try await w.staff.signIn(
+                        email: "user\(n)@example.org", password: "whatever password", factor: .totp("123456"),
+                        address: "192.0.2.7")
                 } catch StaffError.tooManyAttempts(let wait) {
                     #expect(wait > 0)
                     limited = true
@@ -176,7 +202,9 @@ struct StaffTests {
             #expect(limited)
             // Another address is not affected.
             await #expect(throws: StaffError.signInFailed) {
-                _ = try await w.staff.signIn(email: "user@example.org", password: "whatever password", factor: .totp("123456"), address: "192.0.2.8")
+                _ = try await w.staff.signIn(
+                    email: "user@example.org", password: "whatever password", factor: .totp("123456"),
+                    address: "192.0.2.8")
             }
         }
     }
@@ -185,9 +213,11 @@ struct StaffTests {
         try await TestWorld.with(.sqlite) { w in
             let m = try await w.staffMember("ops@example.org", .superAdmin)
             let code = m.recoveryCodes[3]
-            _ = try await w.staff.signIn(email: m.email, password: m.password, factor: .recoveryCode(code.uppercased()), address: "127.0.0.1")
+            _ = try await w.staff.signIn(
+                email: m.email, password: m.password, factor: .recoveryCode(code.uppercased()), address: "127.0.0.1")
             await #expect(throws: StaffError.signInFailed) {
-                _ = try await w.staff.signIn(email: m.email, password: m.password, factor: .recoveryCode(code), address: "127.0.0.1")
+                _ = try await w.staff.signIn(
+                    email: m.email, password: m.password, factor: .recoveryCode(code), address: "127.0.0.1")
             }
             let left = try await w.parts.store.read { s in try await s.unusedRecoveryCodes(account: m.account.id) }
             #expect(left == 9)
@@ -211,7 +241,8 @@ struct StaffTests {
             w.clock.advance(60)
             #expect(try await w.staff.session(token: busy) == nil, "older than 12 hours")
             // Sign out everywhere ends every session of the account.
-            let one = try await w.signIn(m), two = try await w.signIn(m)
+            let one = try await w.signIn(m)
+            let two = try await w.signIn(m)
             let n = try await w.staff.signOutEverywhere(try await w.staff.session(token: one)!)
             #expect(n == 2)
             #expect(try await w.staff.session(token: one) == nil)
@@ -226,7 +257,9 @@ struct StaffTests {
             w.clock.advance(5 * 60 + 1)
             let s = try await w.session(m)
             #expect(!w.staff.isSteppedUp(s))
-            await #expect(throws: StaffError.codeInvalid) { try await w.staff.stepUp(s, code: m.otp.hotp(counter: UInt64(m.otp.step(at: w.clock.now) - 20))) }
+            await #expect(throws: StaffError.codeInvalid) {
+                try await w.staff.stepUp(s, code: m.otp.hotp(counter: UInt64(m.otp.step(at: w.clock.now) - 20)))
+            }
             try await w.staff.stepUp(s, code: m.otp.code(at: w.clock.now))
             #expect(w.staff.isSteppedUp(try await w.session(m)))
         }
@@ -238,17 +271,20 @@ struct StaffTests {
             let boss = try await w.staffMember("boss@example.org", .superAdmin)
             let admin = try await w.staffMember("site@example.org", .admin, sites: [w.site])
             let other = try await w.otherSite()
-            let bossS = try await w.session(boss), adminS = try await w.session(admin)
+            let bossS = try await w.session(boss)
+            let adminS = try await w.session(admin)
             // An admin cannot grant a role it does not hold, nor reach beyond its sites.
             await #expect(throws: StaffError.grant(.roleNotHeld)) {
                 _ = try await w.staff.invite(adminS, email: "new@example.org", role: .superAdmin, sites: nil)
             }
             await #expect(throws: StaffError.grant(.outsideScope)) {
-                _ = try await w.staff.invite(adminS, email: "new@example.org", role: .admin, sites: [w.site, other.site])
+                _ = try await w.staff.invite(
+                    adminS, email: "new@example.org", role: .admin, sites: [w.site, other.site])
             }
             // Nobody changes their own role.
             await #expect(throws: StaffError.grant(.ownAccount)) {
-                _ = try await w.staff.changeRole(adminS, accountId: admin.account.id, role: .admin, sites: [w.site, other.site])
+                _ = try await w.staff.changeRole(
+                    adminS, accountId: admin.account.id, role: .admin, sites: [w.site, other.site])
             }
             await #expect(throws: StaffError.grant(.ownAccount)) {
                 _ = try await w.staff.changeRole(bossS, accountId: boss.account.id, role: .admin, sites: [w.site])
@@ -257,7 +293,9 @@ struct StaffTests {
             let deputy = try await w.staffMember("deputy@example.org", .superAdmin)
             let deputyS = try await w.session(deputy)
             _ = try await w.staff.deactivate(deputyS, accountId: boss.account.id)
-            await #expect(throws: StaffError.grant(.ownAccount)) { _ = try await w.staff.deactivate(deputyS, accountId: deputy.account.id) }
+            await #expect(throws: StaffError.grant(.ownAccount)) {
+                _ = try await w.staff.deactivate(deputyS, accountId: deputy.account.id)
+            }
             // The deactivated account's session ended with it.
             #expect(try await w.staff.session(token: boss.session) == nil)
             // An account beyond the admin's sites is "not found", like one that does not exist.
@@ -285,7 +323,8 @@ struct StaffTests {
         try await TestWorld.with(.sqlite) { w in
             let boss = try await w.staffMember("boss@example.org", .superAdmin)
             let deputy = try await w.staffMember("deputy@example.org", .superAdmin)
-            _ = try await w.staff.changeRole(try await w.session(boss), accountId: deputy.account.id, role: .admin, sites: [w.site])
+            _ = try await w.staff.changeRole(
+                try await w.session(boss), accountId: deputy.account.id, role: .admin, sites: [w.site])
             let demoted = try await w.session(deputy)
             #expect(demoted.principal.role == .admin)
             // The remaining super-admin is the last one; the demoted deputy cannot touch it either.
@@ -294,25 +333,43 @@ struct StaffTests {
             }
             // The one super-admin left can only be changed by itself, which nobody may do.
             await #expect(throws: StaffError.grant(.ownAccount)) {
-                _ = try await w.staff.changeRole(try await w.session(boss), accountId: boss.account.id, role: .admin, sites: [w.site])
+                _ = try await w.staff.changeRole(
+                    try await w.session(boss), accountId: boss.account.id, role: .admin, sites: [w.site])
             }
-            #expect(try await w.parts.store.read { s in try await s.superAdminCount(organization: w.manifest.organizationId) } == 1)
+            #expect(
+                try await w.parts.store.read { s in try await s.superAdminCount(organization: w.manifest.organizationId)
+                } == 1)
         }
     }
 
     @Test func enrollmentRefusesWeakPasswordsExpiredLinksAndWrongCodes() async throws {
         try await TestWorld.with(.sqlite) { w in
-            let (_, link) = try await w.staff.createAccount(organization: w.manifest.organizationId, email: "new@example.org", role: .auditor, sites: nil, actor: .system)
-            await #expect(throws: StaffError.password(.tooShort(minimum: 12))) { _ = try await w.staff.choosePassword(token: link, password: "short", confirmation: "short") }
-            await #expect(throws: StaffError.password(.common)) { _ = try await w.staff.choosePassword(token: link, password: "password12345", confirmation: "password12345") }
-            await #expect(throws: StaffError.passwordsDiffer) { _ = try await w.staff.choosePassword(token: link, password: "violet tram under lantern", confirmation: "violet tram under lanterns") }
-            let (_, otp) = try await w.staff.choosePassword(token: link, password: "violet tram under lantern", confirmation: "violet tram under lantern")
-            await #expect(throws: StaffError.codeInvalid) { _ = try await w.staff.confirmAuthenticator(token: link, code: "000000") }
+            let (_, link) = try await w.staff.createAccount(
+                organization: w.manifest.organizationId, email: "new@example.org", role: .auditor, sites: nil,
+                actor: .system)
+            await #expect(throws: StaffError.password(.tooShort(minimum: 12))) {
+                _ = try await w.staff.choosePassword(token: link, password: "short", confirmation: "short")
+            }
+            await #expect(throws: StaffError.password(.common)) {
+                _ = try await w.staff.choosePassword(
+                    token: link, password: "password12345", confirmation: "password12345")
+            }
+            await #expect(throws: StaffError.passwordsDiffer) {
+                _ = try await w.staff.choosePassword(
+                    token: link, password: "violet tram under lantern", confirmation: "violet tram under lanterns")
+            }
+            let (_, otp) = try await w.staff.choosePassword(
+                token: link, password: "violet tram under lantern", confirmation: "violet tram under lantern")
+            await #expect(throws: StaffError.codeInvalid) {
+                _ = try await w.staff.confirmAuthenticator(token: link, code: "000000")
+            }
             _ = try await w.staff.confirmAuthenticator(token: link, code: otp.code(at: w.clock.now))
             // The link works once.
             await #expect(throws: StaffError.linkInvalid) { _ = try await w.staff.enrollingAccount(token: link) }
             // A link expires after 24 hours.
-            let (_, late) = try await w.staff.createAccount(organization: w.manifest.organizationId, email: "late@example.org", role: .auditor, sites: nil, actor: .system)
+            let (_, late) = try await w.staff.createAccount(
+                organization: w.manifest.organizationId, email: "late@example.org", role: .auditor, sites: nil,
+                actor: .system)
             w.clock.advance(24 * 3600 + 1)
             await #expect(throws: StaffError.linkInvalid) { _ = try await w.staff.enrollingAccount(token: late) }
             await #expect(throws: StaffError.linkInvalid) { _ = try await w.staff.enrollingAccount(token: "") }
@@ -332,10 +389,12 @@ struct StaffTests {
             #expect(record.tokenHash == w.parts.keys.credentialHash(token))
             let other = try await w.otherSite()
             await #expect(throws: DomainError.notFound("unit not found")) {
-                _ = try await w.staff.issueCredential(s.principal, actor: .system, .init(kind: .device, label: "far", days: 30, unitId: other.unit))
+                _ = try await w.staff.issueCredential(
+                    s.principal, actor: .system, .init(kind: .device, label: "far", days: 30, unitId: other.unit))
             }
             await #expect(throws: StaffError.invalidInput("The credential must expire within 1–365 days.")) {
-                _ = try await w.staff.issueCredential(s.principal, actor: .system, .init(kind: .device, label: "x", days: 0, unitId: w.unit))
+                _ = try await w.staff.issueCredential(
+                    s.principal, actor: .system, .init(kind: .device, label: "x", days: 0, unitId: w.unit))
             }
             try await w.test { client in
                 #expect(try await client.call(.get, "/api/v1/units/\(w.unit)", token: token).status == 200)
@@ -360,13 +419,17 @@ struct ScopeTests {
             let drop = #"{"trackingNumber":"SCOPE1","recipientId":"\#(w.manifest.recipients[0].id)","size":"S"}"#
             try await w.test { client in
                 // Same answer as for a unit that does not exist.
-                let courier = try await client.call(.post, "/api/v1/units/\(other.unit)/dropoffs", token: w.manifest.courierToken, json: drop)
-                let missing = try await client.call(.post, "/api/v1/units/\(UUID().uuidString)/dropoffs", token: w.manifest.courierToken, json: drop)
+                let courier = try await client.call(
+                    .post, "/api/v1/units/\(other.unit)/dropoffs", token: w.manifest.courierToken, json: drop)
+                let missing = try await client.call(
+                    .post, "/api/v1/units/\(UUID().uuidString)/dropoffs", token: w.manifest.courierToken, json: drop)
                 #expect(courier.status == 404 && missing.status == 404)
                 #expect(courier.body.str("error") == missing.body.str("error"))
                 // A device reads only its own unit.
                 #expect(try await client.call(.get, "/api/v1/units/\(w.unit)", token: w.device).status == 200)
-                #expect(try await client.call(.get, "/api/v1/units/\(w.manifest.units[1].id)", token: w.device).status == 404)
+                #expect(
+                    try await client.call(.get, "/api/v1/units/\(w.manifest.units[1].id)", token: w.device).status
+                        == 404)
                 // The demo admin key's organization-wide reach includes the new site; a site-scoped
                 // portal admin sees only its own site on the dashboard.
                 let page = try await client.call(.get, "/admin/dashboard", cookie: "cubby_session=\(admin.session)")
@@ -384,8 +447,12 @@ struct ResidentSignInTests {
         try await TestWorld.with(backend) { w in
             // A parcel for resident 1 and one for resident 2.
             let courier = try principal(w, .courier)
-            let mine = try await w.desk.dropoff(courier, unitId: w.unit, trackingNumber: "MINE-1", recipientId: w.manifest.recipients[0].id, size: .small)
-            _ = try await w.desk.dropoff(courier, unitId: w.unit, trackingNumber: "THEIRS-1", recipientId: w.manifest.recipients[1].id, size: .small)
+            let mine = try await w.desk.dropoff(
+                courier, unitId: w.unit, trackingNumber: "MINE-1", recipientId: w.manifest.recipients[0].id,
+                size: .small)
+            _ = try await w.desk.dropoff(
+                courier, unitId: w.unit, trackingNumber: "THEIRS-1", recipientId: w.manifest.recipients[1].id,
+                size: .small)
             try await w.settle()
             let token = try await w.residentSignIn()
             let session = try #require(try await w.parts.residents.session(token: token))
@@ -398,8 +465,11 @@ struct ResidentSignInTests {
                 #expect(html.contains("MINE-1") && !html.contains("THEIRS-1"))
                 #expect(html.contains(mine.compartment.label))
                 // A resident session opens nothing of the staff portal, and no API route.
-                #expect(try await client.call(.get, "/admin/dashboard", cookie: "cubby_resident=\(token)").status == 403)
-                #expect(try await client.call(.get, "/api/v1/parcels/\(mine.parcel.id)", cookie: "cubby_resident=\(token)").status == 401)
+                #expect(
+                    try await client.call(.get, "/admin/dashboard", cookie: "cubby_resident=\(token)").status == 403)
+                #expect(
+                    try await client.call(.get, "/api/v1/parcels/\(mine.parcel.id)", cookie: "cubby_resident=\(token)")
+                        .status == 401)
             }
             #expect(try await w.auditTypes().contains("resident.signed_in"))
         }
@@ -414,10 +484,14 @@ struct ResidentSignInTests {
             #expect(code.count == 8)
             let wrong = code == "00000000" ? "11111111" : "00000000"
             for _ in 0..<ResidentDesk.triesPerCode {
-                await #expect(throws: StaffError.signInFailed) { _ = try await w.parts.residents.signIn(email: email, code: wrong, address: "127.0.0.1") }
+                await #expect(throws: StaffError.signInFailed) {
+                    _ = try await w.parts.residents.signIn(email: email, code: wrong, address: "127.0.0.1")
+                }
             }
             // Five wrong tries used the code up: the right one no longer works.
-            await #expect(throws: StaffError.signInFailed) { _ = try await w.parts.residents.signIn(email: email, code: code, address: "127.0.0.1") }
+            await #expect(throws: StaffError.signInFailed) {
+                _ = try await w.parts.residents.signIn(email: email, code: code, address: "127.0.0.1")
+            }
             // A new code works once, and not after 10 minutes.
             _ = try await w.residentSignIn(email)
             let before = try w.notifications().count
@@ -426,7 +500,9 @@ struct ResidentSignInTests {
             let late = try #require(try w.notifications().last?["code"])
             #expect(try w.notifications().count == before + 1)
             w.clock.advance(ResidentDesk.codeLifetime + 1)
-            await #expect(throws: StaffError.signInFailed) { _ = try await w.parts.residents.signIn(email: email, code: late, address: "127.0.0.1") }
+            await #expect(throws: StaffError.signInFailed) {
+                _ = try await w.parts.residents.signIn(email: email, code: late, address: "127.0.0.1")
+            }
             // An unknown address sends nothing and answers the same.
             let count = try w.notifications().count
             try await w.parts.residents.requestCode(email: "stranger@example.org", address: "127.0.0.1")

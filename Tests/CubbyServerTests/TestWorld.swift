@@ -1,6 +1,6 @@
-import CubbyDemo
 import CubbyCore
 import CubbyCrypto
+import CubbyDemo
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -48,7 +48,8 @@ struct TestWorld: Sendable {
     }()
 
     static func make(
-        _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true,
+        _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout,
+        simulate: Bool = true,
         start: Date? = nil
     ) async throws -> TestWorld {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-test-\(UUID().uuidString)").path
@@ -61,13 +62,19 @@ struct TestWorld: Sendable {
             location = try await TestPostgres.freshDatabase()
         }
         let notifyFile = dir + "/notifications.jsonl"
-        var settings = ServerSettings(database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate, simulatorDelay: .milliseconds(1))
+        var settings = ServerSettings(
+            database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate,
+            simulatorDelay: .milliseconds(1))
         settings.outboxInterval = .milliseconds(20)
         let clock = start.map(ManualClock.init) ?? ManualClock()
         let parts = try await buildParts(
-            settings: settings, clock: clock.serverClock, policy: policy, passwordHasher: .forTesting(iterations: 1000), logger: logger)
-        let manifest = try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(server: "http://test", layout: layout)
-        return TestWorld(backend: backend, dir: dir, settings: settings, parts: parts, manifest: manifest, clock: clock, notifyFile: notifyFile)
+            settings: settings, clock: clock.serverClock, policy: policy, passwordHasher: .forTesting(iterations: 1000),
+            logger: logger)
+        let manifest = try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(
+            server: "http://test", layout: layout)
+        return TestWorld(
+            backend: backend, dir: dir, settings: settings, parts: parts, manifest: manifest, clock: clock,
+            notifyFile: notifyFile)
     }
 
     func close() async {
@@ -78,7 +85,8 @@ struct TestWorld: Sendable {
 
     /// Runs `body` with a world and always closes it.
     static func with<T: Sendable>(
-        _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, simulate: Bool = true,
+        _ backend: Backend, policy: PinEntryPolicy = .standard, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout,
+        simulate: Bool = true,
         start: Date? = nil, _ body: (TestWorld) async throws -> T
     ) async throws -> T {
         let world = try await make(backend, policy: policy, layout: layout, simulate: simulate, start: start)
@@ -131,7 +139,8 @@ enum TestPostgres {
         guard let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"] else {
             throw StoreError.badLocation("CUBBY_TEST_POSTGRES_URL is not set")
         }
-        return try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: url), prefix: "cubby_t_", logger: TestWorld.logger)
+        return try await PostgresStore.createScratchDatabase(
+            server: try DatabaseLocation(parsing: url), prefix: "cubby_t_", logger: TestWorld.logger)
     }
 }
 
@@ -148,7 +157,9 @@ extension TestClientProtocol {
         if json != nil, let contentType { headers[.contentType] = contentType }
         let body = json.map { ByteBuffer(string: $0) }
         return try await execute(uri: path, method: method, headers: headers, body: body) { response in
-            HTTPResult(status: Int(response.status.code), data: Data(response.body.readableBytesView), headers: response.headers)
+            HTTPResult(
+                status: Int(response.status.code), data: Data(response.body.readableBytesView),
+                headers: response.headers)
         }
     }
 }

@@ -9,7 +9,8 @@ import Testing
 @Suite("SQLite writer")
 struct SQLiteWriterTests {
     func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-writer-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-writer-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try await SQLiteStore.open(path: dir + "/w.sqlite", logger: StoreBackend.logger)
         do {
@@ -22,7 +23,9 @@ struct SQLiteWriterTests {
     }
 
     func names(_ store: SQLiteStore, _ query: SQLQueryString) async throws -> [String] {
-        try await store.write { s in try await s.sql.raw(query).all().map { try $0.decode(column: "name", as: String.self) } }
+        try await store.write { s in
+            try await s.sql.raw(query).all().map { try $0.decode(column: "name", as: String.self) }
+        }
     }
 
     @Test("a transaction's statements run on the writer's own thread, not on the threads that serve requests")
@@ -42,7 +45,8 @@ struct SQLiteWriterTests {
             try await store.write { s in try await s.sql.raw("INSERT INTO t (name) VALUES (\(bind: "a"))").run() }
             let before = try await store.write { s in try await s.sql.raw("SELECT * FROM t").all() }
             #expect(before.first?.allColumns == ["name"])
-            try await store.write { s in try await s.execute("ALTER TABLE t ADD COLUMN size INTEGER NOT NULL DEFAULT 7") }
+            try await store.write { s in try await s.execute("ALTER TABLE t ADD COLUMN size INTEGER NOT NULL DEFAULT 7")
+            }
             let after = try await store.write { s in try await s.sql.raw("SELECT * FROM t").all() }
             #expect(after.first?.allColumns == ["name", "size"])
             #expect(try after.first?.decode(column: "size", as: Int.self) == 7)
@@ -57,11 +61,15 @@ struct SQLiteWriterTests {
     @Test("text, integers, reals, blobs and nulls go in and come out as they were")
     func valuesRoundTrip() async throws {
         try await withStore { store in
-            try await store.write { s in try await s.execute("CREATE TABLE v (t TEXT, i INTEGER, r REAL, b BLOB, n TEXT)") }
+            try await store.write { s in
+                try await s.execute("CREATE TABLE v (t TEXT, i INTEGER, r REAL, b BLOB, n TEXT)")
+            }
             let blob = Data([0, 1, 2, 0xFF, 0])
             let text = "grüße \u{0}inside ☃"
             try await store.write { s in
-                try await s.sql.raw("INSERT INTO v VALUES (\(bind: text), \(bind: Int64.min), \(bind: 2.5), \(bind: blob), \(bind: String?.none))").run()
+                try await s.sql.raw(
+                    "INSERT INTO v VALUES (\(bind: text), \(bind: Int64.min), \(bind: 2.5), \(bind: blob), \(bind: String?.none))"
+                ).run()
             }
             let row = try #require(try await store.write { s in try await s.sql.raw("SELECT * FROM v").first() })
             #expect(try row.decode(column: "t", as: String.self) == text)
@@ -78,12 +86,16 @@ struct SQLiteWriterTests {
     func severalStatements() async throws {
         try await withStore { store in
             try await store.write { s in
-                try await s.execute("CREATE TABLE a (x INTEGER); CREATE TABLE b (y INTEGER);\n INSERT INTO a VALUES (1); ")
+                try await s.execute(
+                    "CREATE TABLE a (x INTEGER); CREATE TABLE b (y INTEGER);\n INSERT INTO a VALUES (1); ")
             }
-            let tables = try await names(store, "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b') ORDER BY name")
+            let tables = try await names(
+                store, "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b') ORDER BY name")
             #expect(tables == ["a", "b"])
             await #expect(throws: (any Error).self) {
-                try await store.write { s in try await s.sql.raw("INSERT INTO a VALUES (\(bind: 2)); INSERT INTO a VALUES (3)").run() }
+                try await store.write { s in
+                    try await s.sql.raw("INSERT INTO a VALUES (\(bind: 2)); INSERT INTO a VALUES (3)").run()
+                }
             }
             // Refused before either statement runs: even inside the same transaction nothing was added.
             let count = try await store.write { s -> Int? in
@@ -142,14 +154,17 @@ struct SQLiteWriterTests {
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
             }
             #expect(outcomes.filter { $0 }.count == 30)
-            let kept = try await store.read { s in try await s.sql.raw("SELECT k FROM g ORDER BY k").all().map { try $0.decode(column: "k", as: Int.self) } }
+            let kept = try await store.read { s in
+                try await s.sql.raw("SELECT k FROM g ORDER BY k").all().map { try $0.decode(column: "k", as: Int.self) }
+            }
             #expect(kept == (0..<40).filter { $0 % 4 != 0 })
         }
     }
 
     @Test("a write that races the close either commits durably or is refused; none is lost or half done")
     func closeDrains() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-writer-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-writer-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/w.sqlite"
         let store = try await SQLiteStore.open(path: path, logger: StoreBackend.logger)
@@ -160,7 +175,8 @@ struct SQLiteWriterTests {
                 for k in 0..<200 {
                     group.addTask {
                         do {
-                            try await store.write { s in try await s.sql.raw("INSERT INTO c VALUES (\(bind: k))").run() }
+                            try await store.write { s in try await s.sql.raw("INSERT INTO c VALUES (\(bind: k))").run()
+                            }
                             return true
                         } catch StoreError.closed {
                             return false
@@ -179,7 +195,9 @@ struct SQLiteWriterTests {
         await #expect(throws: StoreError.closed) { try await store.write { _ in 1 } }
 
         let reopened = try await SQLiteStore.open(path: path, logger: StoreBackend.logger)
-        let count = try await reopened.read { s in try await s.sql.raw("SELECT COUNT(*) AS n FROM c").first()?.decode(column: "n", as: Int.self) }
+        let count = try await reopened.read { s in
+            try await s.sql.raw("SELECT COUNT(*) AS n FROM c").first()?.decode(column: "n", as: Int.self)
+        }
         #expect(count == outcomes.filter { $0 == true }.count)
         await reopened.close()
     }

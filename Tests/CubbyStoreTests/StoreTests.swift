@@ -27,7 +27,8 @@ enum StoreBackend: String, CaseIterable, Sendable {
             return (try await StoreFactory.open(.sqlite(path: dir + "/t.sqlite"), logger: Self.logger), dir)
         case .postgres:
             let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"]!
-            let location = try await PostgresStore.createScratchDatabase(server: try DatabaseLocation(parsing: url), prefix: "cubby_s_", logger: Self.logger)
+            let location = try await PostgresStore.createScratchDatabase(
+                server: try DatabaseLocation(parsing: url), prefix: "cubby_s_", logger: Self.logger)
             return (try await StoreFactory.open(location, logger: Self.logger), dir)
         }
     }
@@ -64,7 +65,8 @@ struct StoreTests {
         let (store, dir) = try await backend.open()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await Migrator.migrate(store)
-        let record = AuditRecord(occurredAt: Date(), type: "test.event", actor: .system, trackingNumber: "T1", detail: ["k": "v"])
+        let record = AuditRecord(
+            occurredAt: Date(), type: "test.event", actor: .system, trackingNumber: "T1", detail: ["k": "v"])
         try await store.write { s in try await s.appendAudit(record) }
         #expect(try await store.read { s in try await s.auditCount() } == 1)
 
@@ -107,7 +109,9 @@ struct StoreTests {
     func locations() throws {
         #expect(try DatabaseLocation(parsing: "sqlite:./x.db") == .sqlite(path: "./x.db"))
         #expect(try DatabaseLocation(parsing: "sqlite:///tmp/x.db") == .sqlite(path: "/tmp/x.db"))
-        #expect(try DatabaseLocation(parsing: "postgres://u:p%40ss@127.0.0.1:5433/db") == .postgres(host: "127.0.0.1", port: 5433, username: "u", password: "p@ss", database: "db"))
+        #expect(
+            try DatabaseLocation(parsing: "postgres://u:p%40ss@127.0.0.1:5433/db")
+                == .postgres(host: "127.0.0.1", port: 5433, username: "u", password: "p@ss", database: "db"))
         #expect(throws: StoreError.self) { try DatabaseLocation(parsing: "mysql://x/y") }
         #expect(throws: StoreError.self) { try DatabaseLocation(parsing: "sqlite:") }
         #expect(throws: StoreError.self) { try DatabaseLocation(parsing: "postgres://127.0.0.1") }
@@ -119,7 +123,8 @@ struct StoreTests {
 
 @Suite("Store: transactions committed together")
 struct GroupCommitTests {
-    @Test("concurrent transactions: failing ones roll back alone, the rest all commit", arguments: StoreBackend.available)
+    @Test(
+        "concurrent transactions: failing ones roll back alone, the rest all commit", arguments: StoreBackend.available)
     func isolation(_ backend: StoreBackend) async throws {
         let (store, dir) = try await backend.open()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -155,7 +160,8 @@ struct GroupCommitTests {
 
     @Test("a committed write survives closing and reopening the database file")
     func durableAcrossReopen() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-durable-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-durable-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = try await StoreFactory.open(.sqlite(path: dir + "/d.sqlite"), logger: StoreBackend.logger)
         try await Migrator.migrate(first)
@@ -170,26 +176,34 @@ struct GroupCommitTests {
 
 @Suite("Store: stored states are read strictly")
 struct StrictStateTests {
-    @Test("a parcel or compartment whose stored state is not one this version knows fails the read, never turns into another state", arguments: StoreBackend.available)
+    @Test(
+        "a parcel or compartment whose stored state is not one this version knows fails the read, never turns into another state",
+        arguments: StoreBackend.available)
     func unknownStatesFailLoudly(_ backend: StoreBackend) async throws {
         let (store, dir) = try await backend.open()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await Migrator.migrate(store)
         let (org, site, unit, carrier, recipient, compartment, parcel) = (
-            EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make()
+            EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(), EntityID.make(),
+            EntityID.make()
         )
         try await store.write { s in
             try await s.insertOrganization(id: org, name: "o", at: 0)
             try await s.insertSite(SiteRecord(id: site, organizationId: org, name: "s", createdAt: 0))
             try await s.insertUnit(UnitRecord(id: unit, organizationId: org, siteId: site, name: "u", createdAt: 0))
             try await s.insertCompartment(
-                CompartmentRecord(id: compartment, unitId: unit, label: "A01", size: .small, inner: SizeClass.small.typicalInnerDimensions, accessible: false))
+                CompartmentRecord(
+                    id: compartment, unitId: unit, label: "A01", size: .small,
+                    inner: SizeClass.small.typicalInnerDimensions, accessible: false))
             try await s.insertCarrier(CarrierRecord(id: carrier, organizationId: org, name: "c", createdAt: 0))
             try await s.insertRecipient(
-                RecipientRecord(id: recipient, organizationId: org, siteId: site, needsAccessible: false, dataKey: nil, contact: nil, createdAt: 0))
+                RecipientRecord(
+                    id: recipient, organizationId: org, siteId: site, needsAccessible: false, dataKey: nil,
+                    contact: nil, createdAt: 0))
             try await s.insertParcel(
                 ParcelRecord(
-                    id: parcel, organizationId: org, siteId: site, unitId: unit, carrierId: carrier, recipientId: recipient,
+                    id: parcel, organizationId: org, siteId: site, unitId: unit, carrierId: carrier,
+                    recipientId: recipient,
                     trackingNumber: "T1", size: .small, state: .announced, createdAt: 0))
         }
         #expect(try await store.read { s in try await s.parcel(parcel)?.state } == .announced)
@@ -201,10 +215,13 @@ struct StrictStateTests {
                 try await s.toolHandle.raw("PRAGMA ignore_check_constraints = ON").run()
             } else {
                 try await s.toolHandle.raw("ALTER TABLE parcels DROP CONSTRAINT IF EXISTS parcels_state_check").run()
-                try await s.toolHandle.raw("ALTER TABLE compartments DROP CONSTRAINT IF EXISTS compartments_state_check").run()
+                try await s.toolHandle.raw(
+                    "ALTER TABLE compartments DROP CONSTRAINT IF EXISTS compartments_state_check"
+                ).run()
             }
             try await s.toolHandle.raw("UPDATE parcels SET state = 'lost_in_transit' WHERE id = \(bind: parcel)").run()
-            try await s.toolHandle.raw("UPDATE compartments SET state = 'flooded' WHERE id = \(bind: compartment)").run()
+            try await s.toolHandle.raw("UPDATE compartments SET state = 'flooded' WHERE id = \(bind: compartment)")
+                .run()
             if s.kind == .sqlite { try await s.toolHandle.raw("PRAGMA ignore_check_constraints = OFF").run() }
         }
         await #expect(throws: (any Error).self) { try await store.read { s in try await s.parcel(parcel) } }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The simulator's camera: a drawn view of a locker front, stamped with the unit, the caption and the time.
@@ -86,7 +86,8 @@ public struct SimulatedCamera: Camera {
         let bodyHeight = doorHeight * rows
 
         raster.fillRect(x: left - 4, y: top - 6, width: bodyWidth + 8, height: bodyHeight + 6, value: 150)
-        raster.strokeRect(x: left - 4, y: top - 6, width: bodyWidth + 8, height: bodyHeight + 6, thickness: 2, value: 40)
+        raster.strokeRect(
+            x: left - 4, y: top - 6, width: bodyWidth + 8, height: bodyHeight + 6, thickness: 2, value: 40)
 
         for column in 0..<columns {
             for row in 0..<rows {
@@ -126,7 +127,9 @@ public struct SimulatedCamera: Camera {
         for line in lines {
             let fits = Raster.textWidth(line, scale: layout.scale) <= raster.width - 2 * layout.padding
             let scale = fits ? layout.scale : 1
-            raster.drawText(line, x: layout.padding, y: y + (lineHeight - Raster.textHeight(scale: scale)), scale: scale, value: 236)
+            raster.drawText(
+                line, x: layout.padding, y: y + (lineHeight - Raster.textHeight(scale: scale)), scale: scale, value: 236
+            )
             y += lineHeight + layout.lineGap
         }
     }

@@ -1,17 +1,18 @@
 import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Synchronization
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Up to four lock boards answering Cubby's lock protocol on a serial device: the far end of a
@@ -44,7 +45,6 @@ public final class BoardEmulator: Sendable {
         /// When it was decoded.
         public var at: ContinuousClock.Instant
     }
-
 
     private let shared: Shared
     private let runner: Runner
@@ -199,7 +199,9 @@ extension BoardEmulator {
         }
 
         /// Records `request` and works out the bytes to answer with and when; nil for no answer.
-        mutating func handle(_ request: LockRequest, now: ContinuousClock.Instant) -> (bytes: [UInt8], due: ContinuousClock.Instant)? {
+        mutating func handle(_ request: LockRequest, now: ContinuousClock.Instant) -> (
+            bytes: [UInt8], due: ContinuousClock.Instant
+        )? {
             received.append(ReceivedFrame(request: request, at: now))
             settle(now: now)
             guard var board = boards[request.board], !board.faults.silent else { return nil }
@@ -267,10 +269,11 @@ extension BoardEmulator {
         let state: Mutex<State>
 
         init(boards: Set<UInt8>, autoCloseAfter: Duration?) {
-            state = Mutex(State(
-                boards: Dictionary(uniqueKeysWithValues: boards.map { ($0, Board()) }),
-                autoCloseAfter: autoCloseAfter
-            ))
+            state = Mutex(
+                State(
+                    boards: Dictionary(uniqueKeysWithValues: boards.map { ($0, Board()) }),
+                    autoCloseAfter: autoCloseAfter
+                ))
         }
     }
 

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Starts `body` on a new, detached operating-system thread, for loops that block in system calls and
@@ -15,23 +15,25 @@ func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
     }
     let start = Unmanaged.passRetained(Start(body: body)).toOpaque()
     #if canImport(Darwin)
-    var thread: pthread_t?
+        var thread: pthread_t?
     #else
-    var thread = pthread_t()
+        var thread = pthread_t()
     #endif
-    let result = pthread_create(&thread, nil, { raw in
-        #if canImport(Darwin)
-        let start = Unmanaged<Start>.fromOpaque(raw).takeRetainedValue()
-        #else
-        let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-        #endif
-        start.body()
-        return nil
-    }, start)
+    let result = pthread_create(
+        &thread, nil,
+        { raw in
+            #if canImport(Darwin)
+                let start = Unmanaged<Start>.fromOpaque(raw).takeRetainedValue()
+            #else
+                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+            #endif
+            start.body()
+            return nil
+        }, start)
     precondition(result == 0, "cannot start a thread: error \(result)")
     #if canImport(Darwin)
-    pthread_detach(thread!)
+        pthread_detach(thread!)
     #else
-    pthread_detach(thread)
+        pthread_detach(thread)
     #endif
 }

@@ -1,10 +1,11 @@
 import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The lock boards on an RS-485 bus, driven through a serial device (docs/hardware.md has the protocol).
 ///
@@ -41,7 +42,6 @@ public final class SerialLockBus: LockBus {
     public static let boardAddresses: ClosedRange<UInt8> = 0...3
     /// Channels on each board.
     public static let channelNumbers: ClosedRange<UInt8> = 1...16
-
 
     private let queue: DispatchQueue
     private let line: Line
@@ -105,7 +105,8 @@ public final class SerialLockBus: LockBus {
 
     /// Runs one transaction on the bus queue and returns the board's reply (status `ok`).
     private func transact(_ request: LockRequest) async throws(LockBusError) -> LockReply {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LockReply, LockBusError>, Never>) in
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<LockReply, LockBusError>, Never>) in
             queue.async { [line] in
                 continuation.resume(returning: line.perform(request))
             }
@@ -185,7 +186,9 @@ extension SerialLockBus {
         ///
         /// Garbage is skipped, since a good reply may still follow it; a well-formed wrong frame ends the try at
         /// once, since the board answers each request only once.
-        private func awaitReply(to request: LockRequest, deadline: ContinuousClock.Instant) throws(LockBusError) -> TryOutcome {
+        private func awaitReply(to request: LockRequest, deadline: ContinuousClock.Instant) throws(LockBusError)
+            -> TryOutcome
+        {
             var problem: String?
             while true {
                 let received = try port.read(until: deadline) { bytes throws(LockBusError) in
@@ -195,7 +198,8 @@ extension SerialLockBus {
                 if received == 0 {
                     if let problem { return .failed(problem) }
                     if decoder.bufferedByteCount > 0 {
-                        return .failed("incomplete reply (\(decoder.bufferedByteCount) of \(LockReply.byteCount) bytes)")
+                        return .failed(
+                            "incomplete reply (\(decoder.bufferedByteCount) of \(LockReply.byteCount) bytes)")
                     }
                     return .failed("no reply within \(replyTimeout.roundedUpMilliseconds) ms")
                 }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Lock boards in memory, with a simulated person at every door: the demo's bus and most tests'.
 ///
@@ -226,7 +227,7 @@ public final class SimulatedLockBus: LockBus {
     /// Rejects addresses no bus has, and boards this bus lacks (as a real bus would: nobody answers).
     private func check(_ address: LockAddress) throws(LockBusError) {
         guard SerialLockBus.boardAddresses.contains(address.board),
-              SerialLockBus.channelNumbers.contains(address.channel)
+            SerialLockBus.channelNumbers.contains(address.channel)
         else {
             throw .invalidAddress(board: address.board, channel: address.channel)
         }

@@ -1,13 +1,13 @@
+import Crypto
 import CubbyCore
 import CubbyCrypto
 import CubbyStore
-import Crypto
 import Foundation
 import Hummingbird
-import Logging
 import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
+import Logging
 import NIOCore
 import ServiceLifecycle
 
@@ -32,7 +32,8 @@ public struct CubbyServerParts: Sendable {
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
 public func buildParts(
-    settings: ServerSettings, clock: ServerClock = .system, policy: PinEntryPolicy = .standard, link: (any UnitLink)? = nil,
+    settings: ServerSettings, clock: ServerClock = .system, policy: PinEntryPolicy = .standard,
+    link: (any UnitLink)? = nil,
     passwordHasher: PasswordHasher = .standard, logger: Logger
 ) async throws -> CubbyServerParts {
     let store = try await StoreFactory.open(settings.database, logger: logger)
@@ -67,31 +68,42 @@ public func buildParts(
     // Units with their own edge controller are commanded over its link; the others go to the fallback.
     let hub = EdgeHub()
     let states = UnitStates(store: store, keys: keys, policy: policy, clock: clock, hub: hub, logger: logger)
-    let desk = ParcelDesk(ledger: ledger, keys: keys, policy: policy, link: EdgeUnitLink(states: states, fallback: fallback), doors: doors, logger: logger)
+    let desk = ParcelDesk(
+        ledger: ledger, keys: keys, policy: policy, link: EdgeUnitLink(states: states, fallback: fallback),
+        doors: doors, logger: logger)
     let authenticator = Authenticator(store: store, keys: keys, clock: clock, maxBodyBytes: settings.maxBodyBytes)
     let edges = EdgeDesk(ledger: ledger, parcels: desk, states: states, authenticator: authenticator, logger: logger)
-    let channel: any NotificationChannel = settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
-    let outbox = OutboxDelivery(store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
+    let channel: any NotificationChannel =
+        settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
+    let outbox = OutboxDelivery(
+        store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
     let logService = AuditLogService(log: auditLog, logger: logger)
     let staff = StaffDesk(store: store, keys: keys, clock: clock, hasher: passwordHasher, logger: logger)
     return CubbyServerParts(
         store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
-        auditLogService: logService, staff: staff, residents: ResidentDesk(store: store, keys: keys, clock: clock), pages: pages,
+        auditLogService: logService, staff: staff, residents: ResidentDesk(store: store, keys: keys, clock: clock),
+        pages: pages,
         edges: edges, hub: hub)
 }
 
 /// The HTTP router over the parts.
-public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> Router<CubbyRequestContext> {
+public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> Router<
+    CubbyRequestContext
+> {
     try buildRoutes(parts: parts, settings: settings, logger: logger).router
 }
 
 /// The router and every route registered on it with its action: the policy table's view of the server.
-public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> (router: Router<CubbyRequestContext>, entries: [RouteEntry]) {
+public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> (
+    router: Router<CubbyRequestContext>, entries: [RouteEntry]
+) {
     let router = Router(context: CubbyRequestContext.self)
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: parts.edges.authenticator)
-    let gate = PortalGate(staff: parts.staff, residents: parts.residents, pages: parts.pages, secureCookies: settings.secureCookies, logger: logger)
+    let gate = PortalGate(
+        staff: parts.staff, residents: parts.residents, pages: parts.pages, secureCookies: settings.secureCookies,
+        logger: logger)
     var routes = GuardedRouter(router: router, portalGate: gate)
     ParcelRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: &routes)
     AuditRoutes(log: parts.auditLog, reader: AuditReader(log: parts.auditLog, store: parts.store)).register(on: &routes)
@@ -102,10 +114,14 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
 }
 
 /// The composition root: the HTTP server with the background services beside it.
-public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> some ApplicationProtocol {
+public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws
+    -> some ApplicationProtocol
+{
     let router = try buildRouter(parts: parts, settings: settings, logger: logger)
     var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
-    if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) { services.append(edgeListener) }
+    if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) {
+        services.append(edgeListener)
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),

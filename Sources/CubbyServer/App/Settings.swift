@@ -74,31 +74,37 @@ public struct ServerSettings: Sendable {
     /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`, `tls.certificate`, `tls.key`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
-        overrides: [String: String], configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+        overrides: [String: String], configFile: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> ServerSettings {
         var providers: [any ConfigProvider] = []
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (k, v) in overrides {
-            values[AbsoluteConfigKey(["cubby"] + k.split(separator: ".").map(String.init))] = ConfigValue(.string(v), isSecret: k == "database")
+            values[AbsoluteConfigKey(["cubby"] + k.split(separator: ".").map(String.init))] = ConfigValue(
+                .string(v), isSecret: k == "database")
         }
         providers.append(InMemoryProvider(name: "command line", values: values))
-        providers.append(EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["CUBBY_DATABASE"])))
+        providers.append(
+            EnvironmentVariablesProvider(
+                environmentVariables: environment, secretsSpecifier: .specific(["CUBBY_DATABASE"])))
         if let configFile {
             guard FileManager.default.fileExists(atPath: configFile) else {
                 throw SettingsError.invalid("config file \(configFile) does not exist")
             }
             let file = try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile))
             // The file's keys carry no `cubby.` prefix: strip it from each lookup.
-            providers.append(file.mapKeys { key in
-                AbsoluteConfigKey(Array(key.components.dropFirst()), context: key.context)
-            })
+            providers.append(
+                file.mapKeys { key in
+                    AbsoluteConfigKey(Array(key.components.dropFirst()), context: key.context)
+                })
         }
         let config = ConfigReader(providers: providers).scoped(to: "cubby")
 
         func int(_ key: String, _ def: Int, _ range: ClosedRange<Int>) throws -> Int {
             guard let text = config.string(forKey: ConfigKey(key)) else { return def }
             guard let v = Int(text), range.contains(v) else {
-                throw SettingsError.invalid("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(text)")
+                throw SettingsError.invalid(
+                    "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(text)")
             }
             return v
         }
@@ -134,7 +140,8 @@ public struct ServerSettings: Sendable {
     static func publicURL(_ text: String?) throws -> String? {
         guard let text else { return nil }
         let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
-        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
             url.host?.isEmpty == false, url.query == nil, url.fragment == nil, trimmed.utf8.count <= 256
         else { throw SettingsError.invalid("public.url must be an http:// or https:// address, got \(text)") }
         return trimmed
@@ -143,8 +150,11 @@ public struct ServerSettings: Sendable {
     /// A checkpoint origin is one line of printable text without spaces or a `+` (it names the key too).
     static func origin(_ text: String?) throws -> String? {
         guard let text else { return nil }
-        guard !text.isEmpty, text.utf8.count <= 128, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "+" }) else {
-            throw SettingsError.invalid("log.origin must be 1–128 printable ASCII characters without spaces or '+', got \(text)")
+        guard !text.isEmpty, text.utf8.count <= 128,
+            text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "+" })
+        else {
+            throw SettingsError.invalid(
+                "log.origin must be 1–128 printable ASCII characters without spaces or '+', got \(text)")
         }
         return text
     }
@@ -154,6 +164,8 @@ public struct ServerSettings: Sendable {
 public enum SettingsError: Error, CustomStringConvertible {
     case invalid(String)
     public var description: String {
-        switch self { case .invalid(let m): m }
+        switch self {
+        case .invalid(let m): m
+        }
     }
 }

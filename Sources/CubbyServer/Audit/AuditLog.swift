@@ -1,7 +1,7 @@
+import Crypto
 import CubbyAudit
 import CubbyCore
 import CubbyStore
-import Crypto
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -17,7 +17,9 @@ public struct AuditLog: Sendable {
     public let origin: String
     let clock: ServerClock
 
-    public init(store: any SQLStore, signingKey: Curve25519.Signing.PrivateKey, origin: String, clock: ServerClock = .system) throws {
+    public init(
+        store: any SQLStore, signingKey: Curve25519.Signing.PrivateKey, origin: String, clock: ServerClock = .system
+    ) throws {
         self.store = store
         self.origin = origin
         self.signer = try NoteSigner(keyName: origin, privateKey: signingKey)
@@ -44,7 +46,9 @@ public struct AuditLog: Sendable {
     }
 
     /// Sequences up to `batch` pending events inside the caller's transaction (which holds the log lock).
-    static func sequence(_ s: StoreSession, batch: Int, at: Int64) async throws -> (count: Int, frontier: MerkleFrontier) {
+    static func sequence(_ s: StoreSession, batch: Int, at: Int64) async throws -> (
+        count: Int, frontier: MerkleFrontier
+    ) {
         var frontier = MerkleFrontier()
         if let state = try await s.logState() { frontier = try MerkleFrontier(serialized: [UInt8](state.frontier)) }
         let pending = try await s.pendingLeaves(limit: batch)
@@ -53,7 +57,9 @@ public struct AuditLog: Sendable {
         var nodes: [LogNode] = []
         leaves.reserveCapacity(pending.count)
         for (seq, hashData) in pending {
-            guard let hash = TreeHash(bytes: hashData) else { throw StoreError.corrupt("event \(seq) has a malformed leaf hash") }
+            guard let hash = TreeHash(bytes: hashData) else {
+                throw StoreError.corrupt("event \(seq) has a malformed leaf hash")
+            }
             leaves.append(LogLeaf(index: Int64(frontier.size), eventSeq: seq, hash: hashData))
             frontier.append(leafHash: hash) { id, h in
                 if id.level > 0 { nodes.append(LogNode(level: id.level, index: Int64(id.index), hash: Data(h.bytes))) }
@@ -77,10 +83,15 @@ public struct AuditLog: Sendable {
             try await s.lockLog()
             var (_, frontier) = try await Self.sequence(s, batch: 5000, at: nowMs)
             let latest = try await s.latestCheckpoint()
-            if let latest, latest.size > Int64(frontier.size) { throw StoreError.corrupt("the log shrank below its last checkpoint") }
+            if let latest, latest.size > Int64(frontier.size) {
+                throw StoreError.corrupt("the log shrank below its last checkpoint")
+            }
             if let latest, latest.size == Int64(frontier.size) {
                 guard nowMs - latest.createdAt >= Milliseconds.of(idle) else { return nil }
-                try await s.appendAudit(AuditRecord(occurredAt: now, event: .logHeartbeat, actor: .system, detail: ["previousSize": String(latest.size)]))
+                try await s.appendAudit(
+                    AuditRecord(
+                        occurredAt: now, event: .logHeartbeat, actor: .system,
+                        detail: ["previousSize": String(latest.size)]))
                 frontier = try await Self.sequence(s, batch: 1, at: nowMs).frontier
             }
             let root = frontier.rootHash()
@@ -104,9 +115,13 @@ public struct AuditLog: Sendable {
     /// The inclusion proof of leaf `index` in the tree of `size` leaves, from O(log n) stored nodes.
     ///
     /// One database round trip: a size beyond the tree shows up as a node that is not stored yet.
-    public func inclusionProof(index: UInt64, size: UInt64) async throws -> (leafHash: TreeHash, proof: InclusionProof) {
-        guard index < size, size <= UInt64(Int64.max) else { throw AuditLogError.outOfRange("index must be below size") }
-        let needed = try InclusionProof.nodesNeeded(leafIndex: index, treeSize: size) + [TreeNodeID(level: 0, index: index)]
+    public func inclusionProof(index: UInt64, size: UInt64) async throws -> (leafHash: TreeHash, proof: InclusionProof)
+    {
+        guard index < size, size <= UInt64(Int64.max) else {
+            throw AuditLogError.outOfRange("index must be below size")
+        }
+        let needed =
+            try InclusionProof.nodesNeeded(leafIndex: index, treeSize: size) + [TreeNodeID(level: 0, index: index)]
         let table = try await nodeTable(needed)
         do {
             let proof = try InclusionProof(leafIndex: index, treeSize: size, nodes: table)
@@ -133,7 +148,9 @@ public struct AuditLog: Sendable {
         let rows = try await store.read { s in try await s.nodes(ids.map { ($0.level, Int64($0.index)) }) }
         var table: [TreeNodeID: TreeHash] = [:]
         for (key, data) in rows {
-            guard let h = TreeHash(bytes: data) else { throw StoreError.corrupt("node \(key.level)/\(key.index) is malformed") }
+            guard let h = TreeHash(bytes: data) else {
+                throw StoreError.corrupt("node \(key.level)/\(key.index) is malformed")
+            }
             table[TreeNodeID(level: key.level, index: UInt64(key.index))] = h
         }
         return TreeNodeTable(table)

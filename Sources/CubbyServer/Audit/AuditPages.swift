@@ -53,7 +53,9 @@ extension AuditPages where Row == (Int64, StoredAuditEvent) {
         AuditPages(
             from: from, to: to, batch: batch, index: { $0.0 },
             fetch: { cursor, limit in
-                try await store.read { s in try await s.sequencedEvents(from: cursor, limit: limit, organization: organization) }
+                try await store.read { s in
+                    try await s.sequencedEvents(from: cursor, limit: limit, organization: organization)
+                }
             })
     }
 }
@@ -63,6 +65,8 @@ extension AuditPages where Row == LeafWithEvent {
     public static func leaves(_ store: any SQLStore, from: Int64 = 0, batch: Int = 1000) -> AuditPages {
         AuditPages(
             from: from, batch: batch, index: { $0.index },
-            fetch: { cursor, limit in try await store.read { s in try await s.leavesWithEvents(from: cursor, limit: limit) } })
+            fetch: { cursor, limit in
+                try await store.read { s in try await s.leavesWithEvents(from: cursor, limit: limit) }
+            })
     }
 }

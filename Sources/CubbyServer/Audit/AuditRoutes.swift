@@ -24,13 +24,16 @@ struct AuditRoutes {
         let from = try RequestValidation.query(req, "from", 0, 0...Int.max)
         let limit = try RequestValidation.query(req, "limit", 100, 1...1000)
         let page = try await reader.page(p, from: Int64(from), limit: limit)
-        return JSONResponse.make(API.AuditPage(events: page.events.map { API.AuditEvent($0.1, index: $0.0) }, next: page.next))
+        return JSONResponse.make(
+            API.AuditPage(events: page.events.map { API.AuditEvent($0.1, index: $0.0) }, next: page.next))
     }
 
     /// The latest signed checkpoint, exactly as signed.
     func checkpoint() async throws -> Response {
         let c = try await log.latestCheckpoint()
-        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: c.note)))
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: c.note)))
     }
 
     func verifierKey() -> Response {
@@ -55,7 +58,8 @@ struct AuditRoutes {
         let size = try RequestValidation.query(req, "size", nil, 1...Int.max)
         do {
             let (leaf, proof) = try await log.inclusionProof(index: UInt64(index), size: UInt64(size))
-            return JSONResponse.make(InclusionBody(index: index, size: size, leafHash: leaf.base64, proof: proof.hashes.map(\.base64)))
+            return JSONResponse.make(
+                InclusionBody(index: index, size: size, leafHash: leaf.base64, proof: proof.hashes.map(\.base64)))
         } catch AuditLogError.outOfRange(let m) {
             throw APIError.invalidRequest(m)
         }

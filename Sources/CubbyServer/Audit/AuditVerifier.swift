@@ -42,12 +42,15 @@ public struct AuditVerifier: Sendable {
             do {
                 let cp = try verifier.openCheckpoint(c.note, expectedOrigin: origin)
                 guard Int64(cp.size) == c.size, Data(cp.rootHash.bytes) == c.root else {
-                    report.problem = Problem(index: nil, message: "checkpoint at size \(c.size): stored size or root differ from the signed note")
+                    report.problem = Problem(
+                        index: nil,
+                        message: "checkpoint at size \(c.size): stored size or root differ from the signed note")
                     return report
                 }
                 parsed.append((c, cp))
             } catch {
-                report.problem = Problem(index: nil, message: "checkpoint at size \(c.size): signature does not verify (\(error))")
+                report.problem = Problem(
+                    index: nil, message: "checkpoint at size \(c.size): signature does not verify (\(error))")
                 return report
             }
         }
@@ -59,46 +62,68 @@ public struct AuditVerifier: Sendable {
         func checkCheckpoints() -> Problem? {
             while next < parsed.count, parsed[next].1.size == frontier.size {
                 if frontier.rootHash() != parsed[next].1.rootHash {
-                    return Problem(index: lastGood, message: "the tree of \(frontier.size) leaves differs from its signed checkpoint; the first bad leaf is at or after index \(lastGood)")
+                    return Problem(
+                        index: lastGood,
+                        message:
+                            "the tree of \(frontier.size) leaves differs from its signed checkpoint; the first bad leaf is at or after index \(lastGood)"
+                    )
                 }
                 lastGood = Int64(frontier.size)
                 next += 1
             }
             return nil
         }
-        if let p = checkCheckpoints() { report.problem = p; return report }
+        if let p = checkCheckpoints() {
+            report.problem = p
+            return report
+        }
         for try await rows in AuditPages.leaves(store, batch: batch) {
             for row in rows {
                 let expected = Int64(frontier.size)
                 guard row.index == expected else {
-                    report.problem = Problem(index: expected, message: "leaf missing: the next stored leaf has index \(row.index)")
+                    report.problem = Problem(
+                        index: expected, message: "leaf missing: the next stored leaf has index \(row.index)")
                     return report
                 }
                 guard let canonical = row.canonical else {
-                    report.problem = Problem(index: row.index, message: "the event of this leaf (seq \(row.eventSeq)) was deleted")
+                    report.problem = Problem(
+                        index: row.index, message: "the event of this leaf (seq \(row.eventSeq)) was deleted")
                     return report
                 }
                 let recomputed = TreeHash.leaf(canonical)
                 guard let hash = TreeHash(bytes: row.leafHash), hash == recomputed else {
-                    report.problem = Problem(index: row.index, message: "the event's bytes (seq \(row.eventSeq)) do not hash to the leaf: altered or reordered")
+                    report.problem = Problem(
+                        index: row.index,
+                        message: "the event's bytes (seq \(row.eventSeq)) do not hash to the leaf: altered or reordered"
+                    )
                     return report
                 }
                 guard row.eventLeafHash == row.leafHash else {
-                    report.problem = Problem(index: row.index, message: "the event's stored leaf hash differs from the log's")
+                    report.problem = Problem(
+                        index: row.index, message: "the event's stored leaf hash differs from the log's")
                     return report
                 }
                 frontier.append(leafHash: hash)
-                if let p = checkCheckpoints() { report.problem = p; return report }
+                if let p = checkCheckpoints() {
+                    report.problem = p
+                    return report
+                }
             }
         }
         report.leaves = Int64(frontier.size)
         if next < parsed.count {
-            report.problem = Problem(index: Int64(frontier.size), message: "a checkpoint covers \(parsed[next].1.size) leaves but the log holds only \(frontier.size): leaves were deleted")
+            report.problem = Problem(
+                index: Int64(frontier.size),
+                message:
+                    "a checkpoint covers \(parsed[next].1.size) leaves but the log holds only \(frontier.size): leaves were deleted"
+            )
             return report
         }
         let outside = try await store.read { s in try await s.eventsOutsideLog(limit: 1) }
         if let seq = outside.first {
-            report.problem = Problem(index: nil, message: "audit event seq \(seq) is in neither the log nor its queue: inserted behind the log's back")
+            report.problem = Problem(
+                index: nil,
+                message: "audit event seq \(seq) is in neither the log nor its queue: inserted behind the log's back")
         }
         return report
     }

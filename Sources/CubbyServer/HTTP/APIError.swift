@@ -25,13 +25,17 @@ struct ErrorBody: Codable {
 struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch {
             let (status, code, message, headers) = Self.describe(error)
             if status == .internalServerError {
-                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                logger.error(
+                    "request failed",
+                    metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             }
             return JSONResponse.make(ErrorBody(error: code, message: message), status: status, headers: headers)
         }
@@ -44,10 +48,15 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             case .notFound(let m): return (.notFound, "not_found", m, [:])
             case .unitFull: return (.conflict, "unit_full", "no free compartment at this unit fits the parcel", [:])
             case .invalidState(let m): return (.conflict, "invalid_state", m, [:])
-            case .duplicateParcel: return (.conflict, "duplicate_parcel", "a live parcel with this tracking number already exists for the carrier", [:])
+            case .duplicateParcel:
+                return (
+                    .conflict, "duplicate_parcel",
+                    "a live parcel with this tracking number already exists for the carrier", [:]
+                )
             case .invalidCode: return (.forbidden, "invalid_code", "the code is not valid", [:])
             case .lockedOut(let seconds, let reason):
-                let message = reason == .suspended
+                let message =
+                    reason == .suspended
                     ? "PIN entry at this unit is suspended; QR codes still work"
                     : "too many failed codes; PIN entry at this unit is locked for \(seconds) s; QR codes still work"
                 return (.tooManyRequests, "locked_out", message, [.retryAfter: String(seconds)])
@@ -56,17 +65,23 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             }
         case let e as APIError:
             switch e {
-            case .unauthorized: return (.unauthorized, "unauthorized", "a valid bearer credential is required", [.wwwAuthenticate: "Bearer"])
+            case .unauthorized:
+                return (
+                    .unauthorized, "unauthorized", "a valid bearer credential is required", [.wwwAuthenticate: "Bearer"]
+                )
             case .forbidden: return (.forbidden, "forbidden", "this credential may not perform this operation", [:])
             case .invalidJSON(let m): return (.badRequest, "invalid_json", m, [:])
             case .invalidRequest(let m): return (.badRequest, "invalid_request", m, [:])
-            case .payloadTooLarge(let n): return (.contentTooLarge, "payload_too_large", "the request body exceeds \(n) bytes", [:])
-            case .unsupportedMediaType: return (.unsupportedMediaType, "unsupported_media_type", "send the body as application/json", [:])
+            case .payloadTooLarge(let n):
+                return (.contentTooLarge, "payload_too_large", "the request body exceeds \(n) bytes", [:])
+            case .unsupportedMediaType:
+                return (.unsupportedMediaType, "unsupported_media_type", "send the body as application/json", [:])
             }
         case let e as HTTPError:
             switch e.status {
             case .notFound: return (.notFound, "not_found", "no such resource", [:])
-            case .methodNotAllowed: return (.methodNotAllowed, "method_not_allowed", "method not allowed on this resource", e.headers)
+            case .methodNotAllowed:
+                return (.methodNotAllowed, "method_not_allowed", "method not allowed on this resource", e.headers)
             case .contentTooLarge: return (.contentTooLarge, "payload_too_large", "the request body is too large", [:])
             default:
                 if e.status.code < 500 { return (e.status, "invalid_request", e.body ?? e.status.reasonPhrase, [:]) }
@@ -87,7 +102,8 @@ enum JSONResponse {
         return e
     }()
 
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response
+    {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         fields[.cacheControl] = "no-store"

@@ -17,7 +17,9 @@ struct Authenticator: RouterMiddleware {
         "cby_auditor_": .auditor,
     ]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         context.maxBodyBytes = maxBodyBytes
         if let header = request.headers[.authorization] {
@@ -37,7 +39,8 @@ struct Authenticator: RouterMiddleware {
         let hash = keys.credentialHash(token)
         let nowMs = clock.now().millisecondsSince1970
         return try await store.read { s -> Principal in
-            guard let (c, unitSite) = try await s.credentialWithUnitSite(hash: hash), c.kind == role.rawValue, c.revokedAt == nil,
+            guard let (c, unitSite) = try await s.credentialWithUnitSite(hash: hash), c.kind == role.rawValue,
+                c.revokedAt == nil,
                 c.expiresAt.map({ $0 > nowMs }) ?? true, let org = UUID(uuidString: c.organizationId),
                 let id = UUID(uuidString: c.id)
             else { throw APIError.unauthorized }
@@ -46,7 +49,11 @@ struct Authenticator: RouterMiddleware {
             case .courier, .carrier:
                 if let carrier = c.carrierId { sites = try await s.carrierSites(carrier) }
             case .admin, .auditor, .superAdmin:
-                if let list = c.siteIds { sites = list.split(separator: ",").map(String.init) } else { sites = try await s.sites(organization: c.organizationId) }
+                if let list = c.siteIds {
+                    sites = list.split(separator: ",").map(String.init)
+                } else {
+                    sites = try await s.sites(organization: c.organizationId)
+                }
             case .device:
                 sites = unitSite.map { [$0] } ?? []
             case .resident:
@@ -54,8 +61,10 @@ struct Authenticator: RouterMiddleware {
             }
             return Principal(
                 role: role, credentialId: CredentialID(id), organizationId: OrganizationID(org),
-                carrierId: c.carrierId.flatMap(CarrierID.init(uuidString:)), unitId: c.unitId.flatMap(UnitID.init(uuidString:)),
-                siteIds: Set(sites.compactMap(SiteID.init(uuidString:))), subjectId: c.courierId.flatMap(PersonID.init(uuidString:)))
+                carrierId: c.carrierId.flatMap(CarrierID.init(uuidString:)),
+                unitId: c.unitId.flatMap(UnitID.init(uuidString:)),
+                siteIds: Set(sites.compactMap(SiteID.init(uuidString:))),
+                subjectId: c.courierId.flatMap(PersonID.init(uuidString:)))
         }
     }
 }

@@ -6,9 +6,13 @@ import NIOCore
 /// Reads a request body as one JSON object of a known shape: the content type, the size, the syntax,
 /// unknown or missing fields and wrong types each get a clear 4xx.
 enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: CubbyRequestContext, allowed: Set<String>) async throws -> T {
+    static func decode<T: Decodable>(
+        _ type: T.Type, from request: Request, context: CubbyRequestContext, allowed: Set<String>
+    ) async throws -> T {
         if let contentType = request.headers[.contentType] {
-            let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            let media =
+                contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                ?? ""
             guard media == "application/json" || media.hasSuffix("+json") else { throw APIError.unsupportedMediaType }
         }
         var request = request
@@ -22,7 +26,9 @@ enum JSONBody {
         do { object = try JSONSerialization.jsonObject(with: data, options: []) } catch {
             throw APIError.invalidJSON("the request body is not valid JSON")
         }
-        guard let dict = object as? [String: Any] else { throw APIError.invalidJSON("the request body must be a JSON object") }
+        guard let dict = object as? [String: Any] else {
+            throw APIError.invalidJSON("the request body must be a JSON object")
+        }
         let unknown = Set(dict.keys).subtracting(allowed)
         if !unknown.isEmpty {
             throw APIError.invalidRequest("unknown field(s): \(unknown.sorted().joined(separator: ", "))")

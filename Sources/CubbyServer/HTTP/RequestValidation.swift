@@ -19,15 +19,22 @@ enum RequestValidation {
     }
 
     static func size(_ text: String) throws -> SizeClass {
-        guard let s = SizeClass(rawValue: text) else { throw APIError.invalidRequest("size must be one of S, M, L, XL") }
+        guard let s = SizeClass(rawValue: text) else {
+            throw APIError.invalidRequest("size must be one of S, M, L, XL")
+        }
         return s
     }
 
     static func trackingNumber(_ text: String) throws -> String {
-        let ok = (1...64).contains(text.utf8.count)
+        let ok =
+            (1...64).contains(text.utf8.count)
             && text.utf8.first.map { isAlnum($0) } == true
-            && text.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
-        guard ok else { throw APIError.invalidRequest("trackingNumber must be 1–64 characters: letters, digits, '.', '_' or '-'") }
+            && text.utf8.allSatisfy {
+                isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+            }
+        guard ok else {
+            throw APIError.invalidRequest("trackingNumber must be 1–64 characters: letters, digits, '.', '_' or '-'")
+        }
         return text
     }
 

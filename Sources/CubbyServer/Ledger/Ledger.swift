@@ -31,11 +31,13 @@ public struct Ledger: Sendable {
 
     /// Appends an audit event about a unit and/or parcel to the caller's transaction.
     public func audit(
-        _ s: StoreSession, _ type: AuditEventType, _ outcome: AuditOutcome = .success, actor: Actor, unit: UnitRecord? = nil,
+        _ s: StoreSession, _ type: AuditEventType, _ outcome: AuditOutcome = .success, actor: Actor,
+        unit: UnitRecord? = nil,
         parcel: ParcelRecord? = nil, compartmentId: String? = nil, detail: [String: String] = [:]
     ) async throws {
         try await s.appendAudit(
-            record(type, outcome, actor: actor, unit: unit, parcel: parcel, compartmentId: compartmentId, detail: detail))
+            record(
+                type, outcome, actor: actor, unit: unit, parcel: parcel, compartmentId: compartmentId, detail: detail))
     }
 
     /// An audit event about a unit and/or parcel, stamped now.
@@ -56,7 +58,8 @@ public struct Ledger: Sendable {
     // MARK: scope
 
     /// The unit, if the principal may act on it; otherwise `notFound` as if it did not exist.
-    public func unitInScope(_ s: StoreSession, _ unitId: String, _ p: Principal, lock: Bool) async throws -> UnitRecord {
+    public func unitInScope(_ s: StoreSession, _ unitId: String, _ p: Principal, lock: Bool) async throws -> UnitRecord
+    {
         guard let unit = try await (lock ? s.lockUnit(unitId) : s.unit(unitId)), Scope.covers(p, unit: unit) else {
             throw DomainError.notFound("unit \(unitId) not found")
         }
@@ -64,7 +67,9 @@ public struct Ledger: Sendable {
     }
 
     /// The parcel, if the principal may see it; otherwise `notFound`.
-    public func parcelInScope(_ s: StoreSession, _ parcelId: String, _ p: Principal, lock: Bool) async throws -> ParcelRecord {
+    public func parcelInScope(_ s: StoreSession, _ parcelId: String, _ p: Principal, lock: Bool) async throws
+        -> ParcelRecord
+    {
         guard let parcel = try await s.parcel(parcelId, lock: lock), Scope.covers(p, parcel: parcel) else {
             throw DomainError.notFound("parcel \(parcelId) not found")
         }
@@ -97,7 +102,10 @@ public struct Ledger: Sendable {
     ) async throws -> DoorCommand {
         // The events the flow wrote just before go in with this one, in one statement.
         try await s.appendAudit(
-            earlier + [record(.doorOpenCommanded, actor: actor, unit: unit, parcel: parcel, detail: ["reason": reason.rawValue])])
+            earlier + [
+                record(
+                    .doorOpenCommanded, actor: actor, unit: unit, parcel: parcel, detail: ["reason": reason.rawValue])
+            ])
         var stored: EdgeCommand? = nil
         if unit.edgeEnrolledAt != nil {
             stored = try await storeCommand(

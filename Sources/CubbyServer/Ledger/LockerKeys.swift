@@ -1,5 +1,5 @@
-import CubbyCrypto
 import Crypto
+import CubbyCrypto
 import Foundation
 
 /// The server's keys in the shapes the flows use.
@@ -14,8 +14,10 @@ public struct LockerKeys: Sendable {
     let pinRoot: SymmetricKey
 
     public init(_ keys: ServerKeys) {
-        accountSecrets = SealedPayload(key: HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: keys.keyEncryptionKey, info: Data("cubby.account-secrets.v1".utf8), outputByteCount: 32))
+        accountSecrets = SealedPayload(
+            key: HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: keys.keyEncryptionKey, info: Data("cubby.account-secrets.v1".utf8),
+                outputByteCount: 32))
         hasher = KeyedHasher(key: keys.secretHashKey)
         pinRoot = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: keys.secretHashKey, info: Data("cubby.pin-root.v1".utf8), outputByteCount: 32)

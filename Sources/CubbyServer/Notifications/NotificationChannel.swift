@@ -37,18 +37,24 @@ public struct LogNotificationChannel: NotificationChannel {
     public init(logger: Logger) { self.logger = logger }
 
     public func deliver(_ note: ParcelReadyNotification) async throws {
-        logger.info("notification", metadata: [
-            "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
-            "compartment": "\(note.compartmentLabel)", "pin": "\(String(repeating: "•", count: max(0, note.pin.count - 2)) + note.pin.suffix(2))",
-            "expiresAt": "\(note.expiresAt)",
-        ])
+        logger.info(
+            "notification",
+            metadata: [
+                "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
+                "compartment": "\(note.compartmentLabel)",
+                "pin": "\(String(repeating: "•", count: max(0, note.pin.count - 2)) + note.pin.suffix(2))",
+                "expiresAt": "\(note.expiresAt)",
+            ])
     }
 
     public func deliver(_ note: SignInCodeNotification) async throws {
-        logger.info("notification", metadata: [
-            "kind": "\(note.kind)", "recipientId": "\(note.recipientId)",
-            "code": "\(String(repeating: "•", count: max(0, note.code.count - 2)) + note.code.suffix(2))", "expiresAt": "\(note.expiresAt)",
-        ])
+        logger.info(
+            "notification",
+            metadata: [
+                "kind": "\(note.kind)", "recipientId": "\(note.recipientId)",
+                "code": "\(String(repeating: "•", count: max(0, note.code.count - 2)) + note.code.suffix(2))",
+                "expiresAt": "\(note.expiresAt)",
+            ])
     }
 }
 

@@ -17,7 +17,10 @@ public struct OutboxDelivery: Service {
     let clock: ServerClock
     let logger: Logger
 
-    public init(store: any SQLStore, keys: LockerKeys, channel: any NotificationChannel, interval: Duration, clock: ServerClock = .system, logger: Logger) {
+    public init(
+        store: any SQLStore, keys: LockerKeys, channel: any NotificationChannel, interval: Duration,
+        clock: ServerClock = .system, logger: Logger
+    ) {
         self.store = store
         self.keys = keys
         self.channel = channel
@@ -46,19 +49,23 @@ public struct OutboxDelivery: Service {
                 var done = 0
                 for row in rows {
                     do {
-                        guard let payload = row.payload else { throw NotificationError.shortWrite("outbox row \(row.id) has no payload") }
+                        guard let payload = row.payload else {
+                            throw NotificationError.shortWrite("outbox row \(row.id) has no payload")
+                        }
                         let data = try keys.outbox.open(payload, context: "outbox:" + row.notificationId)
                         if row.kind == SignInCodeNotification.kind {
                             try await channel.deliver(try JSONDecoder().decode(SignInCodeNotification.self, from: data))
                         } else {
-                            try await channel.deliver(try JSONDecoder().decode(ParcelReadyNotification.self, from: data))
+                            try await channel.deliver(
+                                try JSONDecoder().decode(ParcelReadyNotification.self, from: data))
                         }
                         try await s.markDelivered(row.id, at: now)
                         done += 1
                     } catch {
                         let backoff = Milliseconds.of(seconds: Int64(min(3600, 1 << min(Int(row.attempts) + 1, 12))))
                         try await s.markDeliveryFailed(row.id, retryAt: now + backoff, error: String(describing: error))
-                        logger.warning("notification not delivered", metadata: ["outbox": "\(row.id)", "error": "\(error)"])
+                        logger.warning(
+                            "notification not delivered", metadata: ["outbox": "\(row.id)", "error": "\(error)"])
                     }
                 }
                 return rows.isEmpty ? -1 : done

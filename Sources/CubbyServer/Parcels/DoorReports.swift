@@ -38,7 +38,8 @@ public struct DoorReports: UnitEventSink {
     }
 
     /// Applies a door event inside the caller's transaction.
-    func handle(_ s: StoreSession, _ event: UnitDoorEvent, actor: Actor, detail extra: [String: String] = [:]) async throws
+    func handle(_ s: StoreSession, _ event: UnitDoorEvent, actor: Actor, detail extra: [String: String] = [:])
+        async throws
         -> ParcelRecord?
     {
         guard let unit = try await s.unit(event.unitId), var compartment = try await s.compartment(event.compartmentId),
@@ -68,11 +69,13 @@ public struct DoorReports: UnitEventSink {
             if compartment.state == .occupied, let p = parcel, [.pickedUp, .removed].contains(p.state) {
                 if item {
                     try await ledger.audit(
-                        s, .compartmentItemLeft, .failure, actor: actor, unit: unit, parcel: p, compartmentId: compartment.id)
+                        s, .compartmentItemLeft, .failure, actor: actor, unit: unit, parcel: p,
+                        compartmentId: compartment.id)
                 } else {
                     compartment.state = .available
                     compartment.parcelId = nil
-                    try await ledger.audit(s, .compartmentFreed, actor: actor, unit: unit, parcel: p, compartmentId: compartment.id)
+                    try await ledger.audit(
+                        s, .compartmentFreed, actor: actor, unit: unit, parcel: p, compartmentId: compartment.id)
                 }
             }
             try await s.saveCompartment(compartment)
@@ -82,7 +85,8 @@ public struct DoorReports: UnitEventSink {
 
     /// Completes a deposit: the parcel waits for pickup behind a fresh PIN and QR token, and the recipient is told.
     func deposit(
-        _ s: StoreSession, _ parcel: inout ParcelRecord, _ compartment: inout CompartmentRecord, unit: UnitRecord, now: Date,
+        _ s: StoreSession, _ parcel: inout ParcelRecord, _ compartment: inout CompartmentRecord, unit: UnitRecord,
+        now: Date,
         actor: Actor
     ) async throws {
         let nowMs = now.millisecondsSince1970
@@ -119,14 +123,18 @@ public struct DoorReports: UnitEventSink {
 
         let notificationId = EntityID.make()
         let note = ParcelReadyNotification(
-            notificationId: notificationId, kind: "parcel.deposited", recipientId: parcel.recipientId, parcelId: parcel.id,
-            trackingNumber: parcel.trackingNumber, unitId: unit.id, unitName: unit.name, compartmentLabel: compartment.label,
+            notificationId: notificationId, kind: "parcel.deposited", recipientId: parcel.recipientId,
+            parcelId: parcel.id,
+            trackingNumber: parcel.trackingNumber, unitId: unit.id, unitName: unit.name,
+            compartmentLabel: compartment.label,
             pin: pin, qr: qr, expiresAt: AuditCanonicalEncoding.timestamp(expires))
         let sealed = try keys.outbox.seal(try JSONEncoder().encode(note), context: "outbox:" + notificationId)
         try await s.enqueueNotification(
-            id: notificationId, kind: note.kind, recipient: parcel.recipientId, parcel: parcel.id, payload: sealed, at: nowMs)
+            id: notificationId, kind: note.kind, recipient: parcel.recipientId, parcel: parcel.id, payload: sealed,
+            at: nowMs)
 
-        try await ledger.audit(s, .parcelDeposited, actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)
+        try await ledger.audit(
+            s, .parcelDeposited, actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)
         try await ledger.audit(
             s, .credentialIssued, actor: .system, unit: unit, parcel: parcel, compartmentId: compartment.id,
             detail: ["credentials": "pin,qr", "expiresAt": note.expiresAt])

@@ -14,7 +14,9 @@ extension ParcelDesk {
     }
 
     /// A recipient presents a PIN or a QR token at a unit's kiosk.
-    public func pickup(_ p: Principal, unitId: String, code rawCode: String) async throws -> (ParcelRecord, CompartmentRecord) {
+    public func pickup(_ p: Principal, unitId: String, code rawCode: String) async throws -> (
+        ParcelRecord, CompartmentRecord
+    ) {
         let code = PresentedCode(rawCode)
         // The PIN's keyed hash needs no database: it is computed before the transaction, off the writer.
         var pinHash: [UInt8] = []
@@ -26,7 +28,8 @@ extension ParcelDesk {
             }
             switch code {
             case .qr(let token): return try await pickupByQR(s, unit: unit, token: token, actor: p.actor)
-            case .pin(let digits): return try await pickupByPIN(s, unit: unit, digits: digits, hash: pinHash, actor: p.actor)
+            case .pin(let digits):
+                return try await pickupByPIN(s, unit: unit, digits: digits, hash: pinHash, actor: p.actor)
             }
         }
         switch outcome {
@@ -41,7 +44,9 @@ extension ParcelDesk {
     }
 
     /// `hash` is the keyed hash of `digits` under the unit's PIN key.
-    func pickupByPIN(_ s: StoreSession, unit: UnitRecord, digits: String, hash: [UInt8], actor: Actor) async throws -> PickupOutcome {
+    func pickupByPIN(_ s: StoreSession, unit: UnitRecord, digits: String, hash: [UInt8], actor: Actor) async throws
+        -> PickupOutcome
+    {
         var unit = unit
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
@@ -51,7 +56,9 @@ extension ParcelDesk {
             ? try await s.pinFailures(unit: unit.id, since: windowStart).map { Date(millisecondsSince1970: $0) } : []
         switch limiter.decide(state: unit.pinEntry, recentFailures: failures, now: now) {
         case .lockedOut(let retry, let reason):
-            try await ledger.audit(s, .pickupRefused, .denied, actor: actor, unit: unit, detail: ["method": "pin", "reason": reason.rawValue])
+            try await ledger.audit(
+                s, .pickupRefused, .denied, actor: actor, unit: unit,
+                detail: ["method": "pin", "reason": reason.rawValue])
             return .lockedOut(retry, reason)
         case .evaluate:
             break
@@ -66,7 +73,8 @@ extension ParcelDesk {
             let before = unit.pinEntry
             unit.pinEntry = limiter.afterSuccess(state: before)
             if unit.pinEntry != before { try await s.savePinEntry(unit) }
-            return try await completePickup(s, &parcel, compartment: compartment, unit: unit, actor: actor, method: "pin")
+            return try await completePickup(
+                s, &parcel, compartment: compartment, unit: unit, actor: actor, method: "pin")
         }
         try await s.recordPinFailure(unit: unit.id, at: nowMs)
         let before = unit.pinEntry
@@ -83,7 +91,8 @@ extension ParcelDesk {
         }
         if unit.pinEntry.suspended && !before.suspended {
             try await ledger.audit(
-                s, .unitPinEntrySuspended, .denied, actor: .system, unit: unit, detail: ["failuresLast24h": String(failures.count + 1)])
+                s, .unitPinEntrySuspended, .denied, actor: .system, unit: unit,
+                detail: ["failuresLast24h": String(failures.count + 1)])
         }
         return .rejected
     }
@@ -93,23 +102,28 @@ extension ParcelDesk {
         if let claims = rules.verifyQR(token, verifier: keys.qr, unitId: unit.id, now: nowMs),
             var parcel = try await s.parcel(claims.p.idString, lock: true), parcel.state == .deposited,
             parcel.compartmentId == claims.c.idString,
-            rules.matchQR(claims, among: try await s.livePickupCredentials(parcel: parcel.id).map(LivePickupCode.init), now: nowMs) != nil,
+            rules.matchQR(
+                claims, among: try await s.livePickupCredentials(parcel: parcel.id).map(LivePickupCode.init), now: nowMs
+            ) != nil,
             let compartment = try await s.compartment(claims.c.idString)
         {
-            return try await completePickup(s, &parcel, compartment: compartment, unit: unit, actor: actor, method: "qr")
+            return try await completePickup(
+                s, &parcel, compartment: compartment, unit: unit, actor: actor, method: "qr")
         }
         try await ledger.audit(s, .pickupCodeRejected, .failure, actor: actor, unit: unit, detail: ["method": "qr"])
         return .rejected
     }
 
     func completePickup(
-        _ s: StoreSession, _ parcel: inout ParcelRecord, compartment: CompartmentRecord, unit: UnitRecord, actor: Actor, method: String
+        _ s: StoreSession, _ parcel: inout ParcelRecord, compartment: CompartmentRecord, unit: UnitRecord, actor: Actor,
+        method: String
     ) async throws -> PickupOutcome {
         let succeeded = try await PickupTransition.apply(
             s, ledger: ledger, parcel: &parcel, unit: unit, actor: actor, pickedUpAt: clock.now().millisecondsSince1970,
             detail: ["method": method])
         let door = try await ledger.openDoor(
-            s, unit: unit, compartmentId: compartment.id, reason: .pickup, actor: actor, parcel: parcel, after: [succeeded])
+            s, unit: unit, compartmentId: compartment.id, reason: .pickup, actor: actor, parcel: parcel,
+            after: [succeeded])
         return .opened(parcel, compartment, door)
     }
 }

@@ -13,7 +13,9 @@ extension ParcelDesk {
         }
     }
 
-    func cancel(_ s: StoreSession, _ parcel: inout ParcelRecord, actor: Actor, reason: String) async throws -> ParcelRecord {
+    func cancel(_ s: StoreSession, _ parcel: inout ParcelRecord, actor: Actor, reason: String) async throws
+        -> ParcelRecord
+    {
         let nowMs = clock.now().millisecondsSince1970
         let held = parcel.state == .reserved
         try Self.advance(&parcel, on: .cancel)
@@ -62,7 +64,8 @@ extension ParcelDesk {
             let before = unit.pinEntry
             unit.pinEntry = limiter.afterResume(state: before)
             try await s.savePinEntry(unit)
-            try await ledger.audit(s, .unitPinEntryResumed, actor: p.actor, unit: unit, detail: ["wasSuspended": String(before.suspended)])
+            try await ledger.audit(
+                s, .unitPinEntryResumed, actor: p.actor, unit: unit, detail: ["wasSuspended": String(before.suspended)])
             return unit
         }
     }

@@ -17,7 +17,10 @@ public struct ParcelDesk: Sendable {
     public let doors: DoorReports
     let logger: Logger
 
-    public init(ledger: Ledger, keys: LockerKeys, policy: PinEntryPolicy = .standard, link: any UnitLink, doors: DoorReports, logger: Logger) {
+    public init(
+        ledger: Ledger, keys: LockerKeys, policy: PinEntryPolicy = .standard, link: any UnitLink, doors: DoorReports,
+        logger: Logger
+    ) {
         self.ledger = ledger
         self.keys = keys
         self.policy = policy
@@ -39,7 +42,8 @@ public struct ParcelDesk: Sendable {
     }
 
     func recipientInScope(_ s: StoreSession, _ recipientId: String, unit: UnitRecord) async throws -> RecipientRecord {
-        guard let r = try await s.recipient(recipientId), r.organizationId == unit.organizationId, r.erasedAt == nil else {
+        guard let r = try await s.recipient(recipientId), r.organizationId == unit.organizationId, r.erasedAt == nil
+        else {
             throw DomainError.notFound("recipient \(recipientId) not found")
         }
         return r
@@ -48,18 +52,26 @@ public struct ParcelDesk: Sendable {
     // MARK: announce and drop-off
 
     /// A carrier tells the locker a parcel is coming.
-    public func announce(_ p: Principal, unitId: String, trackingNumber: String, recipientId: String, size: SizeClass) async throws -> ParcelRecord {
-        guard let carrier = p.carrierId?.idString else { throw DomainError.forbidden("only carriers and couriers announce parcels") }
+    public func announce(_ p: Principal, unitId: String, trackingNumber: String, recipientId: String, size: SizeClass)
+        async throws -> ParcelRecord
+    {
+        guard let carrier = p.carrierId?.idString else {
+            throw DomainError.forbidden("only carriers and couriers announce parcels")
+        }
         return try await ledger.write { s in
             let unit = try await ledger.unitInScope(s, unitId, p, lock: false)
             _ = try await recipientInScope(s, recipientId, unit: unit)
-            if try await s.liveParcel(carrier: carrier, trackingNumber: trackingNumber) != nil { throw DomainError.duplicateParcel }
+            if try await s.liveParcel(carrier: carrier, trackingNumber: trackingNumber) != nil {
+                throw DomainError.duplicateParcel
+            }
             let now = clock.now().millisecondsSince1970
             let parcel = ParcelRecord(
                 id: EntityID.make(), organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
-                carrierId: carrier, recipientId: recipientId, trackingNumber: trackingNumber, size: size, state: .announced, createdAt: now)
+                carrierId: carrier, recipientId: recipientId, trackingNumber: trackingNumber, size: size,
+                state: .announced, createdAt: now)
             try await s.insertParcel(parcel)
-            try await ledger.audit(s, .parcelAnnounced, actor: p.actor, unit: unit, parcel: parcel, detail: ["size": size.rawValue])
+            try await ledger.audit(
+                s, .parcelAnnounced, actor: p.actor, unit: unit, parcel: parcel, detail: ["size": size.rawValue])
             return parcel
         }
     }
@@ -71,7 +83,9 @@ public struct ParcelDesk: Sendable {
     }
 
     /// A courier starts a drop-off: best-fit compartment reserved and its door opened.
-    public func dropoff(_ p: Principal, unitId: String, trackingNumber: String, recipientId: String, size: SizeClass) async throws -> Dropoff {
+    public func dropoff(_ p: Principal, unitId: String, trackingNumber: String, recipientId: String, size: SizeClass)
+        async throws -> Dropoff
+    {
         guard let carrier = p.carrierId?.idString, p.role == .courier else {
             throw DomainError.forbidden("only couriers drop off parcels")
         }
@@ -82,19 +96,26 @@ public struct ParcelDesk: Sendable {
             let nowMs = clock.now().millisecondsSince1970
             var parcel: ParcelRecord
             if let existing = try await s.liveParcel(carrier: carrier, trackingNumber: trackingNumber) {
-                guard existing.state == .announced, existing.recipientId == recipientId, existing.unitId == unit.id else {
+                guard existing.state == .announced, existing.recipientId == recipientId, existing.unitId == unit.id
+                else {
                     throw DomainError.duplicateParcel
                 }
                 parcel = existing
             } else {
                 parcel = ParcelRecord(
                     id: EntityID.make(), organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
-                    carrierId: carrier, recipientId: recipientId, trackingNumber: trackingNumber, size: size, state: .announced, createdAt: nowMs)
+                    carrierId: carrier, recipientId: recipientId, trackingNumber: trackingNumber, size: size,
+                    state: .announced, createdAt: nowMs)
                 try await s.insertParcel(parcel)
             }
             let free = try await s.freeCompartments(unit: unit.id)
-            let candidates = free.map { CompartmentAssignment.Candidate(label: $0.label, size: $0.size, accessible: $0.accessible) }
-            guard let index = CompartmentAssignment.choose(parcel: size, recipientNeedsAccessible: recipient.needsAccessible, free: candidates) else {
+            let candidates = free.map {
+                CompartmentAssignment.Candidate(label: $0.label, size: $0.size, accessible: $0.accessible)
+            }
+            guard
+                let index = CompartmentAssignment.choose(
+                    parcel: size, recipientNeedsAccessible: recipient.needsAccessible, free: candidates)
+            else {
                 throw DomainError.unitFull
             }
             var compartment = free[index]
@@ -110,9 +131,13 @@ public struct ParcelDesk: Sendable {
             try await s.saveCompartment(compartment)
             let reserved = ledger.record(
                 .parcelReserved, actor: p.actor, unit: unit, parcel: parcel,
-                detail: ["size": size.rawValue, "compartmentSize": compartment.size.rawValue, "accessible": String(compartment.accessible)])
+                detail: [
+                    "size": size.rawValue, "compartmentSize": compartment.size.rawValue,
+                    "accessible": String(compartment.accessible),
+                ])
             let door = try await ledger.openDoor(
-                s, unit: unit, compartmentId: compartment.id, reason: .dropoff, actor: p.actor, parcel: parcel, after: [reserved])
+                s, unit: unit, compartmentId: compartment.id, reason: .dropoff, actor: p.actor, parcel: parcel,
+                after: [reserved])
             return (Dropoff(parcel: parcel, compartment: compartment), door)
         }
         await link.deliver(door)
@@ -147,7 +172,8 @@ public struct ParcelDesk: Sendable {
             let unit = try await ledger.unitInScope(s, id, p, lock: false)
             return UnitView(
                 unit: unit, compartments: try await s.compartments(unit: unit.id),
-                failuresLast24h: try await s.pinFailures(unit: unit.id, since: nowMs - PickupCodeRules.failureWindow).count)
+                failuresLast24h: try await s.pinFailures(unit: unit.id, since: nowMs - PickupCodeRules.failureWindow)
+                    .count)
         }
     }
 

@@ -14,23 +14,33 @@ struct ParcelRoutes {
     func register(on routes: inout GuardedRouter) {
         routes.open(.get, "/healthz") { _, _ in try await health() }
         routes.open(.get, "/api/v1/openapi.yaml") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: openAPI))
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: openAPI))
         }
         routes.api(.post, "/api/v1/parcels", .announceParcel) { req, ctx, p in try await announce(req, ctx, p) }
         routes.api(.get, "/api/v1/parcels/:parcelId", .readParcel) { _, ctx, p in try await getParcel(ctx, p) }
         routes.api(.post, "/api/v1/parcels/:parcelId/cancel", .cancelParcel) { _, ctx, p in try await cancel(ctx, p) }
         routes.api(.post, "/api/v1/parcels/:parcelId/remove", .removeParcel) { _, ctx, p in try await remove(ctx, p) }
-        routes.api(.post, "/api/v1/units/:unitId/dropoffs", .createDropoff) { req, ctx, p in try await dropoff(req, ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/dropoffs", .createDropoff) { req, ctx, p in
+            try await dropoff(req, ctx, p)
+        }
         routes.api(.post, "/api/v1/units/:unitId/pickups", .pickup) { req, ctx, p in try await pickup(req, ctx, p) }
-        routes.api(.post, "/api/v1/units/:unitId/events", .reportUnitEvent) { req, ctx, p in try await unitEvent(req, ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/events", .reportUnitEvent) { req, ctx, p in
+            try await unitEvent(req, ctx, p)
+        }
         routes.api(.get, "/api/v1/units/:unitId", .readUnit) { _, ctx, p in try await getUnit(ctx, p) }
-        routes.api(.post, "/api/v1/units/:unitId/pin-entry/resume", .resumePinEntry) { _, ctx, p in try await resume(ctx, p) }
+        routes.api(.post, "/api/v1/units/:unitId/pin-entry/resume", .resumePinEntry) { _, ctx, p in
+            try await resume(ctx, p)
+        }
     }
 
     // MARK: handlers
 
     func health() async throws -> Response {
-        guard await desk.isHealthy() else { return JSONResponse.make(["status": "unavailable"], status: .serviceUnavailable) }
+        guard await desk.isHealthy() else {
+            return JSONResponse.make(["status": "unavailable"], status: .serviceUnavailable)
+        }
         return JSONResponse.make(["status": "ok"])
     }
 
@@ -39,22 +49,28 @@ struct ParcelRoutes {
     }
 
     func announce(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
-        let body = try await JSONBody.decode(API.AnnounceRequest.self, from: req, context: ctx, allowed: API.AnnounceRequest.fields)
+        let body = try await JSONBody.decode(
+            API.AnnounceRequest.self, from: req, context: ctx, allowed: API.AnnounceRequest.fields)
         let parcel = try await desk.announce(
-            p, unitId: try RequestValidation.uuid(body.unitId, "unitId"), trackingNumber: try RequestValidation.trackingNumber(body.trackingNumber),
-            recipientId: try RequestValidation.uuid(body.recipientId, "recipientId"), size: try RequestValidation.size(body.size))
+            p, unitId: try RequestValidation.uuid(body.unitId, "unitId"),
+            trackingNumber: try RequestValidation.trackingNumber(body.trackingNumber),
+            recipientId: try RequestValidation.uuid(body.recipientId, "recipientId"),
+            size: try RequestValidation.size(body.size))
         return try await parcelResponse(parcel, status: .created)
     }
 
     func dropoff(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try RequestValidation.pathID(ctx, "unitId")
-        let body = try await JSONBody.decode(API.DropoffRequest.self, from: req, context: ctx, allowed: API.DropoffRequest.fields)
+        let body = try await JSONBody.decode(
+            API.DropoffRequest.self, from: req, context: ctx, allowed: API.DropoffRequest.fields)
         let result = try await desk.dropoff(
             p, unitId: unitId, trackingNumber: try RequestValidation.trackingNumber(body.trackingNumber),
-            recipientId: try RequestValidation.uuid(body.recipientId, "recipientId"), size: try RequestValidation.size(body.size))
+            recipientId: try RequestValidation.uuid(body.recipientId, "recipientId"),
+            size: try RequestValidation.size(body.size))
         return JSONResponse.make(
             API.DropoffResponse(
-                parcelId: result.parcel.id, state: result.parcel.state.rawValue, compartment: API.CompartmentRef(result.compartment),
+                parcelId: result.parcel.id, state: result.parcel.state.rawValue,
+                compartment: API.CompartmentRef(result.compartment),
                 reservedUntil: result.parcel.reservedUntil.map(API.time)),
             status: .created, headers: [.location: "/api/v1/parcels/\(result.parcel.id)"])
     }
@@ -64,17 +80,22 @@ struct ParcelRoutes {
     }
 
     func cancel(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
-        return try await parcelResponse(try await desk.cancel(p, parcelId: try RequestValidation.pathID(ctx, "parcelId")))
+        return try await parcelResponse(
+            try await desk.cancel(p, parcelId: try RequestValidation.pathID(ctx, "parcelId")))
     }
 
     func remove(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
-        return try await parcelResponse(try await desk.remove(p, parcelId: try RequestValidation.pathID(ctx, "parcelId")))
+        return try await parcelResponse(
+            try await desk.remove(p, parcelId: try RequestValidation.pathID(ctx, "parcelId")))
     }
 
     func pickup(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try RequestValidation.pathID(ctx, "unitId")
-        let body = try await JSONBody.decode(API.PickupRequest.self, from: req, context: ctx, allowed: API.PickupRequest.fields)
-        guard (1...512).contains(body.code.utf8.count) else { throw APIError.invalidRequest("code must be 1–512 characters") }
+        let body = try await JSONBody.decode(
+            API.PickupRequest.self, from: req, context: ctx, allowed: API.PickupRequest.fields)
+        guard (1...512).contains(body.code.utf8.count) else {
+            throw APIError.invalidRequest("code must be 1–512 characters")
+        }
         let (parcel, compartment) = try await desk.pickup(p, unitId: unitId, code: body.code)
         return JSONResponse.make(API.PickupResponse(parcelId: parcel.id, compartment: API.CompartmentRef(compartment)))
     }
@@ -82,11 +103,14 @@ struct ParcelRoutes {
     func unitEvent(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         let unitId = try RequestValidation.pathID(ctx, "unitId")
         guard p.unitId?.idString == unitId else { throw DomainError.notFound("unit \(unitId) not found") }
-        let body = try await JSONBody.decode(API.UnitEventRequest.self, from: req, context: ctx, allowed: API.UnitEventRequest.fields)
+        let body = try await JSONBody.decode(
+            API.UnitEventRequest.self, from: req, context: ctx, allowed: API.UnitEventRequest.fields)
         guard let kind = UnitDoorEvent.Kind(rawValue: body.type) else {
             throw APIError.invalidRequest("type must be door_opened or door_closed")
         }
-        if kind == .doorClosed && body.itemPresent == nil { throw APIError.invalidRequest("missing field: itemPresent") }
+        if kind == .doorClosed && body.itemPresent == nil {
+            throw APIError.invalidRequest("missing field: itemPresent")
+        }
         let event = UnitDoorEvent(
             kind: kind, unitId: unitId, compartmentId: try RequestValidation.uuid(body.compartmentId, "compartmentId"),
             itemPresent: body.itemPresent, occurredAt: desk.clock.now())
@@ -101,7 +125,8 @@ struct ParcelRoutes {
 
     func unitBody(_ view: ParcelDesk.UnitView) -> API.Unit {
         API.Unit(
-            id: view.unit.id, siteId: view.unit.siteId, name: view.unit.name, compartments: view.compartments.map(API.Compartment.init),
+            id: view.unit.id, siteId: view.unit.siteId, name: view.unit.name,
+            compartments: view.compartments.map(API.Compartment.init),
             pinEntry: API.pinStatus(view, policy: desk.policy, now: desk.clock.now()))
     }
 

@@ -8,7 +8,8 @@ enum PickupTransition {
     /// Applies the pickup to `parcel` and saves it; returns the `pickup.succeeded` event for the caller to append
     /// (alone, or in one statement with the events that follow it).
     static func apply(
-        _ s: StoreSession, ledger: Ledger, parcel: inout ParcelRecord, unit: UnitRecord, actor: Actor, pickedUpAt: Int64,
+        _ s: StoreSession, ledger: Ledger, parcel: inout ParcelRecord, unit: UnitRecord, actor: Actor,
+        pickedUpAt: Int64,
         detail: [String: String]
     ) async throws -> AuditRecord {
         let nowMs = ledger.clock.now().millisecondsSince1970

@@ -34,7 +34,9 @@ struct Overview: Sendable {
     /// The caller's sites.
     func sites(_ p: Principal) async throws -> [SiteRecord] {
         let org = p.organizationId.idString
-        return try await store.read { db in try await db.sitesRecords(organization: org) }.filter { Scope.covers(p, siteId: $0.id) }
+        return try await store.read { db in try await db.sitesRecords(organization: org) }.filter {
+            Scope.covers(p, siteId: $0.id)
+        }
     }
 
     /// The organization's units and carriers (names for the pages; credentials are issued for them).

@@ -35,7 +35,9 @@ public struct PortalPages: Sendable {
             context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
         }
         for (k, v) in values { context[k] = v }
-        let html = library.render(context, withTemplate: template) ?? "<!doctype html><title>Cubby</title><p>Page \(template) is missing.</p>"
+        let html =
+            library.render(context, withTemplate: template)
+            ?? "<!doctype html><title>Cubby</title><p>Page \(template) is missing.</p>"
         return Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: html)))

@@ -35,7 +35,9 @@ struct PortalRoutes {
             pages.page("recover", title: "Sign in with a recovery code", session: nil, formToken: call.formToken)
         }
         routes.portal(.post, "/admin/recover", nil) { _, _, call in
-            try await signIn(call, factor: .recoveryCode(call.form.first("recovery")), template: "recover", title: "Sign in with a recovery code")
+            try await signIn(
+                call, factor: .recoveryCode(call.form.first("recovery")), template: "recover",
+                title: "Sign in with a recovery code")
         }
         routes.portal(.get, "/admin/enroll", nil) { req, _, call in
             let token = req.uri.queryParameters.get("token") ?? ""
@@ -56,7 +58,8 @@ struct PortalRoutes {
         }
         routes.portal(.post, "/admin/alerts/:alertId/resolve", .resolveAlert) { _, ctx, call in
             let s = try session(call)
-            _ = try await edges.resolveAlert(s.principal, alertId: ctx.parameters.get("alertId") ?? "", note: call.form.first("note"))
+            _ = try await edges.resolveAlert(
+                s.principal, alertId: ctx.parameters.get("alertId") ?? "", note: call.form.first("note"))
             return gate.redirect("/admin/dashboard?done=resolved")
         }
         routes.portal(.post, "/admin/compartments/service", .serviceCompartment) { _, _, call in
@@ -70,15 +73,18 @@ struct PortalRoutes {
             guard let compartment = UUID(uuidString: call.form.first("compartment")) else {
                 throw DomainError.invalidRequest("choose a compartment")
             }
-            _ = try await edges.setCompartmentService(s.principal, compartmentId: compartment.idString, inService: inService,
-                                                      note: call.form.first("note"))
+            _ = try await edges.setCompartmentService(
+                s.principal, compartmentId: compartment.idString, inService: inService,
+                note: call.form.first("note"))
             return gate.redirect("/admin/dashboard?done=" + (inService ? "in-service" : "out-of-service"))
         }
         routes.portal(.post, "/admin/units/:unitId/enrollment-code", .enrollUnit) { _, ctx, call in
             let s = try session(call)
             let unitId = ctx.parameters.get("unitId") ?? ""
             let (code, expires) = try await edges.issueEnrollmentCode(s.principal, unitId: unitId)
-            return try await dashboard(call, enrollment: ["unitId": unitId, "code": code, "expiresAt": AuditCanonicalEncoding.timestamp(expires)])
+            return try await dashboard(
+                call,
+                enrollment: ["unitId": unitId, "code": code, "expiresAt": AuditCanonicalEncoding.timestamp(expires)])
         }
         routes.portal(.get, "/admin/users", .viewUsers) { req, _, call in
             try await usersPage(call, notice: Self.notices[req.uri.queryParameters.get("done") ?? ""])
@@ -88,7 +94,8 @@ struct PortalRoutes {
             let s = try session(call)
             let role = try Self.role(call.form.first("role"))
             let sites = call.form.all("site")
-            _ = try await staff.changeRole(s, accountId: ctx.parameters.get("accountId") ?? "", role: role, sites: sites.isEmpty ? nil : sites)
+            _ = try await staff.changeRole(
+                s, accountId: ctx.parameters.get("accountId") ?? "", role: role, sites: sites.isEmpty ? nil : sites)
             return gate.redirect("/admin/users?done=role")
         }
         routes.portal(.post, "/admin/users/:accountId/deactivate", .deactivateUser) { _, ctx, call in
@@ -102,7 +109,8 @@ struct PortalRoutes {
         routes.portal(.post, "/admin/credentials", .issueCredential) { _, _, call in try await issue(call) }
         routes.portal(.post, "/admin/credentials/:credentialId/revoke", .revokeCredential) { _, ctx, call in
             let s = try session(call)
-            _ = try await staff.revokeCredential(s.principal, actor: StaffDesk.actor(s.account), id: ctx.parameters.get("credentialId") ?? "")
+            _ = try await staff.revokeCredential(
+                s.principal, actor: StaffDesk.actor(s.account), id: ctx.parameters.get("credentialId") ?? "")
             return gate.redirect("/admin/credentials?done=revoked")
         }
         routes.portal(.post, "/admin/sign-out", .manageOwnSession) { _, _, call in
@@ -142,14 +150,19 @@ struct PortalRoutes {
 
     // MARK: sign-in and enrollment
 
-    func signIn(_ call: PortalCall, factor: StaffDesk.SecondFactor, template: String, title: String) async throws -> Response {
+    func signIn(_ call: PortalCall, factor: StaffDesk.SecondFactor, template: String, title: String) async throws
+        -> Response
+    {
         let email = call.form.first("email")
         do {
-            let (token, _) = try await staff.signIn(email: email, password: call.form.first("password"), factor: factor, address: call.address)
+            let (token, _) = try await staff.signIn(
+                email: email, password: call.form.first("password"), factor: factor, address: call.address)
             // A new session id at every sign-in; the pre-session cookie is no longer needed.
-            return gate.redirect("/admin/dashboard", cookies: [
-                gate.cookie(PortalGate.sessionCookie, token), gate.cookie(PortalGate.preCookie, "", clear: true),
-            ])
+            return gate.redirect(
+                "/admin/dashboard",
+                cookies: [
+                    gate.cookie(PortalGate.sessionCookie, token), gate.cookie(PortalGate.preCookie, "", clear: true),
+                ])
         } catch StaffError.signInFailed {
             return pages.page(
                 template, title: title, session: nil, formToken: call.formToken,
@@ -160,7 +173,8 @@ struct PortalRoutes {
     func choosePassword(_ call: PortalCall) async throws -> Response {
         let token = call.form.first("token")
         do {
-            let (account, otp) = try await staff.choosePassword(token: token, password: call.form.first("password"), confirmation: call.form.first("confirm"))
+            let (account, otp) = try await staff.choosePassword(
+                token: token, password: call.form.first("password"), confirmation: call.form.first("confirm"))
             return try authenticatorPage(call, token: token, account: account, otp: otp)
         } catch let e as StaffError where e != .linkInvalid {
             let account = try await staff.enrollingAccount(token: token)
@@ -170,7 +184,9 @@ struct PortalRoutes {
         }
     }
 
-    func authenticatorPage(_ call: PortalCall, token: String, account: StaffAccountRecord, otp: OneTimePassword, error: String? = nil) throws -> Response {
+    func authenticatorPage(
+        _ call: PortalCall, token: String, account: StaffAccountRecord, otp: OneTimePassword, error: String? = nil
+    ) throws -> Response {
         let uri = otp.provisioningURI(issuer: "Cubby", account: account.email)
         let qr = try QRCode(text: uri, correction: .medium)
         let secret = Base32.encode(otp.secret).uppercased()
@@ -178,25 +194,35 @@ struct PortalRoutes {
             let start = secret.index(secret.startIndex, offsetBy: i)
             return String(secret[start..<secret.index(start, offsetBy: min(4, secret.count - i))])
         }.joined(separator: " ")
-        var values: [String: Any] = ["qrSVG": qr.svg(label: "QR code to add Cubby to your authenticator app"), "uri": uri, "secretGroups": groups, "token": token]
+        var values: [String: Any] = [
+            "qrSVG": qr.svg(label: "QR code to add Cubby to your authenticator app"), "uri": uri,
+            "secretGroups": groups, "token": token,
+        ]
         if let error { values["error"] = error }
-        return pages.page("enroll-authenticator", title: "Set up your authenticator", session: nil, formToken: call.formToken, values, status: error == nil ? .ok : .badRequest)
+        return pages.page(
+            "enroll-authenticator", title: "Set up your authenticator", session: nil, formToken: call.formToken, values,
+            status: error == nil ? .ok : .badRequest)
     }
 
     func confirmAuthenticator(_ call: PortalCall) async throws -> Response {
         let token = call.form.first("token")
         do {
             let (_, codes) = try await staff.confirmAuthenticator(token: token, code: call.form.first("code"))
-            return pages.page("enroll-done", title: "Save your recovery codes", session: nil, formToken: call.formToken, ["codes": codes])
+            return pages.page(
+                "enroll-done", title: "Save your recovery codes", session: nil, formToken: call.formToken,
+                ["codes": codes])
         } catch StaffError.codeInvalid {
             let (account, otp) = try await staff.pendingAuthenticator(token: token)
-            return try authenticatorPage(call, token: token, account: account, otp: otp, error: StaffError.codeInvalid.message)
+            return try authenticatorPage(
+                call, token: token, account: account, otp: otp, error: StaffError.codeInvalid.message)
         }
     }
 
     // MARK: dashboard
 
-    func dashboard(_ call: PortalCall, notice: String? = nil, enrollment: [String: String]? = nil) async throws -> Response {
+    func dashboard(_ call: PortalCall, notice: String? = nil, enrollment: [String: String]? = nil) async throws
+        -> Response
+    {
         let s = try session(call)
         let canRelease = AccessPolicy.allows(s.principal.role, .releaseLockdown)
         let canEnroll = AccessPolicy.allows(s.principal.role, .enrollUnit)
@@ -205,26 +231,35 @@ struct PortalRoutes {
         let overview = try await overview.dashboard(s.principal, serviceable: canService)
         let (units, counts) = (overview.units, overview.counts)
         // Per unit: the compartments to put back in service, and those that can be taken out.
-        var broken: [String: [[String: String]]] = [:], working: [String: [[String: String]]] = [:]
+        var broken: [String: [[String: String]]] = [:]
+        var working: [String: [[String: String]]] = [:]
         for c in overview.serviceable {
             let entry = ["id": c.id, "label": c.label]
-            if c.state == .outOfService { broken[c.unitId, default: []].append(entry) } else { working[c.unitId, default: []].append(entry) }
+            if c.state == .outOfService {
+                broken[c.unitId, default: []].append(entry)
+            } else {
+                working[c.unitId, default: []].append(entry)
+            }
         }
         let visible = overview.sites.map { site -> [String: Any] in
             let rows = units.filter { $0.siteId == site.id }.map { u -> [String: Any] in
                 let c = counts[u.id] ?? [:]
                 let total = c.values.reduce(0, +)
-                let occupied = c["occupied"] ?? 0, reserved = c["reserved"] ?? 0
+                let occupied = c["occupied"] ?? 0
+                let reserved = c["reserved"] ?? 0
                 let inService = total - (c["out_of_service"] ?? 0)
                 return [
-                    "id": u.id, "lockedDown": u.lockedDownAt != nil, "lockdownReason": u.lockdownReason ?? "", "hasEdge": u.edgeEnrolledAt != nil,
+                    "id": u.id, "lockedDown": u.lockedDownAt != nil, "lockdownReason": u.lockdownReason ?? "",
+                    "hasEdge": u.edgeEnrolledAt != nil,
                     "canRelease": canRelease && u.lockedDownAt != nil, "canEnroll": canEnroll, "needsCode": needsCode,
                     "enrollStep": ["needsCode": needsCode, "id": "enroll-" + u.id] as [String: Any],
                     "enrollment": enrollment?["unitId"] == u.id ? enrollment as Any : false,
-                    "name": u.name, "total": total, "occupied": occupied, "reserved": reserved, "available": c["available"] ?? 0,
+                    "name": u.name, "total": total, "occupied": occupied, "reserved": reserved,
+                    "available": c["available"] ?? 0,
                     "outOfService": c["out_of_service"] ?? 0, "canService": canService,
                     "broken": broken[u.id] ?? [], "working": working[u.id] ?? [], "hasWorking": working[u.id] != nil,
-                    "percent": inService > 0 ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
+                    "percent": inService > 0
+                        ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
                 ]
             }
             return ["id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty]
@@ -237,9 +272,12 @@ struct PortalRoutes {
             values["showAlerts"] = true
             values["hasAlerts"] = !alerts.isEmpty
             values["alerts"] = alerts.map { a -> [String: Any] in
-                ["id": a.id, "kind": a.kind.replacingOccurrences(of: "_", with: " "), "detail": a.detail,
-                 "unit": a.unitId.flatMap { names[$0] } ?? "", "at": AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: a.createdAt)),
-                 "canResolve": canResolve]
+                [
+                    "id": a.id, "kind": a.kind.replacingOccurrences(of: "_", with: " "), "detail": a.detail,
+                    "unit": a.unitId.flatMap { names[$0] } ?? "",
+                    "at": AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: a.createdAt)),
+                    "canResolve": canResolve,
+                ]
             }
         }
         if let notice { values["notice"] = notice }
@@ -252,7 +290,8 @@ struct PortalRoutes {
         try await overview.sites(s.principal)
     }
 
-    func usersPage(_ call: PortalCall, notice: String? = nil, invited: (String, String)? = nil) async throws -> Response {
+    func usersPage(_ call: PortalCall, notice: String? = nil, invited: (String, String)? = nil) async throws -> Response
+    {
         let s = try session(call)
         let users = try await staff.users(s)
         let sites = try await siteOptions(s)
@@ -263,17 +302,24 @@ struct PortalRoutes {
             let theirs = Set(u.sites ?? [])
             return [
                 "id": u.id, "email": u.email, "role": u.role, "status": u.status,
-                "sites": u.sites.map { $0.map { names[$0] ?? "another site" }.joined(separator: ", ") } ?? "whole organization",
+                "sites": u.sites.map { $0.map { names[$0] ?? "another site" }.joined(separator: ", ") }
+                    ?? "whole organization",
                 "canManage": staff.canManage(s, u), "needsCode": needsCode,
                 "roleOptions": grantable.map { ["value": $0.rawValue, "selected": $0.rawValue == u.role] },
-                "siteOptions": sites.map { ["id": $0.id, "name": $0.name, "checked": theirs.contains($0.id)] as [String: Any] },
+                "siteOptions": sites.map {
+                    ["id": $0.id, "name": $0.name, "checked": theirs.contains($0.id)] as [String: Any]
+                },
             ]
         }
         var values: [String: Any] = [
-            "users": rows, "inviteRoles": grantable.map(\.rawValue), "once": Self.once(), "allSites": sites.map { ["id": $0.id, "name": $0.name] },
+            "users": rows, "inviteRoles": grantable.map(\.rawValue), "once": Self.once(),
+            "allSites": sites.map { ["id": $0.id, "name": $0.name] },
         ]
         if let notice { values["notice"] = notice }
-        if let invited { values["inviteEmail"] = invited.0; values["inviteLink"] = invited.1 }
+        if let invited {
+            values["inviteEmail"] = invited.0
+            values["inviteLink"] = invited.1
+        }
         return pages.page("users", title: "Users", session: s, formToken: call.formToken, values)
     }
 
@@ -283,13 +329,16 @@ struct PortalRoutes {
         let s = try session(call)
         let role = try Self.role(call.form.first("role"))
         let sites = call.form.all("site")
-        let (account, token) = try await staff.invite(s, email: call.form.first("email"), role: role, sites: sites.isEmpty ? nil : sites)
+        let (account, token) = try await staff.invite(
+            s, email: call.form.first("email"), role: role, sites: sites.isEmpty ? nil : sites)
         return try await usersPage(call, invited: (account.email, enrollmentLink(token)))
     }
 
     // MARK: credentials
 
-    func credentialsPage(_ call: PortalCall, notice: String? = nil, issued: (CredentialRecord, String)? = nil) async throws -> Response {
+    func credentialsPage(_ call: PortalCall, notice: String? = nil, issued: (CredentialRecord, String)? = nil)
+        async throws -> Response
+    {
         let s = try session(call)
         let creds = try await staff.credentials(s)
         let sites = try await siteOptions(s)
@@ -303,7 +352,9 @@ struct PortalRoutes {
         formatter.formatOptions = [.withFullDate]
         let rows = creds.map { c -> [String: Any] in
             let expired = (c.expiresAt ?? .max) <= now
-            let target = c.unitId.map { unitNames[$0] ?? "unit" } ?? c.carrierId.map { carrierNames[$0] ?? "carrier" } ?? (c.siteIds == nil ? "whole organization" : "selected sites")
+            let target =
+                c.unitId.map { unitNames[$0] ?? "unit" } ?? c.carrierId.map { carrierNames[$0] ?? "carrier" }
+                ?? (c.siteIds == nil ? "whole organization" : "selected sites")
             return [
                 "id": c.id, "label": c.label, "kind": c.kind, "target": target,
                 "expires": c.expiresAt.map { formatter.string(from: Date(millisecondsSince1970: $0)) } ?? "never",
@@ -328,14 +379,19 @@ struct PortalRoutes {
 
     func issue(_ call: PortalCall) async throws -> Response {
         let s = try session(call)
-        guard let kind = Principal.Role(rawValue: call.form.first("kind")), StaffDesk.credentialKinds.contains(kind) else {
+        guard let kind = Principal.Role(rawValue: call.form.first("kind")), StaffDesk.credentialKinds.contains(kind)
+        else {
             throw StaffError.invalidInput("The kind must be courier, carrier, device or auditor.")
         }
-        guard let days = Int(call.form.first("days")) else { throw StaffError.invalidInput("Valid for must be a number of days.") }
+        guard let days = Int(call.form.first("days")) else {
+            throw StaffError.invalidInput("Valid for must be a number of days.")
+        }
         let sites = call.form.all("site")
         let request = StaffDesk.CredentialRequest(
             kind: kind, label: call.form.first("label"), days: days, carrierId: call.form.first("carrier"),
-            unitId: call.form.first("unit"), sites: sites.isEmpty ? (s.principal.role == .superAdmin ? nil : s.principal.siteIds.map { $0.idString }) : sites)
+            unitId: call.form.first("unit"),
+            sites: sites.isEmpty
+                ? (s.principal.role == .superAdmin ? nil : s.principal.siteIds.map { $0.idString }) : sites)
         let issued = try await staff.issueCredential(s.principal, actor: StaffDesk.actor(s.account), request)
         return try await credentialsPage(call, issued: issued)
     }

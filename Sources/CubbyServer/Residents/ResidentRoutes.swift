@@ -19,17 +19,28 @@ struct ResidentRoutes {
         routes.portal(.post, "/me/sign-in", nil) { _, _, call in
             let email = String(call.form.first("email").prefix(254))
             try await residents.requestCode(email: email, address: call.address)
-            return pages.page("me-code", title: "Enter your code", session: nil, formToken: call.formToken, ["email": email])
+            return pages.page(
+                "me-code", title: "Enter your code", session: nil, formToken: call.formToken, ["email": email])
         }
         routes.portal(.post, "/me/verify", nil) { _, _, call in
             let email = String(call.form.first("email").prefix(254))
             do {
-                let token = try await residents.signIn(email: email, code: call.form.first("code"), address: call.address)
-                return gate.redirect("/me", cookies: [gate.cookie(PortalGate.residentCookie, token), gate.cookie(PortalGate.preCookie, "", clear: true)])
+                let token = try await residents.signIn(
+                    email: email, code: call.form.first("code"), address: call.address)
+                return gate.redirect(
+                    "/me",
+                    cookies: [
+                        gate.cookie(PortalGate.residentCookie, token),
+                        gate.cookie(PortalGate.preCookie, "", clear: true),
+                    ])
             } catch StaffError.signInFailed {
                 return pages.page(
                     "me-code", title: "Enter your code", session: nil, formToken: call.formToken,
-                    ["email": email, "error": "The code is not right, has expired or was tried too often. Ask for a new one if needed."],
+                    [
+                        "email": email,
+                        "error":
+                            "The code is not right, has expired or was tried too often. Ask for a new one if needed.",
+                    ],
                     status: .unauthorized)
             }
         }
@@ -41,10 +52,13 @@ struct ResidentRoutes {
                 [
                     "tracking": p.trackingNumber, "state": p.state.rawValue.replacingOccurrences(of: "_", with: " "),
                     "unit": unit?.name ?? "—", "compartment": compartment?.label ?? "—",
-                    "expires": p.state == .deposited ? p.expiresAt.map { formatter.string(from: Date(millisecondsSince1970: $0)) } ?? "—" : "—",
+                    "expires": p.state == .deposited
+                        ? p.expiresAt.map { formatter.string(from: Date(millisecondsSince1970: $0)) } ?? "—" : "—",
                 ]
             }
-            return pages.page("me-parcels", title: "Your parcels", session: nil, formToken: call.formToken, ["parcels": rows, "hasParcels": !rows.isEmpty], resident: r)
+            return pages.page(
+                "me-parcels", title: "Your parcels", session: nil, formToken: call.formToken,
+                ["parcels": rows, "hasParcels": !rows.isEmpty], resident: r)
         }
         routes.portal(.post, "/me/sign-out", .residentSignOut) { _, _, call in
             guard let r = call.resident else { throw PortalRefusal.forbidden }

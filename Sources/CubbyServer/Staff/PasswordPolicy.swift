@@ -24,7 +24,10 @@ public struct PasswordPolicy: Sendable {
 
     /// Runs of digits, letters and keyboard rows, forwards and backwards: any stretch of one is refused.
     static let sequences: [String] = {
-        let runs = [String(repeating: "0123456789", count: 4), "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"]
+        let runs = [
+            String(repeating: "0123456789", count: 4), "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm",
+            "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+        ]
         return runs + runs.map { String($0.reversed()) }
     }()
 
@@ -74,7 +77,9 @@ public struct PasswordPolicy: Sendable {
         guard chars.count >= 2 else { return false }
         for unit in 1...(chars.count / 2) where chars.count % unit == 0 {
             let piece = chars[0..<unit]
-            if stride(from: 0, to: chars.count, by: unit).allSatisfy({ chars[$0..<($0 + unit)] == piece }) { return true }
+            if stride(from: 0, to: chars.count, by: unit).allSatisfy({ chars[$0..<($0 + unit)] == piece }) {
+                return true
+            }
         }
         return false
     }

@@ -95,7 +95,8 @@ struct PortalGate: Sendable {
             pre = Base64URL.encode(SecretGenerator.bytes(18))
             setCookies.append(cookie(Self.preCookie, pre))
         }
-        let formToken = session.map { staff.keys.formToken("s:" + $0.token) }
+        let formToken =
+            session.map { staff.keys.formToken("s:" + $0.token) }
             ?? resident.map { staff.keys.formToken("r:" + $0.token) } ?? staff.keys.formToken("p:" + pre)
         let principal = session?.principal ?? resident?.principal
         var response: Response
@@ -113,7 +114,8 @@ struct PortalGate: Sendable {
             }
             if let action {
                 guard let principal else {
-                    return decorate(redirect(req.uri.path.hasPrefix("/me") ? "/me/sign-in" : "/admin/sign-in"), setCookies)
+                    return decorate(
+                        redirect(req.uri.path.hasPrefix("/me") ? "/me/sign-in" : "/admin/sign-in"), setCookies)
                 }
                 guard AccessPolicy.allows(principal.role, action) else { throw PortalRefusal.forbidden }
                 if action.needsStepUp, let session, !staff.isSteppedUp(session) {
@@ -126,12 +128,16 @@ struct PortalGate: Sendable {
                     guard (16...64).contains(once.utf8.count) else { throw PortalRefusal.badForm }
                     let hash = Data(staff.keys.hasher.hash("cubby.form-once.v1", once))
                     let at = staff.clock.now().millisecondsSince1970
-                    guard try await staff.store.write({ s in try await s.claimFormSubmission(hash: hash, at: at) }) else {
+                    guard try await staff.store.write({ s in try await s.claimFormSubmission(hash: hash, at: at) })
+                    else {
                         throw PortalRefusal.resubmitted
                     }
                 }
             }
-            response = try await handler(req, ctx, PortalCall(session: session, resident: resident, form: form, formToken: formToken, address: ctx.remoteAddress))
+            response = try await handler(
+                req, ctx,
+                PortalCall(
+                    session: session, resident: resident, form: form, formToken: formToken, address: ctx.remoteAddress))
         } catch {
             response = errorPage(error, session: session, formToken: formToken)
         }
@@ -161,18 +167,31 @@ struct PortalGate: Sendable {
         var headers: HTTPFields = [:]
         switch error {
         case PortalRefusal.forgery:
-            (status, title, message) = (.forbidden, "Form expired", "This form could not be accepted. Go back, reload the page and try again.")
+            (status, title, message) = (
+                .forbidden, "Form expired", "This form could not be accepted. Go back, reload the page and try again."
+            )
         case PortalRefusal.stepUpRequired:
-            (status, title, message) = (.forbidden, "Code needed", "This action needs a fresh code from your authenticator. Go back and enter the code it shows now.")
+            (status, title, message) = (
+                .forbidden, "Code needed",
+                "This action needs a fresh code from your authenticator. Go back and enter the code it shows now."
+            )
         case PortalRefusal.resubmitted:
-            (status, title, message) = (.conflict, "Already done", "This form was already sent once; nothing was done again. Open the page anew to do it again.")
+            (status, title, message) = (
+                .conflict, "Already done",
+                "This form was already sent once; nothing was done again. Open the page anew to do it again."
+            )
         case PortalRefusal.badForm:
-            (status, title, message) = (.badRequest, "Form not readable", "The form could not be read. Go back and try again.")
+            (status, title, message) = (
+                .badRequest, "Form not readable", "The form could not be read. Go back and try again."
+            )
         case PortalRefusal.forbidden, DomainError.forbidden:
             (status, title, message) = (.forbidden, "Not allowed", "Your role does not allow this.")
         case let e as StaffError:
             if case .tooManyAttempts(let wait) = e { headers[.retryAfter] = String(wait) }
-            let code: HTTPResponse.Status = if case .tooManyAttempts = e { .tooManyRequests } else if case .grant = e { .forbidden } else { .badRequest }
+            let code: HTTPResponse.Status =
+                if case .tooManyAttempts = e { .tooManyRequests } else if case .grant = e { .forbidden } else {
+                    .badRequest
+                }
             (status, title, message) = (code, "Not done", e.message)
         case DomainError.notFound:
             (status, title, message) = (.notFound, "Not found", "There is no such page or item.")
@@ -186,9 +205,12 @@ struct PortalGate: Sendable {
             (status, title, message) = (.contentTooLarge, "Too large", "The form is too large.")
         default:
             logger.error("portal request failed", metadata: ["error": "\(String(reflecting: error))"])
-            (status, title, message) = (.internalServerError, "Something went wrong", "The request could not be completed. Try again later.")
+            (status, title, message) = (
+                .internalServerError, "Something went wrong", "The request could not be completed. Try again later."
+            )
         }
-        var r = pages.page("message", title: title, session: session, formToken: formToken, ["message": message], status: status)
+        var r = pages.page(
+            "message", title: title, session: session, formToken: formToken, ["message": message], status: status)
         for h in headers { r.headers.append(h) }
         return r
     }

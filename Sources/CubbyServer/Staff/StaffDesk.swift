@@ -24,7 +24,8 @@ public enum StaffError: Error, Equatable, Sendable {
         switch self {
         case .signInFailed: "The email, password or code is not right, or the account cannot sign in now."
         case .tooManyAttempts: "Too many failed sign-ins from this network address. Wait and try again."
-        case .linkInvalid: "This enrollment link is not valid: it was used, it expired, or it was replaced by a newer one."
+        case .linkInvalid:
+            "This enrollment link is not valid: it was used, it expired, or it was replaced by a newer one."
         case .password(let p): p.message
         case .passwordsDiffer: "The two passwords are not the same."
         case .codeInvalid: "The code is not right or was already used. Enter the code your authenticator shows now."
@@ -96,8 +97,13 @@ public struct StaffDesk: Sendable {
 
     static func actor(_ a: StaffAccountRecord) -> Actor { Actor(kind: .admin, id: a.id, role: a.role) }
 
-    func record(_ type: AuditEventType, _ outcome: AuditOutcome = .success, actor: Actor, organization: String?, detail: [String: String] = [:]) -> AuditRecord {
-        AuditRecord(occurredAt: clock.now(), event: type, outcome: outcome, actor: actor, organizationId: EntityID.uuid(organization), detail: detail)
+    func record(
+        _ type: AuditEventType, _ outcome: AuditOutcome = .success, actor: Actor, organization: String?,
+        detail: [String: String] = [:]
+    ) -> AuditRecord {
+        AuditRecord(
+            occurredAt: clock.now(), event: type, outcome: outcome, actor: actor,
+            organizationId: EntityID.uuid(organization), detail: detail)
     }
 
     /// A normalized email address, or a clear error.
@@ -125,7 +131,9 @@ public struct StaffDesk: Sendable {
     ) async throws -> (StaffAccountRecord, String) {
         let email = try Self.email(rawEmail)
         guard role.isStaff else { throw StaffError.invalidInput("The role must be super-admin, admin or auditor.") }
-        if role == .admin && (sites ?? []).isEmpty { throw StaffError.invalidInput("An admin runs at least one site: choose its sites.") }
+        if role == .admin && (sites ?? []).isEmpty {
+            throw StaffError.invalidInput("An admin runs at least one site: choose its sites.")
+        }
         let token = SecretGenerator.credential(prefix: "")
         let (_, at) = now()
         let account = try await store.write { s -> StaffAccountRecord in
@@ -139,12 +147,14 @@ public struct StaffDesk: Sendable {
                 id: Self.newId(), organizationId: organization, email: email, role: role.rawValue,
                 siteIds: role == .superAdmin ? nil : sites?.sorted().joined(separator: ","), createdAt: at)
             try await s.insertStaffAccount(account)
-            try await s.insertEnrollmentLink(EnrollmentLinkRecord(
-                tokenHash: keys.enrollmentHash(token), accountId: account.id, createdAt: at,
-                expiresAt: at + Milliseconds.of(seconds: Self.linkLifetime)))
-            try await s.appendAudit(record(
-                .staffInvited, actor: actor, organization: organization,
-                detail: ["account": account.id, "role": role.rawValue, "sites": account.siteIds ?? "organization"]))
+            try await s.insertEnrollmentLink(
+                EnrollmentLinkRecord(
+                    tokenHash: keys.enrollmentHash(token), accountId: account.id, createdAt: at,
+                    expiresAt: at + Milliseconds.of(seconds: Self.linkLifetime)))
+            try await s.appendAudit(
+                record(
+                    .staffInvited, actor: actor, organization: organization,
+                    detail: ["account": account.id, "role": role.rawValue, "sites": account.siteIds ?? "organization"]))
             return account
         }
         return (account, token)
@@ -159,16 +169,23 @@ public struct StaffDesk: Sendable {
                 throw DomainError.notFound("account not found")
             }
             try await s.endEnrollmentLinks(account: a.id, at: at)
-            try await s.insertEnrollmentLink(EnrollmentLinkRecord(
-                tokenHash: keys.enrollmentHash(token), accountId: a.id, createdAt: at, expiresAt: at + Milliseconds.of(seconds: Self.linkLifetime)))
-            try await s.appendAudit(record(.staffEnrollmentLinkIssued, actor: actor, organization: a.organizationId, detail: ["account": a.id]))
+            try await s.insertEnrollmentLink(
+                EnrollmentLinkRecord(
+                    tokenHash: keys.enrollmentHash(token), accountId: a.id, createdAt: at,
+                    expiresAt: at + Milliseconds.of(seconds: Self.linkLifetime)))
+            try await s.appendAudit(
+                record(
+                    .staffEnrollmentLinkIssued, actor: actor, organization: a.organizationId, detail: ["account": a.id])
+            )
         }
         return token
     }
 
     func validLink(_ s: StoreSession, _ token: String, at: Int64) async throws -> StaffAccountRecord {
-        guard token.utf8.count <= 128, let link = try await s.enrollmentLink(hash: keys.enrollmentHash(token)), link.usedAt == nil,
-            link.expiresAt > at, let account = try await s.staffAccount(id: link.accountId), account.status != "deactivated"
+        guard token.utf8.count <= 128, let link = try await s.enrollmentLink(hash: keys.enrollmentHash(token)),
+            link.usedAt == nil,
+            link.expiresAt > at, let account = try await s.staffAccount(id: link.accountId),
+            account.status != "deactivated"
         else { throw StaffError.linkInvalid }
         return account
     }
@@ -180,7 +197,9 @@ public struct StaffDesk: Sendable {
     }
 
     /// Step 1 of enrollment: sets the password and a new TOTP secret, which the next step confirms.
-    public func choosePassword(token: String, password: String, confirmation: String) async throws -> (StaffAccountRecord, OneTimePassword) {
+    public func choosePassword(token: String, password: String, confirmation: String) async throws -> (
+        StaffAccountRecord, OneTimePassword
+    ) {
         let account = try await enrollingAccount(token: token)
         guard password == confirmation else { throw StaffError.passwordsDiffer }
         if let problem = passwords.problem(with: password, email: account.email) { throw StaffError.password(problem) }
@@ -231,9 +250,13 @@ public struct StaffDesk: Sendable {
             a.updatedAt = at
             try await s.saveStaffAccount(a)
             try await s.endEnrollmentLinks(account: a.id, at: at)
-            try await s.replaceRecoveryCodes(account: a.id, hashes: codes.map { keys.recoveryHash(account: a.id, code: $0) }, at: at)
+            try await s.replaceRecoveryCodes(
+                account: a.id, hashes: codes.map { keys.recoveryHash(account: a.id, code: $0) }, at: at)
             try await s.endStaffSessions(account: a.id, at: at)
-            try await s.appendAudit(record(.staffEnrolled, actor: Self.actor(a), organization: a.organizationId, detail: ["recoveryCodes": String(codes.count)]))
+            try await s.appendAudit(
+                record(
+                    .staffEnrolled, actor: Self.actor(a), organization: a.organizationId,
+                    detail: ["recoveryCodes": String(codes.count)]))
             return a
         }
         guard let account else { throw StaffError.codeInvalid }
@@ -262,16 +285,24 @@ public struct StaffDesk: Sendable {
 
     /// Signs in with email, password and a second factor; returns the new session's cookie value.
     /// Every failure gives the same `signInFailed`, after the same password-hashing work.
-    public func signIn(email rawEmail: String, password: String, factor: SecondFactor, address: String) async throws -> (String, StaffAccountRecord) {
+    public func signIn(email rawEmail: String, password: String, factor: SecondFactor, address: String) async throws
+        -> (String, StaffAccountRecord)
+    {
         let (date, at) = now()
-        if let wait = await limiter.retryAfter(address, now: date) { throw StaffError.tooManyAttempts(retryAfterSeconds: wait) }
+        if let wait = await limiter.retryAfter(address, now: date) {
+            throw StaffError.tooManyAttempts(retryAfterSeconds: wait)
+        }
         let email = (try? Self.email(rawEmail)) ?? ""
         let found = email.isEmpty ? nil : try await store.read { s in try await s.staffAccount(email: email) }
         guard let found, let stored = found.passwordHash else {
             hasher.verifyNothing(password)
             await limiter.recordFailure(address, now: date)
             try await store.write { s in
-                try await s.appendAudit(record(.staffSignInFailed, .failure, actor: Actor(kind: .admin, id: nil, role: nil), organization: found?.organizationId, detail: ["reason": found == nil ? "unknown_account" : "not_enrolled", "address": address]))
+                try await s.appendAudit(
+                    record(
+                        .staffSignInFailed, .failure, actor: Actor(kind: .admin, id: nil, role: nil),
+                        organization: found?.organizationId,
+                        detail: ["reason": found == nil ? "unknown_account" : "not_enrolled", "address": address]))
             }
             throw StaffError.signInFailed
         }
@@ -288,43 +319,58 @@ public struct StaffDesk: Sendable {
                     a.updatedAt = at
                     if a.failedSignins >= Self.lockAfterFailures && !a.locked {
                         a.locked = true
-                        try await s.appendAudit(record(.staffLocked, .failure, actor: actor, organization: a.organizationId, detail: ["failures": String(a.failedSignins)]))
+                        try await s.appendAudit(
+                            record(
+                                .staffLocked, .failure, actor: actor, organization: a.organizationId,
+                                detail: ["failures": String(a.failedSignins)]))
                     }
                     let wait = Self.delay(afterFailures: a.failedSignins)
                     a.nextSigninAt = wait > 0 ? at + Milliseconds.of(seconds: Int64(wait)) : nil
                     try await s.saveStaffAccount(a)
                     detail["failures"] = String(a.failedSignins)
                 }
-                try await s.appendAudit(record(.staffSignInFailed, .failure, actor: actor, organization: a.organizationId, detail: detail))
+                try await s.appendAudit(
+                    record(.staffSignInFailed, .failure, actor: actor, organization: a.organizationId, detail: detail))
                 return .failure
             }
             if a.locked { return try await fail("locked", count: false) }
-            guard a.status == "active", a.totpConfirmed, a.passwordHash == stored else { return try await fail("not_active", count: false) }
+            guard a.status == "active", a.totpConfirmed, a.passwordHash == stored else {
+                return try await fail("not_active", count: false)
+            }
             if let next = a.nextSigninAt, next > at { return try await fail("too_soon", count: false) }
             guard passwordOK else { return try await fail("password", count: true) }
             var remaining: Int? = nil
             switch factor {
             case .totp(let code):
-                guard let otp = try otp(a), let step = otp.acceptedStep(for: code, at: date, lastUsedStep: a.totpLastStep) else {
+                guard let otp = try otp(a),
+                    let step = otp.acceptedStep(for: code, at: date, lastUsedStep: a.totpLastStep)
+                else {
                     return try await fail("code", count: true)
                 }
                 a.totpLastStep = step
             case .recoveryCode(let code):
-                guard code.utf8.count <= 64, try await s.useRecoveryCode(account: a.id, hash: keys.recoveryHash(account: a.id, code: code), at: at) else {
+                guard code.utf8.count <= 64,
+                    try await s.useRecoveryCode(
+                        account: a.id, hash: keys.recoveryHash(account: a.id, code: code), at: at)
+                else {
                     return try await fail("recovery_code", count: true)
                 }
                 let left = try await s.unusedRecoveryCodes(account: a.id)
                 remaining = left
-                try await s.appendAudit(record(.staffRecoveryCodeUsed, actor: actor, organization: a.organizationId, detail: ["remaining": String(left)]))
+                try await s.appendAudit(
+                    record(
+                        .staffRecoveryCodeUsed, actor: actor, organization: a.organizationId,
+                        detail: ["remaining": String(left)]))
             }
             a.failedSignins = 0
             a.nextSigninAt = nil
             a.updatedAt = at
             try await s.saveStaffAccount(a)
             try await s.insertStaffSession(StaffSessionRecord(idHash: keys.sessionHash(token), accountId: a.id, at: at))
-            try await s.appendAudit(record(
-                .staffSignedIn, actor: actor, organization: a.organizationId,
-                detail: ["method": remaining == nil ? "totp" : "recovery_code", "address": address]))
+            try await s.appendAudit(
+                record(
+                    .staffSignedIn, actor: actor, organization: a.organizationId,
+                    detail: ["method": remaining == nil ? "totp" : "recovery_code", "address": address]))
             return .success(a, remainingRecoveryCodes: remaining)
         }
         switch outcome {
@@ -343,16 +389,20 @@ public struct StaffDesk: Sendable {
         guard (16...128).contains(token.utf8.count) else { return nil }
         let hash = keys.sessionHash(token)
         let (_, at) = now()
-        guard let (session, account, sites) = try await store.read({ s -> (StaffSessionRecord, StaffAccountRecord, [String])? in
-            guard let session = try await s.staffSession(hash: hash), session.endedAt == nil,
-                let account = try await s.staffAccount(id: session.accountId)
-            else { return nil }
-            if let list = account.sites { return (session, account, list) }
-            return (session, account, try await s.sites(organization: account.organizationId))
-        }) else { return nil }
+        guard
+            let (session, account, sites) = try await store.read({
+                s -> (StaffSessionRecord, StaffAccountRecord, [String])? in
+                guard let session = try await s.staffSession(hash: hash), session.endedAt == nil,
+                    let account = try await s.staffAccount(id: session.accountId)
+                else { return nil }
+                if let list = account.sites { return (session, account, list) }
+                return (session, account, try await s.sites(organization: account.organizationId))
+            })
+        else { return nil }
         let idle = at - session.lastSeenAt > Milliseconds.of(seconds: Self.idleTimeout)
         let old = at - session.createdAt > Milliseconds.of(seconds: Self.absoluteTimeout)
-        guard !idle, !old, account.status == "active", !account.locked, let role = Principal.Role(rawValue: account.role),
+        guard !idle, !old, account.status == "active", !account.locked,
+            let role = Principal.Role(rawValue: account.role),
             let org = UUID(uuidString: account.organizationId), let id = UUID(uuidString: account.id)
         else {
             if session.endedAt == nil { try await store.write { s in try await s.endStaffSession(hash: hash, at: at) } }
@@ -364,14 +414,18 @@ public struct StaffDesk: Sendable {
         let principal = Principal(
             role: role, credentialId: CredentialID(id), organizationId: OrganizationID(org),
             siteIds: Set(sites.compactMap(SiteID.init(uuidString:))), subjectId: PersonID(id))
-        return StaffSession(token: token, hash: hash, account: account, principal: principal, verifiedAt: Date(millisecondsSince1970: session.verifiedAt))
+        return StaffSession(
+            token: token, hash: hash, account: account, principal: principal,
+            verifiedAt: Date(millisecondsSince1970: session.verifiedAt))
     }
 
     public func signOut(_ session: StaffSession) async throws {
         let (_, at) = now()
         try await store.write { s in
             try await s.endStaffSession(hash: session.hash, at: at)
-            try await s.appendAudit(record(.staffSignedOut, actor: Self.actor(session.account), organization: session.account.organizationId))
+            try await s.appendAudit(
+                record(
+                    .staffSignedOut, actor: Self.actor(session.account), organization: session.account.organizationId))
         }
     }
 
@@ -381,7 +435,10 @@ public struct StaffDesk: Sendable {
         let (_, at) = now()
         return try await store.write { s in
             let n = try await s.endStaffSessions(account: session.account.id, at: at)
-            try await s.appendAudit(record(.staffSignedOutEverywhere, actor: Self.actor(session.account), organization: session.account.organizationId, detail: ["sessions": String(n)]))
+            try await s.appendAudit(
+                record(
+                    .staffSignedOutEverywhere, actor: Self.actor(session.account),
+                    organization: session.account.organizationId, detail: ["sessions": String(n)]))
             return n
         }
     }
@@ -398,7 +455,10 @@ public struct StaffDesk: Sendable {
             guard var a = try await s.lockStaffAccount(id: session.account.id), let otp = try otp(a),
                 let step = otp.acceptedStep(for: code, at: date, lastUsedStep: a.totpLastStep)
             else {
-                try await s.appendAudit(record(.staffStepUpFailed, .failure, actor: Self.actor(session.account), organization: session.account.organizationId))
+                try await s.appendAudit(
+                    record(
+                        .staffStepUpFailed, .failure, actor: Self.actor(session.account),
+                        organization: session.account.organizationId))
                 return false
             }
             a.totpLastStep = step

@@ -31,14 +31,21 @@ extension StaffDesk {
     }
 
     /// Invites a new staff member; returns the account and its enrollment link's token.
-    public func invite(_ session: StaffSession, email: String, role: Principal.Role, sites rawSites: [String]?) async throws -> (StaffAccountRecord, String) {
+    public func invite(_ session: StaffSession, email: String, role: Principal.Role, sites rawSites: [String]?)
+        async throws -> (StaffAccountRecord, String)
+    {
         let sites = try Self.validSites(rawSites)
-        let count = try await store.read { s in try await s.superAdminCount(organization: session.account.organizationId) }
+        let count = try await store.read { s in
+            try await s.superAdminCount(organization: session.account.organizationId)
+        }
         do {
-            try RoleGrant.checkGrant(granter: Self.holder(session.account), target: nil, role: role, sites: siteSet(sites), activeSuperAdmins: count)
+            try RoleGrant.checkGrant(
+                granter: Self.holder(session.account), target: nil, role: role, sites: siteSet(sites),
+                activeSuperAdmins: count)
         } catch let e as GrantError { throw StaffError.grant(e) }
         return try await createAccount(
-            organization: session.account.organizationId, email: email, role: role, sites: role == .superAdmin ? nil : sites,
+            organization: session.account.organizationId, email: email, role: role,
+            sites: role == .superAdmin ? nil : sites,
             actor: Self.actor(session.account))
     }
 
@@ -46,33 +53,43 @@ extension StaffDesk {
     func managedAccount(_ s: StoreSession, _ session: StaffSession, _ id: String) async throws -> StaffAccountRecord {
         guard let uuid = UUID(uuidString: id), let a = try await s.lockStaffAccount(id: uuid.idString),
             a.organizationId == session.account.organizationId,
-            a.id == session.account.id || RoleGrant.canSee(granter: Self.holder(session.account), target: Self.holder(a))
+            a.id == session.account.id
+                || RoleGrant.canSee(granter: Self.holder(session.account), target: Self.holder(a))
         else { throw DomainError.notFound("account not found") }
         return a
     }
 
     /// Gives an account a new role and sites.
-    public func changeRole(_ session: StaffSession, accountId: String, role: Principal.Role, sites rawSites: [String]?) async throws -> StaffAccountRecord {
+    public func changeRole(_ session: StaffSession, accountId: String, role: Principal.Role, sites rawSites: [String]?)
+        async throws -> StaffAccountRecord
+    {
         let sites = try Self.validSites(rawSites)
         let (_, at) = now()
         return try await store.write { s in
             var target = try await managedAccount(s, session, accountId)
             let orgSites = Set(try await s.sites(organization: target.organizationId))
             if let sites, !Set(sites).isSubset(of: orgSites) { throw DomainError.notFound("site not found") }
-            if role == .admin && (sites ?? []).isEmpty { throw StaffError.invalidInput("An admin runs at least one site: choose its sites.") }
+            if role == .admin && (sites ?? []).isEmpty {
+                throw StaffError.invalidInput("An admin runs at least one site: choose its sites.")
+            }
             let count = try await s.superAdminCount(organization: target.organizationId)
             do {
                 try RoleGrant.checkGrant(
-                    granter: Self.holder(session.account), target: Self.holder(target), role: role, sites: siteSet(sites), activeSuperAdmins: count)
+                    granter: Self.holder(session.account), target: Self.holder(target), role: role,
+                    sites: siteSet(sites), activeSuperAdmins: count)
             } catch let e as GrantError { throw StaffError.grant(e) }
             let before = (target.role, target.siteIds ?? "organization")
             target.role = role.rawValue
             target.siteIds = role == .superAdmin ? nil : sites?.sorted().joined(separator: ",")
             target.updatedAt = at
             try await s.saveStaffAccount(target)
-            try await s.appendAudit(record(
-                .staffRoleChanged, actor: Self.actor(session.account), organization: target.organizationId,
-                detail: ["account": target.id, "from": before.0, "to": target.role, "fromSites": before.1, "toSites": target.siteIds ?? "organization"]))
+            try await s.appendAudit(
+                record(
+                    .staffRoleChanged, actor: Self.actor(session.account), organization: target.organizationId,
+                    detail: [
+                        "account": target.id, "from": before.0, "to": target.role, "fromSites": before.1,
+                        "toSites": target.siteIds ?? "organization",
+                    ]))
             return target
         }
     }
@@ -84,7 +101,8 @@ extension StaffDesk {
             var target = try await managedAccount(s, session, accountId)
             let count = try await s.superAdminCount(organization: target.organizationId)
             do {
-                try RoleGrant.checkDeactivate(granter: Self.holder(session.account), target: Self.holder(target), activeSuperAdmins: count)
+                try RoleGrant.checkDeactivate(
+                    granter: Self.holder(session.account), target: Self.holder(target), activeSuperAdmins: count)
             } catch let e as GrantError { throw StaffError.grant(e) }
             guard target.status != "deactivated" else { return target }
             target.status = "deactivated"
@@ -92,7 +110,10 @@ extension StaffDesk {
             try await s.saveStaffAccount(target)
             try await s.endStaffSessions(account: target.id, at: at)
             try await s.endEnrollmentLinks(account: target.id, at: at)
-            try await s.appendAudit(record(.staffDeactivated, actor: Self.actor(session.account), organization: target.organizationId, detail: ["account": target.id]))
+            try await s.appendAudit(
+                record(
+                    .staffDeactivated, actor: Self.actor(session.account), organization: target.organizationId,
+                    detail: ["account": target.id]))
             return target
         }
     }
@@ -136,11 +157,14 @@ extension StaffDesk {
         return try await store.read { s in
             let all = try await s.credentials(organization: org)
             // Each unit's site and each carrier's sites are read once for the whole list.
-            let unitSites = Dictionary(uniqueKeysWithValues: try await s.units(organization: org).map { ($0.id, $0.siteId) })
+            let unitSites = Dictionary(
+                uniqueKeysWithValues: try await s.units(organization: org).map { ($0.id, $0.siteId) })
             var carrierSites: [String: [String]] = [:]
             for id in Set(all.compactMap(\.carrierId)) { carrierSites[id] = try await s.carrierSites(id) }
             return all.filter { c in
-                Self.reaches(p, c, unitSite: c.unitId.flatMap { unitSites[$0] }, carrierSites: c.carrierId.flatMap { carrierSites[$0] } ?? [])
+                Self.reaches(
+                    p, c, unitSite: c.unitId.flatMap { unitSites[$0] },
+                    carrierSites: c.carrierId.flatMap { carrierSites[$0] } ?? [])
             }.reversed()
         }
     }
@@ -157,7 +181,10 @@ extension StaffDesk {
         /// Auditor keys: their sites (nil = organization, super-admin only).
         public var sites: [String]?
 
-        public init(kind: Principal.Role, label: String, days: Int, carrierId: String? = nil, unitId: String? = nil, sites: [String]? = nil) {
+        public init(
+            kind: Principal.Role, label: String, days: Int, carrierId: String? = nil, unitId: String? = nil,
+            sites: [String]? = nil
+        ) {
             self.kind = kind
             self.label = label
             self.days = days
@@ -169,12 +196,16 @@ extension StaffDesk {
 
     /// Issues an API credential on behalf of `principal` (a staff member, or the CLI's system principal);
     /// returns its record and the secret, which is shown once and stored only as a keyed hash.
-    public func issueCredential(_ p: Principal, actor: Actor, _ request: CredentialRequest) async throws -> (CredentialRecord, String) {
+    public func issueCredential(_ p: Principal, actor: Actor, _ request: CredentialRequest) async throws -> (
+        CredentialRecord, String
+    ) {
         guard Self.credentialKinds.contains(request.kind) else {
             throw StaffError.invalidInput("The kind must be courier, carrier, device or auditor.")
         }
         let label = request.label.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...80).contains(label.count), !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard (1...80).contains(label.count),
+            !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw StaffError.invalidInput("The label must be 1–80 characters.")
         }
         guard (1...Self.maxCredentialDays).contains(request.days) else {
@@ -185,7 +216,8 @@ extension StaffDesk {
         let (_, at) = now()
         let issued = try await store.write { s -> CredentialRecord in
             var c = CredentialRecord(
-                id: Self.newId(), kind: request.kind.rawValue, tokenHash: keys.credentialHash(token), organizationId: org,
+                id: Self.newId(), kind: request.kind.rawValue, tokenHash: keys.credentialHash(token),
+                organizationId: org,
                 label: label, createdAt: at, expiresAt: at + Int64(request.days) * Milliseconds.day)
             switch request.kind {
             case .courier, .carrier:
@@ -199,25 +231,30 @@ extension StaffDesk {
                     c.courierId = courier
                 }
             case .device:
-                guard let text = request.unitId, let id = UUID(uuidString: text), let unit = try await s.unit(id.idString),
+                guard let text = request.unitId, let id = UUID(uuidString: text),
+                    let unit = try await s.unit(id.idString),
                     unit.organizationId == org
                 else { throw DomainError.notFound("unit not found") }
                 c.unitId = unit.id
             default:
                 let sites = try Self.validSites(request.sites)
                 if let sites {
-                    guard !sites.isEmpty, Set(sites).isSubset(of: Set(try await s.sites(organization: org))) else { throw DomainError.notFound("site not found") }
+                    guard !sites.isEmpty, Set(sites).isSubset(of: Set(try await s.sites(organization: org))) else {
+                        throw DomainError.notFound("site not found")
+                    }
                     c.siteIds = sites.sorted().joined(separator: ",")
                 }
             }
             guard try await reaches(s, p, c) else {
                 // The target exists but lies beyond the caller's sites: it is reported as not found.
-                throw DomainError.notFound("\(request.kind == .device ? "unit" : request.kind == .auditor ? "site" : "carrier") not found")
+                throw DomainError.notFound(
+                    "\(request.kind == .device ? "unit" : request.kind == .auditor ? "site" : "carrier") not found")
             }
             try await s.insertCredential(c)
-            try await s.appendAudit(record(
-                .credentialIssued, actor: actor, organization: org,
-                detail: ["credential": c.id, "kind": c.kind, "expiresAt": String(c.expiresAt ?? 0)]))
+            try await s.appendAudit(
+                record(
+                    .credentialIssued, actor: actor, organization: org,
+                    detail: ["credential": c.id, "kind": c.kind, "expiresAt": String(c.expiresAt ?? 0)]))
             return c
         }
         return (issued, token)
@@ -233,7 +270,10 @@ extension StaffDesk {
             guard c.revokedAt == nil else { return c }
             try await s.revokeCredential(id: c.id, at: at)
             c.revokedAt = at
-            try await s.appendAudit(record(.credentialRevoked, actor: actor, organization: c.organizationId, detail: ["credential": c.id, "kind": c.kind]))
+            try await s.appendAudit(
+                record(
+                    .credentialRevoked, actor: actor, organization: c.organizationId,
+                    detail: ["credential": c.id, "kind": c.kind]))
             return c
         }
     }

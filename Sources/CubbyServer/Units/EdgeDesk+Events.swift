@@ -31,27 +31,38 @@ extension EdgeDesk {
             guard let unit = try await s.unit(unitId) else { throw DomainError.notFound("unit \(unitId) not found") }
             let last = try await s.lastDeviceEvent(unit: unit.id)
             let record = DeviceEventRecord(
-                unitId: unit.id, seq: event.seq, kind: event.kind.rawValue, hash: event.hash, previousHash: event.previousHash,
+                unitId: unit.id, seq: event.seq, kind: event.kind.rawValue, hash: event.hash,
+                previousHash: event.previousHash,
                 occurredAt: event.occurredAt, receivedAt: nowMs, body: body)
             guard try await s.insertDeviceEvent(record) else { return Applied(isNew: false, stateChanged: false) }
 
             var detail: [String: String] = ["deviceSeq": String(event.seq), "unitTime": String(event.occurredAt)]
             if let sha = event.photoSHA256 {
                 detail[EvidenceBundle.evidenceKey] = sha
-                if let photo { try await s.insertEvidence(sha256: sha, unit: unit.id, contentType: "image/jpeg", bytes: photo, at: nowMs) }
+                if let photo {
+                    try await s.insertEvidence(
+                        sha256: sha, unit: unit.id, contentType: "image/jpeg", bytes: photo, at: nowMs)
+                }
             }
             try await checkSequence(s, unit: unit, event: event, last: last, actor: actor, nowMs: nowMs)
-            return Applied(isNew: true, stateChanged: try await effects(s, unit: unit, event: event, actor: actor, detail: detail, now: now))
+            return Applied(
+                isNew: true,
+                stateChanged: try await effects(s, unit: unit, event: event, actor: actor, detail: detail, now: now))
         }
     }
 
     /// Raises an alert when the unit's journal skipped numbers or its hash chain broke.
-    func checkSequence(_ s: StoreSession, unit: UnitRecord, event: EdgeEvent, last: DeviceEventRecord?, actor: Actor, nowMs: Int64) async throws {
+    func checkSequence(
+        _ s: StoreSession, unit: UnitRecord, event: EdgeEvent, last: DeviceEventRecord?, actor: Actor, nowMs: Int64
+    ) async throws {
         let expected = (last?.seq ?? 0) + 1
         if event.seq > expected {
-            try await alert(s, unit: unit, kind: "edge.sequence_gap", detail: "events \(expected)–\(event.seq - 1) never arrived", nowMs: nowMs)
-            try await ledger.audit(s, .unitJournalGap, .failure, actor: actor, unit: unit,
-                                 detail: ["missingFrom": String(expected), "missingTo": String(event.seq - 1)])
+            try await alert(
+                s, unit: unit, kind: "edge.sequence_gap", detail: "events \(expected)–\(event.seq - 1) never arrived",
+                nowMs: nowMs)
+            try await ledger.audit(
+                s, .unitJournalGap, .failure, actor: actor, unit: unit,
+                detail: ["missingFrom": String(expected), "missingTo": String(event.seq - 1)])
         } else if event.seq < expected {
             // An older event arriving late fills a gap reported before; the chain is checked against its neighbour if present.
             if let prev = try await s.deviceEvent(unit: unit.id, seq: event.seq - 1), prev.hash != event.previousHash {
@@ -66,45 +77,61 @@ extension EdgeDesk {
     }
 
     func chainBroken(_ s: StoreSession, unit: UnitRecord, event: EdgeEvent, actor: Actor, nowMs: Int64) async throws {
-        try await alert(s, unit: unit, kind: "edge.chain_broken", detail: "event \(event.seq) does not continue the unit's hash chain", nowMs: nowMs)
-        try await ledger.audit(s, .unitJournalChainBroken, .failure, actor: actor, unit: unit, detail: ["deviceSeq": String(event.seq)])
+        try await alert(
+            s, unit: unit, kind: "edge.chain_broken",
+            detail: "event \(event.seq) does not continue the unit's hash chain", nowMs: nowMs)
+        try await ledger.audit(
+            s, .unitJournalChainBroken, .failure, actor: actor, unit: unit, detail: ["deviceSeq": String(event.seq)])
     }
 
-    func alert(_ s: StoreSession, unit: UnitRecord, compartmentId: String? = nil, kind: String, detail: String, nowMs: Int64) async throws {
-        try await s.insertAlert(AlertRecord(
-            id: EntityID.make(), organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
-            compartmentId: compartmentId, kind: kind, detail: detail, createdAt: nowMs))
+    func alert(
+        _ s: StoreSession, unit: UnitRecord, compartmentId: String? = nil, kind: String, detail: String, nowMs: Int64
+    ) async throws {
+        try await s.insertAlert(
+            AlertRecord(
+                id: EntityID.make(), organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
+                compartmentId: compartmentId, kind: kind, detail: detail, createdAt: nowMs))
     }
 
     /// What one event changes on the server; true when the unit's state (codes, lockdown) changed.
-    func effects(_ s: StoreSession, unit: UnitRecord, event: EdgeEvent, actor: Actor, detail: [String: String], now: Date) async throws -> Bool {
+    func effects(
+        _ s: StoreSession, unit: UnitRecord, event: EdgeEvent, actor: Actor, detail: [String: String], now: Date
+    ) async throws -> Bool {
         let nowMs = now.millisecondsSince1970
         var d = detail
         for (k, v) in event.detail where d[k] == nil { d[k] = v }
         switch event.kind {
         case .doorOpened, .doorClosed:
-            guard let cid = event.compartmentId else { throw DomainError.invalidState("a door event names its compartment") }
+            guard let cid = event.compartmentId else {
+                throw DomainError.invalidState("a door event names its compartment")
+            }
             let item = event.detail["itemPresent"].map { $0 == "true" }
-            let door = UnitDoorEvent(kind: event.kind == .doorOpened ? .doorOpened : .doorClosed, unitId: unit.id, compartmentId: cid,
-                                     itemPresent: item, occurredAt: Date(millisecondsSince1970: event.occurredAt))
+            let door = UnitDoorEvent(
+                kind: event.kind == .doorOpened ? .doorOpened : .doorClosed, unitId: unit.id, compartmentId: cid,
+                itemPresent: item, occurredAt: Date(millisecondsSince1970: event.occurredAt))
             let parcel = try await parcels.doors.handle(s, door, actor: actor, detail: detail)
             return event.kind == .doorClosed && parcel?.state == .deposited
         case .pickup:
-            guard let pid = event.parcelId, var parcel = try await s.parcel(pid, lock: true), parcel.unitId == unit.id else {
-                try await alert(s, unit: unit, kind: "edge.unknown_pickup", detail: "the unit reported a pickup of an unknown parcel", nowMs: nowMs)
+            guard let pid = event.parcelId, var parcel = try await s.parcel(pid, lock: true), parcel.unitId == unit.id
+            else {
+                try await alert(
+                    s, unit: unit, kind: "edge.unknown_pickup",
+                    detail: "the unit reported a pickup of an unknown parcel", nowMs: nowMs)
                 return true
             }
             guard parcel.state == .deposited else {
                 try await ledger.audit(
                     s, .pickupConflict, .failure, actor: actor, unit: unit, parcel: parcel,
                     detail: d.merging(["state": parcel.state.rawValue]) { a, _ in a })
-                try await alert(s, unit: unit, compartmentId: parcel.compartmentId, kind: "edge.pickup_conflict",
-                                detail: "the unit opened a compartment for a parcel that is \(parcel.state.rawValue)", nowMs: nowMs)
+                try await alert(
+                    s, unit: unit, compartmentId: parcel.compartmentId, kind: "edge.pickup_conflict",
+                    detail: "the unit opened a compartment for a parcel that is \(parcel.state.rawValue)", nowMs: nowMs)
                 return true
             }
             try await s.appendAudit(
                 try await PickupTransition.apply(
-                    s, ledger: ledger, parcel: &parcel, unit: unit, actor: actor, pickedUpAt: min(event.occurredAt, nowMs), detail: d))
+                    s, ledger: ledger, parcel: &parcel, unit: unit, actor: actor,
+                    pickedUpAt: min(event.occurredAt, nowMs), detail: d))
             return true
         case .codeRejected:
             try await s.recordPinFailure(unit: unit.id, at: min(event.occurredAt, nowMs))
@@ -113,39 +140,59 @@ extension EdgeDesk {
             try await ledger.audit(s, .pickupRefused, .denied, actor: actor, unit: unit, detail: d)
         case .tamper:
             let kind = event.detail["kind"] ?? "unknown"
-            try await alert(s, unit: unit, compartmentId: event.compartmentId, kind: "tamper",
-                            detail: "tamper signal (\(kind)) at \(unit.name); the unit locked itself down", nowMs: nowMs)
-            try await ledger.audit(s, .unitTamper, .failure, actor: actor, unit: unit, compartmentId: event.compartmentId, detail: d)
+            try await alert(
+                s, unit: unit, compartmentId: event.compartmentId, kind: "tamper",
+                detail: "tamper signal (\(kind)) at \(unit.name); the unit locked itself down", nowMs: nowMs)
+            try await ledger.audit(
+                s, .unitTamper, .failure, actor: actor, unit: unit, compartmentId: event.compartmentId, detail: d)
             if unit.lockedDownAt == nil {
                 try await s.setLockdown(unit: unit.id, at: nowMs, reason: "tamper:\(kind)")
-                try await ledger.audit(s, .unitLockedDown, actor: actor, unit: unit, detail: ["reason": "tamper:\(kind)"])
+                try await ledger.audit(
+                    s, .unitLockedDown, actor: actor, unit: unit, detail: ["reason": "tamper:\(kind)"])
                 return true
             }
         case .openRefused:
-            try await ledger.audit(s, .doorOpenRefused, .denied, actor: actor, unit: unit, compartmentId: event.compartmentId, detail: d)
+            try await ledger.audit(
+                s, .doorOpenRefused, .denied, actor: actor, unit: unit, compartmentId: event.compartmentId, detail: d)
         case .lockdownReleased:
             try await ledger.audit(s, .unitLockdownLiftedAtUnit, actor: actor, unit: unit, detail: d)
         case .compartmentFault:
-            guard let cid = event.compartmentId, var c = try await s.compartment(cid), c.unitId == unit.id else { break }
+            guard let cid = event.compartmentId, var c = try await s.compartment(cid), c.unitId == unit.id else {
+                break
+            }
             if c.state == .available {
                 c.state = .outOfService
                 try await s.saveCompartment(c)
             }
-            try await alert(s, unit: unit, compartmentId: cid, kind: "compartment_fault",
-                            detail: "the lock of compartment \(c.label) did not answer: \(event.detail["problem"] ?? "no reply")", nowMs: nowMs)
-            try await ledger.audit(s, .compartmentOutOfService, .failure, actor: actor, unit: unit, compartmentId: cid, detail: d)
+            try await alert(
+                s, unit: unit, compartmentId: cid, kind: "compartment_fault",
+                detail: "the lock of compartment \(c.label) did not answer: \(event.detail["problem"] ?? "no reply")",
+                nowMs: nowMs)
+            try await ledger.audit(
+                s, .compartmentOutOfService, .failure, actor: actor, unit: unit, compartmentId: cid, detail: d)
             return true
         case .serviceDoor:
-            try await ledger.audit(s, event.detail["open"] == "true" ? .unitServiceDoorOpened : .unitServiceDoorClosed, actor: actor, unit: unit, detail: d)
+            try await ledger.audit(
+                s, event.detail["open"] == "true" ? .unitServiceDoorOpened : .unitServiceDoorClosed, actor: actor,
+                unit: unit, detail: d)
         case .mainsPower:
             let on = event.detail["on"] == "true"
-            if !on { try await alert(s, unit: unit, kind: "mains_power", detail: "\(unit.name) lost mains power and runs on its battery", nowMs: nowMs) }
-            try await ledger.audit(s, on ? .unitMainsRestored : .unitMainsLost, on ? .success : .failure, actor: actor, unit: unit, detail: d)
+            if !on {
+                try await alert(
+                    s, unit: unit, kind: "mains_power", detail: "\(unit.name) lost mains power and runs on its battery",
+                    nowMs: nowMs)
+            }
+            try await ledger.audit(
+                s, on ? .unitMainsRestored : .unitMainsLost, on ? .success : .failure, actor: actor, unit: unit,
+                detail: d)
         case .network:
-            try await ledger.audit(s, event.detail["up"] == "true" ? .unitNetworkUp : .unitNetworkDown, actor: actor, unit: unit, detail: d)
+            try await ledger.audit(
+                s, event.detail["up"] == "true" ? .unitNetworkUp : .unitNetworkDown, actor: actor, unit: unit, detail: d
+            )
         case .commandDone:
             if let id = event.detail["commandId"] {
-                _ = try await s.ackUnitCommand(id: id, unit: unit.id, outcome: event.detail["outcome"] ?? "done", at: nowMs)
+                _ = try await s.ackUnitCommand(
+                    id: id, unit: unit.id, outcome: event.detail["outcome"] ?? "done", at: nowMs)
             }
         case .started:
             try await ledger.audit(s, .unitControllerStarted, actor: actor, unit: unit, detail: d)
@@ -156,6 +203,8 @@ extension EdgeDesk {
     /// Records a command's acknowledgement that came outside the journal.
     public func acknowledge(unitId: String, commandId: String, outcome: String) async throws {
         let nowMs = clock.now().millisecondsSince1970
-        _ = try await ledger.write { s in try await s.ackUnitCommand(id: commandId, unit: unitId, outcome: String(outcome.prefix(40)), at: nowMs) }
+        _ = try await ledger.write { s in
+            try await s.ackUnitCommand(id: commandId, unit: unitId, outcome: String(outcome.prefix(40)), at: nowMs)
+        }
     }
 }

@@ -12,16 +12,21 @@ extension EdgeDesk {
         let note = try Self.note(note)
         let nowMs = clock.now().millisecondsSince1970
         return try await ledger.write { s -> AlertRecord in
-            guard var alert = try await s.alert(alertId), Scope.covers(p, alert: alert) else { throw DomainError.notFound("alert \(alertId) not found") }
+            guard var alert = try await s.alert(alertId), Scope.covers(p, alert: alert) else {
+                throw DomainError.notFound("alert \(alertId) not found")
+            }
             let who = p.actor.id ?? p.actor.kind.rawValue
             guard try await s.resolveAlert(alert.id, by: who, at: nowMs) else {
                 throw DomainError.invalidState("alert \(alert.id) is already resolved")
             }
             var unit: UnitRecord?
             if let unitId = alert.unitId { unit = try await s.unit(unitId) }
-            var detail = ["alertId": alert.id, "kind": alert.kind, "openFor": String(max(0, nowMs - alert.createdAt) / 1000)]
+            var detail = [
+                "alertId": alert.id, "kind": alert.kind, "openFor": String(max(0, nowMs - alert.createdAt) / 1000),
+            ]
             if let note { detail["note"] = note }
-            try await ledger.audit(s, .alertResolved, actor: p.actor, unit: unit, compartmentId: alert.compartmentId, detail: detail)
+            try await ledger.audit(
+                s, .alertResolved, actor: p.actor, unit: unit, compartmentId: alert.compartmentId, detail: detail)
             alert.resolvedAt = nowMs
             alert.resolvedBy = who
             return alert
@@ -30,22 +35,30 @@ extension EdgeDesk {
 
     /// Takes an available compartment out of service (a broken lock, a jammed door, cleaning), or puts an
     /// out-of-service compartment back in service; the unit learns it from its next state.
-    public func setCompartmentService(_ p: Principal, compartmentId: String, inService: Bool, note: String?) async throws -> CompartmentRecord {
+    public func setCompartmentService(_ p: Principal, compartmentId: String, inService: Bool, note: String?)
+        async throws -> CompartmentRecord
+    {
         try AccessPolicy.require(p, .serviceCompartment)
         let note = try Self.note(note)
         let changed = try await ledger.write { s -> CompartmentRecord in
             // Locked for the transaction (FOR UPDATE on PostgreSQL; SQLite writes one transaction at a time).
-            guard var c = try await s.compartment(compartmentId) else { throw DomainError.notFound("compartment \(compartmentId) not found") }
+            guard var c = try await s.compartment(compartmentId) else {
+                throw DomainError.notFound("compartment \(compartmentId) not found")
+            }
             let unit: UnitRecord
             do { unit = try await ledger.unitInScope(s, c.unitId, p, lock: true) } catch DomainError.notFound {
                 throw DomainError.notFound("compartment \(compartmentId) not found")
             }
             let (from, to, event): (CompartmentState, CompartmentState, AuditEventType) =
-                inService ? (.outOfService, .available, .compartmentBackInService) : (.available, .outOfService, .compartmentOutOfService)
+                inService
+                ? (.outOfService, .available, .compartmentBackInService)
+                : (.available, .outOfService, .compartmentOutOfService)
             guard c.state == from else {
                 let now = c.state.rawValue.replacingOccurrences(of: "_", with: " ")
-                throw DomainError.invalidState(inService ? "compartment \(c.label) is \(now), not out of service"
-                    : "compartment \(c.label) is \(now); only an available compartment can be taken out of service")
+                throw DomainError.invalidState(
+                    inService
+                        ? "compartment \(c.label) is \(now), not out of service"
+                        : "compartment \(c.label) is \(now); only an available compartment can be taken out of service")
             }
             c.state = to
             try await s.saveCompartment(c)
@@ -61,7 +74,9 @@ extension EdgeDesk {
     /// A staff note: optional, one line, at most 200 characters.
     static func note(_ text: String?) throws -> String? {
         guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard text.count <= 200, !text.contains(where: { $0.isNewline || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } ?? false) }) else {
+        guard text.count <= 200,
+            !text.contains(where: { $0.isNewline || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } ?? false) })
+        else {
             throw DomainError.invalidRequest("a note is one line of at most 200 characters")
         }
         return text

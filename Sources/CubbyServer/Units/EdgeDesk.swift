@@ -1,8 +1,8 @@
+import Crypto
 import CubbyAudit
 import CubbyCore
 import CubbyCrypto
 import CubbyStore
-import Crypto
 import Foundation
 import Logging
 
@@ -42,7 +42,9 @@ public struct EdgeDesk: Sendable {
     /// A one-time code with which the unit's edge controller enrolls (shown once).
     public func issueEnrollmentCode(_ p: Principal, unitId: String) async throws -> (code: String, expiresAt: Date) {
         try AccessPolicy.require(p, .enrollUnit)
-        return try await issueEnrollmentCode(actor: p.actor) { s in try await ledger.unitInScope(s, unitId, p, lock: false) }
+        return try await issueEnrollmentCode(actor: p.actor) { s in
+            try await ledger.unitInScope(s, unitId, p, lock: false)
+        }
     }
 
     /// The same from the server's console (`cubby unit enroll-code`, the demo), which runs with the operator's rights.
@@ -53,17 +55,21 @@ public struct EdgeDesk: Sendable {
         }
     }
 
-    func issueEnrollmentCode(actor: Actor, unit find: @Sendable @escaping (StoreSession) async throws -> UnitRecord) async throws -> (code: String, expiresAt: Date) {
+    func issueEnrollmentCode(actor: Actor, unit find: @Sendable @escaping (StoreSession) async throws -> UnitRecord)
+        async throws -> (code: String, expiresAt: Date)
+    {
         let code = EnrollmentCode.make()
         let now = clock.now()
         let expires = Date(millisecondsSince1970: now.millisecondsSince1970 + Self.enrollmentCodeLifetime)
         try await ledger.write { s in
             let unit = try await find(s)
             try await s.insertUnitEnrollmentCode(
-                hash: keys.unitEnrollmentHash(EnrollmentCode.normalize(code)), unit: unit.id, at: now.millisecondsSince1970,
+                hash: keys.unitEnrollmentHash(EnrollmentCode.normalize(code)), unit: unit.id,
+                at: now.millisecondsSince1970,
                 expiresAt: expires.millisecondsSince1970)
-            try await ledger.audit(s, .unitEnrollmentCodeIssued, actor: actor, unit: unit,
-                                 detail: ["expiresAt": AuditCanonicalEncoding.timestamp(expires)])
+            try await ledger.audit(
+                s, .unitEnrollmentCodeIssued, actor: actor, unit: unit,
+                detail: ["expiresAt": AuditCanonicalEncoding.timestamp(expires)])
         }
         return (code, expires)
     }
@@ -92,16 +98,19 @@ public struct EdgeDesk: Sendable {
         let token = SecretGenerator.credential(prefix: "cby_device_")
         let nowMs = clock.now().millisecondsSince1970
         return try await ledger.write { s in
-            guard let unitId = try await s.claimUnitEnrollmentCode(hash: keys.unitEnrollmentHash(normalized), now: nowMs),
+            guard
+                let unitId = try await s.claimUnitEnrollmentCode(hash: keys.unitEnrollmentHash(normalized), now: nowMs),
                 let unit = try await s.unit(unitId)
             else { throw DomainError.invalidCode }
             let name = String((label ?? "").prefix(80)).trimmingCharacters(in: .whitespacesAndNewlines)
             let credential = CredentialRecord(
-                id: EntityID.make(), kind: "device", tokenHash: keys.credentialHash(token), organizationId: unit.organizationId,
+                id: EntityID.make(), kind: "device", tokenHash: keys.credentialHash(token),
+                organizationId: unit.organizationId,
                 unitId: unit.id, label: name.isEmpty ? "edge controller of \(unit.name)" : name, createdAt: nowMs)
             try await s.insertCredential(credential)
             try await s.markEdgeEnrolled(unit: unit.id, at: nowMs)
-            try await ledger.audit(s, .unitEdgeEnrolled, actor: .system, unit: unit, detail: ["credentialId": credential.id])
+            try await ledger.audit(
+                s, .unitEdgeEnrolled, actor: .system, unit: unit, detail: ["credentialId": credential.id])
             return Enrollment(unitId: unit.id, unitName: unit.name, deviceToken: token)
         }
     }
@@ -126,7 +135,8 @@ public struct EdgeDesk: Sendable {
         unitId: String, kind: EdgeCommand.Kind, compartmentId: String? = nil, reason: String? = nil, lifetime: Int64
     ) async throws -> EdgeCommand {
         let command = try await ledger.write { s in
-            try await ledger.storeCommand(s, unitId: unitId, kind: kind, compartmentId: compartmentId, reason: reason, lifetime: lifetime)
+            try await ledger.storeCommand(
+                s, unitId: unitId, kind: kind, compartmentId: compartmentId, reason: reason, lifetime: lifetime)
         }
         hub.send(.command(command), to: unitId)
         return command
@@ -135,7 +145,9 @@ public struct EdgeDesk: Sendable {
     /// Opens a compartment's door on an operator's word at the server's console (audited as the console's).
     public func openDoorFromConsole(unitId: String, compartmentId: String, reason: DoorOpenReason) async throws {
         let door = try await ledger.write { s -> DoorCommand in
-            guard let unit = try await s.unit(unitId), let c = try await s.compartment(compartmentId), c.unitId == unit.id else {
+            guard let unit = try await s.unit(unitId), let c = try await s.compartment(compartmentId),
+                c.unitId == unit.id
+            else {
                 throw DomainError.notFound("compartment \(compartmentId) not found at unit \(unitId)")
             }
             return try await ledger.openDoor(s, unit: unit, compartmentId: c.id, reason: reason, actor: .console)
@@ -149,7 +161,8 @@ public struct EdgeDesk: Sendable {
         return try await store.read { s in
             try await s.pendingUnitCommands(unit: unitId, now: nowMs).compactMap { r in
                 EdgeCommand.Kind(rawValue: r.kind).map {
-                    EdgeCommand(id: r.id, kind: $0, compartmentId: r.compartmentId, reason: r.reason, expiresAt: r.expiresAt)
+                    EdgeCommand(
+                        id: r.id, kind: $0, compartmentId: r.compartmentId, reason: r.reason, expiresAt: r.expiresAt)
                 }
             }
         }
@@ -166,23 +179,30 @@ public struct EdgeDesk: Sendable {
     /// The same from the server's console.
     public func releaseLockdownFromConsole(unitId: String) async throws -> UnitRecord {
         try await releaseLockdown(actor: .console) { s in
-            guard let unit = try await s.lockUnit(unitId) else { throw DomainError.notFound("unit \(unitId) not found") }
+            guard let unit = try await s.lockUnit(unitId) else {
+                throw DomainError.notFound("unit \(unitId) not found")
+            }
             return unit
         }
     }
 
     /// Lifts the lockdown in the database, then tells the unit.
-    func releaseLockdown(actor: Actor, unit find: @Sendable @escaping (StoreSession) async throws -> UnitRecord) async throws -> UnitRecord {
+    func releaseLockdown(actor: Actor, unit find: @Sendable @escaping (StoreSession) async throws -> UnitRecord)
+        async throws -> UnitRecord
+    {
         let nowMs = clock.now().millisecondsSince1970
         let (released, command) = try await ledger.write { s -> (UnitRecord, EdgeCommand) in
             var unit = try await find(s)
-            guard let since = unit.lockedDownAt else { throw DomainError.invalidState("unit \(unit.name) is not locked down") }
+            guard let since = unit.lockedDownAt else {
+                throw DomainError.invalidState("unit \(unit.name) is not locked down")
+            }
             try await s.setLockdown(unit: unit.id, at: nil, reason: nil)
             try await ledger.audit(
                 s, .unitLockdownReleased, actor: actor, unit: unit,
                 detail: ["lockedDownFor": String((nowMs - since) / 1000), "reason": unit.lockdownReason ?? ""])
             // The unit is told wherever the lockdown is lifted: now if connected, else when it reconnects, within a day.
-            let command = try await ledger.storeCommand(s, unitId: unit.id, kind: .release, lifetime: Self.releaseCommandLifetime)
+            let command = try await ledger.storeCommand(
+                s, unitId: unit.id, kind: .release, lifetime: Self.releaseCommandLifetime)
             unit.lockedDownAt = nil
             unit.lockdownReason = nil
             return (unit, command)
@@ -196,7 +216,9 @@ public struct EdgeDesk: Sendable {
     public func openAlerts(_ p: Principal) async throws -> [AlertRecord] {
         try AccessPolicy.require(p, .readAlerts)
         let org = p.organizationId.idString
-        return try await store.read { s in try await s.openAlerts(organization: org) }.filter { Scope.covers(p, alert: $0) }
+        return try await store.read { s in try await s.openAlerts(organization: org) }.filter {
+            Scope.covers(p, alert: $0)
+        }
     }
 
     /// A photo kept as evidence, if it was taken at a unit the principal may see.

@@ -30,14 +30,17 @@ struct EdgeLinkSession {
                 var written = Set<String>()
                 for await message in messages {
                     if case .command(let command) = message, !written.insert(command.id).inserted { continue }
-                    try await outbound.writeTextMessage(String(decoding: try Self.encoder.encode(message), as: UTF8.self))
+                    try await outbound.writeTextMessage(
+                        String(decoding: try Self.encoder.encode(message), as: UTF8.self))
                 }
                 // Replaced by a newer connection of the same unit.
                 try? await outbound.close(.normalClosure, reason: "replaced")
             }
             group.addTask { try await pollCommands() }
             for try await message in inbound.messages(maxSize: EdgeLink.maxMessageBytes) {
-                guard case .text(let text) = message, let up = try? JSONDecoder().decode(EdgeUpMessage.self, from: Data(text.utf8)) else {
+                guard case .text(let text) = message,
+                    let up = try? JSONDecoder().decode(EdgeUpMessage.self, from: Data(text.utf8))
+                else {
                     logger.warning("edge sent an unreadable message", metadata: ["unit": "\(unitId)"])
                     continue
                 }
@@ -66,11 +69,14 @@ struct EdgeLinkSession {
     func handle(_ message: EdgeUpMessage) async {
         switch message {
         case .hello(let version, let lastSeq):
-            logger.debug("edge hello", metadata: ["unit": "\(unitId)", "version": "\(version)", "lastSeq": "\(lastSeq)"])
+            logger.debug(
+                "edge hello", metadata: ["unit": "\(unitId)", "version": "\(version)", "lastSeq": "\(lastSeq)"])
         case .event(let event, let photo):
             do {
                 let bytes = try photo.map { text -> Data in
-                    guard let d = Data(base64Encoded: text) else { throw DomainError.invalidRequest("photo is not base64") }
+                    guard let d = Data(base64Encoded: text) else {
+                        throw DomainError.invalidRequest("photo is not base64")
+                    }
                     return d
                 }
                 let applied = try await edges.apply(unitId: unitId, event: event, photo: bytes)
@@ -78,7 +84,9 @@ struct EdgeLinkSession {
                 if applied.stateChanged { await edges.states.push(unitId: unitId) }
             } catch {
                 // Not acknowledged: the unit sends it again.
-                logger.error("edge event not applied", metadata: ["unit": "\(unitId)", "seq": "\(event.seq)", "error": "\(error)"])
+                logger.error(
+                    "edge event not applied",
+                    metadata: ["unit": "\(unitId)", "seq": "\(event.seq)", "error": "\(error)"])
             }
         case .commandAck(let id, let outcome):
             try? await edges.acknowledge(unitId: unitId, commandId: id, outcome: outcome)
@@ -86,8 +94,10 @@ struct EdgeLinkSession {
             let name = await edges.courierName(token: token, unitId: unitId)
             hub.send(.courier(requestId: requestId, displayName: name), to: unitId)
         case .dropoff(let requestId, let token, let tracking, let recipient, let size):
-            hub.send(await edges.kioskDropoff(
-                requestId: requestId, token: token, unitId: unitId, trackingNumber: tracking, recipientId: recipient, size: size), to: unitId)
+            hub.send(
+                await edges.kioskDropoff(
+                    requestId: requestId, token: token, unitId: unitId, trackingNumber: tracking,
+                    recipientId: recipient, size: size), to: unitId)
         }
     }
 }

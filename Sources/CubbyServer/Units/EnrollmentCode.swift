@@ -13,14 +13,15 @@ public enum EnrollmentCode {
 
     /// Upper case without dashes or spaces; I, L and O read as 1, 1 and 0.
     public static func normalize(_ code: String) -> String {
-        String(code.uppercased().compactMap { c -> Character? in
-            switch c {
-            case "-", " ": nil
-            case "I", "L": "1"
-            case "O": "0"
-            default: c
-            }
-        }.prefix(64))
+        String(
+            code.uppercased().compactMap { c -> Character? in
+                switch c {
+                case "-", " ": nil
+                case "I", "L": "1"
+                case "O": "0"
+                default: c
+                }
+            }.prefix(64))
     }
 
     public static func isWellFormed(_ normalized: String) -> Bool {

@@ -1,5 +1,5 @@
-import CubbyCrypto
 import Crypto
+import CubbyCrypto
 import Foundation
 import NIOSSL
 import SwiftASN1
@@ -12,7 +12,8 @@ public struct ServerIdentity: Sendable {
     public let keyPath: String
 
     /// Loads the certificate and key at the paths, creating a self-signed pair for `hosts` when neither exists.
-    public static func loadOrCreate(certificatePath: String, keyPath: String, hosts: [String]) throws -> ServerIdentity {
+    public static func loadOrCreate(certificatePath: String, keyPath: String, hosts: [String]) throws -> ServerIdentity
+    {
         let fm = FileManager.default
         let haveCert = fm.fileExists(atPath: certificatePath)
         let haveKey = fm.fileExists(atPath: keyPath)
@@ -22,7 +23,8 @@ public struct ServerIdentity: Sendable {
         if !haveCert {
             let (cert, key) = try makeSelfSigned(hosts: hosts)
             for path in [certificatePath, keyPath] {
-                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try fm.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             }
             try write(key, to: keyPath, mode: 0o600)
             try write(cert, to: certificatePath, mode: 0o644)
@@ -33,7 +35,9 @@ public struct ServerIdentity: Sendable {
     }
 
     static func write(_ text: String, to path: String, mode: mode_t) throws {
-        do { try PrivateFile.write(Data(text.utf8), to: path, mode: mode) } catch { throw ServerIdentityError(error.message) }
+        do { try PrivateFile.write(Data(text.utf8), to: path, mode: mode) } catch {
+            throw ServerIdentityError(error.message)
+        }
     }
 
     /// A self-signed server certificate (PEM) and its key (PEM), valid ten years.

@@ -29,13 +29,21 @@ public final class SimulatedUnits: UnitLink {
     public func deliver(_ command: DoorCommand) async {
         let (unitId, compartmentId, reason) = (command.unitId, command.compartmentId, command.reason)
         let task = Task { [delay, logger, sink] in
-            await sink.unitReported(UnitDoorEvent(kind: .doorOpened, unitId: unitId, compartmentId: compartmentId, itemPresent: nil, occurredAt: Date()))
+            await sink.unitReported(
+                UnitDoorEvent(
+                    kind: .doorOpened, unitId: unitId, compartmentId: compartmentId, itemPresent: nil,
+                    occurredAt: Date()))
             try? await Task.sleep(for: delay)
             // A courier puts a parcel in; a recipient or staff takes it out.
             let present = reason == .dropoff
             self.items.withLock { $0[compartmentId] = present }
-            logger.debug("simulated door cycle", metadata: ["unit": "\(unitId)", "compartment": "\(compartmentId)", "reason": "\(reason.rawValue)"])
-            await sink.unitReported(UnitDoorEvent(kind: .doorClosed, unitId: unitId, compartmentId: compartmentId, itemPresent: present, occurredAt: Date()))
+            logger.debug(
+                "simulated door cycle",
+                metadata: ["unit": "\(unitId)", "compartment": "\(compartmentId)", "reason": "\(reason.rawValue)"])
+            await sink.unitReported(
+                UnitDoorEvent(
+                    kind: .doorClosed, unitId: unitId, compartmentId: compartmentId, itemPresent: present,
+                    occurredAt: Date()))
         }
         pending.withLock { tasks in
             tasks.removeAll { $0.isCancelled }

@@ -63,13 +63,16 @@ struct EdgeRoutes {
         routes.open(.post, EdgeLink.enrollPath) { req, ctx in try await enroll(req, ctx) }
         routes.api(.get, EdgeLink.path, .edgeLink) { _, _, _ in
             // The link is a WebSocket on the edge listener; a plain request only learns that.
-            JSONResponse.make(ErrorBody(error: "upgrade_required", message: "the edge link is a WebSocket on the TLS edge listener"),
-                              status: .upgradeRequired, headers: [.upgrade: "websocket"])
+            JSONResponse.make(
+                ErrorBody(error: "upgrade_required", message: "the edge link is a WebSocket on the TLS edge listener"),
+                status: .upgradeRequired, headers: [.upgrade: "websocket"])
         }
         routes.api(.post, "/api/v1/units/:unitId/enrollment-codes", .enrollUnit) { _, ctx, p in
             let unitId = try RequestValidation.pathID(ctx, "unitId")
             let (code, expires) = try await edges.issueEnrollmentCode(p, unitId: unitId)
-            return JSONResponse.make(EnrollmentCodeResponse(unitId: unitId, code: code, expiresAt: API.time(expires.millisecondsSince1970)), status: .created)
+            return JSONResponse.make(
+                EnrollmentCodeResponse(unitId: unitId, code: code, expiresAt: API.time(expires.millisecondsSince1970)),
+                status: .created)
         }
         routes.api(.post, "/api/v1/units/:unitId/lockdown/release", .releaseLockdown) { _, ctx, p in
             let unit = try await edges.releaseLockdown(p, unitId: try RequestValidation.pathID(ctx, "unitId"))
@@ -77,36 +80,50 @@ struct EdgeRoutes {
         }
         routes.api(.get, "/api/v1/alerts", .readAlerts) { _, _, p in
             let alerts = try await edges.openAlerts(p)
-            return JSONResponse.make(["alerts": alerts.map {
-                Alert(id: $0.id, kind: $0.kind, detail: $0.detail, siteId: $0.siteId, unitId: $0.unitId, compartmentId: $0.compartmentId,
-                      createdAt: API.time($0.createdAt))
-            }])
+            return JSONResponse.make([
+                "alerts": alerts.map {
+                    Alert(
+                        id: $0.id, kind: $0.kind, detail: $0.detail, siteId: $0.siteId, unitId: $0.unitId,
+                        compartmentId: $0.compartmentId,
+                        createdAt: API.time($0.createdAt))
+                }
+            ])
         }
         routes.api(.post, "/api/v1/alerts/:alertId/resolve", .resolveAlert) { req, ctx, p in
             let alertId = try RequestValidation.pathID(ctx, "alertId")
-            let body = try await JSONBody.decode(ResolveRequest.self, from: req, context: ctx, allowed: ResolveRequest.fields)
+            let body = try await JSONBody.decode(
+                ResolveRequest.self, from: req, context: ctx, allowed: ResolveRequest.fields)
             let alert = try await edges.resolveAlert(p, alertId: alertId, note: body.note)
-            return JSONResponse.make(ResolvedAlert(id: alert.id, kind: alert.kind, resolvedAt: API.time(alert.resolvedAt ?? 0)))
+            return JSONResponse.make(
+                ResolvedAlert(id: alert.id, kind: alert.kind, resolvedAt: API.time(alert.resolvedAt ?? 0)))
         }
         routes.api(.post, "/api/v1/compartments/:compartmentId/service", .serviceCompartment) { req, ctx, p in
             let compartmentId = try RequestValidation.pathID(ctx, "compartmentId")
-            let body = try await JSONBody.decode(ServiceRequest.self, from: req, context: ctx, allowed: ServiceRequest.fields)
-            let c = try await edges.setCompartmentService(p, compartmentId: compartmentId, inService: body.inService, note: body.note)
-            return JSONResponse.make(CompartmentService(id: c.id, unitId: c.unitId, label: c.label, state: c.state.rawValue))
+            let body = try await JSONBody.decode(
+                ServiceRequest.self, from: req, context: ctx, allowed: ServiceRequest.fields)
+            let c = try await edges.setCompartmentService(
+                p, compartmentId: compartmentId, inService: body.inService, note: body.note)
+            return JSONResponse.make(
+                CompartmentService(id: c.id, unitId: c.unitId, label: c.label, state: c.state.rawValue))
         }
         routes.api(.get, "/api/v1/evidence/:sha256", .readAudit) { _, ctx, p in
             guard let sha = ctx.parameters.get("sha256")?.lowercased(), sha.count == 64, sha.allSatisfy(\.isHexDigit),
                 let (data, type) = try await edges.evidence(p, sha256: sha)
             else { throw DomainError.notFound("evidence not found") }
-            return Response(status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=86400, immutable"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return Response(
+                status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=86400, immutable"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
 
     func enroll(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(EnrollRequest.self, from: req, context: ctx, allowed: EnrollRequest.fields)
-        guard (1...64).contains(body.code.utf8.count) else { throw APIError.invalidRequest("code must be 1–64 characters") }
-        if let label = body.label, label.utf8.count > 80 { throw APIError.invalidRequest("label must be at most 80 bytes") }
+        guard (1...64).contains(body.code.utf8.count) else {
+            throw APIError.invalidRequest("code must be 1–64 characters")
+        }
+        if let label = body.label, label.utf8.count > 80 {
+            throw APIError.invalidRequest("label must be at most 80 bytes")
+        }
         let enrollment = try await edges.enroll(code: body.code, label: body.label, address: ctx.remoteAddress)
         return JSONResponse.make(enrollment, status: .created)
     }

@@ -1,6 +1,6 @@
+import Crypto
 import CubbyCore
 import CubbyCrypto
-import Crypto
 import CubbyStore
 import Foundation
 import Logging
@@ -15,7 +15,9 @@ public struct UnitStates: Sendable {
     let hub: EdgeHub
     let logger: Logger
 
-    public init(store: any SQLStore, keys: LockerKeys, policy: PinEntryPolicy, clock: ServerClock, hub: EdgeHub, logger: Logger) {
+    public init(
+        store: any SQLStore, keys: LockerKeys, policy: PinEntryPolicy, clock: ServerClock, hub: EdgeHub, logger: Logger
+    ) {
         self.store = store
         self.keys = keys
         self.policy = policy
@@ -29,7 +31,9 @@ public struct UnitStates: Sendable {
         let nowMs = clock.now().millisecondsSince1970
         return try await store.read { s in
             guard let unit = try await s.unit(unitId) else { throw DomainError.notFound("unit \(unitId) not found") }
-            let compartments = try await s.compartments(unit: unit.id).sorted { $0.label.localizedStandardCompare($1.label) == .orderedAscending }
+            let compartments = try await s.compartments(unit: unit.id).sorted {
+                $0.label.localizedStandardCompare($1.label) == .orderedAscending
+            }
             let codes = try await s.livePickupCredentials(unit: unit.id, now: nowMs)
             return EdgeUnitState(
                 unitId: unit.id, unitName: unit.name,
@@ -43,7 +47,8 @@ public struct UnitStates: Sendable {
                 qrPublicKey: keys.qr.publicKey.rawRepresentation.base64EncodedString(),
                 codes: codes.map {
                     EdgePickupCode(
-                        parcelId: $0.parcelId, compartmentId: $0.compartmentId, pinHash: $0.pinHash.base64EncodedString(),
+                        parcelId: $0.parcelId, compartmentId: $0.compartmentId,
+                        pinHash: $0.pinHash.base64EncodedString(),
                         qrNonce: $0.qrNonce, expiresAt: $0.expiresAt)
                 },
                 lockedDown: unit.lockedDownAt != nil)
