@@ -6,16 +6,16 @@ import Hummingbird
 /// Input that fails them answers 400 (or 404 for a path id that cannot exist) and changes nothing.
 enum RequestValidation {
     static func uuid(_ text: String, _ field: String) throws -> String {
-        guard let id = UUID(uuidString: text) else { throw APIError.invalidRequest("\(field) must be a UUID") }
-        return id.idString
+        guard let id = EntityID.parse(text) else { throw APIError.invalidRequest("\(field) must be a UUID") }
+        return id
     }
 
     /// A path id: anything that is not a UUID cannot exist.
     static func pathID(_ ctx: CubbyRequestContext, _ name: String) throws -> String {
-        guard let text = ctx.parameters.get(name), let id = UUID(uuidString: text) else {
+        guard let text = ctx.parameters.get(name), let id = EntityID.parse(text) else {
             throw DomainError.notFound("\(name) not found")
         }
-        return id.idString
+        return id
     }
 
     static func size(_ text: String) throws -> SizeClass {

@@ -129,19 +129,6 @@ public struct EdgeDesk: Sendable {
 
     // MARK: commands
 
-    /// Stores a command for a unit and sends it if the unit is connected here; it is sent again on every reconnect
-    /// until acknowledged or expired.
-    public func command(
-        unitId: String, kind: EdgeCommand.Kind, compartmentId: String? = nil, reason: String? = nil, lifetime: Int64
-    ) async throws -> EdgeCommand {
-        let command = try await ledger.write { s in
-            try await ledger.storeCommand(
-                s, unitId: unitId, kind: kind, compartmentId: compartmentId, reason: reason, lifetime: lifetime)
-        }
-        hub.send(.command(command), to: unitId)
-        return command
-    }
-
     /// Opens a compartment's door on an operator's word at the server's console (audited as the console's).
     public func openDoorFromConsole(unitId: String, compartmentId: String, reason: DoorOpenReason) async throws {
         let door = try await ledger.write { s -> DoorCommand in
