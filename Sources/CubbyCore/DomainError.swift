@@ -10,6 +10,8 @@ public enum DomainError: Error, Equatable, Sendable {
     case notFound(String)
     /// No free compartment at the unit fits the parcel.
     case unitFull
+    /// The unit locked itself down (a tamper signal) and no door may open there until staff release it.
+    case unitLockedDown
     /// The operation is not legal in the current state.
     case invalidState(String)
     /// A live parcel with this tracking number already exists for the carrier.

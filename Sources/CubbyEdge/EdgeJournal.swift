@@ -32,6 +32,7 @@ public actor EdgeJournal {
 
     /// Opens (creating) the journal at `path`.
     public static func open(path: String, logger: Logger) async throws -> EdgeJournal {
+        try PrivateFile.prepare(path)
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: logger,
             on: MultiThreadedEventLoopGroup.singleton.any())

@@ -271,6 +271,7 @@ public final class EdgeServerLink: EdgeUplink {
         if let label { return .opened(compartmentLabel: label) }
         switch error {
         case "unit_full": return .unitFull
+        case "unit_locked_down": return .lockedDown
         case "signed_out", "unauthorized": return .signedOut
         default: return .invalid(message: message ?? "The drop-off was refused.")
         }

@@ -1,3 +1,4 @@
+import CubbyCore
 import Foundation
 import Logging
 import NIOCore
@@ -37,6 +38,7 @@ public final class SQLiteStore: SQLStore {
     public static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try PrivateFile.prepare(path)
         let writer = try await SQLiteWriter.open(path: path, logger: logger)
         let threads = NIOThreadPool(numberOfThreads: readerCount)
         threads.start()

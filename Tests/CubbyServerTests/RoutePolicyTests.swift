@@ -88,7 +88,7 @@ struct RoutePolicyTests {
                             }
                         }
                     case .portal:
-                        let pre = "testpresessioncookie0123"
+                        let pre = w.parts.keys.preSignInToken()
                         let preBody = "csrf=" + w.parts.keys.formToken("p:" + pre)
                         let anonymous = try await client.call(
                             e.method, path, json: e.method == .post ? preBody : nil,

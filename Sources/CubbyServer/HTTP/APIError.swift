@@ -47,6 +47,11 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             switch e {
             case .notFound(let m): return (.notFound, "not_found", m, [:])
             case .unitFull: return (.conflict, "unit_full", "no free compartment at this unit fits the parcel", [:])
+            case .unitLockedDown:
+                return (
+                    .conflict, "unit_locked_down",
+                    "the unit is locked down after a tamper signal; no door opens there until staff release it", [:]
+                )
             case .invalidState(let m): return (.conflict, "invalid_state", m, [:])
             case .duplicateParcel:
                 return (

@@ -58,6 +58,24 @@ public struct LockerKeys: Sendable {
     public func formToken(_ binding: String) -> String {
         Base64URL.encode(hasher.hash("cubby.form.v1", binding))
     }
+
+    /// A fresh pre-sign-in cookie value: 18 random bytes and the server's keyed tag over them, so that a value the
+    /// server did not make (one planted by someone else) is recognised and replaced.
+    public func preSignInToken() -> String {
+        let nonce = Base64URL.encode(SecretGenerator.bytes(18))
+        return nonce + "." + preSignInTag(nonce)
+    }
+
+    /// Whether the server made this pre-sign-in cookie value.
+    public func isPreSignInToken(_ value: String) -> Bool {
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].utf8.count == 24, parts[1].utf8.count <= 64 else { return false }
+        return KeyedHasher.constantTimeEquals(Array(parts[1].utf8), Array(preSignInTag(String(parts[0])).utf8))
+    }
+
+    func preSignInTag(_ nonce: String) -> String {
+        Base64URL.encode(Array(hasher.hash("cubby.pre-sign-in.v1", nonce).prefix(16)))
+    }
 }
 
 /// The time source of the flows; tests move it by hand.

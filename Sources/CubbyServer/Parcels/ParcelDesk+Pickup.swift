@@ -11,6 +11,7 @@ extension ParcelDesk {
         case opened(ParcelRecord, CompartmentRecord, DoorCommand)
         case rejected
         case lockedOut(Duration, LockoutReason)
+        case unitLockedDown
     }
 
     /// A recipient presents a PIN or a QR token at a unit's kiosk.
@@ -26,6 +27,13 @@ extension ParcelDesk {
             guard p.role == .device, p.unitId?.idString == unit.id else {
                 throw DomainError.notFound("unit \(unitId) not found")
             }
+            // A locked-down unit opens no door: the code is neither checked nor spent, and the refusal is recorded.
+            if unit.lockedDownAt != nil {
+                try await ledger.audit(
+                    s, .pickupRefused, .denied, actor: p.actor, unit: unit,
+                    detail: ["method": code.method, "reason": "lockdown"])
+                return .unitLockedDown
+            }
             switch code {
             case .qr(let token): return try await pickupByQR(s, unit: unit, token: token, actor: p.actor)
             case .pin(let digits):
@@ -38,6 +46,8 @@ extension ParcelDesk {
             return (parcel, compartment)
         case .rejected:
             throw DomainError.invalidCode
+        case .unitLockedDown:
+            throw DomainError.unitLockedDown
         case .lockedOut(let retry, let reason):
             throw DomainError.lockedOut(retryAfterSeconds: max(1, Int(retry.seconds.rounded(.up))), reason: reason)
         }

@@ -38,6 +38,10 @@ extension ParcelDesk {
         try AccessPolicy.require(p, .removeParcel)
         let (parcel, door) = try await ledger.write { s -> (ParcelRecord, DoorCommand?) in
             var parcel = try await ledger.parcelInScope(s, parcelId, p, lock: true)
+            // The door would stay shut at a locked-down unit: the parcel stays as it is until the lockdown is released.
+            if parcel.compartmentId != nil, try await s.unit(parcel.unitId)?.lockedDownAt != nil {
+                throw DomainError.unitLockedDown
+            }
             let nowMs = clock.now().millisecondsSince1970
             try Self.advance(&parcel, on: .remove)
             parcel.removedAt = nowMs

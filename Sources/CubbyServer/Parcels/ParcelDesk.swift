@@ -41,8 +41,10 @@ public struct ParcelDesk: Sendable {
         }
     }
 
+    /// A recipient who lives at the unit's site (a courier addresses only the site where the unit stands).
     func recipientInScope(_ s: StoreSession, _ recipientId: String, unit: UnitRecord) async throws -> RecipientRecord {
-        guard let r = try await s.recipient(recipientId), r.organizationId == unit.organizationId, r.erasedAt == nil
+        guard let r = try await s.recipient(recipientId), r.organizationId == unit.organizationId,
+            r.siteId == unit.siteId, r.erasedAt == nil
         else {
             throw DomainError.notFound("recipient \(recipientId) not found")
         }
@@ -92,6 +94,7 @@ public struct ParcelDesk: Sendable {
         let (result, door) = try await ledger.write { s -> (Dropoff, DoorCommand) in
             // Locking the unit serializes drop-offs per unit, so two never get the same compartment.
             let unit = try await ledger.unitInScope(s, unitId, p, lock: true)
+            guard unit.lockedDownAt == nil else { throw DomainError.unitLockedDown }
             let recipient = try await recipientInScope(s, recipientId, unit: unit)
             let nowMs = clock.now().millisecondsSince1970
             var parcel: ParcelRecord

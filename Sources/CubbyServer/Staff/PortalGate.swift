@@ -91,8 +91,9 @@ struct PortalGate: Sendable {
         if let token = req.cookies[Self.residentCookie]?.value { resident = try await residents.session(token: token) }
         var setCookies: [String] = []
         var pre = req.cookies[Self.preCookie]?.value ?? ""
-        if session == nil && resident == nil && !(20...64).contains(pre.utf8.count) {
-            pre = Base64URL.encode(SecretGenerator.bytes(18))
+        // Only a value the server made is kept: a planted one would make the pre-sign-in form token predictable.
+        if session == nil && resident == nil && !staff.keys.isPreSignInToken(pre) {
+            pre = staff.keys.preSignInToken()
             setCookies.append(cookie(Self.preCookie, pre))
         }
         let formToken =

@@ -1,4 +1,5 @@
 import Crypto
+import CubbyCore
 import CubbyCrypto
 import Foundation
 import NIOSSL
