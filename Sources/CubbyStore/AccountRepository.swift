@@ -21,6 +21,8 @@ public struct StaffAccountRecord: Codable, Sendable, Hashable {
     /// The last TOTP step accepted; a code of this step or an earlier one is refused.
     public var totpLastStep: Int64?
     public var failedSignins: Int
+    /// Step-up codes refused in a row (they count toward `failedSignins` too); at the limit every session ends.
+    public var stepUpFailures: Int
     public var nextSigninAt: Int64?
     public var locked: Bool
     public var createdAt: Int64
@@ -39,6 +41,7 @@ public struct StaffAccountRecord: Codable, Sendable, Hashable {
         self.totpConfirmed = false
         self.totpLastStep = nil
         self.failedSignins = 0
+        self.stepUpFailures = 0
         self.nextSigninAt = nil
         self.locked = false
         self.createdAt = createdAt
@@ -127,6 +130,7 @@ extension StoreSession {
             UPDATE staff_accounts SET role = \(bind: a.role), site_ids = \(bind: a.siteIds), status = \(bind: a.status),
               password_hash = \(bind: a.passwordHash), totp_secret = \(bind: a.totpSecret), totp_confirmed = \(bind: a.totpConfirmed),
               totp_last_step = \(bind: a.totpLastStep), failed_signins = \(bind: a.failedSignins),
+              step_up_failures = \(bind: a.stepUpFailures),
               next_signin_at = \(bind: a.nextSigninAt), locked = \(bind: a.locked), enrolled_at = \(bind: a.enrolledAt),
               updated_at = \(bind: a.updatedAt)
             WHERE id = \(bind: a.id)

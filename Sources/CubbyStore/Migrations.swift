@@ -365,6 +365,11 @@ enum Migrations {
                 "CREATE INDEX pickup_by_parcel_state ON pickup_credentials (parcel_id, state)",
                 "DROP INDEX pickup_by_parcel",
             ]),
+        Migration(
+            10, "staff_step_up_failures",
+            why:
+                "step-up codes refused in a row are counted per account in the database, so every server process sees the same count",
+            ["ALTER TABLE staff_accounts ADD COLUMN step_up_failures INTEGER NOT NULL DEFAULT 0"]),
     ]
 }
 

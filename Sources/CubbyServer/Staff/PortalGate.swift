@@ -190,8 +190,11 @@ struct PortalGate: Sendable {
         case let e as StaffError:
             if case .tooManyAttempts(let wait) = e { headers[.retryAfter] = String(wait) }
             let code: HTTPResponse.Status =
-                if case .tooManyAttempts = e { .tooManyRequests } else if case .grant = e { .forbidden } else {
-                    .badRequest
+                switch e {
+                case .tooManyAttempts: .tooManyRequests
+                case .grant: .forbidden
+                case .sessionEnded: .unauthorized
+                default: .badRequest
                 }
             (status, title, message) = (code, "Not done", e.message)
         case DomainError.notFound:

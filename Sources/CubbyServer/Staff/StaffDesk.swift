@@ -17,6 +17,8 @@ public enum StaffError: Error, Equatable, Sendable {
     case passwordsDiffer
     /// A TOTP code for enrollment or step-up is wrong or already used.
     case codeInvalid
+    /// Too many wrong step-up codes in a row: every session of the account has ended.
+    case sessionEnded
     case grant(GrantError)
     case invalidInput(String)
 
@@ -29,6 +31,8 @@ public enum StaffError: Error, Equatable, Sendable {
         case .password(let p): p.message
         case .passwordsDiffer: "The two passwords are not the same."
         case .codeInvalid: "The code is not right or was already used. Enter the code your authenticator shows now."
+        case .sessionEnded:
+            "Too many wrong codes in a row: every session of this account has ended. Sign in again."
         case .grant(let g): g.message
         case .invalidInput(let m): m
         }
@@ -64,6 +68,8 @@ public struct StaffDesk: Sendable {
     public static let lockAfterFailures = 100
     /// Failures allowed before each further attempt has to wait.
     public static let freeFailures = 4
+    /// Step-up codes refused in a row after which every session of the account ends.
+    public static let stepUpFailureLimit = 5
     public static let recoveryCodeCount = 10
     /// The most a credential may live.
     public static let maxCredentialDays = 365
@@ -363,6 +369,7 @@ public struct StaffDesk: Sendable {
                         detail: ["remaining": String(left)]))
             }
             a.failedSignins = 0
+            a.stepUpFailures = 0
             a.nextSigninAt = nil
             a.updatedAt = at
             try await s.saveStaffAccount(a)
@@ -448,26 +455,60 @@ public struct StaffDesk: Sendable {
         clock.now().timeIntervalSince(session.verifiedAt) <= AccessPolicy.stepUpWindow
     }
 
+    enum StepUpOutcome: Sendable {
+        case verified, refused, sessionsEnded
+    }
+
     /// Verifies a fresh TOTP code for a step-up action and records it on the session.
+    ///
+    /// Refused codes are counted on the account, in the database, so every server process sees one count: each counts
+    /// toward the account's sign-in lock as a failed sign-in does, and the `stepUpFailureLimit`-th in a row ends every
+    /// session of the account (a stolen session gets a handful of guesses, never the 10^6 codes).
     public func stepUp(_ session: StaffSession, code: String) async throws {
         let (date, at) = now()
-        let ok = try await store.write { s -> Bool in
-            guard var a = try await s.lockStaffAccount(id: session.account.id), let otp = try otp(a),
-                let step = otp.acceptedStep(for: code, at: date, lastUsedStep: a.totpLastStep)
-            else {
+        let outcome = try await store.write { s -> StepUpOutcome in
+            guard var a = try await s.lockStaffAccount(id: session.account.id),
+                try await s.staffSession(hash: session.hash)?.endedAt == nil
+            else { return .sessionsEnded }
+            let actor = Self.actor(a)
+            if let otp = try otp(a), let step = otp.acceptedStep(for: code, at: date, lastUsedStep: a.totpLastStep) {
+                a.totpLastStep = step
+                a.stepUpFailures = 0
+                a.updatedAt = at
+                try await s.saveStaffAccount(a)
+                try await s.touchStaffSession(hash: session.hash, lastSeen: at, verifiedAt: at)
+                try await s.appendAudit(record(.staffSteppedUp, actor: actor, organization: a.organizationId))
+                return .verified
+            }
+            a.stepUpFailures += 1
+            a.failedSignins += 1
+            a.updatedAt = at
+            let wait = Self.delay(afterFailures: a.failedSignins)
+            a.nextSigninAt = wait > 0 ? at + Milliseconds.of(seconds: Int64(wait)) : nil
+            var detail = ["failures": String(a.stepUpFailures), "failedSignins": String(a.failedSignins)]
+            var outcome = StepUpOutcome.refused
+            if a.stepUpFailures >= Self.stepUpFailureLimit {
+                detail["sessionsEnded"] = String(try await s.endStaffSessions(account: a.id, at: at))
+                a.stepUpFailures = 0
+                outcome = .sessionsEnded
+            }
+            try await s.appendAudit(
+                record(.staffStepUpFailed, .failure, actor: actor, organization: a.organizationId, detail: detail))
+            if a.failedSignins >= Self.lockAfterFailures && !a.locked {
+                a.locked = true
                 try await s.appendAudit(
                     record(
-                        .staffStepUpFailed, .failure, actor: Self.actor(session.account),
-                        organization: session.account.organizationId))
-                return false
+                        .staffLocked, .failure, actor: actor, organization: a.organizationId,
+                        detail: ["failures": String(a.failedSignins)]))
+                outcome = .sessionsEnded
             }
-            a.totpLastStep = step
-            a.updatedAt = at
             try await s.saveStaffAccount(a)
-            try await s.touchStaffSession(hash: session.hash, lastSeen: at, verifiedAt: at)
-            try await s.appendAudit(record(.staffSteppedUp, actor: Self.actor(a), organization: a.organizationId))
-            return true
+            return outcome
         }
-        if !ok { throw StaffError.codeInvalid }
+        switch outcome {
+        case .verified: return
+        case .refused: throw StaffError.codeInvalid
+        case .sessionsEnded: throw StaffError.sessionEnded
+        }
     }
 }
