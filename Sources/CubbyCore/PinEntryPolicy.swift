@@ -73,6 +73,29 @@ public struct PinEntryState: Sendable, Hashable, Codable {
     }
 }
 
+extension PinEntryState {
+    /// The state as a unit reports it in a journaled event's detail (`pinConsecutiveFailures`, `pinLockedUntil` in
+    /// milliseconds since 1970 when locked, `pinSuspended`), so the server shows the unit's own lockout.
+    public var report: [String: String] {
+        var detail = ["pinConsecutiveFailures": String(consecutiveFailures), "pinSuspended": String(suspended)]
+        if let lockedUntil { detail["pinLockedUntil"] = String(lockedUntil.millisecondsSince1970) }
+        return detail
+    }
+
+    /// The state a unit reported, or nil when the detail holds none (or holds it malformed).
+    public init?(report detail: [String: String]) {
+        guard let failures = detail["pinConsecutiveFailures"].flatMap({ Int($0) }), failures >= 0,
+            let suspended = detail["pinSuspended"].flatMap({ Bool($0) })
+        else { return nil }
+        var until: Date? = nil
+        if let text = detail["pinLockedUntil"] {
+            guard let ms = Int64(text), ms >= 0 else { return nil }
+            until = Date(millisecondsSince1970: ms)
+        }
+        self.init(consecutiveFailures: failures, lockedUntil: until, suspended: suspended)
+    }
+}
+
 /// What the limiter says about a PIN attempt before the PIN is checked.
 public enum PinEntryDecision: Sendable, Equatable {
     /// Check the PIN.

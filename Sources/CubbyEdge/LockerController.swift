@@ -172,7 +172,9 @@ public actor LockerController: KioskBackend {
         }
         if case .lockedOut(let retry, let reason) = limiter.decide(state: pinEntry, recentFailures: failures, now: now)
         {
-            try? await record(.codeLockedOut, detail: ["method": methodName, "reason": reason.rawValue])
+            try? await record(
+                .codeLockedOut,
+                detail: pinEntry.report.merging(["method": methodName, "reason": reason.rawValue]) { _, new in new })
             return .lockedOut(retryAfterSeconds: max(1, Int(retry.components.seconds)))
         }
         if let match = matchPIN(digits, unit: unit, nowMs: nowMs) {
@@ -184,7 +186,7 @@ public actor LockerController: KioskBackend {
         try? await journal.recordPinFailure(at: nowMs)
         pinEntry = limiter.afterFailure(state: pinEntry, failuresInWindow: failures.count + 1, now: now)
         await savePinEntry()
-        return await rejected(method: methodName)
+        return await rejected(method: methodName, pinEntry: pinEntry)
     }
 
     func savePinEntry() async {
@@ -226,9 +228,11 @@ public actor LockerController: KioskBackend {
         return rules.matchQR(claims, among: Self.liveCodes(unit), now: nowMs) { !used.contains($0.parcelId) }
     }
 
-    func rejected(method: String) async -> KioskPickupResult {
+    /// A code was refused; a refused PIN's event carries the unit's PIN-entry state after it.
+    func rejected(method: String, pinEntry: PinEntryState? = nil) async -> KioskPickupResult {
         let photo = await still("code rejected")
-        try? await record(.codeRejected, detail: ["method": method, "offline": String(!online)], photo: photo)
+        let detail = (pinEntry?.report ?? [:]).merging(["method": method, "offline": String(!online)]) { _, new in new }
+        try? await record(.codeRejected, detail: detail, photo: photo)
         return .rejected
     }
 

@@ -87,13 +87,35 @@ public struct AlertRecord: Codable, Sendable, Hashable {
 extension StoreSession {
     // MARK: enrollment
 
-    public func insertUnitEnrollmentCode(hash: Data, unit: String, at: Int64, expiresAt: Int64) async throws {
+    /// Stores a new enrollment code for a unit; the unit's earlier codes not yet used stop working. Returns how many
+    /// earlier codes it superseded.
+    @discardableResult
+    public func insertUnitEnrollmentCode(hash: Data, unit: String, at: Int64, expiresAt: Int64) async throws -> Int {
+        let superseded = try await sql.raw(
+            """
+            UPDATE unit_enrollment_codes SET used_at = \(bind: at)
+            WHERE unit_id = \(bind: unit) AND used_at IS NULL AND expires_at > \(bind: at) RETURNING code_hash
+            """
+        ).all().count
         try await sql.raw(
             """
             INSERT INTO unit_enrollment_codes (code_hash, unit_id, created_at, expires_at)
             VALUES (\(bind: hash), \(bind: unit), \(bind: at), \(bind: expiresAt))
             """
         ).run()
+        return superseded
+    }
+
+    /// Revokes the unit's enrolled device credentials other than `keeping`; returns the ids revoked.
+    public func revokeEnrolledCredentials(unit: String, keeping: String, at: Int64) async throws -> [String] {
+        try await sql.raw(
+            """
+            UPDATE credentials SET revoked_at = \(bind: at)
+            WHERE unit_id = \(bind: unit) AND kind = 'device' AND enrolled = \(bind: true) AND id <> \(bind: keeping)
+              AND revoked_at IS NULL
+            RETURNING id
+            """
+        ).all().map { try $0.decode(column: "id", as: String.self) }
     }
 
     /// Uses up an enrollment code; returns its unit, or nil when the code is unknown, used or expired.

@@ -369,7 +369,12 @@ enum Migrations {
             10, "staff_step_up_failures",
             why:
                 "step-up codes refused in a row are counted per account in the database, so every server process sees the same count",
-            ["ALTER TABLE staff_accounts ADD COLUMN step_up_failures INTEGER NOT NULL DEFAULT 0"]),
+            ["ALTER TABLE staff_accounts ADD COLUMN step_up_failures {int} NOT NULL DEFAULT 0"]),
+        Migration(
+            11, "enrolled_device_credentials",
+            why:
+                "a device credential made by an edge controller's enrollment is marked, so the next enrollment's first connection revokes it",
+            ["ALTER TABLE credentials ADD COLUMN enrolled {bool} NOT NULL DEFAULT FALSE"]),
     ]
 }
 

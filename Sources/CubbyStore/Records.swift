@@ -154,12 +154,15 @@ public struct CredentialRecord: Codable, Sendable, Hashable {
     public var createdAt: Int64
     public var expiresAt: Int64?
     public var revokedAt: Int64?
+    /// A device credential an edge controller received by enrolling (superseded by the unit's next enrollment).
+    public var enrolled: Bool
 
     public init(
         id: String, kind: String, tokenHash: Data, organizationId: String, carrierId: String? = nil,
         courierId: String? = nil, unitId: String? = nil, siteIds: String? = nil, label: String, createdAt: Int64,
-        expiresAt: Int64? = nil
+        expiresAt: Int64? = nil, enrolled: Bool = false
     ) {
+        self.enrolled = enrolled
         self.id = id
         self.kind = kind
         self.tokenHash = tokenHash

@@ -93,6 +93,28 @@ extension EdgeDesk {
                 compartmentId: compartmentId, kind: kind, detail: detail, createdAt: nowMs))
     }
 
+    /// Takes the PIN-entry state a unit reported with a refused code as the unit's own (what `GET /units/{id}` shows),
+    /// and records a lockout or suspension that the report begins.
+    func adoptPinEntry(_ s: StoreSession, unit: UnitRecord, event: EdgeEvent, actor: Actor, now: Date) async throws {
+        guard let reported = PinEntryState(report: event.detail) else { return }
+        var unit = unit
+        let before = unit.pinEntry
+        unit.pinEntry = reported
+        if event.kind == .codeRejected {
+            unit.pinLastFailureAt = max(unit.pinLastFailureAt ?? 0, min(event.occurredAt, now.millisecondsSince1970))
+        }
+        try await s.savePinEntry(unit)
+        if let until = reported.lockedUntil, until > now, before.lockedUntil != until {
+            try await ledger.audit(
+                s, .unitPinLockedOut, .denied, actor: actor, unit: unit,
+                detail: ["seconds": String(Int(until.timeIntervalSince(now).rounded())), "reportedByUnit": "true"])
+        }
+        if reported.suspended && !before.suspended {
+            try await ledger.audit(
+                s, .unitPinEntrySuspended, .denied, actor: actor, unit: unit, detail: ["reportedByUnit": "true"])
+        }
+    }
+
     /// What one event changes on the server; true when the unit's state (codes, lockdown) changed.
     func effects(
         _ s: StoreSession, unit: UnitRecord, event: EdgeEvent, actor: Actor, detail: [String: String], now: Date
@@ -136,8 +158,10 @@ extension EdgeDesk {
         case .codeRejected:
             try await s.recordPinFailure(unit: unit.id, at: min(event.occurredAt, nowMs))
             try await ledger.audit(s, .pickupCodeRejected, .failure, actor: actor, unit: unit, detail: d)
+            try await adoptPinEntry(s, unit: unit, event: event, actor: actor, now: now)
         case .codeLockedOut:
             try await ledger.audit(s, .pickupRefused, .denied, actor: actor, unit: unit, detail: d)
+            try await adoptPinEntry(s, unit: unit, event: event, actor: actor, now: now)
         case .tamper:
             let kind = event.detail["kind"] ?? "unknown"
             try await alert(

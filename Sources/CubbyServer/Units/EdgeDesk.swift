@@ -63,13 +63,13 @@ public struct EdgeDesk: Sendable {
         let expires = Date(millisecondsSince1970: now.millisecondsSince1970 + Self.enrollmentCodeLifetime)
         try await ledger.write { s in
             let unit = try await find(s)
-            try await s.insertUnitEnrollmentCode(
+            let superseded = try await s.insertUnitEnrollmentCode(
                 hash: keys.unitEnrollmentHash(EnrollmentCode.normalize(code)), unit: unit.id,
                 at: now.millisecondsSince1970,
                 expiresAt: expires.millisecondsSince1970)
             try await ledger.audit(
                 s, .unitEnrollmentCodeIssued, actor: actor, unit: unit,
-                detail: ["expiresAt": AuditCanonicalEncoding.timestamp(expires)])
+                detail: ["expiresAt": AuditCanonicalEncoding.timestamp(expires), "superseded": String(superseded)])
         }
         return (code, expires)
     }
@@ -106,12 +106,32 @@ public struct EdgeDesk: Sendable {
             let credential = CredentialRecord(
                 id: EntityID.make(), kind: "device", tokenHash: keys.credentialHash(token),
                 organizationId: unit.organizationId,
-                unitId: unit.id, label: name.isEmpty ? "edge controller of \(unit.name)" : name, createdAt: nowMs)
+                unitId: unit.id, label: name.isEmpty ? "edge controller of \(unit.name)" : name, createdAt: nowMs,
+                enrolled: true)
             try await s.insertCredential(credential)
             try await s.markEdgeEnrolled(unit: unit.id, at: nowMs)
             try await ledger.audit(
                 s, .unitEdgeEnrolled, actor: .system, unit: unit, detail: ["credentialId": credential.id])
             return Enrollment(unitId: unit.id, unitName: unit.name, deviceToken: token)
+        }
+    }
+
+    /// An edge controller connected over its link with `credentialId`. When that is an enrolled credential, the unit's
+    /// earlier enrolled credentials are revoked now that the new one has proved it works; returns the ids revoked.
+    @discardableResult
+    public func linkConnected(unitId: String, credentialId: String) async throws -> [String] {
+        let nowMs = clock.now().millisecondsSince1970
+        return try await ledger.write { s -> [String] in
+            guard let credential = try await s.credential(id: credentialId), credential.enrolled,
+                credential.revokedAt == nil, credential.unitId == unitId, let unit = try await s.unit(unitId)
+            else { return [] }
+            let revoked = try await s.revokeEnrolledCredentials(unit: unitId, keeping: credentialId, at: nowMs)
+            for id in revoked {
+                try await ledger.audit(
+                    s, .credentialRevoked, actor: .system, unit: unit,
+                    detail: ["credential": id, "kind": "device", "reason": "enrolled_again", "by": credentialId])
+            }
+            return revoked
         }
     }
 

@@ -8,6 +8,8 @@ import NIOWebSocket
 /// One edge controller's WebSocket link: state and commands down, journaled events and requests up.
 struct EdgeLinkSession {
     let unitId: String
+    /// The credential the controller authenticated with.
+    let credentialId: String
     let edges: EdgeDesk
     let logger: Logger
     var hub: EdgeHub { edges.hub }
@@ -22,6 +24,17 @@ struct EdgeLinkSession {
         let (connection, messages) = hub.register(unitId: unitId)
         defer { hub.unregister(unitId: unitId, id: connection) }
         logger.info("edge controller connected", metadata: ["unit": "\(unitId)"])
+        do {
+            let revoked = try await edges.linkConnected(unitId: unitId, credentialId: credentialId)
+            if !revoked.isEmpty {
+                logger.info(
+                    "earlier enrolled credentials revoked",
+                    metadata: ["unit": "\(unitId)", "count": "\(revoked.count)"])
+            }
+        } catch {
+            logger.warning(
+                "earlier enrolled credentials not revoked", metadata: ["unit": "\(unitId)", "error": "\(error)"])
+        }
         hub.send(.state(try await edges.state(unitId: unitId)), to: unitId)
         hub.send(.ack(seq: try await edges.lastSeq(unitId: unitId)), to: unitId)
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -27,8 +27,9 @@ public func buildEdgeListener(
                 let principal = try? await authenticator.principal(forHeader: header),
                 (try? GuardedRouter.authorize(principal, .edgeLink)) != nil, let unitId = principal.unitId?.idString
             else { return .dontUpgrade }
+            let credentialId = principal.credentialId.idString
             return .upgrade([:]) { inbound, outbound, _ in
-                try await EdgeLinkSession(unitId: unitId, edges: edges, logger: logger).run(
+                try await EdgeLinkSession(unitId: unitId, credentialId: credentialId, edges: edges, logger: logger).run(
                     inbound: inbound, outbound: outbound)
             }
         },
