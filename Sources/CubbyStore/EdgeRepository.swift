@@ -167,8 +167,13 @@ extension StoreSession {
 
     // MARK: commands
 
+    /// Stores a command for a unit. On PostgreSQL the insert also notifies `UnitCommandChannel.name` with the unit's id;
+    /// PostgreSQL delivers the notification when the transaction commits, and not at all when it rolls back.
     public func insertUnitCommand(_ r: UnitCommandRecord) async throws {
         try await insert("unit_commands", r)
+        if kind == .postgres {
+            try await sql.raw("SELECT pg_notify(\(bind: UnitCommandChannel.name), \(bind: r.unitId))").run()
+        }
     }
 
     /// Commands a unit has not acknowledged and that may still be carried out.

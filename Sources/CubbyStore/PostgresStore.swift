@@ -9,11 +9,17 @@ import SQLKit
 public final class PostgresStore: SQLStore {
     public let kind = DatabaseKind.postgres
     let client: PostgresClient
+    /// Where the pool connects, for the connection that listens for notifications.
+    let connection: PostgresConnection.Configuration
     private let runTask: Task<Void, Never>
     private let logger: Logger
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>, logger: Logger) {
+    private init(
+        client: PostgresClient, connection: PostgresConnection.Configuration, runTask: Task<Void, Never>,
+        logger: Logger
+    ) {
         self.client = client
+        self.connection = connection
         self.runTask = runTask
         self.logger = logger
     }
@@ -29,7 +35,11 @@ public final class PostgresStore: SQLStore {
         config.options.connectTimeout = .seconds(5)
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         let task = Task { await client.run() }
-        let store = PostgresStore(client: client, runTask: task, logger: logger)
+        let store = PostgresStore(
+            client: client,
+            connection: PostgresConnection.Configuration(
+                host: host, port: port, username: username, password: password, database: database, tls: .disable),
+            runTask: task, logger: logger)
         do {
             try await store.read { s in try await s.exec("SELECT 1") }
         } catch {
@@ -73,6 +83,37 @@ public final class PostgresStore: SQLStore {
         runTask.cancel()
         _ = await runTask.value
     }
+
+    /// Listens on `channel` on a connection of its own (outside the pool, so a listener never holds a pooled connection
+    /// and never delays `close`), calling `onListening` once the LISTEN is in place and `handler` with each
+    /// notification's payload, in order. Returns when the task is cancelled; throws when the connection fails.
+    public func follow(
+        channel: String, onListening: @Sendable () async -> Void = {},
+        _ handler: @escaping @Sendable (String) async -> Void
+    ) async throws {
+        let conn = try await PostgresConnection.connect(
+            configuration: connection, id: Int.random(in: 1...Int.max), logger: logger)
+        do {
+            try await withTaskCancellationHandler {
+                let notifications = try await conn.listen(channel)
+                await onListening()
+                for try await notification in notifications { await handler(notification.payload) }
+            } onCancel: {
+                conn.close().whenComplete { _ in }
+            }
+        } catch {
+            try? await conn.close()
+            if Task.isCancelled { return }
+            throw error
+        }
+        try? await conn.close()
+    }
+}
+
+/// The PostgreSQL notification channel on which a stored unit command is announced (payload: the unit's id), so the
+/// server process holding that unit's link sends it at once.
+public enum UnitCommandChannel {
+    public static let name = "cubby_unit_commands"
 }
 
 extension PostgresStore {

@@ -121,6 +121,10 @@ public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, 
     var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
     if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) {
         services.append(edgeListener)
+        // Other server processes on the same database store commands for units whose link is here.
+        if let postgres = parts.store as? PostgresStore {
+            services.append(UnitCommandRelay(store: postgres, edges: parts.edges, logger: logger))
+        }
     }
     return Application(
         router: router,

@@ -40,6 +40,9 @@ public final class EdgeHub: Sendable {
 
     /// Whether the unit's controller is connected to this process.
     public func isConnected(_ unitId: String) -> Bool { connections.withLock { $0[unitId] != nil } }
+
+    /// The units whose controllers are connected to this process.
+    public var connectedUnits: [String] { connections.withLock { Array($0.keys) } }
 }
 
 /// Door commands for units: over the edge link for units with their own controller (the command is already stored,

@@ -13,9 +13,9 @@ struct EdgeLinkSession {
     let edges: EdgeDesk
     let logger: Logger
     var hub: EdgeHub { edges.hub }
-    /// How often unacknowledged commands are looked up (commands stored by another server process on the same
-    /// PostgreSQL; this process's own are handed over as their transaction commits) and the unit's state is refreshed.
-    static let commandPoll: Duration = .seconds(1)
+    /// How often the unit's state is sent again (its codes' expiries move on without any event). Commands are never
+    /// polled: those waiting go out when the link comes up, this process's own as their transaction commits, and other
+    /// processes' through `UnitCommandRelay`.
     static let stateRefresh: Duration = .seconds(30)
 
     static let encoder = JSONEncoder()
@@ -37,6 +37,8 @@ struct EdgeLinkSession {
         }
         hub.send(.state(try await edges.state(unitId: unitId)), to: unitId)
         hub.send(.ack(seq: try await edges.lastSeq(unitId: unitId)), to: unitId)
+        // Commands stored while the unit was away.
+        for command in try await edges.pendingCommands(unitId: unitId) { hub.send(.command(command), to: unitId) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A command reaches this link both from whoever issued it and from the poll: write it once.
@@ -49,7 +51,7 @@ struct EdgeLinkSession {
                 // Replaced by a newer connection of the same unit.
                 try? await outbound.close(.normalClosure, reason: "replaced")
             }
-            group.addTask { try await pollCommands() }
+            group.addTask { try await refreshState() }
             for try await message in inbound.messages(maxSize: EdgeLink.maxMessageBytes) {
                 guard case .text(let text) = message,
                     let up = try? JSONDecoder().decode(EdgeUpMessage.self, from: Data(text.utf8))
@@ -64,18 +66,10 @@ struct EdgeLinkSession {
         logger.info("edge controller disconnected", metadata: ["unit": "\(unitId)"])
     }
 
-    func pollCommands() async throws {
-        var sinceState = Duration.zero
+    func refreshState() async throws {
         while !Task.isCancelled {
-            try await Task.sleep(for: Self.commandPoll)
-            for command in (try? await edges.pendingCommands(unitId: unitId)) ?? [] {
-                hub.send(.command(command), to: unitId)
-            }
-            sinceState += Self.commandPoll
-            if sinceState >= Self.stateRefresh, let state = try? await edges.state(unitId: unitId) {
-                sinceState = .zero
-                hub.send(.state(state), to: unitId)
-            }
+            try await Task.sleep(for: Self.stateRefresh)
+            if let state = try? await edges.state(unitId: unitId) { hub.send(.state(state), to: unitId) }
         }
     }
 
