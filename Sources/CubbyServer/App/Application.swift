@@ -105,7 +105,8 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
         staff: parts.staff, residents: parts.residents, pages: parts.pages, secureCookies: settings.secureCookies,
         logger: logger)
     var routes = GuardedRouter(router: router, portalGate: gate)
-    ParcelRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: try OpenAPIDocument.bytes())).register(on: &routes)
+    let document = try OpenAPIDocument.bytes(serverURL: settings.linkBase)
+    ParcelRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: document)).register(on: &routes)
     AuditRoutes(log: parts.auditLog, reader: AuditReader(log: parts.auditLog, store: parts.store)).register(on: &routes)
     EdgeRoutes(edges: parts.edges).register(on: &routes)
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
@@ -140,5 +141,20 @@ public enum OpenAPIDocument {
             throw StoreError.corrupt("openapi.yaml is missing from the server's resources")
         }
         return try Data(contentsOf: url)
+    }
+
+    /// The document as served: its `servers` entry names `serverURL`, the address people reach this server at.
+    public static func bytes(serverURL: String) throws -> Data {
+        let text = String(decoding: try bytes(), as: UTF8.self)
+        let template = "servers:\n  - url: http://127.0.0.1:8080\n    description: Local development server\n"
+        guard text.contains(template) else {
+            throw StoreError.corrupt("openapi.yaml's servers entry is not the expected template")
+        }
+        // A JSON string is a YAML double-quoted scalar: the address needs no further escaping.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let quoted = String(decoding: try encoder.encode(serverURL), as: UTF8.self)
+        let served = "servers:\n  - url: \(quoted)\n    description: This server\n"
+        return Data(text.replacingOccurrences(of: template, with: served).utf8)
     }
 }

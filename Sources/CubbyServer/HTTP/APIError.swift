@@ -13,6 +13,8 @@ public enum APIError: Error, Equatable {
     case invalidRequest(String)
     case payloadTooLarge(Int)
     case unsupportedMediaType
+    /// Too many failed attempts from one address (unit enrollment): `429` with `Retry-After`.
+    case tooManyAttempts(retryAfterSeconds: Int, String)
 }
 
 /// The error body every 4xx and 5xx carries.
@@ -81,6 +83,8 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
                 return (.contentTooLarge, "payload_too_large", "the request body exceeds \(n) bytes", [:])
             case .unsupportedMediaType:
                 return (.unsupportedMediaType, "unsupported_media_type", "send the body as application/json", [:])
+            case .tooManyAttempts(let seconds, let m):
+                return (.tooManyRequests, "too_many_attempts", m, [.retryAfter: String(seconds)])
             }
         case let e as HTTPError:
             switch e.status {

@@ -125,6 +125,21 @@ enum API {
             door = c.door.rawValue
             parcelId = c.parcelId
         }
+
+        // Every field is sent, `parcelId` as null when the compartment is empty.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(id, forKey: "id")
+            try c.encode(label, forKey: "label")
+            try c.encode(size, forKey: "size")
+            try c.encode(width, forKey: "width")
+            try c.encode(height, forKey: "height")
+            try c.encode(depth, forKey: "depth")
+            try c.encode(accessible, forKey: "accessible")
+            try c.encode(state, forKey: "state")
+            try c.encode(door, forKey: "door")
+            try c.encode(parcelId, forKey: "parcelId")
+        }
     }
 
     struct PinEntryStatus: Encodable {
@@ -132,6 +147,14 @@ enum API {
         var lockedUntil: String?
         var failuresLast24h: Int
         var dailyBudget: Int
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(state, forKey: "state")
+            try c.encode(lockedUntil, forKey: "lockedUntil")
+            try c.encode(failuresLast24h, forKey: "failuresLast24h")
+            try c.encode(dailyBudget, forKey: "dailyBudget")
+        }
     }
 
     struct Unit: Encodable {
@@ -144,6 +167,13 @@ enum API {
         var kind: String
         var id: String?
         var role: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(kind, forKey: "kind")
+            try c.encode(id, forKey: "id")
+            try c.encode(role, forKey: "role")
+        }
     }
 
     struct AuditEvent: Encodable {
@@ -172,11 +202,36 @@ enum API {
             canonical = e.canonical.base64EncodedString()
             leafHash = e.leafHash.base64EncodedString()
         }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(index, forKey: "index")
+            try c.encode(id, forKey: "id")
+            try c.encode(occurredAt, forKey: "occurredAt")
+            try c.encode(type, forKey: "type")
+            try c.encode(outcome, forKey: "outcome")
+            try c.encode(actor, forKey: "actor")
+            try c.encode(organizationId, forKey: "organizationId")
+            try c.encode(siteId, forKey: "siteId")
+            try c.encode(unitId, forKey: "unitId")
+            try c.encode(compartmentId, forKey: "compartmentId")
+            try c.encode(parcelId, forKey: "parcelId")
+            try c.encode(trackingNumber, forKey: "trackingNumber")
+            try c.encode(detail, forKey: "detail")
+            try c.encode(canonical, forKey: "canonical")
+            try c.encode(leafHash, forKey: "leafHash")
+        }
     }
 
     struct AuditPage: Encodable {
         var events: [AuditEvent]
         var next: Int64?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(events, forKey: "events")
+            try c.encode(next, forKey: "next")
+        }
     }
 
     static func time(_ ms: Int64) -> String { AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: ms)) }
@@ -198,3 +253,13 @@ enum API {
 }
 
 private func time(_ ms: Int64) -> String { API.time(ms) }
+
+/// A JSON key named by a string literal: the explicit `encode(to:)` methods above send `null` for an empty
+/// optional (`KeyedEncodingContainer.encode` of an optional writes null; the synthesized one would leave the key out).
+struct APIKey: CodingKey, ExpressibleByStringLiteral {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+    init(stringLiteral value: String) { stringValue = value }
+}

@@ -4,7 +4,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Turns a bearer credential into a principal: keyed-hash lookup, expiry and revocation, and scope.
+/// Turns a bearer credential into a principal: keyed-hash lookup, expiry and revocation, and scope. As a
+/// middleware it only hands itself to the request's context: the routes that need a credential look the
+/// header up (`CubbyRequestContext.principal(of:)`), so open routes ignore whatever `Authorization` carries.
 struct Authenticator: RouterMiddleware {
     typealias Context = CubbyRequestContext
     let store: any SQLStore
@@ -22,9 +24,7 @@ struct Authenticator: RouterMiddleware {
     {
         var context = context
         context.maxBodyBytes = maxBodyBytes
-        if let header = request.headers[.authorization] {
-            context.principal = try await principal(forHeader: header)
-        }
+        context.authenticator = self
         return try await next(request, context)
     }
 

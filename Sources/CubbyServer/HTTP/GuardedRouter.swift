@@ -2,6 +2,7 @@ import CubbyCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// Where a route lives: the bearer-credential JSON API or the cookie-session portal.
 public enum RouteSurface: String, Sendable {
@@ -21,11 +22,16 @@ public struct RouteEntry: Sendable, Hashable {
 public struct GuardedRouter {
     let router: Router<CubbyRequestContext>
     let portalGate: PortalGate?
-    public private(set) var entries: [RouteEntry] = []
+    let table = RouteTable()
+    public private(set) var entries: [RouteEntry] = [] {
+        didSet { if let last = entries.last { table.add(last.method, last.path) } }
+    }
 
     init(router: Router<CubbyRequestContext>, portalGate: PortalGate?) {
         self.router = router
         self.portalGate = portalGate
+        // Before the routes: middleware only wraps what is added after it (and the router's not-found answer).
+        router.add(middleware: MethodCheck(table: table))
     }
 
     /// A route anyone may call.
@@ -44,7 +50,7 @@ public struct GuardedRouter {
     ) {
         entries.append(RouteEntry(method: method, path: path, action: action, surface: .api))
         router.on(RouterPath(path), method: method) { req, ctx in
-            try await handler(req, ctx, try Self.authorize(ctx.principal, action))
+            try await handler(req, ctx, try Self.authorize(try await ctx.principal(of: req), action))
         }
     }
 
@@ -65,6 +71,52 @@ public struct GuardedRouter {
         entries.append(RouteEntry(method: method, path: path, action: action, surface: .portal))
         router.on(RouterPath(path), method: method) { req, ctx in
             try await gate.handle(req, ctx, action: action, handler)
+        }
+    }
+}
+
+/// The methods of every registered path, for the `405` answer to a known path asked with another method.
+final class RouteTable: Sendable {
+    private let paths = Mutex<[(segments: [Substring], methods: [HTTPRequest.Method])]>([])
+
+    func add(_ method: HTTPRequest.Method, _ path: String) {
+        let segments = path.split(separator: "/")
+        paths.withLock { paths in
+            if let i = paths.firstIndex(where: { $0.segments == segments }) {
+                paths[i].methods.append(method)
+            } else {
+                paths.append((segments, [method]))
+            }
+        }
+    }
+
+    /// The methods registered for the path the request names (`:name` matches any one segment); empty for an unknown path.
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let asked = path.split(separator: "/")
+        return paths.withLock { paths in
+            paths.filter { entry in
+                entry.segments.count == asked.count
+                    && zip(entry.segments, asked).allSatisfy { $0.first == ":" || $0 == $1 }
+            }.flatMap(\.methods)
+        }
+    }
+}
+
+/// Turns the router's not-found answer for a known path into `405 method_not_allowed` with `Allow`.
+struct MethodCheck: RouterMiddleware {
+    typealias Context = CubbyRequestContext
+    let table: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let methods = table.methods(for: request.uri.path)
+            guard !methods.isEmpty, !methods.contains(request.method) else { throw error }
+            let allow = Set(methods.map(\.rawValue)).sorted().joined(separator: ", ")
+            throw HTTPError(.methodNotAllowed, headers: [.allow: allow])
         }
     }
 }

@@ -93,7 +93,7 @@ struct ParcelRoutes {
         let unitId = try RequestValidation.pathID(ctx, "unitId")
         let body = try await JSONBody.decode(
             API.PickupRequest.self, from: req, context: ctx, allowed: API.PickupRequest.fields)
-        guard (1...512).contains(body.code.utf8.count) else {
+        guard (1...512).contains(body.code.unicodeScalars.count) else {
             throw APIError.invalidRequest("code must be 1–512 characters")
         }
         let (parcel, compartment) = try await desk.pickup(p, unitId: unitId, code: body.code)

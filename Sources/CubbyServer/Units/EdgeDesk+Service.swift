@@ -71,14 +71,19 @@ extension EdgeDesk {
         return changed
     }
 
-    /// A staff note: optional, one line, at most 200 characters.
+    /// A staff note: optional, one line of at most 200 characters (Unicode code points, as the API document's
+    /// `maxLength` counts them), without control characters; checked as sent, then trimmed.
     static func note(_ text: String?) throws -> String? {
-        guard let text = text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard text.count <= 200,
-            !text.contains(where: { $0.isNewline || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } ?? false) })
-        else {
+        guard let text else { return nil }
+        guard text.unicodeScalars.count <= 200, !text.unicodeScalars.contains(where: isLineBreakOrControl) else {
             throw DomainError.invalidRequest("a note is one line of at most 200 characters")
         }
-        return text
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators: what the document's note pattern excludes.
+    static func isLineBreakOrControl(_ s: Unicode.Scalar) -> Bool {
+        s.value < 0x20 || (0x7F...0x9F).contains(s.value) || s.value == 0x2028 || s.value == 0x2029
     }
 }

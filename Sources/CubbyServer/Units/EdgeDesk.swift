@@ -84,7 +84,9 @@ public struct EdgeDesk: Sendable {
     /// Exchanges a one-time code for the unit's own device credential. Unknown, used and expired codes get one answer.
     public func enroll(code: String, label: String?, address: String = "local") async throws -> Enrollment {
         if let wait = await limiter.retryAfter(address, now: clock.now()) {
-            throw DomainError.lockedOut(retryAfterSeconds: wait, reason: .lockout)
+            throw APIError.tooManyAttempts(
+                retryAfterSeconds: wait, "too many failed enrollment attempts from this address; try again in \(wait) s"
+            )
         }
         do { return try await enroll(code: code, label: label) } catch DomainError.invalidCode {
             await limiter.recordFailure(address, now: clock.now())

@@ -118,11 +118,12 @@ struct EdgeRoutes {
 
     func enroll(_ req: Request, _ ctx: CubbyRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(EnrollRequest.self, from: req, context: ctx, allowed: EnrollRequest.fields)
-        guard (1...64).contains(body.code.utf8.count) else {
+        // Lengths in Unicode code points, as the document's `maxLength` counts them.
+        guard (1...64).contains(body.code.unicodeScalars.count) else {
             throw APIError.invalidRequest("code must be 1–64 characters")
         }
-        if let label = body.label, label.utf8.count > 80 {
-            throw APIError.invalidRequest("label must be at most 80 bytes")
+        if let label = body.label, label.unicodeScalars.count > 80 {
+            throw APIError.invalidRequest("label must be at most 80 characters")
         }
         let enrollment = try await edges.enroll(code: body.code, label: body.label, address: ctx.remoteAddress)
         return JSONResponse.make(enrollment, status: .created)
