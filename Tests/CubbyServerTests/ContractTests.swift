@@ -1,6 +1,5 @@
 import CubbyCore
 import CubbyDemo
-import CubbyServer
 import CubbyStore
 import Foundation
 import HTTPTypes
@@ -8,6 +7,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+
+@testable import CubbyServer
 
 /// The API document read line by line: each operation's response codes, the `Error` codes, and named
 /// schema lines. Enough to hold the server to what the document promises without a YAML library.
@@ -361,5 +362,42 @@ extension ContractTests {
                 $0.trimmingCharacters(in: .whitespaces)
             })
         #expect(listed == Set(Actor.Kind.allCases.map(\.rawValue)))
+    }
+}
+
+extension ContractTests {
+    @Test("every error the server maps has its code in the Error enum and its status in the document's table")
+    func everyMappedErrorIsDocumented() throws {
+        let outline = try OpenAPIOutline.load()
+        // The table rows: "| `code` | status | meaning |".
+        var table: [String: Int] = [:]
+        for line in outline.text.split(separator: "\n") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            if cells.count >= 2, cells[0].hasPrefix("`"), let status = Int(cells[1]) {
+                table[String(cells[0].dropFirst().dropLast())] = status
+            }
+        }
+        let errors: [any Error] = [
+            DomainError.notFound("x"), DomainError.unitFull, DomainError.unitLockedDown, DomainError.invalidState("x"),
+            DomainError.duplicateParcel, DomainError.invalidCode,
+            DomainError.lockedOut(retryAfterSeconds: 1, reason: .lockout),
+            DomainError.lockedOut(retryAfterSeconds: 1, reason: .suspended), DomainError.invalidRequest("x"),
+            DomainError.forbidden("x"), APIError.unauthorized, APIError.forbidden, APIError.invalidJSON("x"),
+            APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
+            APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
+            HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
+        ]
+        var mapped: [(String, Int)] = errors.map {
+            let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)
+            return (code, Int(status.code))
+        }
+        mapped.append(("upgrade_required", 426))  // the edge link's answer to a plain request
+        for (code, status) in mapped {
+            #expect(outline.errorCodes.contains(code), "\(code) is in the Error enum")
+            #expect(table[code] == status, "\(code) is in the table with \(status)")
+        }
+        #expect(Set(mapped.map(\.0)) == outline.errorCodes, "the enum lists exactly the codes the server sends")
     }
 }
