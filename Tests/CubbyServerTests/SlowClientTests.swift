@@ -110,6 +110,7 @@ struct SlowClientTests {
         try await with(listener) { port in
             let socket = try await TestSocket.connect(port: port, tls: false)
             #expect(await socket.closed(within: Self.bound))
+            await socket.close()
         }
     }
 
@@ -119,6 +120,7 @@ struct SlowClientTests {
             let socket = try await TestSocket.connect(port: port, tls: listener.tls)
             await socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Wait: ")
             #expect(await socket.closed(within: Self.bound))
+            await socket.close()
         }
     }
 
@@ -136,6 +138,7 @@ struct SlowClientTests {
                 closed = await socket.closed(within: 0.2)
             }
             #expect(closed, "a byte every 0.2 s does not keep a head open")
+            await socket.close()
         }
     }
 
@@ -146,6 +149,7 @@ struct SlowClientTests {
                 let socket = try await TestSocket.connect(port: port, tls: listener.tls)
                 await socket.send(listener.bodyHead(length: length) + "{")
                 #expect(await socket.closed(within: Self.bound), "Content-Length \(length)")
+                await socket.close()
             }
         }
     }
@@ -159,6 +163,7 @@ struct SlowClientTests {
                 #expect(await socket.answer()?.status == 200)
             }
             #expect(await socket.closed(within: Self.bound))
+            await socket.close()
         }
     }
 
@@ -177,6 +182,7 @@ struct SlowClientTests {
             }
             let extra = try await TestSocket.connect(port: port, tls: listener.tls)
             #expect(await extra.closed(within: Self.bound), "the 33rd connection is closed")
+            await extra.close()
             #expect(open.allSatisfy { $0.channel.isActive }, "the 32 stay open")
             await open.removeFirst().close()
             try await eventually("a place is free again", seconds: 20) {
