@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         .target(
@@ -82,8 +83,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CubbyConnections",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CubbyServer",
             dependencies: [
+                "CubbyConnections",
                 "CubbyCore",
                 "CubbyCrypto",
                 "CubbyAudit",
@@ -93,6 +104,8 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -187,6 +200,7 @@ let package = Package(
         .target(
             name: "CubbyKiosk",
             dependencies: [
+                "CubbyConnections",
                 "CubbyCore",
                 "CubbyCrypto",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -241,6 +255,7 @@ let package = Package(
         .testTarget(
             name: "CubbyKioskTests",
             dependencies: [
+                "CubbyConnections",
                 "CubbyKiosk",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -262,6 +277,7 @@ let package = Package(
         .testTarget(
             name: "CubbyServerTests",
             dependencies: [
+                "CubbyConnections",
                 "CubbyServer",
                 "CubbyDemo",
                 "CubbyStore",
@@ -284,6 +300,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

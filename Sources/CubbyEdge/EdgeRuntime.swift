@@ -61,6 +61,8 @@ public struct EdgeRunOptions: Sendable {
     public var stateDirectory: String
     public var kioskHost: String
     public var kioskPort: Int
+    /// Host names the kiosk answers to besides its listen host, `localhost`, `127.0.0.1` and `[::1]`.
+    public var kioskHostNames: [String] = []
     /// `simulated`, or `serial:/dev/ttyUSB0` for an RS-485 bus.
     public var bus: String
     /// Boards on a simulated bus.
@@ -142,7 +144,8 @@ public enum EdgeRuntime {
             backend: controller, pages: KioskPages(), idleTimeoutSeconds: options.kioskIdleSeconds, logger: logger)
         var services: [any Service] = [
             LocalHTTPServer(
-                host: options.kioskHost, port: options.kioskPort, maxBody: KioskRoutes.maxRequestBody, logger: logger,
+                host: options.kioskHost, port: options.kioskPort, maxBody: KioskRoutes.maxRequestBody,
+                hostNames: options.kioskHostNames, logger: logger,
                 onRunning: { port in
                     logger.notice("kiosk page", metadata: ["url": "http://\(options.kioskHost):\(port)/"])
                 },

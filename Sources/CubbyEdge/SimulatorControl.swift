@@ -18,8 +18,14 @@ struct SimulatorControl {
     let sensors: SimulatedSensorPanel
     let journal: EdgeJournal
 
-    /// Answers one request to the control endpoint.
+    /// Answers one request to the control endpoint. A request a browser sends from another site (a web
+    /// page posting here to lock the unit down) is refused before it reaches the simulator.
     func respond(to request: LocalRequest) async -> LocalResponse {
+        if request.method != .get && request.method != .head && request.isCrossSite {
+            return LocalResponse(
+                status: .forbidden, contentType: "text/plain; charset=utf-8",
+                text: "cross-site request refused: the simulator takes commands from this machine's own tools only\n")
+        }
         do {
             return try await route(request)
         } catch let refusal as Refusal {

@@ -97,6 +97,11 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Port of the kiosk page (0: any free port).")
     var kioskPort: Int = 8090
 
+    @Option(
+        name: .customLong("kiosk-host-name"),
+        help: "A host name the kiosk page answers to besides its address, localhost, 127.0.0.1 and [::1] (repeatable).")
+    var kioskHostNames: [String] = []
+
     @Option(help: "The lock bus: simulated, or serial:/dev/ttyUSB0.")
     var bus: String = "simulated"
 
@@ -127,6 +132,10 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     public func validate() throws {
         guard (1...4).contains(boards) else { throw ValidationError("--boards must be 1–4") }
         guard (0...65535).contains(kioskPort) else { throw ValidationError("--kiosk-port must be 0–65535") }
+        for name in kioskHostNames
+        where name.isEmpty || name.count > 253 || name.contains(where: { $0 == "/" || $0 == " " }) {
+            throw ValidationError("--kiosk-host-name must be a host name, got \(name)")
+        }
         guard (3...3600).contains(kioskIdleSeconds) else {
             throw ValidationError("--kiosk-idle-seconds must be 3–3600")
         }
@@ -146,6 +155,7 @@ public struct EdgeRunCommand: AsyncParsableCommand {
             controlPort: controlPort,
             simulatedCloseAfter: .milliseconds(closeAfterMs), kioskIdleSeconds: kioskIdleSeconds)
         options.serial = .init(baudRate: baud, replyTimeout: .milliseconds(replyTimeoutMs), tries: tries)
+        options.kioskHostNames = kioskHostNames
         try await EdgeRuntime.run(options, logger: common.logger())
     }
 }

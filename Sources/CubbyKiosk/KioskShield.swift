@@ -15,21 +15,8 @@ enum KioskShield {
         (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
     ]
 
-    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
-
-    /// A form sent by another site or origin: the browser says so (`Sec-Fetch-Site`), or `Origin` names
-    /// another origin than the one the request was sent to.
-    ///
-    /// Under `Referrer-Policy: no-referrer` the browser sends `Origin: null` even for the page's own forms,
-    /// so "null" passes only together with `Sec-Fetch-Site: same-origin`.
-    static func isForeign(_ request: LocalRequest) -> Bool {
-        let site = request.headers[secFetchSite]?.lowercased()
-        if site == "cross-site" || site == "same-site" { return true }
-        guard let origin = request.headers[.origin]?.lowercased() else { return false }
-        if origin == "null" { return site != "same-origin" }
-        guard let authority = request.authority?.lowercased(), !authority.isEmpty else { return true }
-        return origin != "http://\(authority)" && origin != "https://\(authority)"
-    }
+    /// A form sent by another site or origin (`LocalRequest.isCrossSite`).
+    static func isForeign(_ request: LocalRequest) -> Bool { request.isCrossSite }
 
     static func normalised(_ path: String) -> String {
         path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path

@@ -1,3 +1,4 @@
+import CubbyConnections
 import CubbyCrypto
 import HTTPTypes
 import Logging
@@ -105,7 +106,8 @@ public enum FormEncoding {
 /// A small HTTP/1.1 server for the unit's own pages on a loopback address: the kiosk and the simulator's
 /// control endpoint. Each request is read whole (up to `maxBody` bytes), handed to `handler`, and answered
 /// with a `Content-Length`; connections are kept alive, pipelined requests answered in order, and
-/// malformed requests answered 400 by NIO's protocol error handler.
+/// malformed requests answered 400 by NIO's protocol error handler. A request whose `Host` is not one of
+/// `hostNames` is answered 421 and not handed on; slow clients and greedy addresses are held to `limits`.
 ///
 /// Run it as a service: it binds when run and closes its listener and connections on graceful shutdown
 /// or cancellation.
@@ -118,17 +120,21 @@ public struct LocalHTTPServer: Service {
     let handler: Handler
     let onRunning: @Sendable (Int) -> Void
     let logger: Logger
+    let hostNames: LocalHostNames
+    let limits: ConnectionLimits
 
     /// A body larger than this is not even read to its end: the connection is closed.
     static let discardLimit = 1 << 20
-    /// A connection with no request for this long is closed.
-    static let idleTimeout = TimeAmount.seconds(120)
 
-    /// - Parameter onRunning: called with the bound port once the listener is up.
+    /// - Parameters:
+    ///   - hostNames: names besides `host`, `localhost`, `127.0.0.1` and `[::1]` that the server answers to.
+    ///   - onRunning: called with the bound port once the listener is up.
     public init(
-        host: String, port: Int, maxBody: Int, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void = { _ in },
-        handler: @escaping Handler
+        host: String, port: Int, maxBody: Int, hostNames: [String] = [], limits: ConnectionLimits = .standard,
+        logger: Logger, onRunning: @escaping @Sendable (Int) -> Void = { _ in }, handler: @escaping Handler
     ) {
+        self.hostNames = LocalHostNames(listenHost: host, extra: hostNames)
+        self.limits = limits
         self.host = host
         self.port = port
         self.maxBody = maxBody
@@ -139,7 +145,8 @@ public struct LocalHTTPServer: Service {
 
     public func run() async throws {
         let connections = Connections()
-        let (handler, maxBody) = (self.handler, self.maxBody)
+        let (handler, maxBody, hostNames, limits) = (self.handler, self.maxBody, self.hostNames, self.limits)
+        let counter = AddressConnectionCounter(limit: limits.maxConnectionsPerAddress)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -148,9 +155,11 @@ public struct LocalHTTPServer: Service {
                 channel.closeFuture.whenComplete { _ in connections.remove(channel) }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
+                    try sync.addHandler(AddressLimitHandler(counter: counter))
+                    try sync.addHandler(SlowClientGuard(limits: limits, tls: false))
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                    try sync.addHandler(LocalHTTPHandler(handler: handler, maxBody: maxBody))
+                    try sync.addHandler(RequestProgressReporter.http1())
+                    try sync.addHandler(LocalHTTPHandler(handler: handler, maxBody: maxBody, hostNames: hostNames))
                 }
             }
             .bind(host: host, port: port).get()
@@ -174,21 +183,22 @@ public struct LocalHTTPServer: Service {
     }
 }
 
-/// Reads one request at a time (NIO's pipelining handler holds the next back), answers it, and closes
-/// idle connections.
+/// Reads one request at a time (NIO's pipelining handler holds the next back) and answers it.
 final class LocalHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let handler: LocalHTTPServer.Handler
     let maxBody: Int
+    let hostNames: LocalHostNames
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var received = 0
 
-    init(handler: @escaping LocalHTTPServer.Handler, maxBody: Int) {
+    init(handler: @escaping LocalHTTPServer.Handler, maxBody: Int, hostNames: LocalHostNames) {
         self.handler = handler
         self.maxBody = maxBody
+        self.hostNames = hostNames
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -222,6 +232,15 @@ final class LocalHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             method: HTTPRequest.Method(head.method.rawValue) ?? .get, target: head.uri, headers: fields,
             body: tooLarge ? ByteBuffer() : body, bodyTooLarge: tooLarge)
         let keepAlive = head.isKeepAlive && !tooLarge
+        guard hostNames.accepts(request.authority, port: context.channel.localAddress?.port) else {
+            let names = hostNames.names.sorted().joined(separator: ", ")
+            let refusal = LocalResponse(
+                status: .misdirectedRequest,
+                headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                body: ByteBuffer(string: "misdirected request: this server answers only to the host names \(names)\n"))
+            write(refusal, context: context, head: head, keepAlive: keepAlive)
+            return
+        }
         let handler = self.handler
         let promise = context.eventLoop.makePromise(of: LocalResponse.self)
         promise.completeWithTask { await handler(request) }
@@ -254,13 +273,5 @@ final class LocalHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// connection: either way the connection is done.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, head == nil {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
     }
 }

@@ -17,12 +17,12 @@ struct LocalHTTPServerTests {
     /// Runs a kiosk over `locker` on a free port for the length of `test`.
     func withServer(
         _ locker: RecordingLocker = RecordingLocker(), maxBody: Int = KioskRoutes.maxRequestBody,
-        _ test: (Int) async throws -> Void
+        hostNames: [String] = [], _ test: (Int) async throws -> Void
     ) async throws {
         let routes = KioskRoutes(backend: locker, pages: KioskPages())
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = LocalHTTPServer(
-            host: "127.0.0.1", port: 0, maxBody: maxBody, logger: Logger(label: "test"),
+            host: "127.0.0.1", port: 0, maxBody: maxBody, hostNames: hostNames, logger: Logger(label: "test"),
             onRunning: { portSink.yield($0) },
             handler: { await routes.respond(to: $0) })
         let running = Task { try await server.run() }
@@ -84,6 +84,42 @@ struct LocalHTTPServerTests {
             #expect(refused.header("connection") == "close")
             #expect(await c.isClosedByPeer())
             #expect(locker.pickups.count == 1, "the locker never sees the oversized form")
+        }
+    }
+
+    @Test(
+        "a page or form for another host name (DNS rebinding) gets 421 and reaches nothing; the kiosk's own names work")
+    func hostNames() async throws {
+        let locker = RecordingLocker()
+        try await withServer(locker, hostNames: ["kiosk.lobby"]) { port in
+            let c = try #require(RawConnection(port: port))
+            let body = "method=pin&code=12345678"
+            func post(host: String, origin: String) -> String {
+                "POST /pickup HTTP/1.1\r\nHost: \(host)\r\nOrigin: \(origin)\r\n"
+                    + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            for (host, origin) in [
+                ("evil.example:8090", "http://evil.example:8090"),
+                ("evil.example:\(port)", "http://evil.example:\(port)"),
+                ("127.0.0.1:\(port == 8090 ? 8091 : 8090)", "http://127.0.0.1:\(port == 8090 ? 8091 : 8090)"),
+                ("127.0.0.1.evil.example:\(port)", "http://127.0.0.1.evil.example:\(port)"),
+            ] {
+                c.send(post(host: host, origin: origin))
+                let answer = try #require(await c.responses(1).first)
+                #expect(answer.status == 421, "Host \(host)")
+                #expect(answer.body.contains("misdirected"))
+            }
+            c.send("GET / HTTP/1.1\r\nHost: evil.example:\(port)\r\n\r\n")
+            #expect(await c.responses(1).first?.status == 421, "pages are not shown under another name either")
+            #expect(locker.pickups.isEmpty, "no forged form reached the locker")
+
+            for host in ["127.0.0.1:\(port)", "localhost:\(port)", "LOCALHOST:\(port)", "kiosk.lobby:\(port)"] {
+                c.send(post(host: host, origin: "http://\(host)"))
+                #expect(await c.responses(1).first?.status == 403, "Host \(host): the form reaches the locker")
+            }
+            #expect(locker.pickups.count == 4)
+            c.send("GET / HTTP/1.1\r\nHost: [::1]:\(port)\r\n\r\n")
+            #expect(await c.responses(1).first?.status == 200)
         }
     }
 

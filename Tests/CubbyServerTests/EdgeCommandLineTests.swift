@@ -29,6 +29,9 @@ struct EdgeCommandLineTests {
         _ = try EdgeRunCommand.parseAsRoot([
             "--bus", "serial:/dev/ttyUSB0", "--baud", "19200", "--reply-timeout-ms", "80", "--tries", "5",
         ])
+        Self.refuses(EdgeRunCommand.self, ["--kiosk-host-name", "a b"], mentioning: "--kiosk-host-name must be")
+        Self.refuses(EdgeRunCommand.self, ["--kiosk-host-name", ""], mentioning: "--kiosk-host-name must be")
+        _ = try EdgeRunCommand.parseAsRoot(["--kiosk-host-name", "kiosk.lobby", "--kiosk-host-name", "10.0.0.7"])
     }
 
     @Test("emulate-boards: board addresses, speed and auto-close are checked")

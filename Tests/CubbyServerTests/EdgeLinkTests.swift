@@ -1,4 +1,5 @@
 import Crypto
+import CubbyConnections
 import CubbyCore
 import CubbyCrypto
 import CubbyDemo
@@ -26,9 +27,12 @@ struct EdgeListener {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    static func start(_ world: TestWorld, certificate: String? = nil, key: String? = nil) async throws -> EdgeListener {
+    static func start(
+        _ world: TestWorld, certificate: String? = nil, key: String? = nil, limits: ConnectionLimits = .standard
+    ) async throws -> EdgeListener {
         var settings = world.settings
         settings.edgePort = 0
+        settings.connectionLimits = limits
         if let certificate, let key {
             settings.tlsCertificate = certificate
             settings.tlsKey = key

@@ -1,3 +1,4 @@
+import CubbyConnections
 import CubbyCore
 import CubbyCrypto
 import CubbyDemo
@@ -26,6 +27,28 @@ struct SettingsTests {
         #expect(s.host == "127.0.0.1")
         #expect(s.notifyFile == nil)
         #expect(s.simulateUnits)
+        #expect(s.connectionLimits == .standard)
+        #expect(s.connectionLimits.headTimeout == .seconds(10))
+        #expect(s.connectionLimits.bodyTimeout == .seconds(30))
+        #expect(s.connectionLimits.idleTimeout == .seconds(60))
+        #expect(s.connectionLimits.handshakeTimeout == .seconds(10))
+        #expect(s.connectionLimits.maxConnectionsPerAddress == 32)
+    }
+
+    @Test("the connection limits are read from their keys")
+    func connectionLimits() async throws {
+        let path = try file(#"{"http": {"head-timeout-seconds": "4", "max-connections-per-address": "8"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let env = [
+            "CUBBY_HTTP_BODY_TIMEOUT_SECONDS": "5", "CUBBY_HTTP_IDLE_TIMEOUT_SECONDS": "6",
+            "CUBBY_TLS_HANDSHAKE_TIMEOUT_SECONDS": "7",
+        ]
+        let s = try await ServerSettings.load(overrides: [:], configFile: path, environment: env)
+        #expect(
+            s.connectionLimits
+                == ConnectionLimits(
+                    headTimeout: .seconds(4), bodyTimeout: .seconds(5), idleTimeout: .seconds(6),
+                    handshakeTimeout: .seconds(7), maxConnectionsPerAddress: 8))
     }
 
     @Test("precedence")
@@ -51,7 +74,9 @@ struct SettingsTests {
         "bad values are refused with a clear message",
         arguments: [
             ["CUBBY_PORT": "http"], ["CUBBY_PORT": "70000"], ["CUBBY_DATABASE": "mysql://x"],
-            ["CUBBY_SIMULATOR_ENABLED": "maybe"],
+            ["CUBBY_SIMULATOR_ENABLED": "maybe"], ["CUBBY_HTTP_HEAD_TIMEOUT_SECONDS": "0"],
+            ["CUBBY_HTTP_IDLE_TIMEOUT_SECONDS": "forever"], ["CUBBY_TLS_HANDSHAKE_TIMEOUT_SECONDS": "-1"],
+            ["CUBBY_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"],
         ])
     func badValues(_ env: [String: String]) async throws {
         await #expect(throws: (any Error).self) {

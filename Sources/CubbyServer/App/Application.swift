@@ -1,4 +1,5 @@
 import Crypto
+import CubbyConnections
 import CubbyCore
 import CubbyCrypto
 import CubbyStore
@@ -115,9 +116,12 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
 }
 
 /// The composition root: the HTTP server with the background services beside it.
-public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws
-    -> some ApplicationProtocol
-{
+///
+/// - Parameter onServerRunning: called with the API listener's channel once it is bound.
+public func buildApplication(
+    parts: CubbyServerParts, settings: ServerSettings, logger: Logger,
+    onServerRunning: (@Sendable (any Channel) async -> Void)? = nil
+) throws -> some ApplicationProtocol {
     let router = try buildRouter(parts: parts, settings: settings, logger: logger)
     var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
     if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) {
@@ -127,10 +131,14 @@ public func buildApplication(parts: CubbyServerParts, settings: ServerSettings, 
             services.append(UnitCommandRelay(store: postgres, edges: parts.edges, logger: logger))
         }
     }
+    let limits = settings.connectionLimits
     return Application(
         router: router,
+        server: .guardedHTTP1(
+            limits: limits, counter: AddressConnectionCounter(limit: limits.maxConnectionsPerAddress)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
         services: services,
+        onServerRunning: onServerRunning ?? { _ in },
         logger: logger)
 }
 

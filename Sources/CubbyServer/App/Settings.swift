@@ -1,4 +1,5 @@
 import Configuration
+import CubbyConnections
 import CubbyStore
 import Foundation
 import SystemPackage
@@ -33,6 +34,8 @@ public struct ServerSettings: Sendable {
     /// The edge listener's certificate and key (PEM); made self-signed on first start when both are missing.
     public var tlsCertificate: String
     public var tlsKey: String
+    /// Timeouts against slow clients and the cap on connections per client address, on every listener.
+    public var connectionLimits: ConnectionLimits
 
     /// Where links point: `publicURL`, or the listening address.
     public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
@@ -45,8 +48,10 @@ public struct ServerSettings: Sendable {
         keysPath: String = "./cubby-data/keys.json", notifyFile: String? = nil, simulateUnits: Bool = true,
         simulatorDelay: Duration = .milliseconds(300), expiryInterval: Duration = .seconds(5),
         outboxInterval: Duration = .milliseconds(500), maxBodyBytes: Int = 16 * 1024, logOrigin: String? = nil,
-        publicURL: String? = nil, edgePort: Int? = nil, tlsCertificate: String? = nil, tlsKey: String? = nil
+        publicURL: String? = nil, edgePort: Int? = nil, tlsCertificate: String? = nil, tlsKey: String? = nil,
+        connectionLimits: ConnectionLimits = .standard
     ) {
+        self.connectionLimits = connectionLimits
         self.publicURL = publicURL
         self.edgePort = edgePort
         let dataDir = (keysPath as NSString).deletingLastPathComponent
@@ -71,7 +76,9 @@ public struct ServerSettings: Sendable {
     /// Reads settings. `overrides` are command-line values keyed like the config file (`database`, `port`, …).
     ///
     /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
-    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`, `tls.certificate`, `tls.key`. Environment variables are
+    /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`,
+    /// `tls.certificate`, `tls.key`, `http.head-timeout-seconds`, `http.body-timeout-seconds`,
+    /// `http.idle-timeout-seconds`, `tls.handshake-timeout-seconds`, `http.max-connections-per-address`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?,
@@ -132,7 +139,13 @@ public struct ServerSettings: Sendable {
             publicURL: try publicURL(config.string(forKey: "public.url")),
             edgePort: config.string(forKey: "edge.port") == nil ? nil : try int("edge.port", 0, 0...65535),
             tlsCertificate: config.string(forKey: "tls.certificate"),
-            tlsKey: config.string(forKey: "tls.key")
+            tlsKey: config.string(forKey: "tls.key"),
+            connectionLimits: ConnectionLimits(
+                headTimeout: .seconds(try int("http.head-timeout-seconds", 10, 1...3600)),
+                bodyTimeout: .seconds(try int("http.body-timeout-seconds", 30, 1...3600)),
+                idleTimeout: .seconds(try int("http.idle-timeout-seconds", 60, 1...3600)),
+                handshakeTimeout: .seconds(try int("tls.handshake-timeout-seconds", 10, 1...3600)),
+                maxConnectionsPerAddress: try int("http.max-connections-per-address", 32, 1...100_000))
         )
     }
 

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Errors of the HTTP layer itself (before the domain is reached).
 public enum APIError: Error, Equatable {
@@ -97,6 +98,9 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             }
         case is NIOTooManyBytesError:
             return (.contentTooLarge, "payload_too_large", "the request body is too large", [:])
+        case is HTTPParserError:
+            // The body broke HTTP's own framing (a chunk size that is not hex, say) while it was being read.
+            return (.badRequest, "malformed_request", "the request is not well-formed HTTP/1.1", [.connection: "close"])
         default: break
         }
         return (.internalServerError, "internal", "internal error", [:])

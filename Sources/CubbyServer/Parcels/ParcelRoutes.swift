@@ -12,7 +12,7 @@ struct ParcelRoutes {
     let openAPI: ByteBuffer
 
     func register(on routes: inout GuardedRouter) {
-        routes.open(.get, "/healthz") { _, _ in try await health() }
+        registerHealth(on: &routes)
         routes.open(.get, "/api/v1/openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
@@ -33,6 +33,11 @@ struct ParcelRoutes {
         routes.api(.post, "/api/v1/units/:unitId/pin-entry/resume", .resumePinEntry) { _, ctx, p in
             try await resume(ctx, p)
         }
+    }
+
+    /// The health check alone (the edge port serves it beside the units' routes).
+    func registerHealth(on routes: inout GuardedRouter) {
+        routes.open(.get, "/healthz") { _, _ in try await health() }
     }
 
     // MARK: handlers

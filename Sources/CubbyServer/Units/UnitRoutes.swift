@@ -59,7 +59,9 @@ struct EdgeRoutes {
         var resolvedAt: String
     }
 
-    func register(on routes: inout GuardedRouter) {
+    /// The routes units call on the TLS edge port: enrollment and the link (whose WebSocket upgrade the
+    /// edge listener handles before routing).
+    func registerEdgePort(on routes: inout GuardedRouter) {
         routes.open(.post, EdgeLink.enrollPath) { req, ctx in try await enroll(req, ctx) }
         routes.api(.get, EdgeLink.path, .edgeLink) { _, _, _ in
             // The link is a WebSocket on the edge listener; a plain request only learns that.
@@ -67,6 +69,10 @@ struct EdgeRoutes {
                 ErrorBody(error: "upgrade_required", message: "the edge link is a WebSocket on the TLS edge listener"),
                 status: .upgradeRequired, headers: [.upgrade: "websocket"])
         }
+    }
+
+    func register(on routes: inout GuardedRouter) {
+        registerEdgePort(on: &routes)
         routes.api(.post, "/api/v1/units/:unitId/enrollment-codes", .enrollUnit) { _, ctx, p in
             let unitId = try RequestValidation.pathID(ctx, "unitId")
             let (code, expires) = try await edges.issueEnrollmentCode(p, unitId: unitId)
