@@ -27,6 +27,17 @@ struct LockdownTests {
         var pendingCommands: Int
     }
 
+    /// A courier's drop-off at the world's first unit for its first recipient; returns the parcel's id.
+    static func dropOff(_ w: TestWorld, _ tracking: String) async throws -> String {
+        try await w.test { c in
+            let r = try await c.call(
+                .post, "/api/v1/units/\(w.unit)/dropoffs", token: w.manifest.courierToken,
+                json: ParcelFlowTests.dropoffBody(tracking, w.manifest.recipients[0].id))
+            #expect(r.status == 201)
+            return try #require(r.body.str("parcelId"))
+        }
+    }
+
     static func snapshot(_ w: TestWorld) async throws -> Snapshot {
         let nowMs = w.clock.now.millisecondsSince1970
         return try await w.parts.store.read { s in
@@ -49,13 +60,7 @@ struct LockdownTests {
     func pickupsAndDropoffsRefused(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
-            let parcelId = try await w.test { c in
-                let r = try await c.call(
-                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                    json: ParcelFlowTests.dropoffBody("LOCK1", m.recipients[0].id))
-                #expect(r.status == 201)
-                return try #require(r.body.str("parcelId"))
-            }
+            let parcelId = try await Self.dropOff(w, "LOCK1")
             try await w.settle()
             let note = try #require(try w.notifications().first)
             let pin = try #require(note["pin"])
@@ -104,12 +109,7 @@ struct LockdownTests {
     func removalRefused(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
-            let parcelId = try await w.test { c in
-                let r = try await c.call(
-                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                    json: ParcelFlowTests.dropoffBody("LOCK3", m.recipients[0].id))
-                return try #require(r.body.str("parcelId"))
-            }
+            let parcelId = try await Self.dropOff(w, "LOCK3")
             try await w.settle()
             w.clock.advance(8 * 86_400)
             #expect(try await w.desk.expireDue() == 1)
