@@ -43,8 +43,8 @@ struct CommandRelayTests {
             unit.bus.clearRecords()
             try await second.edges.openDoorFromConsole(
                 unitId: world.unit, compartmentId: compartment.id, reason: .removal)
-            try await eventually("the door opens", seconds: 30) { !unit.bus.unlocks.isEmpty }
-            try await eventually("the unit acknowledged the command", seconds: 30) {
+            try await eventually("the door opens") { !unit.bus.unlocks.isEmpty }
+            try await eventually("the unit acknowledged the command") {
                 try await world.parts.edges.pendingCommands(unitId: world.unit).isEmpty
             }
 

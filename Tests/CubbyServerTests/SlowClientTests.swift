@@ -156,7 +156,12 @@ struct SlowClientTests {
 
     @Test("a kept-alive connection is answered, then closed once idle", arguments: Listener.allCases)
     func idle(_ listener: Listener) async throws {
-        try await with(listener) { port in
+        // Only the idle limit is short here, so a slow run of the whole suite cannot close the connection before
+        // its requests are sent.
+        let limits = ConnectionLimits(
+            headTimeout: .seconds(60), bodyTimeout: .seconds(60), idleTimeout: .seconds(2),
+            handshakeTimeout: .seconds(60))
+        try await with(listener, limits: limits) { port in
             let socket = try await TestSocket.connect(port: port, tls: listener.tls)
             for _ in 0..<2 {
                 await socket.send(listener.simpleRequest)

@@ -12,9 +12,11 @@ public final class EdgeHub: Sendable {
 
     public init() {}
 
-    /// Registers a unit's new connection (ending an older one of the same unit); returns the messages to send on it.
-    func register(unitId: String) -> (UUID, AsyncStream<EdgeDownMessage>) {
+    /// Registers a unit's new connection (ending an older one of the same unit); returns the messages to send on it,
+    /// beginning with `first`, ahead of anything sent to the unit from then on.
+    func register(unitId: String, first: [EdgeDownMessage] = []) -> (UUID, AsyncStream<EdgeDownMessage>) {
         let (stream, continuation) = AsyncStream.makeStream(of: EdgeDownMessage.self)
+        for message in first { continuation.yield(message) }
         let id = UUID()
         let old = connections.withLock { c -> Connection? in
             let old = c[unitId]

@@ -21,9 +21,18 @@ struct EdgeLinkSession {
     static let encoder = JSONEncoder()
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        let (connection, messages) = hub.register(unitId: unitId)
+        // The unit's state goes first, ahead of any command sent to the new connection: a unit without its state knows
+        // no compartment, and would answer a command with `unknown_compartment`.
+        let first: [EdgeDownMessage] = [
+            .state(try await edges.state(unitId: unitId)), .ack(seq: try await edges.lastSeq(unitId: unitId)),
+        ]
+        let (connection, messages) = hub.register(unitId: unitId, first: first)
         defer { hub.unregister(unitId: unitId, id: connection) }
         logger.info("edge controller connected", metadata: ["unit": "\(unitId)"])
+        // Commands stored while the unit was away (or while this connection was being set up), then the state as it
+        // is now.
+        for command in try await edges.pendingCommands(unitId: unitId) { hub.send(.command(command), to: unitId) }
+        await edges.states.push(unitId: unitId)
         do {
             let revoked = try await edges.linkConnected(unitId: unitId, credentialId: credentialId)
             if !revoked.isEmpty {
@@ -35,10 +44,6 @@ struct EdgeLinkSession {
             logger.warning(
                 "earlier enrolled credentials not revoked", metadata: ["unit": "\(unitId)", "error": "\(error)"])
         }
-        hub.send(.state(try await edges.state(unitId: unitId)), to: unitId)
-        hub.send(.ack(seq: try await edges.lastSeq(unitId: unitId)), to: unitId)
-        // Commands stored while the unit was away.
-        for command in try await edges.pendingCommands(unitId: unitId) { hub.send(.command(command), to: unitId) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A command reaches this link both from whoever issued it and from the poll: write it once.
