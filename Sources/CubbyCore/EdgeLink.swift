@@ -176,8 +176,6 @@ public enum EdgeEventKind: String, Codable, Sendable, CaseIterable {
 public struct EdgeCommand: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case open, lockdown, release
-        /// Lift the unit's own PIN lockout or suspension (the 24-hour budget still holds).
-        case resumePinEntry = "resume_pin_entry"
     }
     public var id: String
     public var kind: Kind

@@ -321,11 +321,6 @@ public actor LockerController: KioskBackend {
         case .lockdown:
             await lockDown(kind: "server", detail: "commanded by the server", compartmentId: nil)
             outcome = "done"
-        case .resumePinEntry:
-            let before = pinEntry
-            pinEntry = PinEntryLimiter(policy: unit?.pinPolicy ?? .standard).afterResume(state: before)
-            if pinEntry != before { await savePinEntry() }
-            outcome = "done"
         case .release:
             if lockedDown {
                 lockedDown = false

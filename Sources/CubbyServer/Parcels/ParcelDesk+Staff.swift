@@ -61,24 +61,17 @@ extension ParcelDesk {
     }
 
     /// Lifts a suspension or lockout of PIN entry at a unit; the 24-hour failure budget still holds.
-    /// A unit with its own edge controller is sent the same resumption as a command (its controller limits PIN entry
-    /// by itself).
     public func resumePinEntry(_ p: Principal, unitId: String) async throws -> UnitRecord {
         try AccessPolicy.require(p, .resumePinEntry)
-        let (unit, command) = try await ledger.write { s -> (UnitRecord, EdgeCommand?) in
+        return try await ledger.write { s in
             var unit = try await ledger.unitInScope(s, unitId, p, lock: true)
             let before = unit.pinEntry
             unit.pinEntry = limiter.afterResume(state: before)
             try await s.savePinEntry(unit)
             try await ledger.audit(
                 s, .unitPinEntryResumed, actor: p.actor, unit: unit, detail: ["wasSuspended": String(before.suspended)])
-            guard unit.edgeEnrolledAt != nil else { return (unit, nil) }
-            let command = try await ledger.storeCommand(
-                s, unitId: unit.id, kind: .resumePinEntry, lifetime: Milliseconds.day)
-            return (unit, command)
+            return unit
         }
-        if let command { await link.deliver(command, to: unit.id) }
-        return unit
     }
 
     /// Moves overdue parcels to `expired` and cancels drop-offs that were never completed. Returns how many changed.

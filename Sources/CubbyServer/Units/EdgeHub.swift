@@ -64,8 +64,4 @@ public struct EdgeUnitLink: UnitLink {
         // Its codes changed (a pickup spends them): the unit gets its new state behind the command.
         await states.push(unitId: command.unitId)
     }
-
-    public func deliver(_ command: EdgeCommand, to unitId: String) async {
-        states.hub.send(.command(command), to: unitId)
-    }
 }

@@ -49,14 +49,6 @@ public struct DoorCommand: Sendable, Equatable {
 public protocol UnitLink: Sendable {
     /// Hands a door command to its unit. Called after the transaction that decided it has committed.
     func deliver(_ command: DoorCommand) async
-    /// Hands a stored command that opens no door (resuming PIN entry) to a unit with its own edge controller. Called
-    /// after the transaction that stored it has committed.
-    func deliver(_ command: EdgeCommand, to unitId: String) async
-}
-
-extension UnitLink {
-    /// Units without their own controller hold no state of their own to command.
-    public func deliver(_ command: EdgeCommand, to unitId: String) async {}
 }
 
 /// Where units' door reports go.
