@@ -38,17 +38,17 @@ extension ParcelDesk {
         try AccessPolicy.require(p, .removeParcel)
         let (parcel, door) = try await ledger.write { s -> (ParcelRecord, DoorCommand?) in
             var parcel = try await ledger.parcelInScope(s, parcelId, p, lock: true)
+            // The unit whose door opens; none when the parcel is in no compartment.
+            let unit = parcel.compartmentId == nil ? nil : try await s.unit(parcel.unitId)
             // The door would stay shut at a locked-down unit: the parcel stays as it is until the lockdown is released.
-            if parcel.compartmentId != nil, try await s.unit(parcel.unitId)?.lockedDownAt != nil {
-                throw DomainError.unitLockedDown
-            }
+            if unit?.lockedDownAt != nil { throw DomainError.unitLockedDown }
             let nowMs = clock.now().millisecondsSince1970
             try Self.advance(&parcel, on: .remove)
             parcel.removedAt = nowMs
             parcel.updatedAt = nowMs
             try await s.saveParcel(parcel)
             let removed = ledger.record(.parcelRemoved, actor: p.actor, parcel: parcel)
-            guard let cid = parcel.compartmentId, let unit = try await s.unit(parcel.unitId) else {
+            guard let cid = parcel.compartmentId, let unit else {
                 try await s.appendAudit(removed)
                 return (parcel, nil)
             }

@@ -321,17 +321,7 @@ public struct StaffDesk: Sendable {
             func fail(_ reason: String, count: Bool) async throws -> Attempt {
                 var detail = ["reason": reason, "address": address]
                 if count {
-                    a.failedSignins += 1
-                    a.updatedAt = at
-                    if a.failedSignins >= Self.lockAfterFailures && !a.locked {
-                        a.locked = true
-                        try await s.appendAudit(
-                            record(
-                                .staffLocked, .failure, actor: actor, organization: a.organizationId,
-                                detail: ["failures": String(a.failedSignins)]))
-                    }
-                    let wait = Self.delay(afterFailures: a.failedSignins)
-                    a.nextSigninAt = wait > 0 ? at + Milliseconds.of(seconds: Int64(wait)) : nil
+                    try await countFailure(s, &a, at: at)
                     try await s.saveStaffAccount(a)
                     detail["failures"] = String(a.failedSignins)
                 }
@@ -455,6 +445,23 @@ public struct StaffDesk: Sendable {
         clock.now().timeIntervalSince(session.verifiedAt) <= AccessPolicy.stepUpWindow
     }
 
+    /// Counts one failed sign-in (or refused step-up code) on the account: the delay before its next attempt, and the
+    /// lock at `lockAfterFailures` (audited). Returns whether this failure locked the account. The caller saves it.
+    @discardableResult
+    func countFailure(_ s: StoreSession, _ a: inout StaffAccountRecord, at: Int64) async throws -> Bool {
+        a.failedSignins += 1
+        a.updatedAt = at
+        let wait = Self.delay(afterFailures: a.failedSignins)
+        a.nextSigninAt = wait > 0 ? at + Milliseconds.of(seconds: Int64(wait)) : nil
+        guard a.failedSignins >= Self.lockAfterFailures && !a.locked else { return false }
+        a.locked = true
+        try await s.appendAudit(
+            record(
+                .staffLocked, .failure, actor: Self.actor(a), organization: a.organizationId,
+                detail: ["failures": String(a.failedSignins)]))
+        return true
+    }
+
     enum StepUpOutcome: Sendable {
         case verified, refused, sessionsEnded
     }
@@ -481,12 +488,10 @@ public struct StaffDesk: Sendable {
                 return .verified
             }
             a.stepUpFailures += 1
-            a.failedSignins += 1
-            a.updatedAt = at
-            let wait = Self.delay(afterFailures: a.failedSignins)
-            a.nextSigninAt = wait > 0 ? at + Milliseconds.of(seconds: Int64(wait)) : nil
+            // Locking the account ends its sessions too (`session(token:)` refuses a locked account).
+            let lockedNow = try await countFailure(s, &a, at: at)
             var detail = ["failures": String(a.stepUpFailures), "failedSignins": String(a.failedSignins)]
-            var outcome = StepUpOutcome.refused
+            var outcome = lockedNow ? StepUpOutcome.sessionsEnded : .refused
             if a.stepUpFailures >= Self.stepUpFailureLimit {
                 detail["sessionsEnded"] = String(try await s.endStaffSessions(account: a.id, at: at))
                 a.stepUpFailures = 0
@@ -494,14 +499,6 @@ public struct StaffDesk: Sendable {
             }
             try await s.appendAudit(
                 record(.staffStepUpFailed, .failure, actor: actor, organization: a.organizationId, detail: detail))
-            if a.failedSignins >= Self.lockAfterFailures && !a.locked {
-                a.locked = true
-                try await s.appendAudit(
-                    record(
-                        .staffLocked, .failure, actor: actor, organization: a.organizationId,
-                        detail: ["failures": String(a.failedSignins)]))
-                outcome = .sessionsEnded
-            }
             try await s.saveStaffAccount(a)
             return outcome
         }
