@@ -370,12 +370,16 @@ final class WriterThread: TaskExecutor, @unchecked Sendable {
 
     /// `name` (at most 15 bytes on Linux) is what `top -H` and `ps -L` show for the thread.
     init(name: String) {
+        // Foundation passes a name on to the system only from the thread itself, and only once `start()`
+        // has returned in the creating thread: a thread that ran first would keep its creator's name.
+        let started = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
-            // Named from inside: that is when Foundation passes the name on to the system.
+            started.wait()
             Thread.current.name = name
             loop()
         }
         thread.start()
+        started.signal()
     }
 
     func enqueue(_ job: consuming ExecutorJob) {

@@ -38,6 +38,23 @@ struct SQLiteWriterTests {
         }
     }
 
+    @Test("every writer thread carries its name, however soon it starts running after it is created")
+    func everyThreadNamed() async throws {
+        // Threads made from many pool threads at once: some start running before their creator's call returns.
+        let names = await withTaskGroup(of: String?.self) { group in
+            for _ in 0..<128 {
+                group.addTask {
+                    let thread = WriterThread(name: "cubby-db-write")
+                    defer { thread.stop() }
+                    return await Task(executorPreference: thread) { currentThreadName() }.value
+                }
+            }
+            return await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        #expect(names.count == 128)
+        #expect(names.filter { $0 != "cubby-db-write" } == [])
+    }
+
     @Test("a cached statement sees a column added later, and a table dropped and made again")
     func cacheFollowsSchema() async throws {
         try await withStore { store in
