@@ -28,6 +28,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case doorOpened = "door.opened"
     /// The log recorded that it was idle, so that a fresh checkpoint can be signed.
     case logHeartbeat = "log.heartbeat"
+    /// An organization was created with its first super-administrator (`cubby setup`, `cubby organization create`).
+    case organizationCreated = "organization.created"
     /// The demo seeder created an organization with its site, units and credentials.
     case organizationSeeded = "organization.seeded"
     /// A carrier or courier announced a parcel that is on its way.

@@ -34,6 +34,19 @@ extension StoreSession {
         }
     }
 
+    /// Makes transactions that create organizations wait for each other until commit (PostgreSQL; SQLite runs one
+    /// write transaction at a time anyway), so "only if there is none yet" holds across processes.
+    public func serializeOrganizationCreation() async throws {
+        if kind == .postgres { try await exec("SELECT pg_advisory_xact_lock(7423003)") }
+    }
+
+    /// Every organization's id and name, oldest first.
+    public func organizations() async throws -> [(id: String, name: String)] {
+        try await sql.raw("SELECT id, name FROM organizations ORDER BY created_at, id").all().map {
+            (try $0.decode(column: "id", as: String.self), try $0.decode(column: "name", as: String.self))
+        }
+    }
+
     public func organizationCount() async throws -> Int {
         try await sql.raw("SELECT COUNT(*) AS n FROM organizations").first()?.decode(column: "n", as: Int.self) ?? 0
     }

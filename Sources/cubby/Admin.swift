@@ -42,7 +42,7 @@ func resolveOrganization(_ given: String?, _ parts: CubbyServerParts) async thro
     guard all.count == 1 else {
         throw ValidationError(
             all.isEmpty
-                ? "the database holds no organization yet (run cubby demo, or seed one)"
+                ? "the database holds no organization yet (run cubby setup)"
                 : "several organizations exist: pass --organization")
     }
     return all[0]
@@ -150,7 +150,7 @@ struct CredentialCommand: AsyncParsableCommand {
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a credential; its secret is printed once.")
         @OptionGroup var options: ServerOptions
-        @Option(help: "courier, carrier, device or auditor.")
+        @Option(help: "courier, carrier, device, admin or auditor.")
         var kind: String
         @Option(help: "A label people recognise.")
         var label: String
@@ -160,14 +160,17 @@ struct CredentialCommand: AsyncParsableCommand {
         var carrier: String?
         @Option(help: "Unit id (device kind).")
         var unit: String?
-        @Option(help: "Comma-separated site ids (auditor kind; default the whole organization).")
+        @Option(
+            help:
+                "Comma-separated site ids (admin and auditor kinds; default the whole organization: an admin key without sites acts with a super-administrator's reach)."
+        )
         var sites: String?
         @Option(help: "Organization id (default: the only one).")
         var organization: String?
 
         func run() async throws {
             guard let k = Principal.Role(rawValue: kind), StaffDesk.credentialKinds.contains(k) else {
-                throw ValidationError("--kind must be courier, carrier, device or auditor")
+                throw ValidationError("--kind must be \(StaffDesk.credentialKindWords)")
             }
             try await withParts(options) { parts, _ in
                 let org = try await resolveOrganization(organization, parts)

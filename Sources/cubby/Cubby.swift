@@ -7,7 +7,8 @@ struct Cubby: AsyncParsableCommand {
         commandName: "cubby",
         abstract: "Cubby: an open, security-first smart parcel-locker server.",
         subcommands: [
-            Serve.self, Demo.self, Migrate.self, AdminCommand.self, CredentialCommand.self, UnitCommand.self,
+            Serve.self, Demo.self, Migrate.self, Setup.self, OrganizationCommand.self, AdminCommand.self,
+            CredentialCommand.self, UnitCommand.self,
             TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self,
         ])
 }

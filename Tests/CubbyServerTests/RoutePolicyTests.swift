@@ -34,9 +34,14 @@ struct RoutePolicyTests {
                     "/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz",
                 ])
 
+            // The demo's admin key has no sites: it holds the organization's reach, as a super-administrator.
+            let org = try #require(OrganizationID(uuidString: w.manifest.organizationId))
+            let (_, siteAdminKey) = try await w.parts.staff.issueCredential(
+                Principal(role: .superAdmin, credentialId: .make(), organizationId: org), actor: .console,
+                .init(kind: .admin, label: "site script", days: 30, sites: [w.site]))
             let bearer: [Principal.Role: String] = [
                 .courier: w.manifest.courierToken, .carrier: w.manifest.carrierToken, .device: w.device,
-                .admin: w.manifest.adminToken, .auditor: w.manifest.auditorToken,
+                .admin: siteAdminKey, .superAdmin: w.manifest.adminToken, .auditor: w.manifest.auditorToken,
             ]
             var staff: [Principal.Role: StaffMember] = [:]
             staff[.superAdmin] = try await w.staffMember("boss@example.org", .superAdmin)

@@ -141,29 +141,39 @@ public struct StaffDesk: Sendable {
             throw StaffError.invalidInput("An admin runs at least one site: choose its sites.")
         }
         let token = SecretGenerator.credential(prefix: "")
-        let (_, at) = now()
         let account = try await store.write { s -> StaffAccountRecord in
             let orgSites = Set(try await s.sites(organization: organization))
             guard !orgSites.isEmpty || sites == nil else { throw DomainError.notFound("organization not found") }
             if let sites, !Set(sites).isSubset(of: orgSites) { throw DomainError.notFound("site not found") }
-            if try await s.staffAccount(email: email) != nil {
-                throw StaffError.invalidInput("An account with this email address already exists.")
-            }
-            let account = StaffAccountRecord(
-                id: Self.newId(), organizationId: organization, email: email, role: role.rawValue,
-                siteIds: role == .superAdmin ? nil : sites?.sorted().joined(separator: ","), createdAt: at)
-            try await s.insertStaffAccount(account)
-            try await s.insertEnrollmentLink(
-                EnrollmentLinkRecord(
-                    tokenHash: keys.enrollmentHash(token), accountId: account.id, createdAt: at,
-                    expiresAt: at + Milliseconds.of(seconds: Self.linkLifetime)))
-            try await s.appendAudit(
-                record(
-                    .staffInvited, actor: actor, organization: organization,
-                    detail: ["account": account.id, "role": role.rawValue, "sites": account.siteIds ?? "organization"]))
-            return account
+            return try await insertInvitedAccount(
+                s, organization: organization, email: email, role: role, sites: sites, token: token, actor: actor)
         }
         return (account, token)
+    }
+
+    /// Writes an invited account, its enrollment link for `token` and the audit event, in the caller's
+    /// transaction; `email` is already normalized and `sites` checked against the organization.
+    func insertInvitedAccount(
+        _ s: StoreSession, organization: String, email: String, role: Principal.Role, sites: [String]?, token: String,
+        actor: Actor
+    ) async throws -> StaffAccountRecord {
+        let (_, at) = now()
+        if try await s.staffAccount(email: email) != nil {
+            throw StaffError.invalidInput("An account with this email address already exists.")
+        }
+        let account = StaffAccountRecord(
+            id: Self.newId(), organizationId: organization, email: email, role: role.rawValue,
+            siteIds: role == .superAdmin ? nil : sites?.sorted().joined(separator: ","), createdAt: at)
+        try await s.insertStaffAccount(account)
+        try await s.insertEnrollmentLink(
+            EnrollmentLinkRecord(
+                tokenHash: keys.enrollmentHash(token), accountId: account.id, createdAt: at,
+                expiresAt: at + Milliseconds.of(seconds: Self.linkLifetime)))
+        try await s.appendAudit(
+            record(
+                .staffInvited, actor: actor, organization: organization,
+                detail: ["account": account.id, "role": role.rawValue, "sites": account.siteIds ?? "organization"]))
+        return account
     }
 
     /// A fresh enrollment link for an account that has not finished enrolling (older links stop working).

@@ -121,7 +121,13 @@ extension StaffDesk {
     // MARK: API credentials
 
     /// Kinds of API credential the portal and the CLI issue.
-    public static let credentialKinds: [Principal.Role] = [.courier, .carrier, .device, .auditor]
+    public static let credentialKinds: [Principal.Role] = [.courier, .carrier, .device, .admin, .auditor]
+
+    /// The kinds in words, for error messages: "courier, carrier, … or auditor".
+    public static var credentialKindWords: String {
+        let names = credentialKinds.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
 
     /// Whether a credential lies within the caller's reach: a super-admin reaches its organization; an
     /// admin reaches devices of its units, carriers serving only its sites, and keys limited to its sites.
@@ -200,7 +206,7 @@ extension StaffDesk {
         CredentialRecord, String
     ) {
         guard Self.credentialKinds.contains(request.kind) else {
-            throw StaffError.invalidInput("The kind must be courier, carrier, device or auditor.")
+            throw StaffError.invalidInput("The kind must be \(Self.credentialKindWords).")
         }
         let label = request.label.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...80).contains(label.count),
@@ -248,7 +254,7 @@ extension StaffDesk {
             guard try await reaches(s, p, c) else {
                 // The target exists but lies beyond the caller's sites: it is reported as not found.
                 throw DomainError.notFound(
-                    "\(request.kind == .device ? "unit" : request.kind == .auditor ? "site" : "carrier") not found")
+                    "\(request.kind == .device ? "unit" : request.carrierId == nil ? "site" : "carrier") not found")
             }
             try await s.insertCredential(c)
             try await s.appendAudit(
