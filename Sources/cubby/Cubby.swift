@@ -9,5 +9,6 @@ struct Cubby: AsyncParsableCommand {
         subcommands: [
             Serve.self, Demo.self, Migrate.self, AdminCommand.self, CredentialCommand.self, UnitCommand.self,
             TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self,
+            SiteCommand.self, CarrierCommand.self,
         ])
 }
