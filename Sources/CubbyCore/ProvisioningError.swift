@@ -5,7 +5,7 @@
 #endif
 
 /// Why a change to sites, units, compartments or carriers is refused by the state of what it changes.
-public enum ProvisioningError: Error, Equatable, Sendable {
+public enum ProvisioningError: Error, Equatable, Sendable, CaseIterable {
     /// A unit still holds a parcel that is reserved, deposited or expired in it.
     case unitNotEmpty
     /// The unit is decommissioned: it takes no parcels, enrollment or link.

@@ -388,7 +388,7 @@ extension ContractTests {
             APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
             APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
             HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
-        ]
+        ] + ProvisioningError.allCases
         var mapped: [(String, Int)] = errors.map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)
             return (code, Int(status.code))
