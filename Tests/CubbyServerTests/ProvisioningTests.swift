@@ -589,6 +589,36 @@ struct ProvisioningTests {
         }
     }
 
+    @Test("a name is refused exactly when the document's schema refuses it")
+    func nameRuleMatchesTheDocument() async throws {
+        let text = String(decoding: try OpenAPIDocument.bytes(), as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex(of: "    Line:"))
+        let patternLine = try #require(lines[start...].first { $0.hasPrefix("      pattern: '") })
+        let regex = try NSRegularExpression(pattern: String(patternLine.drop { $0 != "'" }.dropFirst().dropLast()))
+        @Sendable func documentAllows(_ name: String) -> Bool {
+            (1...80).contains(name.unicodeScalars.count)
+                && regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+        }
+        let names = [
+            "Lobby C", " padded", "padded ", "", "line one\nline two", "trailing\n", "tab\there", "x\u{85}",
+            "x\u{2028}y", "bell\u{07}", "del\u{7F}", "\u{A0}nbsp", "nbsp\u{A0}", "ünïcödé ✓", "a",
+            String(repeating: "a", count: 80), String(repeating: "a", count: 81),
+            String(repeating: "e\u{301}", count: 40),
+            String(repeating: "e\u{301}", count: 41),
+        ]
+        try await TestWorld.with(.sqlite) { w in
+            try await w.test { c in
+                for name in names {
+                    let r = try await c.call(
+                        .patch, "/api/v1/units/\(w.unit)", token: w.manifest.adminToken, json: body(["name": name]))
+                    #expect((r.status == 200) == documentAllows(name), "\(name.debugDescription): \(r.status)")
+                    #expect(r.status == 200 || r.status == 400, "\(name.debugDescription): \(r.status)")
+                }
+            }
+        }
+    }
+
     @Test("the sample layout file is read by the CLI's decoder and built by the desk, as `cubby unit create` does")
     func sampleLayoutFileBuildsAUnit() async throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
