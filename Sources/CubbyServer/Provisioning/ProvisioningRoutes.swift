@@ -26,10 +26,12 @@ struct ProvisioningRoutes {
             name = try c.decode(String.self, forKey: UnitLayout.Key("name"))
             address = try c.decode(String.self, forKey: UnitLayout.Key("address"))
             timeZone = try c.decode(String.self, forKey: UnitLayout.Key("timeZone"))
-            languages = try UnitLayout.optional([String].self, c, UnitLayout.Key("languages"))
-            pickupLifetimeSeconds = try UnitLayout.optional(Int.self, c, UnitLayout.Key("pickupLifetimeSeconds"))
-            reservationSeconds = try UnitLayout.optional(Int.self, c, UnitLayout.Key("reservationSeconds"))
-            reminderHours = try UnitLayout.optional([Int].self, c, UnitLayout.Key("reminderHours"))
+            languages = try c.decodeIfPresentRefusingNull([String].self, forKey: UnitLayout.Key("languages"))
+            pickupLifetimeSeconds = try c.decodeIfPresentRefusingNull(
+                Int.self, forKey: UnitLayout.Key("pickupLifetimeSeconds"))
+            reservationSeconds = try c.decodeIfPresentRefusingNull(
+                Int.self, forKey: UnitLayout.Key("reservationSeconds"))
+            reminderHours = try c.decodeIfPresentRefusingNull([Int].self, forKey: UnitLayout.Key("reminderHours"))
         }
     }
 
@@ -44,13 +46,15 @@ struct ProvisioningRoutes {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: UnitLayout.Key.self)
-            name = try UnitLayout.optional(String.self, c, UnitLayout.Key("name"))
-            address = try UnitLayout.optional(String.self, c, UnitLayout.Key("address"))
-            timeZone = try UnitLayout.optional(String.self, c, UnitLayout.Key("timeZone"))
-            languages = try UnitLayout.optional([String].self, c, UnitLayout.Key("languages"))
-            pickupLifetimeSeconds = try UnitLayout.optional(Int.self, c, UnitLayout.Key("pickupLifetimeSeconds"))
-            reservationSeconds = try UnitLayout.optional(Int.self, c, UnitLayout.Key("reservationSeconds"))
-            reminderHours = try UnitLayout.optional([Int].self, c, UnitLayout.Key("reminderHours"))
+            name = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("name"))
+            address = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("address"))
+            timeZone = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("timeZone"))
+            languages = try c.decodeIfPresentRefusingNull([String].self, forKey: UnitLayout.Key("languages"))
+            pickupLifetimeSeconds = try c.decodeIfPresentRefusingNull(
+                Int.self, forKey: UnitLayout.Key("pickupLifetimeSeconds"))
+            reservationSeconds = try c.decodeIfPresentRefusingNull(
+                Int.self, forKey: UnitLayout.Key("reservationSeconds"))
+            reminderHours = try c.decodeIfPresentRefusingNull([Int].self, forKey: UnitLayout.Key("reminderHours"))
         }
     }
 
@@ -69,11 +73,11 @@ struct ProvisioningRoutes {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: UnitLayout.Key.self)
-            size = try UnitLayout.optional(String.self, c, UnitLayout.Key("size"))
-            widthMm = try UnitLayout.optional(Int.self, c, UnitLayout.Key("widthMm"))
-            heightMm = try UnitLayout.optional(Int.self, c, UnitLayout.Key("heightMm"))
-            depthMm = try UnitLayout.optional(Int.self, c, UnitLayout.Key("depthMm"))
-            accessible = try UnitLayout.optional(Bool.self, c, UnitLayout.Key("accessible"))
+            size = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("size"))
+            widthMm = try c.decodeIfPresentRefusingNull(Int.self, forKey: UnitLayout.Key("widthMm"))
+            heightMm = try c.decodeIfPresentRefusingNull(Int.self, forKey: UnitLayout.Key("heightMm"))
+            depthMm = try c.decodeIfPresentRefusingNull(Int.self, forKey: UnitLayout.Key("depthMm"))
+            accessible = try c.decodeIfPresentRefusingNull(Bool.self, forKey: UnitLayout.Key("accessible"))
         }
     }
 
@@ -89,8 +93,8 @@ struct ProvisioningRoutes {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: UnitLayout.Key.self)
-            name = try UnitLayout.optional(String.self, c, UnitLayout.Key("name"))
-            siteIds = try UnitLayout.optional([String].self, c, UnitLayout.Key("siteIds"))
+            name = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("name"))
+            siteIds = try c.decodeIfPresentRefusingNull([String].self, forKey: UnitLayout.Key("siteIds"))
         }
     }
 

@@ -165,7 +165,7 @@ enum ProvisioningRules {
 
     /// Site ids as a set of ids of the organization; an unknown one is `notFound`, as a foreign one is.
     static func siteIds(_ raw: [String], organizationSites: Set<String>, visible: (String) -> Bool) throws -> [String] {
-        guard raw.count <= 500 else { throw bad("siteIds holds at most 500 sites") }
+        guard raw.count <= 100 else { throw bad("siteIds holds at most 100 sites") }
         var out: [String] = []
         for text in raw {
             guard let id = EntityID.parse(text) else { throw bad("siteIds must hold site ids (UUIDs)") }

@@ -55,7 +55,7 @@ public struct UnitLayout: Decodable, Sendable, Equatable {
             heightMm = try c.decode(Int.self, forKey: Key("heightMm"))
             depthMm = try c.decode(Int.self, forKey: Key("depthMm"))
             accessible = try c.decode(Bool.self, forKey: Key("accessible"))
-            label = try UnitLayout.optional(String.self, c, Key("label"))
+            label = try c.decodeIfPresentRefusingNull(String.self, forKey: Key("label"))
         }
     }
 
@@ -70,7 +70,7 @@ public struct UnitLayout: Decodable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         try Self.refuseUnknown(decoder, Self.fields)
         let c = try decoder.container(keyedBy: Key.self)
-        name = try Self.optional(String.self, c, Key("name"))
+        name = try c.decodeIfPresentRefusingNull(String.self, forKey: Key("name"))
         columns = try c.decode([Column].self, forKey: Key("columns"))
     }
 
@@ -80,18 +80,6 @@ public struct UnitLayout: Decodable, Sendable, Equatable {
         init(_ s: String) { stringValue = s }
         init?(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
-    }
-
-    /// An optional field: absent is nil, but an explicit `null` is refused (the document has no nullable input).
-    static func optional<T: Decodable, K: CodingKey>(_ type: T.Type, _ c: KeyedDecodingContainer<K>, _ key: K) throws
-        -> T?
-    {
-        guard c.contains(key) else { return nil }
-        if try c.decodeNil(forKey: key) {
-            throw DecodingError.valueNotFound(
-                T.self, .init(codingPath: c.codingPath + [key], debugDescription: "\(key.stringValue) is null"))
-        }
-        return try c.decode(T.self, forKey: key)
     }
 
     static func refuseUnknown(_ decoder: any Decoder, _ allowed: Set<String>) throws {
@@ -124,5 +112,17 @@ public struct UnitLayout: Decodable, Sendable, Equatable {
                     ? "the layout is not a valid JSON object: \(ctx.debugDescription)"
                     : "field \(path) is invalid: \(ctx.debugDescription)")
         }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An optional field: absent is nil, but an explicit `null` is refused (the API document has no nullable input).
+    func decodeIfPresentRefusingNull<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key) else { return nil }
+        if try decodeNil(forKey: key) {
+            throw DecodingError.valueNotFound(
+                T.self, .init(codingPath: codingPath + [key], debugDescription: "\(key.stringValue) is null"))
+        }
+        return try decode(T.self, forKey: key)
     }
 }
