@@ -31,6 +31,29 @@ public enum Action: String, CaseIterable, Sendable {
     case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
     case edgeLink
+    // provisioning: sites, locker units, compartments, carriers
+    /// Create a site (organization-wide power).
+    case createSite
+    /// Read sites' settings.
+    case readSite
+    /// Change a site's name, address, time zone, languages and timings.
+    case updateSite
+    /// Create a locker unit at a site from a layout of columns and compartments.
+    case createUnit
+    /// Rename a locker unit.
+    case renameUnit
+    /// Retire an empty locker unit: its credentials are revoked and it takes no more parcels.
+    case decommissionUnit
+    /// Change an empty compartment's size, inner dimensions or accessible flag.
+    case changeCompartment
+    /// Create a carrier and choose the sites it serves (organization-wide power).
+    case createCarrier
+    /// Read carriers and the sites they serve.
+    case readCarrier
+    /// Rename a carrier or change the sites it serves (organization-wide power).
+    case updateCarrier
+    /// Deactivate a carrier: its courier and carrier credentials are revoked (organization-wide power).
+    case deactivateCarrier
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -95,6 +118,18 @@ public enum AccessPolicy {
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
+        // Provisioning. `.organization` for an admin: only a key not limited to sites (see `permits`).
+        .createSite: [.superAdmin: .organization, .admin: .organization],
+        .readSite: [.admin: .sites, .superAdmin: .organization],
+        .updateSite: [.admin: .sites, .superAdmin: .organization],
+        .createUnit: [.admin: .sites, .superAdmin: .organization],
+        .renameUnit: [.admin: .sites, .superAdmin: .organization],
+        .decommissionUnit: [.admin: .sites, .superAdmin: .organization],
+        .changeCompartment: [.admin: .sites, .superAdmin: .organization],
+        .createCarrier: [.superAdmin: .organization, .admin: .organization],
+        .readCarrier: [.admin: .sites, .superAdmin: .organization],
+        .updateCarrier: [.superAdmin: .organization, .admin: .organization],
+        .deactivateCarrier: [.superAdmin: .organization, .admin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.
@@ -104,6 +139,14 @@ public enum AccessPolicy {
 
     public static func allows(_ role: Principal.Role, _ action: Action) -> Bool {
         reach(role, action) != nil
+    }
+
+    /// Whether this principal may perform `action`: its role must hold it, and where the role's reach is the whole
+    /// organization the principal must not be limited to some of its sites (an admin key without a site list is
+    /// organization-wide; an admin of some sites is not).
+    public static func permits(_ p: Principal, _ action: Action) -> Bool {
+        guard let reach = reach(p.role, action) else { return false }
+        return reach != .organization || p.organizationWide
     }
 
     /// Throws `forbidden` unless the principal's role may perform `action`.

@@ -120,4 +120,23 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case unitServiceDoorOpened = "unit.service_door_opened"
     /// A unit's tamper sensor fired.
     case unitTamper = "unit.tamper"
+    // provisioning
+    /// A carrier was created with the sites it serves.
+    case carrierCreated = "carrier.created"
+    /// A carrier was deactivated and its courier and carrier credentials revoked.
+    case carrierDeactivated = "carrier.deactivated"
+    /// A carrier's name or the sites it serves changed.
+    case carrierUpdated = "carrier.updated"
+    /// An empty compartment's size, inner dimensions or accessible flag changed.
+    case compartmentChanged = "compartment.changed"
+    /// A site was created.
+    case siteCreated = "site.created"
+    /// A site's settings changed.
+    case siteUpdated = "site.updated"
+    /// A locker unit was created from a layout, with its compartments.
+    case unitCreated = "unit.created"
+    /// An empty locker unit was decommissioned and its device credentials and enrollment codes revoked.
+    case unitDecommissioned = "unit.decommissioned"
+    /// A locker unit was renamed.
+    case unitRenamed = "unit.renamed"
 }

@@ -41,12 +41,16 @@ public struct Principal: Sendable, Hashable {
     public var siteIds: Set<SiteID>
     /// The courier's or admin's own id, where it has one.
     public var subjectId: PersonID?
+    /// Whether the principal reaches its whole organization (a super-administrator, or an admin key without a site
+    /// list) rather than some of its sites.
+    public var organizationWide: Bool
 
     public init(
         role: Role, credentialId: CredentialID, organizationId: OrganizationID, carrierId: CarrierID? = nil,
         unitId: UnitID? = nil,
-        siteIds: Set<SiteID> = [], subjectId: PersonID? = nil
+        siteIds: Set<SiteID> = [], subjectId: PersonID? = nil, organizationWide: Bool? = nil
     ) {
+        self.organizationWide = organizationWide ?? (role == .superAdmin)
         self.role = role
         self.credentialId = credentialId
         self.organizationId = organizationId

@@ -375,6 +375,23 @@ enum Migrations {
             why:
                 "a device credential made by an edge controller's enrollment is marked, so the next enrollment's first connection revokes it",
             ["ALTER TABLE credentials ADD COLUMN enrolled {bool} NOT NULL DEFAULT FALSE"]),
+        Migration(
+            12, "provisioning",
+            why:
+                "sites, units, compartments and carriers are created, changed and retired through the API and the CLI: sites gain an address, a time zone, languages and a reminder schedule; units and carriers can be retired",
+            [
+                "ALTER TABLE sites ADD COLUMN address TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE sites ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC'",
+                // Comma-separated language codes the kiosk offers at the site, e.g. `en,es`.
+                "ALTER TABLE sites ADD COLUMN languages TEXT NOT NULL DEFAULT 'en'",
+                // Comma-separated hours after a deposit at which the recipient is reminded, ascending.
+                "ALTER TABLE sites ADD COLUMN reminder_hours TEXT NOT NULL DEFAULT '24,72'",
+                "ALTER TABLE sites ADD COLUMN updated_at {ts}",
+                "ALTER TABLE units ADD COLUMN decommissioned_at {ts}",
+                "ALTER TABLE units ADD COLUMN updated_at {ts}",
+                "ALTER TABLE carriers ADD COLUMN deactivated_at {ts}",
+                "ALTER TABLE carriers ADD COLUMN updated_at {ts}",
+            ]),
     ]
 }
 

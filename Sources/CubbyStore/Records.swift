@@ -9,9 +9,20 @@ public struct SiteRecord: Codable, Sendable, Hashable {
     public var pickupLifetimeSeconds: Int64
     public var reservationSeconds: Int64
     public var createdAt: Int64
+    /// The postal address people find the site at.
+    public var address: String
+    /// IANA time zone of the site, e.g. `Europe/Paris`.
+    public var timeZone: String
+    /// Comma-separated language codes the site's kiosks offer, e.g. `en,es`.
+    public var languages: String
+    /// Comma-separated hours after a deposit at which recipients are reminded, ascending.
+    public var reminderHours: String
+    /// When the site's settings last changed (nil: never since it was created).
+    public var updatedAt: Int64?
     public init(
         id: String, organizationId: String, name: String, pickupLifetimeSeconds: Int64 = 604_800,
-        reservationSeconds: Int64 = 600, createdAt: Int64
+        reservationSeconds: Int64 = 600, createdAt: Int64, address: String = "", timeZone: String = "UTC",
+        languages: String = "en", reminderHours: String = "24,72"
     ) {
         self.id = id
         self.organizationId = organizationId
@@ -19,6 +30,11 @@ public struct SiteRecord: Codable, Sendable, Hashable {
         self.pickupLifetimeSeconds = pickupLifetimeSeconds
         self.reservationSeconds = reservationSeconds
         self.createdAt = createdAt
+        self.address = address
+        self.timeZone = timeZone
+        self.languages = languages
+        self.reminderHours = reminderHours
+        self.updatedAt = nil
     }
 }
 
@@ -39,6 +55,10 @@ public struct UnitRecord: Codable, Sendable, Hashable {
     public var lockdownReason: String?
     /// When an edge controller enrolled for the unit (nil: the unit has none).
     public var edgeEnrolledAt: Int64?
+    /// When the unit was decommissioned (nil: in service).
+    public var decommissionedAt: Int64?
+    /// When the unit was last renamed (nil: never).
+    public var updatedAt: Int64?
 
     public init(id: String, organizationId: String, siteId: String, name: String, createdAt: Int64) {
         self.id = id
@@ -103,6 +123,10 @@ public struct CarrierRecord: Codable, Sendable, Hashable {
     public var organizationId: String
     public var name: String
     public var createdAt: Int64
+    /// When the carrier was deactivated (nil: active).
+    public var deactivatedAt: Int64?
+    /// When its name or sites last changed (nil: never).
+    public var updatedAt: Int64?
     public init(id: String, organizationId: String, name: String, createdAt: Int64) {
         self.id = id
         self.organizationId = organizationId

@@ -17,8 +17,8 @@ struct EdgeGroup: AsyncParsableCommand {
 /// `cubby unit …`: locker units' edge controllers.
 struct UnitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unit", abstract: "Locker units' edge controllers.",
-        subcommands: [EnrollCode.self, ReleaseLockdown.self])
+        commandName: "unit", abstract: "Locker units: create, rename, decommission; their edge controllers.",
+        subcommands: [EnrollCode.self, ReleaseLockdown.self, Create.self, Rename.self, Decommission.self])
 
     struct EnrollCode: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -194,7 +194,7 @@ struct ContractTests {
             try await w.test { c in
                 let cases: [(String, [HTTPRequest.Method], String)] = [
                     ("/api/v1/parcels", [.get, .put, .delete, .patch, .options, .trace], "POST"),
-                    ("/api/v1/units/\(w.unit)", [.post, .put, .delete, .patch, .options, .trace, .head], "GET"),
+                    ("/api/v1/units/\(w.unit)", [.post, .put, .delete, .options, .trace, .head], "GET, PATCH"),
                     ("/api/v1/units/\(w.unit)/pickups", [.get, .put, .delete], "POST"),
                     ("/healthz", [.post, .put, .delete], "GET"),
                     ("/api/v1/openapi.yaml", [.post, .trace], "GET"),
@@ -379,16 +379,18 @@ extension ContractTests {
                 table[String(cells[0].dropFirst().dropLast())] = status
             }
         }
-        let errors: [any Error] = [
-            DomainError.notFound("x"), DomainError.unitFull, DomainError.unitLockedDown, DomainError.invalidState("x"),
-            DomainError.duplicateParcel, DomainError.invalidCode,
-            DomainError.lockedOut(retryAfterSeconds: 1, reason: .lockout),
-            DomainError.lockedOut(retryAfterSeconds: 1, reason: .suspended), DomainError.invalidRequest("x"),
-            DomainError.forbidden("x"), APIError.unauthorized, APIError.forbidden, APIError.invalidJSON("x"),
-            APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
-            APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
-            HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
-        ]
+        let errors: [any Error] =
+            [
+                DomainError.notFound("x"), DomainError.unitFull, DomainError.unitLockedDown,
+                DomainError.invalidState("x"),
+                DomainError.duplicateParcel, DomainError.invalidCode,
+                DomainError.lockedOut(retryAfterSeconds: 1, reason: .lockout),
+                DomainError.lockedOut(retryAfterSeconds: 1, reason: .suspended), DomainError.invalidRequest("x"),
+                DomainError.forbidden("x"), APIError.unauthorized, APIError.forbidden, APIError.invalidJSON("x"),
+                APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
+                APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
+                HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
+            ] + ProvisioningError.allCases
         var mapped: [(String, Int)] = errors.map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)
             return (code, Int(status.code))

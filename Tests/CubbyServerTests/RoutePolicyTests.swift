@@ -18,6 +18,8 @@ struct RoutePolicyTests {
             .replacingOccurrences(of: ":credentialId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":alertId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":compartmentId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":siteId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":carrierId", with: UUID().uuidString.lowercased())
     }
 
     @Test(arguments: Backend.available)
@@ -61,11 +63,13 @@ struct RoutePolicyTests {
                 var resident = residentToken
                 var checked = 0
                 for e in ordered {
-                    let path = Self.concretePath(e.path, unit: w.unit)
+                    // Decommissioning retires the second unit, so that the first one's device credential keeps working.
+                    let path = Self.concretePath(
+                        e.path, unit: e.action == .decommissionUnit ? w.manifest.units[1].id : w.unit)
                     let name = "\(e.method) \(e.path)"
                     switch e.surface {
                     case .api:
-                        let body: String? = e.method == .post ? "{}" : nil
+                        let body: String? = e.method == .post || e.method == .patch ? "{}" : nil
                         let anonymous = try await client.call(e.method, path, json: body)
                         if e.action == nil {
                             // Open routes answer anyone (the enrollment endpoint refuses an empty body, not the caller).

@@ -71,6 +71,8 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             case .invalidRequest(let m): return (.badRequest, "invalid_request", m, [:])
             case .forbidden(let m): return (.forbidden, "forbidden", m, [:])
             }
+        case let e as ProvisioningError:
+            return (.conflict, e.code, e.message, [:])
         case let e as APIError:
             switch e {
             case .unauthorized:

@@ -161,6 +161,28 @@ enum API {
         var id, siteId, name: String
         var compartments: [Compartment]
         var pinEntry: PinEntryStatus
+        /// When the unit was decommissioned (null: in service).
+        var decommissionedAt: String?
+
+        init(_ view: ParcelDesk.UnitView, policy: PinEntryPolicy, now: Date) {
+            id = view.unit.id
+            siteId = view.unit.siteId
+            name = view.unit.name
+            compartments = view.compartments.map(Compartment.init)
+            pinEntry = API.pinStatus(view, policy: policy, now: now)
+            decommissionedAt = view.unit.decommissionedAt.map(API.time)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(id, forKey: "id")
+            try c.encode(siteId, forKey: "siteId")
+            try c.encode(name, forKey: "name")
+            try c.encode(compartments, forKey: "compartments")
+            try c.encode(pinEntry, forKey: "pinEntry")
+            try c.encode(decommissionedAt != nil, forKey: "decommissioned")
+            try c.encode(decommissionedAt, forKey: "decommissionedAt")
+        }
     }
 
     struct AuditActor: Encodable {

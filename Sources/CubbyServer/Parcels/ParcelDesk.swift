@@ -62,6 +62,7 @@ public struct ParcelDesk: Sendable {
         }
         return try await ledger.write { s in
             let unit = try await ledger.unitInScope(s, unitId, p, lock: false)
+            guard unit.decommissionedAt == nil else { throw ProvisioningError.unitDecommissioned }
             _ = try await recipientInScope(s, recipientId, unit: unit)
             if try await s.liveParcel(carrier: carrier, trackingNumber: trackingNumber) != nil {
                 throw DomainError.duplicateParcel
@@ -94,6 +95,7 @@ public struct ParcelDesk: Sendable {
         let (result, door) = try await ledger.write { s -> (Dropoff, DoorCommand) in
             // Locking the unit serializes drop-offs per unit, so two never get the same compartment.
             let unit = try await ledger.unitInScope(s, unitId, p, lock: true)
+            guard unit.decommissionedAt == nil else { throw ProvisioningError.unitDecommissioned }
             guard unit.lockedDownAt == nil else { throw DomainError.unitLockedDown }
             let recipient = try await recipientInScope(s, recipientId, unit: unit)
             let nowMs = clock.now().millisecondsSince1970

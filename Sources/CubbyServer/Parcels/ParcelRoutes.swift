@@ -129,10 +129,7 @@ struct ParcelRoutes {
     }
 
     func unitBody(_ view: ParcelDesk.UnitView) -> API.Unit {
-        API.Unit(
-            id: view.unit.id, siteId: view.unit.siteId, name: view.unit.name,
-            compartments: view.compartments.map(API.Compartment.init),
-            pinEntry: API.pinStatus(view, policy: desk.policy, now: desk.clock.now()))
+        API.Unit(view, policy: desk.policy, now: desk.clock.now())
     }
 
     func resume(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {

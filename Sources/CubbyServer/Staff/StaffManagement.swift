@@ -230,6 +230,9 @@ extension StaffDesk {
                 guard let text = request.carrierId, let id = UUID(uuidString: text),
                     let carrier = try await s.carriers(organization: org).first(where: { $0.id == id.idString })
                 else { throw DomainError.notFound("carrier not found") }
+                guard carrier.deactivatedAt == nil else {
+                    throw StaffError.invalidInput("The carrier is deactivated: it gets no new credentials.")
+                }
                 c.carrierId = carrier.id
                 if request.kind == .courier {
                     let courier = Self.newId()

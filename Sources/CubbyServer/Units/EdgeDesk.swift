@@ -63,6 +63,7 @@ public struct EdgeDesk: Sendable {
         let expires = Date(millisecondsSince1970: now.millisecondsSince1970 + Self.enrollmentCodeLifetime)
         try await ledger.write { s in
             let unit = try await find(s)
+            guard unit.decommissionedAt == nil else { throw ProvisioningError.unitDecommissioned }
             let superseded = try await s.insertUnitEnrollmentCode(
                 hash: keys.unitEnrollmentHash(EnrollmentCode.normalize(code)), unit: unit.id,
                 at: now.millisecondsSince1970,
@@ -102,7 +103,7 @@ public struct EdgeDesk: Sendable {
         return try await ledger.write { s in
             guard
                 let unitId = try await s.claimUnitEnrollmentCode(hash: keys.unitEnrollmentHash(normalized), now: nowMs),
-                let unit = try await s.unit(unitId)
+                let unit = try await s.unit(unitId), unit.decommissionedAt == nil
             else { throw DomainError.invalidCode }
             let name = String((label ?? "").prefix(80)).trimmingCharacters(in: .whitespacesAndNewlines)
             let credential = CredentialRecord(

@@ -40,6 +40,11 @@ public final class EdgeHub: Sendable {
         connections.withLock { $0[unitId] }?.continuation.yield(message)
     }
 
+    /// Ends the unit's connection to this process, if it has one (a decommissioned unit).
+    func end(unitId: String) {
+        connections.withLock { $0.removeValue(forKey: unitId) }?.continuation.finish()
+    }
+
     /// Whether the unit's controller is connected to this process.
     public func isConnected(_ unitId: String) -> Bool { connections.withLock { $0[unitId] != nil } }
 

@@ -38,12 +38,24 @@ struct EdgeRoutes {
     struct ResolveRequest: Decodable {
         var note: String?
         static let fields: Set<String> = ["note"]
+
+        // The document's `note` is a string when present, never null.
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: UnitLayout.Key.self)
+            note = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("note"))
+        }
     }
 
     struct ServiceRequest: Decodable {
         var inService: Bool
         var note: String?
         static let fields: Set<String> = ["inService", "note"]
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: UnitLayout.Key.self)
+            inService = try c.decode(Bool.self, forKey: UnitLayout.Key("inService"))
+            note = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("note"))
+        }
     }
 
     struct CompartmentService: Encodable {
