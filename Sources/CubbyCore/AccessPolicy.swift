@@ -118,18 +118,18 @@ public enum AccessPolicy {
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
-        // Provisioning. `.organization` for an admin: only a key not limited to sites (see `permits`).
-        .createSite: [.superAdmin: .organization, .admin: .organization],
+        // Provisioning. Organization-wide power is the super-administrator's (an admin key without sites is one).
+        .createSite: [.superAdmin: .organization],
         .readSite: [.admin: .sites, .superAdmin: .organization],
         .updateSite: [.admin: .sites, .superAdmin: .organization],
         .createUnit: [.admin: .sites, .superAdmin: .organization],
         .renameUnit: [.admin: .sites, .superAdmin: .organization],
         .decommissionUnit: [.admin: .sites, .superAdmin: .organization],
         .changeCompartment: [.admin: .sites, .superAdmin: .organization],
-        .createCarrier: [.superAdmin: .organization, .admin: .organization],
+        .createCarrier: [.superAdmin: .organization],
         .readCarrier: [.admin: .sites, .superAdmin: .organization],
-        .updateCarrier: [.superAdmin: .organization, .admin: .organization],
-        .deactivateCarrier: [.superAdmin: .organization, .admin: .organization],
+        .updateCarrier: [.superAdmin: .organization],
+        .deactivateCarrier: [.superAdmin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.
@@ -139,14 +139,6 @@ public enum AccessPolicy {
 
     public static func allows(_ role: Principal.Role, _ action: Action) -> Bool {
         reach(role, action) != nil
-    }
-
-    /// Whether this principal may perform `action`: its role must hold it, and where the role's reach is the whole
-    /// organization the principal must not be limited to some of its sites (an admin key without a site list is
-    /// organization-wide; an admin of some sites is not).
-    public static func permits(_ p: Principal, _ action: Action) -> Bool {
-        guard let reach = reach(p.role, action) else { return false }
-        return reach != .organization || p.organizationWide
     }
 
     /// Throws `forbidden` unless the principal's role may perform `action`.

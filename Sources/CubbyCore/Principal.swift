@@ -41,16 +41,15 @@ public struct Principal: Sendable, Hashable {
     public var siteIds: Set<SiteID>
     /// The courier's or admin's own id, where it has one.
     public var subjectId: PersonID?
-    /// Whether the principal reaches its whole organization (a super-administrator, or an admin key without a site
-    /// list) rather than some of its sites.
-    public var organizationWide: Bool
+    /// Whether the principal reaches its whole organization rather than some of its sites: a super-administrator,
+    /// or an admin key without a site list (it authenticates as one).
+    public var organizationWide: Bool { role == .superAdmin }
 
     public init(
         role: Role, credentialId: CredentialID, organizationId: OrganizationID, carrierId: CarrierID? = nil,
         unitId: UnitID? = nil,
-        siteIds: Set<SiteID> = [], subjectId: PersonID? = nil, organizationWide: Bool? = nil
+        siteIds: Set<SiteID> = [], subjectId: PersonID? = nil
     ) {
-        self.organizationWide = organizationWide ?? (role == .superAdmin)
         self.role = role
         self.credentialId = credentialId
         self.organizationId = organizationId

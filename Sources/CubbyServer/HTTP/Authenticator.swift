@@ -66,8 +66,7 @@ struct Authenticator: RouterMiddleware {
                 carrierId: c.carrierId.flatMap(CarrierID.init(uuidString:)),
                 unitId: c.unitId.flatMap(UnitID.init(uuidString:)),
                 siteIds: Set(sites.compactMap(SiteID.init(uuidString:))),
-                subjectId: c.courierId.flatMap(PersonID.init(uuidString:)),
-                organizationWide: role == .admin && c.siteIds == nil)
+                subjectId: c.courierId.flatMap(PersonID.init(uuidString:)))
         }
     }
 }

@@ -58,7 +58,7 @@ public struct GuardedRouter {
     /// no credential is `401`, a role that may not perform `action` is `403`.
     static func authorize(_ principal: Principal?, _ action: Action) throws -> Principal {
         guard let principal else { throw APIError.unauthorized }
-        guard AccessPolicy.permits(principal, action) else { throw APIError.forbidden }
+        guard AccessPolicy.allows(principal.role, action) else { throw APIError.forbidden }
         return principal
     }
 

@@ -21,7 +21,7 @@ public struct ProvisioningDesk: Sendable {
     var clock: ServerClock { ledger.clock }
 
     func require(_ p: Principal, _ action: Action) throws {
-        guard AccessPolicy.permits(p, action) else {
+        guard AccessPolicy.allows(p.role, action) else {
             throw DomainError.forbidden("\(p.role.rawValue) may not \(action.rawValue)")
         }
     }
