@@ -31,6 +31,15 @@ public enum Action: String, CaseIterable, Sendable {
     case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
     case edgeLink
+    // recipient directory (API and CLI)
+    /// Read recipients (decrypted) and search them by email, external id or apartment.
+    case readRecipient
+    case createRecipient
+    case updateRecipient
+    /// Deactivate a recipient, or make a deactivated one active again.
+    case deactivateRecipient
+    /// Create, update and deactivate recipients in bulk from a CSV file.
+    case importRecipients
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -95,6 +104,11 @@ public enum AccessPolicy {
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
+        .readRecipient: [.admin: .sites, .superAdmin: .organization],
+        .createRecipient: [.admin: .sites, .superAdmin: .organization],
+        .updateRecipient: [.admin: .sites, .superAdmin: .organization],
+        .deactivateRecipient: [.admin: .sites, .superAdmin: .organization],
+        .importRecipients: [.admin: .sites, .superAdmin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.
