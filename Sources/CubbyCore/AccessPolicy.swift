@@ -54,6 +54,15 @@ public enum Action: String, CaseIterable, Sendable {
     case updateCarrier
     /// Deactivate a carrier: its courier and carrier credentials are revoked (organization-wide power).
     case deactivateCarrier
+    // recipient directory (API and CLI)
+    /// Read recipients (decrypted) and search them by email, external id or apartment.
+    case readRecipient
+    case createRecipient
+    case updateRecipient
+    /// Deactivate a recipient, or make a deactivated one active again.
+    case deactivateRecipient
+    /// Create, update and deactivate recipients in bulk from a CSV file.
+    case importRecipients
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -130,6 +139,11 @@ public enum AccessPolicy {
         .readCarrier: [.admin: .sites, .superAdmin: .organization],
         .updateCarrier: [.superAdmin: .organization],
         .deactivateCarrier: [.superAdmin: .organization],
+        .readRecipient: [.admin: .sites, .superAdmin: .organization],
+        .createRecipient: [.admin: .sites, .superAdmin: .organization],
+        .updateRecipient: [.admin: .sites, .superAdmin: .organization],
+        .deactivateRecipient: [.admin: .sites, .superAdmin: .organization],
+        .importRecipients: [.admin: .sites, .superAdmin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

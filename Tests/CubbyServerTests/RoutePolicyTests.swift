@@ -20,6 +20,7 @@ struct RoutePolicyTests {
             .replacingOccurrences(of: ":compartmentId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":siteId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":carrierId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":recipientId", with: UUID().uuidString.lowercased())
     }
 
     @Test(arguments: Backend.available)

@@ -31,6 +31,8 @@ public struct CubbyServerParts: Sendable {
     public let hub: EdgeHub
     /// Sites, locker units, compartments and carriers: created, changed and retired.
     public var provisioning: ProvisioningDesk { ProvisioningDesk(ledger: desk.ledger, hub: hub, logger: desk.logger) }
+    /// The recipient directory.
+    public var recipients: RecipientDesk { RecipientDesk(ledger: desk.ledger, keys: keys) }
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
@@ -115,6 +117,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
     ProvisioningRoutes(desk: parts.provisioning, parcels: parts.desk).register(on: &routes)
+    RecipientRoutes(desk: parts.recipients).register(on: &routes)
     return (router, routes.entries)
 }
 
