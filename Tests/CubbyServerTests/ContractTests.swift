@@ -379,19 +379,17 @@ extension ContractTests {
                 table[String(cells[0].dropFirst().dropLast())] = status
             }
         }
-        let errors: [any Error] =
-            [
-                DomainError.notFound("x"), DomainError.unitFull, DomainError.unitLockedDown,
-                DomainError.invalidState("x"),
-                DomainError.duplicateParcel, DomainError.invalidCode,
-                DomainError.lockedOut(retryAfterSeconds: 1, reason: .lockout),
-                DomainError.lockedOut(retryAfterSeconds: 1, reason: .suspended), DomainError.invalidRequest("x"),
-                DomainError.forbidden("x"), APIError.unauthorized, APIError.forbidden, APIError.invalidJSON("x"),
-                APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
-                APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
-                HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
-            ] + ProvisioningError.allCases
-        var mapped: [(String, Int)] = errors.map {
+        let errors: [any Error] = [
+            DomainError.notFound("x"), DomainError.unitFull, DomainError.unitLockedDown, DomainError.invalidState("x"),
+            DomainError.duplicateParcel, DomainError.invalidCode,
+            DomainError.lockedOut(retryAfterSeconds: 1, reason: .lockout),
+            DomainError.lockedOut(retryAfterSeconds: 1, reason: .suspended), DomainError.invalidRequest("x"),
+            DomainError.forbidden("x"), APIError.unauthorized, APIError.forbidden, APIError.invalidJSON("x"),
+            APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
+            APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
+            HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
+        ]
+        var mapped: [(String, Int)] = (errors + ProvisioningError.allCases).map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)
             return (code, Int(status.code))
         }
