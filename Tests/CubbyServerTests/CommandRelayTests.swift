@@ -41,6 +41,7 @@ struct CommandRelayTests {
 
             let compartment = try await second.edges.state(unitId: world.unit).compartments[0]
             unit.bus.clearRecords()
+            world.catchUpWithWallClock()
             try await second.edges.openDoorFromConsole(
                 unitId: world.unit, compartmentId: compartment.id, reason: .removal)
             try await eventually("the door opens") { !unit.bus.unlocks.isEmpty }

@@ -83,9 +83,14 @@ struct ContractTests {
         }
         try await TestWorld.with(.sqlite) { w in
             let (router, entries) = try buildRoutes(parts: w.parts, settings: w.settings, logger: TestWorld.logger)
+            // The demo's admin key has no sites: it holds the organization's reach, as a super-administrator.
+            let org = try #require(OrganizationID(uuidString: w.manifest.organizationId))
+            let (_, siteAdminKey) = try await w.parts.staff.issueCredential(
+                Principal(role: .superAdmin, credentialId: .make(), organizationId: org), actor: .console,
+                .init(kind: .admin, label: "site script", days: 30, sites: [w.manifest.siteId]))
             let bearer: [Principal.Role: String] = [
                 .courier: w.manifest.courierToken, .carrier: w.manifest.carrierToken, .device: w.device,
-                .admin: w.manifest.adminToken, .auditor: w.manifest.auditorToken,
+                .admin: siteAdminKey, .superAdmin: w.manifest.adminToken, .auditor: w.manifest.auditorToken,
             ]
             let app = Application(router: router, logger: TestWorld.logger)
             try await app.test(.router) { client in

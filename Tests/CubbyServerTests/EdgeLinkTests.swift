@@ -127,6 +127,16 @@ final class TestUnit: Sendable {
     }
 }
 
+extension TestWorld {
+    /// Moves the test clock up to the wall clock. A unit's controller judges a door command's expiry by its own clock,
+    /// so a command stamped by a test clock left behind while a loaded machine set the test up (a minute and more)
+    /// would reach the unit already expired.
+    func catchUpWithWallClock() {
+        let behind = Date().timeIntervalSince(clock.now)
+        if behind > 0 { clock.advance(behind) }
+    }
+}
+
 /// Waits until `condition` holds (or fails the test after `seconds`).
 ///
 /// The limit is generous on purpose: the whole suite runs its tests side by side on the machine's few
@@ -273,6 +283,7 @@ struct EdgeLinkTests {
     static func deposit(_ world: TestWorld, _ unit: TestUnit, tracking: String) async throws -> (
         pin: String, parcel: String
     ) {
+        world.catchUpWithWallClock()
         let r = try await world.test { client in
             try await client.call(
                 .post, "/api/v1/units/\(world.unit)/dropoffs", token: world.manifest.courierToken,
@@ -373,6 +384,7 @@ struct EdgeLinkTests {
             let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }.map(\.kind)
             #expect(alerts.contains("tamper"))
             // An open command during lockdown is refused and logged.
+            world.catchUpWithWallClock()
             try await world.parts.edges.openDoorFromConsole(
                 unitId: world.unit,
                 compartmentId: try await world.parts.edges.state(unitId: world.unit).compartments[0].id,
@@ -410,6 +422,7 @@ struct EdgeLinkTests {
             let state = try await world.parts.edges.state(unitId: world.unit)
             let onBoard1 = try #require(state.compartments.first { $0.board == 1 })
             unit.bus.setUnresponsive(board: 1)
+            world.catchUpWithWallClock()
             try await world.parts.edges.openDoorFromConsole(
                 unitId: world.unit, compartmentId: onBoard1.id, reason: .removal)
             try await eventually("the compartment is out of service") {
@@ -424,6 +437,7 @@ struct EdgeLinkTests {
             }
             // Other boards still work.
             let onBoard0 = try #require(state.compartments.first { $0.board == 0 })
+            world.catchUpWithWallClock()
             try await world.parts.edges.openDoorFromConsole(
                 unitId: world.unit, compartmentId: onBoard0.id, reason: .removal)
             try await eventually("board 0 unlocks") { unit.bus.unlocks.contains { $0.address.board == 0 } }

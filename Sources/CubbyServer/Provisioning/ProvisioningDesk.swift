@@ -418,7 +418,8 @@ public struct ProvisioningDesk: Sendable {
         return try await store.read { s in
             var out: [CarrierView] = []
             for c in try await s.carriers(organization: p.organizationId.idString) {
-                if let view = try? await carrierInScope(s, c.id, p, lock: false) { out.append(view) }
+                // Carriers serving none of the caller's sites are left out; any other error fails the read.
+                do { out.append(try await carrierInScope(s, c.id, p, lock: false)) } catch DomainError.notFound {}
             }
             return out
         }
