@@ -52,7 +52,7 @@ stop
 
 start
 [[ "$(jq -r .organizationId "$M")" == "$org" ]] || fail "the second start wrote a new manifest"
-count=$(curl -s "$S/api/v1/audit/events?limit=1000" -H "Authorization: Bearer $(jq -r .adminToken "$M")" | jq '[.events[] | select(.type == "organization.seeded")] | length')
+count=$(curl -s "$S/api/v1/audit/events?limit=1000" -H "Authorization: Bearer $(jq -r .adminToken "$M")" | jq '[.events[] | select(.type == "organization.created")] | length')
 [[ "$count" == 1 ]] || fail "seeded $count times"
 stop
 echo "demo-smoke: ok (seed, drop-off, deposit, PIN pickup, restart reuses the data)"

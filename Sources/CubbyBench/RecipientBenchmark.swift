@@ -113,7 +113,7 @@ public struct RecipientBenchmark: Sendable {
             database: workspace.location, host: "127.0.0.1", port: port, keysPath: workspace.dir + "/keys.json",
             simulateUnits: false)
         let parts = try await buildParts(settings: settings, link: DetachedUnitLink(), logger: logger)
-        let manifest = try await DemoSeed(store: parts.store, keys: parts.keys).seed(
+        let manifest = try await DemoSeed(parts: parts).seed(
             server: "bench", unitCount: 1, recipients: 0)
         let router = try buildRouter(parts: parts, settings: settings, logger: logger)
         let app = Application(

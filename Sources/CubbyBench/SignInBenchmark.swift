@@ -63,7 +63,7 @@ public struct SignInBenchmark: Sendable {
         progress(
             "cubby bench signin: \(database), PBKDF2-HMAC-SHA256 \(staff.hasher.iterations) iterations, \(attempts) attempts per kind"
         )
-        let manifest = try await DemoSeed(store: parts.store, keys: parts.keys).seed(server: "bench")
+        let manifest = try await DemoSeed(parts: parts).seed(server: "bench")
         let password = "violet tram under lantern"
         let (account, link) = try await staff.createAccount(
             organization: manifest.organizationId, email: "bench@example.org", role: .superAdmin, sites: nil,

@@ -30,7 +30,7 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case logHeartbeat = "log.heartbeat"
     /// An organization was created with its first super-administrator (`cubby setup`, `cubby organization create`).
     case organizationCreated = "organization.created"
-    /// The demo seeder created an organization with its site, units and credentials.
+    /// The demo seeder of earlier versions created an organization with its site, units and credentials.
     case organizationSeeded = "organization.seeded"
     /// A carrier or courier announced a parcel that is on its way.
     case parcelAnnounced = "parcel.announced"

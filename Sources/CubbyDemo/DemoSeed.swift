@@ -28,16 +28,13 @@ public struct DemoManifest: Codable, Sendable {
     public var recipients: [Recipient]
 }
 
-/// Seeds an organization: the demo's, and the fixtures of tests and benchmarks.
+/// Seeds an organization — the demo's, and the fixtures of tests and benchmarks — through the same provisioning
+/// code as `cubby setup` and the API: every row validated, every change audited, as the console would make it.
 public struct DemoSeed: Sendable {
-    let store: any SQLStore
-    let keys: LockerKeys
-    let now: Date
+    let parts: CubbyServerParts
 
-    public init(store: any SQLStore, keys: LockerKeys, now: Date = Date()) {
-        self.store = store
-        self.keys = keys
-        self.now = now
+    public init(parts: CubbyServerParts) {
+        self.parts = parts
     }
 
     /// The demo layout of one unit: 24 compartments, mixed sizes, the lower ones accessible.
@@ -46,96 +43,82 @@ public struct DemoSeed: Sendable {
         + Array(repeating: (.large, false), count: 4) + Array(repeating: (.extraLarge, false), count: 2)
         + [(.small, true), (.medium, true), (.large, true), (.extraLarge, true)]
 
+    /// Compartments per column of a seeded unit.
+    static let columnHeight = 6
+
+    /// Who seeds: the demo, at the console.
+    static let actor = Actor(kind: .system, id: nil, role: "demo")
+
+    /// A unit's layout: `layout` in columns of `columnHeight`, labelled with the unit's letter and a number (A01 …).
+    static func unitLayout(_ layout: [(SizeClass, Bool)], letter: Character) -> UnitLayout {
+        let slots = layout.enumerated().map { (i, entry) in
+            let inner = entry.0.typicalInnerDimensions
+            return UnitLayout.Slot(
+                size: entry.0.rawValue, widthMm: inner.width, heightMm: inner.height, depthMm: inner.depth,
+                accessible: entry.1, label: "\(letter)\(String(format: "%02d", i + 1))")
+        }
+        let columns = stride(from: 0, to: slots.count, by: columnHeight).map {
+            UnitLayout.Column(compartments: Array(slots[$0..<min($0 + columnHeight, slots.count)]))
+        }
+        return UnitLayout(name: nil, columns: columns)
+    }
+
     /// Creates a whole organization and returns its manifest (credentials appear only here).
     public func seed(
         server: String, unitCount: Int = 2, layout: [(SizeClass, Bool)] = DemoSeed.demoLayout, recipients: Int = 3,
-        organizationName: String = "Demo Property Group", siteName: String = "Riverside Apartments"
+        organizationName: String = "Demo Property Group", siteName: String = "Riverside Apartments",
+        superAdminEmail: String = "admin@example.org"
     ) async throws -> DemoManifest {
-        let at = now.millisecondsSince1970
-        let org = EntityID.make()
-        let site = EntityID.make()
-        let carrier = EntityID.make()
-        let courier = EntityID.make()
-        let courierToken = SecretGenerator.credential(prefix: "cby_courier_")
-        let carrierToken = SecretGenerator.credential(prefix: "cby_carrier_")
-        let adminToken = SecretGenerator.credential(prefix: "cby_admin_")
-        let auditorToken = SecretGenerator.credential(prefix: "cby_auditor_")
+        let actor = Self.actor
+        let organization = try await parts.staff.createOrganization(
+            name: organizationName, adminEmail: superAdminEmail, actor: actor, firstOnly: false)
+        guard let orgId = OrganizationID(uuidString: organization.id) else {
+            throw DomainError.invalidRequest("organization id \(organization.id)")
+        }
+        var console = Principal(role: .superAdmin, credentialId: .make(), organizationId: orgId)
+        let site = try await parts.provisioning.createSite(
+            console, actor: actor,
+            .init(
+                name: siteName, address: "1 River Road, Springfield", timeZone: "America/New_York",
+                languages: ["en", "es"]))
+        if let id = SiteID(uuidString: site.id) { console.siteIds = [id] }
+        let carrier = try await parts.provisioning.createCarrier(
+            console, actor: actor, name: "Demo Express", siteIds: [site.id])
+        func issue(_ kind: Principal.Role, _ label: String, carrier: String? = nil, unit: String? = nil) async throws
+            -> String
+        {
+            try await parts.staff.issueCredential(
+                console, actor: actor,
+                .init(kind: kind, label: label, days: StaffDesk.maxCredentialDays, carrierId: carrier, unitId: unit)
+            ).1
+        }
         var units: [DemoManifest.Unit] = []
+        for n in 0..<unitCount {
+            let letter = Character(UnicodeScalar(65 + n)!)
+            let built = try await parts.provisioning.createUnit(
+                console, actor: actor, siteId: site.id, layout: Self.unitLayout(layout, letter: letter),
+                name: "Lobby \(letter)")
+            let token = try await issue(.device, "device of unit \(n + 1)", unit: built.unit.id)
+            units.append(.init(id: built.unit.id, name: built.unit.name, deviceToken: token))
+        }
+        let courierToken = try await issue(.courier, "Demo courier", carrier: carrier.carrier.id)
+        let carrierToken = try await issue(.carrier, "demo carrier integration", carrier: carrier.carrier.id)
+        let adminToken = try await issue(.admin, "demo administrator")
+        let auditorToken = try await issue(.auditor, "demo auditor")
         var people: [DemoManifest.Recipient] = []
-        let unitIds = (0..<unitCount).map { _ in EntityID.make() }
-        let unitTokens = unitIds.map { _ in SecretGenerator.credential(prefix: "cby_device_") }
-        let recipientIds = (0..<recipients).map { _ in EntityID.make() }
-        let sealedContacts = try recipientIds.enumerated().map { (i, id) -> (Data, Data) in
-            let key = try keys.envelope.newWrappedDataKey(subject: id)
-            let contact = try JSONEncoder().encode([
-                "name": "Resident \(i + 1)", "email": "resident\(i + 1)@example.org",
-            ])
-            return (key, try keys.envelope.seal(contact, wrappedKey: key, subject: id, field: "contact"))
+        for i in 0..<recipients {
+            let accessible = i == recipients - 1
+            let r = try await parts.recipients.create(
+                console,
+                RecipientDraft(
+                    siteId: site.id, name: "Resident \(i + 1)", email: "resident\(i + 1)@example.org",
+                    apartment: "\(100 + i + 1)", needsAccessible: accessible),
+                actor: actor)
+            people.append(.init(id: r.id, needsAccessible: accessible))
         }
-        try await store.write { s in
-            try await s.insertOrganization(id: org, name: organizationName, at: at)
-            try await s.insertSite(SiteRecord(id: site, organizationId: org, name: siteName, createdAt: at))
-            for (n, unitId) in unitIds.enumerated() {
-                try await s.insertUnit(
-                    UnitRecord(
-                        id: unitId, organizationId: org, siteId: site,
-                        name: "Lobby \(Character(UnicodeScalar(65 + n)!))", createdAt: at))
-                for (i, (size, accessible)) in layout.enumerated() {
-                    let label = "\(Character(UnicodeScalar(65 + n)!))\(String(format: "%02d", i + 1))"
-                    try await s.insertCompartment(
-                        CompartmentRecord(
-                            id: EntityID.make(), unitId: unitId, label: label, size: size,
-                            inner: size.typicalInnerDimensions, accessible: accessible))
-                }
-                try await s.insertCredential(
-                    CredentialRecord(
-                        id: EntityID.make(), kind: "device", tokenHash: keys.credentialHash(unitTokens[n]),
-                        organizationId: org,
-                        unitId: unitId, label: "device of unit \(n + 1)", createdAt: at))
-            }
-            try await s.insertCarrier(
-                CarrierRecord(id: carrier, organizationId: org, name: "Demo Express", createdAt: at))
-            try await s.linkCarrier(carrier, site: site)
-            try await s.insertCourier(id: courier, carrier: carrier, name: "Demo courier", at: at)
-            try await s.insertCredential(
-                CredentialRecord(
-                    id: EntityID.make(), kind: "courier", tokenHash: keys.credentialHash(courierToken),
-                    organizationId: org,
-                    carrierId: carrier, courierId: courier, label: "demo courier", createdAt: at))
-            try await s.insertCredential(
-                CredentialRecord(
-                    id: EntityID.make(), kind: "carrier", tokenHash: keys.credentialHash(carrierToken),
-                    organizationId: org,
-                    carrierId: carrier, label: "demo carrier integration", createdAt: at))
-            try await s.insertCredential(
-                CredentialRecord(
-                    id: EntityID.make(), kind: "admin", tokenHash: keys.credentialHash(adminToken), organizationId: org,
-                    label: "demo administrator", createdAt: at))
-            try await s.insertCredential(
-                CredentialRecord(
-                    id: EntityID.make(), kind: "auditor", tokenHash: keys.credentialHash(auditorToken),
-                    organizationId: org,
-                    label: "demo auditor", createdAt: at))
-            for (i, id) in recipientIds.enumerated() {
-                try await s.insertRecipient(
-                    RecipientRecord(
-                        id: id, organizationId: org, siteId: site, needsAccessible: i == recipients - 1,
-                        dataKey: sealedContacts[i].0, contact: sealedContacts[i].1, createdAt: at,
-                        emailHash: ResidentDesk.emailHash(keys, "resident\(i + 1)@example.org")))
-            }
-            try await s.appendAudit(
-                AuditRecord(
-                    occurredAt: now, event: .organizationSeeded, actor: .system, organizationId: UUID(uuidString: org),
-                    siteId: UUID(uuidString: site),
-                    detail: ["units": String(unitCount), "compartmentsPerUnit": String(layout.count)]))
-        }
-        for (n, id) in unitIds.enumerated() {
-            units.append(.init(id: id, name: "Lobby \(Character(UnicodeScalar(65 + n)!))", deviceToken: unitTokens[n]))
-        }
-        for (i, id) in recipientIds.enumerated() { people.append(.init(id: id, needsAccessible: i == recipients - 1)) }
         return DemoManifest(
-            server: server, organizationId: org, siteId: site, carrierId: carrier, units: units,
-            courierToken: courierToken,
-            carrierToken: carrierToken, adminToken: adminToken, auditorToken: auditorToken, recipients: people)
+            server: server, organizationId: organization.id, siteId: site.id, carrierId: carrier.carrier.id,
+            units: units, courierToken: courierToken, carrierToken: carrierToken, adminToken: adminToken,
+            auditorToken: auditorToken, recipients: people)
     }
 }

@@ -100,7 +100,7 @@ public struct DemoServer: Sendable {
             }
             say("Reusing the demo data in \(settings.database) (manifest: \(manifest)).")
         } else {
-            let m = try await DemoSeed(store: parts.store, keys: parts.keys).seed(server: server)
+            let m = try await DemoSeed(parts: parts).seed(server: server)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(m)

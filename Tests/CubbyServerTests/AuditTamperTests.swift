@@ -13,10 +13,13 @@ struct AuditTamperTests {
         var testDescription: String { rawValue }
     }
 
-    /// A log of 40 events in 3 checkpoints, then the edit, then the verifier's report.
-    func tampered(_ tamper: Tamper?) async throws -> AuditVerifier.Report {
+    /// The organization's provisioning, then 39 events in 3 checkpoints, then the edit, then the verifier's report
+    /// and the index of the 7th of the 39 (the one edited).
+    func tampered(_ tamper: Tamper?) async throws -> (report: AuditVerifier.Report, target: Int64, seeded: Int64) {
         try await TestWorld.with(.sqlite) { w in
             let log = w.parts.auditLog
+            let seeded = Int64(w.seededEvents)
+            let target = seeded + 6
             for round in 0..<3 {
                 for i in 0..<13 {
                     try await w.parts.store.write { s in
@@ -30,9 +33,9 @@ struct AuditTamperTests {
             let seqOfLeaf = { (i: Int64) async throws -> Int64 in
                 try await w.parts.store.read { s in try await s.leavesWithEvents(from: i, limit: 1).first!.eventSeq }
             }
-            let s7 = try await seqOfLeaf(7)
-            let s8 = try await seqOfLeaf(8)
-            let s39 = try await seqOfLeaf(39)
+            let s7 = try await seqOfLeaf(target)
+            let s8 = try await seqOfLeaf(target + 1)
+            let s39 = try await seqOfLeaf(seeded + 38)
             let store = w.parts.store
             // Editing the file directly: the triggers go first.
             let drop = [
@@ -72,57 +75,59 @@ struct AuditTamperTests {
                     )
                 }
                 let canonical = try await store.read { s in
-                    try await s.leavesWithEvents(from: 7, limit: 1).first!.canonical!
+                    try await s.leavesWithEvents(from: target, limit: 1).first!.canonical!
                 }
                 let hex = Data(AuditCanonicalEncoding.leafHash([UInt8](canonical))).map { String(format: "%02x", $0) }
                     .joined()
                 try await store.write { s in
                     try await s.execute("UPDATE audit_events SET leaf_hash = X'\(hex)' WHERE seq = \(s7)")
-                    try await s.execute("UPDATE audit_leaves SET leaf_hash = X'\(hex)' WHERE leaf_index = 7")
+                    try await s.execute("UPDATE audit_leaves SET leaf_hash = X'\(hex)' WHERE leaf_index = \(target)")
                 }
             case .forgeCheckpoint:
-                // The middle checkpoint (27 leaves: the seeding event and 2 × 13) claims 28 leaves instead.
+                // The middle checkpoint (the provisioning's events and 2 × 13) claims one leaf more.
+                let middle = seeded + 26
                 try await store.write { s in
                     try await s.execute(
-                        "UPDATE checkpoints SET note = REPLACE(note, char(10) || '27' || char(10), char(10) || '28' || char(10)) WHERE size = 27"
+                        "UPDATE checkpoints SET note = REPLACE(note, char(10) || '\(middle)' || char(10), char(10) || '\(middle + 1)' || char(10)) WHERE size = \(middle)"
                     )
                 }
                 let notes = try await store.read { s in try await s.allCheckpoints().map(\.note) }
-                try #require(notes.contains { $0.contains("\n28\n") }, "the forgery took place")
+                try #require(notes.contains { $0.contains("\n\(middle + 1)\n") }, "the forgery took place")
             case .truncateTail:
                 try await store.write { s in
-                    try await s.execute("DELETE FROM audit_leaves WHERE leaf_index = 39")
+                    try await s.execute("DELETE FROM audit_leaves WHERE leaf_index = \(seeded + 38)")
                     try await s.execute("DELETE FROM audit_events WHERE seq = \(s39)")
                 }
             }
-            return try await AuditVerifier(store: store, verifier: log.signer.verifier, origin: log.origin).run()
+            let report = try await AuditVerifier(store: store, verifier: log.signer.verifier, origin: log.origin).run()
+            return (report, target, seeded)
         }
     }
 
     @Test("an untouched log verifies")
     func intact() async throws {
-        let report = try await tampered(nil)
+        let (report, _, seeded) = try await tampered(nil)
         #expect(report.ok, "\(String(describing: report.problem))")
-        #expect(report.leaves == 40)
+        #expect(report.leaves == seeded + 39)
         #expect(report.checkpoints == 3)
     }
 
     @Test("each kind of tampering is found, with the first bad index", arguments: Tamper.allCases)
     func found(_ tamper: Tamper) async throws {
-        let report = try await tampered(tamper)
+        let (report, target, seeded) = try await tampered(tamper)
         let problem = try #require(report.problem, "tampering went unnoticed")
         switch tamper {
         case .alterEvent, .deleteEvent, .reorderEvents:
-            #expect(problem.index == 7, "\(problem)")
+            #expect(problem.index == target, "\(problem)")
         case .rewriteLeafConsistently:
-            #expect(problem.index != nil && problem.index! <= 7, "\(problem)")
+            #expect(problem.index != nil && problem.index! <= target, "\(problem)")
             #expect(problem.message.contains("checkpoint"))
         case .insertEvent:
             #expect(problem.message.contains("inserted"), "\(problem)")
         case .forgeCheckpoint:
             #expect(problem.message.contains("checkpoint"), "\(problem)")
         case .truncateTail:
-            #expect(problem.index == 39, "\(problem)")
+            #expect(problem.index == seeded + 38, "\(problem)")
         }
     }
 }

@@ -162,8 +162,8 @@ struct BadInputTests {
     func outsideScope(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             // A second organization with its own unit: invisible to the first organization's courier.
-            let other = try await DemoSeed(store: w.parts.store, keys: w.parts.keys, now: w.clock.now).seed(
-                server: "x", unitCount: 1)
+            let other = try await DemoSeed(parts: w.parts).seed(
+                server: "x", unitCount: 1, superAdminEmail: "admin@other.example")
             try await w.test { c in
                 let r = try await c.call(
                     .post, "/api/v1/units/\(other.units[0].id)/dropoffs", token: w.manifest.courierToken,

@@ -131,7 +131,7 @@ struct ContractTests {
                 #expect(page.status == 200)
                 #expect(page.body["next"] is NSNull)
                 let events = page.body["events"] as? [[String: Any]] ?? []
-                let seeded = try #require(events.first { $0.str("type") == "organization.seeded" })
+                let seeded = try #require(events.first { $0.str("type") == "organization.created" })
                 #expect(seeded["unitId"] is NSNull)
                 #expect(seeded["compartmentId"] is NSNull)
                 #expect(seeded["parcelId"] is NSNull)

@@ -80,7 +80,7 @@ struct ProvisioningCommandLineTests {
         let events = try await store.read { s in try await s.auditEvents(from: 0, limit: 10_000) }
         await store.close()
         for type in ["site.created", "unit.created", "carrier.created", "carrier.deactivated", "unit.decommissioned"] {
-            let event = events.first { $0.type == type }
+            let event = events.last { $0.type == type }
             #expect(event?.actorRole == "console", "\(type)")
         }
     }

@@ -31,8 +31,9 @@ extension TestWorld {
 
     /// A second organization in the same database, with its own site, units, credentials and residents.
     func otherOrganization() async throws -> DemoManifest {
-        try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(
-            server: "http://test", unitCount: 1, organizationName: "Other Group", siteName: "Elsewhere")
+        try await DemoSeed(parts: parts).seed(
+            server: "http://test", unitCount: 1, organizationName: "Other Group", siteName: "Elsewhere",
+            superAdminEmail: "admin@other.example")
     }
 }
 

@@ -40,6 +40,8 @@ struct TestWorld: Sendable {
     let manifest: DemoManifest
     let clock: ManualClock
     let notifyFile: String
+    /// How many audit events the seeding wrote (the organization's provisioning), all before any test's own.
+    let seededEvents: Int
 
     static let logger: Logger = {
         var l = Logger(label: "cubby-test")
@@ -70,11 +72,12 @@ struct TestWorld: Sendable {
         let parts = try await buildParts(
             settings: settings, clock: clock.serverClock, policy: policy, passwordHasher: .forTesting(iterations: 1000),
             logger: logger)
-        let manifest = try await DemoSeed(store: parts.store, keys: parts.keys, now: clock.now).seed(
+        let manifest = try await DemoSeed(parts: parts).seed(
             server: "http://test", layout: layout)
+        let seeded = try await parts.store.read { s in try await s.auditCount() }
         return TestWorld(
             backend: backend, dir: dir, settings: settings, parts: parts, manifest: manifest, clock: clock,
-            notifyFile: notifyFile)
+            notifyFile: notifyFile, seededEvents: seeded)
     }
 
     func close() async {
