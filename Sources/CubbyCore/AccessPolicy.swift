@@ -31,6 +31,13 @@ public enum Action: String, CaseIterable, Sendable {
     case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
     case edgeLink
+    // SCIM 2.0 provisioning of recipients (an identity provider's scim credential)
+    /// Read the SCIM service provider's configuration, resource types and schemas.
+    case scimDiscovery
+    /// List, find and read recipients as SCIM Users.
+    case scimReadUsers
+    /// Create, replace, change and deactivate recipients as SCIM Users.
+    case scimWriteUsers
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -95,6 +102,9 @@ public enum AccessPolicy {
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
+        .scimDiscovery: [.scim: .sites],
+        .scimReadUsers: [.scim: .sites],
+        .scimWriteUsers: [.scim: .sites],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

@@ -150,7 +150,7 @@ struct CredentialCommand: AsyncParsableCommand {
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a credential; its secret is printed once.")
         @OptionGroup var options: ServerOptions
-        @Option(help: "courier, carrier, device or auditor.")
+        @Option(help: "courier, carrier, device, auditor or scim.")
         var kind: String
         @Option(help: "A label people recognise.")
         var label: String
@@ -160,14 +160,16 @@ struct CredentialCommand: AsyncParsableCommand {
         var carrier: String?
         @Option(help: "Unit id (device kind).")
         var unit: String?
-        @Option(help: "Comma-separated site ids (auditor kind; default the whole organization).")
+        @Option(
+            help: "Comma-separated site ids (auditor kind; default the whole organization). The scim kind: exactly one site."
+        )
         var sites: String?
         @Option(help: "Organization id (default: the only one).")
         var organization: String?
 
         func run() async throws {
             guard let k = Principal.Role(rawValue: kind), StaffDesk.credentialKinds.contains(k) else {
-                throw ValidationError("--kind must be courier, carrier, device or auditor")
+                throw ValidationError("--kind must be courier, carrier, device, auditor or scim")
             }
             try await withParts(options) { parts, _ in
                 let org = try await resolveOrganization(organization, parts)

@@ -112,6 +112,11 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     EdgeRoutes(edges: parts.edges).register(on: &routes)
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
+    SCIMRoutes(
+        users: SCIMUsers(
+            desk: parts.recipients, base: settings.linkBase + SCIMRoutes.prefix,
+            documentation: settings.linkBase + "/api/v1/openapi.yaml")
+    ).register(on: &routes)
     return (router, routes.entries)
 }
 

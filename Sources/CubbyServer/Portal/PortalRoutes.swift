@@ -381,7 +381,7 @@ struct PortalRoutes {
         let s = try session(call)
         guard let kind = Principal.Role(rawValue: call.form.first("kind")), StaffDesk.credentialKinds.contains(kind)
         else {
-            throw StaffError.invalidInput("The kind must be courier, carrier, device or auditor.")
+            throw StaffError.invalidInput("The kind must be courier, carrier, device, auditor or scim.")
         }
         guard let days = Int(call.form.first("days")) else {
             throw StaffError.invalidInput("Valid for must be a number of days.")

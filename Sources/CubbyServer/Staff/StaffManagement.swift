@@ -121,7 +121,7 @@ extension StaffDesk {
     // MARK: API credentials
 
     /// Kinds of API credential the portal and the CLI issue.
-    public static let credentialKinds: [Principal.Role] = [.courier, .carrier, .device, .auditor]
+    public static let credentialKinds: [Principal.Role] = [.courier, .carrier, .device, .auditor, .scim]
 
     /// Whether a credential lies within the caller's reach: a super-admin reaches its organization; an
     /// admin reaches devices of its units, carriers serving only its sites, and keys limited to its sites.
@@ -200,7 +200,7 @@ extension StaffDesk {
         CredentialRecord, String
     ) {
         guard Self.credentialKinds.contains(request.kind) else {
-            throw StaffError.invalidInput("The kind must be courier, carrier, device or auditor.")
+            throw StaffError.invalidInput("The kind must be courier, carrier, device, auditor or scim.")
         }
         let label = request.label.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...80).contains(label.count),
@@ -236,6 +236,15 @@ extension StaffDesk {
                     unit.organizationId == org
                 else { throw DomainError.notFound("unit not found") }
                 c.unitId = unit.id
+            case .scim:
+                // A SCIM client provisions the recipients of one site: the site new users are created in.
+                guard let sites = try Self.validSites(request.sites), sites.count == 1 else {
+                    throw StaffError.invalidInput("A scim credential needs exactly one site.")
+                }
+                guard try await s.sites(organization: org).contains(sites[0]) else {
+                    throw DomainError.notFound("site not found")
+                }
+                c.siteIds = sites[0]
             default:
                 let sites = try Self.validSites(request.sites)
                 if let sites {
@@ -248,7 +257,7 @@ extension StaffDesk {
             guard try await reaches(s, p, c) else {
                 // The target exists but lies beyond the caller's sites: it is reported as not found.
                 throw DomainError.notFound(
-                    "\(request.kind == .device ? "unit" : request.kind == .auditor ? "site" : "carrier") not found")
+                    "\(request.kind == .device ? "unit" : [.auditor, .scim].contains(request.kind) ? "site" : "carrier") not found")
             }
             try await s.insertCredential(c)
             try await s.appendAudit(
