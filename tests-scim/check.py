@@ -4,8 +4,9 @@ Usage: python check.py BASE_URL TOKEN   (BASE_URL like http://127.0.0.1:18300/sc
 
 The tester fills attributes with random strings. Cubby's userName is the recipient's email address and its
 phone numbers are E.164 (RFC 7643 §4.1.2: phone values SHOULD be RFC 3966, with the country code), so the
-generated userName becomes an address and a bare ten-digit phone number gets a country code. Every check runs
-unchanged; only the values it sends are of those forms.
+generated userName becomes an address and a bare ten-digit phone number gets a country code. `active` false
+deactivates a recipient, after which Cubby answers 404 for it (as after DELETE); the tester reads back every resource
+it writes, so it sends `active` true. Every check runs unchanged; only the values it sends are of those forms.
 """
 
 import random
@@ -30,6 +31,8 @@ def generate_random_value(context, path, mutability=None, required=None):
     name = str(path).rsplit(":", 1)[-1]
     if name == "userName":
         return f"{uuid.uuid4().hex}@example.org"
+    if name == "active":
+        return True
     if isinstance(value, str) and len(value) == 10 and value.isdigit():
         return "+1555" + value[-7:]
     if isinstance(value, list) and value and isinstance(value[0], str) and len(value[0]) == 10 and value[0].isdigit():

@@ -161,7 +161,8 @@ struct CredentialCommand: AsyncParsableCommand {
         @Option(help: "Unit id (device kind).")
         var unit: String?
         @Option(
-            help: "Comma-separated site ids (auditor kind; default the whole organization). The scim kind: exactly one site."
+            help:
+                "Comma-separated site ids (auditor kind; default the whole organization). The scim kind: exactly one site."
         )
         var sites: String?
         @Option(help: "Organization id (default: the only one).")

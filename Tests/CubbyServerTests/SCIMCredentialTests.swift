@@ -1,4 +1,5 @@
 import CubbyCore
+import CubbyDemo
 import CubbyStore
 import Foundation
 import Testing
@@ -44,15 +45,18 @@ struct SCIMCredentialTests {
             #expect(read.sorted { $0.id < $1.id } == rows.sorted { $0.id < $1.id })
 
             // The new kind is accepted; an unknown kind and a repeated token hash are still refused.
-            var scim = CredentialRecord(
+            let scim = CredentialRecord(
                 id: UUID().uuidString.lowercased(), kind: "scim", tokenHash: Data(repeating: 0xEE, count: 32),
                 organizationId: org, siteIds: site, label: "Okta", createdAt: 1)
             try await store.write { s in try await s.insertCredential(scim) }
-            scim.id = UUID().uuidString.lowercased()
-            scim.tokenHash = Data(repeating: 0xEF, count: 32)
-            scim.kind = "bogus"
-            let bogus = scim
-            await #expect(throws: (any Error).self) { try await store.write { s in try await s.insertCredential(bogus) } }
+            var bogus = scim
+            bogus.id = UUID().uuidString.lowercased()
+            bogus.tokenHash = Data(repeating: 0xEF, count: 32)
+            bogus.kind = "bogus"
+            let refused = bogus
+            await #expect(throws: (any Error).self) {
+                try await store.write { s in try await s.insertCredential(refused) }
+            }
             var again = rows[0]
             again.id = UUID().uuidString.lowercased()
             let duplicate = again

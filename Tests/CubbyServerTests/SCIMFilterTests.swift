@@ -18,7 +18,10 @@ struct SCIMFilterTests {
             .compare(.init(schema: user, "userName"), .sw, .string("J"))
         ),
         ("title pr", .present(.init("title"))),
-        (#"meta.lastModified gt "2011-05-13T04:42:34Z""#, .compare(.init("meta", "lastModified"), .gt, .string("2011-05-13T04:42:34Z"))),
+        (
+            #"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            .compare(.init("meta", "lastModified"), .gt, .string("2011-05-13T04:42:34Z"))
+        ),
         ("active eq false", .compare(.init("active"), .eq, .bool(false))),
         ("active eq True", .compare(.init("active"), .eq, .bool(true))),
         ("x eq null", .compare(.init("x"), .eq, .null)),
@@ -45,7 +48,9 @@ struct SCIMFilterTests {
             #"emails[type eq "work" and value co "@example.com"]"#,
             .valuePath(
                 .init("emails"),
-                .and(.compare(.init("type"), .eq, .string("work")), .compare(.init("value"), .co, .string("@example.com"))))
+                .and(
+                    .compare(.init("type"), .eq, .string("work")),
+                    .compare(.init("value"), .co, .string("@example.com"))))
         ),
     ]
 
@@ -91,12 +96,15 @@ struct SCIMPatchTests {
     static let base: [String: SCIMJSON] = [
         "userName": .string("ann@example.org"), "displayName": .string("Ann Lee"), "active": .bool(true),
         "preferredLanguage": .string("en"),
-        "emails": .array([.object(["value": .string("ann@example.org"), "type": .string("work"), "primary": .bool(true)])]),
+        "emails": .array([
+            .object(["value": .string("ann@example.org"), "type": .string("work"), "primary": .bool(true)])
+        ]),
         "phoneNumbers": .array([.object(["value": .string("+15550100199"), "type": .string("mobile")])]),
     ]
 
     static func message(_ ops: String) -> SCIMJSON {
-        SCIMJSON.parse(Data(#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":["#.utf8 + Data(ops.utf8) + Data("]}".utf8))!
+        let text = #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":["# + ops + "]}"
+        return SCIMJSON.parse(Data(text.utf8))!
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -156,7 +164,8 @@ struct SCIMPatchTests {
             ops: #"{"op":"remove","path":"phoneNumbers[type eq \"mobile\"]"}"#, expect: ["phoneNumbers": nil]),
         Case(
             name: "add to a multi-valued attribute appends",
-            ops: #"{"op":"add","path":"phoneNumbers","value":[{"value":"+15550100102","type":"mobile","primary":true}]}"#,
+            ops:
+                #"{"op":"add","path":"phoneNumbers","value":[{"value":"+15550100102","type":"mobile","primary":true}]}"#,
             expect: [
                 "phoneNumbers": .array([
                     .object(["value": .string("+15550100199"), "type": .string("mobile")]),
@@ -168,7 +177,8 @@ struct SCIMPatchTests {
             ops: #"{"op":"replace","path":"phoneNumbers","value":[{"value":"+15550100103"}]}"#,
             expect: ["phoneNumbers": .array([.object(["value": .string("+15550100103")])])]),
         Case(
-            name: "sub-attribute without a filter", ops: #"{"op":"replace","path":"phoneNumbers.value","value":"+15550100104"}"#,
+            name: "sub-attribute without a filter",
+            ops: #"{"op":"replace","path":"phoneNumbers.value","value":"+15550100104"}"#,
             expect: [
                 "phoneNumbers": .array([.object(["value": .string("+15550100104"), "type": .string("mobile")])])
             ]),
@@ -183,14 +193,17 @@ struct SCIMPatchTests {
             expect: ["title": nil, "department": nil, "displayName": .string("Ann Lee")]),
         Case(
             name: "operations apply in order",
-            ops: #"{"op":"replace","path":"displayName","value":"A"},{"op":"replace","path":"displayName","value":"B"}"#,
+            ops:
+                #"{"op":"replace","path":"displayName","value":"A"},{"op":"replace","path":"displayName","value":"B"}"#,
             expect: ["displayName": .string("B")]),
         Case(
             name: "complex add merges sub-attributes",
-            ops: #"{"op":"add","path":"name","value":{"givenName":"Ann"}},{"op":"add","path":"name","value":{"familyName":"Lee"}}"#,
+            ops:
+                #"{"op":"add","path":"name","value":{"givenName":"Ann"}},{"op":"add","path":"name","value":{"familyName":"Lee"}}"#,
             expect: ["name": .object(["givenName": .string("Ann"), "familyName": .string("Lee")])]),
         Case(
-            name: "remove a sub-attribute", ops: #"{"op":"add","path":"name.givenName","value":"A"},{"op":"remove","path":"name.givenName"}"#,
+            name: "remove a sub-attribute",
+            ops: #"{"op":"add","path":"name.givenName","value":"A"},{"op":"remove","path":"name.givenName"}"#,
             expect: ["name": nil]),
     ]
 
@@ -208,7 +221,10 @@ struct SCIMPatchTests {
         ("path-less value not an object", #"{"op":"replace","value":"x"}"#, .invalidSyntax),
         ("add without a value", #"{"op":"add","path":"displayName"}"#, .invalidSyntax),
         ("bad path", #"{"op":"replace","path":"display Name!","value":"x"}"#, .invalidPath),
-        ("filter on a single-valued attribute", #"{"op":"replace","path":"displayName[value eq \"x\"]","value":"x"}"#, .invalidPath),
+        (
+            "filter on a single-valued attribute",
+            #"{"op":"replace","path":"displayName[value eq \"x\"]","value":"x"}"#, .invalidPath
+        ),
         ("path not a string", #"{"op":"replace","path":1,"value":"x"}"#, .invalidPath),
         ("operation not an object", #""replace""#, .invalidSyntax),
         ("multi-valued value not objects", #"{"op":"add","path":"phoneNumbers","value":["x"]}"#, .invalidValue),

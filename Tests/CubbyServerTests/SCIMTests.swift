@@ -83,7 +83,9 @@ struct SCIMTests {
                     .post, "/Users", token,
                     SCIMFixture.user(
                         "Ann@Example.org", externalId: "entra-1",
-                        extra: #","phoneNumbers":[{"value":"+1 555 010 0199","type":"mobile"}],"preferredLanguage":"es","title":"ignored""#))
+                        extra:
+                            #","phoneNumbers":[{"value":"+1 555 010 0199","type":"mobile"}],"preferredLanguage":"es","title":"ignored""#
+                    ))
                 #expect(created.status == 201)
                 #expect(created.headers[.contentType]?.hasPrefix("application/scim+json") == true)
                 let id = try #require(created.body.str("id"))
@@ -113,14 +115,17 @@ struct SCIMTests {
                     let resources = found.body["Resources"] as? [[String: Any]]
                     #expect(resources?.first?["id"] as? String == id, "\(filter)")
                 }
-                for filter in [#"userName eq "nobody@example.org""#, #"userName eq "ann@example.org" and externalId eq "x""#] {
+                for filter in [
+                    #"userName eq "nobody@example.org""#, #"userName eq "ann@example.org" and externalId eq "x""#,
+                ] {
                     let none = try await c.scim(.get, SCIMFixture.filter(filter), token)
                     #expect(none.status == 200 && none.body["totalResults"] as? Int == 0, "\(filter)")
                 }
 
                 // Entra ID deactivates with a capitalised op and a string boolean.
                 let off = try await c.scim(
-                    .patch, "/Users/\(id)", token, SCIMFixture.patch(#"{"op":"Replace","path":"active","value":"False"}"#))
+                    .patch, "/Users/\(id)", token,
+                    SCIMFixture.patch(#"{"op":"Replace","path":"active","value":"False"}"#))
                 #expect(off.status == 200 && off.body["active"] as? Bool == false)
                 expectSCIMError(try await c.scim(.get, "/Users/\(id)", token), 404)
                 let gone = try await c.scim(.get, SCIMFixture.filter(#"userName eq "ann@example.org""#), token)
@@ -185,7 +190,8 @@ struct SCIMTests {
                 let ids = (list.body["Resources"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
                 #expect(!ids.contains(id))
                 // The recipient is deactivated, not erased: the directory still has it.
-                let r = try await w.parts.recipients.get(SCIMUsers.deskPrincipal(try await w.scimPrincipal(token)), id: id)
+                let r = try await w.parts.recipients.get(
+                    SCIMUsers.deskPrincipal(try await w.scimPrincipal(token)), id: id)
                 #expect(!r.active)
             }
         }
@@ -196,7 +202,8 @@ struct SCIMTests {
         try await TestWorld.with(backend) { w in
             let (_, token) = try await w.scimToken()
             try await w.test { c in
-                let first = try await c.scim(.post, "/Users", token, SCIMFixture.user("dee@example.org", externalId: "x-1"))
+                let first = try await c.scim(
+                    .post, "/Users", token, SCIMFixture.user("dee@example.org", externalId: "x-1"))
                 #expect(first.status == 201)
                 expectSCIMError(
                     try await c.scim(.post, "/Users", token, SCIMFixture.user("DEE@example.org")), 409, "uniqueness")
@@ -269,7 +276,8 @@ struct SCIMTests {
                 let base = try #require(before.body["totalResults"] as? Int)
                 #expect((before.body["Resources"] as? [Any])?.isEmpty == true)
                 for i in 0..<5 {
-                    #expect(try await c.scim(.post, "/Users", token, SCIMFixture.user("p\(i)@example.org")).status == 201)
+                    #expect(
+                        try await c.scim(.post, "/Users", token, SCIMFixture.user("p\(i)@example.org")).status == 201)
                 }
                 let all = try await c.scim(.get, "/Users?startIndex=1&count=200", token)
                 #expect(all.body["totalResults"] as? Int == base + 5)
@@ -277,12 +285,16 @@ struct SCIMTests {
                 #expect(ids.count == base + 5)
                 let page = try await c.scim(.get, "/Users?startIndex=2&count=2", token)
                 #expect(page.body["startIndex"] as? Int == 2 && page.body["itemsPerPage"] as? Int == 2)
-                #expect((page.body["Resources"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == Array(ids[1...2]))
+                #expect(
+                    (page.body["Resources"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+                        == Array(ids[1...2]))
                 let clamped = try await c.scim(.get, "/Users?startIndex=-4&count=99999", token)
                 #expect(clamped.body["startIndex"] as? Int == 1)
                 #expect((clamped.body["Resources"] as? [Any])?.count == min(base + 5, SCIMDiscovery.maxResults))
                 let past = try await c.scim(.get, "/Users?startIndex=1000", token)
-                #expect(past.body["totalResults"] as? Int == base + 5 && (past.body["Resources"] as? [Any])?.isEmpty == true)
+                #expect(
+                    past.body["totalResults"] as? Int == base + 5 && (past.body["Resources"] as? [Any])?.isEmpty == true
+                )
                 let narrowed = try await c.scim(.get, "/Users/\(ids[0])?attributes=userName", token)
                 #expect(Set(narrowed.body.keys) == ["schemas", "id", "userName"])
                 let without = try await c.scim(.get, "/Users/\(ids[0])?excludedAttributes=meta,emails", token)
@@ -313,11 +325,21 @@ struct SCIMTests {
                 #expect(try await c.scim(.get, "/ResourceTypes/User", token).body.str("schema") == SCIMSchemas.user)
                 expectSCIMError(try await c.scim(.get, "/ResourceTypes/Group", token), 404)
                 let schemas = try await c.scim(.get, "/Schemas", token)
-                let user = try #require((schemas.body["Resources"] as? [[String: Any]])?.first)
+                let published = schemas.body["Resources"] as? [[String: Any]] ?? []
+                #expect(
+                    Set(published.compactMap { $0["name"] as? String }) == [
+                        "User", "ServiceProviderConfig", "ResourceType", "Schema",
+                    ])
+                let user = try #require(published.first)
                 let names = (user["attributes"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
                 #expect(names == ["userName", "displayName", "emails", "phoneNumbers", "preferredLanguage", "active"])
-                #expect(try await c.scim(.get, "/Schemas/\(SCIMSchemas.user)", token).body.str("id") == SCIMSchemas.user)
+                #expect(
+                    try await c.scim(.get, "/Schemas/\(SCIMSchemas.user)", token).body.str("id") == SCIMSchemas.user)
                 expectSCIMError(try await c.scim(.get, "/Schemas/urn:example:nothing", token), 404)
+                #expect(try await c.scim(.get, "/Schemas/\(SCIMSchemas.resourceType)", token).status == 200)
+                for method in [HTTPRequest.Method.post, .put, .patch, .delete] {
+                    expectSCIMError(try await c.scim(method, "/Schemas", token, "{}"), 405)
+                }
                 expectSCIMError(try await c.scim(.get, "/Schemas?filter=id%20pr", token), 403)
                 expectSCIMError(try await c.scim(.post, "/.search", token, "{}"), 501)
             }
@@ -336,7 +358,9 @@ struct SCIMTests {
     }
 
     static let badInput: [BadCase] = [
-        BadCase(name: "malformed JSON", method: .post, path: "/Users", body: #"{"userName":"#, status: 400, scimType: "invalidSyntax"),
+        BadCase(
+            name: "malformed JSON", method: .post, path: "/Users", body: #"{"userName":"#, status: 400,
+            scimType: "invalidSyntax"),
         BadCase(name: "JSON array", method: .post, path: "/Users", body: "[]", status: 400, scimType: "invalidSyntax"),
         BadCase(name: "empty body", method: .post, path: "/Users", body: "", status: 400, scimType: "invalidSyntax"),
         BadCase(
@@ -370,7 +394,8 @@ struct SCIMTests {
             scimType: "invalidValue"),
         BadCase(
             name: "active not a boolean", method: .post, path: "/Users",
-            body: SCIMFixture.user("h@example.org", extra: #","active":"maybe""#), status: 400, scimType: "invalidValue"),
+            body: SCIMFixture.user("h@example.org", extra: #","active":"maybe""#), status: 400, scimType: "invalidValue"
+        ),
         BadCase(
             name: "invalid filter", method: .get, path: SCIMFixture.filter(#"userName eq"#), status: 400,
             scimType: "invalidFilter"),
@@ -381,8 +406,12 @@ struct SCIMTests {
             name: "or of two lookups", method: .get,
             path: SCIMFixture.filter(#"userName eq "a@example.org" or userName eq "b@example.org""#), status: 400,
             scimType: "invalidFilter"),
-        BadCase(name: "startIndex not a number", method: .get, path: "/Users?startIndex=x", status: 400, scimType: "invalidValue"),
-        BadCase(name: "bad attributes", method: .get, path: "/Users?attributes=a%20b", status: 400, scimType: "invalidValue"),
+        BadCase(
+            name: "startIndex not a number", method: .get, path: "/Users?startIndex=x", status: 400,
+            scimType: "invalidValue"),
+        BadCase(
+            name: "bad attributes", method: .get, path: "/Users?attributes=a%20b", status: 400, scimType: "invalidValue"
+        ),
         BadCase(name: "unknown path", method: .get, path: "/Groups", status: 404),
         BadCase(name: "method not allowed", method: .delete, path: "/Users", status: 405),
         BadCase(name: "user id not a UUID", method: .get, path: "/Users/42", status: 404),
@@ -408,10 +437,14 @@ struct SCIMTests {
             let (_, token) = try await w.scimToken()
             try await w.test { c in
                 let id = try #require(
-                    try await c.scim(.post, "/Users", token, SCIMFixture.user("ida@example.org", name: "Ida")).body.str("id"))
+                    try await c.scim(.post, "/Users", token, SCIMFixture.user("ida@example.org", name: "Ida")).body.str(
+                        "id"))
                 let before = try await w.counts()
                 let cases: [(String, String?)] = [
-                    (SCIMFixture.patch(#"{"op":"replace","path":"displayName","value":"New"},{"op":"remove"}"#), "noTarget"),
+                    (
+                        SCIMFixture.patch(#"{"op":"replace","path":"displayName","value":"New"},{"op":"remove"}"#),
+                        "noTarget"
+                    ),
                     (SCIMFixture.patch(#"{"op":"replace","path":"displayName","value":7}"#), "invalidValue"),
                     (SCIMFixture.patch(#"{"op":"replace","path":"active","value":"nope"}"#), "invalidValue"),
                     (SCIMFixture.patch(#"{"op":"remove","path":"userName"}"#), "invalidValue"),
@@ -433,7 +466,8 @@ struct SCIMTests {
             let (_, token) = try await w.scimToken()
             try await w.test { c in
                 let id = try #require(
-                    try await c.scim(.post, "/Users", token, SCIMFixture.user("jo@example.org", name: "Jo")).body.str("id"))
+                    try await c.scim(.post, "/Users", token, SCIMFixture.user("jo@example.org", name: "Jo")).body.str(
+                        "id"))
                 let entra = try await c.scim(
                     .patch, "/Users/\(id)", token,
                     SCIMFixture.patch(
@@ -444,7 +478,8 @@ struct SCIMTests {
                 #expect((entra.body["phoneNumbers"] as? [[String: Any]])?.first?["value"] as? String == "+15550100122")
                 let okta = try await c.scim(
                     .patch, "/Users/\(id)", token,
-                    SCIMFixture.patch(#"{"op":"replace","value":{"userName":"jo.ng@example.org","preferredLanguage":"es"}}"#))
+                    SCIMFixture.patch(
+                        #"{"op":"replace","value":{"userName":"jo.ng@example.org","preferredLanguage":"es"}}"#))
                 #expect(okta.body.str("userName") == "jo.ng@example.org" && okta.body.str("preferredLanguage") == "es")
                 let removed = try await c.scim(
                     .patch, "/Users/\(id)", token, SCIMFixture.patch(#"{"op":"remove","path":"phoneNumbers"}"#))

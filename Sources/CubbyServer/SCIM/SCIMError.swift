@@ -51,7 +51,7 @@ enum SCIMResponse {
         var fields = headers
         fields[.contentType] = "\(mediaType); charset=utf-8"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: document.data)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: document.data)))
     }
 
     static func error(_ e: SCIMError, headers: HTTPFields = [:]) -> Response {

@@ -75,8 +75,12 @@ public indirect enum SCIMFilter: Sendable, Equatable {
     /// Whether `object` matches the filter. String comparisons ignore case, as SCIM's `caseExact` false does.
     public func matches(_ object: [String: SCIMJSON]) throws(SCIMError) -> Bool {
         switch self {
-        case .and(let l, let r): return try l.matches(object) && r.matches(object)
-        case .or(let l, let r): return try l.matches(object) || r.matches(object)
+        case .and(let l, let r):
+            guard try l.matches(object) else { return false }
+            return try r.matches(object)
+        case .or(let l, let r):
+            if try l.matches(object) { return true }
+            return try r.matches(object)
         case .not(let f): return try !f.matches(object)
         case .present(let path):
             return Self.values(at: path, in: object).contains { v in
@@ -89,7 +93,9 @@ public indirect enum SCIMFilter: Sendable, Equatable {
                 }
             }
         case .compare(let path, let op, let value):
-            for v in Self.values(at: path, in: object) where try Self.compare(v, op, value) { return true }
+            for v in Self.values(at: path, in: object) {
+                if try Self.compare(v, op, value) { return true }
+            }
             return false
         case .valuePath(let path, let inner):
             guard let items = object.attribute(path.name) else { return false }
@@ -188,10 +194,18 @@ struct FilterParser {
             let c = chars[i]
             switch c {
             case " ", "\t", "\n", "\r": i += 1
-            case "(": out.append(.open); i += 1
-            case ")": out.append(.close); i += 1
-            case "[": out.append(.openBracket); i += 1
-            case "]": out.append(.closeBracket); i += 1
+            case "(":
+                out.append(.open)
+                i += 1
+            case ")":
+                out.append(.close)
+                i += 1
+            case "[":
+                out.append(.openBracket)
+                i += 1
+            case "]":
+                out.append(.closeBracket)
+                i += 1
             case "\"":
                 // A JSON string: read to the closing quote, then let the JSON decoder unescape it.
                 var j = i + 1
@@ -271,7 +285,8 @@ struct FilterParser {
             return inner
         }
         guard case .word(let word)? = next() else {
-            throw .invalidFilter("expected an attribute name, found \(index <= tokens.count ? "something else" : "end")")
+            throw .invalidFilter(
+                "expected an attribute name, found \(index <= tokens.count ? "something else" : "end")")
         }
         guard let path = SCIMAttributePath.parse(word) else {
             throw .invalidFilter("'\(word)' is not an attribute path")

@@ -115,16 +115,20 @@ public struct SCIMPatchEngine: Sendable {
                 guard let incoming = value.objectValue else { throw .invalidValue("\(key) must be an object") }
                 doc[key] = .object((doc[key]?.objectValue ?? [:]).merging(canonical(incoming, attribute)) { $1 })
             case (_, nil):
-                doc[key] = attribute.type == .complex ? .object(canonical(try object(value, key), attribute)) : value
+                if attribute.type == .complex {
+                    doc[key] = .object(canonical(try object(value, key), attribute))
+                } else {
+                    doc[key] = value
+                }
             }
             return
         }
 
         var elements = doc[key]?.arrayValue ?? []
         if let filter = path.filter {
-            let matching = try elements.indices.filter { i throws(SCIMError) in
-                guard let o = elements[i].objectValue else { return false }
-                return try filter.matches(o)
+            var matching: [Int] = []
+            for i in elements.indices {
+                if let o = elements[i].objectValue, try filter.matches(o) { matching.append(i) }
             }
             switch kind {
             case .remove:

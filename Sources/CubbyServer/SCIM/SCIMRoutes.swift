@@ -27,10 +27,13 @@ struct SCIMRoutes {
             try Self.discoveryList(SCIMDiscovery.schemas(base: users.base), req)
         }
         routes.api(.get, "\(p)/Schemas/:schemaId", .scimDiscovery) { _, ctx, _ in
-            guard let id = ctx.parameters.get("schemaId")?.removingPercentEncoding, id == SCIMSchemas.user else {
-                throw SCIMError.notFound
-            }
-            return SCIMResponse.make(SCIMDiscovery.userSchema(base: users.base))
+            let id = ctx.parameters.get("schemaId")?.removingPercentEncoding
+            guard
+                let schema = SCIMDiscovery.schemas(base: users.base).first(where: {
+                    $0.objectValue?["id"]?.stringValue == id
+                })
+            else { throw SCIMError.notFound }
+            return SCIMResponse.make(schema)
         }
         routes.api(.get, "\(p)/Users", .scimReadUsers) { req, _, principal in
             let q = req.uri.queryParameters

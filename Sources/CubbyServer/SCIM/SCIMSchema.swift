@@ -13,7 +13,7 @@ public enum SCIMSchemas {
 
 /// One attribute of a published schema (RFC 7643 §7), with the characteristics clients read from `/Schemas`.
 public struct SCIMAttribute: Sendable {
-    public enum Kind: String, Sendable { case string, boolean, complex }
+    public enum Kind: String, Sendable { case string, boolean, complex, integer, reference }
     public enum Mutability: String, Sendable { case readOnly, readWrite, immutable, writeOnly }
 
     public var name: String
@@ -26,6 +26,8 @@ public struct SCIMAttribute: Sendable {
     public var caseExact = false
     public var canonicalValues: [String] = []
     public var subAttributes: [SCIMAttribute] = []
+    /// For `reference` attributes: what they may point at (`external`, `uri`).
+    public var referenceTypes: [String] = []
 
     /// The attribute's definition as `/Schemas` shows it.
     var document: SCIMJSON {
@@ -34,7 +36,8 @@ public struct SCIMAttribute: Sendable {
             "description": .string(description), "required": .bool(required),
             "mutability": .string(mutability.rawValue), "returned": .string("default"),
         ]
-        if type == .string {
+        if type == .reference { d["referenceTypes"] = .array(referenceTypes.map(SCIMJSON.string)) }
+        if type == .string || type == .reference {
             d["caseExact"] = .bool(caseExact)
             d["uniqueness"] = .string(uniqueness)
             if !canonicalValues.isEmpty { d["canonicalValues"] = .array(canonicalValues.map(SCIMJSON.string)) }
@@ -81,13 +84,17 @@ public enum SCIMDiscovery {
                 SCIMAttribute(
                     name: "type", type: .string, description: "The kind of number.", canonicalValues: ["mobile"]),
             ]),
+        // A recipient always has a language and a status, so the two are required; a request that leaves one out
+        // gets the default (en, active).
         SCIMAttribute(
             name: "preferredLanguage", type: .string,
-            description: "The language notifications and the kiosk use for the recipient.",
-            canonicalValues: ["en", "es"]),
+            description: "The language notifications and the kiosk use for the recipient; en when left out.",
+            required: true, canonicalValues: ["en", "es"]),
         SCIMAttribute(
             name: "active", type: .boolean,
-            description: "false deactivates the recipient: nothing new is delivered to them and SCIM no longer shows them."),
+            description:
+                "false deactivates the recipient: nothing new is delivered to them and SCIM no longer shows them; true when left out.",
+            required: true),
     ]
 
     static func attribute(_ name: String) -> SCIMAttribute? {
@@ -96,18 +103,96 @@ public enum SCIMDiscovery {
 
     /// The `/Schemas` entry of the User schema.
     static func userSchema(base: String) -> SCIMJSON {
+        schema(
+            SCIMSchemas.user, "User", "A recipient: someone parcels are delivered to.", userAttributes, base: base)
+    }
+
+    static func schema(_ id: String, _ name: String, _ description: String, _ attributes: [SCIMAttribute], base: String)
+        -> SCIMJSON
+    {
         .object([
             "schemas": .array([.string(SCIMSchemas.schema)]),
-            "id": .string(SCIMSchemas.user), "name": .string("User"),
-            "description": .string("A recipient: someone parcels are delivered to."),
-            "attributes": .array(userAttributes.map(\.document)),
-            "meta": .object([
-                "resourceType": .string("Schema"), "location": .string("\(base)/Schemas/\(SCIMSchemas.user)"),
-            ]),
+            "id": .string(id), "name": .string(name), "description": .string(description),
+            "attributes": .array(attributes.map(\.document)),
+            "meta": .object(["resourceType": .string("Schema"), "location": .string("\(base)/Schemas/\(id)")]),
         ])
     }
 
-    static func schemas(base: String) -> [SCIMJSON] { [userSchema(base: base)] }
+    /// Every schema this server publishes: the User schema and the three that describe discovery itself
+    /// (RFC 7643 §8.7.2).
+    static func schemas(base: String) -> [SCIMJSON] {
+        [
+            userSchema(base: base),
+            schema(
+                SCIMSchemas.serviceProviderConfig, "ServiceProviderConfig", "What the service provider supports.",
+                serviceProviderConfigAttributes, base: base),
+            schema(
+                SCIMSchemas.resourceType, "ResourceType", "A type of resource the service provider serves.",
+                resourceTypeAttributes, base: base),
+            schema(
+                SCIMSchemas.schema, "Schema", "The attributes of a resource or extension.", schemaAttributes,
+                base: base),
+        ]
+    }
+
+    private static func readOnly(
+        _ name: String, _ type: SCIMAttribute.Kind, multiValued: Bool = false, required: Bool = false,
+        referenceTypes: [String] = [], _ sub: [SCIMAttribute] = []
+    ) -> SCIMAttribute {
+        SCIMAttribute(
+            name: name, type: type, multiValued: multiValued, description: name, required: required,
+            mutability: .readOnly, subAttributes: sub, referenceTypes: referenceTypes)
+    }
+
+    private static func supported(_ name: String, _ more: [SCIMAttribute] = []) -> SCIMAttribute {
+        readOnly(name, .complex, required: true, [readOnly("supported", .boolean, required: true)] + more)
+    }
+
+    static let serviceProviderConfigAttributes: [SCIMAttribute] = [
+        readOnly("documentationUri", .reference, referenceTypes: ["external"]),
+        supported("patch"),
+        supported(
+            "bulk",
+            [readOnly("maxOperations", .integer, required: true), readOnly("maxPayloadSize", .integer, required: true)]),
+        supported("filter", [readOnly("maxResults", .integer, required: true)]),
+        supported("changePassword"), supported("sort"), supported("etag"),
+        readOnly(
+            "authenticationSchemes", .complex, multiValued: true, required: true,
+            [
+                readOnly("type", .string, required: true), readOnly("name", .string, required: true),
+                readOnly("description", .string, required: true),
+                readOnly("specUri", .reference, referenceTypes: ["external"]),
+                readOnly("documentationUri", .reference, referenceTypes: ["external"]),
+                readOnly("primary", .boolean),
+            ]),
+    ]
+
+    static let resourceTypeAttributes: [SCIMAttribute] = [
+        readOnly("id", .string), readOnly("name", .string, required: true), readOnly("description", .string),
+        readOnly("endpoint", .reference, required: true, referenceTypes: ["uri"]),
+        readOnly("schema", .reference, required: true, referenceTypes: ["uri"]),
+        readOnly(
+            "schemaExtensions", .complex, multiValued: true,
+            [
+                readOnly("schema", .reference, required: true, referenceTypes: ["uri"]),
+                readOnly("required", .boolean, required: true),
+            ]),
+    ]
+
+    private static let attributeDefinition: [SCIMAttribute] = [
+        readOnly("name", .string, required: true), readOnly("type", .string, required: true),
+        readOnly("multiValued", .boolean, required: true), readOnly("description", .string),
+        readOnly("required", .boolean), readOnly("canonicalValues", .string, multiValued: true),
+        readOnly("caseExact", .boolean), readOnly("mutability", .string), readOnly("returned", .string),
+        readOnly("uniqueness", .string), readOnly("referenceTypes", .string, multiValued: true),
+    ]
+
+    static let schemaAttributes: [SCIMAttribute] = [
+        readOnly("id", .string, required: true), readOnly("name", .string), readOnly("description", .string),
+        readOnly(
+            "attributes", .complex, multiValued: true, required: true,
+            attributeDefinition + [readOnly("subAttributes", .complex, multiValued: true, attributeDefinition)]),
+    ]
 
     static func userResourceType(base: String) -> SCIMJSON {
         .object([

@@ -19,8 +19,10 @@ struct SCIMUsers: Sendable {
             SCIMAttribute(name: "externalId", type: .string, description: "", caseExact: true),
             SCIMAttribute(
                 name: "name", type: .complex, description: "",
-                subAttributes: ["formatted", "givenName", "familyName", "middleName", "honorificPrefix", "honorificSuffix"]
-                    .map { SCIMAttribute(name: $0, type: .string, description: "") }),
+                subAttributes: [
+                    "formatted", "givenName", "familyName", "middleName", "honorificPrefix", "honorificSuffix",
+                ]
+                .map { SCIMAttribute(name: $0, type: .string, description: "") }),
         ]
 
     static let engine = SCIMPatchEngine(attributes: patchable, schema: SCIMSchemas.user)
@@ -92,8 +94,9 @@ struct SCIMUsers: Sendable {
             guard let o = n.objectValue else { throw SCIMError.invalidValue("name must be an object") }
             name = try string("name.formatted", o.attribute("formatted"))
             if name == nil {
-                let parts = try ["givenName", "middleName", "familyName"].compactMap { k throws(SCIMError) in
-                    try string("name.\(k)", o.attribute(k))
+                var parts: [String] = []
+                for k in ["givenName", "middleName", "familyName"] {
+                    if let part = try string("name.\(k)", o.attribute(k)) { parts.append(part) }
                 }
                 name = parts.isEmpty ? nil : parts.joined(separator: " ")
             }
@@ -170,7 +173,10 @@ struct SCIMUsers: Sendable {
                     siteId: site.idString, name: f.name, email: f.email, phone: f.phone, externalId: f.externalId,
                     preferredLanguage: f.language), actor: p.actor)
         }
-        if !f.active { created = try await mapped { try await desk.deactivate(d, id: created.id, actor: p.actor) } }
+        if !f.active {
+            let id = created.id
+            created = try await mapped { try await desk.deactivate(d, id: id, actor: p.actor) }
+        }
         return created
     }
 
@@ -227,8 +233,8 @@ struct SCIMUsers: Sendable {
             else { continue }
             switch (path.name.lowercased(), path.subAttribute?.lowercased()) {
             case ("id", nil):
-                let r = EntityID.parse(value) == nil ? nil : try? await get(p, EntityID.parse(value)!)
-                candidates = r.map { [$0] } ?? []
+                candidates = []
+                if let id = EntityID.parse(value), let r = try? await get(p, id) { candidates = [r] }
             case ("username", nil), ("emails", nil), ("emails", "value"):
                 candidates = try await lookup { try await desk.find(d, email: value) }
             case ("externalid", nil):

@@ -257,7 +257,8 @@ extension StaffDesk {
             guard try await reaches(s, p, c) else {
                 // The target exists but lies beyond the caller's sites: it is reported as not found.
                 throw DomainError.notFound(
-                    "\(request.kind == .device ? "unit" : [.auditor, .scim].contains(request.kind) ? "site" : "carrier") not found")
+                    "\(request.kind == .device ? "unit" : [.auditor, .scim].contains(request.kind) ? "site" : "carrier") not found"
+                )
             }
             try await s.insertCredential(c)
             try await s.appendAudit(
