@@ -31,6 +31,15 @@ public enum Action: String, CaseIterable, Sendable {
     case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
     case edgeLink
+    // recipient directory (API and CLI)
+    /// Read recipients (decrypted) and search them by email, external id or apartment.
+    case readRecipient
+    case createRecipient
+    case updateRecipient
+    /// Deactivate a recipient, or make a deactivated one active again.
+    case deactivateRecipient
+    /// Create, update and deactivate recipients in bulk from a CSV file.
+    case importRecipients
     // SCIM 2.0 provisioning of recipients (an identity provider's scim credential)
     /// Read the SCIM service provider's configuration, resource types and schemas.
     case scimDiscovery
@@ -102,6 +111,11 @@ public enum AccessPolicy {
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
+        .readRecipient: [.admin: .sites, .superAdmin: .organization],
+        .createRecipient: [.admin: .sites, .superAdmin: .organization],
+        .updateRecipient: [.admin: .sites, .superAdmin: .organization],
+        .deactivateRecipient: [.admin: .sites, .superAdmin: .organization],
+        .importRecipients: [.admin: .sites, .superAdmin: .organization],
         .scimDiscovery: [.scim: .sites],
         .scimReadUsers: [.scim: .sites],
         .scimWriteUsers: [.scim: .sites],

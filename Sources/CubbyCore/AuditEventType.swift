@@ -50,6 +50,16 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case pickupRefused = "pickup.refused"
     /// A parcel was picked up with its code.
     case pickupSucceeded = "pickup.succeeded"
+    /// A recipient was created (one by one or by an import).
+    case recipientCreated = "recipient.created"
+    /// A recipient was deactivated: nothing new is delivered to them.
+    case recipientDeactivated = "recipient.deactivated"
+    /// A CSV import of recipients was written: the counts of created, updated, unchanged and deactivated rows.
+    case recipientImportCompleted = "recipient.import_completed"
+    /// A deactivated recipient was made active again.
+    case recipientReactivated = "recipient.reactivated"
+    /// A recipient's fields changed; the detail names the fields, never their values.
+    case recipientUpdated = "recipient.updated"
     /// A resident asked for a sign-in code and one was sent.
     case residentSignInCodeSent = "resident.sign_in_code_sent"
     /// A known resident's sign-in failed.

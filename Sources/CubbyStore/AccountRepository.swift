@@ -285,9 +285,14 @@ extension StoreSession {
 
     // MARK: residents
 
+    /// The recipient signing in with this email: across organizations, an active recipient before a deactivated one
+    /// (who may still sign in to see parcels left for them), then the most recently created.
     public func recipient(emailHash: Data) async throws -> RecipientRecord? {
         try await one(
-            "SELECT * FROM recipients WHERE email_hash = \(bind: emailHash) AND erased_at IS NULL",
+            """
+            SELECT * FROM recipients WHERE email_hash = \(bind: emailHash) AND erased_at IS NULL
+            ORDER BY CASE WHEN deactivated_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id LIMIT 1
+            """,
             as: RecipientRecord.self)
     }
 

@@ -376,6 +376,30 @@ enum Migrations {
                 "a device credential made by an edge controller's enrollment is marked, so the next enrollment's first connection revokes it",
             ["ALTER TABLE credentials ADD COLUMN enrolled {bool} NOT NULL DEFAULT FALSE"]),
         Migration(
+            13, "recipient_directory",
+            why:
+                "property managers create, change, find and deactivate recipients: apartment, language, an external id found through its keyed hash, and one email and one external id per recipient within an organization",
+            [
+                "ALTER TABLE recipients ADD COLUMN apartment TEXT",
+                // The apartment as searched: case and spacing folded.
+                "ALTER TABLE recipients ADD COLUMN apartment_key TEXT",
+                "ALTER TABLE recipients ADD COLUMN preferred_language TEXT NOT NULL DEFAULT 'en'",
+                "ALTER TABLE recipients ADD COLUMN external_id_hash {blob}",
+                "ALTER TABLE recipients ADD COLUMN deactivated_at {ts}",
+                "ALTER TABLE recipients ADD COLUMN updated_at {ts}",
+                // Deactivated recipients keep their email and external id; an erased one frees them.
+                """
+                CREATE UNIQUE INDEX recipients_org_email ON recipients (organization_id, email_hash)
+                WHERE erased_at IS NULL AND email_hash IS NOT NULL
+                """,
+                """
+                CREATE UNIQUE INDEX recipients_org_external_id ON recipients (organization_id, external_id_hash)
+                WHERE erased_at IS NULL AND external_id_hash IS NOT NULL
+                """,
+                "CREATE INDEX recipients_site_apartment ON recipients (site_id, apartment_key, id)",
+                "CREATE INDEX recipients_site_id ON recipients (site_id, id)",
+            ]),
+        Migration(
             14, "scim_credentials",
             why:
                 "an identity provider's SCIM client authenticates with a credential of its own kind, scim, scoped to one site",
@@ -414,6 +438,9 @@ enum Migrations {
 public enum Migrator {
     /// The newest schema version this build knows.
     public static var latestVersion: Int { Migrations.all.last?.version ?? 0 }
+
+    /// Every version this build knows, in order (numbers are reserved per change, so there may be gaps).
+    public static var versions: [Int] { Migrations.all.map(\.version) }
 
     /// Applies missing migrations, each in its own transaction; safe to run concurrently and repeatedly.
     /// Returns the versions applied now. `through` stops at a version (tests that build an older schema).

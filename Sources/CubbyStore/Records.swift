@@ -123,11 +123,29 @@ public struct RecipientRecord: Codable, Sendable, Hashable {
     public var erasedAt: Int64?
     /// Keyed hash of the lowercased email address, to find a resident signing in (nil: no email).
     public var emailHash: Data?
+    /// The apartment or office, as entered (plain text: it is searched by staff and shown to couriers' desks).
+    public var apartment: String?
+    /// The apartment folded for exact search (`RecipientRules.apartmentKey`).
+    public var apartmentKey: String?
+    /// `en` or `es`: the language of the messages sent to the recipient.
+    public var preferredLanguage: String
+    /// Keyed hash of the property-management system's id for the recipient, bound to the organization.
+    public var externalIdHash: Data?
+    /// When the recipient was deactivated: nothing new is delivered to them, live pickups stay valid.
+    public var deactivatedAt: Int64?
+    public var updatedAt: Int64?
     public init(
         id: String, organizationId: String, siteId: String, needsAccessible: Bool, dataKey: Data?, contact: Data?,
-        createdAt: Int64, emailHash: Data? = nil
+        createdAt: Int64, emailHash: Data? = nil, apartment: String? = nil, preferredLanguage: String = "en",
+        externalIdHash: Data? = nil
     ) {
         self.emailHash = emailHash
+        self.apartment = apartment
+        self.apartmentKey = apartment.map(RecipientRules.apartmentKey)
+        self.preferredLanguage = preferredLanguage
+        self.externalIdHash = externalIdHash
+        self.deactivatedAt = nil
+        self.updatedAt = createdAt
         self.id = id
         self.organizationId = organizationId
         self.siteId = siteId

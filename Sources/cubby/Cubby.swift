@@ -8,6 +8,6 @@ struct Cubby: AsyncParsableCommand {
         abstract: "Cubby: an open, security-first smart parcel-locker server.",
         subcommands: [
             Serve.self, Demo.self, Migrate.self, AdminCommand.self, CredentialCommand.self, UnitCommand.self,
-            TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self,
+            TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self, RecipientCommand.self,
         ])
 }

@@ -333,7 +333,7 @@ struct ContractTests {
             #expect(schema.contains("minimum:"), "\(lines[i - 1])")
             #expect(schema.contains("maximum:"), "\(lines[i - 1])")
         }
-        #expect(queryIntegers == 6)
+        #expect(queryIntegers == 7)
         try await TestWorld.with(.sqlite) { w in
             try await w.parts.auditLog.sequence()
             try await w.test { c in
@@ -392,6 +392,9 @@ extension ContractTests {
             APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
             APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
             HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
+            RecipientError.deactivated("x"), RecipientError.exists(field: "email"),
+            RecipientError.invalid(field: "x", "x"), RecipientError.importTooLarge("x"), RecipientError.notCSV,
+            RecipientError.invalidCSV("x"),
         ]
         var mapped: [(String, Int)] = errors.map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)

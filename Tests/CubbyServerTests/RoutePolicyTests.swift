@@ -18,6 +18,7 @@ struct RoutePolicyTests {
             .replacingOccurrences(of: ":credentialId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":alertId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":compartmentId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":recipientId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":userId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":resourceTypeId", with: "User")
             .replacingOccurrences(of: ":schemaId", with: "urn:ietf:params:scim:schemas:core:2.0:User")

@@ -29,6 +29,8 @@ public struct CubbyServerParts: Sendable {
     public let edges: EdgeDesk
     /// The edge controllers connected to this process.
     public let hub: EdgeHub
+    /// The recipient directory.
+    public var recipients: RecipientDesk { RecipientDesk(ledger: desk.ledger, keys: keys) }
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
@@ -112,6 +114,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     EdgeRoutes(edges: parts.edges).register(on: &routes)
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
+    RecipientRoutes(desk: parts.recipients).register(on: &routes)
     SCIMRoutes(
         users: SCIMUsers(
             desk: parts.recipients, base: settings.linkBase + SCIMRoutes.prefix,

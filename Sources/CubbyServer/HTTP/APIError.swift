@@ -76,6 +76,7 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             case .invalidRequest(let m): return (.badRequest, "invalid_request", m, [:])
             case .forbidden(let m): return (.forbidden, "forbidden", m, [:])
             }
+        case let e as RecipientError: return RecipientRoutes.describe(e)
         case let e as APIError:
             switch e {
             case .unauthorized:

@@ -48,6 +48,10 @@ public struct ParcelDesk: Sendable {
         else {
             throw DomainError.notFound("recipient \(recipientId) not found")
         }
+        // Live pickups of a deactivated recipient stay valid; nothing new is announced or dropped off for them.
+        guard r.deactivatedAt == nil else {
+            throw RecipientError.deactivated("recipient \(recipientId) is deactivated")
+        }
         return r
     }
 
