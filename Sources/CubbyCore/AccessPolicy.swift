@@ -63,6 +63,13 @@ public enum Action: String, CaseIterable, Sendable {
     case deactivateRecipient
     /// Create, update and deactivate recipients in bulk from a CSV file.
     case importRecipients
+    // SCIM 2.0 provisioning of recipients (an identity provider's scim credential)
+    /// Read the SCIM service provider's configuration, resource types and schemas.
+    case scimDiscovery
+    /// List, find and read recipients as SCIM Users.
+    case scimReadUsers
+    /// Create, replace, change and deactivate recipients as SCIM Users.
+    case scimWriteUsers
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -144,6 +151,9 @@ public enum AccessPolicy {
         .updateRecipient: [.admin: .sites, .superAdmin: .organization],
         .deactivateRecipient: [.admin: .sites, .superAdmin: .organization],
         .importRecipients: [.admin: .sites, .superAdmin: .organization],
+        .scimDiscovery: [.scim: .sites],
+        .scimReadUsers: [.scim: .sites],
+        .scimWriteUsers: [.scim: .sites],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

@@ -8,7 +8,7 @@
 public struct Actor: Codable, Sendable, Hashable {
     /// The kind of principal.
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case courier, device, admin, carrier, auditor, system, recipient
+        case courier, device, admin, carrier, auditor, system, recipient, scim
     }
     public var kind: Kind
     /// The principal's pseudonymous id (never a name, email or phone number).

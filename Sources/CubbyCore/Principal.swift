@@ -22,6 +22,8 @@ public struct Principal: Sendable, Hashable {
         case superAdmin = "super-admin"
         /// Reads the audit log, its proofs and exports of its organization; changes nothing.
         case auditor
+        /// An identity provider's SCIM client: provisions the recipients of one site, and nothing else.
+        case scim
 
         /// Roles held by people who sign in to the management portal with two factors.
         public static let staff: [Role] = [.superAdmin, .admin, .auditor]
@@ -37,7 +39,7 @@ public struct Principal: Sendable, Hashable {
     /// Device: its unit.
     public var unitId: UnitID?
     /// Admin and auditor: its sites (every site of the organization when it is not limited);
-    /// super-admin: every site of the organization; courier/carrier: the sites its carrier serves.
+    /// super-admin: every site of the organization; courier/carrier: the sites its carrier serves; scim: its one site.
     public var siteIds: Set<SiteID>
     /// The courier's or admin's own id, where it has one.
     public var subjectId: PersonID?
@@ -69,6 +71,7 @@ public struct Principal: Sendable, Hashable {
             case .auditor: .auditor
             case .resident: .recipient
             case .carrier: .carrier
+            case .scim: .scim
             }
         return Actor(
             kind: kind, id: (subjectId?.uuid ?? unitId?.uuid ?? carrierId?.uuid ?? credentialId.uuid).idString,

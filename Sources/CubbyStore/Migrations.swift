@@ -416,6 +416,38 @@ enum Migrations {
                 "CREATE INDEX recipients_site_apartment ON recipients (site_id, apartment_key, id)",
                 "CREATE INDEX recipients_site_id ON recipients (site_id, id)",
             ]),
+        Migration(
+            14, "scim_credentials",
+            why:
+                "an identity provider's SCIM client authenticates with a credential of its own kind, scim, scoped to one site",
+            [],
+            // SQLite cannot alter a CHECK constraint: the table is rebuilt with every column, row and constraint.
+            sqlite: [
+                """
+                CREATE TABLE credentials_scim (
+                  id {id} PRIMARY KEY,
+                  kind TEXT NOT NULL CHECK (kind IN ('courier','device','admin','carrier','auditor','scim')),
+                  token_hash {blob} NOT NULL UNIQUE, organization_id {id} NOT NULL REFERENCES organizations(id),
+                  carrier_id {id}, courier_id {id}, unit_id {id}, site_ids TEXT, label TEXT NOT NULL,
+                  created_at {ts} NOT NULL, expires_at {ts}, revoked_at {ts}, enrolled {bool} NOT NULL DEFAULT FALSE)
+                """,
+                """
+                INSERT INTO credentials_scim (id, kind, token_hash, organization_id, carrier_id, courier_id, unit_id,
+                  site_ids, label, created_at, expires_at, revoked_at, enrolled)
+                SELECT id, kind, token_hash, organization_id, carrier_id, courier_id, unit_id, site_ids, label, created_at,
+                  expires_at, revoked_at, enrolled FROM credentials
+                """,
+                "DROP TABLE credentials",
+                "ALTER TABLE credentials_scim RENAME TO credentials",
+            ],
+            // The column's CHECK got PostgreSQL's default name for it in migration 2.
+            postgres: [
+                "ALTER TABLE credentials DROP CONSTRAINT credentials_kind_check",
+                """
+                ALTER TABLE credentials ADD CONSTRAINT credentials_kind_check
+                  CHECK (kind IN ('courier','device','admin','carrier','auditor','scim'))
+                """,
+            ]),
     ]
 }
 
@@ -428,9 +460,9 @@ public enum Migrator {
     public static var versions: [Int] { Migrations.all.map(\.version) }
 
     /// Applies missing migrations, each in its own transaction; safe to run concurrently and repeatedly.
-    /// Returns the versions applied now.
+    /// Returns the versions applied now. `through` stops at a version (tests that build an older schema).
     @discardableResult
-    public static func migrate(_ store: any SQLStore) async throws -> [Int] {
+    public static func migrate(_ store: any SQLStore, through last: Int = .max) async throws -> [Int] {
         try await store.write { s in
             if s.kind == .postgres { try await s.exec("SELECT pg_advisory_xact_lock(7423001)") }
             try await s.exec(
@@ -438,7 +470,7 @@ public enum Migrator {
             )
         }
         var applied: [Int] = []
-        for migration in Migrations.all {
+        for migration in Migrations.all where migration.version <= last {
             let did = try await store.write { s -> Bool in
                 if s.kind == .postgres {
                     // One migrator at a time across processes; released at commit.

@@ -150,7 +150,7 @@ struct CredentialCommand: AsyncParsableCommand {
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a credential; its secret is printed once.")
         @OptionGroup var options: ServerOptions
-        @Option(help: "courier, carrier, device, admin or auditor.")
+        @Option(help: "courier, carrier, device, admin, auditor or scim.")
         var kind: String
         @Option(help: "A label people recognise.")
         var label: String
@@ -162,7 +162,7 @@ struct CredentialCommand: AsyncParsableCommand {
         var unit: String?
         @Option(
             help:
-                "Comma-separated site ids (admin and auditor kinds; default the whole organization: an admin key without sites acts with a super-administrator's reach)."
+                "Comma-separated site ids (admin and auditor kinds; default the whole organization: an admin key without sites acts with a super-administrator's reach). The scim kind: exactly one site."
         )
         var sites: String?
         @Option(help: "Organization id (default: the only one).")

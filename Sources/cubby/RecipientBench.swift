@@ -5,7 +5,9 @@ import CubbyBench
 struct RecipientBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recipients",
-        abstract: "CSV import of N recipients over HTTP, then p50/p99 of GET /api/v1/recipients?email=….")
+        abstract:
+            "CSV import of N recipients over HTTP, then p50/p99 of GET /api/v1/recipients?email=… and of SCIM's userName filter."
+    )
 
     @Option(help: "sqlite (a fresh file in a temporary directory) or a postgres:// URL.")
     var database: String = "sqlite"
@@ -22,7 +24,9 @@ struct RecipientBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let bench = RecipientBenchmark(database: database, recipients: recipients, lookups: lookups, port: port)
+        let bench = RecipientBenchmark(
+            database: database, recipients: recipients, lookups: lookups, port: port,
+            probes: [.recipientsByEmail, .scimByUserName])
         say(try await reportingFailures { try await bench.run(progress: say) }.text)
     }
 }

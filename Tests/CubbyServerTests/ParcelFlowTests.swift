@@ -281,5 +281,6 @@ func principal(_ w: TestWorld, _ role: Principal.Role) throws -> Principal {
             role: .device, credentialId: .make(), organizationId: org, unitId: UnitID(uuidString: w.unit),
             siteIds: [site])
     case .auditor: return Principal(role: .auditor, credentialId: .make(), organizationId: org, siteIds: [site])
+    case .scim: return Principal(role: .scim, credentialId: .make(), organizationId: org, siteIds: [site])
     }
 }

@@ -21,6 +21,9 @@ struct RoutePolicyTests {
             .replacingOccurrences(of: ":siteId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":carrierId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":recipientId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":userId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":resourceTypeId", with: "User")
+            .replacingOccurrences(of: ":schemaId", with: "urn:ietf:params:scim:schemas:core:2.0:User")
     }
 
     @Test(arguments: Backend.available)
@@ -45,6 +48,7 @@ struct RoutePolicyTests {
             let bearer: [Principal.Role: String] = [
                 .courier: w.manifest.courierToken, .carrier: w.manifest.carrierToken, .device: w.device,
                 .admin: siteAdminKey, .superAdmin: w.manifest.adminToken, .auditor: w.manifest.auditorToken,
+                .scim: try await w.scimToken().token,
             ]
             var staff: [Principal.Role: StaffMember] = [:]
             staff[.superAdmin] = try await w.staffMember("boss@example.org", .superAdmin)

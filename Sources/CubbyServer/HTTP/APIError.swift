@@ -40,6 +40,11 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
                     "request failed",
                     metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             }
+            // SCIM clients read errors in the SCIM error schema (RFC 7644 §3.12), whatever raised them.
+            if request.uri.path.hasPrefix(SCIMRoutes.prefix + "/") || request.uri.path == SCIMRoutes.prefix {
+                let scimType = (error as? SCIMError)?.scimType ?? (status == .badRequest ? .invalidSyntax : nil)
+                return SCIMResponse.error(SCIMError(Int(status.code), scimType, message), headers: headers)
+            }
             return JSONResponse.make(ErrorBody(error: code, message: message), status: status, headers: headers)
         }
     }
@@ -99,6 +104,8 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             default:
                 if e.status.code < 500 { return (e.status, "invalid_request", e.body ?? e.status.reasonPhrase, [:]) }
             }
+        case let e as SCIMError:
+            return (HTTPResponse.Status(code: e.status), e.scimType?.rawValue ?? "scim_error", e.detail, [:])
         case is NIOTooManyBytesError:
             return (.contentTooLarge, "payload_too_large", "the request body is too large", [:])
         case is HTTPParserError:

@@ -16,7 +16,7 @@ struct Authenticator: RouterMiddleware {
 
     static let prefixes: [String: Principal.Role] = [
         "cby_courier_": .courier, "cby_device_": .device, "cby_admin_": .admin, "cby_carrier_": .carrier,
-        "cby_auditor_": .auditor,
+        "cby_auditor_": .auditor, "cby_scim_": .scim,
     ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
@@ -60,6 +60,9 @@ struct Authenticator: RouterMiddleware {
                 sites = unitSite.map { [$0] } ?? []
             case .resident:
                 sites = []
+            case .scim:
+                // Issued with exactly one site: the site its recipients belong to.
+                sites = c.siteIds.map { $0.split(separator: ",").map(String.init) } ?? []
             }
             return Principal(
                 role: role, credentialId: CredentialID(id), organizationId: OrganizationID(org),

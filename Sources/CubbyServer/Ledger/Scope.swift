@@ -9,7 +9,7 @@ enum Scope {
         switch p.role {
         case .device: return p.unitId?.idString == unit.id
         case .courier, .carrier, .admin, .superAdmin: return p.siteIds.contains { $0.idString == unit.siteId }
-        case .auditor, .resident: return false
+        case .auditor, .resident, .scim: return false
         }
     }
 
@@ -20,7 +20,7 @@ enum Scope {
         switch p.role {
         case .superAdmin: return true
         case .admin, .auditor: return alert.siteId.map { site in p.siteIds.contains { $0.idString == site } } ?? false
-        case .device, .courier, .carrier, .resident: return false
+        case .device, .courier, .carrier, .resident, .scim: return false
         }
     }
 
@@ -35,7 +35,7 @@ enum Scope {
         case .device: return p.unitId?.idString == parcel.unitId
         case .courier, .carrier: return p.carrierId?.idString == parcel.carrierId
         case .admin, .superAdmin: return p.siteIds.contains { $0.idString == parcel.siteId }
-        case .auditor, .resident: return false
+        case .auditor, .resident, .scim: return false
         }
     }
 

@@ -121,7 +121,7 @@ extension StaffDesk {
     // MARK: API credentials
 
     /// Kinds of API credential the portal and the CLI issue.
-    public static let credentialKinds: [Principal.Role] = [.courier, .carrier, .device, .admin, .auditor]
+    public static let credentialKinds: [Principal.Role] = [.courier, .carrier, .device, .admin, .auditor, .scim]
 
     /// The kinds in words, for error messages: "courier, carrier, … or auditor".
     public static var credentialKindWords: String {
@@ -245,6 +245,15 @@ extension StaffDesk {
                     unit.organizationId == org
                 else { throw DomainError.notFound("unit not found") }
                 c.unitId = unit.id
+            case .scim:
+                // A SCIM client provisions the recipients of one site: the site new users are created in.
+                guard let sites = try Self.validSites(request.sites), sites.count == 1 else {
+                    throw StaffError.invalidInput("A scim credential needs exactly one site.")
+                }
+                guard try await s.sites(organization: org).contains(sites[0]) else {
+                    throw DomainError.notFound("site not found")
+                }
+                c.siteIds = sites[0]
             default:
                 let sites = try Self.validSites(request.sites)
                 if let sites {
