@@ -208,6 +208,8 @@ struct ContractTests {
                     ("/healthz", [.post, .put, .delete], "GET"),
                     ("/api/v1/openapi.yaml", [.post, .trace], "GET"),
                     ("/admin/sign-in", [.put, .delete], "GET, POST"),
+                    // A literal path beside a parameter route answers with its own methods, not the parameter's.
+                    ("/api/v1/recipients/import", [.get, .patch, .put, .delete], "POST"),
                 ]
                 for (path, methods, allow) in cases {
                     for m in methods {
@@ -218,6 +220,10 @@ struct ContractTests {
                             if m != .head { #expect(r.body.str("error") == "method_not_allowed") }
                         }
                     }
+                }
+                for m in [HTTPRequest.Method.get, .options, .put, .patch, .delete] {
+                    let r = try await c.call(m, "/scim/v2/Users/.search", token: "garbage")
+                    #expect(r.status == 405 && r.headers[.allow] == "POST", "\(m) /scim/v2/Users/.search: \(r.status)")
                 }
                 // The declared methods still answer; unknown paths stay 404.
                 #expect(try await c.call(.get, "/healthz").status == 200)
