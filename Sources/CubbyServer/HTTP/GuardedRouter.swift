@@ -91,13 +91,19 @@ final class RouteTable: Sendable {
     }
 
     /// The methods registered for the path the request names (`:name` matches any one segment); empty for an unknown path.
+    /// As in the router, a fixed segment wins over a parameter: `/recipients/import` is not `/recipients/:recipientId`.
     func methods(for path: String) -> [HTTPRequest.Method] {
         let asked = path.split(separator: "/")
         return paths.withLock { paths in
-            paths.filter { entry in
+            let matching = paths.filter { entry in
                 entry.segments.count == asked.count
                     && zip(entry.segments, asked).allSatisfy { $0.first == ":" || $0 == $1 }
-            }.flatMap(\.methods)
+            }
+            let fixed = { (segments: [Substring]) in segments.map { $0.first == ":" ? 0 : 1 } }
+            guard let best = matching.map({ fixed($0.segments) }).max(by: { $0.lexicographicallyPrecedes($1) }) else {
+                return []
+            }
+            return matching.filter { fixed($0.segments) == best }.flatMap(\.methods)
         }
     }
 }

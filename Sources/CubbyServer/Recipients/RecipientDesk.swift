@@ -81,6 +81,8 @@ public enum RecipientLookup: Sendable, Equatable {
     case email(String)
     case externalId(String)
     case apartment(String)
+    /// Every key given must match (nil: any).
+    case keys(email: String?, externalId: String?, apartment: String?)
 }
 
 /// One page of recipients, and the cursor of the next page (nil: this was the last).
@@ -258,13 +260,26 @@ public struct RecipientDesk: Sendable {
         }
         let org = p.organizationId.idString
         var query = RecipientQuery(organizationId: org, siteIds: [], after: after, limit: limit + 1)
-        switch lookup {
-        case .all: break
-        case .email(let text): query.emailHash = try emailHash(RecipientRules.email(text))
-        case .externalId(let text):
-            query.externalIdHash = try externalIdHash(organization: org, RecipientRules.externalId(text))
-        case .apartment(let text): query.apartmentKey = try RecipientRules.apartmentKey(RecipientRules.apartment(text))
+        // A key no recipient can hold (an address that is not one, say) simply finds nothing.
+        let keys: (email: String?, externalId: String?, apartment: String?) =
+            switch lookup {
+            case .all: (nil, nil, nil)
+            case .email(let text): (text, nil, nil)
+            case .externalId(let text): (nil, text, nil)
+            case .apartment(let text): (nil, nil, text)
+            case .keys(let email, let externalId, let apartment): (email, externalId, apartment)
+            }
+        for (field, text, max) in [
+            ("email", keys.email, 254), ("externalId", keys.externalId, RecipientRules.maxExternalIdLength),
+            ("apartment", keys.apartment, RecipientRules.maxApartmentLength),
+        ] {
+            if let text, text.unicodeScalars.count > max {
+                throw RecipientError.invalid(field: field, "\(field) is longer than \(max) characters")
+            }
         }
+        query.emailHash = keys.email.map { emailHash($0.trimmingWhitespace().lowercased()) }
+        query.externalIdHash = keys.externalId.map { externalIdHash(organization: org, $0.trimmingWhitespace()) }
+        query.apartmentKey = keys.apartment.map(RecipientRules.apartmentKey)
         let scopeSites = try siteId.map { [try Self.id($0, "siteId")] }
         let base = query
         let found = try await store.read { s -> [RecipientRecord] in
