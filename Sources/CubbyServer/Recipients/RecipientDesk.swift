@@ -5,20 +5,31 @@ import Foundation
 
 /// A recipient as staff see it: the sealed contact data opened.
 public struct Recipient: Sendable, Equatable, Codable {
+    /// The recipient's pseudonymous id (`recipientId` in parcels and audit events).
     public var id: String
     public var organizationId: String
+    /// The site the recipient lives or works at; parcels reach them at that site's units.
     public var siteId: String
+    /// Display name (nil only for rows seeded without one).
     public var name: String?
+    /// Lowercased email address.
     public var email: String?
+    /// E.164 phone number.
     public var phone: String?
+    /// Apartment or office (plain text at rest).
     public var apartment: String?
+    /// The property-management system's id, as given (case kept).
     public var externalId: String?
+    /// The language messages to the recipient are written in.
     public var preferredLanguage: PreferredLanguage
+    /// Whether drop-offs pick an accessible compartment when one fits.
     public var needsAccessible: Bool
     /// False once deactivated.
     public var active: Bool
     public var createdAt: Date
+    /// The last change (creation, update, deactivation or reactivation).
     public var updatedAt: Date
+    /// When the recipient was deactivated; nil while active.
     public var deactivatedAt: Date?
 }
 
@@ -87,7 +98,9 @@ public enum RecipientLookup: Sendable, Equatable {
 
 /// One page of recipients, and the cursor of the next page (nil: this was the last).
 public struct RecipientPage: Sendable, Equatable {
+    /// At most the page size, ordered by id.
     public var recipients: [Recipient]
+    /// Pass back as `cursor` for the next page; nil on the last page.
     public var nextCursor: String?
 }
 
