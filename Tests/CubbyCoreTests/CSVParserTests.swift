@@ -114,8 +114,11 @@ struct RecipientRulesTests {
     }
 
     @Test func emailsAreTrimmedAndLowercased() throws {
-        #expect(try RecipientRules.email("  Ana.Garcia@Example.ORG ") == "ana.garcia@example.org")
-        for bad in ["ana", "ana@", "@example.org", "ana@example", "a b@example.org", "ana@@example.org", "ana@x..org"] {
+        #expect(try RecipientRules.email("Ana.Garcia@Example.ORG") == "ana.garcia@example.org")
+        for bad in [
+            "ana", "ana@", "@example.org", "ana@example", "a b@example.org", "ana@@example.org", "ana@x..org",
+            " ana@example.org", "ana@example.org.", "ana@example.org\n", "ana;bob@example.org",
+        ] {
             #expect(throws: RecipientError.self, "\(bad)") { try RecipientRules.email(bad) }
         }
     }

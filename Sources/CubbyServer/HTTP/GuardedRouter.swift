@@ -91,8 +91,7 @@ final class RouteTable: Sendable {
     }
 
     /// The methods registered for the path the request names (`:name` matches any one segment); empty for an unknown path.
-    /// Where several routes match, the most specific ones answer: a literal segment before a parameter, from the left
-    /// (`/recipients/import` is not `/recipients/:recipientId`).
+    /// As in the router, a fixed segment wins over a parameter: `/recipients/import` is not `/recipients/:recipientId`.
     func methods(for path: String) -> [HTTPRequest.Method] {
         let asked = path.split(separator: "/")
         return paths.withLock { paths in
@@ -100,17 +99,17 @@ final class RouteTable: Sendable {
                 entry.segments.count == asked.count
                     && zip(entry.segments, asked).allSatisfy { $0.first == ":" || $0 == $1 }
             }
-            let literal = { (segments: [Substring]) in segments.map { $0.first == ":" ? 0 : 1 } }
-            guard let best = matching.map({ literal($0.segments) }).max(by: { $0.lexicographicallyPrecedes($1) })
-            else { return [] }
-            return matching.filter { literal($0.segments) == best }.flatMap(\.methods)
+            let fixed = { (segments: [Substring]) in segments.map { $0.first == ":" ? 0 : 1 } }
+            guard let best = matching.map({ fixed($0.segments) }).max(by: { $0.lexicographicallyPrecedes($1) }) else {
+                return []
+            }
+            return matching.filter { fixed($0.segments) == best }.flatMap(\.methods)
         }
     }
 }
 
-/// Answers `405 method_not_allowed` with `Allow` for a known path asked with a method it does not have: before the
-/// router, so that a method of a parameter route never answers for a literal path beside it, and for the router's
-/// not-found answer.
+/// Answers `405 method_not_allowed` with `Allow` for a known path asked with a method it does not have, before the
+/// router: a method of a parameter route never answers for a literal path beside it.
 struct MethodCheck: RouterMiddleware {
     typealias Context = CubbyRequestContext
     let table: RouteTable
@@ -119,16 +118,10 @@ struct MethodCheck: RouterMiddleware {
         -> Response
     {
         let known = table.methods(for: request.uri.path)
-        if !known.isEmpty, !known.contains(request.method) {
-            throw HTTPError(.methodNotAllowed, headers: [.allow: Set(known.map(\.rawValue)).sorted().joined(separator: ", ")])
-        }
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound {
-            let methods = table.methods(for: request.uri.path)
-            guard !methods.isEmpty, !methods.contains(request.method) else { throw error }
-            let allow = Set(methods.map(\.rawValue)).sorted().joined(separator: ", ")
+        guard known.isEmpty || known.contains(request.method) else {
+            let allow = Set(known.map(\.rawValue)).sorted().joined(separator: ", ")
             throw HTTPError(.methodNotAllowed, headers: [.allow: allow])
         }
+        return try await next(request, context)
     }
 }

@@ -5,20 +5,31 @@ import Foundation
 
 /// A recipient as staff see it: the sealed contact data opened.
 public struct Recipient: Sendable, Equatable, Codable {
+    /// The recipient's pseudonymous id (`recipientId` in parcels and audit events).
     public var id: String
     public var organizationId: String
+    /// The site the recipient lives or works at; parcels reach them at that site's units.
     public var siteId: String
+    /// Display name (nil only for rows seeded without one).
     public var name: String?
+    /// Lowercased email address.
     public var email: String?
+    /// E.164 phone number.
     public var phone: String?
+    /// Apartment or office (plain text at rest).
     public var apartment: String?
+    /// The property-management system's id, as given (case kept).
     public var externalId: String?
+    /// The language messages to the recipient are written in.
     public var preferredLanguage: PreferredLanguage
+    /// Whether drop-offs pick an accessible compartment when one fits.
     public var needsAccessible: Bool
     /// False once deactivated.
     public var active: Bool
     public var createdAt: Date
+    /// The last change (creation, update, deactivation or reactivation).
     public var updatedAt: Date
+    /// When the recipient was deactivated; nil while active.
     public var deactivatedAt: Date?
 }
 
@@ -81,11 +92,15 @@ public enum RecipientLookup: Sendable, Equatable {
     case email(String)
     case externalId(String)
     case apartment(String)
+    /// Every key given must match (nil: any).
+    case keys(email: String?, externalId: String?, apartment: String?)
 }
 
 /// One page of recipients, and the cursor of the next page (nil: this was the last).
 public struct RecipientPage: Sendable, Equatable {
+    /// At most the page size, ordered by id.
     public var recipients: [Recipient]
+    /// Pass back as `cursor` for the next page; nil on the last page.
     public var nextCursor: String?
 }
 
@@ -258,13 +273,26 @@ public struct RecipientDesk: Sendable {
         }
         let org = p.organizationId.idString
         var query = RecipientQuery(organizationId: org, siteIds: [], after: after, limit: limit + 1)
-        switch lookup {
-        case .all: break
-        case .email(let text): query.emailHash = try emailHash(RecipientRules.email(text))
-        case .externalId(let text):
-            query.externalIdHash = try externalIdHash(organization: org, RecipientRules.externalId(text))
-        case .apartment(let text): query.apartmentKey = try RecipientRules.apartmentKey(RecipientRules.apartment(text))
+        // A key no recipient can hold (an address that is not one, say) simply finds nothing.
+        let keys: (email: String?, externalId: String?, apartment: String?) =
+            switch lookup {
+            case .all: (nil, nil, nil)
+            case .email(let text): (text, nil, nil)
+            case .externalId(let text): (nil, text, nil)
+            case .apartment(let text): (nil, nil, text)
+            case .keys(let email, let externalId, let apartment): (email, externalId, apartment)
+            }
+        for (field, text, max) in [
+            ("email", keys.email, 254), ("externalId", keys.externalId, RecipientRules.maxExternalIdLength),
+            ("apartment", keys.apartment, RecipientRules.maxApartmentLength),
+        ] {
+            if let text, text.unicodeScalars.count > max {
+                throw RecipientError.invalid(field: field, "\(field) is longer than \(max) characters")
+            }
         }
+        query.emailHash = keys.email.map { emailHash($0.trimmingWhitespace().lowercased()) }
+        query.externalIdHash = keys.externalId.map { externalIdHash(organization: org, $0.trimmingWhitespace()) }
+        query.apartmentKey = keys.apartment.map(RecipientRules.apartmentKey)
         let scopeSites = try siteId.map { [try Self.id($0, "siteId")] }
         let base = query
         let found = try await store.read { s -> [RecipientRecord] in

@@ -194,22 +194,10 @@ struct RecipientRoutes {
         let query = req.uri.queryParameters
         for (key, _) in query where !Self.searchParameters.contains(String(key)) {
             throw APIError.invalidRequest(
-                "unknown query parameter \(key); use one of email, apartment, externalId, with siteId, limit, cursor")
+                "unknown query parameter \(key); use email, apartment, externalId, siteId, limit, cursor")
         }
-        let keys = ["email", "apartment", "externalId"].filter { query.get($0) != nil }
-        guard keys.count <= 1 else {
-            throw APIError.invalidRequest("search by one of email, apartment or externalId at a time")
-        }
-        let lookup: RecipientLookup =
-            if let e = query.get("email") {
-                .email(e)
-            } else if let a = query.get("apartment") {
-                .apartment(a)
-            } else if let x = query.get("externalId") {
-                .externalId(x)
-            } else {
-                .all
-            }
+        let lookup = RecipientLookup.keys(
+            email: query.get("email"), externalId: query.get("externalId"), apartment: query.get("apartment"))
         let limit = try RequestValidation.query(req, "limit", 50, 1...RecipientDesk.maxPageSize)
         let page = try await desk.search(
             p, lookup, siteId: query.get("siteId"), limit: limit, cursor: query.get("cursor"))
