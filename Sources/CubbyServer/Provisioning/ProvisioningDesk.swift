@@ -161,44 +161,23 @@ public struct ProvisioningDesk: Sendable {
         let at = clock.now().millisecondsSince1970
         return try await ledger.write { s in
             var site = try await siteInScope(s, id, p, lock: true)
-            var changed: [String] = []
-            if let name, name != site.name {
-                site.name = name
-                changed.append("name")
-            }
-            if let address, address != site.address {
-                site.address = address
-                changed.append("address")
-            }
-            if let zone, zone != site.timeZone {
-                site.timeZone = zone
-                changed.append("timeZone")
-            }
-            if let languages, languages.joined(separator: ",") != site.languages {
-                site.languages = languages.joined(separator: ",")
-                changed.append("languages")
-            }
-            if let lifetime, Int64(lifetime) != site.pickupLifetimeSeconds {
-                site.pickupLifetimeSeconds = Int64(lifetime)
-                changed.append("pickupLifetimeSeconds")
-            }
-            if let reservation, Int64(reservation) != site.reservationSeconds {
-                site.reservationSeconds = Int64(reservation)
-                changed.append("reservationSeconds")
-            }
+            var changed = ChangedFields()
+            changed.set(&site.name, to: name, "name")
+            changed.set(&site.address, to: address, "address")
+            changed.set(&site.timeZone, to: zone, "timeZone")
+            changed.set(&site.languages, to: languages?.joined(separator: ","), "languages")
+            changed.set(&site.pickupLifetimeSeconds, to: lifetime.map(Int64.init), "pickupLifetimeSeconds")
+            changed.set(&site.reservationSeconds, to: reservation.map(Int64.init), "reservationSeconds")
             let hours = try ProvisioningRules.reminders(
                 change.reminderHours ?? ProvisioningRules.hours(site.reminderHours),
                 lifetimeSeconds: Int(site.pickupLifetimeSeconds))
-            if hours.map(String.init).joined(separator: ",") != site.reminderHours {
-                site.reminderHours = hours.map(String.init).joined(separator: ",")
-                changed.append("reminderHours")
-            }
+            changed.set(&site.reminderHours, to: hours.map(String.init).joined(separator: ","), "reminderHours")
             guard !changed.isEmpty else { return site }
             site.updatedAt = at
             try await s.saveSite(site)
             try await audit(
                 s, .siteUpdated, actor: actor ?? p.actor, organization: site.organizationId, site: site.id,
-                detail: ["fields": changed.joined(separator: ",")])
+                detail: ["fields": changed.names.joined(separator: ",")])
             return site
         }
     }

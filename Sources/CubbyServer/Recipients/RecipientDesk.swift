@@ -184,46 +184,27 @@ public struct RecipientDesk: Sendable {
         return try await ledger.write { s in
             var record = try await recipientInScope(s, p, id, lock: true)
             var contact = try open(record)
-            var changed: [String] = []
+            var changed = ChangedFields()
             if let newSite, newSite != record.siteId {
                 record.siteId = try await siteInScope(s, p, newSite).id
-                changed.append("siteId")
+                changed.note("siteId")
             }
-            if let name, name != contact.name {
-                contact.name = name
-                changed.append("name")
+            changed.set(&contact.name, to: name, "name")
+            changed.set(&contact.email, to: email, "email")
+            changed.set(&contact.phone, to: phone, "phone")
+            changed.set(&contact.externalId, to: externalId, "externalId")
+            if changed.set(&record.apartment, to: apartment, "apartment") {
+                record.apartmentKey = record.apartment.map(RecipientRules.apartmentKey)
             }
-            if let email, email != contact.email {
-                contact.email = email
-                changed.append("email")
-            }
-            if let phone, phone != contact.phone {
-                contact.phone = phone
-                changed.append("phone")
-            }
-            if let externalId, externalId != contact.externalId {
-                contact.externalId = externalId
-                changed.append("externalId")
-            }
-            if let apartment, apartment != record.apartment {
-                record.apartment = apartment
-                record.apartmentKey = apartment.map(RecipientRules.apartmentKey)
-                changed.append("apartment")
-            }
-            if let language = patch.preferredLanguage?.rawValue, language != record.preferredLanguage {
-                record.preferredLanguage = language
-                changed.append("preferredLanguage")
-            }
-            if let accessible = patch.needsAccessible, accessible != record.needsAccessible {
-                record.needsAccessible = accessible
-                changed.append("needsAccessible")
-            }
+            changed.set(&record.preferredLanguage, to: patch.preferredLanguage?.rawValue, "preferredLanguage")
+            changed.set(&record.needsAccessible, to: patch.needsAccessible, "needsAccessible")
             guard !changed.isEmpty else { return try view(record) }
             try await setContact(s, &record, contact)
             record.updatedAt = clock.now().millisecondsSince1970
             try await s.saveRecipient(record)
             try await s.appendAudit(
-                auditRecord(.recipientUpdated, actor ?? p.actor, record, ["fields": changed.joined(separator: ",")]))
+                auditRecord(
+                    .recipientUpdated, actor ?? p.actor, record, ["fields": changed.names.joined(separator: ",")]))
             return try view(record)
         }
     }
