@@ -71,18 +71,21 @@ struct LogBenchRun {
 
     func measure(store: any SQLStore) async throws -> LogBenchmark.Report {
         try await Migrator.migrate(store)
-        let log = try AuditLog(store: store, signingKey: Curve25519.Signing.PrivateKey(), origin: "bench.cubby/log")
-        say("cubby bench log: \(events) events")
+        let log = try AuditLog(store: store, signingKey: Curve25519.Signing.PrivateKey(), originBase: "bench.cubby/log")
+        // Every event belongs to one organization, so all of them are leaves of that organization's log.
+        let org = UUID()
+        let target = AuditLogID.organization(OrganizationID(org))
+        say("cubby bench log: \(events) events in one organization's log")
         if leavesOnly {
-            try await syntheticTree(store: store)
-            let proof = try await proofTimings(log: log, checkpoint: try require(try await log.checkpointIfDue()))
+            try await syntheticTree(store: store, log: target)
+            let proof = try await proofTimings(
+                log: log, target: target, checkpoint: try require(try await log.checkpointIfDue()[target]))
             return LogBenchmark.Report(
                 events: events, sequencedPerSecond: nil, proofP50: proof.p50, proofP99: proof.p99, verifySeconds: nil)
         }
         // 1. Events, written in bulk (their cost is the store's, not the log's).
         var t0 = ContinuousClock.now
         let unit = UUID()
-        let org = UUID()
         let site = UUID()
         var written = 0
         while written < events {
@@ -120,7 +123,7 @@ struct LogBenchRun {
             if sequenced % 1_000_000 < 20_000 { say("  \(sequenced) sequenced") }
         }
         let seqSeconds = (ContinuousClock.now - t0).seconds
-        let checkpoint = try require(try await log.checkpointIfDue())
+        let checkpoint = try require(try await log.checkpointIfDue()[target])
         let size = UInt64(checkpoint.size)
         // Node hashes per append, counted by the frontier itself over a fresh run of the same length.
         var frontier = MerkleFrontier()
@@ -136,17 +139,21 @@ struct LogBenchRun {
                 Double(sequenced) / seqSeconds, appendSeconds / Double(size) * 1e9, Double(nodeHashes) / Double(size),
                 log2(Double(size))))
 
-        let proof = try await proofTimings(log: log, checkpoint: checkpoint)
-        let verifySeconds = try await verifyTimings(store: store, log: log)
+        let proof = try await proofTimings(log: log, target: target, checkpoint: checkpoint)
+        let verifySeconds = try await verifyTimings(store: store, log: log, target: target)
         return LogBenchmark.Report(
             events: events, sequencedPerSecond: Double(sequenced) / seqSeconds, proofP50: proof.p50,
             proofP99: proof.p99, verifySeconds: verifySeconds)
     }
 
     /// Leaves and nodes straight into their tables, as the sequencer would write them.
-    func syntheticTree(store: any SQLStore) async throws {
+    func syntheticTree(store: any SQLStore, log: AuditLogID) async throws {
         let t0 = ContinuousClock.now
         var frontier = MerkleFrontier()
+        try await store.write { s in
+            try await s.openAuditLog(
+                log, origin: "bench.cubby/log/synthetic", frontier: Data(MerkleFrontier().serialized), at: 0)
+        }
         while frontier.size < UInt64(events) {
             let n = min(50_000, events - Int(frontier.size))
             var leaves: [LogLeaf] = []
@@ -166,9 +173,9 @@ struct LogBenchRun {
             let size = Int64(frontier.size)
             let (leafRows, nodeRows) = (leaves, nodes)
             try await store.write { s in
-                try await s.appendLeaves(leafRows)
-                try await s.appendNodes(nodeRows)
-                try await s.saveLogState(size: size, frontier: state, at: 0)
+                try await s.appendLeaves(log, leafRows)
+                try await s.appendNodes(log, nodeRows)
+                try await s.saveLogState(log, size: size, frontier: state, at: 0)
             }
             if frontier.size % 1_000_000 == 0 { say("  \(frontier.size) leaves written") }
         }
@@ -176,7 +183,9 @@ struct LogBenchRun {
     }
 
     /// Inclusion proofs at random indexes: their median and 99th-percentile latency, in milliseconds.
-    func proofTimings(log: AuditLog, checkpoint: StoredCheckpoint) async throws -> (p50: Double, p99: Double) {
+    func proofTimings(log: AuditLog, target: AuditLogID, checkpoint: StoredCheckpoint) async throws -> (
+        p50: Double, p99: Double
+    ) {
         let size = UInt64(checkpoint.size)
         // 3. Inclusion proofs at random indexes against the full tree, each from one database round trip.
         var latencies: [Double] = []
@@ -185,7 +194,7 @@ struct LogBenchRun {
         for _ in 0..<proofs {
             let index = UInt64.random(in: 0..<size, using: &rng)
             let t = ContinuousClock.now
-            let (leafHash, proof) = try await log.inclusionProof(index: index, size: size)
+            let (leafHash, proof) = try await log.inclusionProof(target, index: index, size: size)
             latencies.append((ContinuousClock.now - t).seconds * 1000)
             try proof.verify(leafHash: leafHash, rootHash: root)
         }
@@ -199,14 +208,17 @@ struct LogBenchRun {
     }
 
     /// Verification end to end, then its hashing alone against openssl; returns the end-to-end seconds.
-    func verifyTimings(store: any SQLStore, log: AuditLog) async throws -> Double {
+    func verifyTimings(store: any SQLStore, log: AuditLog, target: AuditLogID) async throws -> Double {
         var t0 = ContinuousClock.now
 
         // 4. Verification end to end (database reads included), and the hashing it does, against openssl.
-        let report = try await AuditVerifier(store: store, verifier: log.signer.verifier, origin: log.origin).run()
+        let origin = try await log.identity(target).origin
+        let report = try await AuditVerifier(
+            store: store, log: target, verifier: try log.signer(origin: origin).verifier, origin: origin
+        ).run()
         let verifySeconds = (ContinuousClock.now - t0).seconds
         guard report.ok else { throw BenchFailure("verification failed: \(report.problem!)") }
-        let sample = try await store.read { s in try await s.leavesWithEvents(from: 0, limit: 100_000) }.compactMap(
+        let sample = try await store.read { s in try await s.leavesWithEvents(target, from: 0, limit: 100_000) }.compactMap(
             \.canonical)
         let averageBytes = sample.reduce(0) { $0 + $1.count } / max(1, sample.count)
         // The hashing verify does, alone: a leaf hash per event and the tree's inner nodes (one per leaf on average).

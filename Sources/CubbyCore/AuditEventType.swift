@@ -26,6 +26,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case doorOpenRefused = "door.open_refused"
     /// A compartment's door opened.
     case doorOpened = "door.opened"
+    /// A log opened: its first leaf, naming its origin and the frozen deployment-wide log it follows.
+    case logGenesis = "log.genesis"
     /// The log recorded that it was idle, so that a fresh checkpoint can be signed.
     case logHeartbeat = "log.heartbeat"
     /// An organization was created with its first super-administrator (`cubby setup`, `cubby organization create`).

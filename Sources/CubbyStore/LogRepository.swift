@@ -51,40 +51,131 @@ public struct LeafWithEvent: Sendable {
     public var eventLeafHash: Data?
 }
 
-/// Reads and writes of the Merkle log's tables.
+/// One audit log's state: its origin, size and frontier (and, for the frozen log, its final root).
+public struct AuditLogState: Sendable, Hashable {
+    public var log: AuditLogID
+    /// Nil only for the frozen log before its origin was read from its checkpoints.
+    public var origin: String?
+    public var size: Int64
+    public var frontier: Data
+    /// The frozen log's root hash, recorded once it is frozen for good.
+    public var root: Data?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(
+        log: AuditLogID, origin: String?, size: Int64, frontier: Data, root: Data?, createdAt: Int64, updatedAt: Int64
+    ) {
+        self.log = log
+        self.origin = origin
+        self.size = size
+        self.frontier = frontier
+        self.root = root
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// Where a log's leaves, nodes and checkpoints are stored: the frozen log keeps the tables it had; every other
+/// log has rows keyed by its id in tables shared by all logs.
+struct LogTables {
+    let leaves: String
+    let nodes: String
+    let checkpoints: String
+    /// `log_id = '…' AND ` for the shared tables, empty for the frozen log's own.
+    let key: SQLQueryString
+
+    init(_ log: AuditLogID) {
+        if log == .frozen {
+            (leaves, nodes, checkpoints, key) = ("audit_leaves", "merkle_nodes", "checkpoints", "")
+        } else {
+            (leaves, nodes, checkpoints) = ("log_leaves", "log_nodes", "log_checkpoints")
+            key = "log_id = \(bind: log.storageKey) AND "
+        }
+    }
+}
+
+/// Reads and writes of the Merkle logs' tables.
 extension StoreSession {
-    /// Takes the log's sequencing lock until the transaction ends (PostgreSQL; SQLite has one writer).
+    /// Takes the logs' sequencing lock until the transaction ends (PostgreSQL; SQLite has one writer).
     public func lockLog() async throws {
         if kind == .postgres { try await exec("SELECT pg_advisory_xact_lock(7423002)") }
     }
 
-    /// The log's size and serialized frontier, if anything was sequenced yet.
-    public func logState() async throws -> (size: Int64, frontier: Data)? {
-        guard let row = try await sql.raw("SELECT size, frontier FROM log_state WHERE id = 1").first() else {
-            return nil
-        }
-        return (try row.decode(column: "size", as: Int64.self), try row.decode(column: "frontier", as: Data.self))
+    /// Every log's state.
+    public func auditLogs() async throws -> [AuditLogState] {
+        try await sql.raw("SELECT * FROM audit_logs ORDER BY created_at, id").all().compactMap(Self.logState)
     }
 
-    public func saveLogState(size: Int64, frontier: Data, at: Int64) async throws {
+    /// One log's state, or nil when it has not opened yet.
+    public func auditLog(_ log: AuditLogID) async throws -> AuditLogState? {
+        try await sql.raw("SELECT * FROM audit_logs WHERE id = \(bind: log.storageKey)").first().flatMap(Self.logState)
+    }
+
+    private static func logState(_ row: any SQLRow) throws -> AuditLogState? {
+        guard let log = AuditLogID(storageKey: try row.decode(column: "id", as: String.self)) else { return nil }
+        return AuditLogState(
+            log: log, origin: try row.decode(column: "origin", as: String?.self),
+            size: try row.decode(column: "size", as: Int64.self), frontier: try row.decode(column: "frontier", as: Data.self),
+            root: try row.decode(column: "root", as: Data?.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self))
+    }
+
+    /// Opens a new, empty log with its origin.
+    public func openAuditLog(_ log: AuditLogID, origin: String, frontier: Data, at: Int64) async throws {
+        let (kind, organization): (String, String?) =
+            switch log {
+            case .frozen: ("frozen", nil)
+            case .deployment: ("deployment", nil)
+            case .organization(let id): ("organization", id.uuid.idString)
+            }
         try await sql.raw(
             """
-            INSERT INTO log_state (id, size, frontier, updated_at) VALUES (1, \(bind: size), \(bind: frontier), \(bind: at))
-            ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, updated_at = excluded.updated_at
+            INSERT INTO audit_logs (id, kind, organization_id, origin, size, frontier, created_at, updated_at)
+            VALUES (\(bind: log.storageKey), \(bind: kind), \(bind: organization), \(bind: origin), 0, \(bind: frontier), \(bind: at), \(bind: at))
             """
         ).run()
     }
 
-    /// Committed events not yet in the tree, oldest first, with their leaf hashes.
-    public func pendingLeaves(limit: Int) async throws -> [(seq: Int64, hash: Data)] {
+    /// Records the frozen log's origin and final root, once.
+    public func freezeLog(origin: String, root: Data, at: Int64) async throws {
         try await sql.raw(
             """
-            SELECT p.seq AS seq, e.leaf_hash AS leaf_hash FROM audit_pending p JOIN audit_events e ON e.seq = p.seq
-            ORDER BY p.seq LIMIT \(bind: limit)
+            UPDATE audit_logs SET origin = \(bind: origin), root = \(bind: root), updated_at = \(bind: at)
+            WHERE id = 'frozen' AND root IS NULL
+            """
+        ).run()
+    }
+
+    public func saveLogState(_ log: AuditLogID, size: Int64, frontier: Data, at: Int64) async throws {
+        try await sql.raw(
+            """
+            UPDATE audit_logs SET size = \(bind: size), frontier = \(bind: frontier), updated_at = \(bind: at)
+            WHERE id = \(bind: log.storageKey)
+            """
+        ).run()
+    }
+
+    /// Committed events not yet in a tree, oldest first, with their leaf hashes and organizations.
+    public func pendingLeaves(limit: Int) async throws -> [(seq: Int64, hash: Data, organizationId: String?)] {
+        try await sql.raw(
+            """
+            SELECT p.seq AS seq, e.leaf_hash AS leaf_hash, e.organization_id AS organization_id
+            FROM audit_pending p JOIN audit_events e ON e.seq = p.seq ORDER BY p.seq LIMIT \(bind: limit)
             """
         ).all().map {
-            (try $0.decode(column: "seq", as: Int64.self), try $0.decode(column: "leaf_hash", as: Data.self))
+            (
+                try $0.decode(column: "seq", as: Int64.self), try $0.decode(column: "leaf_hash", as: Data.self),
+                try $0.decode(column: "organization_id", as: String?.self)
+            )
         }
+    }
+
+    /// The stored sequence number of the event with `id`.
+    public func auditSeq(eventId: String) async throws -> Int64? {
+        try await sql.raw("SELECT seq FROM audit_events WHERE id = \(bind: eventId)").first()?.decode(
+            column: "seq", as: Int64.self)
     }
 
     public func clearPending(_ seqs: [Int64]) async throws {
@@ -94,42 +185,48 @@ extension StoreSession {
         }
     }
 
-    public func appendLeaves(_ leaves: [LogLeaf]) async throws {
+    public func appendLeaves(_ log: AuditLogID, _ leaves: [LogLeaf]) async throws {
         for chunk in stride(from: 0, to: leaves.count, by: 1000) {
             let part = leaves[chunk..<min(leaves.count, chunk + 1000)]
-            var insert = sql.insert(into: "audit_leaves").columns("leaf_index", "event_seq", "leaf_hash")
-            for l in part { insert = insert.values(SQLBind(l.index), SQLBind(l.eventSeq), SQLBind(l.hash)) }
+            var insert = sql.insert(into: "log_leaves").columns("log_id", "leaf_index", "event_seq", "leaf_hash")
+            for l in part {
+                insert = insert.values(SQLBind(log.storageKey), SQLBind(l.index), SQLBind(l.eventSeq), SQLBind(l.hash))
+            }
             try await insert.run()
         }
     }
 
-    public func appendNodes(_ nodes: [LogNode]) async throws {
+    public func appendNodes(_ log: AuditLogID, _ nodes: [LogNode]) async throws {
         for chunk in stride(from: 0, to: nodes.count, by: 1000) {
             let part = nodes[chunk..<min(nodes.count, chunk + 1000)]
-            var insert = sql.insert(into: "merkle_nodes").columns("level", "idx", "hash")
-            for n in part { insert = insert.values(SQLBind(Int64(n.level)), SQLBind(n.index), SQLBind(n.hash)) }
+            var insert = sql.insert(into: "log_nodes").columns("log_id", "level", "idx", "hash")
+            for n in part {
+                insert = insert.values(
+                    SQLBind(log.storageKey), SQLBind(Int64(n.level)), SQLBind(n.index), SQLBind(n.hash))
+            }
             try await insert.run()
         }
     }
 
-    /// The stored hashes of the given nodes (level 0 = leaves), keyed by (level, index); missing ones are
-    /// absent. One query, one round trip, whatever the mix of leaves and interior nodes.
-    public func nodes(_ wanted: [(level: Int, index: Int64)]) async throws -> [LogNodeKey: Data] {
+    /// The stored hashes of the given nodes of one log (level 0 = leaves), keyed by (level, index); missing ones
+    /// are absent. One query, one round trip, whatever the mix of leaves and interior nodes.
+    public func nodes(_ log: AuditLogID, _ wanted: [(level: Int, index: Int64)]) async throws -> [LogNodeKey: Data] {
         guard !wanted.isEmpty else { return [:] }
+        let t = LogTables(log)
         let leaves = wanted.filter { $0.level == 0 }.map(\.index)
         let inner = wanted.filter { $0.level > 0 }
         // Integers only, written into the statement; row values hit the primary key.
-        var parts: [String] = []
+        var query: SQLQueryString = ""
         if !leaves.isEmpty {
-            parts.append(
-                "SELECT 0 AS level, leaf_index AS idx, leaf_hash AS hash FROM audit_leaves WHERE leaf_index IN (\(leaves.map(String.init).joined(separator: ",")))"
-            )
+            query +=
+                "SELECT 0 AS level, leaf_index AS idx, leaf_hash AS hash FROM \(unsafeRaw: t.leaves) WHERE \(t.key)leaf_index IN (\(unsafeRaw: leaves.map(String.init).joined(separator: ",")))"
         }
         if !inner.isEmpty {
+            if !leaves.isEmpty { query += " UNION ALL " }
             let pairs = inner.map { "(\($0.level),\($0.index))" }.joined(separator: ",")
-            parts.append("SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN (VALUES \(pairs))")
+            query +=
+                "SELECT level, idx, hash FROM \(unsafeRaw: t.nodes) WHERE \(t.key)(level, idx) IN (VALUES \(unsafeRaw: pairs))"
         }
-        let query = SQLQueryString(parts.joined(separator: " UNION ALL "))
         var out: [LogNodeKey: Data] = [:]
         for r in try await sql.raw(query).all() {
             out[
@@ -141,14 +238,15 @@ extension StoreSession {
         return out
     }
 
-    /// Leaves from `from` in index order with their events, for recomputing the tree.
-    public func leavesWithEvents(from: Int64, limit: Int) async throws -> [LeafWithEvent] {
-        try await sql.raw(
+    /// A log's leaves from `from` in index order with their events, for recomputing its tree.
+    public func leavesWithEvents(_ log: AuditLogID, from: Int64, limit: Int) async throws -> [LeafWithEvent] {
+        let t = LogTables(log)
+        return try await sql.raw(
             """
             SELECT l.leaf_index AS leaf_index, l.event_seq AS event_seq, l.leaf_hash AS leaf_hash,
               e.canonical AS canonical, e.leaf_hash AS event_leaf_hash
-            FROM audit_leaves l LEFT JOIN audit_events e ON e.seq = l.event_seq
-            WHERE l.leaf_index >= \(bind: from) ORDER BY l.leaf_index LIMIT \(bind: limit)
+            FROM \(unsafeRaw: t.leaves) l LEFT JOIN audit_events e ON e.seq = l.event_seq
+            WHERE \(t.key)l.leaf_index >= \(bind: from) ORDER BY l.leaf_index LIMIT \(bind: limit)
             """
         ).all().map {
             LeafWithEvent(
@@ -160,15 +258,17 @@ extension StoreSession {
         }
     }
 
-    /// Events in leaf-index order from `from`, each with its leaf index.
-    public func sequencedEvents(from: Int64, limit: Int, organization: String?) async throws -> [(
-        Int64, StoredAuditEvent
-    )] {
+    /// A log's events in leaf-index order from `from`, each with its leaf index; in the frozen log, which holds
+    /// every organization's events, only those of `organization` when one is given.
+    public func sequencedEvents(_ log: AuditLogID, from: Int64, limit: Int, organization: String? = nil) async throws
+        -> [(Int64, StoredAuditEvent)]
+    {
+        let t = LogTables(log)
         let orgFilter: SQLQueryString = organization.map { " AND e.organization_id = \(bind: $0)" } ?? ""
         let rows = try await sql.raw(
             """
-            SELECT l.leaf_index AS leaf_index, e.* FROM audit_leaves l JOIN audit_events e ON e.seq = l.event_seq
-            WHERE l.leaf_index >= \(bind: from)\(orgFilter) ORDER BY l.leaf_index LIMIT \(bind: limit)
+            SELECT l.leaf_index AS leaf_index, e.* FROM \(unsafeRaw: t.leaves) l JOIN audit_events e ON e.seq = l.event_seq
+            WHERE \(t.key)l.leaf_index >= \(bind: from)\(orgFilter) ORDER BY l.leaf_index LIMIT \(bind: limit)
             """
         ).all()
         return try rows.map {
@@ -179,22 +279,51 @@ extension StoreSession {
         }
     }
 
-    public func insertCheckpoint(size: Int64, root: Data, note: String, at: Int64) async throws {
-        try await sql.raw(
-            "INSERT INTO checkpoints (size, root, note, created_at) VALUES (\(bind: size), \(bind: root), \(bind: note), \(bind: at))"
-        ).run()
+    /// The event with `id`, the log that holds it and its leaf index there; nil when it is not (yet) a leaf.
+    public func auditEventLeaf(id: String) async throws -> (log: AuditLogID, index: Int64, event: StoredAuditEvent)? {
+        for (table, logColumn): (String, String) in [("log_leaves", "l.log_id"), ("audit_leaves", "'frozen'")] {
+            let row = try await sql.raw(
+                """
+                SELECT \(unsafeRaw: logColumn) AS log_key, l.leaf_index AS leaf_index, e.* FROM audit_events e
+                JOIN \(unsafeRaw: table) l ON l.event_seq = e.seq WHERE e.id = \(bind: id)
+                """
+            ).first()
+            if let row, let log = AuditLogID(storageKey: try row.decode(column: "log_key", as: String.self)) {
+                return (
+                    log, try row.decode(column: "leaf_index", as: Int64.self),
+                    try row.decode(model: StoredAuditEvent.self, keyDecodingStrategy: ColumnNames.decoding)
+                )
+            }
+        }
+        return nil
     }
 
-    public func latestCheckpoint() async throws -> StoredCheckpoint? {
-        try await checkpoints(query: "SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1").first
+    public func insertCheckpoint(_ log: AuditLogID, size: Int64, root: Data, note: String, at: Int64) async throws {
+        if log == .frozen {
+            try await sql.raw(
+                "INSERT INTO checkpoints (size, root, note, created_at) VALUES (\(bind: size), \(bind: root), \(bind: note), \(bind: at))"
+            ).run()
+        } else {
+            try await sql.raw(
+                "INSERT INTO log_checkpoints (log_id, size, root, note, created_at) VALUES (\(bind: log.storageKey), \(bind: size), \(bind: root), \(bind: note), \(bind: at))"
+            ).run()
+        }
     }
 
-    /// All checkpoints, smallest tree first.
-    public func allCheckpoints() async throws -> [StoredCheckpoint] {
-        try await checkpoints(query: "SELECT * FROM checkpoints ORDER BY size")
+    public func latestCheckpoint(_ log: AuditLogID) async throws -> StoredCheckpoint? {
+        let t = LogTables(log)
+        return try await checkpoints(
+            "SELECT * FROM \(unsafeRaw: t.checkpoints) WHERE \(t.key)1 = 1 ORDER BY size DESC LIMIT 1"
+        ).first
     }
 
-    private func checkpoints(query: SQLQueryString) async throws -> [StoredCheckpoint] {
+    /// All of a log's checkpoints, smallest tree first.
+    public func allCheckpoints(_ log: AuditLogID) async throws -> [StoredCheckpoint] {
+        let t = LogTables(log)
+        return try await checkpoints("SELECT * FROM \(unsafeRaw: t.checkpoints) WHERE \(t.key)1 = 1 ORDER BY size")
+    }
+
+    private func checkpoints(_ query: SQLQueryString) async throws -> [StoredCheckpoint] {
         try await sql.raw(query).all().map {
             StoredCheckpoint(
                 size: try $0.decode(column: "size", as: Int64.self), root: try $0.decode(column: "root", as: Data.self),
@@ -221,18 +350,20 @@ extension StoreSession {
             """
             SELECT e.seq AS seq FROM audit_events e
             WHERE NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_seq = e.seq)
+              AND NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.event_seq = e.seq)
               AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.seq = e.seq)
             ORDER BY e.seq LIMIT \(bind: limit)
             """
         ).all().map { try $0.decode(column: "seq", as: Int64.self) }
     }
 
-    /// The first leaf index whose event happened at or after `millis` (nil if none).
-    public func firstLeaf(atOrAfter millis: Int64) async throws -> Int64? {
-        try await sql.raw(
+    /// The first leaf index of a log whose event happened at or after `millis` (nil if none).
+    public func firstLeaf(_ log: AuditLogID, atOrAfter millis: Int64) async throws -> Int64? {
+        let t = LogTables(log)
+        return try await sql.raw(
             """
-            SELECT MIN(l.leaf_index) AS i FROM audit_leaves l JOIN audit_events e ON e.seq = l.event_seq
-            WHERE e.occurred_at >= \(bind: millis)
+            SELECT MIN(l.leaf_index) AS i FROM \(unsafeRaw: t.leaves) l JOIN audit_events e ON e.seq = l.event_seq
+            WHERE \(t.key)e.occurred_at >= \(bind: millis)
             """
         ).first()?.decode(column: "i", as: Int64?.self)
     }

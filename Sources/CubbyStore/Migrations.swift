@@ -448,6 +448,81 @@ enum Migrations {
                   CHECK (kind IN ('courier','device','admin','carrier','auditor','scim'))
                 """,
             ]),
+        Migration(
+            15, "organization_audit_logs",
+            why:
+                "one verifiable log per organization and one for the deployment; the single log of earlier versions stays, frozen at its size",
+            [
+                // One row per log: its origin (set when it opens, never changed), size and frontier. The frozen log's
+                // row is the old log_state; its origin and root are filled in once, from its own checkpoints.
+                """
+                CREATE TABLE audit_logs (
+                  id {id} PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('frozen','deployment','organization')),
+                  organization_id {id} UNIQUE, origin TEXT UNIQUE, size {int} NOT NULL, frontier {blob} NOT NULL,
+                  root {blob}, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)
+                """,
+                """
+                INSERT INTO audit_logs (id, kind, size, frontier, created_at, updated_at)
+                SELECT 'frozen', 'frozen', size, frontier, updated_at, updated_at FROM log_state WHERE size > 0
+                """,
+                """
+                CREATE TABLE log_leaves (
+                  log_id {id} NOT NULL, leaf_index {int} NOT NULL, event_seq {int} NOT NULL UNIQUE,
+                  leaf_hash {blob} NOT NULL, PRIMARY KEY (log_id, leaf_index))
+                """,
+                """
+                CREATE TABLE log_nodes (
+                  log_id {id} NOT NULL, level {int} NOT NULL, idx {int} NOT NULL, hash {blob} NOT NULL,
+                  PRIMARY KEY (log_id, level, idx))
+                """,
+                """
+                CREATE TABLE log_checkpoints (
+                  log_id {id} NOT NULL, size {int} NOT NULL, root {blob} NOT NULL, note TEXT NOT NULL,
+                  created_at {ts} NOT NULL, PRIMARY KEY (log_id, size))
+                """,
+            ],
+            sqlite: ["log_leaves", "log_nodes", "log_checkpoints"].flatMap { table in
+                [
+                    """
+                    CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)
+                    BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
+                    """,
+                    """
+                    CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
+                    BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
+                    """,
+                ]
+            }
+                + ["audit_leaves", "merkle_nodes"].map { table in
+                    """
+                    CREATE TRIGGER \(table)_frozen BEFORE INSERT ON \(table)
+                    BEGIN SELECT RAISE(ABORT, 'the deployment-wide audit log is frozen'); END
+                    """
+                },
+            postgres: [
+                """
+                CREATE FUNCTION cubby_audit_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'the deployment-wide audit log is frozen'; END $$
+                """
+            ]
+                + ["log_leaves", "log_nodes", "log_checkpoints"].flatMap { table in
+                    [
+                        """
+                        CREATE TRIGGER \(table)_no_change BEFORE UPDATE OR DELETE ON \(table)
+                        FOR EACH ROW EXECUTE FUNCTION cubby_audit_append_only()
+                        """,
+                        """
+                        CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table)
+                        FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
+                        """,
+                    ]
+                }
+                + ["audit_leaves", "merkle_nodes"].map { table in
+                    """
+                    CREATE TRIGGER \(table)_frozen BEFORE INSERT ON \(table)
+                    FOR EACH ROW EXECUTE FUNCTION cubby_audit_frozen()
+                    """
+                }),
     ]
 }
 

@@ -32,7 +32,12 @@ func withParts<T>(_ options: ServerOptions, _ body: (CubbyServerParts, ServerSet
 
 /// The organization a command acts on: the one given, or the only one there is.
 func resolveOrganization(_ given: String?, _ parts: CubbyServerParts) async throws -> String {
-    let all = try await parts.store.read { s in try await s.organizationIds() }
+    try await resolveOrganization(given, store: parts.store)
+}
+
+/// The organization a command acts in, read from the store alone.
+func resolveOrganization(_ given: String?, store: any SQLStore) async throws -> String {
+    let all = try await store.read { s in try await s.organizationIds() }
     if let given {
         guard let id = UUID(uuidString: given)?.idString, all.contains(id) else {
             throw ValidationError("organization \(given) not found")

@@ -19,70 +19,119 @@ struct AuditCommand: AsyncParsableCommand {
         ])
 }
 
-/// Opens the store and the log's verifier from the server's settings, without changing anything.
+/// Opens the store and the logs' public key from the server's settings, without changing anything.
 struct LogAccess {
     let store: any SQLStore
-    let verifier: NoteVerifier
-    let origin: String
+    let publicKey: Curve25519.Signing.PublicKey
+    /// The verifier key given with `--key`, whose name must be the checked log's origin.
+    let pinned: NoteVerifier?
 
     static func open(_ options: ServerOptions, key: String?) async throws -> LogAccess {
         let settings = try await options.settings()
-        let verifier: NoteVerifier
-        if let key {
-            verifier = try NoteVerifier(verifierKey: key)
+        let pinned = try key.map { try NoteVerifier(verifierKey: $0) }
+        let publicKey: Curve25519.Signing.PublicKey
+        if let pinned {
+            publicKey = pinned.publicKey
         } else {
             guard FileManager.default.fileExists(atPath: settings.keysPath) else {
                 throw ValidationError(
                     "no key file at \(settings.keysPath); pass --keys or the log's verifier key with --key")
             }
-            let keys = try ServerKeys.load(path: settings.keysPath)
-            let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: keys.checkpointSigningKey.publicKey)
-            verifier = try NoteVerifier(keyName: origin, publicKey: keys.checkpointSigningKey.publicKey)
+            publicKey = try ServerKeys.load(path: settings.keysPath).checkpointSigningKey.publicKey
         }
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
-        return LogAccess(store: store, verifier: verifier, origin: verifier.keyName)
+        return LogAccess(store: store, publicKey: publicKey, pinned: pinned)
+    }
+}
+
+/// Which log a command reads: an organization's (the default), the deployment's own, or the frozen
+/// deployment-wide log of earlier versions.
+struct LogSelection: ParsableArguments {
+    @Option(help: "The organization whose log to use; optional while the deployment has one organization.")
+    var organization: String?
+    @Flag(
+        help:
+            "Use the frozen deployment-wide log of earlier versions (with --organization: only that organization's events in it)."
+    )
+    var frozen = false
+    @Flag(help: "Use the deployment's own log: the events of no organization.")
+    var deployment = false
+
+    func validate() throws {
+        if frozen && deployment { throw ValidationError("pass at most one of --frozen and --deployment") }
+        if deployment && organization != nil {
+            throw ValidationError("--deployment and --organization name different logs")
+        }
+    }
+
+    /// The log, and the organization whose events are wanted from the frozen log (nil: all).
+    func resolve(_ store: any SQLStore) async throws -> (log: AuditLogID, organization: String?) {
+        if deployment { return (.deployment, nil) }
+        if frozen {
+            return (.frozen, try await organization.asyncMap { try await resolveOrganization($0, store: store) })
+        }
+        let org = try await resolveOrganization(organization, store: store)
+        guard let id = OrganizationID(uuidString: org) else { throw ValidationError("organization \(org) is not an id") }
+        return (.organization(id), nil)
+    }
+
+    /// The one log named, or nil to mean every log.
+    func only(_ store: any SQLStore) async throws -> AuditLogID? {
+        if !frozen && !deployment && organization == nil { return nil }
+        return try await resolve(store).log
     }
 }
 
 struct AuditVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Recompute the Merkle tree from the database and check every signed checkpoint against it.",
+        abstract:
+            "Recompute every audit log (or one) from the database and check every signed checkpoint against it.",
         discussion:
-            "Exits 0 when the log is intact; 1 and the first bad leaf index when an event was altered, deleted, inserted or reordered, or a checkpoint forged."
+            "Checks each log — the frozen deployment-wide log of earlier versions, the deployment's own, every organization's — and names each. Exits 0 when all are intact; 1 and the first bad leaf index when an event was altered, deleted, inserted, reordered or filed in the wrong log, a checkpoint forged, or a log's genesis does not link it to the frozen log."
     )
     @OptionGroup var options: ServerOptions
-    @Option(help: "The log's verifier key (<name>+<id>+<key>); default: derived from the key file.")
+    @OptionGroup var selection: LogSelection
+    @Option(help: "The logs' verifier key (<name>+<id>+<key>); default: derived from the key file.")
     var key: String?
 
     func run() async throws {
         let access = try await LogAccess.open(options, key: key)
         let started = ContinuousClock.now
-        let report: AuditVerifier.Report
+        let reports: [AuditVerifier.Report]
         do {
-            report = try await AuditVerifier(store: access.store, verifier: access.verifier, origin: access.origin)
-                .run()
+            let only = try await selection.only(access.store)
+            reports = try await AuditVerifier.all(store: access.store, publicKey: access.publicKey, only: only)
         } catch {
             await access.store.close()
             throw error
         }
         await access.store.close()
         let seconds = (ContinuousClock.now - started).seconds
-        if let problem = report.problem {
-            print("audit log: FAILED: \(problem)")
-            throw ExitCode(1)
+        var failed = false
+        for report in reports {
+            let name = "audit log \(report.origin) (\(report.log))"
+            if let pinned = access.pinned, report.ok, pinned.keyName != report.origin, reports.count == 1 {
+                print("\(name): FAILED: the key given names the log \(pinned.keyName)")
+                failed = true
+            } else if let problem = report.problem {
+                print("\(name): FAILED: \(problem)")
+                failed = true
+            } else {
+                print("\(name): ok — \(report.leaves) leaves, \(report.checkpoints) signed checkpoints consistent")
+            }
         }
-        print(
-            String(
-                format: "audit log: ok — %lld leaves, %d signed checkpoints consistent (%.2f s)", report.leaves,
-                report.checkpoints, seconds))
+        if reports.isEmpty { print("audit log: no log holds any event yet") }
+        print(String(format: "%d logs checked in %.2f s", reports.count, seconds))
+        if failed { throw ExitCode(1) }
     }
 }
 
 struct AuditExport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Export audit events as JSON lines, CSV or ArcSight CEF.")
+        commandName: "export", abstract: "Export one log's audit events as JSON lines, CSV or ArcSight CEF.")
     @OptionGroup var options: ServerOptions
+    @OptionGroup var selection: LogSelection
     @Option(help: "First leaf index, or an RFC 3339 time (events at or after it).")
     var from: String = "0"
     @Option(help: "End (exclusive): a leaf index or an RFC 3339 time; default: the end of the log.")
@@ -108,8 +157,9 @@ struct AuditExport: AsyncParsableCommand {
     }
 
     func export(store: any SQLStore, format: AuditExportFormat) async throws {
-        let start = try await leafIndex(from, store: store)
-        let end = try await to.asyncMap { try await leafIndex($0, store: store) } ?? Int64.max
+        let (log, organization) = try await selection.resolve(store)
+        let start = try await leafIndex(from, store: store, log: log)
+        let end = try await to.asyncMap { try await leafIndex($0, store: store, log: log) } ?? Int64.max
         guard start <= end else { throw ValidationError("--from must not be after --to") }
         let sink: FileHandle
         if let out {
@@ -123,7 +173,7 @@ struct AuditExport: AsyncParsableCommand {
         }
         if let header = format.header { try sink.write(contentsOf: Data(header.utf8)) }
         var count = 0
-        for try await batch in AuditPages.events(store, from: start, to: end) {
+        for try await batch in AuditPages.events(store, log: log, from: start, to: end, organization: organization) {
             var chunk = ""
             for (index, e) in batch {
                 chunk += format.line(e.exportRow(index: index))
@@ -134,13 +184,13 @@ struct AuditExport: AsyncParsableCommand {
         if out != nil {
             try sink.synchronize()
             try sink.close()
-            FileHandle.standardError.write(Data("exported \(count) events to \(out!)\n".utf8))
+            FileHandle.standardError.write(Data("exported \(count) events of \(log) to \(out!)\n".utf8))
         }
     }
 }
 
-/// A leaf index given as a number, or the first leaf at or after an RFC 3339 time.
-func leafIndex(_ text: String, store: any SQLStore) async throws -> Int64 {
+/// A leaf index of `log` given as a number, or its first leaf at or after an RFC 3339 time.
+func leafIndex(_ text: String, store: any SQLStore, log: AuditLogID) async throws -> Int64 {
     if let i = Int64(text), i >= 0 { return i }
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -148,7 +198,7 @@ func leafIndex(_ text: String, store: any SQLStore) async throws -> Int64 {
         throw ValidationError("\(text) is neither a leaf index nor an RFC 3339 time")
     }
     let millis = date.millisecondsSince1970
-    return try await store.read { s in try await s.firstLeaf(atOrAfter: millis) } ?? Int64.max
+    return try await store.read { s in try await s.firstLeaf(log, atOrAfter: millis) } ?? Int64.max
 }
 
 /// An outside party's check that the log's history is never rewritten.
@@ -169,6 +219,10 @@ struct AuditWitness: AsyncParsableCommand {
     var key: String?
     @Option(help: "Check again every this many seconds instead of once.")
     var every: Int?
+    @Option(help: "The organization whose log the token's server must serve; refuses another organization's.")
+    var organization: String?
+    @Flag(help: "Follow the frozen deployment-wide log of earlier versions: confirms its final checkpoint extends the state.")
+    var frozen = false
 
     struct State: Codable {
         var key: String
@@ -204,7 +258,8 @@ struct AuditWitness: AsyncParsableCommand {
     struct WitnessFailure: Error { var message: String }
 
     func get(_ client: HTTPClient, _ path: String) async throws -> Data {
-        var req = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
+        let query = frozen ? (path.contains("?") ? "&log=frozen" : "?log=frozen") : ""
+        var req = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path + query)
         if let bearer = token ?? ProcessInfo.processInfo.environment["CUBBY_TOKEN"] {
             req.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         }
@@ -219,6 +274,12 @@ struct AuditWitness: AsyncParsableCommand {
             FileManager.default.fileExists(atPath: state)
             ? try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: state))) : nil
         let served = try JSONDecoder().decode([String: String].self, from: try await get(client, "/api/v1/audit/key"))
+        if let organization, !frozen {
+            guard let id = EntityID.parse(organization), served["origin"]?.hasSuffix("/" + id) == true else {
+                throw ValidationError(
+                    "the server serves the log \(served["origin"] ?? "none"), not organization \(organization)'s: check the token")
+            }
+        }
         let trusted = key ?? previous?.key ?? served["key"] ?? ""
         guard served["key"] == trusted else {
             throw WitnessFailure(message: "the server's log key changed from \(trusted) to \(served["key"] ?? "none")")

@@ -13,6 +13,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundle", abstract: "Write a forensic bundle (ZIP) of audit events that can be verified offline.")
     @OptionGroup var options: ServerOptions
+    @OptionGroup var selection: LogSelection
     @Option(help: "First leaf index, or an RFC 3339 time.")
     var from: String = "0"
     @Option(help: "End (exclusive): a leaf index or an RFC 3339 time; default: the end of the log.")
@@ -29,8 +30,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
         let keys = try ServerKeys.load(path: settings.keysPath)
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
         do {
-            let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: keys.checkpointSigningKey.publicKey)
-            let log = try AuditLog(store: store, signingKey: keys.checkpointSigningKey, origin: origin)
+            let log = try AuditLog(store: store, keys: keys, settings: settings)
             try await write(log: log, store: store)
         } catch {
             await store.close()
@@ -40,21 +40,27 @@ struct AuditBundleCommand: AsyncParsableCommand {
     }
 
     func write(log: AuditLog, store: any SQLStore) async throws {
+        let (target, organization) = try await selection.resolve(store)
         // Make sure what was committed is in the tree and under a checkpoint.
         while try await log.sequence() > 0 {}
         try await log.checkpointIfDue()
-        let checkpoint = try await log.latestCheckpoint()
-        let start = try await leafIndex(from, store: store)
-        let end = min(try await to.asyncMap { try await leafIndex($0, store: store) } ?? Int64.max, checkpoint.size)
+        let checkpoint: StoredCheckpoint
+        do { checkpoint = try await log.latestCheckpoint(target) } catch AuditLogError.noSuchLog {
+            throw ValidationError("this deployment has no frozen log")
+        }
+        let identity = try await log.identity(target)
+        let start = try await leafIndex(from, store: store, log: target)
+        let end = min(
+            try await to.asyncMap { try await leafIndex($0, store: store, log: target) } ?? Int64.max, checkpoint.size)
         guard start < end else {
             throw ValidationError("no events in that range under the latest checkpoint (\(checkpoint.size) leaves)")
         }
         var items: [EvidenceBundle.Item] = []
         var evidenceFiles: [String: Data] = [:]
-        for try await batch in AuditPages.events(store, from: start, to: end) {
+        for try await batch in AuditPages.events(store, log: target, from: start, to: end, organization: organization) {
             for (index, e) in batch {
                 let row = e.exportRow(index: index)
-                let proof = try await log.inclusionProof(index: UInt64(index), size: UInt64(checkpoint.size)).proof
+                let proof = try await log.inclusionProof(target, index: UInt64(index), size: UInt64(checkpoint.size)).proof
                 items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
                 if let hash = row.detail[EvidenceBundle.evidenceKey] {
                     // Units' stills are in the database; other evidence may be files named by their hash.
@@ -72,7 +78,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
         }
         let bundle = try EvidenceBundle.make(
             items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note,
-            verifierKey: log.verifierKey, evidence: evidenceFiles)
+            verifierKey: identity.verifierKey, evidence: evidenceFiles)
         try? FileManager.default.removeItem(atPath: out)
         let archive = try Archive(url: URL(fileURLWithPath: out), accessMode: .create)
         for name in bundle.files.keys.sorted() {
@@ -86,7 +92,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
         print(
             "wrote \(out): \(items.count) events (leaves \(start)…\(start + Int64(items.count) - 1)) under the checkpoint of \(checkpoint.size) leaves, \(evidenceFiles.count) evidence files"
         )
-        print("verify with: cubby audit verify-bundle \(out) --key '\(log.verifierKey)'")
+        print("verify with: cubby audit verify-bundle \(out) --key '\(identity.verifierKey)'")
     }
 }
 
@@ -98,6 +104,8 @@ struct AuditVerifyBundle: ParsableCommand {
     var bundle: String
     @Option(help: "The log's verifier key, obtained separately from the bundle.")
     var key: String?
+    @Option(help: "The organization whose log the bundle must come from.")
+    var organization: String?
 
     func run() throws {
         let archive: Archive
@@ -119,6 +127,11 @@ struct AuditVerifyBundle: ParsableCommand {
         }
         do {
             let result = try EvidenceBundle(files: files).verify(pinnedKey: key)
+            if let organization {
+                guard let id = EntityID.parse(organization), result.origin.hasSuffix("/" + id) else {
+                    throw BundleOrganizationMismatch(origin: result.origin, organization: organization)
+                }
+            }
             print(
                 "bundle: ok — \(result.events) events proven in the log \(result.origin) of \(result.treeSize) leaves; \(result.evidenceFiles) evidence files match"
             )
@@ -132,4 +145,11 @@ struct AuditVerifyBundle: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// A bundle that verifies but comes from another organization's log than the one asked for.
+struct BundleOrganizationMismatch: Error, CustomStringConvertible {
+    var origin: String
+    var organization: String
+    var description: String { "the bundle comes from the log \(origin), not organization \(organization)'s" }
 }

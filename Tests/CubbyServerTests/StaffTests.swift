@@ -51,9 +51,8 @@ extension TestWorld {
 
     /// The types of the events written since the world was seeded (its provisioning is left out), in order.
     func auditTypes() async throws -> [String] {
-        try await parts.auditLog.sequence()
         return try await parts.store.read { s in
-            try await s.sequencedEvents(from: Int64(seededEvents), limit: 100_000, organization: nil).map { $0.1.type }
+            try await s.auditEvents(from: 0, limit: 100_000).dropFirst(seededEvents).map(\.type)
         }
     }
 
@@ -121,10 +120,7 @@ struct StaffTests {
                         email: email, password: password, factor: .totp(code), address: "10.0.0.1")
                 }
             }
-            try await w.parts.auditLog.sequence()
-            let events = try await w.parts.store.read { s in
-                try await s.sequencedEvents(from: 0, limit: 1000, organization: nil)
-            }.map(\.1)
+            let events = try await w.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }
             let failures = events.filter { $0.type == "staff.sign_in_failed" }
             #expect(failures.count == 4)
             // No secret reaches the audit log: neither the password nor any code.

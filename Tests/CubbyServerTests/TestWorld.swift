@@ -74,6 +74,8 @@ struct TestWorld: Sendable {
             logger: logger)
         let manifest = try await DemoSeed(parts: parts).seed(
             server: "http://test", layout: layout)
+        // The organization's log opens now, so its genesis counts among the seeded events.
+        try await parts.auditLog.sequence()
         let seeded = try await parts.store.read { s in try await s.auditCount() }
         return TestWorld(
             backend: backend, dir: dir, settings: settings, parts: parts, manifest: manifest, clock: clock,

@@ -50,8 +50,7 @@ public func buildParts(
         try await Migrator.migrate(store)
         let serverKeys = try ServerKeys.loadOrCreate(path: settings.keysPath)
         keys = LockerKeys(serverKeys)
-        let origin = settings.logOrigin ?? AuditLog.defaultOrigin(for: serverKeys.checkpointSigningKey.publicKey)
-        auditLog = try AuditLog(store: store, signingKey: serverKeys.checkpointSigningKey, origin: origin, clock: clock)
+        auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock)
     } catch {
         await store.close()
         throw error

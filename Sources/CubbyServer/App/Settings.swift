@@ -160,14 +160,15 @@ public struct ServerSettings: Sendable {
         return trimmed
     }
 
-    /// A checkpoint origin is one line of printable text without spaces or a `+` (it names the key too).
+    /// A checkpoint origin is one line of printable text without spaces or a `+` (it names the key too); this
+    /// one is the base of every log's origin, which adds `/` and an organization's id (37 characters).
     static func origin(_ text: String?) throws -> String? {
         guard let text else { return nil }
-        guard !text.isEmpty, text.utf8.count <= 128,
+        guard !text.isEmpty, text.utf8.count <= 90, !text.hasSuffix("/"),
             text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "+" })
         else {
             throw SettingsError.invalid(
-                "log.origin must be 1–128 printable ASCII characters without spaces or '+', got \(text)")
+                "log.origin must be 1–90 printable ASCII characters without spaces or '+', not ending in '/', got \(text)")
         }
         return text
     }

@@ -1,62 +1,143 @@
 import Crypto
 import CubbyAudit
 import CubbyCore
+import CubbyCrypto
 import CubbyStore
 import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The verifiable audit log: gives committed audit events gap-free leaf indexes, keeps the Merkle tree's
-/// nodes, signs checkpoints, and answers proofs.
+/// The verifiable audit logs: one per organization and one for the deployment's own events. Gives committed
+/// audit events gap-free leaf indexes in their log, keeps each tree's nodes, signs checkpoints, and answers
+/// proofs. The single log of earlier versions stays readable, frozen at its size.
 ///
 /// Every process may run it; sequencing takes a lock in the database (PostgreSQL advisory lock, SQLite's
-/// single writer), so leaf indexes stay gap-free and in the order the events became visible.
+/// single writer), so each log's leaf indexes stay gap-free and in the order its events became visible.
 public struct AuditLog: Sendable {
     public let store: any SQLStore
-    public let signer: NoteSigner
-    public let origin: String
+    let signingKey: Curve25519.Signing.PrivateKey
+    /// The first part of every new log's origin: a log's origin is `<base>/<organization id>` or
+    /// `<base>/deployment`, stored when the log opens and never changed afterwards.
+    public let originBase: String
+    /// The frozen log's origin when its own checkpoints do not say it (it never signed one).
+    let frozenOriginFallback: String
     let clock: ServerClock
 
     public init(
-        store: any SQLStore, signingKey: Curve25519.Signing.PrivateKey, origin: String, clock: ServerClock = .system
+        store: any SQLStore, signingKey: Curve25519.Signing.PrivateKey, originBase: String,
+        frozenOrigin: String? = nil, clock: ServerClock = .system
     ) throws {
         self.store = store
-        self.origin = origin
-        self.signer = try NoteSigner(keyName: origin, privateKey: signingKey)
+        self.signingKey = signingKey
+        self.originBase = originBase
+        self.frozenOriginFallback = frozenOrigin ?? Self.defaultOrigin(for: signingKey.publicKey)
         self.clock = clock
+        _ = try NoteSigner(keyName: Self.origin(base: originBase, log: .deployment), privateKey: signingKey)
     }
 
-    /// The default origin: unique per deployment because it names the key.
+    /// The logs of a server with `settings`: origins from `log.origin` or `public.url`, signed with its key.
+    public init(store: any SQLStore, keys: ServerKeys, settings: ServerSettings, clock: ServerClock = .system) throws {
+        let key = keys.checkpointSigningKey
+        try self.init(
+            store: store, signingKey: key,
+            originBase: Self.originBase(logOrigin: settings.logOrigin, publicURL: settings.publicURL, key: key.publicKey),
+            frozenOrigin: settings.logOrigin ?? Self.defaultOrigin(for: key.publicKey), clock: clock)
+    }
+
+    /// The origin base of a deployment that names none: unique per deployment because it names the key. It is
+    /// also the single log's origin in earlier versions.
     public static func defaultOrigin(for key: Curve25519.Signing.PublicKey) -> String {
         let digest = SHA256.hash(data: key.rawRepresentation)
         return "cubby.audit/" + digest.prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The verifier key string (`<name>+<hex key id>+<base64 key>`).
-    public var verifierKey: String { signer.verifierKey }
+    /// The origin base for the settings: `log.origin` when set; else the public address's host and
+    /// `/cubby/audit`; else the key's default.
+    public static func originBase(logOrigin: String?, publicURL: String?, key: Curve25519.Signing.PublicKey) -> String
+    {
+        if let logOrigin { return logOrigin }
+        if let publicURL, let host = URLComponents(string: publicURL)?.host, !host.isEmpty {
+            let port = URLComponents(string: publicURL)?.port.map { ":\($0)" } ?? ""
+            return host.lowercased() + port + "/cubby/audit"
+        }
+        return defaultOrigin(for: key)
+    }
 
-    /// Gives pending events leaf indexes; returns how many were sequenced.
+    static func origin(base: String, log: AuditLogID) -> String { base + "/" + log.originSuffix }
+
+    /// The signer of the log whose origin is `origin`: one key, a key name per log.
+    public func signer(origin: String) throws -> NoteSigner { try NoteSigner(keyName: origin, privateKey: signingKey) }
+
+    /// The public key every log's checkpoints are signed with.
+    public var publicKey: Curve25519.Signing.PublicKey { signingKey.publicKey }
+
+    /// A log's origin and verifier key (`<origin>+<hex key id>+<base64 key>`), opening the log if needed.
+    public func identity(_ log: AuditLogID) async throws -> (origin: String, verifierKey: String) {
+        let state = try await openedState(log)
+        guard let origin = state.origin else { throw StoreError.corrupt("\(log) has no origin") }
+        return (origin, try signer(origin: origin).verifierKey)
+    }
+
+    /// Gives pending events leaf indexes in their logs; returns how many were sequenced.
     @discardableResult
     public func sequence(batch: Int = 5000) async throws -> Int {
-        let at = clock.now().millisecondsSince1970
+        let at = clock.now()
         return try await store.write { s in
             try await s.lockLog()
-            return try await Self.sequence(s, batch: batch, at: at).count
+            return try await sequence(s, batch: batch, at: at)
         }
     }
 
     /// Sequences up to `batch` pending events inside the caller's transaction (which holds the log lock).
-    static func sequence(_ s: StoreSession, batch: Int, at: Int64) async throws -> (
-        count: Int, frontier: MerkleFrontier
-    ) {
-        var frontier = MerkleFrontier()
-        if let state = try await s.logState() { frontier = try MerkleFrontier(serialized: [UInt8](state.frontier)) }
+    func sequence(_ s: StoreSession, batch: Int, at: Date) async throws -> Int {
+        var logs = try await logStates(s, at: at)
         let pending = try await s.pendingLeaves(limit: batch)
-        if pending.isEmpty { return (0, frontier) }
+        if pending.isEmpty { return 0 }
+        var byLog: [AuditLogID: [(seq: Int64, hash: Data)]] = [:]
+        var order: [AuditLogID] = []
+        for p in pending {
+            let log: AuditLogID
+            if let org = p.organizationId {
+                guard let id = OrganizationID(uuidString: org) else {
+                    throw StoreError.corrupt("event \(p.seq) names a malformed organization")
+                }
+                log = .organization(id)
+            } else {
+                log = .deployment
+            }
+            if byLog[log] == nil { order.append(log) }
+            byLog[log, default: []].append((p.seq, p.hash))
+        }
+        var cleared = pending.map(\.seq)
+        for log in order {
+            var entries = byLog[log] ?? []
+            var frontier: MerkleFrontier
+            if let state = logs[log] {
+                frontier = try MerkleFrontier(serialized: [UInt8](state.frontier))
+            } else {
+                let genesis = try await open(s, log, frozen: logs[.frozen], at: at)
+                entries.insert(genesis, at: 0)
+                cleared.append(genesis.seq)
+                frontier = MerkleFrontier()
+            }
+            try await append(s, log, entries, frontier: &frontier, at: at)
+            logs[log] = AuditLogState(
+                log: log, origin: nil, size: Int64(frontier.size), frontier: Data(frontier.serialized), root: nil,
+                createdAt: 0, updatedAt: 0)
+        }
+        try await s.clearPending(cleared)
+        return pending.count
+    }
+
+    /// Appends leaves to one log and stores the perfect subtrees they complete.
+    func append(
+        _ s: StoreSession, _ log: AuditLogID, _ entries: [(seq: Int64, hash: Data)], frontier: inout MerkleFrontier,
+        at: Date
+    ) async throws {
         var leaves: [LogLeaf] = []
         var nodes: [LogNode] = []
-        leaves.reserveCapacity(pending.count)
-        for (seq, hashData) in pending {
+        leaves.reserveCapacity(entries.count)
+        for (seq, hashData) in entries {
             guard let hash = TreeHash(bytes: hashData) else {
                 throw StoreError.corrupt("event \(seq) has a malformed leaf hash")
             }
@@ -65,87 +146,179 @@ public struct AuditLog: Sendable {
                 if id.level > 0 { nodes.append(LogNode(level: id.level, index: Int64(id.index), hash: Data(h.bytes))) }
             }
         }
-        try await s.appendLeaves(leaves)
-        try await s.appendNodes(nodes)
-        try await s.clearPending(pending.map(\.seq))
-        try await s.saveLogState(size: Int64(frontier.size), frontier: Data(frontier.serialized), at: at)
-        return (pending.count, frontier)
+        try await s.appendLeaves(log, leaves)
+        try await s.appendNodes(log, nodes)
+        try await s.saveLogState(
+            log, size: Int64(frontier.size), frontier: Data(frontier.serialized), at: at.millisecondsSince1970)
     }
 
-    /// Signs a checkpoint of the current tree if it grew since the last one. When nothing happened for
-    /// `idle`, the log first records a `log.heartbeat` event, so a witness still sees a fresh checkpoint at
-    /// least that often. Returns the new checkpoint, if any.
+    /// Every log's state, after freezing the log of earlier versions for good if that was not done yet: its
+    /// origin is read from its own newest checkpoint, and its final size gets a signed checkpoint.
+    func logStates(_ s: StoreSession, at: Date) async throws -> [AuditLogID: AuditLogState] {
+        var states = Dictionary(try await s.auditLogs().map { ($0.log, $0) }, uniquingKeysWith: { a, _ in a })
+        if var frozen = states[.frozen], frozen.root == nil {
+            let frontier = try MerkleFrontier(serialized: [UInt8](frozen.frontier))
+            guard Int64(frontier.size) == frozen.size else { throw StoreError.corrupt("the frozen log's state") }
+            let latest = try await s.latestCheckpoint(.frozen)
+            let origin = latest.flatMap { $0.note.split(separator: "\n").first.map(String.init) } ?? frozenOriginFallback
+            let root = frontier.rootHash()
+            if (latest?.size ?? -1) < frozen.size {
+                let note = try signer(origin: origin).sign(
+                    try Checkpoint(origin: origin, size: frontier.size, rootHash: root)
+                ).serialized
+                try await s.insertCheckpoint(
+                    .frozen, size: frozen.size, root: Data(root.bytes), note: note, at: at.millisecondsSince1970)
+            }
+            try await s.freezeLog(origin: origin, root: Data(root.bytes), at: at.millisecondsSince1970)
+            frozen.origin = origin
+            frozen.root = Data(root.bytes)
+            states[.frozen] = frozen
+        }
+        return states
+    }
+
+    /// Opens a log: stores its origin and appends its genesis event, which names the frozen log (origin, size,
+    /// root hash) when there is one, so the history stays linked. Returns the genesis event's queue entry, to
+    /// become leaf 0.
+    func open(_ s: StoreSession, _ log: AuditLogID, frozen: AuditLogState?, at: Date) async throws -> (
+        seq: Int64, hash: Data
+    ) {
+        let origin = Self.origin(base: originBase, log: log)
+        try await s.openAuditLog(log, origin: origin, frontier: Data(MerkleFrontier().serialized), at: at.millisecondsSince1970)
+        var detail = ["origin": origin]
+        if let frozen, let frozenOrigin = frozen.origin, let root = frozen.root {
+            detail["frozenOrigin"] = frozenOrigin
+            detail["frozenSize"] = String(frozen.size)
+            detail["frozenRoot"] = Data(root).base64EncodedString()
+        }
+        var organization: UUID? = nil
+        if case .organization(let id) = log { organization = id.uuid }
+        let record = AuditRecord(
+            occurredAt: at, event: .logGenesis, actor: .system, organizationId: organization, detail: detail)
+        try await s.appendAudit(record)
+        guard let seq = try await s.auditSeq(eventId: record.id.idString) else {
+            throw StoreError.corrupt("the genesis event of \(log) was not stored")
+        }
+        return (seq, Data(AuditCanonicalEncoding.leafHash(AuditCanonicalEncoding.encode(record))))
+    }
+
+    /// A log's state, opening it first (with its genesis event) if it has not opened yet.
+    func openedState(_ log: AuditLogID) async throws -> AuditLogState {
+        if let state = try await store.read({ s in try await s.auditLog(log) }), state.origin != nil { return state }
+        let at = clock.now()
+        return try await store.write { s in
+            try await s.lockLog()
+            _ = try await sequence(s, batch: 5000, at: at)
+            let states = try await logStates(s, at: at)
+            if let state = states[log] { return state }
+            guard log != .frozen else { throw AuditLogError.noSuchLog }
+            var frontier = MerkleFrontier()
+            let genesis = try await open(s, log, frozen: states[.frozen], at: at)
+            try await append(s, log, [genesis], frontier: &frontier, at: at)
+            try await s.clearPending([genesis.seq])
+            guard let state = try await s.auditLog(log) else { throw StoreError.corrupt("\(log) did not open") }
+            return state
+        }
+    }
+
+    /// Signs a checkpoint of every log that grew since its last one. When a log saw nothing for `idle`, it first
+    /// records a `log.heartbeat` event, so a witness still sees a fresh checkpoint at least that often. Returns
+    /// the new checkpoints.
     @discardableResult
-    public func checkpointIfDue(idle: Duration = .seconds(3600)) async throws -> StoredCheckpoint? {
+    public func checkpointIfDue(idle: Duration = .seconds(3600)) async throws -> [AuditLogID: StoredCheckpoint] {
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
         return try await store.write { s in
             try await s.lockLog()
-            var (_, frontier) = try await Self.sequence(s, batch: 5000, at: nowMs)
-            let latest = try await s.latestCheckpoint()
-            if let latest, latest.size > Int64(frontier.size) {
-                throw StoreError.corrupt("the log shrank below its last checkpoint")
+            _ = try await sequence(s, batch: 5000, at: now)
+            var states = try await logStates(s, at: now)
+            var latest: [AuditLogID: StoredCheckpoint] = [:]
+            var heartbeats: [AuditRecord] = []
+            for (log, state) in states where log != .frozen {
+                guard let last = try await s.latestCheckpoint(log) else { continue }
+                if last.size > state.size { throw StoreError.corrupt("\(log) shrank below its last checkpoint") }
+                latest[log] = last
+                if last.size == state.size, nowMs - last.createdAt >= Milliseconds.of(idle) {
+                    var organization: UUID? = nil
+                    if case .organization(let id) = log { organization = id.uuid }
+                    heartbeats.append(
+                        AuditRecord(
+                            occurredAt: now, event: .logHeartbeat, actor: .system, organizationId: organization,
+                            detail: ["previousSize": String(last.size)]))
+                }
             }
-            if let latest, latest.size == Int64(frontier.size) {
-                guard nowMs - latest.createdAt >= Milliseconds.of(idle) else { return nil }
-                try await s.appendAudit(
-                    AuditRecord(
-                        occurredAt: now, event: .logHeartbeat, actor: .system,
-                        detail: ["previousSize": String(latest.size)]))
-                frontier = try await Self.sequence(s, batch: 1, at: nowMs).frontier
+            if !heartbeats.isEmpty {
+                try await s.appendAudit(heartbeats)
+                while try await sequence(s, batch: 5000, at: now) == 5000 {}
+                states = try await logStates(s, at: now)
             }
-            let root = frontier.rootHash()
-            let note = try signer.sign(try Checkpoint(origin: origin, size: frontier.size, rootHash: root)).serialized
-            let size = Int64(frontier.size)
-            try await s.insertCheckpoint(size: size, root: Data(root.bytes), note: note, at: nowMs)
-            return StoredCheckpoint(size: size, root: Data(root.bytes), note: note, createdAt: nowMs)
+            var signed: [AuditLogID: StoredCheckpoint] = [:]
+            for (log, state) in states where log != .frozen && state.size > (latest[log]?.size ?? 0) {
+                guard let origin = state.origin else { throw StoreError.corrupt("\(log) has no origin") }
+                let frontier = try MerkleFrontier(serialized: [UInt8](state.frontier))
+                let root = frontier.rootHash()
+                let note = try signer(origin: origin).sign(
+                    try Checkpoint(origin: origin, size: frontier.size, rootHash: root)
+                ).serialized
+                try await s.insertCheckpoint(log, size: state.size, root: Data(root.bytes), note: note, at: nowMs)
+                signed[log] = StoredCheckpoint(size: state.size, root: Data(root.bytes), note: note, createdAt: nowMs)
+            }
+            return signed
         }
     }
 
-    /// The newest signed checkpoint, signing one first if none exists.
-    public func latestCheckpoint() async throws -> StoredCheckpoint {
-        if let c = try await store.read({ s in try await s.latestCheckpoint() }) { return c }
+    /// A log's newest signed checkpoint, opening the log and signing one first if it has none.
+    public func latestCheckpoint(_ log: AuditLogID) async throws -> StoredCheckpoint {
+        if let c = try await store.read({ s in try await s.latestCheckpoint(log) }) { return c }
+        guard log != .frozen else { throw AuditLogError.noSuchLog }
+        _ = try await openedState(log)
         _ = try await checkpointIfDue()
-        guard let c = try await store.read({ s in try await s.latestCheckpoint() }) else {
-            throw StoreError.corrupt("no checkpoint could be signed")
+        guard let c = try await store.read({ s in try await s.latestCheckpoint(log) }) else {
+            throw StoreError.corrupt("no checkpoint could be signed for \(log)")
         }
         return c
     }
 
-    /// The inclusion proof of leaf `index` in the tree of `size` leaves, from O(log n) stored nodes.
+    /// The number of leaves in a log (0 when it has not opened).
+    public func size(_ log: AuditLogID) async throws -> Int64 {
+        try await store.read { s in try await s.auditLog(log)?.size ?? 0 }
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves of one log, from O(log n) stored nodes.
     ///
     /// One database round trip: a size beyond the tree shows up as a node that is not stored yet.
-    public func inclusionProof(index: UInt64, size: UInt64) async throws -> (leafHash: TreeHash, proof: InclusionProof)
-    {
+    public func inclusionProof(_ log: AuditLogID, index: UInt64, size: UInt64) async throws -> (
+        leafHash: TreeHash, proof: InclusionProof
+    ) {
         guard index < size, size <= UInt64(Int64.max) else {
             throw AuditLogError.outOfRange("index must be below size")
         }
         let needed =
             try InclusionProof.nodesNeeded(leafIndex: index, treeSize: size) + [TreeNodeID(level: 0, index: index)]
-        let table = try await nodeTable(needed)
+        let table = try await nodeTable(log, needed)
         do {
             let proof = try InclusionProof(leafIndex: index, treeSize: size, nodes: table)
             return (try table.hash(of: TreeNodeID(level: 0, index: index)), proof)
         } catch MerkleTreeError.missingNode {
-            let treeSize = try await store.read { s in try await s.logState()?.size ?? 0 }
-            throw AuditLogError.outOfRange("size must be at most the tree's \(treeSize) leaves")
+            throw AuditLogError.beyondTree(size: try await self.size(log))
         }
     }
 
-    /// The consistency proof between the trees of `from` and `to` leaves.
-    public func consistencyProof(from: UInt64, to: UInt64) async throws -> ConsistencyProof {
-        let treeSize = try await store.read { s in try await s.logState()?.size ?? 0 }
-        guard from <= to, to <= UInt64(treeSize) else { throw AuditLogError.outOfRange("need from ≤ to ≤ \(treeSize)") }
+    /// The consistency proof between the trees of `from` and `to` leaves of one log.
+    public func consistencyProof(_ log: AuditLogID, from: UInt64, to: UInt64) async throws -> ConsistencyProof {
+        guard from <= to else { throw AuditLogError.outOfRange("need from ≤ to") }
+        let treeSize = try await size(log)
+        guard to <= UInt64(treeSize) else { throw AuditLogError.beyondTree(size: treeSize) }
         // Every tree extends the empty tree, and a tree extends itself: both proofs are empty (RFC 9162 §2.1.4).
         if from == 0 || from == to { return ConsistencyProof(oldSize: from, newSize: to, hashes: []) }
-        let table = try await nodeTable(try ConsistencyProof.nodesNeeded(oldSize: from, newSize: to))
+        let table = try await nodeTable(log, try ConsistencyProof.nodesNeeded(oldSize: from, newSize: to))
         return try ConsistencyProof(oldSize: from, newSize: to, nodes: table)
     }
 
     /// Fetches stored nodes in one round trip; a perfect subtree not stored as a node (it cannot happen in a
     /// log built by `sequence`) is an error, not a rescan.
-    func nodeTable(_ ids: [TreeNodeID]) async throws -> TreeNodeTable {
-        let rows = try await store.read { s in try await s.nodes(ids.map { ($0.level, Int64($0.index)) }) }
+    func nodeTable(_ log: AuditLogID, _ ids: [TreeNodeID]) async throws -> TreeNodeTable {
+        let rows = try await store.read { s in try await s.nodes(log, ids.map { ($0.level, Int64($0.index)) }) }
         var table: [TreeNodeID: TreeHash] = [:]
         for (key, data) in rows {
             guard let h = TreeHash(bytes: data) else {
@@ -159,7 +332,12 @@ public struct AuditLog: Sendable {
 
 /// Requests the log cannot answer.
 public enum AuditLogError: Error, Equatable {
+    /// The request contradicts itself (an index at or past the size it names).
     case outOfRange(String)
+    /// The request names leaves the log does not hold (yet): to its reader they do not exist.
+    case beyondTree(size: Int64)
+    /// There is no such log (a frozen log in a deployment that started with per-organization logs).
+    case noSuchLog
 }
 
 /// Runs sequencing often and checkpoint signing at most once a second while events arrive.

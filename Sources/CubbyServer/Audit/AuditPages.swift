@@ -1,3 +1,4 @@
+import CubbyCore
 import CubbyStore
 
 /// The audit log read in leaf order, one page at a time: the one loop that verification, exports and bundles use.
@@ -46,27 +47,29 @@ public struct AuditPages<Row: Sendable>: AsyncSequence, Sendable {
 }
 
 extension AuditPages where Row == (Int64, StoredAuditEvent) {
-    /// Sequenced events with their leaf indexes, of one organization or (nil) of all.
+    /// One log's sequenced events with their leaf indexes; in the frozen log, of one organization or (nil) of all.
     public static func events(
-        _ store: any SQLStore, from: Int64, to: Int64 = .max, organization: String? = nil, batch: Int = 1000
+        _ store: any SQLStore, log: AuditLogID, from: Int64, to: Int64 = .max, organization: String? = nil,
+        batch: Int = 1000
     ) -> AuditPages {
         AuditPages(
             from: from, to: to, batch: batch, index: { $0.0 },
             fetch: { cursor, limit in
                 try await store.read { s in
-                    try await s.sequencedEvents(from: cursor, limit: limit, organization: organization)
+                    try await s.sequencedEvents(log, from: cursor, limit: limit, organization: organization)
                 }
             })
     }
 }
 
 extension AuditPages where Row == LeafWithEvent {
-    /// The log's leaves with the events they hash, for verification.
-    public static func leaves(_ store: any SQLStore, from: Int64 = 0, batch: Int = 1000) -> AuditPages {
+    /// One log's leaves with the events they hash, for verification.
+    public static func leaves(_ store: any SQLStore, log: AuditLogID, from: Int64 = 0, batch: Int = 1000) -> AuditPages
+    {
         AuditPages(
             from: from, batch: batch, index: { $0.index },
             fetch: { cursor, limit in
-                try await store.read { s in try await s.leavesWithEvents(from: cursor, limit: limit) }
+                try await store.read { s in try await s.leavesWithEvents(log, from: cursor, limit: limit) }
             })
     }
 }

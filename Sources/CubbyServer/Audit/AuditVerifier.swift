@@ -1,26 +1,50 @@
+import Crypto
 import CubbyAudit
+import CubbyCore
 import CubbyStore
 import Foundation
 
-/// Recomputes the audit log from the database and checks it against its own signed checkpoints.
+/// Recomputes an audit log from the database and checks it against its own signed checkpoints.
 ///
-/// It finds events that were altered, deleted, inserted or reordered behind the triggers' back, and
-/// checkpoints that were forged, and names the first bad leaf index.
+/// It finds events that were altered, deleted, inserted or reordered behind the triggers' back, checkpoints
+/// that were forged, events filed in another organization's log, and a genesis that does not link the log to
+/// the frozen one, and names the first bad leaf index.
 public struct AuditVerifier: Sendable {
     public let store: any SQLStore
+    public let log: AuditLogID
     public let verifier: NoteVerifier
     public let origin: String
+    /// What the genesis event must say about the frozen log (nil: that there is none).
+    public let frozen: FrozenLog?
 
-    public init(store: any SQLStore, verifier: NoteVerifier, origin: String) {
+    /// The frozen log as a new log's genesis names it.
+    public struct FrozenLog: Sendable, Equatable {
+        public var origin: String
+        public var size: Int64
+        public var root: Data
+        public init(origin: String, size: Int64, root: Data) {
+            self.origin = origin
+            self.size = size
+            self.root = root
+        }
+    }
+
+    public init(store: any SQLStore, log: AuditLogID, verifier: NoteVerifier, origin: String, frozen: FrozenLog? = nil) {
         self.store = store
+        self.log = log
         self.verifier = verifier
         self.origin = origin
+        self.frozen = frozen
     }
 
     /// What a verification found.
     public struct Report: Sendable {
+        public var log: AuditLogID
+        public var origin: String
         public var leaves: Int64 = 0
         public var checkpoints = 0
+        /// The recomputed root hash of the whole log.
+        public var root = Data()
         /// The first problem, with the leaf index it concerns when there is one.
         public var problem: Problem?
         public var ok: Bool { problem == nil }
@@ -33,10 +57,17 @@ public struct AuditVerifier: Sendable {
         public var description: String { index.map { "leaf \($0): \(message)" } ?? message }
     }
 
+    /// The top-level fields of an event's canonical bytes that say which log it belongs in.
+    struct Placement: Decodable {
+        var type: String
+        var org: String?
+        var detail: [String: String]?
+    }
+
     /// Streams every leaf once, in batches; memory stays O(log n).
     public func run(batch: Int = 10_000) async throws -> Report {
-        var report = Report()
-        let checkpoints = try await store.read { s in try await s.allCheckpoints() }
+        var report = Report(log: log, origin: origin)
+        let checkpoints = try await store.read { s in try await s.allCheckpoints(log) }
         var parsed: [(StoredCheckpoint, Checkpoint)] = []
         for c in checkpoints {
             do {
@@ -77,7 +108,8 @@ public struct AuditVerifier: Sendable {
             report.problem = p
             return report
         }
-        for try await rows in AuditPages.leaves(store, batch: batch) {
+        let decoder = JSONDecoder()
+        for try await rows in AuditPages.leaves(store, log: log, batch: batch) {
             for row in rows {
                 let expected = Int64(frontier.size)
                 guard row.index == expected else {
@@ -103,6 +135,13 @@ public struct AuditVerifier: Sendable {
                         index: row.index, message: "the event's stored leaf hash differs from the log's")
                     return report
                 }
+                if log != .frozen {
+                    let placement = try? decoder.decode(Placement.self, from: canonical)
+                    if let problem = check(placement, at: row.index) {
+                        report.problem = problem
+                        return report
+                    }
+                }
                 frontier.append(leafHash: hash)
                 if let p = checkCheckpoints() {
                     report.problem = p
@@ -111,20 +150,103 @@ public struct AuditVerifier: Sendable {
             }
         }
         report.leaves = Int64(frontier.size)
+        report.root = Data(frontier.rootHash().bytes)
         if next < parsed.count {
             report.problem = Problem(
                 index: Int64(frontier.size),
                 message:
                     "a checkpoint covers \(parsed[next].1.size) leaves but the log holds only \(frontier.size): leaves were deleted"
             )
-            return report
-        }
-        let outside = try await store.read { s in try await s.eventsOutsideLog(limit: 1) }
-        if let seq = outside.first {
-            report.problem = Problem(
-                index: nil,
-                message: "audit event seq \(seq) is in neither the log nor its queue: inserted behind the log's back")
         }
         return report
+    }
+
+    /// An event's place in this log: it belongs to the log's organization (or to none, in the deployment log),
+    /// and leaf 0 is the genesis naming this log's origin and the frozen log.
+    func check(_ placement: Placement?, at index: Int64) -> Problem? {
+        guard let placement else { return Problem(index: index, message: "the event's canonical bytes do not parse") }
+        let owner: String? =
+            switch log {
+            case .organization(let id): id.uuid.idString
+            default: nil
+            }
+        guard placement.org == owner else {
+            return Problem(
+                index: index, message: "the event belongs to \(placement.org.map { "organization \($0)" } ?? "no organization"), not in \(log)")
+        }
+        let isGenesis = placement.type == AuditEventType.logGenesis.rawValue
+        guard isGenesis == (index == 0) else {
+            return Problem(
+                index: index, message: isGenesis ? "a second genesis event" : "the log does not begin with its genesis event")
+        }
+        guard isGenesis else { return nil }
+        let detail = placement.detail ?? [:]
+        guard detail["origin"] == origin else {
+            return Problem(index: 0, message: "the genesis names the origin \(detail["origin"] ?? "none"), not \(origin)")
+        }
+        let named = detail["frozenOrigin"].map {
+            FrozenLog(
+                origin: $0, size: Int64(detail["frozenSize"] ?? "") ?? -1,
+                root: Data(base64Encoded: detail["frozenRoot"] ?? "") ?? Data())
+        }
+        guard named == frozen else {
+            return Problem(
+                index: 0,
+                message:
+                    "the genesis names the frozen log as \(named.map { "\($0.origin) of \($0.size) leaves" } ?? "absent"), but it is \(frozen.map { "\($0.origin) of \($0.size) leaves" } ?? "absent")"
+            )
+        }
+        return nil
+    }
+
+    /// Verifies every log of the deployment, the frozen one first (its recomputed root must be the one every
+    /// genesis names), then checks that no event lies outside all logs. `trusted` replaces the key file's key.
+    public static func all(
+        store: any SQLStore, publicKey: Curve25519.Signing.PublicKey, only: AuditLogID? = nil, batch: Int = 10_000
+    ) async throws -> [Report] {
+        let states = try await store.read { s in try await s.auditLogs() }
+        var frozen: FrozenLog? = nil
+        var reports: [Report] = []
+        if let f = states.first(where: { $0.log == .frozen }) {
+            // Sealed on the server's first start after the upgrade; before that its origin is its checkpoints'.
+            let latest = try await store.read { s in try await s.latestCheckpoint(.frozen) }
+            guard let origin = f.origin ?? latest?.note.split(separator: "\n").first.map(String.init) else {
+                throw AuditLogError.noSuchLog
+            }
+            if only == nil || only == .frozen {
+                var r = try await AuditVerifier(
+                    store: store, log: .frozen, verifier: try NoteVerifier(keyName: origin, publicKey: publicKey),
+                    origin: origin
+                ).run(batch: batch)
+                if r.ok, r.leaves != f.size || (f.root.map { $0 != r.root } ?? false) {
+                    r.problem = Problem(
+                        index: nil,
+                        message:
+                            "the frozen log recomputes to \(r.leaves) leaves and another root than it was frozen with (\(f.size) leaves)"
+                    )
+                }
+                reports.append(r)
+            }
+            if let root = f.root { frozen = FrozenLog(origin: origin, size: f.size, root: root) }
+        }
+        for state in states where state.log != .frozen && (only == nil || only == state.log) {
+            guard let origin = state.origin else { continue }
+            reports.append(
+                try await AuditVerifier(
+                    store: store, log: state.log, verifier: try NoteVerifier(keyName: origin, publicKey: publicKey),
+                    origin: origin, frozen: frozen
+                ).run(batch: batch))
+        }
+        if only == nil {
+            let outside = try await store.read { s in try await s.eventsOutsideLog(limit: 1) }
+            if let seq = outside.first {
+                var r = Report(log: .deployment, origin: "every log")
+                r.problem = Problem(
+                    index: nil,
+                    message: "audit event seq \(seq) is in no log nor in the queue: inserted behind the logs' back")
+                reports.append(r)
+            }
+        }
+        return reports
     }
 }
