@@ -218,8 +218,9 @@ struct LogBenchRun {
         ).run()
         let verifySeconds = (ContinuousClock.now - t0).seconds
         guard report.ok else { throw BenchFailure("verification failed: \(report.problem!)") }
-        let sample = try await store.read { s in try await s.leavesWithEvents(target, from: 0, limit: 100_000) }.compactMap(
-            \.canonical)
+        let sample = try await store.read { s in try await s.leavesWithEvents(target, from: 0, limit: 100_000) }
+            .compactMap(
+                \.canonical)
         let averageBytes = sample.reduce(0) { $0 + $1.count } / max(1, sample.count)
         // The hashing verify does, alone: a leaf hash per event and the tree's inner nodes (one per leaf on average).
         var leaves = 0

@@ -116,7 +116,8 @@ extension StoreSession {
         guard let log = AuditLogID(storageKey: try row.decode(column: "id", as: String.self)) else { return nil }
         return AuditLogState(
             log: log, origin: try row.decode(column: "origin", as: String?.self),
-            size: try row.decode(column: "size", as: Int64.self), frontier: try row.decode(column: "frontier", as: Data.self),
+            size: try row.decode(column: "size", as: Int64.self),
+            frontier: try row.decode(column: "frontier", as: Data.self),
             root: try row.decode(column: "root", as: Data?.self),
             createdAt: try row.decode(column: "created_at", as: Int64.self),
             updatedAt: try row.decode(column: "updated_at", as: Int64.self))

@@ -71,7 +71,9 @@ struct LogSelection: ParsableArguments {
             return (.frozen, try await organization.asyncMap { try await resolveOrganization($0, store: store) })
         }
         let org = try await resolveOrganization(organization, store: store)
-        guard let id = OrganizationID(uuidString: org) else { throw ValidationError("organization \(org) is not an id") }
+        guard let id = OrganizationID(uuidString: org) else {
+            throw ValidationError("organization \(org) is not an id")
+        }
         return (.organization(id), nil)
     }
 
@@ -221,7 +223,10 @@ struct AuditWitness: AsyncParsableCommand {
     var every: Int?
     @Option(help: "The organization whose log the token's server must serve; refuses another organization's.")
     var organization: String?
-    @Flag(help: "Follow the frozen deployment-wide log of earlier versions: confirms its final checkpoint extends the state.")
+    @Flag(
+        help:
+            "Follow the frozen deployment-wide log of earlier versions: confirms its final checkpoint extends the state."
+    )
     var frozen = false
 
     struct State: Codable {
@@ -277,7 +282,8 @@ struct AuditWitness: AsyncParsableCommand {
         if let organization, !frozen {
             guard let id = EntityID.parse(organization), served["origin"]?.hasSuffix("/" + id) == true else {
                 throw ValidationError(
-                    "the server serves the log \(served["origin"] ?? "none"), not organization \(organization)'s: check the token")
+                    "the server serves the log \(served["origin"] ?? "none"), not organization \(organization)'s: check the token"
+                )
             }
         }
         let trusted = key ?? previous?.key ?? served["key"] ?? ""

@@ -60,7 +60,8 @@ struct AuditBundleCommand: AsyncParsableCommand {
         for try await batch in AuditPages.events(store, log: target, from: start, to: end, organization: organization) {
             for (index, e) in batch {
                 let row = e.exportRow(index: index)
-                let proof = try await log.inclusionProof(target, index: UInt64(index), size: UInt64(checkpoint.size)).proof
+                let proof = try await log.inclusionProof(target, index: UInt64(index), size: UInt64(checkpoint.size))
+                    .proof
                 items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
                 if let hash = row.detail[EvidenceBundle.evidenceKey] {
                     // Units' stills are in the database; other evidence may be files named by their hash.

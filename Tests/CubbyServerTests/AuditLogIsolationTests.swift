@@ -22,7 +22,8 @@ struct AuditLogIsolationTests {
             let logB = AuditLogID.organization(try #require(OrganizationID(uuidString: b.organizationId)))
             let before = try await w.parts.auditLog.latestCheckpoint(logA)
             // B grows well past A.
-            try await AuditLogTests.events(w.parts.store, 40, tag: "b", organization: UUID(uuidString: b.organizationId))
+            try await AuditLogTests.events(
+                w.parts.store, 40, tag: "b", organization: UUID(uuidString: b.organizationId))
             try await w.parts.auditLog.checkpointIfDue()
             let sizeA = try await w.parts.auditLog.size(logA)
             let sizeB = try await w.parts.auditLog.size(logB)
@@ -30,7 +31,8 @@ struct AuditLogIsolationTests {
             // A witness following A sees the very same tree: B's growth changes nothing in A's log.
             #expect(try await w.parts.auditLog.latestCheckpoint(logA) == before)
             let eventB = try #require(
-                try await w.parts.store.read { s in try await s.sequencedEvents(logB, from: sizeB - 1, limit: 1) }.first)
+                try await w.parts.store.read { s in try await s.sequencedEvents(logB, from: sizeB - 1, limit: 1) }.first
+            )
             let eventA = try #require(
                 try await w.parts.store.read { s in try await s.sequencedEvents(logA, from: 1, limit: 1) }.first)
 

@@ -72,7 +72,9 @@ struct AuditLogTests {
                 let proof = try await log.consistencyProof(target, from: a.size, to: b.size)
                 try proof.verify(oldRoot: a.rootHash, newRoot: b.rootHash)
             }
-            await #expect(throws: AuditLogError.self) { _ = try await log.inclusionProof(target, index: size, size: size) }
+            await #expect(throws: AuditLogError.self) {
+                _ = try await log.inclusionProof(target, index: size, size: size)
+            }
             await #expect(throws: AuditLogError.beyondTree(size: Int64(size))) {
                 _ = try await log.inclusionProof(target, index: 1, size: size + 1)
             }
@@ -122,7 +124,8 @@ struct AuditLogTests {
                     (
                         store,
                         try AuditLog(
-                            store: store, signingKey: keys.checkpointSigningKey, originBase: w.parts.auditLog.originBase)
+                            store: store, signingKey: keys.checkpointSigningKey, originBase: w.parts.auditLog.originBase
+                        )
                     ))
             }
             let all = [(w.parts.store, w.parts.auditLog)] + others

@@ -37,7 +37,8 @@ struct AuditUpgradeTests {
         let parts = try await buildParts(settings: settings, logger: TestWorld.logger)
         do {
             let log = parts.auditLog
-            let oldLeaves = try await parts.store.read { s in try await s.leavesWithEvents(.frozen, from: 0, limit: 100) }
+            let oldLeaves = try await parts.store.read { s in try await s.leavesWithEvents(.frozen, from: 0, limit: 100)
+            }
             #expect(oldLeaves.count == 8)
             // The first start seals the frozen log at its size and gives the queued event its organization's log.
             try await log.sequence()
@@ -61,7 +62,8 @@ struct AuditUpgradeTests {
 
             // Lakeside's queued event opened its log; its leaf 0 is the genesis naming the frozen log.
             let lakesideLog = AuditLogID.organization(try #require(OrganizationID(uuidString: lakeside)))
-            let events = try await parts.store.read { s in try await s.sequencedEvents(lakesideLog, from: 0, limit: 10) }
+            let events = try await parts.store.read { s in try await s.sequencedEvents(lakesideLog, from: 0, limit: 10)
+            }
             #expect(events.map(\.1.type) == ["log.genesis", "carrier.created"])
             let genesis = try #require(events.first?.1.detailMap)
             #expect(genesis["frozenOrigin"] == frozen.origin)
@@ -81,7 +83,8 @@ struct AuditUpgradeTests {
             // The frozen log takes no new leaf, and its history is still guarded.
             await #expect(throws: (any Error).self) {
                 try await parts.store.write { s in
-                    try await s.execute("INSERT INTO audit_leaves (leaf_index, event_seq, leaf_hash) VALUES (8, 999, X'00')")
+                    try await s.execute(
+                        "INSERT INTO audit_leaves (leaf_index, event_seq, leaf_hash) VALUES (8, 999, X'00')")
                 }
             }
             try await parts.store.write { s in

@@ -168,7 +168,8 @@ public struct ServerSettings: Sendable {
             text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "+" })
         else {
             throw SettingsError.invalid(
-                "log.origin must be 1–90 printable ASCII characters without spaces or '+', not ending in '/', got \(text)")
+                "log.origin must be 1–90 printable ASCII characters without spaces or '+', not ending in '/', got \(text)"
+            )
         }
         return text
     }

@@ -40,7 +40,8 @@ public struct AuditLog: Sendable {
         let key = keys.checkpointSigningKey
         try self.init(
             store: store, signingKey: key,
-            originBase: Self.originBase(logOrigin: settings.logOrigin, publicURL: settings.publicURL, key: key.publicKey),
+            originBase: Self.originBase(
+                logOrigin: settings.logOrigin, publicURL: settings.publicURL, key: key.publicKey),
             frozenOrigin: settings.logOrigin ?? Self.defaultOrigin(for: key.publicKey), clock: clock)
     }
 
@@ -53,8 +54,7 @@ public struct AuditLog: Sendable {
 
     /// The origin base for the settings: `log.origin` when set; else the public address's host and
     /// `/cubby/audit`; else the key's default.
-    public static func originBase(logOrigin: String?, publicURL: String?, key: Curve25519.Signing.PublicKey) -> String
-    {
+    public static func originBase(logOrigin: String?, publicURL: String?, key: Curve25519.Signing.PublicKey) -> String {
         if let logOrigin { return logOrigin }
         if let publicURL, let host = URLComponents(string: publicURL)?.host, !host.isEmpty {
             let port = URLComponents(string: publicURL)?.port.map { ":\($0)" } ?? ""
@@ -160,7 +160,8 @@ public struct AuditLog: Sendable {
             let frontier = try MerkleFrontier(serialized: [UInt8](frozen.frontier))
             guard Int64(frontier.size) == frozen.size else { throw StoreError.corrupt("the frozen log's state") }
             let latest = try await s.latestCheckpoint(.frozen)
-            let origin = latest.flatMap { $0.note.split(separator: "\n").first.map(String.init) } ?? frozenOriginFallback
+            let origin =
+                latest.flatMap { $0.note.split(separator: "\n").first.map(String.init) } ?? frozenOriginFallback
             let root = frontier.rootHash()
             if (latest?.size ?? -1) < frozen.size {
                 let note = try signer(origin: origin).sign(
@@ -184,7 +185,8 @@ public struct AuditLog: Sendable {
         seq: Int64, hash: Data
     ) {
         let origin = Self.origin(base: originBase, log: log)
-        try await s.openAuditLog(log, origin: origin, frontier: Data(MerkleFrontier().serialized), at: at.millisecondsSince1970)
+        try await s.openAuditLog(
+            log, origin: origin, frontier: Data(MerkleFrontier().serialized), at: at.millisecondsSince1970)
         var detail = ["origin": origin]
         if let frozen, let frozenOrigin = frozen.origin, let root = frozen.root {
             detail["frozenOrigin"] = frozenOrigin

@@ -36,7 +36,9 @@ public struct AuditReader: Sendable {
 
     /// One event by id, with its log and leaf index, when the reader may see it; nil (a 404) otherwise,
     /// including for another organization's events.
-    public func event(_ p: Principal, id: String) async throws -> (log: AuditLogID, index: Int64, event: StoredAuditEvent)? {
+    public func event(_ p: Principal, id: String) async throws -> (
+        log: AuditLogID, index: Int64, event: StoredAuditEvent
+    )? {
         try AccessPolicy.require(p, .readAudit)
         try await log.sequence()
         guard let found = try await store.read({ s in try await s.auditEventLeaf(id: id) }) else { return nil }

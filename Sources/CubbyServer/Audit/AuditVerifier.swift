@@ -29,7 +29,8 @@ public struct AuditVerifier: Sendable {
         }
     }
 
-    public init(store: any SQLStore, log: AuditLogID, verifier: NoteVerifier, origin: String, frozen: FrozenLog? = nil) {
+    public init(store: any SQLStore, log: AuditLogID, verifier: NoteVerifier, origin: String, frozen: FrozenLog? = nil)
+    {
         self.store = store
         self.log = log
         self.verifier = verifier
@@ -172,17 +173,22 @@ public struct AuditVerifier: Sendable {
             }
         guard placement.org == owner else {
             return Problem(
-                index: index, message: "the event belongs to \(placement.org.map { "organization \($0)" } ?? "no organization"), not in \(log)")
+                index: index,
+                message:
+                    "the event belongs to \(placement.org.map { "organization \($0)" } ?? "no organization"), not in \(log)"
+            )
         }
         let isGenesis = placement.type == AuditEventType.logGenesis.rawValue
         guard isGenesis == (index == 0) else {
             return Problem(
-                index: index, message: isGenesis ? "a second genesis event" : "the log does not begin with its genesis event")
+                index: index,
+                message: isGenesis ? "a second genesis event" : "the log does not begin with its genesis event")
         }
         guard isGenesis else { return nil }
         let detail = placement.detail ?? [:]
         guard detail["origin"] == origin else {
-            return Problem(index: 0, message: "the genesis names the origin \(detail["origin"] ?? "none"), not \(origin)")
+            return Problem(
+                index: 0, message: "the genesis names the origin \(detail["origin"] ?? "none"), not \(origin)")
         }
         let named = detail["frozenOrigin"].map {
             FrozenLog(
@@ -199,11 +205,26 @@ public struct AuditVerifier: Sendable {
         return nil
     }
 
+    /// The schema version that gave each organization its own log.
+    static let organizationLogsVersion = 15
+
     /// Verifies every log of the deployment, the frozen one first (its recomputed root must be the one every
     /// genesis names), then checks that no event lies outside all logs. `trusted` replaces the key file's key.
     public static func all(
         store: any SQLStore, publicKey: Curve25519.Signing.PublicKey, only: AuditLogID? = nil, batch: Int = 10_000
     ) async throws -> [Report] {
+        guard try await Migrator.appliedVersions(store).contains(Self.organizationLogsVersion) else {
+            // A database of an earlier version, not yet opened by this one: its one log is checked as it is.
+            guard let latest = try await store.read({ s in try await s.latestCheckpoint(.frozen) }),
+                let origin = latest.note.split(separator: "\n").first.map(String.init)
+            else { return [] }
+            return [
+                try await AuditVerifier(
+                    store: store, log: .frozen, verifier: try NoteVerifier(keyName: origin, publicKey: publicKey),
+                    origin: origin
+                ).run(batch: batch)
+            ]
+        }
         let states = try await store.read { s in try await s.auditLogs() }
         var frozen: FrozenLog? = nil
         var reports: [Report] = []
