@@ -60,17 +60,23 @@ public struct AuditLogState: Sendable, Hashable {
     public var frontier: Data
     /// The frozen log's root hash, recorded once it is frozen for good.
     public var root: Data?
+    /// The size and signing time of the newest checkpoint (nil before the first).
+    public var checkpointSize: Int64?
+    public var checkpointAt: Int64?
     public var createdAt: Int64
     public var updatedAt: Int64
 
     public init(
-        log: AuditLogID, origin: String?, size: Int64, frontier: Data, root: Data?, createdAt: Int64, updatedAt: Int64
+        log: AuditLogID, origin: String?, size: Int64, frontier: Data, root: Data? = nil, checkpointSize: Int64? = nil,
+        checkpointAt: Int64? = nil, createdAt: Int64, updatedAt: Int64
     ) {
         self.log = log
         self.origin = origin
         self.size = size
         self.frontier = frontier
         self.root = root
+        self.checkpointSize = checkpointSize
+        self.checkpointAt = checkpointAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -119,6 +125,8 @@ extension StoreSession {
             size: try row.decode(column: "size", as: Int64.self),
             frontier: try row.decode(column: "frontier", as: Data.self),
             root: try row.decode(column: "root", as: Data?.self),
+            checkpointSize: try row.decode(column: "checkpoint_size", as: Int64?.self),
+            checkpointAt: try row.decode(column: "checkpoint_at", as: Int64?.self),
             createdAt: try row.decode(column: "created_at", as: Int64.self),
             updatedAt: try row.decode(column: "updated_at", as: Int64.self))
     }
@@ -307,6 +315,9 @@ extension StoreSession {
         } else {
             try await sql.raw(
                 "INSERT INTO log_checkpoints (log_id, size, root, note, created_at) VALUES (\(bind: log.storageKey), \(bind: size), \(bind: root), \(bind: note), \(bind: at))"
+            ).run()
+            try await sql.raw(
+                "UPDATE audit_logs SET checkpoint_size = \(bind: size), checkpoint_at = \(bind: at) WHERE id = \(bind: log.storageKey)"
             ).run()
         }
     }

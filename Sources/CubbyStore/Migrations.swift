@@ -453,13 +453,15 @@ enum Migrations {
             why:
                 "one verifiable log per organization and one for the deployment; the single log of earlier versions stays, frozen at its size",
             [
-                // One row per log: its origin (set when it opens, never changed), size and frontier. The frozen log's
-                // row is the old log_state; its origin and root are filled in once, from its own checkpoints.
+                // One row per log: its origin (set when it opens, never changed), size, frontier and newest
+                // checkpoint (so the signer reads every log's state in one query). The frozen log's row is the old
+                // log_state; its origin and root are filled in once, from its own checkpoints.
                 """
                 CREATE TABLE audit_logs (
                   id {id} PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('frozen','deployment','organization')),
                   organization_id {id} UNIQUE, origin TEXT UNIQUE, size {int} NOT NULL, frontier {blob} NOT NULL,
-                  root {blob}, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)
+                  root {blob}, checkpoint_size {int}, checkpoint_at {ts}, created_at {ts} NOT NULL,
+                  updated_at {ts} NOT NULL)
                 """,
                 """
                 INSERT INTO audit_logs (id, kind, size, frontier, created_at, updated_at)

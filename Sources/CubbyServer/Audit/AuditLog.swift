@@ -122,8 +122,8 @@ public struct AuditLog: Sendable {
             }
             try await append(s, log, entries, frontier: &frontier, at: at)
             logs[log] = AuditLogState(
-                log: log, origin: nil, size: Int64(frontier.size), frontier: Data(frontier.serialized), root: nil,
-                createdAt: 0, updatedAt: 0)
+                log: log, origin: nil, size: Int64(frontier.size), frontier: Data(frontier.serialized), createdAt: 0,
+                updatedAt: 0)
         }
         try await s.clearPending(cleared)
         return pending.count
@@ -234,19 +234,17 @@ public struct AuditLog: Sendable {
             try await s.lockLog()
             _ = try await sequence(s, batch: 5000, at: now)
             var states = try await logStates(s, at: now)
-            var latest: [AuditLogID: StoredCheckpoint] = [:]
             var heartbeats: [AuditRecord] = []
             for (log, state) in states where log != .frozen {
-                guard let last = try await s.latestCheckpoint(log) else { continue }
-                if last.size > state.size { throw StoreError.corrupt("\(log) shrank below its last checkpoint") }
-                latest[log] = last
-                if last.size == state.size, nowMs - last.createdAt >= Milliseconds.of(idle) {
+                guard let lastSize = state.checkpointSize, let lastAt = state.checkpointAt else { continue }
+                if lastSize > state.size { throw StoreError.corrupt("\(log) shrank below its last checkpoint") }
+                if lastSize == state.size, nowMs - lastAt >= Milliseconds.of(idle) {
                     var organization: UUID? = nil
                     if case .organization(let id) = log { organization = id.uuid }
                     heartbeats.append(
                         AuditRecord(
                             occurredAt: now, event: .logHeartbeat, actor: .system, organizationId: organization,
-                            detail: ["previousSize": String(last.size)]))
+                            detail: ["previousSize": String(lastSize)]))
                 }
             }
             if !heartbeats.isEmpty {
@@ -255,7 +253,7 @@ public struct AuditLog: Sendable {
                 states = try await logStates(s, at: now)
             }
             var signed: [AuditLogID: StoredCheckpoint] = [:]
-            for (log, state) in states where log != .frozen && state.size > (latest[log]?.size ?? 0) {
+            for (log, state) in states where log != .frozen && state.size > (state.checkpointSize ?? 0) {
                 guard let origin = state.origin else { throw StoreError.corrupt("\(log) has no origin") }
                 let frontier = try MerkleFrontier(serialized: [UInt8](state.frontier))
                 let root = frontier.rootHash()
