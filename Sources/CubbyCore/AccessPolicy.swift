@@ -18,6 +18,8 @@ public enum Action: String, CaseIterable, Sendable {
     case manageOwnSession
     // residents' own pages
     case viewOwnParcels, residentSignOut
+    /// A resident's own notification preferences on `/me/preferences`.
+    case manageOwnPreferences
     // locker units' edge controllers
     /// Issue a one-time code with which a unit's edge controller enrolls.
     case enrollUnit
@@ -128,6 +130,7 @@ public enum AccessPolicy {
         .manageOwnSession: [.admin: .own, .superAdmin: .own, .auditor: .own],
         .viewOwnParcels: [.resident: .own],
         .residentSignOut: [.resident: .own],
+        .manageOwnPreferences: [.resident: .own],
         .enrollUnit: [.admin: .sites, .superAdmin: .organization],
         .releaseLockdown: [.admin: .sites, .superAdmin: .organization],
         .readAlerts: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],

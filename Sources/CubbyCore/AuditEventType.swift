@@ -58,6 +58,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case recipientCreated = "recipient.created"
     /// A recipient was deactivated: nothing new is delivered to them.
     case recipientDeactivated = "recipient.deactivated"
+    /// A recipient's notification preferences changed (staff, the recipient, or an unsubscribe link).
+    case recipientPreferencesChanged = "recipient.preferences_changed"
     /// A CSV import of recipients was written: the counts of created, updated, unchanged and deactivated rows.
     case recipientImportCompleted = "recipient.import_completed"
     /// A deactivated recipient was made active again.

@@ -525,6 +525,26 @@ enum Migrations {
                     FOR EACH ROW EXECUTE FUNCTION cubby_audit_frozen()
                     """
                 }),
+        Migration(
+            18, "notification_preferences",
+            why:
+                "which channels each recipient wants per kind of message, and the history of every consent given or withdrawn",
+            [
+                // Only the channels switched off are stored: every channel is on until a choice says otherwise.
+                """
+                CREATE TABLE notification_preferences (
+                  recipient_id {id} NOT NULL REFERENCES recipients(id), message_kind TEXT NOT NULL,
+                  channel TEXT NOT NULL, updated_at {ts} NOT NULL, PRIMARY KEY (recipient_id, message_kind, channel))
+                """,
+                // Who chose what, when and from where (sealed under the recipient's data key).
+                """
+                CREATE TABLE notification_consents (
+                  id {serial}, recipient_id {id} NOT NULL REFERENCES recipients(id), message_kind TEXT NOT NULL,
+                  channel TEXT NOT NULL, enabled {bool} NOT NULL, at {ts} NOT NULL, actor_kind TEXT NOT NULL,
+                  actor_id TEXT, source TEXT NOT NULL, origin {blob})
+                """,
+                "CREATE INDEX notification_consents_recipient ON notification_consents (recipient_id, id)",
+            ]),
     ]
 }
 

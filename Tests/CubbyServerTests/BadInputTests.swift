@@ -210,6 +210,9 @@ struct BadInputTests {
                     } else if template == "/api/v1/edge/enroll" {
                         // Open: the one-time code is the credential; an empty body lacks it.
                         #expect(r.status == 400, "\(method) \(template)")
+                    } else if template == "/unsubscribe/{token}" {
+                        // Open: the signed token is the credential; a made-up one names nothing.
+                        #expect(r.status == 404, "\(method) \(template)")
                     } else {
                         #expect(r.status == 401, "\(method) \(template)")
                     }

@@ -37,7 +37,7 @@ struct RoutePolicyTests {
             #expect(registered == declared)
             #expect(
                 entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == [
-                    "/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz",
+                    "/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz", "/unsubscribe/:token",
                 ])
 
             // The demo's admin key has no sites: it holds the organization's reach, as a super-administrator.
@@ -77,10 +77,10 @@ struct RoutePolicyTests {
                         let body: String? = e.method == .post || e.method == .patch ? "{}" : nil
                         let anonymous = try await client.call(e.method, path, json: body)
                         if e.action == nil {
-                            // Open routes answer anyone (the enrollment endpoint refuses an empty body, not the caller).
-                            #expect(
-                                anonymous.status == (e.path == EdgeLink.enrollPath ? 400 : 200),
-                                "\(name) is open: \(anonymous.status)")
+                            // Open routes answer anyone (the enrollment endpoint refuses an empty body, not the caller;
+                            // an unsubscribe link is its own authority, and a made-up one names nothing).
+                            let expected = [EdgeLink.enrollPath: 400, "/unsubscribe/:token": 404][e.path] ?? 200
+                            #expect(anonymous.status == expected, "\(name) is open: \(anonymous.status)")
                             continue
                         }
                         #expect(anonymous.status == 401, "\(name) without credentials")
@@ -195,6 +195,8 @@ struct RoutePolicyTests {
                         #expect(r.status == 200, "\(p)")
                     } else if p == EdgeLink.enrollPath {
                         #expect(r.status == 400, "\(p) is open and wants a code: \(r.status)")
+                    } else if p == "/unsubscribe/{token}" {
+                        #expect(r.status == 404, "\(p) is open and its token names nothing: \(r.status)")
                     } else {
                         #expect(r.status == 401, "\(method) \(p): \(r.status)")
                     }

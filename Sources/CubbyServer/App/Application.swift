@@ -117,6 +117,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
     ProvisioningRoutes(desk: parts.provisioning, parcels: parts.desk).register(on: &routes)
     RecipientRoutes(desk: parts.recipients).register(on: &routes)
+    PreferenceRoutes(desk: parts.recipients, gate: gate).register(on: &routes)
     SCIMRoutes(
         users: SCIMUsers(
             desk: parts.recipients, base: settings.linkBase + SCIMRoutes.prefix,

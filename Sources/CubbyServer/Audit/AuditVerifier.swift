@@ -137,7 +137,13 @@ public struct AuditVerifier: Sendable {
                     return report
                 }
                 if log != .frozen {
-                    let placement = try? decoder.decode(Placement.self, from: canonical)
+                    // Leaf 0 (the genesis, whose detail is checked) is decoded whole; the others only read.
+                    let placement =
+                        row.index == 0
+                        ? try? decoder.decode(Placement.self, from: canonical)
+                        : CanonicalFields.strings(canonical, ["type", "org"]).flatMap { fields in
+                            fields["type"].map { Placement(type: $0, org: fields["org"], detail: nil) }
+                        } ?? (try? decoder.decode(Placement.self, from: canonical))
                     if let problem = check(placement, at: row.index) {
                         report.problem = problem
                         return report
