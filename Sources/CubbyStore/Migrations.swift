@@ -54,6 +54,37 @@ struct Migration: Sendable {
 
 /// The schema's history. Never edit a released migration: add the next number.
 enum Migrations {
+    /// Triggers that refuse UPDATE and DELETE (and, on PostgreSQL, TRUNCATE) on `tables`; the PostgreSQL ones
+    /// call `cubby_audit_append_only()`, created by migration 4.
+    static func appendOnly(_ tables: [String], _ kind: DatabaseKind) -> [String] {
+        tables.flatMap { table in
+            switch kind {
+            case .sqlite:
+                [
+                    """
+                    CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)
+                    BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
+                    """,
+                    """
+                    CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
+                    BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
+                    """,
+                ]
+            case .postgres:
+                [
+                    """
+                    CREATE TRIGGER \(table)_no_change BEFORE UPDATE OR DELETE ON \(table)
+                    FOR EACH ROW EXECUTE FUNCTION cubby_audit_append_only()
+                    """,
+                    """
+                    CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table)
+                    FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
+                    """,
+                ]
+            }
+        }
+    }
+
     static let all: [Migration] = [
         Migration(
             1, "locker_world", why: "organizations, sites, units, compartments, carriers, couriers, recipients",
@@ -229,18 +260,7 @@ enum Migrations {
                 BEGIN INSERT INTO audit_pending (seq) VALUES (NEW.seq); END
                 """
             ]
-                + ["audit_leaves", "merkle_nodes", "checkpoints"].flatMap { table in
-                    [
-                        """
-                        CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)
-                        BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
-                        """,
-                        """
-                        CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
-                        BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
-                        """,
-                    ]
-                },
+                + appendOnly(["audit_leaves", "merkle_nodes", "checkpoints"], .sqlite),
             postgres: [
                 """
                 CREATE FUNCTION cubby_audit_pending() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -251,18 +271,7 @@ enum Migrations {
                 FOR EACH ROW EXECUTE FUNCTION cubby_audit_pending()
                 """,
             ]
-                + ["audit_leaves", "merkle_nodes", "checkpoints"].flatMap { table in
-                    [
-                        """
-                        CREATE TRIGGER \(table)_no_change BEFORE UPDATE OR DELETE ON \(table)
-                        FOR EACH ROW EXECUTE FUNCTION cubby_audit_append_only()
-                        """,
-                        """
-                        CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table)
-                        FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
-                        """,
-                    ]
-                }),
+                + appendOnly(["audit_leaves", "merkle_nodes", "checkpoints"], .postgres)),
         Migration(
             6, "staff_accounts",
             why:
@@ -483,18 +492,7 @@ enum Migrations {
                   created_at {ts} NOT NULL, PRIMARY KEY (log_id, size))
                 """,
             ],
-            sqlite: ["log_leaves", "log_nodes", "log_checkpoints"].flatMap { table in
-                [
-                    """
-                    CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)
-                    BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
-                    """,
-                    """
-                    CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
-                    BEGIN SELECT RAISE(ABORT, '\(table) are append-only'); END
-                    """,
-                ]
-            }
+            sqlite: appendOnly(["log_leaves", "log_nodes", "log_checkpoints"], .sqlite)
                 + ["audit_leaves", "merkle_nodes"].map { table in
                     """
                     CREATE TRIGGER \(table)_frozen BEFORE INSERT ON \(table)
@@ -507,18 +505,7 @@ enum Migrations {
                 BEGIN RAISE EXCEPTION 'the deployment-wide audit log is frozen'; END $$
                 """
             ]
-                + ["log_leaves", "log_nodes", "log_checkpoints"].flatMap { table in
-                    [
-                        """
-                        CREATE TRIGGER \(table)_no_change BEFORE UPDATE OR DELETE ON \(table)
-                        FOR EACH ROW EXECUTE FUNCTION cubby_audit_append_only()
-                        """,
-                        """
-                        CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table)
-                        FOR EACH STATEMENT EXECUTE FUNCTION cubby_audit_append_only()
-                        """,
-                    ]
-                }
+                + appendOnly(["log_leaves", "log_nodes", "log_checkpoints"], .postgres)
                 + ["audit_leaves", "merkle_nodes"].map { table in
                     """
                     CREATE TRIGGER \(table)_frozen BEFORE INSERT ON \(table)
