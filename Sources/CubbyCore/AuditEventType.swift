@@ -50,6 +50,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case pickupCodeRejected = "pickup.code_rejected"
     /// A unit reported a pickup of a parcel that is no longer deposited.
     case pickupConflict = "pickup.conflict"
+    /// A recipient reported, from the link in a pickup receipt, that they did not pick the parcel up.
+    case pickupReported = "pickup.reported"
     /// A pickup code was refused unchecked because PIN entry at the unit is locked out or suspended.
     case pickupRefused = "pickup.refused"
     /// A parcel was picked up with its code.

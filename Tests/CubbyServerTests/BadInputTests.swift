@@ -210,7 +210,7 @@ struct BadInputTests {
                     } else if template == "/api/v1/edge/enroll" {
                         // Open: the one-time code is the credential; an empty body lacks it.
                         #expect(r.status == 400, "\(method) \(template)")
-                    } else if template == "/unsubscribe/{token}" {
+                    } else if template == "/unsubscribe/{token}" || template == "/report/{token}" {
                         // Open: the signed token is the credential; a made-up one names nothing.
                         #expect(r.status == 404, "\(method) \(template)")
                     } else {

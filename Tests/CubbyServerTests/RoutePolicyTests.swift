@@ -37,7 +37,7 @@ struct RoutePolicyTests {
             #expect(registered == declared)
             #expect(
                 entries.filter { $0.action == nil && $0.surface == .api }.map(\.path).sorted() == [
-                    "/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz", "/unsubscribe/:token",
+                    "/api/v1/edge/enroll", "/api/v1/openapi.yaml", "/healthz", "/report/:token", "/unsubscribe/:token",
                 ])
 
             // The demo's admin key has no sites: it holds the organization's reach, as a super-administrator.
@@ -79,7 +79,9 @@ struct RoutePolicyTests {
                         if e.action == nil {
                             // Open routes answer anyone (the enrollment endpoint refuses an empty body, not the caller;
                             // an unsubscribe link is its own authority, and a made-up one names nothing).
-                            let expected = [EdgeLink.enrollPath: 400, "/unsubscribe/:token": 404][e.path] ?? 200
+                            let expected =
+                                [EdgeLink.enrollPath: 400, "/unsubscribe/:token": 404, "/report/:token": 404][e.path]
+                                ?? 200
                             #expect(anonymous.status == expected, "\(name) is open: \(anonymous.status)")
                             continue
                         }
@@ -195,7 +197,7 @@ struct RoutePolicyTests {
                         #expect(r.status == 200, "\(p)")
                     } else if p == EdgeLink.enrollPath {
                         #expect(r.status == 400, "\(p) is open and wants a code: \(r.status)")
-                    } else if p == "/unsubscribe/{token}" {
+                    } else if p == "/unsubscribe/{token}" || p == "/report/{token}" {
                         #expect(r.status == 404, "\(p) is open and its token names nothing: \(r.status)")
                     } else {
                         #expect(r.status == 401, "\(method) \(p): \(r.status)")

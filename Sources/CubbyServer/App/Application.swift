@@ -33,6 +33,8 @@ public struct CubbyServerParts: Sendable {
     public var provisioning: ProvisioningDesk { ProvisioningDesk(ledger: desk.ledger, hub: hub, logger: desk.logger) }
     /// The recipient directory.
     public var recipients: RecipientDesk { RecipientDesk(ledger: desk.ledger, keys: keys) }
+    /// "Not you? Report it": recipients' reports of pickups they did not make.
+    public var pickupReports: PickupReports { PickupReports(ledger: desk.ledger, keys: keys) }
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
@@ -118,6 +120,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     ProvisioningRoutes(desk: parts.provisioning, parcels: parts.desk).register(on: &routes)
     RecipientRoutes(desk: parts.recipients).register(on: &routes)
     PreferenceRoutes(desk: parts.recipients, gate: gate).register(on: &routes)
+    PickupReportRoutes(reports: parts.pickupReports, gate: gate).register(on: &routes)
     SCIMRoutes(
         users: SCIMUsers(
             desk: parts.recipients, base: settings.linkBase + SCIMRoutes.prefix,
