@@ -98,28 +98,38 @@ struct OutboxTests {
     func sealedThenErased(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
-            try await w.test { c in
-                _ = try await c.call(
+            let parcelId = try await w.test { c in
+                try await c.call(
                     .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                    json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+                    json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#
+                ).body.str("parcelId") ?? ""
             }
             await w.parts.simulator?.settle()
-            let pending = try await w.parts.store.read { s in try await s.claimNotifications(now: Int64.max, limit: 10)
+            let ids = try await w.parts.store.read { s in
+                try await s.outboxMessageIds(parcel: parcelId, kind: "parcel.deposited")
             }
-            let row = try #require(pending.first)
-            #expect(pending.count == 1)
-            let payload = try #require(row.payload)
-            let opened = try w.parts.keys.outbox.open(payload, context: "outbox:" + row.notificationId)
+            let id = try #require(ids.first)
+            #expect(ids.count == 1)
+            let stored = try await w.parts.store.read { s in try await s.outboxPayload(id) }
+            let payload = try #require(stored?.payload)
+            #expect(stored?.sealed == true)
+            let opened = try w.parts.keys.outbox.open(payload, context: "outbox:" + id)
             let pin = try #require(try JSONDecoder().decode([String: String].self, from: opened)["pin"])
             #expect(payload.range(of: Data(pin.utf8)) == nil, "the PIN is not in the stored payload in clear")
+            let deliveries = try await w.parts.store.read { s in try await s.deliveries(message: id) }
+            #expect(deliveries.map(\.channel) == ["file"] && deliveries.map(\.state) == ["pending"])
             #expect(try await w.parts.outbox.deliverDue() == 1)
             #expect(try await w.parts.outbox.deliverDue() == 0, "delivered once")
             let after = try await w.parts.store.read { s in try await s.pendingNotificationCount() }
             #expect(after == 0)
+            let erased = try await w.parts.store.read { s in try await s.outboxPayload(id) }
+            #expect(erased != nil && erased?.payload == nil, "the payload is erased once every delivery is final")
+            let done = try await w.parts.store.read { s in try await s.deliveries(message: id) }
+            #expect(done.map(\.state) == ["delivered"] && done.map(\.attempts) == [1])
             let notes = try w.notifications()
             #expect(notes.count == 1)
             #expect(notes[0]["pin"] == pin)
-            #expect(notes[0]["notificationId"] == row.notificationId)
+            #expect(notes[0]["notificationId"] == id)
         }
     }
 
@@ -135,11 +145,16 @@ struct OutboxTests {
             await w.parts.simulator?.settle()
             let broken = OutboxDelivery(
                 store: w.parts.store, keys: w.parts.keys,
-                channel: FileNotificationChannel(path: "/nonexistent-dir/n.jsonl"),
+                channels: [FileNotificationChannel(path: "/nonexistent-dir/n.jsonl")],
                 interval: .seconds(1), clock: w.clock.serverClock, logger: TestWorld.logger)
             #expect(try await broken.deliverDue() == 0)
             #expect(try await w.parts.store.read { s in try await s.pendingNotificationCount() } == 1)
-            // After the back-off the working channel delivers it.
+            let failed = try await w.parts.store.read { s in try await s.deliveries(channel: "file") }
+            #expect(failed.map(\.state) == ["failed"] && failed.map(\.attempts) == [1])
+            #expect(failed.first?.lastError?.contains("/nonexistent-dir/n.jsonl") == true)
+            // Not before the back-off (at least half the base delay)…
+            #expect(try await w.parts.outbox.deliverDue() == 0)
+            // …then the working channel delivers it.
             w.clock.advance(5)
             #expect(try await w.parts.outbox.deliverDue() == 1)
             #expect(try w.notifications().count == 1)
