@@ -61,7 +61,7 @@ expect() {  # $1 answer ("BODY STATUS"), $2 status wanted, $3 what; prints BODY
 }
 secrets() {  # $1 name, then its secrets
     local name="$1"; shift
-    jq --arg n "$name" --args '.[$n] = $ARGS.positional' "$work/secrets.json" "$@" >"$work/secrets.tmp"
+    jq --arg n "$name" '.[$n] = $ARGS.positional' "$work/secrets.json" --args "$@" >"$work/secrets.tmp"
     mv "$work/secrets.tmp" "$work/secrets.json"
 }
 received() {  # $1 jq filter over the received entries (slurped); prints its value
