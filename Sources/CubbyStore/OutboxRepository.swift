@@ -173,11 +173,12 @@ extension StoreSession {
         return true
     }
 
-    /// Erases a message's payload once none of its deliveries can run again.
+    /// Marks a message finished once none of its deliveries can run again, and erases its payload if it is sealed (it
+    /// holds a PIN or a code). A plain payload (a webhook event: ids only) is kept, so that it can be sent again.
     func finishMessageIfDone(_ messageId: String, at now: Int64) async throws {
         try await sql.raw(
             """
-            UPDATE outbox_messages SET payload = NULL, finished_at = \(bind: now)
+            UPDATE outbox_messages SET payload = CASE WHEN sealed THEN NULL ELSE payload END, finished_at = \(bind: now)
             WHERE id = \(bind: messageId) AND finished_at IS NULL AND NOT EXISTS (
               SELECT 1 FROM outbox_deliveries WHERE message_id = \(bind: messageId)
                 AND state NOT IN ('delivered','dead'))
@@ -221,6 +222,44 @@ extension StoreSession {
         return try await sql.raw(
             "SELECT id FROM outbox_messages WHERE parcel_id = \(bind: parcel)\(k) ORDER BY created_at, id"
         ).all().map { try $0.decode(column: "id", as: String.self) }
+    }
+
+    /// One delivery.
+    public func delivery(_ id: Int64) async throws -> DeliveryRecord? {
+        try await one(
+            """
+            SELECT id, message_id, channel, target, state, attempts, next_attempt_at, last_error, created_at, updated_at,
+              delivered_at FROM outbox_deliveries WHERE id = \(bind: id)
+            """, as: DeliveryRecord.self)
+    }
+
+    /// The newest deliveries to a channel's target, newest first.
+    public func recentDeliveries(channel: String, target: String, limit: Int) async throws -> [DeliveryRecord] {
+        try await all(
+            """
+            SELECT id, message_id, channel, target, state, attempts, next_attempt_at, last_error, created_at, updated_at,
+              delivered_at FROM outbox_deliveries WHERE channel = \(bind: channel) AND target = \(bind: target)
+            ORDER BY id DESC LIMIT \(bind: limit)
+            """, as: DeliveryRecord.self)
+    }
+
+    /// Makes a delivery to a channel's target due now: a pending or failed one keeps its attempts and retry span, a
+    /// dead or delivered one starts a new span. Nil when there is no such delivery, it is being delivered, or its
+    /// message's payload is gone (a sealed one is erased once final).
+    public func redeliver(_ id: Int64, channel: String, target: String, at now: Int64) async throws -> DeliveryRecord? {
+        let messages = try await sql.raw(
+            """
+            UPDATE outbox_deliveries SET state = 'pending', next_attempt_at = \(bind: now), lease_token = NULL,
+              created_at = CASE WHEN state IN ('dead','delivered') THEN \(bind: now) ELSE created_at END,
+              updated_at = \(bind: now), delivered_at = NULL
+            WHERE id = \(bind: id) AND channel = \(bind: channel) AND target = \(bind: target) AND state <> 'delivering'
+              AND EXISTS (SELECT 1 FROM outbox_messages m WHERE m.id = outbox_deliveries.message_id AND m.payload IS NOT NULL)
+            RETURNING message_id
+            """
+        ).all().map { try $0.decode(column: "message_id", as: String.self) }
+        guard let message = messages.first else { return nil }
+        try await sql.raw("UPDATE outbox_messages SET finished_at = NULL WHERE id = \(bind: message)").run()
+        return try await deliveries(message: message, channel: channel, target: target).first
     }
 
     /// The deliveries of a message, or of every message when nil, oldest first.

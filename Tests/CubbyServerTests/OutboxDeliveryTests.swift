@@ -1,4 +1,5 @@
 import CubbyCore
+import CubbyCrypto
 import CubbyDemo
 import CubbyServer
 import CubbyStore
@@ -44,8 +45,10 @@ final class RecordingChannel: OutboxChannel, Sendable {
 
 @Suite("Outbox deliveries: channels, leases, retries, dead letters")
 struct OutboxDeliveryTests {
-    /// A webhook-shaped message (plain payload) with one delivery per channel.
-    static func enqueue(_ w: TestWorld, channels: [String], target: String = "t1") async throws -> String {
+    /// A webhook-shaped message with one delivery per channel, its payload sealed or plain.
+    static func enqueue(_ w: TestWorld, channels: [String], target: String = "t1", sealed: Bool = false) async throws
+        -> String
+    {
         let id = EntityID.make()
         let body = WebhookEventBody(
             type: .parcelDeposited, timestamp: "2026-12-01T10:00:00.000Z",
@@ -54,7 +57,11 @@ struct OutboxDeliveryTests {
         try await w.parts.store.write { s in
             try await s.enqueue(
                 OutboxMessage(
-                    id: id, kind: StoreSession.webhookKind, payload: try body.encoded(), sealed: false,
+                    id: id, kind: StoreSession.webhookKind,
+                    payload: sealed
+                        ? try w.parts.keys.outbox.seal(try body.encoded(), context: "outbox:" + id)
+                        : try body.encoded(),
+                    sealed: sealed,
                     deliveries: channels.map { ($0, target) }), at: now)
         }
         return id
@@ -95,7 +102,7 @@ struct OutboxDeliveryTests {
             let bad = RecordingChannel(
                 name: "bad", answers: [.transientFailure("down"), .permanentFailure("bad number")])
             let outbox = Self.worker(w, [good, bad])
-            let id = try await Self.enqueue(w, channels: ["good", "bad"])
+            let id = try await Self.enqueue(w, channels: ["good", "bad"], sealed: true)
             #expect(try await outbox.deliverDue() == 1)
             var rows = try await w.parts.store.read { s in try await s.deliveries(message: id) }
             #expect(rows.map(\.state) == ["delivered", "failed"])

@@ -323,6 +323,73 @@ struct WebhookTests {
         }
     }
 
+    @Test(
+        "deliveries are listed with state, attempts and last error, and one is sent again with the same webhook-id",
+        arguments: Backend.available)
+    func deliveriesAndRedelivery(_ backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            let m = w.manifest
+            let receiver = WebhookReceiver()
+            receiver.answer([500])
+            try await receiver.run { url in
+                let id = try await w.test { c in
+                    let made = try await Self.subscribe(c, m.adminToken, url: url, events: ["parcel.reserved"])
+                    _ = try await c.call(
+                        .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                        json: #"{"trackingNumber":"WH8","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+                    return try #require(made.body.str("id"))
+                }
+                try await w.settle()
+                try await w.test { c in
+                    let list = try await c.call(.get, "/api/v1/webhooks/\(id)/deliveries", token: m.adminToken)
+                    #expect(list.status == 200)
+                    let rows = list.body["deliveries"] as? [[String: Any]] ?? []
+                    #expect(rows.count == 1)
+                    let row = try #require(rows.first)
+                    #expect(row.str("state") == "failed" && row["attempts"] as? Int == 1)
+                    #expect(row.str("lastError") == "HTTP 500" && row.str("nextAttemptAt") != nil)
+                    #expect(row.str("messageId") == receiver.received.first?.id)
+                    let delivery = try #require(row["id"] as? Int)
+                    #expect(
+                        try await c.call(.get, "/api/v1/webhooks/\(id)/deliveries", token: m.carrierToken).status == 404
+                    )
+
+                    // Retry now, without waiting for the backoff.
+                    let again = try await c.call(
+                        .post, "/api/v1/webhooks/\(id)/deliveries/\(delivery)/redeliver", token: m.adminToken)
+                    #expect(again.status == 200 && again.body.str("state") == "pending")
+                    try await w.settle()
+                    #expect(receiver.received.count == 2)
+                    // Redeliver one already delivered: sent once more with the same id.
+                    let once = try await c.call(
+                        .post, "/api/v1/webhooks/\(id)/deliveries/\(delivery)/redeliver", token: m.adminToken)
+                    #expect(once.status == 200)
+                    try await w.settle()
+                    let got = receiver.received
+                    #expect(got.count == 3 && Set(got.map(\.id)).count == 1)
+                    let done = try await c.call(.get, "/api/v1/webhooks/\(id)/deliveries", token: m.adminToken)
+                    let final = (done.body["deliveries"] as? [[String: Any]])?.first
+                    #expect(final?.str("state") == "delivered" && final?["nextAttemptAt"] is NSNull)
+                    #expect(final?["attempts"] as? Int == 3)
+
+                    for bad in ["abc", "0", "-1", "99999999", "1.5"] {
+                        let r = try await c.call(
+                            .post, "/api/v1/webhooks/\(id)/deliveries/\(bad)/redeliver", token: m.adminToken)
+                        #expect(r.status == 404, "delivery \(bad): \(r.status)")
+                    }
+                    let off = try await c.call(
+                        .patch, "/api/v1/webhooks/\(id)", token: m.adminToken, json: #"{"enabled":false}"#)
+                    #expect(off.body["enabled"] as? Bool == false)
+                    let refused = try await c.call(
+                        .post, "/api/v1/webhooks/\(id)/deliveries/\(delivery)/redeliver", token: m.adminToken)
+                    #expect(refused.status == 409 && refused.body.str("error") == "invalid_state")
+                }
+                let audit = try await w.parts.store.read { s in try await s.auditEvents(from: 0, limit: 10_000) }
+                #expect(audit.filter { $0.type == "webhook.delivery_retried" }.count == 2)
+            }
+        }
+    }
+
     @Test("410 disables the subscription at once, tells its owner and raises an alert", arguments: Backend.available)
     func goneDisables(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in

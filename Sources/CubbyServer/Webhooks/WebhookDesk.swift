@@ -237,6 +237,46 @@ public struct WebhookDesk: Sendable {
         return Subscription(record: record, secret: secret)
     }
 
+    /// How many of a subscription's deliveries the list shows.
+    public static let deliveriesShown = 100
+
+    /// A subscription's newest deliveries: state, attempts, next attempt and last error of each.
+    public func deliveries(_ p: Principal, id: String) async throws -> [DeliveryRecord] {
+        try AccessPolicy.require(p, .readWebhooks)
+        return try await ledger.store.read { s in
+            let r = try await inScope(s, p, id, lock: false)
+            return try await s.recentDeliveries(
+                channel: StoreSession.webhookChannel, target: r.id, limit: Self.deliveriesShown)
+        }
+    }
+
+    /// Sends one delivery again now, with the same `webhook-id`: a failed one keeps its attempts, a dead or delivered
+    /// one starts a new retry span. The subscription must be enabled.
+    public func redeliver(_ p: Principal, id: String, delivery: Int64) async throws -> DeliveryRecord {
+        try AccessPolicy.require(p, .manageWebhooks)
+        let now = ledger.clock.now().millisecondsSince1970
+        return try await ledger.write { s in
+            let r = try await inScope(s, p, id, lock: true)
+            guard let before = try await s.delivery(delivery),
+                before.channel == StoreSession.webhookChannel && before.target == r.id
+            else { throw DomainError.notFound("delivery \(delivery) not found") }
+            guard r.disabledAt == nil else {
+                throw DomainError.invalidState("the subscription is disabled; enable it first")
+            }
+            guard before.state != DeliveryState.delivering.rawValue else {
+                throw DomainError.invalidState("the delivery is being sent now")
+            }
+            guard
+                let after = try await s.redeliver(
+                    delivery, channel: StoreSession.webhookChannel, target: r.id, at: now)
+            else { throw DomainError.invalidState("the delivery's event is no longer kept") }
+            try await audit(
+                s, .webhookDeliveryRetried, r, actor: p.actor,
+                detail: ["deliveryId": String(delivery), "messageId": before.messageId, "was": before.state])
+            return after
+        }
+    }
+
     /// Why the server disables a subscription by itself.
     public enum DisableReason: String, Sendable {
         /// The endpoint answered 410 Gone.

@@ -45,9 +45,67 @@ struct WebhookRoutes {
             let made = try await desk.rotateSecret(p, id: try RequestValidation.pathID(ctx, "webhookId"))
             return JSONResponse.make(Body(made.record, secret: made.secret))
         }
+        routes.api(.get, "/api/v1/webhooks/:webhookId/deliveries", .readWebhooks) { _, ctx, p in
+            let rows = try await desk.deliveries(p, id: try RequestValidation.pathID(ctx, "webhookId"))
+            return JSONResponse.make(DeliveryListBody(deliveries: rows.map(DeliveryBody.init)))
+        }
+        routes.api(.post, "/api/v1/webhooks/:webhookId/deliveries/:deliveryId/redeliver", .manageWebhooks) {
+            _, ctx, p in
+            let id = try RequestValidation.pathID(ctx, "webhookId")
+            guard let text = ctx.parameters.get("deliveryId"), let delivery = Int64(text), delivery > 0 else {
+                throw DomainError.notFound("delivery not found")
+            }
+            return JSONResponse.make(DeliveryBody(try await desk.redeliver(p, id: id, delivery: delivery)))
+        }
     }
 
     // MARK: bodies
+
+    /// One delivery of a subscription: its event's `webhook-id` (`messageId`), state, attempts and last error.
+    struct DeliveryBody: Encodable {
+        var id: Int64
+        var messageId, state: String
+        var attempts: Int64
+        var nextAttemptAt: String?
+        var lastError: String?
+        var createdAt, updatedAt: String
+        var deliveredAt: String?
+
+        init(_ d: DeliveryRecord) {
+            func time(_ ms: Int64) -> String { AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: ms)) }
+            id = d.id
+            messageId = d.messageId
+            state = d.state
+            attempts = d.attempts
+            // A final delivery has no next attempt; one being delivered is retried at the end of its lease.
+            nextAttemptAt = DeliveryState(rawValue: d.state)?.isFinal == true ? nil : time(d.nextAttemptAt)
+            lastError = d.lastError
+            createdAt = time(d.createdAt)
+            updatedAt = time(d.updatedAt)
+            deliveredAt = d.deliveredAt.map(time)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, messageId, state, attempts, nextAttemptAt, lastError, createdAt, updatedAt, deliveredAt
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(messageId, forKey: .messageId)
+            try c.encode(state, forKey: .state)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(nextAttemptAt, forKey: .nextAttemptAt)
+            try c.encode(lastError, forKey: .lastError)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(updatedAt, forKey: .updatedAt)
+            try c.encode(deliveredAt, forKey: .deliveredAt)
+        }
+    }
+
+    struct DeliveryListBody: Encodable {
+        var deliveries: [DeliveryBody]
+    }
 
     struct CreateRequest: Decodable {
         var url: String
