@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Webhooks against a real receiver: `cubby demo` (real process) and tests-webhooks/receiver.py, which verifies every
-# delivery with the `standardwebhooks` package (pip install standardwebhooks). An administrator subscribes, a courier
-# drops a parcel off and the recipient picks it up; each event arrives signed and verifies, the receiver answers 500
-# to an event's first attempt and the retry carries the same webhook-id; after a secret rotation a delivery carries
-# two signatures that verify each with its own secret; an endpoint answering 410 is disabled.
+# delivery with the `standardwebhooks` package (the system's, or standardwebhooks==1.3.0 installed into a venv of
+# its own). An administrator subscribes, a courier drops a parcel off and the recipient picks it up; each event
+# arrives signed and verifies, the receiver answers 500 to an event's first attempt and the retry carries the same
+# webhook-id; after a secret rotation a delivery carries two signatures that verify each with its own secret; an
+# endpoint answering 410 is disabled.
 # Usage: scripts/webhook-test.sh [path-to-cubby-binary]   (default: .build/debug/cubby)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -26,10 +27,22 @@ fail() {
     echo "--- received ---" >&2; cat "$work/received.jsonl" >&2 2>/dev/null || true
     exit 1
 }
-python3 -c 'import standardwebhooks' 2>/dev/null || fail "the standardwebhooks package is missing (pip install standardwebhooks)"
+# standardwebhooks (pinned) in a virtual environment of its own unless the system's Python already has it.
+python=python3
+if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
+    venv="${CUBBY_WEBHOOK_VENV:-/tmp/cubby-standardwebhooks-1.3.0}"
+    if ! "$venv/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+        echo "webhook-test: installing standardwebhooks==1.3.0 into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "standardwebhooks==1.3.0" \
+            || fail "could not install standardwebhooks"
+    fi
+    python="$venv/bin/python"
+fi
 
 echo '{}' >"$work/secrets.json"
-python3 "$repo/tests-webhooks/receiver.py" --port "$rport" --secrets "$work/secrets.json" --log "$work/received.jsonl" \
+"$python" "$repo/tests-webhooks/receiver.py" --port "$rport" --secrets "$work/secrets.json" --log "$work/received.jsonl" \
     >>"$work/receiver.log" 2>&1 &
 rpid=$!
 # The receiver listens on loopback over plain http: the deployment allows private addresses for this test only.
