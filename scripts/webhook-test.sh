@@ -4,7 +4,8 @@
 # its own). An administrator subscribes, a courier drops a parcel off and the recipient picks it up; each event
 # arrives signed and verifies, the receiver answers 500 to an event's first attempt and the retry carries the same
 # webhook-id; after a secret rotation a delivery carries two signatures that verify each with its own secret; an
-# endpoint answering 410 is disabled.
+# endpoint answering 410 is disabled; a server SIGKILLed between sending and recording sends the delivery once more
+# after a restart, with the same webhook-id.
 # Usage: scripts/webhook-test.sh [path-to-cubby-binary]   (default: .build/debug/cubby)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -46,16 +47,20 @@ echo '{}' >"$work/secrets.json"
     >>"$work/receiver.log" 2>&1 &
 rpid=$!
 # The receiver listens on loopback over plain http: the deployment allows private addresses for this test only.
-# A short retry base lets the retry of a refused first attempt come within a second.
-(cd "$work" && CUBBY_WEBHOOK_ALLOW_PRIVATE=true CUBBY_OUTBOX_RETRY_BASE_MS=400 CUBBY_OUTBOX_INTERVAL_MS=100 \
-    exec "$bin" demo --no-units --port "$port" >>"$work/server.log" 2>&1) &
-pid=$!
-for _ in $(seq 1 150); do
-    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || fail "cubby demo exited early"
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || fail "server did not answer /healthz"
+# A short retry base lets the retry of a refused first attempt come within a second; a short lease lets a delivery
+# held by a killed server be taken up again within seconds.
+start() {
+    (cd "$work" && CUBBY_WEBHOOK_ALLOW_PRIVATE=true CUBBY_OUTBOX_RETRY_BASE_MS=400 CUBBY_OUTBOX_INTERVAL_MS=100 \
+        CUBBY_OUTBOX_LEASE_SECONDS=4 exec "$bin" demo --no-units --port "$port" >>"$work/server.log" 2>&1) &
+    pid=$!
+    for _ in $(seq 1 150); do
+        curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || fail "cubby demo exited early"
+        sleep 0.1
+    done
+    fail "server did not answer /healthz"
+}
+start
 M="$work/cubby-data/demo.json"
 S="http://127.0.0.1:$port"
 R="http://127.0.0.1:$rport"
@@ -151,4 +156,26 @@ state=$(expect "$(api GET "/api/v1/webhooks/$gid")" 200 "reading the gone subscr
 audit=$(expect "$(api GET "/api/v1/audit/events?limit=1000")" 200 "reading the audit log")
 [[ "$(jq '[.events[] | select(.type | startswith("webhook."))] | map(.type)' -c <<<"$audit")" == '["webhook.created","webhook.secret_rotated","webhook.created","webhook.disabled"]' ]] \
     || fail "the audit log lacks the subscription's events: $(jq -c '[.events[] | select(.type | startswith("webhook.")) | .type]' <<<"$audit")"
-echo "webhook-test: ok (signed with standardwebhooks, same webhook-id across a retry, two signatures in a rotation, 410 disables)"
+
+# 5. The server SIGKILLed while a receiver holds its request, between sending and recording: after a restart and the
+# lease, the delivery is sent once more with the same webhook-id, and only once.
+kill_sub=$(expect "$(api POST /api/v1/webhooks "{\"url\":\"$R/hold/kill\",\"events\":[\"parcel.reserved\"]}")" 201 "subscribing the held endpoint")
+kid=$(jq -r .id <<<"$kill_sub")
+secrets kill "$(jq -r .secret <<<"$kill_sub")"
+parcel4=$(dropoff WEBHOOK4 0)
+wait_for '[.[] | select(.name == "kill")] | length >= 1' "the held delivery"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+pid=""
+start
+wait_for '[.[] | select(.name == "kill")] | length >= 2' "the delivery again after the restart"
+for _ in $(seq 1 100); do
+    [[ "$(expect "$(api GET "/api/v1/webhooks/$kid/deliveries")" 200 "listing deliveries" | jq -r '.deliveries[0].state')" == delivered ]] && break
+    sleep 0.1
+done
+deliveries=$(expect "$(api GET "/api/v1/webhooks/$kid/deliveries")" 200 "listing deliveries")
+[[ "$(jq -r '.deliveries[0].state' <<<"$deliveries")" == delivered ]] || fail "the held delivery was not delivered after the restart: $deliveries"
+sleep 1
+[[ "$(received "[.[] | select(.name == \"kill\")] | length == 2 and (map(.id) | unique | length == 1) and all(.verified == [true]) and all(.data.parcelId == \"$parcel4\")")" == true ]] \
+    || fail "after the SIGKILL the delivery did not come exactly twice with one webhook-id"
+echo "webhook-test: ok (signed with standardwebhooks, same webhook-id across a retry, two signatures in a rotation, 410 disables, one repeat with the same id after a SIGKILL)"

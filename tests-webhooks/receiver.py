@@ -5,12 +5,14 @@ Paths decide how it answers:
   /flaky/<name>  500 the first time a webhook-id arrives, then 204 (so every event is retried once)
   /ok/<name>     204
   /gone/<name>   410 Gone
+  /hold/<name>   logs the delivery on arrival, then holds the answer (204) for --hold seconds
 Each request is appended to the log (JSON lines) with, for every secret the script has stored for <name> in the
 secrets file, whether the delivery verifies with that secret alone.
 """
 import argparse
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -24,6 +26,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--secrets", required=True, help="JSON file: {name: [secret, ...]}")
     parser.add_argument("--log", required=True, help="JSON-lines file of what arrived")
+    parser.add_argument("--hold", type=float, default=2.0, help="seconds a /hold/ answer waits")
     args = parser.parse_args()
 
     class Handler(BaseHTTPRequestHandler):
@@ -75,9 +78,14 @@ def main():
                 }
                 with open(args.log, "a") as f:
                     f.write(json.dumps(entry) + "\n")
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
+            if mode == "hold":
+                time.sleep(args.hold)
+            try:
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+            except OSError:
+                pass  # the sender went away while the answer was held
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.serve_forever()

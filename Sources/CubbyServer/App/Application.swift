@@ -95,7 +95,8 @@ public func buildParts(
         channels: [
             recipientChannel, OutboxChannelAlias(name: "recipient", for: recipientChannel),
             WebhookChannel(desk: webhooks, logger: logger),
-        ], interval: settings.outboxInterval, retry: retry, clock: clock, logger: logger)
+        ], interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease), clock: clock,
+        logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
     let logService = AuditLogService(log: auditLog, logger: logger)
     let staff = StaffDesk(store: store, keys: keys, clock: clock, hasher: passwordHasher, logger: logger)

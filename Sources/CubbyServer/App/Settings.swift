@@ -42,6 +42,9 @@ public struct ServerSettings: Sendable {
     /// The delay after an outbox delivery's first failed attempt, doubled after each further one
     /// (`outbox.retry-base-ms`).
     public var outboxRetryBase: Duration = .seconds(5)
+    /// How long a claimed outbox delivery is held before another process may take it up (`outbox.lease-seconds`);
+    /// longer than any attempt takes (a webhook's is at most 15 seconds).
+    public var outboxLease: Duration = .seconds(120)
 
     /// Where links point: `publicURL`, or the listening address.
     public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
@@ -85,7 +88,7 @@ public struct ServerSettings: Sendable {
     /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`,
     /// `tls.certificate`, `tls.key`, `http.head-timeout-seconds`, `http.body-timeout-seconds`,
     /// `http.idle-timeout-seconds`, `tls.handshake-timeout-seconds`, `http.max-connections-per-address`,
-    /// `webhook.allow-private`, `outbox.retry-base-ms`. Environment variables are
+    /// `webhook.allow-private`, `outbox.retry-base-ms`, `outbox.lease-seconds`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?,
@@ -156,6 +159,7 @@ public struct ServerSettings: Sendable {
         )
         settings.webhookAllowPrivate = try bool("webhook.allow-private", false)
         settings.outboxRetryBase = .milliseconds(try int("outbox.retry-base-ms", 5000, 100...3_600_000))
+        settings.outboxLease = .seconds(try int("outbox.lease-seconds", 120, 2...3600))
         return settings
     }
 
