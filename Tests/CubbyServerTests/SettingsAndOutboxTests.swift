@@ -35,6 +35,21 @@ struct SettingsTests {
         #expect(s.connectionLimits.maxConnectionsPerAddress == 32)
     }
 
+    @Test("webhooks refuse private addresses unless the deployment allows them; the outbox's timings are read")
+    func webhookAndOutboxSettings() async throws {
+        let standard = try await ServerSettings.load(overrides: [:], configFile: nil, environment: [:])
+        #expect(!standard.webhookAllowPrivate)
+        #expect(standard.outboxRetryBase == .seconds(5) && standard.outboxLease == .seconds(120))
+        let set = try await ServerSettings.load(
+            overrides: [:], configFile: nil,
+            environment: [
+                "CUBBY_WEBHOOK_ALLOW_PRIVATE": "true", "CUBBY_OUTBOX_RETRY_BASE_MS": "400",
+                "CUBBY_OUTBOX_LEASE_SECONDS": "4",
+            ])
+        #expect(set.webhookAllowPrivate)
+        #expect(set.outboxRetryBase == .milliseconds(400) && set.outboxLease == .seconds(4))
+    }
+
     @Test("the connection limits are read from their keys")
     func connectionLimits() async throws {
         let path = try file(#"{"http": {"head-timeout-seconds": "4", "max-connections-per-address": "8"}}"#)
@@ -76,7 +91,8 @@ struct SettingsTests {
             ["CUBBY_PORT": "http"], ["CUBBY_PORT": "70000"], ["CUBBY_DATABASE": "mysql://x"],
             ["CUBBY_SIMULATOR_ENABLED": "maybe"], ["CUBBY_HTTP_HEAD_TIMEOUT_SECONDS": "0"],
             ["CUBBY_HTTP_IDLE_TIMEOUT_SECONDS": "forever"], ["CUBBY_TLS_HANDSHAKE_TIMEOUT_SECONDS": "-1"],
-            ["CUBBY_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"],
+            ["CUBBY_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"], ["CUBBY_WEBHOOK_ALLOW_PRIVATE": "sometimes"],
+            ["CUBBY_OUTBOX_RETRY_BASE_MS": "10"], ["CUBBY_OUTBOX_LEASE_SECONDS": "1"],
         ])
     func badValues(_ env: [String: String]) async throws {
         await #expect(throws: (any Error).self) {
