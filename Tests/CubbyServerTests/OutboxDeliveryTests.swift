@@ -183,9 +183,12 @@ struct OutboxDeliveryTests {
         try await TestWorld.with(.postgres) { w in
             var ids: [String] = []
             for _ in 0..<120 { ids.append(try await Self.enqueue(w, channels: ["recording"])) }
-            let channel = RecordingChannel(name: "recording", hold: .milliseconds(3))
+            let channel = RecordingChannel(name: "recording", hold: .milliseconds(5))
             // A second process: its own connection pool on the same database.
             let other = try await StoreFactory.open(w.settings.database, logger: TestWorld.logger)
+            // Both pools hold a live connection before the race starts.
+            #expect(try await other.read { s in try await s.pendingNotificationCount() } == ids.count)
+            #expect(try await w.parts.store.read { s in try await s.pendingNotificationCount() } == ids.count)
             let a = Self.worker(w, [channel])
             let b = OutboxDelivery(
                 store: other, keys: w.parts.keys, channels: [channel], interval: .milliseconds(10),
