@@ -68,6 +68,7 @@ def main():
                     "name": name,
                     "mode": mode,
                     "status": status,
+                    "receivedAt": time.time(),
                     "id": webhook_id,
                     "timestamp": headers.get("webhook-timestamp", ""),
                     "signatures": len(headers.get("webhook-signature", "").split()),
