@@ -72,6 +72,11 @@ public enum Action: String, CaseIterable, Sendable {
     case scimReadUsers
     /// Create, replace, change and deactivate recipients as SCIM Users.
     case scimWriteUsers
+    // webhook subscriptions (staff: their sites or organization; carriers: their own parcels)
+    /// List and read webhook subscriptions.
+    case readWebhooks
+    /// Create, change, delete webhook subscriptions and rotate their signing secrets.
+    case manageWebhooks
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -157,6 +162,8 @@ public enum AccessPolicy {
         .scimDiscovery: [.scim: .sites],
         .scimReadUsers: [.scim: .sites],
         .scimWriteUsers: [.scim: .sites],
+        .readWebhooks: [.carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
+        .manageWebhooks: [.carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

@@ -155,4 +155,17 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case unitDecommissioned = "unit.decommissioned"
     /// A locker unit was renamed.
     case unitRenamed = "unit.renamed"
+    // webhooks
+    /// A webhook subscription was created and its signing secret shown once.
+    case webhookCreated = "webhook.created"
+    /// A webhook subscription was deleted; its pending deliveries were given up.
+    case webhookDeleted = "webhook.deleted"
+    /// A webhook subscription was disabled: its endpoint answered 410, or failed every attempt for the retry span.
+    case webhookDisabled = "webhook.disabled"
+    /// A staff member or carrier asked for one delivery of a webhook subscription to be sent again now.
+    case webhookDeliveryRetried = "webhook.delivery_retried"
+    /// A webhook subscription's signing secret was rotated; the old one still signs during the overlap.
+    case webhookSecretRotated = "webhook.secret_rotated"
+    /// A webhook subscription's address, events or standing changed; the detail names the fields.
+    case webhookUpdated = "webhook.updated"
 }

@@ -207,8 +207,10 @@ extension StoreSession {
 
     // MARK: alerts
 
+    /// Stores a new alert, and its `alert.raised` webhook event in the same transaction.
     public func insertAlert(_ r: AlertRecord) async throws {
         try await insert("alerts", r)
+        try await enqueueAlertRaised(r)
     }
 
     /// Open alerts of an organization, newest first.

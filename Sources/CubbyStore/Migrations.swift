@@ -513,6 +513,53 @@ enum Migrations {
                     """
                 }),
         Migration(
+            16, "outbox_deliveries",
+            why:
+                "one outbox message fans out to one delivery per channel and target (file, email, SMS, each webhook subscription), each with its own state, attempts and lease; webhook subscriptions",
+            [
+                """
+                CREATE TABLE outbox_messages (
+                  id {id} PRIMARY KEY, kind TEXT NOT NULL, organization_id {id}, recipient_id {id}, parcel_id {id},
+                  payload {blob}, sealed {bool} NOT NULL, created_at {ts} NOT NULL, finished_at {ts})
+                """,
+                """
+                CREATE TABLE outbox_deliveries (
+                  id {serial}, message_id {id} NOT NULL REFERENCES outbox_messages(id), channel TEXT NOT NULL,
+                  target TEXT NOT NULL,
+                  state TEXT NOT NULL CHECK (state IN ('pending','delivering','delivered','failed','dead')),
+                  attempts {int} NOT NULL DEFAULT 0, next_attempt_at {ts} NOT NULL, lease_token TEXT, last_error TEXT,
+                  created_at {ts} NOT NULL, updated_at {ts} NOT NULL, delivered_at {ts})
+                """,
+                "CREATE UNIQUE INDEX outbox_deliveries_target ON outbox_deliveries (message_id, channel, target)",
+                // What a worker claims: due deliveries of its channel, including those whose lease ran out.
+                """
+                CREATE INDEX outbox_deliveries_due ON outbox_deliveries (channel, next_attempt_at)
+                WHERE state IN ('pending','delivering','failed')
+                """,
+                // Undelivered notifications of the one-channel outbox go to the `recipient` channel, which the
+                // server maps to the recipient channel it is configured with.
+                """
+                INSERT INTO outbox_messages (id, kind, recipient_id, parcel_id, payload, sealed, created_at)
+                SELECT notification_id, kind, recipient_id, parcel_id, payload, TRUE, created_at FROM outbox
+                WHERE delivered_at IS NULL
+                """,
+                """
+                INSERT INTO outbox_deliveries (message_id, channel, target, state, attempts, next_attempt_at, last_error,
+                  created_at, updated_at)
+                SELECT notification_id, 'recipient', recipient_id, CASE WHEN attempts > 0 THEN 'failed' ELSE 'pending' END,
+                  attempts, available_at, last_error, created_at, created_at FROM outbox WHERE delivered_at IS NULL
+                """,
+                "DROP TABLE outbox",
+                """
+                CREATE TABLE webhook_subscriptions (
+                  id {id} PRIMARY KEY, organization_id {id} NOT NULL REFERENCES organizations(id), carrier_id {id},
+                  site_ids TEXT, url TEXT NOT NULL, events TEXT NOT NULL, secret {blob} NOT NULL, previous_secret {blob},
+                  previous_secret_until {ts}, created_at {ts} NOT NULL, updated_at {ts} NOT NULL, disabled_at {ts},
+                  disabled_reason TEXT, last_success_at {ts})
+                """,
+                "CREATE INDEX webhook_subscriptions_org ON webhook_subscriptions (organization_id, carrier_id)",
+            ]),
+        Migration(
             18, "notification_preferences",
             why:
                 "which channels each recipient wants per kind of message, and the history of every consent given or withdrawn",

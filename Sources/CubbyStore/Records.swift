@@ -295,21 +295,6 @@ public struct PickupCredentialRecord: Codable, Sendable, Hashable {
     }
 }
 
-/// A notification waiting in the outbox; its payload is sealed and erased after delivery.
-public struct OutboxRecord: Codable, Sendable, Hashable {
-    public var id: Int64
-    public var notificationId: String
-    public var kind: String
-    public var recipientId: String
-    public var parcelId: String?
-    public var payload: Data?
-    public var createdAt: Int64
-    public var availableAt: Int64
-    public var attempts: Int64
-    public var deliveredAt: Int64?
-    public var lastError: String?
-}
-
 /// An audit event as stored, with its position and canonical bytes.
 public struct StoredAuditEvent: Codable, Sendable, Hashable {
     public var seq: Int64

@@ -284,43 +284,6 @@ extension StoreSession {
         try await sql.raw("DELETE FROM pin_failures WHERE at <= \(bind: before)").run()
     }
 
-    // MARK: outbox
-
-    public func enqueueNotification(
-        id: String, kind: String, recipient: String, parcel: String?, payload: Data, at: Int64
-    ) async throws {
-        try await sql.raw(
-            """
-            INSERT INTO outbox (notification_id, kind, recipient_id, parcel_id, payload, created_at, available_at, attempts)
-            VALUES (\(bind: id), \(bind: kind), \(bind: recipient), \(bind: parcel), \(bind: payload), \(bind: at), \(bind: at), 0)
-            """
-        ).run()
-    }
-    /// Up to `limit` notifications due for delivery; on PostgreSQL rows locked by another process are skipped.
-    public func claimNotifications(now: Int64, limit: Int) async throws -> [OutboxRecord] {
-        let skip: SQLQueryString = kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-        return try await all(
-            """
-            SELECT * FROM outbox WHERE delivered_at IS NULL AND available_at <= \(bind: now)
-            ORDER BY id LIMIT \(bind: limit)\(skip)
-            """, as: OutboxRecord.self)
-    }
-    /// Marks a notification delivered and erases its sealed payload.
-    public func markDelivered(_ id: Int64, at: Int64) async throws {
-        try await sql.raw(
-            "UPDATE outbox SET delivered_at = \(bind: at), payload = NULL, last_error = NULL WHERE id = \(bind: id)"
-        ).run()
-    }
-    public func markDeliveryFailed(_ id: Int64, retryAt: Int64, error: String) async throws {
-        try await sql.raw(
-            "UPDATE outbox SET attempts = attempts + 1, available_at = \(bind: retryAt), last_error = \(bind: error) WHERE id = \(bind: id)"
-        ).run()
-    }
-    public func pendingNotificationCount() async throws -> Int {
-        try await sql.raw("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL").first()?.decode(
-            column: "n", as: Int.self) ?? 0
-    }
-
     // MARK: audit
 
     /// Appends an audit event with its canonical bytes and leaf hash.
@@ -407,5 +370,6 @@ extension StoreSession {
                 """
         }
         try await sql.raw(query).run()
+        try await enqueueWebhookEvents(for: records)
     }
 }

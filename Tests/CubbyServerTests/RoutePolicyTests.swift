@@ -22,6 +22,8 @@ struct RoutePolicyTests {
             .replacingOccurrences(of: ":carrierId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":recipientId", with: UUID().uuidString.lowercased())
             .replacingOccurrences(of: ":userId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":webhookId", with: UUID().uuidString.lowercased())
+            .replacingOccurrences(of: ":deliveryId", with: "1")
             .replacingOccurrences(of: ":resourceTypeId", with: "User")
             .replacingOccurrences(of: ":schemaId", with: "urn:ietf:params:scim:schemas:core:2.0:User")
     }

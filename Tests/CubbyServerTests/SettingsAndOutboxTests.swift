@@ -35,6 +35,21 @@ struct SettingsTests {
         #expect(s.connectionLimits.maxConnectionsPerAddress == 32)
     }
 
+    @Test("webhooks refuse private addresses unless the deployment allows them; the outbox's timings are read")
+    func webhookAndOutboxSettings() async throws {
+        let standard = try await ServerSettings.load(overrides: [:], configFile: nil, environment: [:])
+        #expect(!standard.webhookAllowPrivate)
+        #expect(standard.outboxRetryBase == .seconds(5) && standard.outboxLease == .seconds(120))
+        let set = try await ServerSettings.load(
+            overrides: [:], configFile: nil,
+            environment: [
+                "CUBBY_WEBHOOK_ALLOW_PRIVATE": "true", "CUBBY_OUTBOX_RETRY_BASE_MS": "400",
+                "CUBBY_OUTBOX_LEASE_SECONDS": "4",
+            ])
+        #expect(set.webhookAllowPrivate)
+        #expect(set.outboxRetryBase == .milliseconds(400) && set.outboxLease == .seconds(4))
+    }
+
     @Test("the connection limits are read from their keys")
     func connectionLimits() async throws {
         let path = try file(#"{"http": {"head-timeout-seconds": "4", "max-connections-per-address": "8"}}"#)
@@ -76,7 +91,8 @@ struct SettingsTests {
             ["CUBBY_PORT": "http"], ["CUBBY_PORT": "70000"], ["CUBBY_DATABASE": "mysql://x"],
             ["CUBBY_SIMULATOR_ENABLED": "maybe"], ["CUBBY_HTTP_HEAD_TIMEOUT_SECONDS": "0"],
             ["CUBBY_HTTP_IDLE_TIMEOUT_SECONDS": "forever"], ["CUBBY_TLS_HANDSHAKE_TIMEOUT_SECONDS": "-1"],
-            ["CUBBY_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"],
+            ["CUBBY_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"], ["CUBBY_WEBHOOK_ALLOW_PRIVATE": "sometimes"],
+            ["CUBBY_OUTBOX_RETRY_BASE_MS": "10"], ["CUBBY_OUTBOX_LEASE_SECONDS": "1"],
         ])
     func badValues(_ env: [String: String]) async throws {
         await #expect(throws: (any Error).self) {
@@ -98,28 +114,38 @@ struct OutboxTests {
     func sealedThenErased(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let m = w.manifest
-            try await w.test { c in
-                _ = try await c.call(
+            let parcelId = try await w.test { c in
+                try await c.call(
                     .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
-                    json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#)
+                    json: #"{"trackingNumber":"OB1","recipientId":"\#(m.recipients[0].id)","size":"S"}"#
+                ).body.str("parcelId") ?? ""
             }
             await w.parts.simulator?.settle()
-            let pending = try await w.parts.store.read { s in try await s.claimNotifications(now: Int64.max, limit: 10)
+            let ids = try await w.parts.store.read { s in
+                try await s.outboxMessageIds(parcel: parcelId, kind: "parcel.deposited")
             }
-            let row = try #require(pending.first)
-            #expect(pending.count == 1)
-            let payload = try #require(row.payload)
-            let opened = try w.parts.keys.outbox.open(payload, context: "outbox:" + row.notificationId)
+            let id = try #require(ids.first)
+            #expect(ids.count == 1)
+            let stored = try await w.parts.store.read { s in try await s.outboxPayload(id) }
+            let payload = try #require(stored?.payload)
+            #expect(stored?.sealed == true)
+            let opened = try w.parts.keys.outbox.open(payload, context: "outbox:" + id)
             let pin = try #require(try JSONDecoder().decode([String: String].self, from: opened)["pin"])
             #expect(payload.range(of: Data(pin.utf8)) == nil, "the PIN is not in the stored payload in clear")
+            let deliveries = try await w.parts.store.read { s in try await s.deliveries(message: id) }
+            #expect(deliveries.map(\.channel) == ["file"] && deliveries.map(\.state) == ["pending"])
             #expect(try await w.parts.outbox.deliverDue() == 1)
             #expect(try await w.parts.outbox.deliverDue() == 0, "delivered once")
             let after = try await w.parts.store.read { s in try await s.pendingNotificationCount() }
             #expect(after == 0)
+            let erased = try await w.parts.store.read { s in try await s.outboxPayload(id) }
+            #expect(erased != nil && erased?.payload == nil, "the payload is erased once every delivery is final")
+            let done = try await w.parts.store.read { s in try await s.deliveries(message: id) }
+            #expect(done.map(\.state) == ["delivered"] && done.map(\.attempts) == [1])
             let notes = try w.notifications()
             #expect(notes.count == 1)
             #expect(notes[0]["pin"] == pin)
-            #expect(notes[0]["notificationId"] == row.notificationId)
+            #expect(notes[0]["notificationId"] == id)
         }
     }
 
@@ -135,11 +161,16 @@ struct OutboxTests {
             await w.parts.simulator?.settle()
             let broken = OutboxDelivery(
                 store: w.parts.store, keys: w.parts.keys,
-                channel: FileNotificationChannel(path: "/nonexistent-dir/n.jsonl"),
+                channels: [FileNotificationChannel(path: "/nonexistent-dir/n.jsonl")],
                 interval: .seconds(1), clock: w.clock.serverClock, logger: TestWorld.logger)
             #expect(try await broken.deliverDue() == 0)
             #expect(try await w.parts.store.read { s in try await s.pendingNotificationCount() } == 1)
-            // After the back-off the working channel delivers it.
+            let failed = try await w.parts.store.read { s in try await s.deliveries(channel: "file") }
+            #expect(failed.map(\.state) == ["failed"] && failed.map(\.attempts) == [1])
+            #expect(failed.first?.lastError?.contains("/nonexistent-dir/n.jsonl") == true)
+            // Not before the back-off (at least half the base delay)…
+            #expect(try await w.parts.outbox.deliverDue() == 0)
+            // …then the working channel delivers it.
             w.clock.advance(5)
             #expect(try await w.parts.outbox.deliverDue() == 1)
             #expect(try w.notifications().count == 1)

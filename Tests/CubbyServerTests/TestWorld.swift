@@ -68,6 +68,8 @@ struct TestWorld: Sendable {
             database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate,
             simulatorDelay: .milliseconds(1))
         settings.outboxInterval = .milliseconds(20)
+        // Webhook receivers in the tests listen on loopback.
+        settings.webhookAllowPrivate = true
         let clock = start.map(ManualClock.init) ?? ManualClock()
         let parts = try await buildParts(
             settings: settings, clock: clock.serverClock, policy: policy, passwordHasher: .forTesting(iterations: 1000),

@@ -35,6 +35,8 @@ public struct CubbyServerParts: Sendable {
     public var recipients: RecipientDesk { RecipientDesk(ledger: desk.ledger, keys: keys) }
     /// "Not you? Report it": recipients' reports of pickups they did not make.
     public var pickupReports: PickupReports { PickupReports(ledger: desk.ledger, keys: keys) }
+    /// Webhook subscriptions.
+    public let webhooks: WebhookDesk
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
@@ -59,7 +61,12 @@ public func buildParts(
     }
     // Wired in one direction: ledger → door reports → (simulator) → unit link → parcel flows → unit flows.
     let ledger = Ledger(store: store, clock: clock)
-    let doors = DoorReports(ledger: ledger, keys: keys, policy: policy, logger: logger)
+    // Recipients' notifications go to the file when one is set, else to the log; deliveries written by the
+    // one-channel outbox of earlier versions (channel `recipient`) go there too.
+    let recipientChannel: any OutboxChannel =
+        settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
+    let doors = DoorReports(
+        ledger: ledger, keys: keys, policy: policy, recipientChannels: [recipientChannel.name], logger: logger)
     var simulator: SimulatedUnits? = nil
     let fallback: any UnitLink
     if let link {
@@ -79,18 +86,27 @@ public func buildParts(
         doors: doors, logger: logger)
     let authenticator = Authenticator(store: store, keys: keys, clock: clock, maxBodyBytes: settings.maxBodyBytes)
     let edges = EdgeDesk(ledger: ledger, parcels: desk, states: states, authenticator: authenticator, logger: logger)
-    let channel: any NotificationChannel =
-        settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
+    let webhooks = WebhookDesk(
+        ledger: ledger, keys: keys, rules: WebhookAddressRules(allowPrivate: settings.webhookAllowPrivate),
+        logger: logger)
+    var retry = RetryPolicy.standard
+    retry.base = Milliseconds.of(settings.outboxRetryBase)
     let outbox = OutboxDelivery(
-        store: store, keys: keys, channel: channel, interval: settings.outboxInterval, clock: clock, logger: logger)
+        store: store, keys: keys,
+        channels: [
+            recipientChannel, OutboxChannelAlias(name: "recipient", for: recipientChannel),
+            WebhookChannel(desk: webhooks, logger: logger),
+        ], interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease), clock: clock,
+        logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
     let logService = AuditLogService(log: auditLog, logger: logger)
     let staff = StaffDesk(store: store, keys: keys, clock: clock, hasher: passwordHasher, logger: logger)
     return CubbyServerParts(
         store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
-        auditLogService: logService, staff: staff, residents: ResidentDesk(store: store, keys: keys, clock: clock),
+        auditLogService: logService, staff: staff,
+        residents: ResidentDesk(store: store, keys: keys, clock: clock, recipientChannels: [recipientChannel.name]),
         pages: pages,
-        edges: edges, hub: hub)
+        edges: edges, hub: hub, webhooks: webhooks)
 }
 
 /// The HTTP router over the parts.
@@ -126,6 +142,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
             desk: parts.recipients, base: settings.linkBase + SCIMRoutes.prefix,
             documentation: settings.linkBase + "/api/v1/openapi.yaml")
     ).register(on: &routes)
+    WebhookRoutes(desk: parts.webhooks).register(on: &routes)
     return (router, routes.entries)
 }
 

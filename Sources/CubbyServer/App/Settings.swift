@@ -36,6 +36,15 @@ public struct ServerSettings: Sendable {
     public var tlsKey: String
     /// Timeouts against slow clients and the cap on connections per client address, on every listener.
     public var connectionLimits: ConnectionLimits
+    /// Whether webhooks may go to private, loopback and link-local addresses, and over plain http to a loopback host
+    /// (`webhook.allow-private`, `CUBBY_WEBHOOK_ALLOW_PRIVATE`): for tests and closed networks only.
+    public var webhookAllowPrivate = false
+    /// The delay after an outbox delivery's first failed attempt, doubled after each further one
+    /// (`outbox.retry-base-ms`).
+    public var outboxRetryBase: Duration = .seconds(5)
+    /// How long a claimed outbox delivery is held before another process may take it up (`outbox.lease-seconds`);
+    /// longer than any attempt takes (a webhook's is at most 15 seconds).
+    public var outboxLease: Duration = .seconds(120)
 
     /// Where links point: `publicURL`, or the listening address.
     public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
@@ -78,7 +87,8 @@ public struct ServerSettings: Sendable {
     /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
     /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`,
     /// `tls.certificate`, `tls.key`, `http.head-timeout-seconds`, `http.body-timeout-seconds`,
-    /// `http.idle-timeout-seconds`, `tls.handshake-timeout-seconds`, `http.max-connections-per-address`. Environment variables are
+    /// `http.idle-timeout-seconds`, `tls.handshake-timeout-seconds`, `http.max-connections-per-address`,
+    /// `webhook.allow-private`, `outbox.retry-base-ms`, `outbox.lease-seconds`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?,
@@ -124,7 +134,7 @@ public struct ServerSettings: Sendable {
             }
         }
         let databaseText = config.string(forKey: "database", isSecret: true, default: defaultDatabase)
-        return ServerSettings(
+        var settings = ServerSettings(
             database: try DatabaseLocation(parsing: databaseText),
             host: config.string(forKey: "host", default: "127.0.0.1"),
             port: try int("port", 8080, 0...65535),
@@ -147,6 +157,10 @@ public struct ServerSettings: Sendable {
                 handshakeTimeout: .seconds(try int("tls.handshake-timeout-seconds", 10, 1...3600)),
                 maxConnectionsPerAddress: try int("http.max-connections-per-address", 32, 1...100_000))
         )
+        settings.webhookAllowPrivate = try bool("webhook.allow-private", false)
+        settings.outboxRetryBase = .milliseconds(try int("outbox.retry-base-ms", 5000, 100...3_600_000))
+        settings.outboxLease = .seconds(try int("outbox.lease-seconds", 120, 2...3600))
+        return settings
     }
 
     /// An http(s) address without a trailing slash, query or fragment.

@@ -12,11 +12,17 @@ public struct LockerKeys: Sendable {
     public let accountSecrets: SealedPayload
     /// The root of every unit's PIN key.
     let pinRoot: SymmetricKey
+    /// Seals webhook subscriptions' signing secrets (a key derived from the key-encryption key).
+    public let webhookSecrets: SealedPayload
 
     public init(_ keys: ServerKeys) {
         accountSecrets = SealedPayload(
             key: HKDF<SHA256>.deriveKey(
                 inputKeyMaterial: keys.keyEncryptionKey, info: Data("cubby.account-secrets.v1".utf8),
+                outputByteCount: 32))
+        webhookSecrets = SealedPayload(
+            key: HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: keys.keyEncryptionKey, info: Data("cubby.webhook-secrets.v1".utf8),
                 outputByteCount: 32))
         hasher = KeyedHasher(key: keys.secretHashKey)
         pinRoot = HKDF<SHA256>.deriveKey(

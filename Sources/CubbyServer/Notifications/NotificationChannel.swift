@@ -2,20 +2,29 @@ import CubbyStore
 import Foundation
 import Logging
 
-/// Where notifications go. Email, SMS and webhooks arrive later behind this same interface.
-public protocol NotificationChannel: Sendable {
-    func deliver(_ note: ParcelReadyNotification) async throws
-    func deliver(_ note: SignInCodeNotification) async throws
-}
-
-/// Appends each notification as one JSON line to a file and fsyncs it (`CUBBY_NOTIFY_FILE`).
-public struct FileNotificationChannel: NotificationChannel {
+/// Appends each recipient notification as one JSON line to a file and fsyncs it (`CUBBY_NOTIFY_FILE`): the demo's
+/// and the tests' channel.
+public struct FileNotificationChannel: OutboxChannel {
     public let path: String
+    public let name: String
 
-    public init(path: String) { self.path = path }
+    public init(path: String, name: String = "file") {
+        self.path = path
+        self.name = name
+    }
 
-    public func deliver(_ note: ParcelReadyNotification) async throws { try append(note) }
-    public func deliver(_ note: SignInCodeNotification) async throws { try append(note) }
+    public func deliver(messageId: String, notification: OutboxNotification, target: String) async -> DeliveryOutcome {
+        do {
+            switch notification {
+            case .parcelReady(let note): try append(note)
+            case .signInCode(let note): try append(note)
+            case .webhookEvent: return .permanentFailure("the file channel takes recipients' notifications only")
+            }
+            return .delivered
+        } catch {
+            return .transientFailure(String(describing: error))
+        }
+    }
 
     func append(_ note: some Encodable) throws {
         let encoder = JSONEncoder()
@@ -31,30 +40,35 @@ public struct FileNotificationChannel: NotificationChannel {
     }
 }
 
-/// Logs each notification with the PIN masked and no QR token: for servers with no channel set up.
-public struct LogNotificationChannel: NotificationChannel {
+/// Logs each recipient notification with the PIN masked and no QR token: for servers with no channel set up.
+public struct LogNotificationChannel: OutboxChannel {
     let logger: Logger
+    public let name = "log"
     public init(logger: Logger) { self.logger = logger }
 
-    public func deliver(_ note: ParcelReadyNotification) async throws {
-        logger.info(
-            "notification",
-            metadata: [
-                "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
-                "compartment": "\(note.compartmentLabel)",
-                "pin": "\(String(repeating: "•", count: max(0, note.pin.count - 2)) + note.pin.suffix(2))",
-                "expiresAt": "\(note.expiresAt)",
-            ])
-    }
-
-    public func deliver(_ note: SignInCodeNotification) async throws {
-        logger.info(
-            "notification",
-            metadata: [
-                "kind": "\(note.kind)", "recipientId": "\(note.recipientId)",
-                "code": "\(String(repeating: "•", count: max(0, note.code.count - 2)) + note.code.suffix(2))",
-                "expiresAt": "\(note.expiresAt)",
-            ])
+    public func deliver(messageId: String, notification: OutboxNotification, target: String) async -> DeliveryOutcome {
+        switch notification {
+        case .parcelReady(let note):
+            logger.info(
+                "notification",
+                metadata: [
+                    "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
+                    "compartment": "\(note.compartmentLabel)",
+                    "pin": "\(String(repeating: "•", count: max(0, note.pin.count - 2)) + note.pin.suffix(2))",
+                    "expiresAt": "\(note.expiresAt)",
+                ])
+        case .signInCode(let note):
+            logger.info(
+                "notification",
+                metadata: [
+                    "kind": "\(note.kind)", "recipientId": "\(note.recipientId)",
+                    "code": "\(String(repeating: "•", count: max(0, note.code.count - 2)) + note.code.suffix(2))",
+                    "expiresAt": "\(note.expiresAt)",
+                ])
+        case .webhookEvent:
+            return .permanentFailure("the log channel takes recipients' notifications only")
+        }
+        return .delivered
     }
 }
 
@@ -62,10 +76,12 @@ public struct LogNotificationChannel: NotificationChannel {
 public enum NotificationError: Error, CustomStringConvertible {
     case cannotOpen(String, Int32)
     case shortWrite(String)
+    case noPayload(String)
     public var description: String {
         switch self {
         case .cannotOpen(let p, let e): "cannot open \(p): errno \(e)"
         case .shortWrite(let p): "could not write all of the notification to \(p)"
+        case .noPayload(let id): "outbox message \(id) has no payload"
         }
     }
 }

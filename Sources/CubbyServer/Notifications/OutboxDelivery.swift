@@ -5,75 +5,165 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Delivers the notification outbox: claim due rows, open their sealed payload, deliver, erase.
+/// Delivers the outbox: each channel's due deliveries are claimed with a lease in a short transaction, sent outside
+/// any transaction, and their outcome recorded in another.
 ///
-/// Delivery is at least once: a crash between delivering and marking may send a notification twice,
-/// each carrying the same `notificationId` so a receiver can drop the repeat.
+/// Delivery is at least once: a process that dies between sending and recording leaves a lease that runs out, and
+/// the delivery is sent again with the same message id, so a receiver can drop the repeat. Several processes on one
+/// PostgreSQL never hold the same delivery at once (`FOR UPDATE SKIP LOCKED`; SQLite has one writer). Each channel
+/// runs on its own, so a slow or failing one never holds up another, nor the flow that wrote the message.
 public struct OutboxDelivery: Service {
     let store: any SQLStore
     let keys: LockerKeys
-    let channel: any NotificationChannel
+    let channels: [String: any OutboxChannel]
     let interval: Duration
+    let retry: RetryPolicy
+    /// How long a claim holds a delivery; longer than any channel's attempt may take.
+    let lease: Int64
     let clock: ServerClock
     let logger: Logger
+    /// The random draw of the retry jitter (tests fix it).
+    let jitter: @Sendable () -> Double
+
+    /// The standard lease: well beyond a webhook's timeouts.
+    public static let standardLease: Int64 = 2 * Milliseconds.minute
+    /// How many deliveries of a channel one claim takes, and sends at once.
+    public static let batch = 16
 
     public init(
-        store: any SQLStore, keys: LockerKeys, channel: any NotificationChannel, interval: Duration,
-        clock: ServerClock = .system, logger: Logger
+        store: any SQLStore, keys: LockerKeys, channels: [any OutboxChannel], interval: Duration,
+        retry: RetryPolicy = .standard, lease: Int64 = OutboxDelivery.standardLease, clock: ServerClock = .system,
+        logger: Logger, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.store = store
         self.keys = keys
-        self.channel = channel
+        self.channels = Dictionary(channels.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.interval = interval
+        self.retry = retry
+        self.lease = lease
         self.clock = clock
         self.logger = logger
+        self.jitter = jitter
     }
+
+    /// The names of the channels it delivers.
+    public var channelNames: [String] { channels.keys.sorted() }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { _ = try await deliverDue() } catch {
-                logger.error("outbox delivery failed", metadata: ["error": "\(error)"])
+        await withTaskGroup(of: Void.self) { group in
+            for name in channelNames {
+                group.addTask {
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        do { _ = try await deliverDue(channel: name) } catch {
+                            logger.error(
+                                "outbox delivery failed", metadata: ["channel": "\(name)", "error": "\(error)"])
+                        }
+                        try? await Task.sleep(for: interval)
+                    }
+                }
             }
-            try? await Task.sleep(for: interval)
         }
     }
 
-    /// Delivers what is due now; returns how many were delivered.
+    /// Delivers what is due now on every channel; returns how many deliveries were delivered.
     @discardableResult
-    public func deliverDue(batch: Int = 50) async throws -> Int {
+    public func deliverDue() async throws -> Int {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for name in channelNames { group.addTask { try await deliverDue(channel: name) } }
+            return try await group.reduce(0, +)
+        }
+    }
+
+    /// Delivers what is due now on one channel, batch after batch; returns how many were delivered.
+    @discardableResult
+    public func deliverDue(channel name: String) async throws -> Int {
+        guard let channel = channels[name] else { return 0 }
         var delivered = 0
         while true {
-            let count = try await store.write { s -> Int in
+            let token = EntityID.make()
+            let claimed = try await store.write { s in
                 let now = clock.now().millisecondsSince1970
-                let rows = try await s.claimNotifications(now: now, limit: batch)
-                var done = 0
-                for row in rows {
-                    do {
-                        guard let payload = row.payload else {
-                            throw NotificationError.shortWrite("outbox row \(row.id) has no payload")
-                        }
-                        let data = try keys.outbox.open(payload, context: "outbox:" + row.notificationId)
-                        if row.kind == SignInCodeNotification.kind {
-                            try await channel.deliver(try JSONDecoder().decode(SignInCodeNotification.self, from: data))
-                        } else {
-                            try await channel.deliver(
-                                try JSONDecoder().decode(ParcelReadyNotification.self, from: data))
-                        }
-                        try await s.markDelivered(row.id, at: now)
-                        done += 1
-                    } catch {
-                        let backoff = Milliseconds.of(seconds: Int64(min(3600, 1 << min(Int(row.attempts) + 1, 12))))
-                        try await s.markDeliveryFailed(row.id, retryAt: now + backoff, error: String(describing: error))
-                        logger.warning(
-                            "notification not delivered", metadata: ["outbox": "\(row.id)", "error": "\(error)"])
-                    }
-                }
-                return rows.isEmpty ? -1 : done
+                return try await s.claimDeliveries(
+                    channel: name, now: now, leaseUntil: now + lease, token: token, limit: Self.batch)
             }
-            if count < 0 { break }
-            delivered += count
-            if count == 0 { break }
+            if claimed.isEmpty { break }
+            let results = await withTaskGroup(of: (ClaimedDelivery, DeliveryOutcome).self) { group in
+                for d in claimed { group.addTask { (d, await attempt(d, on: channel)) } }
+                var all: [(ClaimedDelivery, DeliveryOutcome)] = []
+                for await r in group { all.append(r) }
+                return all
+            }
+            for (d, outcome) in results {
+                if try await record(d, outcome, on: channel) { delivered += 1 }
+            }
         }
         return delivered
+    }
+
+    /// One attempt: open and decode the payload, then hand it to the channel.
+    func attempt(_ d: ClaimedDelivery, on channel: any OutboxChannel) async -> DeliveryOutcome {
+        let notification: OutboxNotification
+        do {
+            notification = try decode(d)
+        } catch {
+            return .permanentFailure("the message cannot be read: \(error)")
+        }
+        return await channel.deliver(messageId: d.messageId, notification: notification, target: d.target)
+    }
+
+    func decode(_ d: ClaimedDelivery) throws -> OutboxNotification {
+        guard let payload = d.payload else { throw NotificationError.noPayload(d.messageId) }
+        let data = d.sealed ? try keys.outbox.open(payload, context: "outbox:" + d.messageId) : payload
+        let decoder = JSONDecoder()
+        switch d.kind {
+        case SignInCodeNotification.kind:
+            return .signInCode(try decoder.decode(SignInCodeNotification.self, from: data))
+        case StoreSession.webhookKind: return .webhookEvent(try decoder.decode(WebhookEventBody.self, from: data))
+        default: return .parcelReady(try decoder.decode(ParcelReadyNotification.self, from: data))
+        }
+    }
+
+    /// Records an attempt's outcome; returns whether it delivered. A failure is retried after the backoff unless
+    /// that would pass the retry span, when the delivery goes dead and the channel is told.
+    func record(_ d: ClaimedDelivery, _ outcome: DeliveryOutcome, on channel: any OutboxChannel) async throws -> Bool {
+        let now = clock.now().millisecondsSince1970
+        var gaveUp: String? = nil
+        let state: DeliveryState
+        var retryAt: Int64? = nil
+        var error: String? = nil
+        switch outcome {
+        case .delivered:
+            state = .delivered
+        case .permanentFailure(let reason):
+            state = .dead
+            error = reason
+        case .transientFailure(let reason):
+            let next = now + retry.delay(afterAttempt: d.attempts, jitter: jitter())
+            if next - d.createdAt > retry.span {
+                state = .dead
+                error = "gave up after \(d.attempts) attempts: \(reason)"
+                gaveUp = error
+            } else {
+                state = .failed
+                retryAt = next
+                error = reason
+            }
+        }
+        let (next, why) = (retryAt, error)
+        let recorded = try await store.write { s in
+            try await s.finishDelivery(d, state: state, retryAt: next, error: why, at: now)
+        }
+        if state != .delivered {
+            logger.warning(
+                "outbox delivery not delivered",
+                metadata: [
+                    "channel": "\(d.channel)", "message": "\(d.messageId)", "attempt": "\(d.attempts)",
+                    "state": "\(state.rawValue)", "error": "\(error ?? "")",
+                ])
+        }
+        if recorded, let gaveUp {
+            await channel.gaveUp(messageId: d.messageId, target: d.target, since: d.createdAt, reason: gaveUp)
+        }
+        return recorded && state == .delivered
     }
 }

@@ -15,11 +15,17 @@ public struct DoorReports: UnitEventSink {
     let keys: LockerKeys
     let policy: PinEntryPolicy
     let logger: Logger
+    /// The outbox channels a recipient's parcel-ready notification goes out on.
+    let recipientChannels: [String]
 
-    public init(ledger: Ledger, keys: LockerKeys, policy: PinEntryPolicy, logger: Logger) {
+    public init(
+        ledger: Ledger, keys: LockerKeys, policy: PinEntryPolicy, recipientChannels: [String] = ["file"],
+        logger: Logger
+    ) {
         self.ledger = ledger
         self.keys = keys
         self.policy = policy
+        self.recipientChannels = recipientChannels
         self.logger = logger
     }
 
@@ -131,7 +137,7 @@ public struct DoorReports: UnitEventSink {
         let sealed = try keys.outbox.seal(try JSONEncoder().encode(note), context: "outbox:" + notificationId)
         try await s.enqueueNotification(
             id: notificationId, kind: note.kind, recipient: parcel.recipientId, parcel: parcel.id, payload: sealed,
-            at: nowMs)
+            channels: recipientChannels, at: nowMs)
 
         try await ledger.audit(
             s, .parcelDeposited, actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)

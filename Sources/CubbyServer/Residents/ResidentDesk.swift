@@ -28,7 +28,11 @@ public struct ResidentDesk: Sendable {
     public static let idleTimeout: TimeInterval = 30 * 60
     public static let absoluteTimeout: TimeInterval = 12 * 3600
 
-    public init(store: any SQLStore, keys: LockerKeys, clock: ServerClock) {
+    /// The outbox channels a sign-in code goes out on.
+    let recipientChannels: [String]
+
+    public init(store: any SQLStore, keys: LockerKeys, clock: ServerClock, recipientChannels: [String] = ["file"]) {
+        self.recipientChannels = recipientChannels
         self.store = store
         self.keys = keys
         self.clock = clock
@@ -68,7 +72,8 @@ public struct ResidentDesk: Sendable {
                 expiresAt: AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: expires)))
             let sealed = try keys.outbox.seal(try JSONEncoder().encode(note), context: "outbox:" + id)
             try await s.enqueueNotification(
-                id: id, kind: note.kind, recipient: r.id, parcel: nil, payload: sealed, at: at)
+                id: id, kind: note.kind, recipient: r.id, parcel: nil, payload: sealed, channels: recipientChannels,
+                at: at)
             try await s.appendAudit(
                 AuditRecord(
                     occurredAt: date, event: .residentSignInCodeSent,

@@ -1,0 +1,91 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The kinds of event a webhook subscription can ask for; the raw value is the `type` of the delivered body.
+public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable {
+    case parcelReserved = "parcel.reserved"
+    case parcelDeposited = "parcel.deposited"
+    case parcelPickedUp = "parcel.picked_up"
+    case parcelExpired = "parcel.expired"
+    case parcelRemoved = "parcel.removed"
+    case parcelCancelled = "parcel.cancelled"
+    /// Staff subscriptions only.
+    case alertRaised = "alert.raised"
+    /// Staff subscriptions only.
+    case alertResolved = "alert.resolved"
+
+    /// The event a successful audit event of `type` causes, if any (`alert.raised` comes from a new alert instead).
+    public init?(audit type: AuditEventType) {
+        switch type {
+        case .parcelReserved: self = .parcelReserved
+        case .parcelDeposited: self = .parcelDeposited
+        case .pickupSucceeded: self = .parcelPickedUp
+        case .parcelExpired: self = .parcelExpired
+        case .parcelRemoved: self = .parcelRemoved
+        case .parcelCancelled: self = .parcelCancelled
+        case .alertResolved: self = .alertResolved
+        default: return nil
+        }
+    }
+
+    /// Whether only staff subscriptions may receive it (alerts concern the buildings, not a carrier's parcels).
+    public var staffOnly: Bool { self == .alertRaised || self == .alertResolved }
+
+    /// The parcel's state after the event, for parcel events.
+    public var parcelState: String? {
+        switch self {
+        case .parcelReserved: "reserved"
+        case .parcelDeposited: "deposited"
+        case .parcelPickedUp: "picked_up"
+        case .parcelExpired: "expired"
+        case .parcelRemoved: "removed"
+        case .parcelCancelled: "cancelled"
+        case .alertRaised, .alertResolved: nil
+        }
+    }
+}
+
+/// The `data` of a webhook body: ids, states, times, labels and a tracking number; never a PIN, a QR token, a name or
+/// contact data. Fields that do not apply to the event are left out.
+public struct WebhookEventData: Codable, Sendable, Equatable {
+    public var parcelId: String?
+    public var trackingNumber: String?
+    public var carrierId: String?
+    public var state: String?
+    public var alertId: String?
+    public var alertKind: String?
+    public var siteId: String?
+    public var unitId: String?
+    public var unitName: String?
+    public var compartmentId: String?
+    public var compartmentLabel: String?
+    /// When the change happened (RFC 3339).
+    public var occurredAt: String
+    /// Until when a deposited parcel waits for its recipient (RFC 3339).
+    public var expiresAt: String?
+
+    public init(occurredAt: String) { self.occurredAt = occurredAt }
+}
+
+/// A webhook body as the Standard Webhooks specification recommends: `type`, `timestamp`, `data`.
+public struct WebhookEventBody: Codable, Sendable, Equatable {
+    public var type: String
+    public var timestamp: String
+    public var data: WebhookEventData
+
+    public init(type: WebhookEventType, timestamp: String, data: WebhookEventData) {
+        self.type = type.rawValue
+        self.timestamp = timestamp
+        self.data = data
+    }
+
+    /// The body's bytes as sent and signed: sorted keys, no escaped slashes.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}
