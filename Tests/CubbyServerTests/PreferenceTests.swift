@@ -188,3 +188,35 @@ struct PreferenceTests {
         }
     }
 }
+
+@Suite("A recipient's channels for each kind of message")
+struct RecipientChannelTests {
+    @Test("personal channels follow the preferences; the file and the log always take the message")
+    func channels() async throws {
+        try await TestWorld.with(.sqlite) { w in
+            let r = w.manifest.recipients[0].id
+            let p = Principal(
+                role: .superAdmin, credentialId: .make(),
+                organizationId: try #require(OrganizationID(uuidString: w.manifest.organizationId)),
+                siteIds: [try #require(SiteID(uuidString: w.manifest.siteId))])
+            _ = try await w.parts.recipients.update(p, id: r, RecipientPatch(phone: .some("+16175550123")))
+            try await w.parts.recipients.setPreferences(
+                p, id: r,
+                [PreferenceChoice(.reminder, .sms, on: false), PreferenceChoice(.parcelReady, .email, on: false)],
+                source: .console, origin: "console")
+            let all = RecipientChannels(["file", "email", "sms"])
+            let ready = try await w.parts.store.read { s in
+                try await all.channels(for: .parcelReady, recipient: r, in: s)
+            }
+            let reminder = try await w.parts.store.read { s in
+                try await all.channels(for: .reminder, recipient: r, in: s)
+            }
+            #expect(ready == ["file", "sms"])
+            #expect(reminder == ["file", "email"])
+            let plain = try await w.parts.store.read { s in
+                try await RecipientChannels(["file"]).channels(for: .parcelReady, recipient: r, in: s)
+            }
+            #expect(plain == ["file"])
+        }
+    }
+}

@@ -137,7 +137,9 @@ public struct DoorReports: UnitEventSink {
         let sealed = try keys.outbox.seal(try JSONEncoder().encode(note), context: "outbox:" + notificationId)
         try await s.enqueueNotification(
             id: notificationId, kind: note.kind, recipient: parcel.recipientId, parcel: parcel.id, payload: sealed,
-            channels: recipientChannels, at: nowMs)
+            channels: try await RecipientChannels(recipientChannels).channels(
+                for: .parcelReady, recipient: parcel.recipientId, in: s),
+            at: nowMs)
 
         try await ledger.audit(
             s, .parcelDeposited, actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)
