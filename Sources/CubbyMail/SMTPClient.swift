@@ -190,13 +190,13 @@ final class SMTPSession {
         let offered = extensions["AUTH"] ?? []
         if offered.contains("PLAIN") {
             let token = Data([0] + Array(user.utf8) + [0] + Array(password.utf8)).base64EncodedString()
-            try expect(try await command(.line("AUTH PLAIN \(token)"), step: .auth, quiet: true), 235, at: .auth)
+            try expect(try await command(.line("AUTH PLAIN \(token)"), step: .auth), 235, at: .auth)
         } else if offered.contains("LOGIN") {
             try expect(try await command(.line("AUTH LOGIN"), step: .auth), 334, at: .auth)
             let userLine = Data(user.utf8).base64EncodedString()
-            try expect(try await command(.line(userLine), step: .auth, quiet: true), 334, at: .auth)
+            try expect(try await command(.line(userLine), step: .auth), 334, at: .auth)
             let passLine = Data(password.utf8).base64EncodedString()
-            try expect(try await command(.line(passLine), step: .auth, quiet: true), 235, at: .auth)
+            try expect(try await command(.line(passLine), step: .auth), 235, at: .auth)
         } else {
             throw .authenticationUnavailable(offered: offered)
         }
@@ -235,12 +235,11 @@ final class SMTPSession {
 
     /// Writes `outbound` and reads the reply, all within `within` (the command timeout by default).
     private func command(
-        _ outbound: SMTPOutbound, step: SMTPStep, within: Duration? = nil, quiet: Bool = false
+        _ outbound: SMTPOutbound, step: SMTPStep, within: Duration? = nil
     ) async throws(SMTPError) -> SMTPReply {
         let limit = within ?? configuration.timeouts.command
-        if !quiet, case .line(let text) = outbound {
-            logger.trace("smtp command", metadata: ["step": "\(step.rawValue)", "line": "\(text)"])
-        }
+        // The step only: command lines carry addresses and credentials.
+        logger.trace("smtp command", metadata: ["step": "\(step.rawValue)"])
         let timer = armTimer(step: step, limit: limit)
         defer { timer.cancel() }
         do {

@@ -25,7 +25,7 @@ final class ServerProcess: @unchecked Sendable {
     let port: Int
     let directory: URL
 
-    /// Runs `python3 script args…` and waits up to 20 s for its `READY <port>` line.
+    /// Runs `python3 script args…` and waits up to 60 s for its `READY <port>` line.
     init(script: String, arguments: [String], directory: URL) throws {
         self.directory = directory
         process = Process()
@@ -38,7 +38,7 @@ final class ServerProcess: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: errorLog)
         try process.run()
         var seen = Data()
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
