@@ -92,9 +92,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CubbyMail",
+            dependencies: [
+                "CubbyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CubbyServer",
             dependencies: [
                 "CubbyConnections",
+                "CubbyMail",
                 "CubbyCore",
                 "CubbyCrypto",
                 "CubbyAudit",
@@ -264,6 +278,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CubbyCoreTests", dependencies: ["CubbyCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CubbyMailTests",
+            dependencies: [
+                "CubbyMail",
+                "CubbyCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "CubbyCryptoTests", dependencies: ["CubbyCrypto"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CubbyAuditTests",
@@ -279,6 +305,7 @@ let package = Package(
             dependencies: [
                 "CubbyConnections",
                 "CubbyServer",
+                "CubbyMail",
                 "CubbyDemo",
                 "CubbyStore",
                 "CubbyCore",

@@ -13,6 +13,14 @@ public struct ParcelReadyNotification: Codable, Sendable, Equatable {
     public var pin: String
     public var qr: String
     public var expiresAt: String
+    /// The site's name, address and IANA time zone, for the email and SMS (absent in rows sealed before them).
+    public var siteName: String? = nil
+    public var siteAddress: String? = nil
+    public var siteTimeZone: String? = nil
+    /// Where the unit stands within the site, e.g. "Lobby, left of the mailboxes".
+    public var unitLocation: String? = nil
+    /// The recipient's language code (`en`, `es`); English when absent or unknown.
+    public var language: String? = nil
 }
 
 /// A one-time sign-in code for a resident's own pages; sealed in the outbox until delivered.

@@ -1,0 +1,100 @@
+import CubbyCore
+import CubbyDemo
+import CubbyMail
+import CubbyServer
+import Foundation
+import HTTPTypes
+import Testing
+
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// Runs `python3 script args…` and waits for its `READY <port>` line; the caller terminates it.
+private func startServer(_ script: String, _ arguments: [String]) throws -> (Process, Int) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    var seen = Data()
+    while !seen.contains(UInt8(ascii: "\n")) {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        seen += chunk
+    }
+    let line = String(decoding: seen, as: UTF8.self).split(separator: "\n").first ?? ""
+    guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
+        kill(process.processIdentifier, SIGKILL)
+        throw CocoaError(.fileReadUnknown)
+    }
+    return (process, port)
+}
+
+private func runJSON(_ script: String, _ arguments: [String]) throws -> [String: Any] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+}
+
+@Suite(
+    "Parcel-ready email through a real SMTP server",
+    .enabled(if: ProcessInfo.processInfo.environment["CUBBY_TEST_MAIL"] != nil))
+struct ParcelReadyMailDeliveryTests {
+    @Test(
+        "a deposit's email arrives over STARTTLS; its QR image decodes to a token that opens the door",
+        arguments: Backend.available)
+    func depositEmailOpensDoor(_ backend: Backend) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-mail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (server, port) = try startServer("tests-mail/smtp_server.py", ["--tls", "starttls", "--dir", dir.path])
+        // SIGKILL: the test process may hold SIGTERM blocked, and the child inherits that mask.
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+
+        try await TestWorld.with(backend) { w in
+            let m = w.manifest
+            try await w.test { c in
+                let r = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: ParcelFlowTests.dropoffBody("MAIL1", m.recipients[0].id))
+                #expect(r.status == 201)
+            }
+            try await w.settle()
+            let line = try #require(
+                try String(contentsOfFile: w.notifyFile, encoding: .utf8).split(separator: "\n").first)
+            var note = try JSONDecoder().decode(ParcelReadyNotification.self, from: Data(line.utf8))
+            note.language = "es"
+
+            let config = try SMTPConfiguration(
+                url: "smtp://cubby:s3cret%3Ap%40ss@localhost:\(port)?tls=starttls", from: "Cubby <lockers@example.org>",
+                caFile: dir.appendingPathComponent("ca.pem").path)
+            let mail = try ParcelReadyMessages.email(
+                note, to: MailAddress("ana@example.org", name: "Ana Núñez"), from: config.from,
+                unsubscribeURL: "https://lockers.example.org/unsubscribe/\(note.notificationId)")
+            try await SMTPClient(configuration: config).send(mail)
+
+            let parsed = try runJSON("tests-mail/check_message.py", [dir.appendingPathComponent("1.eml").path])
+            #expect(parsed["subject"] as? String == "Tu paquete está listo en \(note.unitName)")
+            #expect(parsed["message_id"] as? String == "<\(note.notificationId)@example.org>")
+            #expect((parsed["text"] as? String)?.contains(note.pin) == true)
+            let token = try #require((parsed["images"] as? [[String: Any]])?.first?["qr"] as? String)
+            #expect(token == note.qr)
+
+            try await w.test { c in
+                let open = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(token)"}"#)
+                #expect(open.status == 200)
+            }
+        }
+    }
+}
