@@ -65,8 +65,19 @@ public func buildParts(
     // one-channel outbox of earlier versions (channel `recipient`) go there too.
     let recipientChannel: any OutboxChannel =
         settings.notifyFile.map { FileNotificationChannel(path: $0) } ?? LogNotificationChannel(logger: logger)
+    // Email and SMS reach people when they are configured; each recipient's preferences pick among them.
+    let recipientDesk = RecipientDesk(ledger: ledger, keys: keys)
+    var personal: [any OutboxChannel] = []
+    if let smtp = settings.smtp {
+        personal.append(
+            EmailChannel(configuration: smtp, recipients: recipientDesk, linkBase: settings.linkBase, logger: logger))
+    }
+    if let sms = settings.sms {
+        personal.append(SMSChannel(configuration: sms, recipients: recipientDesk, logger: logger))
+    }
+    let recipientChannels = [recipientChannel.name] + personal.map(\.name)
     let doors = DoorReports(
-        ledger: ledger, keys: keys, policy: policy, recipientChannels: [recipientChannel.name], logger: logger)
+        ledger: ledger, keys: keys, policy: policy, recipientChannels: recipientChannels, logger: logger)
     var simulator: SimulatedUnits? = nil
     let fallback: any UnitLink
     if let link {
@@ -96,7 +107,8 @@ public func buildParts(
         channels: [
             recipientChannel, OutboxChannelAlias(name: "recipient", for: recipientChannel),
             WebhookChannel(desk: webhooks, logger: logger),
-        ], interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease), clock: clock,
+        ] + personal, interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease),
+        clock: clock,
         logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
     let logService = AuditLogService(log: auditLog, logger: logger)
@@ -104,7 +116,7 @@ public func buildParts(
     return CubbyServerParts(
         store: store, keys: keys, desk: desk, simulator: simulator, outbox: outbox, expiry: expiry, auditLog: auditLog,
         auditLogService: logService, staff: staff,
-        residents: ResidentDesk(store: store, keys: keys, clock: clock, recipientChannels: [recipientChannel.name]),
+        residents: ResidentDesk(store: store, keys: keys, clock: clock, recipientChannels: recipientChannels),
         pages: pages,
         edges: edges, hub: hub, webhooks: webhooks)
 }

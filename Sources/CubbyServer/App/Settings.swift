@@ -1,5 +1,6 @@
 import Configuration
 import CubbyConnections
+import CubbyMail
 import CubbyStore
 import Foundation
 import SystemPackage
@@ -45,6 +46,10 @@ public struct ServerSettings: Sendable {
     /// How long a claimed outbox delivery is held before another process may take it up (`outbox.lease-seconds`);
     /// longer than any attempt takes (a webhook's is at most 15 seconds).
     public var outboxLease: Duration = .seconds(120)
+    /// Email to recipients (`CUBBY_SMTP_URL`, `CUBBY_SMTP_FROM`, `CUBBY_SMTP_CA_FILE`); nil: no email.
+    public var smtp: SMTPConfiguration?
+    /// SMS to recipients through an HTTP gateway (`CUBBY_SMS_URL`, `CUBBY_SMS_TOKEN`); nil: no SMS.
+    public var sms: SMSGatewayConfiguration?
 
     /// Where links point: `publicURL`, or the listening address.
     public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
@@ -160,6 +165,12 @@ public struct ServerSettings: Sendable {
         settings.webhookAllowPrivate = try bool("webhook.allow-private", false)
         settings.outboxRetryBase = .milliseconds(try int("outbox.retry-base-ms", 5000, 100...3_600_000))
         settings.outboxLease = .seconds(try int("outbox.lease-seconds", 120, 2...3600))
+        do { settings.smtp = try SMTPConfiguration(environment: environment) } catch {
+            throw SettingsError.invalid(error.description)
+        }
+        do { settings.sms = try SMSGatewayConfiguration(environment: environment) } catch {
+            throw SettingsError.invalid(error.description)
+        }
         return settings
     }
 

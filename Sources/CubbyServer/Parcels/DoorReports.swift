@@ -128,12 +128,17 @@ public struct DoorReports: UnitEventSink {
                 pinHash: hash, qrNonce: claims.n, createdAt: nowMs, expiresAt: parcel.expiresAt!))
 
         let notificationId = EntityID.make()
-        let note = ParcelReadyNotification(
+        var note = ParcelReadyNotification(
             notificationId: notificationId, kind: "parcel.deposited", recipientId: parcel.recipientId,
             parcelId: parcel.id,
             trackingNumber: parcel.trackingNumber, unitId: unit.id, unitName: unit.name,
             compartmentLabel: compartment.label,
             pin: pin, qr: qr, expiresAt: AuditCanonicalEncoding.timestamp(expires))
+        // What the email and SMS say besides the code: the site, in its time zone, in the recipient's language.
+        if let site = try await s.site(parcel.siteId) {
+            (note.siteName, note.siteAddress, note.siteTimeZone) = (site.name, site.address, site.timeZone)
+        }
+        note.language = try await s.recipient(parcel.recipientId)?.preferredLanguage
         let sealed = try keys.outbox.seal(try JSONEncoder().encode(note), context: "outbox:" + notificationId)
         try await s.enqueueNotification(
             id: notificationId, kind: note.kind, recipient: parcel.recipientId, parcel: parcel.id, payload: sealed,
