@@ -84,7 +84,7 @@ struct ParcelReadyMailDeliveryTests {
             try await SMTPClient(configuration: config).send(mail)
 
             let parsed = try runJSON("tests-mail/check_message.py", [dir.appendingPathComponent("1.eml").path])
-            #expect(parsed["subject"] as? String == "Tu paquete está listo en \(note.unitName)")
+            #expect(parsed["subject"] as? String == "Tu paquete está listo en \(note.siteName ?? note.unitName)")
             #expect(parsed["message_id"] as? String == "<\(note.notificationId)@example.org>")
             #expect((parsed["text"] as? String)?.contains(note.pin) == true)
             let token = try #require((parsed["images"] as? [[String: Any]])?.first?["qr"] as? String)
