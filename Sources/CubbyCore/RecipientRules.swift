@@ -32,6 +32,8 @@ public enum RecipientError: Error, Equatable, Sendable {
     case notCSV
     /// A bulk import's body is not well-formed CSV.
     case invalidCSV(String)
+    /// A preference that would leave the parcel-ready message, which carries the code, without a channel.
+    case preferenceRefused(String)
 }
 
 /// How a recipient's fields are checked and normalised, in one place for the API, the import and the CLI.

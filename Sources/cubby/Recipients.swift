@@ -27,7 +27,7 @@ struct RecipientCommand: AsyncParsableCommand {
 
     static func message(_ e: RecipientError) -> String {
         switch e {
-        case .deactivated(let m), .importTooLarge(let m), .invalidCSV(let m): m
+        case .deactivated(let m), .importTooLarge(let m), .invalidCSV(let m), .preferenceRefused(let m): m
         case .exists(let field): "another recipient of the organization already has this \(field)"
         case .invalid(_, let m): m
         case .notCSV: "the file is not CSV"

@@ -54,8 +54,8 @@ struct PreferenceTests {
                 let refused = try await c.call(
                     .put, "/api/v1/recipients/\(r)/preferences", token: admin,
                     json: #"{"preferences": {"parcel_ready": {"email": false}, "expiry": {"email": false}}}"#)
-                #expect(refused.status == 400)
-                #expect(refused.body.str("error") == "invalid_request")
+                #expect(refused.status == 409)
+                #expect(refused.body.str("error") == "parcel_ready_needs_channel")
                 let after = try await c.call(.get, "/api/v1/recipients/\(r)/preferences", token: admin)
                 #expect((after.body["preferences"] as? [String: [String: Bool]])?["expiry"]?["email"] == true)
                 #expect((after.body["consents"] as? [Any])?.count == 1)
@@ -91,6 +91,7 @@ struct PreferenceTests {
                 (#"{"preferences": {"reminder": {"fax": false}}}"#, 400),
                 (#"{"preferences": {"reminder": {"email": "no"}}}"#, 400),
                 (#"{"preferences": {}}"#, 400),
+                (#"{"preferences": {"reminder": {}}}"#, 400),
                 (#"{"preferences": {"reminder": {"email": false}}, "extra": 1}"#, 400),
                 (#"["reminder"]"#, 400),
                 ("not json", 400),
@@ -173,7 +174,7 @@ struct PreferenceTests {
                 let refused = try await c.call(
                     .post, "/me/preferences", json: csrf, contentType: "application/x-www-form-urlencoded",
                     cookie: cookie)
-                #expect(refused.status == 400)
+                #expect(refused.status == 409)
                 #expect(String(decoding: refused.data, as: UTF8.self).contains("must keep at least one channel"))
                 #expect(try await c.call(.get, "/me/preferences").status == 303)
             }

@@ -31,8 +31,7 @@ struct PreferenceRoutes {
             do {
                 let kind = try await desk.unsubscribe(token: token, origin: "unsubscribe link " + ctx.remoteAddress)
                 return message(req, "You will no longer get \(Self.describe(kind)) by email.", status: .ok)
-            } catch let e as RecipientError {
-                guard case .invalid(_, let why) = e else { throw e }
+            } catch RecipientError.preferenceRefused(let why) {
                 return message(
                     req, why + " You can choose another channel on your parcels page.", status: .conflict)
             }
@@ -65,8 +64,8 @@ struct PreferenceRoutes {
             do {
                 let saved = try await desk.setPreferences(r, choices, origin: "your parcels page " + call.address)
                 return preferencePage(saved, call: call, resident: r, notice: "Your choices are saved.")
-            } catch RecipientError.invalid(_, let why) {
-                return preferencePage(view, call: call, resident: r, error: why, status: .badRequest)
+            } catch RecipientError.preferenceRefused(let why) {
+                return preferencePage(view, call: call, resident: r, error: why, status: .conflict)
             }
         }
     }
@@ -136,6 +135,9 @@ struct PreferenceRoutes {
                 throw APIError.invalidRequest(
                     "unknown kind of message \(kindName); use \(MessageKind.allCases.map(\.rawValue).joined(separator: ", "))"
                 )
+            }
+            guard !channels.isEmpty else {
+                throw APIError.invalidRequest("preferences.\(kindName) must name at least one channel")
             }
             for (channelName, on) in channels {
                 guard let channel = MessageChannel(rawValue: channelName) else {

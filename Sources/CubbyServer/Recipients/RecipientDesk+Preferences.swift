@@ -165,7 +165,7 @@ extension RecipientDesk {
         var next = current
         for c in choices { next = next.setting(c.kind, c.channel, on: c.on) }
         if let refusal = next.refusal(reachable: try reachable(record)) {
-            throw RecipientError.invalid(field: "preferences", refusal)
+            throw RecipientError.preferenceRefused(refusal)
         }
         var changed: [PreferenceChoice] = []
         for kind in MessageKind.allCases {

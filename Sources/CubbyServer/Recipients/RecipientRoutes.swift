@@ -40,6 +40,7 @@ struct RecipientRoutes {
         case .importTooLarge(let m): (.contentTooLarge, "import_too_large", m, [:])
         case .notCSV: (.unsupportedMediaType, "unsupported_media_type", "send the file as text/csv (UTF-8)", [:])
         case .invalidCSV(let m): (.badRequest, "invalid_csv", m, [:])
+        case .preferenceRefused(let m): (.conflict, "parcel_ready_needs_channel", m, [:])
         }
     }
 
