@@ -213,7 +213,9 @@ struct SMTPServerTests {
     func timeouts() async throws {
         // A listening socket that never greets.
         let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(silent) }
+        // Closed exactly once: a second close could hit a descriptor number NIO has since reused.
+        var isOpen = true
+        defer { if isOpen { close(silent) } }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -234,6 +236,7 @@ struct SMTPServerTests {
             try await SMTPClient(configuration: config).send(try message())
         }
         close(silent)
+        isOpen = false
         config.port = port
         let mail = try message()
         do throws(SMTPError) {
