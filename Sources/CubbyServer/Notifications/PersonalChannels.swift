@@ -26,6 +26,26 @@ extension RecipientDesk {
     }
 }
 
+/// Why a channel could not read a recipient's contact data, as the delivery's outcome.
+struct ContactRefusal: Error {
+    let outcome: DeliveryOutcome
+}
+
+extension RecipientDesk {
+    /// The contact data a delivery to `id` needs: a recipient who is gone fails the delivery for good, a database
+    /// that cannot be read fails this attempt only.
+    func deliveryContact(_ id: String) async -> Result<RecipientContact, ContactRefusal> {
+        do {
+            guard let found = try await contact(recipient: id) else {
+                return .failure(ContactRefusal(outcome: .permanentFailure("the recipient no longer exists")))
+            }
+            return .success(found)
+        } catch {
+            return .failure(ContactRefusal(outcome: .transientFailure("cannot read the recipient: \(error)")))
+        }
+    }
+}
+
 /// Email to recipients over SMTP: the parcel-ready message with its QR image and a one-click unsubscribe link, and
 /// residents' sign-in codes. The Message-ID is the outbox message's id, the same on every retry.
 public struct EmailChannel: OutboxChannel {
@@ -45,13 +65,9 @@ public struct EmailChannel: OutboxChannel {
 
     public func deliver(messageId: String, notification: OutboxNotification, target: String) async -> DeliveryOutcome {
         let contact: RecipientContact
-        do {
-            guard let found = try await recipients.contact(recipient: target) else {
-                return .permanentFailure("the recipient no longer exists")
-            }
-            contact = found
-        } catch {
-            return .transientFailure("cannot read the recipient: \(error)")
+        switch await recipients.deliveryContact(target) {
+        case .success(let found): contact = found
+        case .failure(let refusal): return refusal.outcome
         }
         guard let email = contact.email else { return .permanentFailure("the recipient has no email address") }
         let message: MailMessage
@@ -101,13 +117,9 @@ public struct SMSChannel: OutboxChannel {
 
     public func deliver(messageId: String, notification: OutboxNotification, target: String) async -> DeliveryOutcome {
         let contact: RecipientContact
-        do {
-            guard let found = try await recipients.contact(recipient: target) else {
-                return .permanentFailure("the recipient no longer exists")
-            }
-            contact = found
-        } catch {
-            return .transientFailure("cannot read the recipient: \(error)")
+        switch await recipients.deliveryContact(target) {
+        case .success(let found): contact = found
+        case .failure(let refusal): return refusal.outcome
         }
         guard let phone = contact.phone else { return .permanentFailure("the recipient has no phone number") }
         let text: String
