@@ -24,6 +24,9 @@ Exits 0 when every check passed, 1 when one failed, 2 when the test could not st
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -390,6 +393,7 @@ def run(args) -> int:
                 token=manifest["courierToken"])
             expect(status == 201, f"drop-off through the API failed: {status} {body}")
             state["parcel_unit"] = unit["name"]
+            state["parcel_id"] = body.get("parcelId")
             return f"one parcel in {unit['name']} ({body.get('state')})"
 
         def dashboard():
@@ -699,9 +703,44 @@ def run(args) -> int:
             cells = [c.text.strip() for c in js.els("main table tbody th")]
             expect("1ZBROWSER" in cells, f"the resident's parcel is not listed: {cells}")
             suite.audit(js, "resident parcels page")
+            # Their messages: switch reminders off; switching off the code-carrying message is refused.
+            js.get("/me/preferences")
+            js.expect_page("/me/preferences", "Your messages", 200)
+            suite.audit(js, "resident messages page")
+            box = js.d.find_element(By.ID, "reminder.email")
+            expect(box.is_selected(), "reminders by email are not on to begin with")
+            box.click()
+            js.submit("Save my choices")
+            js.expect_page("/me/preferences", "Your messages", 200)
+            expect(not js.d.find_element(By.ID, "reminder.email").is_selected(), "the choice was not saved")
+            js.d.find_element(By.ID, "parcel_ready.email").click()
+            js.submit("Save my choices")
+            js.expect_page("/me/preferences", "Your messages", 409)
+            expect(js.alert() is not None and "at least one channel" in js.alert(), "no reason given for the refusal")
+            suite.audit(js, "resident messages page with error")
             js.submit("Sign out")
             js.expect_page("/me/sign-in", "Your parcels: sign in", 200)
-            return f"code via the outbox; parcels listed: {cells}"
+            # An email's unsubscribe link, made as the server makes it (HMAC under the key file's hash key).
+            keys = json.loads((workdir / "cubby-data" / "keys.json").read_text())
+            recipient = manifest["recipients"][0]["id"]
+            token = ".".join([recipient, "expiry", "email", link_mac(keys["secretHashKey"], "cubby.unsubscribe.v1",
+                                                                      recipient, "expiry", "email")])
+            js.get(f"/unsubscribe/{token}")
+            js.expect_page(f"/unsubscribe/{token}", "Unsubscribe", 200)
+            suite.audit(js, "unsubscribe page")
+            js.submit("Unsubscribe")
+            js.expect_page(f"/unsubscribe/{token}", "Unsubscribe", 200)
+            expect("no longer get" in js.text("#message"), f"the unsubscribe answer says {js.text('#message')!r}")
+            suite.audit(js, "unsubscribed page")
+            # The "not you?" link of a pickup receipt, for a parcel still waiting: nothing to report yet.
+            parcel = state["parcel_id"]
+            report = ".".join([parcel, recipient, link_mac(keys["secretHashKey"], "cubby.pickup-report.v1", parcel,
+                                                           recipient)])
+            js.get(f"/report/{report}")
+            js.expect_page(f"/report/{report}", "Report a pickup", 200)
+            expect("nothing to report" in js.text("main"), "the report page does not say the parcel is still waiting")
+            suite.audit(js, "report page")
+            return f"code via the outbox; parcels listed: {cells}; reminders off, expiry notices unsubscribed"
 
         suite.step("residents: sign in with a code from the outbox and see their own parcels", resident_pages, [js],
                    needs=("b. a parcel is dropped off through the API",))
@@ -713,6 +752,17 @@ def run(args) -> int:
         log(f"server log: {server.log_path}\n--- last lines ---\n{server.log_tail(15)}\n---")
 
     return suite.report(started, args.keep, page_width=48, pages_word="pages", on_failure=on_failure)
+
+
+def link_mac(key_b64: str, label: str, *parts: str) -> str:
+    """The signature part of an unsubscribe or report link: HMAC-SHA-256 under the server's hash key of the
+    length-prefixed parts (KeyedHasher), its first 16 bytes in unpadded base64url."""
+    mac = hmac.new(base64.b64decode(key_b64), digestmod=hashlib.sha256)
+    for part in (label, *parts):
+        data = part.encode()
+        mac.update(len(data).to_bytes(4, "big"))
+        mac.update(data)
+    return base64.urlsafe_b64encode(mac.digest()[:16]).decode().rstrip("=")
 
 
 def credential_row(page: Page, label: str) -> dict:
