@@ -36,7 +36,7 @@ sms_port=$(ready_port "$work/sms.log")
     --manifest "$work/demo.json" >"$work/server.log" 2>&1) &
 pids+=($!)
 S="http://127.0.0.1:$port"
-for _ in $(seq 1 150); do [[ -s "$work/demo.json" ]] && curl -fs "$S/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 600); do [[ -s "$work/demo.json" ]] && curl -fs "$S/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "$S/healthz" >/dev/null || fail "the demo did not start"
 M="$work/demo.json"
 admin=$(jq -r .adminToken "$M"); courier=$(jq -r .courierToken "$M")
@@ -60,7 +60,7 @@ drop() {  # $1 tracking, $2 recipient
 drop NOTIFY1 "$r1"
 drop NOTIFY2 "$r2"
 
-for _ in $(seq 1 150); do [[ -f "$work/mail/2.eml" && -s "$work/sms.jsonl" ]] && break; sleep 0.2; done
+for _ in $(seq 1 300); do [[ -f "$work/mail/2.eml" && -s "$work/sms.jsonl" ]] && break; sleep 0.2; done
 [[ -f "$work/mail/2.eml" ]] || fail "two emails did not arrive: $(ls "$work/mail")"
 sleep 2  # anything more the outbox would send
 [[ ! -f "$work/mail/3.eml" ]] || fail "more than two emails arrived"
