@@ -97,13 +97,7 @@ struct PickupReportRoutes {
                 first
                 ? "Thank you. The building's staff have been alerted and will look into it."
                 : "This was already reported; the building's staff have been alerted."
-            if let gate, req.headers[.accept]?.contains("text/html") == true {
-                return gate.pages.page(
-                    "unsubscribed", title: "Report a pickup", session: nil, formToken: "", ["message": text])
-            }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+            return PortalPages.linkAnswer(req, pages: gate?.pages, title: "Report a pickup", text)
         }
         guard let gate else { return }
         routes.portal(.get, "/report/:token", nil) { _, ctx, call in

@@ -20,6 +20,20 @@ public struct PortalPages: Sendable {
         return PortalPages(library: library, stylesheet: ByteBuffer(bytes: css))
     }
 
+    /// The answer to a link followed from a message (unsubscribe, report a pickup), which a mail client may post
+    /// too: a page for a browser, plain text otherwise.
+    static func linkAnswer(
+        _ req: Request, pages: PortalPages?, title: String, _ text: String, status: HTTPResponse.Status = .ok
+    ) -> Response {
+        if let pages, req.headers[.accept]?.contains("text/html") == true {
+            return pages.page(
+                "link-answer", title: title, session: nil, formToken: "", ["message": text], status: status)
+        }
+        return Response(
+            status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+
     /// Renders `template` inside the common layout.
     func page(
         _ template: String, title: String, session: StaffSession?, formToken: String, _ values: [String: Any] = [:],

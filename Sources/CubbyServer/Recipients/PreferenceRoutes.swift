@@ -105,17 +105,9 @@ struct PreferenceRoutes {
             resident: resident)
     }
 
-    /// The answer to a one-click unsubscribe: a page for a person, plain text for a mail client.
+    /// The answer to a one-click unsubscribe.
     func message(_ req: Request, _ text: String, status: HTTPResponse.Status) -> Response {
-        if let gate, req.headers[.accept]?.contains("text/html") == true {
-            var response = gate.pages.page(
-                "unsubscribed", title: "Unsubscribe", session: nil, formToken: "", ["message": text])
-            response.status = status
-            return response
-        }
-        return Response(
-            status: status, headers: [.contentType: "text/plain; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+        PortalPages.linkAnswer(req, pages: gate?.pages, title: "Unsubscribe", text, status: status)
     }
 
     // MARK: bodies
