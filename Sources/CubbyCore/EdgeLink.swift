@@ -176,6 +176,8 @@ public enum EdgeEventKind: String, Codable, Sendable, CaseIterable {
 public struct EdgeCommand: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case open, lockdown, release
+        /// Staff lifted a suspension or lockout of PIN entry: the unit's own limiter lifts it too.
+        case resumePinEntry = "resume_pin_entry"
     }
     public var id: String
     public var kind: Kind

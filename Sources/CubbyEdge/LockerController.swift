@@ -189,6 +189,9 @@ public actor LockerController: KioskBackend {
         return await rejected(method: methodName, pinEntry: pinEntry)
     }
 
+    /// The unit's own PIN-entry limiter state.
+    public func pinEntryState() -> PinEntryState { pinEntry }
+
     func savePinEntry() async {
         if let data = try? JSONEncoder().encode(pinEntry) {
             try? await journal.set("pinEntry", String(decoding: data, as: UTF8.self))
@@ -304,6 +307,8 @@ public actor LockerController: KioskBackend {
         executed.append(command.id)
         if executed.count > 500 { executed.removeFirst(100) }
         let outcome: String
+        // What the acknowledgement carries besides the outcome.
+        var report: [String: String] = [:]
         switch command.kind {
         case .open:
             if Date().millisecondsSince1970 > command.expiresAt {
@@ -321,6 +326,16 @@ public actor LockerController: KioskBackend {
         case .lockdown:
             await lockDown(kind: "server", detail: "commanded by the server", compartmentId: nil)
             outcome = "done"
+        case .resumePinEntry:
+            if Date().millisecondsSince1970 > command.expiresAt {
+                outcome = "expired"
+            } else {
+                if let unit { pinEntry = PinEntryLimiter(policy: unit.pinPolicy).afterResume(state: pinEntry) }
+                await savePinEntry()
+                // The server takes this state as the unit's own, after every refused code journaled before it.
+                report = pinEntry.report
+                outcome = "done"
+            }
         case .release:
             if lockedDown {
                 lockedDown = false
@@ -330,7 +345,8 @@ public actor LockerController: KioskBackend {
             outcome = "done"
         }
         try? await record(
-            .commandDone, compartmentId: command.compartmentId, detail: ["commandId": command.id, "outcome": outcome])
+            .commandDone, compartmentId: command.compartmentId,
+            detail: report.merging(["commandId": command.id, "outcome": outcome]) { _, new in new })
         return outcome
     }
 

@@ -159,7 +159,8 @@ extension StoreSession {
     public func saveParcel(_ p: ParcelRecord) async throws {
         try await sql.raw(
             """
-            UPDATE parcels SET state = \(bind: p.state.rawValue), compartment_id = \(bind: p.compartmentId),
+            UPDATE parcels SET state = \(bind: p.state.rawValue), size = \(bind: p.size.rawValue),
+              compartment_id = \(bind: p.compartmentId),
               reserved_until = \(bind: p.reservedUntil), deposited_at = \(bind: p.depositedAt),
               expires_at = \(bind: p.expiresAt), picked_up_at = \(bind: p.pickedUpAt), expired_at = \(bind: p.expiredAt),
               removed_at = \(bind: p.removedAt), cancelled_at = \(bind: p.cancelledAt), updated_at = \(bind: p.updatedAt)

@@ -108,6 +108,11 @@ struct BadInputTests {
             body: #"{"type":"door_closed","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 400,
             error: "invalid_request"),
         Case(
+            name: "event with an unreadable time", method: .post, path: "\(unitPath)/events", who: .device,
+            body:
+                #"{"type":"door_opened","compartmentId":"00000000-0000-4000-8000-000000000000","occurredAt":"yesterday"}"#,
+            status: 400, error: "invalid_request"),
+        Case(
             name: "event for an unknown compartment", method: .post, path: "\(unitPath)/events", who: .device,
             body: #"{"type":"door_opened","compartmentId":"00000000-0000-4000-8000-000000000000"}"#, status: 404,
             error: "not_found"),

@@ -203,11 +203,11 @@ struct ContractTests {
             try await w.test { c in
                 let cases: [(String, [HTTPRequest.Method], String)] = [
                     ("/api/v1/parcels", [.get, .put, .delete, .patch, .options, .trace], "POST"),
-                    ("/api/v1/units/\(w.unit)", [.post, .put, .delete, .options, .trace, .head], "GET, PATCH"),
-                    ("/api/v1/units/\(w.unit)/pickups", [.get, .put, .delete], "POST"),
-                    ("/healthz", [.post, .put, .delete], "GET"),
-                    ("/api/v1/openapi.yaml", [.post, .trace], "GET"),
-                    ("/admin/sign-in", [.put, .delete], "GET, POST"),
+                    ("/api/v1/units/\(w.unit)", [.post, .put, .delete, .options, .trace], "GET, HEAD, PATCH"),
+                    ("/api/v1/units/\(w.unit)/pickups", [.get, .put, .delete, .head], "POST"),
+                    ("/healthz", [.post, .put, .delete], "GET, HEAD"),
+                    ("/api/v1/openapi.yaml", [.post, .trace], "GET, HEAD"),
+                    ("/admin/sign-in", [.put, .delete], "GET, HEAD, POST"),
                     // A literal path beside a parameter route answers with its own methods, not the parameter's.
                     ("/api/v1/recipients/import", [.get, .patch, .put, .delete], "POST"),
                 ]
@@ -227,6 +227,15 @@ struct ContractTests {
                 }
                 // The declared methods still answer; unknown paths stay 404.
                 #expect(try await c.call(.get, "/healthz").status == 200)
+                // HEAD answers as GET does, through the same policy, without a body.
+                let get = try await c.call(.get, "/api/v1/units/\(w.unit)", token: w.manifest.adminToken)
+                let head = try await c.call(.head, "/api/v1/units/\(w.unit)", token: w.manifest.adminToken)
+                #expect(head.status == 200 && head.data.isEmpty && !get.data.isEmpty)
+                #expect(head.headers[.contentType] == get.headers[.contentType])
+                #expect(try await c.call(.head, "/api/v1/units/\(w.unit)", token: nil).status == 401)
+                #expect(
+                    try await c.call(.head, "/api/v1/units/\(w.unit)", token: w.manifest.courierToken).status == 403)
+                #expect(try await c.call(.head, "/healthz").status == 200)
                 #expect(try await c.call(.get, "/api/v1/units/\(w.unit)", token: w.manifest.adminToken).status == 200)
                 for path in ["/api/v1/nothing", "/api/v1/units/\(w.unit)/nothing", "/api/v1/parcels/a/b/c"] {
                     let r = try await c.call(.put, path, token: w.manifest.adminToken)

@@ -197,6 +197,31 @@ struct ParcelFlowTests {
         }
     }
 
+    @Test("a drop-off of another size than announced keeps the size measured at the unit", arguments: Backend.available)
+    func dropoffSizeIsSaved(_ backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            let m = w.manifest
+            try await w.test { c in
+                let a = try await c.call(
+                    .post, "/api/v1/parcels", token: m.carrierToken,
+                    json:
+                        #"{"trackingNumber":"PRE2","recipientId":"\#(m.recipients[0].id)","unitId":"\#(w.unit)","size":"S"}"#
+                )
+                #expect(a.status == 201)
+                #expect(a.body.str("size") == "S")
+                let d = try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/dropoffs", token: m.courierToken,
+                    json: Self.dropoffBody("PRE2", m.recipients[0].id, "M"))
+                #expect(d.status == 201)
+                let id = try #require(a.body.str("id"))
+                let p = try await c.call(.get, "/api/v1/parcels/\(id)", token: m.carrierToken)
+                #expect(p.body.str("size") == "M")
+            }
+            let stored = try await w.parts.store.read { s in try await s.parcelCount() }
+            #expect(stored == 1)
+        }
+    }
+
     @Test("expiry kills the credentials; staff removal frees the compartment", arguments: Backend.available)
     func expiryAndRemoval(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in

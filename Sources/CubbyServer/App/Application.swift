@@ -132,7 +132,8 @@ public func buildRouter(parts: CubbyServerParts, settings: ServerSettings, logge
 public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) throws -> (
     router: Router<CubbyRequestContext>, entries: [RouteEntry]
 ) {
-    let router = Router(context: CubbyRequestContext.self)
+    // HEAD answers as GET does, without the body (RFC 9110 §9.3.2).
+    let router = Router(context: CubbyRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: parts.edges.authenticator)
     let gate = PortalGate(

@@ -109,7 +109,7 @@ final class RouteTable: Sendable {
 }
 
 /// Answers `405 method_not_allowed` with `Allow` for a known path asked with a method it does not have, before the
-/// router: a method of a parameter route never answers for a literal path beside it.
+/// router: a method of a parameter route never answers for a literal path beside it. A GET route also answers HEAD.
 struct MethodCheck: RouterMiddleware {
     typealias Context = CubbyRequestContext
     let table: RouteTable
@@ -117,7 +117,9 @@ struct MethodCheck: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let known = table.methods(for: request.uri.path)
+        var known = table.methods(for: request.uri.path)
+        // Every GET route answers HEAD too, as GET does without the body.
+        if known.contains(.get) { known.append(.head) }
         guard known.isEmpty || known.contains(request.method) else {
             let allow = Set(known.map(\.rawValue)).sorted().joined(separator: ", ")
             throw HTTPError(.methodNotAllowed, headers: [.allow: allow])

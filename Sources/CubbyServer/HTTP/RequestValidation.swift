@@ -38,6 +38,14 @@ enum RequestValidation {
         return text
     }
 
+    /// An RFC 3339 time (`2024-05-01T09:32:14.250Z`, fractional seconds optional).
+    static func timestamp(_ text: String, _ field: String) throws -> Date {
+        guard text.utf8.count <= 40, let date = ParcelReadyMessages.parseTimestamp(text) else {
+            throw APIError.invalidRequest("\(field) must be an RFC 3339 time such as 2024-05-01T09:32:14.250Z")
+        }
+        return date
+    }
+
     static func isAlnum(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
     }

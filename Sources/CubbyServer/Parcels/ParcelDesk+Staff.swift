@@ -60,19 +60,31 @@ extension ParcelDesk {
         return parcel
     }
 
-    /// Lifts a suspension or lockout of PIN entry at a unit; the 24-hour failure budget still holds.
+    /// Lifts a suspension or lockout of PIN entry at a unit; the 24-hour failure budget still holds. A unit with a
+    /// controller of its own keeps its own limiter, so it is told too: now if its link is up, else when it reconnects
+    /// (within a day).
     public func resumePinEntry(_ p: Principal, unitId: String) async throws -> UnitRecord {
         try AccessPolicy.require(p, .resumePinEntry)
-        return try await ledger.write { s in
+        let (unit, command) = try await ledger.write { s -> (UnitRecord, EdgeCommand?) in
             var unit = try await ledger.unitInScope(s, unitId, p, lock: true)
             let before = unit.pinEntry
             unit.pinEntry = limiter.afterResume(state: before)
             try await s.savePinEntry(unit)
             try await ledger.audit(
                 s, .unitPinEntryResumed, actor: p.actor, unit: unit, detail: ["wasSuspended": String(before.suspended)])
-            return unit
+            var command: EdgeCommand? = nil
+            if unit.edgeEnrolledAt != nil {
+                command = try await ledger.storeCommand(
+                    s, unitId: unit.id, kind: .resumePinEntry, lifetime: Self.resumeCommandLifetime)
+            }
+            return (unit, command)
         }
+        if let command { await link.deliver(command, to: unit.id) }
+        return unit
     }
+
+    /// How long a unit that is away may still take up a resume of PIN entry.
+    static let resumeCommandLifetime = Milliseconds.day
 
     /// Moves overdue parcels to `expired` and cancels drop-offs that were never completed. Returns how many changed.
     @discardableResult

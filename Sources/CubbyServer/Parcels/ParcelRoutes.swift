@@ -116,6 +116,8 @@ struct ParcelRoutes {
         if kind == .doorClosed && body.itemPresent == nil {
             throw APIError.invalidRequest("missing field: itemPresent")
         }
+        // The unit's own time is checked, but the server orders and times what the event changes by its own clock.
+        if let text = body.occurredAt { _ = try RequestValidation.timestamp(text, "occurredAt") }
         let event = UnitDoorEvent(
             kind: kind, unitId: unitId, compartmentId: try RequestValidation.uuid(body.compartmentId, "compartmentId"),
             itemPresent: body.itemPresent, occurredAt: desk.clock.now())

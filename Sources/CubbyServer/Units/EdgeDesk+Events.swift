@@ -218,6 +218,8 @@ extension EdgeDesk {
                 _ = try await s.ackUnitCommand(
                     id: id, unit: unit.id, outcome: event.detail["outcome"] ?? "done", at: nowMs)
             }
+            // A resume of PIN entry carries the unit's limiter state after it.
+            try await adoptPinEntry(s, unit: unit, event: event, actor: actor, now: now)
         case .started:
             try await ledger.audit(s, .unitControllerStarted, actor: actor, unit: unit, detail: d)
         }

@@ -69,4 +69,9 @@ public struct EdgeUnitLink: UnitLink {
         // Its codes changed (a pickup spends them): the unit gets its new state behind the command.
         await states.push(unitId: command.unitId)
     }
+
+    public func deliver(_ command: EdgeCommand, to unitId: String) async {
+        states.hub.send(.command(command), to: unitId)
+        await states.push(unitId: unitId)
+    }
 }

@@ -59,7 +59,7 @@ public func buildEdgeListener(
 /// `/healthz`. The API and the portals are served on the main port only; here they answer 404, and
 /// every answer carries `Strict-Transport-Security`.
 func edgeRouter(parts: CubbyServerParts, logger: Logger) -> Router<CubbyRequestContext> {
-    let router = Router(context: CubbyRequestContext.self)
+    let router = Router(context: CubbyRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: StrictTransportSecurity<CubbyRequestContext>())
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: parts.edges.authenticator)

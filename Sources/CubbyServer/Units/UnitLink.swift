@@ -49,6 +49,13 @@ public struct DoorCommand: Sendable, Equatable {
 public protocol UnitLink: Sendable {
     /// Hands a door command to its unit. Called after the transaction that decided it has committed.
     func deliver(_ command: DoorCommand) async
+    /// Hands any other stored command to its unit's controller, after the transaction that stored it has committed.
+    func deliver(_ command: EdgeCommand, to unitId: String) async
+}
+
+extension UnitLink {
+    /// A unit without a controller of its own has nothing to carry out.
+    public func deliver(_ command: EdgeCommand, to unitId: String) async {}
 }
 
 /// Where units' door reports go.
