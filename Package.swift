@@ -105,10 +105,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CubbySIEM",
+            dependencies: [
+                "CubbyCore",
+                "CubbyAudit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CubbyServer",
             dependencies: [
                 "CubbyConnections",
                 "CubbyMail",
+                "CubbySIEM",
                 "CubbyCore",
                 "CubbyCrypto",
                 "CubbyAudit",
@@ -286,6 +299,19 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CubbySIEMTests",
+            dependencies: [
+                "CubbySIEM",
+                "CubbyCore",
+                "CubbyAudit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
