@@ -72,11 +72,11 @@ public enum CEFFormat {
 
     /// One sentence: what, where.
     static func message(_ event: SecurityEvent) -> String {
-        var where_: [String] = []
-        if let site = event.siteName { where_.append("site \(site)") }
-        if let unit = event.unitName { where_.append("unit \(unit)") }
-        if let compartment = event.compartmentLabel { where_.append("compartment \(compartment)") }
-        return name(event) + (where_.isEmpty ? "" : " at " + where_.joined(separator: ", "))
+        var places: [String] = []
+        if let site = event.siteName { places.append("site \(site)") }
+        if let unit = event.unitName { places.append("unit \(unit)") }
+        if let compartment = event.compartmentLabel { places.append("compartment \(compartment)") }
+        return name(event) + (places.isEmpty ? "" : " at " + places.joined(separator: ", "))
     }
 
     static func header(_ text: String) -> String {
