@@ -332,6 +332,7 @@ let package = Package(
                 "CubbyConnections",
                 "CubbyServer",
                 "CubbyMail",
+                "CubbySIEM",
                 "CubbyDemo",
                 "CubbyStore",
                 "CubbyCore",

@@ -3,13 +3,21 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
+/// Where syslog messages go: a receiver over the network, or a recorder in tests.
+public protocol SyslogSink: Sendable {
+    /// Delivers the messages in order; throws when they may not all have arrived.
+    func send(_ messages: [SyslogMessage]) async throws
+    /// Lets go of any connection.
+    func close() async
+}
+
 /// Sends syslog messages over one long-lived connection (TLS or TCP, octet-counted) or as datagrams (UDP).
 ///
 /// A stream connection is opened on first use and again after it broke; `send` returns once every message was
 /// written to the connection (TCP syslog has no acknowledgement of its own, so a connection that breaks afterwards
 /// can lose what was in flight: the caller sends again from its last confirmed point and receivers may see a record
 /// twice, with the same ids).
-public actor SyslogSender {
+public actor SyslogSender: SyslogSink {
     public let configuration: SyslogConfiguration
     let group: any EventLoopGroup
     let logger: Logger

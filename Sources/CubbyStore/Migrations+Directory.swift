@@ -204,5 +204,20 @@ extension Migrations {
                 """,
                 "CREATE INDEX notification_consents_recipient ON notification_consents (recipient_id, id)",
             ]),
+        Migration(
+            21, "siem_forwarding",
+            why:
+                "security events forwarded to a SIEM over syslog: one lease per sink, so one process sends at a time, and per log the next leaf to send",
+            [
+                """
+                CREATE TABLE siem_sinks (
+                  sink TEXT PRIMARY KEY, lease_token TEXT NOT NULL, lease_until {ts} NOT NULL, started_at {ts} NOT NULL)
+                """,
+                """
+                CREATE TABLE siem_cursors (
+                  sink TEXT NOT NULL REFERENCES siem_sinks(sink), log_key TEXT NOT NULL, next_index {int} NOT NULL,
+                  updated_at {ts} NOT NULL, PRIMARY KEY (sink, log_key))
+                """,
+            ]),
     ]
 }

@@ -2,6 +2,7 @@ import Crypto
 import CubbyConnections
 import CubbyCore
 import CubbyCrypto
+import CubbySIEM
 import CubbyStore
 import Foundation
 import Hummingbird
@@ -168,6 +169,12 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(parts: parts, settings: settings, logger: logger)
     var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
+    if let syslog = settings.syslog {
+        services.append(
+            SIEMForwarder(
+                store: parts.store, configuration: syslog, hostname: settings.syslogHostname,
+                interval: settings.siemInterval, logger: logger))
+    }
     if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) {
         services.append(edgeListener)
         // Other server processes on the same database store commands for units whose link is here.

@@ -1,6 +1,7 @@
 import Configuration
 import CubbyConnections
 import CubbyMail
+import CubbySIEM
 import CubbyStore
 import Foundation
 import SystemPackage
@@ -50,6 +51,15 @@ public struct ServerSettings: Sendable {
     public var smtp: SMTPConfiguration?
     /// SMS to recipients through an HTTP gateway (`CUBBY_SMS_URL`, `CUBBY_SMS_TOKEN`); nil: no SMS.
     public var sms: SMSGatewayConfiguration?
+    /// Security events to a SIEM over syslog (`CUBBY_SYSLOG_URL`, `CUBBY_SYSLOG_CA_FILE`); nil: none.
+    public var syslog: SyslogConfiguration?
+    /// How often the SIEM forwarder looks for new security events in the logs (`siem.interval-ms`).
+    public var siemInterval: Duration = .seconds(1)
+
+    /// The HOSTNAME of the syslog messages: the public address's host, else this machine's name.
+    public var syslogHostname: String {
+        publicURL.flatMap { URLComponents(string: $0)?.host } ?? ProcessInfo.processInfo.hostName
+    }
 
     /// Where links point: `publicURL`, or the listening address.
     public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
@@ -171,6 +181,10 @@ public struct ServerSettings: Sendable {
         do { settings.sms = try SMSGatewayConfiguration(environment: environment) } catch {
             throw SettingsError.invalid(error.description)
         }
+        do { settings.syslog = try SyslogConfiguration.fromEnvironment(environment) } catch {
+            throw SettingsError.invalid(error.description)
+        }
+        settings.siemInterval = .milliseconds(try int("siem.interval-ms", 1000, 50...60_000))
         return settings
     }
 
