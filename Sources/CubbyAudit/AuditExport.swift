@@ -175,12 +175,20 @@ enum CEFLine {
         r.type.replacingOccurrences(of: ".", with: " ").replacingOccurrences(of: "_", with: " ")
     }
 
-    static func header(_ s: String) -> String {
+    static func header(_ s: String) -> String { CEFEscape.header(s) }
+    static func value(_ s: String) -> String { CEFEscape.value(s) }
+}
+
+/// CEF's escaping, for the export and the syslog forwarder alike.
+public enum CEFEscape {
+    /// A header field: `\` and `|` escaped, a line break becomes a space.
+    public static func header(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
             .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
     }
 
-    static func value(_ s: String) -> String {
+    /// An extension value: `\`, `=` and line breaks escaped (`\n`, `\r`; CRLF is one `\n`).
+    public static func value(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "=", with: "\\=")
             .replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n")
             .replacingOccurrences(of: "\r", with: "\\r")

@@ -5,8 +5,7 @@ import Foundation
 /// ArcSight Common Event Format, version 0:
 /// `CEF:0|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension`.
 ///
-/// In the header a `|` or `\` is escaped with `\` and a line break becomes a space; in the extension's values `\`,
-/// `=` and line breaks are escaped (`\\`, `\=`, `\n`, `\r`). Keys are the standard ones, with the Cubby-specific
+/// Escaping is the audit export's (`CEFEscape`). Keys are the standard ones, with the Cubby-specific
 /// facts in labelled custom fields: `cs1` the actor's role, `cs2` the log's origin, `cn1` the leaf index, `cs3` the
 /// site, `cs4` the compartment, `cs5` the parcel, `cs6` the detail's other facts.
 public enum CEFFormat {
@@ -79,30 +78,6 @@ public enum CEFFormat {
         return name(event) + (places.isEmpty ? "" : " at " + places.joined(separator: ", "))
     }
 
-    static func header(_ text: String) -> String {
-        var out = ""
-        for ch in text.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "|": out += "\\|"
-            case "\r", "\n": out += " "
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
-
-    static func value(_ text: String) -> String {
-        var out = ""
-        for ch in text.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "=": out += "\\="
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
+    static func header(_ text: String) -> String { CEFEscape.header(text) }
+    static func value(_ text: String) -> String { CEFEscape.value(text) }
 }
