@@ -134,7 +134,8 @@ public struct DemoServer: Sendable {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
-            services: [parts.outbox, parts.expiry, parts.auditLogService] + (edgeListener.map { [$0] } ?? []),
+            services: backgroundServices(parts: parts, settings: settings, logger: logger)
+                + (edgeListener.map { [$0] } ?? []),
             logger: logger)
         try await app.runService()
     }

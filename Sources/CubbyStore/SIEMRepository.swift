@@ -20,6 +20,13 @@ extension StoreSession {
         return !rows.isEmpty
     }
 
+    /// Gives the lease up at once (a process that stops), so another process need not wait for it to run out.
+    public func releaseSIEMLease(sink: String, token: String) async throws {
+        try await sql.raw(
+            "UPDATE siem_sinks SET lease_until = 0 WHERE sink = \(bind: sink) AND lease_token = \(bind: token)"
+        ).run()
+    }
+
     /// When the sink started forwarding (nil before its first lease).
     public func siemSinkStartedAt(sink: String) async throws -> Int64? {
         try await sql.raw("SELECT started_at FROM siem_sinks WHERE sink = \(bind: sink)").first()?.decode(

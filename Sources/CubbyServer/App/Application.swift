@@ -160,6 +160,19 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     return (router, routes.entries)
 }
 
+/// The services every server process runs beside its listeners: the outbox, expiry, the audit logs' sequencing and
+/// signing, and forwarding to a SIEM when one is configured.
+public func backgroundServices(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) -> [any Service] {
+    var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
+    if let syslog = settings.syslog {
+        services.append(
+            SIEMForwarder(
+                store: parts.store, configuration: syslog, hostname: settings.syslogHostname,
+                interval: settings.siemInterval, logger: logger))
+    }
+    return services
+}
+
 /// The composition root: the HTTP server with the background services beside it.
 ///
 /// - Parameter onServerRunning: called with the API listener's channel once it is bound.
@@ -168,13 +181,7 @@ public func buildApplication(
     onServerRunning: (@Sendable (any Channel) async -> Void)? = nil
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(parts: parts, settings: settings, logger: logger)
-    var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
-    if let syslog = settings.syslog {
-        services.append(
-            SIEMForwarder(
-                store: parts.store, configuration: syslog, hostname: settings.syslogHostname,
-                interval: settings.siemInterval, logger: logger))
-    }
+    var services = backgroundServices(parts: parts, settings: settings, logger: logger)
     if let edgeListener = try buildEdgeListener(parts: parts, settings: settings, logger: logger) {
         services.append(edgeListener)
         // Other server processes on the same database store commands for units whose link is here.

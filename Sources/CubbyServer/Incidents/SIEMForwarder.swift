@@ -64,6 +64,9 @@ public struct SIEMForwarder: Service {
             try? await Task.sleep(for: interval)
         }
         await sender.close()
+        do { try await store.write { s in try await s.releaseSIEMLease(sink: Self.sink, token: token) } } catch {
+            logger.warning("the SIEM lease could not be given up", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends what the logs hold beyond the cursors, while this process holds the lease; returns how many records
