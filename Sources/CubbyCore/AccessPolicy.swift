@@ -23,7 +23,9 @@ public enum Action: String, CaseIterable, Sendable {
     // locker units' edge controllers
     /// Issue a one-time code with which a unit's edge controller enrolls.
     case enrollUnit
-    /// Lift a unit's lockdown after a tamper signal.
+    /// Lock a unit or a whole site down from the server.
+    case lockDown
+    /// Lift a unit's lockdown (after a tamper signal or a lockdown by staff).
     case releaseLockdown
     /// Read open alerts.
     case readAlerts
@@ -137,6 +139,7 @@ public enum AccessPolicy {
         .residentSignOut: [.resident: .own],
         .manageOwnPreferences: [.resident: .own],
         .enrollUnit: [.admin: .sites, .superAdmin: .organization],
+        .lockDown: [.admin: .sites, .superAdmin: .organization],
         .releaseLockdown: [.admin: .sites, .superAdmin: .organization],
         .readAlerts: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],

@@ -114,8 +114,10 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case unitLockdownLiftedAtUnit = "unit.lockdown_lifted_at_unit"
     /// The server lifted a unit's lockdown.
     case unitLockdownReleased = "unit.lockdown_released"
-    /// A unit was locked down after a tamper signal.
+    /// A unit was locked down: after its tamper signal, or by staff from the server.
     case unitLockedDown = "unit.locked_down"
+    /// A unit confirmed it locked every board on the server's lockdown command.
+    case unitLockedDownAtUnit = "unit.locked_down_at_unit"
     /// A unit lost mains power and runs on its battery.
     case unitMainsLost = "unit.mains_lost"
     /// A unit's mains power came back.

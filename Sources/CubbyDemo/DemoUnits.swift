@@ -49,7 +49,7 @@ struct DemoUnits {
             Locker units (cubby edge run, simulated hardware) linked over TLS 1.3 to \(server), pin \(pin):
             \(lines.joined(separator: "\n"))
               shake unit 1 (tamper → lockdown):  curl -X POST http://127.0.0.1:\(controlPort)/tamper?kind=impact
-              release it:  cubby unit release-lockdown --unit <unit id>   (or POST /api/v1/units/<id>/lockdown/release as an administrator)
+              release it:  in the portal's dashboard (a fresh authenticator code), or break-glass: cubby unit release-lockdown --break-glass --unit <unit id>
             """)
     }
 

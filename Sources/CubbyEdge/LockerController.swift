@@ -324,7 +324,11 @@ public actor LockerController: KioskBackend {
                 outcome = "unknown_compartment"
             }
         case .lockdown:
-            await lockDown(kind: "server", detail: "commanded by the server", compartmentId: nil)
+            // Staff locked the unit down from the server: every board locks now; no tamper is journaled, since none
+            // was sensed. The command's done event is the unit's confirmation.
+            lockedDown = true
+            await lockAllBoards()
+            try? await journal.set("lockedDown", "true")
             outcome = "done"
         case .resumePinEntry:
             if Date().millisecondsSince1970 > command.expiresAt {
@@ -346,7 +350,9 @@ public actor LockerController: KioskBackend {
         }
         try? await record(
             .commandDone, compartmentId: command.compartmentId,
-            detail: report.merging(["commandId": command.id, "outcome": outcome]) { _, new in new })
+            detail: report.merging(["commandId": command.id, "kind": command.kind.rawValue, "outcome": outcome]) {
+                _, new in new
+            })
         return outcome
     }
 

@@ -160,6 +160,7 @@ public enum SecurityEventMapping {
         switch type {
         case .unitTamper: return (.finding(.create, title: "Tamper signal at a locker unit"), .critical)
         case .unitLockedDown: return (.finding(.create, title: "Locker unit locked down"), .critical)
+        case .unitLockedDownAtUnit: return (.finding(.update, title: "Unit confirmed its lockdown"), .high)
         case .doorOpenRefused: return (.finding(.update, title: "Locked-down unit refused to open a door"), .high)
         case .unitLockdownReleased: return (.finding(.close, title: "Lockdown released by staff"), .medium)
         case .unitLockdownLiftedAtUnit: return (.finding(.close, title: "Unit lifted its lockdown"), .medium)

@@ -18,7 +18,9 @@ struct EdgeGroup: AsyncParsableCommand {
 struct UnitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unit", abstract: "Locker units: create, rename, decommission; their edge controllers.",
-        subcommands: [EnrollCode.self, ReleaseLockdown.self, Create.self, Rename.self, Decommission.self])
+        subcommands: [
+            EnrollCode.self, Lockdown.self, ReleaseLockdown.self, Create.self, Rename.self, Decommission.self,
+        ])
 
     struct EnrollCode: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -46,19 +48,51 @@ struct UnitCommand: AsyncParsableCommand {
         }
     }
 
-    struct ReleaseLockdown: AsyncParsableCommand {
+    struct Lockdown: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "release-lockdown",
-            abstract: "Lift a unit's lockdown from the console (the portal and API need an administrator).")
+            commandName: "lockdown",
+            abstract:
+                "Lock a unit down from the console: pickups and drop-offs stop there, and the unit locks every board.")
         @OptionGroup var options: ServerOptions
         @Option(help: "The unit's id.")
         var unit: String
+        @Option(help: "Why, kept in the audit log (at most 200 characters).")
+        var reason: String?
 
         func run() async throws {
             guard let id = UUID(uuidString: unit) else { throw ValidationError("--unit must be a unit id (UUID)") }
             try await withParts(settings: try await options.settings(), logger: options.logger()) { parts in
+                let outcome = try await parts.edges.lockDownFromConsole(unitId: id.idString, reason: reason)
+                print(
+                    outcome.alreadyLockedDown
+                        ? "\(outcome.unit.name) was already locked down"
+                        : "\(outcome.unit.name) is locked down; the unit is told when it is connected")
+            }
+        }
+    }
+
+    struct ReleaseLockdown: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "release-lockdown",
+            abstract:
+                "Break-glass: lift a unit's lockdown from the console without a second factor (audited, and raises a critical alert). Normally an administrator releases it in the portal."
+        )
+        @OptionGroup var options: ServerOptions
+        @Option(help: "The unit's id.")
+        var unit: String
+        @Flag(help: "Confirm that this is a break-glass release.")
+        var breakGlass = false
+
+        func run() async throws {
+            guard let id = UUID(uuidString: unit) else { throw ValidationError("--unit must be a unit id (UUID)") }
+            guard breakGlass else {
+                throw ValidationError(
+                    "releasing a lockdown at the console is break-glass: it is audited and raises a critical alert; "
+                        + "add --break-glass to go on, or release it in the management portal")
+            }
+            try await withParts(settings: try await options.settings(), logger: options.logger()) { parts in
                 let unit = try await parts.edges.releaseLockdownFromConsole(unitId: id.idString)
-                print("lockdown of \(unit.name) released; the unit is told when it is connected")
+                print("lockdown of \(unit.name) released (break-glass); the unit is told when it is connected")
             }
         }
     }

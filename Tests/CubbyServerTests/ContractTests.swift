@@ -415,7 +415,7 @@ extension ContractTests {
                 DomainError.lockedOut(retryAfterSeconds: 1, reason: .suspended), DomainError.invalidRequest("x"),
                 DomainError.forbidden("x"), APIError.unauthorized, APIError.forbidden, APIError.invalidJSON("x"),
                 APIError.invalidRequest("x"), APIError.payloadTooLarge(1), APIError.unsupportedMediaType,
-                APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), HTTPError(.notFound),
+                APIError.tooManyAttempts(retryAfterSeconds: 1, "x"), APIError.stepUpRequired("x"), HTTPError(.notFound),
                 HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
                 RecipientError.deactivated("x"), RecipientError.exists(field: "email"),
                 RecipientError.invalid(field: "x", "x"), RecipientError.importTooLarge("x"), RecipientError.notCSV,

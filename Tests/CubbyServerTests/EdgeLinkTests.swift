@@ -456,6 +456,38 @@ struct EdgeLinkTests {
         }
     }
 
+    @Test(
+        "a lockdown ordered on the server locks every board at the unit, which confirms without a tamper of its own",
+        arguments: Backend.available)
+    func staffLockdownReachesTheUnit(_ backend: Backend) async throws {
+        try await TestWorld.with(backend, simulate: false, start: Date()) { world in
+            let listener = try await EdgeListener.start(world)
+            let token = try await Self.enroll(world, listener)
+            let unit = try await TestUnit.start(world, listener: listener, token: token)
+            try await eventually("the link is up") { unit.link.isOnline }
+            let (pin, _) = try await Self.deposit(world, unit, tracking: "STAFFLOCK1")
+            unit.bus.clearRecords()
+            world.catchUpWithWallClock()
+            _ = try await world.parts.edges.lockDownFromConsole(unitId: world.unit, reason: "intrusion next door")
+            try await eventually("every board is locked") {
+                Set(unit.bus.lockAlls.map(\.board)).isSuperset(of: [0, 1])
+            }
+            #expect(await unit.controller.condition().lockedDown)
+            #expect(await unit.controller.pickup(code: pin, method: .pin) == .lockedDown)
+            try await eventually("the unit's confirmation is in the audit log") {
+                try await world.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }.contains {
+                    $0.type == "unit.locked_down_at_unit"
+                }
+            }
+            let types = try await world.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }.map(
+                \.type)
+            #expect(!types.contains("unit.tamper"))
+            #expect(unit.bus.unlocks.isEmpty)
+            await unit.stop()
+            await listener.stop()
+        }
+    }
+
     @Test("concurrent appends to the journal are numbered without gaps and chained, and survive reopening")
     func journalConcurrentAppends() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-journal-\(UUID().uuidString)")

@@ -10,6 +10,8 @@ import NIOHTTP1
 public enum APIError: Error, Equatable {
     case unauthorized
     case forbidden
+    /// The action needs a person with a fresh second factor, which an API credential cannot give.
+    case stepUpRequired(String)
     case invalidJSON(String)
     case invalidRequest(String)
     case payloadTooLarge(Int)
@@ -86,6 +88,7 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
                     .unauthorized, "unauthorized", "a valid bearer credential is required", [.wwwAuthenticate: "Bearer"]
                 )
             case .forbidden: return (.forbidden, "forbidden", "this credential may not perform this operation", [:])
+            case .stepUpRequired(let m): return (.forbidden, "step_up_required", m, [:])
             case .invalidJSON(let m): return (.badRequest, "invalid_json", m, [:])
             case .invalidRequest(let m): return (.badRequest, "invalid_request", m, [:])
             case .payloadTooLarge(let n):

@@ -66,6 +66,18 @@ public struct Ledger: Sendable {
         return unit
     }
 
+    /// A site of the principal's organization within its reach, or `notFound`.
+    public func siteInScope(_ s: StoreSession, _ id: String, _ p: Principal, lock: Bool = false) async throws
+        -> SiteRecord
+    {
+        guard let uuid = EntityID.parse(id),
+            let site = try await (lock ? s.lockSite(uuid) : s.site(uuid)),
+            site.organizationId == p.organizationId.idString,
+            p.organizationWide || Scope.covers(p, siteId: site.id)
+        else { throw DomainError.notFound("site \(id) not found") }
+        return site
+    }
+
     /// The parcel, if the principal may see it; otherwise `notFound`.
     public func parcelInScope(_ s: StoreSession, _ parcelId: String, _ p: Principal, lock: Bool) async throws
         -> ParcelRecord

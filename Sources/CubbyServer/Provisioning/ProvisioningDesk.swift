@@ -37,14 +37,8 @@ public struct ProvisioningDesk: Sendable {
                 detail: detail))
     }
 
-    /// The site, if the principal reaches it; otherwise `notFound`.
     func siteInScope(_ s: StoreSession, _ id: String, _ p: Principal, lock: Bool = false) async throws -> SiteRecord {
-        guard let uuid = EntityID.parse(id),
-            let site = try await (lock ? s.lockSite(uuid) : s.site(uuid)),
-            site.organizationId == p.organizationId.idString,
-            p.organizationWide || Scope.covers(p, siteId: site.id)
-        else { throw DomainError.notFound("site \(id) not found") }
-        return site
+        try await ledger.siteInScope(s, id, p, lock: lock)
     }
 
     // MARK: sites

@@ -332,10 +332,7 @@ public struct RecipientDesk: Sendable {
 
     /// A site of the caller's organization and reach, or `notFound`.
     func siteInScope(_ s: StoreSession, _ p: Principal, _ id: String) async throws -> SiteRecord {
-        guard let site = try await s.site(id), site.organizationId == p.organizationId.idString,
-            Scope.covers(p, siteId: site.id)
-        else { throw DomainError.notFound("site \(id) not found") }
-        return site
+        try await ledger.siteInScope(s, id, p)
     }
 
     /// A recipient of the caller's organization at one of its sites, not erased, or `notFound`.

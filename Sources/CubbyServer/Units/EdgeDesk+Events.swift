@@ -217,6 +217,11 @@ extension EdgeDesk {
             if let id = event.detail["commandId"] {
                 _ = try await s.ackUnitCommand(
                     id: id, unit: unit.id, outcome: event.detail["outcome"] ?? "done", at: nowMs)
+                // The unit confirms a lockdown staff ordered from the server (journaled events apply once).
+                if event.detail["kind"] == EdgeCommand.Kind.lockdown.rawValue, event.detail["outcome"] == "done" {
+                    try await ledger.audit(
+                        s, .unitLockedDownAtUnit, actor: actor, unit: unit, detail: ["commandId": id])
+                }
             }
             // A resume of PIN entry carries the unit's limiter state after it.
             try await adoptPinEntry(s, unit: unit, event: event, actor: actor, now: now)

@@ -178,50 +178,6 @@ public struct EdgeDesk: Sendable {
         }
     }
 
-    // MARK: lockdown
-
-    /// An administrator lifts a unit's lockdown; the unit is told to release.
-    public func releaseLockdown(_ p: Principal, unitId: String) async throws -> UnitRecord {
-        try AccessPolicy.require(p, .releaseLockdown)
-        return try await releaseLockdown(actor: p.actor) { s in try await ledger.unitInScope(s, unitId, p, lock: true) }
-    }
-
-    /// The same from the server's console.
-    public func releaseLockdownFromConsole(unitId: String) async throws -> UnitRecord {
-        try await releaseLockdown(actor: .console) { s in
-            guard let unit = try await s.lockUnit(unitId) else {
-                throw DomainError.notFound("unit \(unitId) not found")
-            }
-            return unit
-        }
-    }
-
-    /// Lifts the lockdown in the database, then tells the unit.
-    func releaseLockdown(actor: Actor, unit find: @Sendable @escaping (StoreSession) async throws -> UnitRecord)
-        async throws -> UnitRecord
-    {
-        let nowMs = clock.now().millisecondsSince1970
-        let (released, command) = try await ledger.write { s -> (UnitRecord, EdgeCommand) in
-            var unit = try await find(s)
-            guard let since = unit.lockedDownAt else {
-                throw DomainError.invalidState("unit \(unit.name) is not locked down")
-            }
-            try await s.setLockdown(unit: unit.id, at: nil, reason: nil)
-            try await ledger.audit(
-                s, .unitLockdownReleased, actor: actor, unit: unit,
-                detail: ["lockedDownFor": String((nowMs - since) / 1000), "reason": unit.lockdownReason ?? ""])
-            // The unit is told wherever the lockdown is lifted: now if connected, else when it reconnects, within a day.
-            let command = try await ledger.storeCommand(
-                s, unitId: unit.id, kind: .release, lifetime: Self.releaseCommandLifetime)
-            unit.lockedDownAt = nil
-            unit.lockdownReason = nil
-            return (unit, command)
-        }
-        hub.send(.command(command), to: released.id)
-        await states.push(unitId: released.id)
-        return released
-    }
-
     /// Open alerts the principal may see.
     public func openAlerts(_ p: Principal) async throws -> [AlertRecord] {
         try AccessPolicy.require(p, .readAlerts)

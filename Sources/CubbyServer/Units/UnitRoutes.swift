@@ -23,6 +23,29 @@ struct EdgeRoutes {
     struct UnitLockdown: Encodable {
         var unitId: String
         var lockedDown: Bool
+        /// Whether the unit was locked down before this request (then nothing changed).
+        var alreadyLockedDown: Bool
+
+        init(_ outcome: EdgeDesk.LockdownOutcome) {
+            unitId = outcome.unit.id
+            lockedDown = true
+            alreadyLockedDown = outcome.alreadyLockedDown
+        }
+    }
+
+    struct SiteLockdown: Encodable {
+        var siteId: String
+        var units: [UnitLockdown]
+    }
+
+    struct LockdownRequest: Decodable {
+        var reason: String?
+        static let fields: Set<String> = ["reason"]
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: UnitLayout.Key.self)
+            reason = try c.decodeIfPresentRefusingNull(String.self, forKey: UnitLayout.Key("reason"))
+        }
     }
 
     struct Alert: Encodable {
@@ -92,9 +115,26 @@ struct EdgeRoutes {
                 EnrollmentCodeResponse(unitId: unitId, code: code, expiresAt: API.time(expires.millisecondsSince1970)),
                 status: .created)
         }
-        routes.api(.post, "/api/v1/units/:unitId/lockdown/release", .releaseLockdown) { _, ctx, p in
-            let unit = try await edges.releaseLockdown(p, unitId: try RequestValidation.pathID(ctx, "unitId"))
-            return JSONResponse.make(UnitLockdown(unitId: unit.id, lockedDown: false))
+        routes.api(.post, "/api/v1/units/:unitId/lockdown", .lockDown) { req, ctx, p in
+            let unitId = try RequestValidation.pathID(ctx, "unitId")
+            let body = try await JSONBody.decode(
+                LockdownRequest.self, from: req, context: ctx, allowed: LockdownRequest.fields)
+            let outcome = try await edges.lockDown(p, unitId: unitId, reason: body.reason)
+            return JSONResponse.make(UnitLockdown(outcome))
+        }
+        routes.api(.post, "/api/v1/sites/:siteId/lockdown", .lockDown) { req, ctx, p in
+            let siteId = try RequestValidation.pathID(ctx, "siteId")
+            let body = try await JSONBody.decode(
+                LockdownRequest.self, from: req, context: ctx, allowed: LockdownRequest.fields)
+            let outcomes = try await edges.lockDownSite(p, siteId: siteId, reason: body.reason)
+            return JSONResponse.make(SiteLockdown(siteId: siteId, units: outcomes.map(UnitLockdown.init)))
+        }
+        routes.api(.post, "/api/v1/units/:unitId/lockdown/release", .releaseLockdown) { _, ctx, _ in
+            // Lifting a lockdown is a person's act with a fresh second factor: never an API credential's.
+            _ = try RequestValidation.pathID(ctx, "unitId")
+            throw APIError.stepUpRequired(
+                "lifting a lockdown needs a person with a fresh second factor: release it in the management portal, "
+                    + "or at the server's console with `cubby unit release-lockdown --break-glass`")
         }
         routes.api(.get, "/api/v1/alerts", .readAlerts) { _, _, p in
             let alerts = try await edges.openAlerts(p)
