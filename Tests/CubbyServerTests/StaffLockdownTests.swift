@@ -123,3 +123,47 @@ struct StaffLockdownTests {
         }
     }
 }
+
+@Suite("lockdown from the management portal")
+struct PortalLockdownTests {
+    @Test("the dashboard offers lockdown per unit and per site; the forms lock down, a form without its token does not")
+    func portalForms() async throws {
+        try await TestWorld.with(.sqlite) { w in
+            let m = try await w.staffMember("lock@example.org", .superAdmin)
+            let csrf = w.parts.keys.formToken("s:" + m.session)
+            let cookie = "cubby_session=\(m.session)"
+            try await w.test { c in
+                let page = try await c.call(.get, "/admin/dashboard", cookie: cookie)
+                #expect(page.status == 200)
+                let html = String(decoding: page.data, as: UTF8.self)
+                #expect(html.contains(#"action="/admin/units/\#(w.unit)/lockdown""#))
+                #expect(html.contains(#"action="/admin/sites/\#(w.site)/lockdown""#))
+
+                let forged = try await c.call(
+                    .post, "/admin/units/\(w.unit)/lockdown", json: "reason=x",
+                    contentType: "application/x-www-form-urlencoded", cookie: cookie)
+                #expect(forged.status == 403)
+                #expect(try await w.parts.store.read { s in try await s.unit(w.unit)?.lockedDownAt } == nil)
+
+                let r = try await c.call(
+                    .post, "/admin/units/\(w.unit)/lockdown", json: "csrf=\(csrf)&reason=glass%20broken",
+                    contentType: "application/x-www-form-urlencoded", cookie: cookie)
+                #expect(r.status == 303)
+                #expect(r.headers[.location] == "/admin/dashboard?done=locked")
+                let unit = try await w.parts.store.read { s in try await s.unit(w.unit) }
+                #expect(unit?.lockdownReason == "staff: glass broken")
+
+                let site = try await c.call(
+                    .post, "/admin/sites/\(w.site)/lockdown", json: "csrf=\(csrf)",
+                    contentType: "application/x-www-form-urlencoded", cookie: cookie)
+                #expect(site.status == 303)
+                let units = try await w.parts.store.read { s in try await s.units(site: w.site) }
+                #expect(units.allSatisfy { $0.lockedDownAt != nil })
+                let after = try await c.call(.get, "/admin/dashboard", cookie: cookie)
+                let text = String(decoding: after.data, as: UTF8.self)
+                #expect(!text.contains(#"action="/admin/units/\#(w.unit)/lockdown""#))
+                #expect(text.contains(#"action="/admin/units/\#(w.unit)/release-lockdown""#))
+            }
+        }
+    }
+}

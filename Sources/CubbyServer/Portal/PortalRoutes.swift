@@ -51,6 +51,18 @@ struct PortalRoutes {
         routes.portal(.get, "/admin/dashboard", .viewDashboard) { req, _, call in
             try await dashboard(call, notice: Self.notices[req.uri.queryParameters.get("done") ?? ""])
         }
+        routes.portal(.post, "/admin/units/:unitId/lockdown", .lockDown) { _, ctx, call in
+            let s = try session(call)
+            _ = try await edges.lockDown(
+                s.principal, unitId: ctx.parameters.get("unitId") ?? "", reason: call.form.first("reason"))
+            return gate.redirect("/admin/dashboard?done=locked")
+        }
+        routes.portal(.post, "/admin/sites/:siteId/lockdown", .lockDown) { _, ctx, call in
+            let s = try session(call)
+            _ = try await edges.lockDownSite(
+                s.principal, siteId: ctx.parameters.get("siteId") ?? "", reason: call.form.first("reason"))
+            return gate.redirect("/admin/dashboard?done=site-locked")
+        }
         routes.portal(.post, "/admin/units/:unitId/release-lockdown", .releaseLockdown) { _, ctx, call in
             let s = try session(call)
             _ = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
@@ -128,6 +140,9 @@ struct PortalRoutes {
         "role": "The role was changed.", "deactivated": "The account is deactivated and its sessions have ended.",
         "revoked": "The credential is revoked; its next request will be refused.",
         "released": "The lockdown is lifted; the unit is told over its link.",
+        "locked":
+            "The unit is locked down: no pickup or drop-off there until it is released; the unit is told over its link.",
+        "site-locked": "Every unit of the site is locked down; the units are told over their links.",
         "resolved": "The alert is resolved.",
         "in-service": "The compartment is back in service; the unit is told over its link.",
         "out-of-service": "The compartment is out of service; no drop-off will be assigned to it.",
@@ -225,6 +240,7 @@ struct PortalRoutes {
     {
         let s = try session(call)
         let canRelease = AccessPolicy.allows(s.principal.role, .releaseLockdown)
+        let canLockDown = AccessPolicy.allows(s.principal.role, .lockDown)
         let canEnroll = AccessPolicy.allows(s.principal.role, .enrollUnit)
         let canService = AccessPolicy.allows(s.principal.role, .serviceCompartment)
         let needsCode = !staff.isSteppedUp(s)
@@ -252,6 +268,7 @@ struct PortalRoutes {
                     "id": u.id, "lockedDown": u.lockedDownAt != nil, "lockdownReason": u.lockdownReason ?? "",
                     "hasEdge": u.edgeEnrolledAt != nil,
                     "canRelease": canRelease && u.lockedDownAt != nil, "canEnroll": canEnroll, "needsCode": needsCode,
+                    "canLockDown": canLockDown && u.lockedDownAt == nil,
                     "enrollStep": ["needsCode": needsCode, "id": "enroll-" + u.id] as [String: Any],
                     "enrollment": enrollment?["unitId"] == u.id ? enrollment as Any : false,
                     "name": u.name, "total": total, "occupied": occupied, "reserved": reserved,
@@ -262,7 +279,10 @@ struct PortalRoutes {
                         ? Int((Double(occupied + reserved) / Double(inService) * 100).rounded()) : 0,
                 ]
             }
-            return ["id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty]
+            return [
+                "id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty,
+                "canLockDownSite": canLockDown && !rows.isEmpty,
+            ]
         }
         var values: [String: Any] = ["sites": visible, "once": Self.once(), "canServiceAny": canService]
         if AccessPolicy.allows(s.principal.role, .readAlerts) {
