@@ -126,6 +126,10 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case unitNetworkDown = "unit.network_down"
     /// A unit's network connection came back.
     case unitNetworkUp = "unit.network_up"
+    /// No server process has been linked to a unit's edge controller for the configured time; an alert is raised.
+    case unitOffline = "unit.offline"
+    /// A unit that was reported offline is linked again; its offline alert is resolved.
+    case unitBackOnline = "unit.back_online"
     /// An administrator lifted a suspension or lockout of PIN entry at a unit.
     case unitPinEntryResumed = "unit.pin_entry_resumed"
     /// PIN entry at a unit was suspended after too many failures in 24 hours.

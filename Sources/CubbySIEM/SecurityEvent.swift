@@ -169,6 +169,8 @@ public enum SecurityEventMapping {
         case .unitPinEntryResumed: return (.finding(.close, title: "PIN entry resumed by staff"), .low)
         case .unitJournalChainBroken: return (.finding(.create, title: "Unit journal hash chain broken"), .high)
         case .unitJournalGap: return (.finding(.create, title: "Unit journal events missing"), .medium)
+        case .unitOffline: return (.finding(.create, title: "Locker unit offline"), .medium)
+        case .unitBackOnline: return (.finding(.close, title: "Locker unit back online"), .low)
         case .unitMainsLost: return (.finding(.create, title: "Locker unit lost mains power"), .medium)
         case .unitServiceDoorOpened: return (.finding(.create, title: "Service door opened"), .medium)
         case .pickupConflict: return (.finding(.create, title: "Pickup of a parcel no longer deposited"), .medium)

@@ -219,5 +219,13 @@ extension Migrations {
                   updated_at {ts} NOT NULL, PRIMARY KEY (sink, log_key))
                 """,
             ]),
+        Migration(
+            22, "unit_last_seen",
+            why:
+                "when each unit's edge controller was last linked to a server process, so a unit that goes silent raises an alert",
+            [
+                "ALTER TABLE units ADD COLUMN last_seen_at {ts}",
+                "CREATE INDEX units_last_seen ON units (last_seen_at)",
+            ]),
     ]
 }

@@ -488,6 +488,35 @@ struct EdgeLinkTests {
         }
     }
 
+    @Test(
+        "a linked unit is seen however long it is quiet; cut off, it is reported offline, and its return resolves that",
+        arguments: Backend.available)
+    func offlineUnit(_ backend: Backend) async throws {
+        try await TestWorld.with(backend, simulate: false, start: Date()) { world in
+            let listener = try await EdgeListener.start(world)
+            let token = try await Self.enroll(world, listener)
+            let unit = try await TestUnit.start(world, listener: listener, token: token)
+            try await eventually("the link is up") { unit.link.isOnline }
+            let watch = UnitWatch(edges: world.parts.edges, offlineAfter: .seconds(300), logger: TestWorld.logger)
+            world.clock.advance(400)
+            #expect(try await watch.check().isEmpty)
+            await unit.disconnect()
+            try await eventually("the server lets the link go") {
+                !world.parts.hub.connectedUnits.contains(world.unit)
+            }
+            world.clock.advance(301)
+            #expect(try await watch.check() == [world.unit])
+            unit.connect()
+            try await eventually("the offline alert is resolved") {
+                try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }.contains {
+                    $0.kind == "unit_offline" && $0.resolvedAt != nil
+                }
+            }
+            await unit.stop()
+            await listener.stop()
+        }
+    }
+
     @Test("concurrent appends to the journal are numbered without gaps and chained, and survive reopening")
     func journalConcurrentAppends() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-journal-\(UUID().uuidString)")

@@ -161,9 +161,12 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
 }
 
 /// The services every server process runs beside its listeners: the outbox, expiry, the audit logs' sequencing and
-/// signing, and forwarding to a SIEM when one is configured.
+/// signing, noticing units that went silent, and forwarding to a SIEM when one is configured.
 public func backgroundServices(parts: CubbyServerParts, settings: ServerSettings, logger: Logger) -> [any Service] {
-    var services: [any Service] = [parts.outbox, parts.expiry, parts.auditLogService]
+    var services: [any Service] = [
+        parts.outbox, parts.expiry, parts.auditLogService,
+        UnitWatch(edges: parts.edges, offlineAfter: settings.unitOfflineAfter, logger: logger),
+    ]
     if let syslog = settings.syslog {
         services.append(
             SIEMForwarder(

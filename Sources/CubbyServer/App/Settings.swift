@@ -53,6 +53,9 @@ public struct ServerSettings: Sendable {
     public var sms: SMSGatewayConfiguration?
     /// Security events to a SIEM over syslog (`CUBBY_SYSLOG_URL`, `CUBBY_SYSLOG_CA_FILE`); nil: none.
     public var syslog: SyslogConfiguration?
+    /// How long a unit's edge controller may go without a link before a `unit_offline` alert
+    /// (`units.offline-after-seconds`).
+    public var unitOfflineAfter: Duration = .seconds(300)
     /// How often the SIEM forwarder looks for new security events in the logs (`siem.interval-ms`).
     public var siemInterval: Duration = .seconds(1)
 
@@ -185,6 +188,7 @@ public struct ServerSettings: Sendable {
             throw SettingsError.invalid(error.description)
         }
         settings.siemInterval = .milliseconds(try int("siem.interval-ms", 1000, 50...60_000))
+        settings.unitOfflineAfter = .seconds(try int("units.offline-after-seconds", 300, 5...86_400))
         return settings
     }
 

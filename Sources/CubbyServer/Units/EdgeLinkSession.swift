@@ -29,6 +29,9 @@ struct EdgeLinkSession {
         let (connection, messages) = hub.register(unitId: unitId, first: first)
         defer { hub.unregister(unitId: unitId, id: connection) }
         logger.info("edge controller connected", metadata: ["unit": "\(unitId)"])
+        do { try await edges.unitLinked(unitId: unitId) } catch {
+            logger.warning("the unit's return was not recorded", metadata: ["unit": "\(unitId)", "error": "\(error)"])
+        }
         // Commands stored while the unit was away (or while this connection was being set up), then the state as it
         // is now.
         for command in try await edges.pendingCommands(unitId: unitId) { hub.send(.command(command), to: unitId) }
