@@ -496,7 +496,9 @@ struct EdgeLinkTests {
             let listener = try await EdgeListener.start(world)
             let token = try await Self.enroll(world, listener)
             let unit = try await TestUnit.start(world, listener: listener, token: token)
-            try await eventually("the link is up") { unit.link.isOnline }
+            try await eventually("the link is up on both ends") {
+                unit.link.isOnline && world.parts.hub.connectedUnits.contains(world.unit)
+            }
             let watch = UnitWatch(edges: world.parts.edges, offlineAfter: .seconds(300), logger: TestWorld.logger)
             world.clock.advance(400)
             #expect(try await watch.check().isEmpty)
