@@ -67,6 +67,10 @@ public struct AlertRecord: Codable, Sendable, Hashable {
     public var createdAt: Int64
     public var resolvedAt: Int64?
     public var resolvedBy: String?
+    /// How many signals this alert stands for: a burst from one unit is one alert with a count.
+    public var signals: Int64 = 1
+    /// When the latest of them came (nil while there was one).
+    public var lastSignalAt: Int64?
 
     public init(
         id: String, organizationId: String, siteId: String?, unitId: String?, compartmentId: String?, kind: String,
@@ -211,6 +215,32 @@ extension StoreSession {
     public func insertAlert(_ r: AlertRecord) async throws {
         try await insert("alerts", r)
         try await enqueueAlertRaised(r)
+    }
+
+    /// Raises an alert, or, while one of the same kind is open for the same unit and compartment, counts the signal
+    /// on that one (a storm of signals is one incident). Returns the alert and whether it is new.
+    public func raiseAlert(_ r: AlertRecord) async throws -> (alert: AlertRecord, isNew: Bool) {
+        let same: SQLQueryString =
+            r.compartmentId.map { "compartment_id = \(bind: $0)" } ?? "compartment_id IS NULL"
+        let unitMatch: SQLQueryString = r.unitId.map { "unit_id = \(bind: $0)" } ?? "unit_id IS NULL"
+        let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE" : ""
+        if var open = try await all(
+            """
+            SELECT * FROM alerts WHERE organization_id = \(bind: r.organizationId) AND kind = \(bind: r.kind)
+              AND \(unitMatch) AND \(same) AND resolved_at IS NULL ORDER BY created_at LIMIT 1\(lock)
+            """, as: AlertRecord.self
+        ).first {
+            try await sql.raw(
+                """
+                UPDATE alerts SET signals = signals + 1, last_signal_at = \(bind: r.createdAt) WHERE id = \(bind: open.id)
+                """
+            ).run()
+            open.signals += 1
+            open.lastSignalAt = r.createdAt
+            return (open, false)
+        }
+        try await insertAlert(r)
+        return (r, true)
     }
 
     /// Open alerts of an organization, newest first.

@@ -227,5 +227,12 @@ extension Migrations {
                 "ALTER TABLE units ADD COLUMN last_seen_at {ts}",
                 "CREATE INDEX units_last_seen ON units (last_seen_at)",
             ]),
+        Migration(
+            23, "alert_signals",
+            why: "a burst of signals from one unit is one alert that counts them, not one alert per signal",
+            [
+                "ALTER TABLE alerts ADD COLUMN signals {int} NOT NULL DEFAULT 1",
+                "ALTER TABLE alerts ADD COLUMN last_signal_at {ts}",
+            ]),
     ]
 }

@@ -519,6 +519,50 @@ struct EdgeLinkTests {
         }
     }
 
+    @Test(
+        "a storm of tamper signals from one unit is one alert that counts them; every signal is in the audit log",
+        arguments: Backend.available)
+    func tamperStorm(_ backend: Backend) async throws {
+        try await TestWorld.with(backend, start: Date()) { world in
+            let edges = world.parts.edges
+            var previous = EdgeEvent.genesisHash
+            for seq in Int64(1)...5 {
+                var e = EdgeEvent(
+                    seq: seq, occurredAt: Int64(Date().timeIntervalSince1970 * 1000), kind: .tamper,
+                    detail: ["kind": "impact", "detail": "shaken", "first": String(seq == 1)], previousHash: previous)
+                e.hash = EdgeJournalHash.hash(previous: previous, event: e)
+                previous = e.hash
+                #expect(try await edges.apply(unitId: world.unit, event: e, photo: nil).isNew)
+            }
+            let alerts = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }
+            #expect(alerts.map(\.kind) == ["tamper"])
+            #expect(alerts.first?.signals == 5)
+            #expect(alerts.first?.lastSignalAt != nil)
+            let tampers = try await world.parts.store.read { s in try await s.auditEvents(from: 0, limit: 1000) }.filter
+            {
+                $0.type == "unit.tamper"
+            }
+            #expect(tampers.count == 5)
+            try await world.test { c in
+                let r = try await c.call(.get, "/api/v1/alerts", token: world.manifest.adminToken)
+                let listed = try #require(
+                    (r.body["alerts"] as? [[String: Any]])?.first { $0["kind"] as? String == "tamper" })
+                #expect(listed["signals"] as? Int == 5)
+                #expect(listed["lastSignalAt"] is String)
+            }
+            // Resolved, the next signal is a new alert.
+            let alert = try #require(alerts.first)
+            _ = try await world.parts.store.write { s in try await s.resolveAlert(alert.id, by: "test", at: 1) }
+            var e = EdgeEvent(
+                seq: 6, occurredAt: Int64(Date().timeIntervalSince1970 * 1000), kind: .tamper,
+                detail: ["kind": "pry", "detail": "again", "first": "false"], previousHash: previous)
+            e.hash = EdgeJournalHash.hash(previous: previous, event: e)
+            _ = try await edges.apply(unitId: world.unit, event: e, photo: nil)
+            let after = try await world.parts.store.read { s in try await s.alerts(unit: world.unit) }
+            #expect(after.filter { $0.resolvedAt == nil }.map(\.signals) == [1])
+        }
+    }
+
     @Test("concurrent appends to the journal are numbered without gaps and chained, and survive reopening")
     func journalConcurrentAppends() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-journal-\(UUID().uuidString)")

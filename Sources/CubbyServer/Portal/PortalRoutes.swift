@@ -297,6 +297,12 @@ struct PortalRoutes {
                     "unit": a.unitId.flatMap { names[$0] } ?? "",
                     "at": AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: a.createdAt)),
                     "canResolve": canResolve,
+                    "storm": a.signals > 1
+                        ? [
+                            "signals": a.signals,
+                            "lastAt": AuditCanonicalEncoding.timestamp(
+                                Date(millisecondsSince1970: a.lastSignalAt ?? a.createdAt)),
+                        ] as [String: Any] : false,
                 ]
             }
         }

@@ -87,7 +87,8 @@ extension EdgeDesk {
     func alert(
         _ s: StoreSession, unit: UnitRecord, compartmentId: String? = nil, kind: String, detail: String, nowMs: Int64
     ) async throws {
-        try await s.insertAlert(
+        // A storm of signals is one alert that counts them; every signal is still in the audit log.
+        _ = try await s.raiseAlert(
             AlertRecord(
                 id: EntityID.make(), organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
                 compartmentId: compartmentId, kind: kind, detail: detail, createdAt: nowMs))

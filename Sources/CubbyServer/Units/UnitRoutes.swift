@@ -56,6 +56,22 @@ struct EdgeRoutes {
         var unitId: String?
         var compartmentId: String?
         var createdAt: String
+        /// How many signals the alert stands for, and when the latest came (null while there was one).
+        var signals: Int64
+        var lastSignalAt: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: APIKey.self)
+            try c.encode(id, forKey: "id")
+            try c.encode(kind, forKey: "kind")
+            try c.encode(detail, forKey: "detail")
+            try c.encode(siteId, forKey: "siteId")
+            try c.encode(unitId, forKey: "unitId")
+            try c.encode(compartmentId, forKey: "compartmentId")
+            try c.encode(createdAt, forKey: "createdAt")
+            try c.encode(signals, forKey: "signals")
+            try c.encode(lastSignalAt, forKey: "lastSignalAt")
+        }
     }
 
     struct ResolveRequest: Decodable {
@@ -143,7 +159,8 @@ struct EdgeRoutes {
                     Alert(
                         id: $0.id, kind: $0.kind, detail: $0.detail, siteId: $0.siteId, unitId: $0.unitId,
                         compartmentId: $0.compartmentId,
-                        createdAt: API.time($0.createdAt))
+                        createdAt: API.time($0.createdAt), signals: $0.signals,
+                        lastSignalAt: $0.lastSignalAt.map(API.time))
                 }
             ])
         }
