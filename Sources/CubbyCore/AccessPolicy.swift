@@ -31,6 +31,8 @@ public enum Action: String, CaseIterable, Sendable {
     case readAlerts
     /// Mark an alert as answered.
     case resolveAlert
+    /// Say that someone is on an open alert (it stops its escalation).
+    case acknowledgeAlert
     /// Take an available compartment out of service, or put one back in service.
     case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
@@ -143,6 +145,7 @@ public enum AccessPolicy {
         .releaseLockdown: [.admin: .sites, .superAdmin: .organization],
         .readAlerts: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
+        .acknowledgeAlert: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
         // Provisioning. Organization-wide power is the super-administrator's (an admin key without sites is one).

@@ -4,6 +4,8 @@
 /// `docs/audit.md` ("Event types") describes each one, and `AuditEventTypeTests` keeps that table and
 /// this enum equal.
 public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
+    /// A staff member acknowledged an open alert: someone is on it.
+    case alertAcknowledged = "alert.acknowledged"
     /// A staff member resolved an open alert.
     case alertResolved = "alert.resolved"
     /// A staff member put an out-of-service compartment back in service.

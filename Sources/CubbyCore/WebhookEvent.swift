@@ -15,6 +15,8 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
     /// Staff subscriptions only.
     case alertRaised = "alert.raised"
     /// Staff subscriptions only.
+    case alertAcknowledged = "alert.acknowledged"
+    /// Staff subscriptions only.
     case alertResolved = "alert.resolved"
 
     /// The event a successful audit event of `type` causes, if any (`alert.raised` comes from a new alert instead).
@@ -26,13 +28,14 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
         case .parcelExpired: self = .parcelExpired
         case .parcelRemoved: self = .parcelRemoved
         case .parcelCancelled: self = .parcelCancelled
+        case .alertAcknowledged: self = .alertAcknowledged
         case .alertResolved: self = .alertResolved
         default: return nil
         }
     }
 
     /// Whether only staff subscriptions may receive it (alerts concern the buildings, not a carrier's parcels).
-    public var staffOnly: Bool { self == .alertRaised || self == .alertResolved }
+    public var staffOnly: Bool { self == .alertRaised || self == .alertAcknowledged || self == .alertResolved }
 
     /// The parcel's state after the event, for parcel events.
     public var parcelState: String? {
@@ -43,7 +46,7 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
         case .parcelExpired: "expired"
         case .parcelRemoved: "removed"
         case .parcelCancelled: "cancelled"
-        case .alertRaised, .alertResolved: nil
+        case .alertRaised, .alertAcknowledged, .alertResolved: nil
         }
     }
 }

@@ -175,6 +175,7 @@ public enum SecurityEventMapping {
         case .unitServiceDoorOpened: return (.finding(.create, title: "Service door opened"), .medium)
         case .pickupConflict: return (.finding(.create, title: "Pickup of a parcel no longer deposited"), .medium)
         case .pickupReported: return (.finding(.create, title: "Recipient reported a pickup as not theirs"), .high)
+        case .alertAcknowledged: return (.finding(.update, title: "Alert acknowledged"), .informational)
         case .alertResolved: return (.finding(.close, title: "Alert resolved"), .informational)
         case .staffSignedIn: return (.authentication(.logon), .informational)
         case .staffRecoveryCodeUsed: return (.authentication(.logon), .medium)

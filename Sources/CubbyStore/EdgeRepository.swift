@@ -71,6 +71,9 @@ public struct AlertRecord: Codable, Sendable, Hashable {
     public var signals: Int64 = 1
     /// When the latest of them came (nil while there was one).
     public var lastSignalAt: Int64?
+    /// When someone said they are on it, and who (an account or credential id).
+    public var acknowledgedAt: Int64?
+    public var acknowledgedBy: String?
 
     public init(
         id: String, organizationId: String, siteId: String?, unitId: String?, compartmentId: String?, kind: String,
@@ -266,6 +269,16 @@ extension StoreSession {
             """
         ).all()
         return !rows.isEmpty
+    }
+
+    /// Marks an open, unacknowledged alert as acknowledged; false when it is resolved or acknowledged already.
+    public func acknowledgeAlert(_ id: String, by: String, at: Int64) async throws -> Bool {
+        !(try await sql.raw(
+            """
+            UPDATE alerts SET acknowledged_at = \(bind: at), acknowledged_by = \(bind: by)
+            WHERE id = \(bind: id) AND resolved_at IS NULL AND acknowledged_at IS NULL RETURNING id
+            """
+        ).all()).isEmpty
     }
 
     public func alerts(unit: String) async throws -> [AlertRecord] {

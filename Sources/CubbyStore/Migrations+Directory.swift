@@ -234,5 +234,12 @@ extension Migrations {
                 "ALTER TABLE alerts ADD COLUMN signals {int} NOT NULL DEFAULT 1",
                 "ALTER TABLE alerts ADD COLUMN last_signal_at {ts}",
             ]),
+        Migration(
+            24, "alert_acknowledgement",
+            why: "staff acknowledge an open alert (someone is on it) before they resolve it",
+            [
+                "ALTER TABLE alerts ADD COLUMN acknowledged_at {ts}",
+                "ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT",
+            ]),
     ]
 }

@@ -156,10 +156,10 @@ extension StoreSession {
                     data.expiresAt = AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: expires))
                 }
             }
-            if type == .alertResolved {
+            if type == .alertResolved || type == .alertAcknowledged {
                 data.alertId = r.detail["alertId"]
                 data.alertKind = r.detail["kind"]
-                data.state = "resolved"
+                data.state = type == .alertResolved ? "resolved" : "acknowledged"
             }
             let wanting = candidates.filter { $0.wants(type, site: site, carrier: carrier) }
             guard !wanting.isEmpty else { continue }

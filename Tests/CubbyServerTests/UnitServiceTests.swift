@@ -28,6 +28,55 @@ struct UnitServiceTests {
     }
 
     @Test(
+        "an administrator acknowledges an alert once: it stays open, the list says who and when, staff webhooks hear of it",
+        arguments: Backend.available)
+    func acknowledgeAlerts(_ backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            let id = try await Self.alert(w)
+            let admin = w.manifest.adminToken
+            try await w.test { c in
+                let sub = try await WebhookTests.subscribe(
+                    c, admin, url: "http://127.0.0.1:9/hook", events: ["alert.acknowledged"])
+                #expect(sub.status == 201)
+                let subscription = try #require(sub.body.str("id"))
+                #expect(
+                    try await c.call(
+                        .post, "/api/v1/alerts/\(id)/acknowledge", token: w.manifest.auditorToken, json: "{}"
+                    ).status == 403)
+                #expect(
+                    try await c.call(
+                        .post, "/api/v1/alerts/\(id)/acknowledge", token: admin, json: #"{"note":"a\u0007b"}"#
+                    ).status == 400)
+                let ack = try await c.call(
+                    .post, "/api/v1/alerts/\(id)/acknowledge", token: admin, json: #"{"note":"on my way"}"#)
+                #expect(ack.status == 200)
+                #expect(ack.body.str("id") == id && ack.body.str("acknowledgedAt") != nil)
+                let again = try await c.call(.post, "/api/v1/alerts/\(id)/acknowledge", token: admin, json: "{}")
+                #expect(again.status == 409)
+                let list = try await c.call(.get, "/api/v1/alerts", token: admin)
+                let listed = try #require(
+                    (list.body["alerts"] as? [[String: Any]])?.first { $0["id"] as? String == id })
+                #expect(listed["acknowledgedAt"] is String)
+                #expect(listed["acknowledgedBy"] is String)
+                // Still open: it can be resolved, and a resolved alert cannot be acknowledged.
+                #expect(try await c.call(.post, "/api/v1/alerts/\(id)/resolve", token: admin, json: "{}").status == 200)
+                let late = try await Self.alert(w)
+                _ = try await c.call(.post, "/api/v1/alerts/\(late)/resolve", token: admin, json: "{}")
+                #expect(
+                    try await c.call(.post, "/api/v1/alerts/\(late)/acknowledge", token: admin, json: "{}").status
+                        == 409)
+                let deliveries = try await w.parts.store.read { s in
+                    try await s.deliveries(channel: "webhook", target: subscription)
+                }
+                #expect(deliveries.count == 1)
+            }
+            let acks = try await Self.auditTypes(w).filter { $0.type == "alert.acknowledged" }
+            #expect(acks.count == 1)
+            #expect(String(decoding: acks[0].canonical, as: UTF8.self).contains("on my way"))
+        }
+    }
+
+    @Test(
         "an administrator resolves an alert once, with a note in the audit log; bad notes, auditors and strangers change nothing",
         arguments: Backend.available)
     func resolveAlerts(_ backend: Backend) async throws {

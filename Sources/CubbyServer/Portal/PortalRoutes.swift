@@ -68,6 +68,12 @@ struct PortalRoutes {
             _ = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
             return gate.redirect("/admin/dashboard?done=released")
         }
+        routes.portal(.post, "/admin/alerts/:alertId/acknowledge", .acknowledgeAlert) { _, ctx, call in
+            let s = try session(call)
+            _ = try await edges.acknowledgeAlert(
+                s.principal, alertId: ctx.parameters.get("alertId") ?? "", note: call.form.first("note"))
+            return gate.redirect("/admin/dashboard?done=acknowledged")
+        }
         routes.portal(.post, "/admin/alerts/:alertId/resolve", .resolveAlert) { _, ctx, call in
             let s = try session(call)
             _ = try await edges.resolveAlert(
@@ -144,6 +150,7 @@ struct PortalRoutes {
             "The unit is locked down: no pickup or drop-off there until it is released; the unit is told over its link.",
         "site-locked": "Every unit of the site is locked down; the units are told over their links.",
         "resolved": "The alert is resolved.",
+        "acknowledged": "The alert is acknowledged: others see that someone is on it. Resolve it when it is answered.",
         "in-service": "The compartment is back in service; the unit is told over its link.",
         "out-of-service": "The compartment is out of service; no drop-off will be assigned to it.",
     ]
@@ -297,6 +304,10 @@ struct PortalRoutes {
                     "unit": a.unitId.flatMap { names[$0] } ?? "",
                     "at": AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: a.createdAt)),
                     "canResolve": canResolve,
+                    "canAcknowledge": canResolve && a.acknowledgedAt == nil,
+                    "acknowledged": a.acknowledgedAt.map {
+                        "acknowledged at " + AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: $0))
+                    } ?? false,
                     "storm": a.signals > 1
                         ? [
                             "signals": a.signals,

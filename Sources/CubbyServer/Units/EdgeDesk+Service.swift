@@ -8,7 +8,17 @@ import Logging
 extension EdgeDesk {
     /// Marks an open alert as answered, with the staff member's note in the audit log.
     public func resolveAlert(_ p: Principal, alertId: String, note: String?) async throws -> AlertRecord {
-        try AccessPolicy.require(p, .resolveAlert)
+        try await answerAlert(p, alertId: alertId, note: note, action: .resolveAlert)
+    }
+
+    /// Says that someone is on an open alert (its escalation stops); it stays open until resolved.
+    public func acknowledgeAlert(_ p: Principal, alertId: String, note: String?) async throws -> AlertRecord {
+        try await answerAlert(p, alertId: alertId, note: note, action: .acknowledgeAlert)
+    }
+
+    /// Acknowledges or resolves an alert in one transaction with its audit event (which also feeds the webhooks).
+    func answerAlert(_ p: Principal, alertId: String, note: String?, action: Action) async throws -> AlertRecord {
+        try AccessPolicy.require(p, action)
         let note = try Self.note(note)
         let nowMs = clock.now().millisecondsSince1970
         return try await ledger.write { s -> AlertRecord in
@@ -16,8 +26,23 @@ extension EdgeDesk {
                 throw DomainError.notFound("alert \(alertId) not found")
             }
             let who = p.actor.id ?? p.actor.kind.rawValue
-            guard try await s.resolveAlert(alert.id, by: who, at: nowMs) else {
-                throw DomainError.invalidState("alert \(alert.id) is already resolved")
+            let event: AuditEventType
+            if action == .resolveAlert {
+                guard try await s.resolveAlert(alert.id, by: who, at: nowMs) else {
+                    throw DomainError.invalidState("alert \(alert.id) is already resolved")
+                }
+                alert.resolvedAt = nowMs
+                alert.resolvedBy = who
+                event = .alertResolved
+            } else {
+                guard try await s.acknowledgeAlert(alert.id, by: who, at: nowMs) else {
+                    throw DomainError.invalidState(
+                        alert.resolvedAt == nil
+                            ? "alert \(alert.id) is already acknowledged" : "alert \(alert.id) is already resolved")
+                }
+                alert.acknowledgedAt = nowMs
+                alert.acknowledgedBy = who
+                event = .alertAcknowledged
             }
             var unit: UnitRecord?
             if let unitId = alert.unitId { unit = try await s.unit(unitId) }
@@ -26,9 +51,7 @@ extension EdgeDesk {
             ]
             if let note { detail["note"] = note }
             try await ledger.audit(
-                s, .alertResolved, actor: p.actor, unit: unit, compartmentId: alert.compartmentId, detail: detail)
-            alert.resolvedAt = nowMs
-            alert.resolvedBy = who
+                s, event, actor: p.actor, unit: unit, compartmentId: alert.compartmentId, detail: detail)
             return alert
         }
     }

@@ -59,6 +59,9 @@ struct EdgeRoutes {
         /// How many signals the alert stands for, and when the latest came (null while there was one).
         var signals: Int64
         var lastSignalAt: String?
+        /// When someone acknowledged it, and who (null until then).
+        var acknowledgedAt: String?
+        var acknowledgedBy: String?
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: APIKey.self)
@@ -71,6 +74,8 @@ struct EdgeRoutes {
             try c.encode(createdAt, forKey: "createdAt")
             try c.encode(signals, forKey: "signals")
             try c.encode(lastSignalAt, forKey: "lastSignalAt")
+            try c.encode(acknowledgedAt, forKey: "acknowledgedAt")
+            try c.encode(acknowledgedBy, forKey: "acknowledgedBy")
         }
     }
 
@@ -102,6 +107,13 @@ struct EdgeRoutes {
         var unitId: String
         var label: String
         var state: String
+    }
+
+    struct AcknowledgedAlert: Encodable {
+        var id: String
+        var kind: String
+        var acknowledgedAt: String
+        var acknowledgedBy: String
     }
 
     struct ResolvedAlert: Encodable {
@@ -160,9 +172,20 @@ struct EdgeRoutes {
                         id: $0.id, kind: $0.kind, detail: $0.detail, siteId: $0.siteId, unitId: $0.unitId,
                         compartmentId: $0.compartmentId,
                         createdAt: API.time($0.createdAt), signals: $0.signals,
-                        lastSignalAt: $0.lastSignalAt.map(API.time))
+                        lastSignalAt: $0.lastSignalAt.map(API.time), acknowledgedAt: $0.acknowledgedAt.map(API.time),
+                        acknowledgedBy: $0.acknowledgedBy)
                 }
             ])
+        }
+        routes.api(.post, "/api/v1/alerts/:alertId/acknowledge", .acknowledgeAlert) { req, ctx, p in
+            let alertId = try RequestValidation.pathID(ctx, "alertId")
+            let body = try await JSONBody.decode(
+                ResolveRequest.self, from: req, context: ctx, allowed: ResolveRequest.fields)
+            let alert = try await edges.acknowledgeAlert(p, alertId: alertId, note: body.note)
+            return JSONResponse.make(
+                AcknowledgedAlert(
+                    id: alert.id, kind: alert.kind, acknowledgedAt: API.time(alert.acknowledgedAt ?? 0),
+                    acknowledgedBy: alert.acknowledgedBy ?? ""))
         }
         routes.api(.post, "/api/v1/alerts/:alertId/resolve", .resolveAlert) { req, ctx, p in
             let alertId = try RequestValidation.pathID(ctx, "alertId")
