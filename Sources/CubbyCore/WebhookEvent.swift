@@ -18,6 +18,21 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
     case alertAcknowledged = "alert.acknowledged"
     /// Staff subscriptions only.
     case alertResolved = "alert.resolved"
+    /// A staff sign-in failed (staff subscriptions of the whole organization only, as every `security.*` event
+    /// about accounts and credentials).
+    case securitySignInFailed = "security.sign_in_failed"
+    /// A staff account was locked after too many failures.
+    case securityAccountLocked = "security.account_locked"
+    /// An API credential was issued.
+    case securityCredentialIssued = "security.credential_issued"
+    /// An API or device credential was revoked.
+    case securityCredentialRevoked = "security.credential_revoked"
+    /// PIN entry at a unit was suspended after too many failures.
+    case securityPinEntrySuspended = "security.pin_entry_suspended"
+    /// A unit was locked down (tamper signal or staff).
+    case securityLockdown = "security.lockdown"
+    /// A unit's lockdown was lifted on the server.
+    case securityLockdownReleased = "security.lockdown_released"
 
     /// The event a successful audit event of `type` causes, if any (`alert.raised` comes from a new alert instead).
     public init?(audit type: AuditEventType) {
@@ -30,12 +45,22 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
         case .parcelCancelled: self = .parcelCancelled
         case .alertAcknowledged: self = .alertAcknowledged
         case .alertResolved: self = .alertResolved
+        case .staffSignInFailed: self = .securitySignInFailed
+        case .staffLocked: self = .securityAccountLocked
+        case .credentialIssued: self = .securityCredentialIssued
+        case .credentialRevoked: self = .securityCredentialRevoked
+        case .unitPinEntrySuspended: self = .securityPinEntrySuspended
+        case .unitLockedDown: self = .securityLockdown
+        case .unitLockdownReleased: self = .securityLockdownReleased
         default: return nil
         }
     }
 
     /// Whether only staff subscriptions may receive it (alerts concern the buildings, not a carrier's parcels).
-    public var staffOnly: Bool { self == .alertRaised || self == .alertAcknowledged || self == .alertResolved }
+    public var staffOnly: Bool { parcelState == nil }
+
+    /// Whether it is one of the `security.*` events.
+    public var isSecurity: Bool { rawValue.hasPrefix("security.") }
 
     /// The parcel's state after the event, for parcel events.
     public var parcelState: String? {
@@ -46,7 +71,7 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
         case .parcelExpired: "expired"
         case .parcelRemoved: "removed"
         case .parcelCancelled: "cancelled"
-        case .alertRaised, .alertAcknowledged, .alertResolved: nil
+        default: nil
         }
     }
 }
@@ -60,6 +85,10 @@ public struct WebhookEventData: Codable, Sendable, Equatable {
     public var state: String?
     public var alertId: String?
     public var alertKind: String?
+    /// For `security.*` events: the staff account and the credential concerned, and the reason given.
+    public var accountId: String?
+    public var credentialId: String?
+    public var reason: String?
     public var siteId: String?
     public var unitId: String?
     public var unitName: String?

@@ -129,10 +129,14 @@ extension StoreSession {
     /// subscriptions that want them.
     func enqueueWebhookEvents(for records: [AuditRecord]) async throws {
         var subscriptions: [String: [WebhookSubscriptionRecord]] = [:]
-        for r in records where r.outcome == .success {
+        for r in records {
             guard let audit = AuditEventType(rawValue: r.type), let type = WebhookEventType(audit: audit),
                 let org = r.organizationId?.idString
             else { continue }
+            // Parcel and alert events are about what happened; security events also about what was refused.
+            guard r.outcome == .success || type.isSecurity else { continue }
+            // A parcel's pickup codes are parcel traffic, not a credential of an account.
+            if type == .securityCredentialIssued && r.parcelId != nil { continue }
             if subscriptions[org] == nil {
                 subscriptions[org] = try await webhookSubscriptions(organization: org).filter { $0.disabledAt == nil }
             }
@@ -155,6 +159,11 @@ extension StoreSession {
                 if type == .parcelDeposited || type == .parcelExpired, let expires = parcel.expiresAt {
                     data.expiresAt = AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: expires))
                 }
+            }
+            if type.isSecurity {
+                data.accountId = r.detail["account"] ?? (r.actor.kind == .admin ? r.actor.id : nil)
+                data.credentialId = r.detail["credential"]
+                data.reason = r.detail["reason"]
             }
             if type == .alertResolved || type == .alertAcknowledged {
                 data.alertId = r.detail["alertId"]

@@ -77,6 +77,47 @@ struct WebhookTests {
         return try await c.call(.post, "/api/v1/webhooks", token: token, json: String(decoding: body, as: UTF8.self))
     }
 
+    @Test(
+        "staff subscriptions of the organization hear security events: a failed sign-in (no address), a lockdown and its release",
+        arguments: Backend.available)
+    func securityEvents(_ backend: Backend) async throws {
+        try await TestWorld.with(backend) { w in
+            let m = w.manifest
+            let receiver = WebhookReceiver()
+            try await receiver.run { url in
+                try await w.test { c in
+                    let staff = try await Self.subscribe(
+                        c, m.adminToken, url: url,
+                        events: ["security.sign_in_failed", "security.lockdown", "security.lockdown_released"])
+                    #expect(staff.status == 201)
+                    let carrier = try await Self.subscribe(
+                        c, m.carrierToken, url: url + "?carrier", events: ["security.lockdown"])
+                    #expect(carrier.status == 400 || carrier.status == 403, "carriers may not ask for security events")
+                }
+                let member = try await w.staffMember("watched@example.org", .admin, sites: [w.site])
+                await #expect(throws: StaffError.self) {
+                    _ = try await w.staff.signIn(
+                        email: member.email, password: "not the password", factor: .totp("000000"),
+                        address: "192.0.2.44")
+                }
+                _ = try await w.parts.edges.lockDownFromConsole(unitId: w.unit, reason: "test")
+                _ = try await w.parts.edges.releaseLockdownFromConsole(unitId: w.unit)
+                try await w.settle()
+                let got = receiver.received
+                #expect(
+                    got.compactMap(\.type).sorted() == [
+                        "security.lockdown", "security.lockdown_released", "security.sign_in_failed",
+                    ])
+                let failed = try #require(got.first { $0.type == "security.sign_in_failed" })
+                #expect(failed.data["accountId"] as? String == member.account.id)
+                #expect(!String(decoding: failed.body, as: UTF8.self).contains("192.0.2.44"))
+                let lockdown = try #require(got.first { $0.type == "security.lockdown" })
+                #expect(lockdown.data["unitId"] as? String == w.unit)
+                #expect(lockdown.data["reason"] as? String == "staff: test")
+            }
+        }
+    }
+
     @Test("the Standard Webhooks signature matches the specification's example")
     func specificationVector() throws {
         // The example of the standard-webhooks repository (spec/standard-webhooks.md and its libraries' tests).
