@@ -47,6 +47,10 @@ public struct DemoServer: Sendable {
         async throws
     {
         var settings = given
+        guard !settings.https else {
+            throw DemoFailure(
+                "the demo serves plain HTTP on loopback; for HTTPS run `cubby serve --tls-cert FILE --tls-key FILE`")
+        }
         if settings.edgePort == nil { settings.edgePort = settings.port == 0 ? 0 : settings.port + 363 }
         if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
         if let file = settings.notifyFile {

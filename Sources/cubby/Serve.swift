@@ -16,7 +16,7 @@ struct Serve: AsyncParsableCommand {
         try await withParts(settings: settings, logger: logger) { parts in
             logger.info(
                 "cubby serving",
-                metadata: ["database": "\(settings.database)", "address": "http://\(settings.host):\(settings.port)"])
+                metadata: ["database": "\(settings.database)", "address": "\(settings.linkBase)"])
             try await buildApplication(parts: parts, settings: settings, logger: logger).runService()
         }
     }

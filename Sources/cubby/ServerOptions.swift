@@ -21,6 +21,10 @@ struct ServerOptions: ParsableArguments {
     var publicUrl: String?
     @Option(help: "Port of the TLS 1.3 listener for units' edge controllers (env CUBBY_EDGE_PORT; none by default).")
     var edgePort: Int?
+    @Option(help: "PEM certificate chain: serve the API and the portal over HTTPS (env CUBBY_HTTP_TLS_CERTIFICATE).")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert (env CUBBY_HTTP_TLS_KEY).")
+    var tlsKey: String?
     @Option(help: "A JSON config file with the same keys (database, port, notify.file, …).")
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -35,6 +39,8 @@ struct ServerOptions: ParsableArguments {
         if let notifyFile { overrides["notify.file"] = notifyFile }
         if let publicUrl { overrides["public.url"] = publicUrl }
         if let edgePort { overrides["edge.port"] = String(edgePort) }
+        if let tlsCert { overrides["http.tls-certificate"] = tlsCert }
+        if let tlsKey { overrides["http.tls-key"] = tlsKey }
         return try await ServerSettings.load(overrides: overrides, configFile: config)
     }
 

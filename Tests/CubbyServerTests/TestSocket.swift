@@ -37,13 +37,14 @@ final class TestSocket: Sendable {
         self.inbox = inbox
     }
 
-    static func connect(port: Int, tls: Bool = false) async throws -> TestSocket {
+    static func connect(port: Int, tls: Bool = false, maximumTLSVersion: TLSVersion? = nil) async throws -> TestSocket {
         let inbox = Inbox()
         let context: NIOSSLContext? =
             tls
             ? try {
                 var configuration = TLSConfiguration.makeClientConfiguration()
                 configuration.certificateVerification = .none
+                if let maximumTLSVersion { configuration.maximumTLSVersion = maximumTLSVersion }
                 return try NIOSSLContext(configuration: configuration)
             }() : nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -135,6 +135,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
 ) {
     // HEAD answers as GET does, without the body (RFC 9110 §9.3.2).
     let router = Router(context: CubbyRequestContext.self, options: .autoGenerateHeadEndpoints)
+    if settings.https { router.add(middleware: StrictTransportSecurity<CubbyRequestContext>()) }
     router.add(middleware: ErrorMapping<CubbyRequestContext>(logger: logger))
     router.add(middleware: parts.edges.authenticator)
     let gate = PortalGate(
@@ -193,10 +194,26 @@ public func buildApplication(
         }
     }
     let limits = settings.connectionLimits
+    var tls: ReloadableTLS? = nil
+    if let certificate = settings.httpsCertificate, let key = settings.httpsKey {
+        let https = try ReloadableTLS.https(certificate: certificate, key: key, allowTLS12: settings.httpsAllowTLS12)
+        tls = https
+        services.append(TLSReloadOnHangup(tls: https, logger: logger))
+        if let redirectPort = settings.httpRedirectPort {
+            services.append(
+                Application(
+                    router: redirectRouter(to: settings.linkBase),
+                    server: .guardedHTTP1(
+                        limits: limits, counter: AddressConnectionCounter(limit: limits.maxConnectionsPerAddress)),
+                    configuration: .init(
+                        address: .hostname(settings.host, port: redirectPort), serverName: "cubby-redirect"),
+                    logger: logger))
+        }
+    }
     return Application(
         router: router,
         server: .guardedHTTP1(
-            limits: limits, counter: AddressConnectionCounter(limit: limits.maxConnectionsPerAddress)),
+            limits: limits, counter: AddressConnectionCounter(limit: limits.maxConnectionsPerAddress), tls: tls),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
         services: services,
         onServerRunning: onServerRunning ?? { _ in },

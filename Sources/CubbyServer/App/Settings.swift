@@ -36,6 +36,16 @@ public struct ServerSettings: Sendable {
     /// The edge listener's certificate and key (PEM); made self-signed on first start when both are missing.
     public var tlsCertificate: String
     public var tlsKey: String
+    /// The main listener's certificate chain and key (PEM), `http.tls-certificate` and `http.tls-key` (`--tls-cert`,
+    /// `--tls-key`): with both, the API and the portal are served over HTTPS only (TLS 1.3; 1.2 too with
+    /// `http.tls-allow-1.2`), with HSTS and `Secure` cookies. The files are read again on SIGHUP. Nil: plain HTTP.
+    public var httpsCertificate: String?
+    public var httpsKey: String?
+    public var httpsAllowTLS12 = false
+    /// A plain-HTTP port that answers every request with a redirect to the HTTPS listener (`http.redirect-port`).
+    public var httpRedirectPort: Int?
+    /// Whether the main listener speaks HTTPS.
+    public var https: Bool { httpsCertificate != nil }
     /// Timeouts against slow clients and the cap on connections per client address, on every listener.
     public var connectionLimits: ConnectionLimits
     /// Whether webhooks may go to private, loopback and link-local addresses, and over plain http to a loopback host
@@ -65,7 +75,7 @@ public struct ServerSettings: Sendable {
     }
 
     /// Where links point: `publicURL`, or the listening address.
-    public var linkBase: String { publicURL ?? "http://\(host):\(port)" }
+    public var linkBase: String { publicURL ?? "\(https ? "https" : "http")://\(host):\(port)" }
 
     /// Whether cookies must only travel over TLS.
     public var secureCookies: Bool { linkBase.lowercased().hasPrefix("https://") }
@@ -189,6 +199,18 @@ public struct ServerSettings: Sendable {
         }
         settings.siemInterval = .milliseconds(try int("siem.interval-ms", 1000, 50...60_000))
         settings.unitOfflineAfter = .seconds(try int("units.offline-after-seconds", 300, 5...86_400))
+        settings.httpsCertificate = config.string(forKey: "http.tls-certificate")
+        settings.httpsKey = config.string(forKey: "http.tls-key")
+        guard (settings.httpsCertificate == nil) == (settings.httpsKey == nil) else {
+            throw SettingsError.invalid("http.tls-certificate and http.tls-key go together: give both or neither")
+        }
+        settings.httpsAllowTLS12 = try bool("http.tls-allow-1.2", false)
+        if config.string(forKey: "http.redirect-port") != nil {
+            guard settings.https else {
+                throw SettingsError.invalid("http.redirect-port redirects to HTTPS: it needs http.tls-certificate")
+            }
+            settings.httpRedirectPort = try int("http.redirect-port", 0, 0...65535)
+        }
         return settings
     }
 

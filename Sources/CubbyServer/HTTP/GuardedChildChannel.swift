@@ -14,9 +14,9 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
     let limits: ConnectionLimits
     let counter: AddressConnectionCounter
-    let tls: NIOSSLContext?
+    let tls: ReloadableTLS?
 
-    init(_ base: Base, limits: ConnectionLimits, counter: AddressConnectionCounter, tls: NIOSSLContext? = nil) {
+    init(_ base: Base, limits: ConnectionLimits, counter: AddressConnectionCounter, tls: ReloadableTLS? = nil) {
         self.base = base
         self.limits = limits
         self.counter = counter
@@ -27,7 +27,7 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
         channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(AddressLimitHandler(counter: counter))
-            if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
+            if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls.context)) }
             try sync.addHandler(SlowClientGuard(limits: limits, tls: tls != nil))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
@@ -56,7 +56,9 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with every connection under `limits`; `counter` is shared by the listener's connections.
-    static func guardedHTTP1(limits: ConnectionLimits, counter: AddressConnectionCounter) -> HTTPServerBuilder {
+    static func guardedHTTP1(limits: ConnectionLimits, counter: AddressConnectionCounter, tls: ReloadableTLS? = nil)
+        -> HTTPServerBuilder
+    {
         .init { responder in
             GuardedChildChannel(
                 HTTP1Channel(
@@ -65,7 +67,7 @@ extension HTTPServerBuilder {
                         additionalChannelHandlers: [
                             GuardedChildChannel<HTTP1Channel>.progressReporter()
                         ])),
-                limits: limits, counter: counter)
+                limits: limits, counter: counter, tls: tls)
         }
     }
 }

@@ -23,7 +23,7 @@ public func buildEdgeListener(
     let edges = parts.edges
     let limits = settings.connectionLimits
     let counter = AddressConnectionCounter(limit: limits.maxConnectionsPerAddress)
-    let tls = try NIOSSLContext(configuration: try identity.tlsConfiguration())
+    let tls = try ReloadableTLS(fixed: try NIOSSLContext(configuration: try identity.tlsConfiguration()))
     let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
         http1: .init(additionalChannelHandlers: [GuardedChildChannel<HTTP1Channel>.progressReporter()]),
         ws: .init(maxFrameSize: EdgeLink.maxMessageBytes))
