@@ -419,7 +419,9 @@ extension ContractTests {
                 HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
                 RecipientError.deactivated("x"), RecipientError.exists(field: "email"),
                 RecipientError.invalid(field: "x", "x"), RecipientError.importTooLarge("x"), RecipientError.notCSV,
-                RecipientError.invalidCSV("x"), RecipientError.preferenceRefused("x"),
+                RecipientError.invalidCSV("x"), RecipientError.preferenceRefused("x"), DeliveryError.inProgress,
+                DeliveryError.alreadyFinal("dead"), DeliveryError.notFinal("failed"), DeliveryError.messageErased,
+                DeliveryError.subscriptionDisabled,
             ] + ProvisioningError.allCases
         var mapped: [(String, Int)] = errors.map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)
