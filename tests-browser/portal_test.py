@@ -585,13 +585,16 @@ def run(args) -> int:
             js.expect_page("/admin/deliveries", "Deliveries", 200)
             expect(notice() == "The delivery is due now; it is sent within a few seconds.",
                    f"unexpected notice after Retry now: {notice()!r}; alert {js.alert()!r}")
-            deadline = time.time() + 20
-            attempts = 1
-            while attempts < 2 and time.time() < deadline:
+            # The second attempt is claimed (delivering), refused, and the delivery waits again (failed).
+            deadline = time.time() + 30
+            attempts, now_state = 1, "failed"
+            while not (attempts >= 2 and now_state == "failed") and time.time() < deadline:
                 _, listed = http("GET", f"{base}/api/v1/deliveries?channel=webhook", token=manifest["adminToken"])
-                attempts = next((d["attempts"] for d in listed["deliveries"] if d["id"] == failed["id"]), 1)
+                row_now = next((d for d in listed["deliveries"] if d["id"] == failed["id"]), {})
+                attempts, now_state = row_now.get("attempts", 1), row_now.get("state")
                 time.sleep(0.3)
-            expect(attempts >= 2, "Retry now did not lead to a second attempt within 20 s")
+            expect(attempts >= 2 and now_state == "failed",
+                   f"Retry now did not lead to a second, refused attempt within 30 s ({attempts} attempts, {now_state})")
             js.follow("Webhooks")
             js.expect_page("/admin/webhooks", "Webhooks", 200)
             headings = [h.text.strip() for h in js.els("main section h2")]
