@@ -151,6 +151,9 @@ class Server:
 
     def start(self, attempts: int = 3):
         env = {k: v for k, v in os.environ.items() if not k.startswith("CUBBY_")}
+        # The Deliveries page's check subscribes a webhook on loopback whose endpoint refuses connections; its
+        # first failure then waits a minute, so that the delivery is still "failed" when the page shows it.
+        env.update(CUBBY_WEBHOOK_ALLOW_PRIVATE="true", CUBBY_OUTBOX_RETRY_BASE_MS="60000")
         for attempt in range(attempts):
             self.port = free_port()
             logf = open(self.log_path, "ab")
@@ -534,7 +537,76 @@ def run(args) -> int:
             suite.audit(js, "credentials (after revoking)")
             return f"token {token[:14]}…; API with it: {before} before, {after} after revoking"
 
+        def deliveries():
+            hook_url = f"http://127.0.0.1:{free_port()}/hook"
+            status, made = http("POST", f"{base}/api/v1/webhooks", {"url": hook_url, "events": ["parcel.reserved"]},
+                                token=manifest["adminToken"])
+            expect(status == 201, f"subscribing a webhook failed: {status} {made}")
+            status, body = http("POST", f"{base}/api/v1/units/{manifest['units'][1]['id']}/dropoffs", {
+                "trackingNumber": "1ZHOOK", "recipientId": manifest["recipients"][1]["id"], "size": "S"},
+                token=manifest["courierToken"])
+            expect(status == 201, f"drop-off through the API failed: {status} {body}")
+            failed = None
+            deadline = time.time() + 30
+            while failed is None and time.time() < deadline:
+                _, listed = http("GET", f"{base}/api/v1/deliveries?channel=webhook&state=failed",
+                                 token=manifest["adminToken"])
+                found = [d for d in listed.get("deliveries", []) if d.get("subscriptionId") == made["id"]]
+                failed = found[0] if found else None
+                if failed is None:
+                    time.sleep(0.3)
+            expect(failed is not None, "the webhook delivery to a closed port did not fail within 30 s")
+            js.get("/admin/dashboard")
+            js.follow("Deliveries")
+            js.expect_page("/admin/deliveries", "Deliveries", 200)
+            summary = js.el("table caption#summary-caption").find_element(By.XPATH, "..")
+            headers = [th.text.strip() for th in summary.find_elements(By.CSS_SELECTOR, "thead th")]
+            expect(headers == ["Channel", "Pending", "Delivering", "Delivered", "Failed", "Dead"],
+                   f"unexpected summary columns {headers}")
+            counts = {tr.find_element(By.TAG_NAME, "th").text.strip(): [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
+                      for tr in summary.find_elements(By.CSS_SELECTOR, "tbody tr")}
+            expect("webhook" in counts and int(counts["webhook"][3]) >= 1, f"the summary shows {counts}")
+            expect(any(c in counts for c in ("file", "log")), f"the demo's recipient deliveries are missing: {counts}")
+            suite.audit(js, "deliveries")
+            Select(js.el("#filter-channel")).select_by_value("webhook")
+            Select(js.el("#filter-state")).select_by_value("failed")
+            js.submit("Show")
+            js.expect_page("/admin/deliveries", "Deliveries", 200)
+            table = js.el("table caption#deliveries-caption").find_element(By.XPATH, "..")
+            rows = {tr.find_element(By.TAG_NAME, "th").text.strip(): tr
+                    for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")}
+            row = rows.get(str(failed["id"]))
+            expect(row is not None, f"the filtered table does not show delivery {failed['id']}: {sorted(rows)}")
+            cells = [td.text.strip() for td in row.find_elements(By.TAG_NAME, "td")]
+            expect(cells[2] == "webhook" and cells[3] == "failed" and cells[4] == "1",
+                   f"unexpected row for the failed delivery: {cells}")
+            suite.audit(js, "deliveries (webhook, failed)")
+            js.submit(f"Retry now delivery {failed['id']}", scope=row)
+            js.expect_page("/admin/deliveries", "Deliveries", 200)
+            expect(notice() == "The delivery is due now; it is sent within a few seconds.",
+                   f"unexpected notice after Retry now: {notice()!r}; alert {js.alert()!r}")
+            # The second attempt is claimed (delivering), refused, and the delivery waits again (failed).
+            deadline = time.time() + 30
+            attempts, now_state = 1, "failed"
+            while not (attempts >= 2 and now_state == "failed") and time.time() < deadline:
+                _, listed = http("GET", f"{base}/api/v1/deliveries?channel=webhook", token=manifest["adminToken"])
+                row_now = next((d for d in listed["deliveries"] if d["id"] == failed["id"]), {})
+                attempts, now_state = row_now.get("attempts", 1), row_now.get("state")
+                time.sleep(0.3)
+            expect(attempts >= 2 and now_state == "failed",
+                   f"Retry now did not lead to a second, refused attempt within 30 s ({attempts} attempts, {now_state})")
+            js.follow("Webhooks")
+            js.expect_page("/admin/webhooks", "Webhooks", 200)
+            headings = [h.text.strip() for h in js.els("main section h2")]
+            expect(hook_url in headings, f"the Webhooks page does not list {hook_url}: {headings}")
+            expect(js.has(f"form[action='/admin/deliveries/{failed['id']}/retry']"),
+                   "the Webhooks page has no Retry now for the failed delivery")
+            suite.audit(js, "webhooks")
+            return f"delivery {failed['id']} retried from the page ({attempts} attempts); webhook listed"
+
         suite.step("c. users: invite an auditor", users, [js], needs=signed_in)
+        suite.step("c. deliveries: a failed webhook delivery is retried from the Deliveries page; Webhooks lists it",
+                   deliveries, [js], needs=signed_in)
         suite.step("c. credentials: issue and revoke a device credential", credentials, [js], needs=signed_in)
 
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
@@ -631,7 +703,10 @@ def run(args) -> int:
             expect(f"Signed in as {AUDITOR} (auditor)" in who, f"header shows {who!r}")
             expect(SITE in [h.text.strip() for h in nojs.els("main section h2")], f"the auditor does not see {SITE}")
             nav = [a.text.strip() for a in nojs.els("nav a")]
-            expect(nav == ["Dashboard"], f"the auditor's navigation shows {nav}")
+            expect(nav == ["Dashboard", "Deliveries", "Webhooks"], f"the auditor's navigation shows {nav}")
+            nojs.get("/admin/deliveries")
+            nojs.expect_page("/admin/deliveries", "Deliveries", 200)
+            expect(not nojs.els("main table button"), "the auditor sees Retry now or Redeliver buttons")
             nojs.get("/admin/users")
             nojs.expect_page("/admin/users", "Not allowed", 403)
             nojs.get("/admin/dashboard")

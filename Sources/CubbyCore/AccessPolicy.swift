@@ -81,6 +81,11 @@ public enum Action: String, CaseIterable, Sendable {
     case readWebhooks
     /// Create, change, delete webhook subscriptions and rotate their signing secrets.
     case manageWebhooks
+    // the outbox's deliveries (recipients' channels and staff webhook subscriptions), for staff
+    /// List the deliveries in reach with their state, attempts and last error, and their counts per channel.
+    case readDeliveries
+    /// Make a waiting delivery due now, or send a final one again with the same message id.
+    case retryDelivery
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -170,6 +175,8 @@ public enum AccessPolicy {
         .scimWriteUsers: [.scim: .sites],
         .readWebhooks: [.carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
         .manageWebhooks: [.carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
+        .readDeliveries: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
+        .retryDelivery: [.admin: .sites, .superAdmin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

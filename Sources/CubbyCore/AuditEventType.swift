@@ -20,6 +20,10 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case credentialIssued = "credential.issued"
     /// An API credential was revoked.
     case credentialRevoked = "credential.revoked"
+    /// A staff member asked for a final outbox delivery (delivered or dead) to be sent again with the same message id.
+    case deliveryRedelivered = "delivery.redelivered"
+    /// A staff member made a failed or waiting outbox delivery due now.
+    case deliveryRetried = "delivery.retried"
     /// A compartment's door closed, with or without an item inside.
     case doorClosed = "door.closed"
     /// The server commanded a compartment's door to open (drop-off, pickup or removal).

@@ -27,9 +27,14 @@ struct AccessPolicyTests {
     }
 
     @Test func auditorsChangeNothing() {
-        let reading: Set<Action> = [.readAudit, .viewDashboard, .manageOwnSession, .readAlerts]
+        let reading: Set<Action> = [.readAudit, .viewDashboard, .manageOwnSession, .readAlerts, .readDeliveries]
         for action in Action.allCases where AccessPolicy.allows(.auditor, action) {
             #expect(reading.contains(action), "auditor may \(action)")
+        }
+        // The outbox's deliveries: staff only; an auditor reads them and neither retries nor redelivers.
+        for role in Principal.Role.allCases {
+            #expect(AccessPolicy.allows(role, .readDeliveries) == [.admin, .superAdmin, .auditor].contains(role))
+            #expect(AccessPolicy.allows(role, .retryDelivery) == [.admin, .superAdmin].contains(role))
         }
     }
 

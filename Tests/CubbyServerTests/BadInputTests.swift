@@ -130,6 +130,39 @@ struct BadInputTests {
             name: "audit for a courier", method: .get, path: "/api/v1/audit/events", who: .courier, body: nil,
             status: 403, error: "forbidden"),
         Case(
+            name: "deliveries: unknown state", method: .get, path: "/api/v1/deliveries?state=lost", who: .admin,
+            body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries: unknown query parameter", method: .get, path: "/api/v1/deliveries?target=x",
+            who: .admin, body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries: bad limit", method: .get, path: "/api/v1/deliveries?limit=201", who: .admin,
+            body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries: cursor not a delivery id", method: .get, path: "/api/v1/deliveries?cursor=abc",
+            who: .admin, body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries: parcelId not a UUID", method: .get, path: "/api/v1/deliveries?parcelId=1%27%20OR%201",
+            who: .admin, body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries: channel with a quote", method: .get, path: "/api/v1/deliveries?channel=fi%27le",
+            who: .admin, body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries summary: a query parameter", method: .get, path: "/api/v1/deliveries/summary?x=1",
+            who: .admin, body: nil, status: 400, error: "invalid_request"),
+        Case(
+            name: "deliveries for a courier", method: .get, path: "/api/v1/deliveries", who: .courier, body: nil,
+            status: 403, error: "forbidden"),
+        Case(
+            name: "retry an unknown delivery", method: .post, path: "/api/v1/deliveries/99999999/retry", who: .admin,
+            body: nil, status: 404, error: "not_found"),
+        Case(
+            name: "redeliver a delivery id that is not a number", method: .post,
+            path: "/api/v1/deliveries/abc/redeliver", who: .admin, body: nil, status: 404, error: "not_found"),
+        Case(
+            name: "a carrier cannot retry a delivery", method: .post, path: "/api/v1/deliveries/1/retry",
+            who: .carrier, body: nil, status: 403, error: "forbidden"),
+        Case(
             name: "no such route", method: .get, path: "/api/v1/nothing-here", who: .admin, body: nil, status: 404,
             error: "not_found"),
     ]

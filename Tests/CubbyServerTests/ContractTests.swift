@@ -347,13 +347,15 @@ struct ContractTests {
         var queryIntegers = 0
         let lines = outline.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for (i, line) in lines.enumerated() where line == "          in: query" {
-            let schema = lines[i...].prefix(12).joined(separator: "\n")
+            // The parameter's own lines: up to the next parameter (or twelve lines).
+            let own = lines[(i + 1)...].prefix(12).prefix { !$0.hasPrefix("        - ") }
+            let schema = own.joined(separator: "\n")
             guard schema.contains("type: integer") else { continue }
             queryIntegers += 1
             #expect(schema.contains("minimum:"), "\(lines[i - 1])")
             #expect(schema.contains("maximum:"), "\(lines[i - 1])")
         }
-        #expect(queryIntegers == 7)
+        #expect(queryIntegers == 9)
         try await TestWorld.with(.sqlite) { w in
             try await w.parts.auditLog.sequence()
             try await w.test { c in
@@ -419,7 +421,9 @@ extension ContractTests {
                 HTTPError(.methodNotAllowed, headers: [.allow: "GET"]), HTTPError(.contentTooLarge),
                 RecipientError.deactivated("x"), RecipientError.exists(field: "email"),
                 RecipientError.invalid(field: "x", "x"), RecipientError.importTooLarge("x"), RecipientError.notCSV,
-                RecipientError.invalidCSV("x"), RecipientError.preferenceRefused("x"),
+                RecipientError.invalidCSV("x"), RecipientError.preferenceRefused("x"), DeliveryError.inProgress,
+                DeliveryError.alreadyFinal("dead"), DeliveryError.notFinal("failed"), DeliveryError.messageErased,
+                DeliveryError.subscriptionDisabled,
             ] + ProvisioningError.allCases
         var mapped: [(String, Int)] = errors.map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)

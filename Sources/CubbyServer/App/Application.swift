@@ -38,6 +38,8 @@ public struct CubbyServerParts: Sendable {
     public var pickupReports: PickupReports { PickupReports(ledger: desk.ledger, keys: keys) }
     /// Webhook subscriptions.
     public let webhooks: WebhookDesk
+    /// The staff's view of the outbox's deliveries: lists, counts, retry and redeliver.
+    public var deliveries: DeliveryDesk { DeliveryDesk(ledger: desk.ledger) }
 }
 
 /// Opens the database, applies migrations, loads keys, and wires the flows, link and services.
@@ -158,6 +160,8 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
             documentation: settings.linkBase + "/api/v1/openapi.yaml")
     ).register(on: &routes)
     WebhookRoutes(desk: parts.webhooks).register(on: &routes)
+    DeliveryRoutes(desk: parts.deliveries).register(on: &routes)
+    DeliveryPortalRoutes(desk: parts.deliveries, gate: gate).register(on: &routes)
     return (router, routes.entries)
 }
 

@@ -81,6 +81,7 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
         case let e as ProvisioningError:
             return (.conflict, e.code, e.message, [:])
         case let e as RecipientError: return RecipientRoutes.describe(e)
+        case let e as DeliveryError: return (.conflict, e.code, e.message, [:])
         case let e as APIError:
             switch e {
             case .unauthorized:

@@ -47,6 +47,7 @@ public struct PortalPages: Sendable {
             context["me"] = ["email": session.account.email, "role": role.rawValue]
             context["canViewUsers"] = AccessPolicy.allows(role, .viewUsers)
             context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
+            context["canViewDeliveries"] = AccessPolicy.allows(role, .readDeliveries)
         }
         for (k, v) in values { context[k] = v }
         let html =

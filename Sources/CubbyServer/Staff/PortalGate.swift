@@ -201,6 +201,10 @@ struct PortalGate: Sendable {
             (status, title, message) = (.notFound, "Not found", "There is no such page or item.")
         case DomainError.invalidRequest(let m):
             (status, title, message) = (.badRequest, "Not done", m)
+        case let e as DeliveryError:
+            (status, title, message) = (
+                .conflict, "Not done", e.message.prefix(1).uppercased() + e.message.dropFirst() + "."
+            )
         case DomainError.invalidState(let m):
             (status, title, message) = (.conflict, "Not done", m.prefix(1).uppercased() + m.dropFirst() + ".")
         case let e as HTTPError where e.status == .contentTooLarge:

@@ -43,13 +43,14 @@ public struct WebhookDesk: Sendable {
     // MARK: scope
 
     /// Whether `p` sees and manages the subscription: a carrier its own, a super-administrator every staff one of
-    /// the organization, an administrator the staff ones limited to its sites.
+    /// the organization, an administrator the staff ones limited to its sites (an auditor sees those, and manages
+    /// none: the policy table keeps it from every change).
     static func covers(_ p: Principal, _ r: WebhookSubscriptionRecord) -> Bool {
         guard r.organizationId == p.organizationId.idString else { return false }
         switch p.role {
         case .carrier: return r.carrierId != nil && r.carrierId == p.carrierId?.idString
         case .superAdmin: return r.carrierId == nil
-        case .admin:
+        case .admin, .auditor:
             guard r.carrierId == nil, let sites = r.sites else { return false }
             return sites.isSubset(of: Set(p.siteIds.map(\.idString)))
         default: return false
@@ -263,13 +264,7 @@ public struct WebhookDesk: Sendable {
             guard r.disabledAt == nil else {
                 throw DomainError.invalidState("the subscription is disabled; enable it first")
             }
-            guard before.state != DeliveryState.delivering.rawValue else {
-                throw DomainError.invalidState("the delivery is being sent now")
-            }
-            guard
-                let after = try await s.redeliver(
-                    delivery, channel: StoreSession.webhookChannel, target: r.id, at: now)
-            else { throw DomainError.invalidState("the delivery's event is no longer kept") }
+            let after = try await DeliveryDesk.sendAgain(s, before, at: now)
             try await audit(
                 s, .webhookDeliveryRetried, r, actor: p.actor,
                 detail: ["deliveryId": String(delivery), "messageId": before.messageId, "was": before.state])
