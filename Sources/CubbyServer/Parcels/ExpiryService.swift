@@ -1,7 +1,8 @@
 import Logging
 import ServiceLifecycle
 
-/// Moves overdue parcels to `expired` and cancels stale reservations on a timer.
+/// Moves overdue parcels to `expired` (each with its expiry notice), cancels stale reservations and sends the
+/// reminders that fell due, on a timer.
 public struct ExpiryService: Service {
     let desk: ParcelDesk
     let interval: Duration
@@ -20,6 +21,12 @@ public struct ExpiryService: Service {
                 if n > 0 { logger.info("expiry", metadata: ["changed": "\(n)"]) }
             } catch {
                 logger.error("expiry failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                let n = try await desk.remindDue()
+                if n > 0 { logger.info("reminders", metadata: ["sent": "\(n)"]) }
+            } catch {
+                logger.error("reminders failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval)
         }

@@ -103,6 +103,7 @@ extension ParcelDesk {
                 try await s.saveParcel(parcel)
                 try await s.endPickupCredentials(parcel: parcel.id, state: .revoked, at: nowMs)
                 try await ledger.audit(s, .parcelExpired, actor: .system, parcel: parcel)
+                try await doors.notices.expired(s, parcel: parcel, at: nowMs)
                 return 1
             }
         }
