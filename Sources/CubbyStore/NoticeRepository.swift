@@ -36,7 +36,8 @@ extension StoreSession {
         for row in try await sql.raw(
             "SELECT notice, outcome FROM parcel_notices WHERE parcel_id = \(bind: parcel)"
         ).all() {
-            found[try row.decode(column: "notice", as: String.self)] = try row.decode(column: "outcome", as: String.self)
+            found[try row.decode(column: "notice", as: String.self)] = try row.decode(
+                column: "outcome", as: String.self)
         }
         return found
     }

@@ -56,7 +56,8 @@ struct ParcelNoticeTests {
         }
     }
 
-    @Test("reminders that fell due while nothing ran are skipped: only the latest goes out", arguments: Backend.available)
+    @Test(
+        "reminders that fell due while nothing ran are skipped: only the latest goes out", arguments: Backend.available)
     func overdue(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let p = try await Self.deposit(w, "REM2")
@@ -93,7 +94,9 @@ struct ParcelNoticeTests {
         }
     }
 
-    @Test("no reminder after pickup or expiry; the receipt and the expiry notice go out once", arguments: Backend.available)
+    @Test(
+        "no reminder after pickup or expiry; the receipt and the expiry notice go out once",
+        arguments: Backend.available)
     func afterPickupAndExpiry(_ backend: Backend) async throws {
         try await TestWorld.with(backend) { w in
             let a = try await Self.deposit(w, "GONE1")
@@ -152,7 +155,8 @@ struct ParcelNoticeTests {
         }
     }
 
-    @Test("an SMS reminder in the site's quiet hours waits for their end; email does not; switched-off channels get none")
+    @Test(
+        "an SMS reminder in the site's quiet hours waits for their end; email does not; switched-off channels get none")
     func quietHoursAndPreferences() async throws {
         // 21:30 in New York (UTC−5 in December).
         let start = try #require(ParcelReadyMessagesTestsSupport.date("2026-12-02T02:30:00Z"))
@@ -175,7 +179,8 @@ struct ParcelNoticeTests {
             w.clock.advance(24 * Self.hour)
             let now = w.clock.now.millisecondsSince1970
             let notices = ParcelNotices(
-                keys: w.parts.keys, recipientChannels: ["file", "email", "sms"], linkBase: "https://lockers.example.org")
+                keys: w.parts.keys, recipientChannels: ["file", "email", "sms"], linkBase: "https://lockers.example.org"
+            )
             for id in [quiet, choosy] {
                 let sent = try await w.desk.ledger.write { s in
                     try await notices.remindIfDue(s, parcel: try #require(try await s.parcel(id, lock: true)), at: now)

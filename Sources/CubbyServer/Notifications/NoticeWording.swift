@@ -25,7 +25,8 @@ struct NoticeWording: Sendable {
     let pickedUpLabel: String
     /// SMS texts from the fullest to the shortest.
     let reminderSMS:
-        @Sendable (_ place: String?, _ unit: String, _ compartment: String, _ until: String, _ link: String?) -> [String]
+        @Sendable (_ place: String?, _ unit: String, _ compartment: String, _ until: String, _ link: String?) ->
+            [String]
     let expirySMS: @Sendable (_ place: String?, _ unit: String, _ tracking: String) -> [String]
     let receiptSMS: @Sendable (_ time: String, _ unit: String, _ link: String?) -> [String]
 
@@ -39,7 +40,9 @@ struct NoticeWording: Sendable {
     static let english = NoticeWording(
         reminderSubject: { "Reminder: your parcel is waiting at \($0)" },
         reminderHeading: "Your parcel is still waiting",
-        reminderIntro: { "A parcel for you has been waiting in a locker since \($0). Use the PIN or QR code you were sent." },
+        reminderIntro: {
+            "A parcel for you has been waiting in a locker since \($0). Use the PIN or QR code you were sent."
+        },
         lostCode: "Lost the code? Your parcels page shows where each one waits, and the building's staff can help",
         expirySubject: { "Your parcel was not collected at \($0)" },
         expiryHeading: "Your parcel's pickup time is over",
