@@ -81,5 +81,19 @@ public struct ParcelNoticeNotification: Codable, Sendable, Equatable {
     /// Receipts: "not you? report it".
     public var reportURL: String? = nil
 
+    public init(
+        notificationId: String, kind: String, recipientId: String, parcelId: String, trackingNumber: String,
+        unitId: String, unitName: String, compartmentLabel: String
+    ) {
+        self.notificationId = notificationId
+        self.kind = kind
+        self.recipientId = recipientId
+        self.parcelId = parcelId
+        self.trackingNumber = trackingNumber
+        self.unitId = unitId
+        self.unitName = unitName
+        self.compartmentLabel = compartmentLabel
+    }
+
     public var noticeKind: ParcelNoticeKind? { ParcelNoticeKind(rawValue: kind) }
 }
