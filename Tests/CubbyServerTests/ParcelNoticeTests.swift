@@ -213,6 +213,8 @@ struct ParcelNoticeTests {
             (night, "2026-12-02T20:59:59Z", "UTC", nil),
             (night, "2026-12-02T02:30:00Z", "America/New_York", "2026-12-02T13:00:00Z"),
             (night, "2026-12-02T20:30:00Z", "Europe/Madrid", "2026-12-03T07:00:00Z"),
+            // The night the clocks go back: 22:00 summer time, and 08:00 winter time is 07:00 UTC.
+            (night, "2026-10-24T20:00:00Z", "Europe/Madrid", "2026-10-25T07:00:00Z"),
             (noon, "2026-12-02T12:10:00Z", "UTC", "2026-12-02T13:30:00Z"),
             (noon, "2026-12-02T13:30:00Z", "UTC", nil),
         ]

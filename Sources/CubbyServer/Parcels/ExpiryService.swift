@@ -14,7 +14,11 @@ public struct ExpiryService: Service {
         self.logger = logger
     }
 
+    /// How often the reminder sweep runs (reminders are due by the hour, so every tick would be waste).
+    static let reminderEvery: Duration = .seconds(60)
+
     public func run() async throws {
+        var lastReminders: ContinuousClock.Instant? = nil
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let n = try await desk.expireDue()
@@ -22,11 +26,14 @@ public struct ExpiryService: Service {
             } catch {
                 logger.error("expiry failed", metadata: ["error": "\(error)"])
             }
-            do {
-                let n = try await desk.remindDue()
-                if n > 0 { logger.info("reminders", metadata: ["sent": "\(n)"]) }
-            } catch {
-                logger.error("reminders failed", metadata: ["error": "\(error)"])
+            if lastReminders.map({ $0.duration(to: .now) >= Self.reminderEvery }) ?? true {
+                lastReminders = .now
+                do {
+                    let n = try await desk.remindDue()
+                    if n > 0 { logger.info("reminders", metadata: ["sent": "\(n)"]) }
+                } catch {
+                    logger.error("reminders failed", metadata: ["error": "\(error)"])
+                }
             }
             try? await Task.sleep(for: interval)
         }

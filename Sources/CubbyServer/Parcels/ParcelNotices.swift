@@ -106,23 +106,18 @@ public struct ParcelNotices: Sendable {
         return true
     }
 
-    /// When the quiet span `now` falls in ends (the start of that minute, in the site's time zone); nil when `now`
-    /// is outside it.
+    /// When the quiet span `now` falls in ends, in the site's time zone (across a change of clocks too); nil when
+    /// `now` is outside it.
     public static func quietEnd(_ quiet: QuietHours, after now: Int64, timeZone: String) -> Int64? {
-        let zone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 0)!
-        let offset = Int64(zone.secondsFromGMT(for: Date(millisecondsSince1970: now))) * 1000
-        let minuteStart = (now + offset).floorDivided(by: Milliseconds.minute) * Milliseconds.minute - offset
-        let minuteOfDay = Int(((now + offset).floorDivided(by: Milliseconds.minute) % 1440 + 1440) % 1440)
-        let wait = quiet.minutesUntilEnd(from: minuteOfDay)
-        guard wait > 0 else { return nil }
-        return minuteStart + Int64(wait) * Milliseconds.minute
-    }
-}
-
-extension Int64 {
-    /// The quotient rounded down, for times before 1970 as well.
-    fileprivate func floorDivided(by d: Int64) -> Int64 {
-        let q = self / d
-        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 0)!
+        let date = Date(millisecondsSince1970: now)
+        let c = calendar.dateComponents([.hour, .minute], from: date)
+        guard quiet.contains(minute: (c.hour ?? 0) * 60 + (c.minute ?? 0)),
+            let end = calendar.nextDate(
+                after: date, matching: DateComponents(hour: quiet.end / 60, minute: quiet.end % 60, second: 0),
+                matchingPolicy: .nextTime)
+        else { return nil }
+        return end.millisecondsSince1970
     }
 }
