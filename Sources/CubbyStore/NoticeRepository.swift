@@ -68,3 +68,22 @@ extension StoreSession {
             """, as: WaitingParcel.self)
     }
 }
+
+extension StoreSession {
+    /// Gives up the deliveries of a parcel's messages of `kind` not yet attempted or still to be retried (a
+    /// reminder held through quiet hours, once the parcel is picked up or expired); returns how many.
+    @discardableResult
+    public func dropPendingDeliveries(parcel: String, kind: String, reason: String, at now: Int64) async throws -> Int {
+        let messages = try await sql.raw(
+            """
+            UPDATE outbox_deliveries SET state = 'dead', last_error = \(bind: reason), lease_token = NULL,
+              updated_at = \(bind: now)
+            WHERE state IN ('pending','failed') AND message_id IN (
+              SELECT id FROM outbox_messages WHERE parcel_id = \(bind: parcel) AND kind = \(bind: kind))
+            RETURNING message_id
+            """
+        ).all().map { try $0.decode(column: "message_id", as: String.self) }
+        for m in Set(messages) { try await finishMessageIfDone(m, at: now) }
+        return messages.count
+    }
+}

@@ -196,6 +196,20 @@ struct ParcelNoticeTests {
             }
             #expect(try await due(quiet) == ["file": now, "email": now, "sms": end])
             #expect(try await due(choosy) == ["file": now, "sms": end], "reminder emails switched off")
+            // Picked up in the night: the held SMS reminder is given up, the one already sent stays as it was.
+            let reminder = try #require(try await Self.messages(w, quiet, .reminder).first)
+            try await w.parts.outbox.deliverDue()
+            let pin = try #require(try w.notifications().last { $0["parcelId"] == quiet && $0["pin"] != nil }?["pin"])
+            let pickup = try await w.test { c in
+                try await c.call(
+                    .post, "/api/v1/units/\(w.unit)/pickups", token: w.device, json: #"{"code":"\#(pin)"}"#)
+            }
+            #expect(pickup.status == 200)
+            let after = try await w.parts.store.read { s in try await s.deliveries(message: reminder) }
+            #expect(after.first { $0.channel == "file" }?.state == "delivered")
+            #expect(after.first { $0.channel == "sms" }?.state == "dead")
+            #expect(after.first { $0.channel == "sms" }?.lastError == "the parcel was picked up")
+            #expect(try await due(choosy)["sms"] == end, "the other parcel's reminder still waits")
         }
     }
 

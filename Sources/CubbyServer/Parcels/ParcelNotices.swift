@@ -53,6 +53,7 @@ public struct ParcelNotices: Sendable {
 
     /// The expiry notice of a parcel that just expired.
     func expired(_ s: StoreSession, parcel: ParcelRecord, at now: Int64) async throws {
+        try await dropReminders(s, parcel: parcel, because: "the parcel expired", at: now)
         let site = try await s.site(parcel.siteId)
         _ = try await write(s, .expiry, notice: Self.expiry, parcel: parcel, site: site, at: now) { note in
             note.happenedAt = AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: parcel.expiredAt ?? now))
@@ -61,6 +62,7 @@ public struct ParcelNotices: Sendable {
 
     /// The receipt of a parcel just picked up, with its "not you? report it" link.
     func pickedUp(_ s: StoreSession, parcel: ParcelRecord, unit: UnitRecord, at now: Int64) async throws {
+        try await dropReminders(s, parcel: parcel, because: "the parcel was picked up", at: now)
         let site = try await s.site(parcel.siteId)
         let token = PickupReports.token(keys: keys, parcel: parcel.id, recipient: parcel.recipientId)
         _ = try await write(s, .receipt, notice: Self.receipt, parcel: parcel, unit: unit, site: site, at: now) {
@@ -68,6 +70,13 @@ public struct ParcelNotices: Sendable {
             note.happenedAt = AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: parcel.pickedUpAt ?? now))
             note.reportURL = linkBase + "/report/" + token
         }
+    }
+
+    /// A reminder still waiting to go out (an SMS held through quiet hours, a retry) says nothing true once the
+    /// parcel is gone: its deliveries are given up.
+    func dropReminders(_ s: StoreSession, parcel: ParcelRecord, because reason: String, at now: Int64) async throws {
+        try await s.dropPendingDeliveries(
+            parcel: parcel.id, kind: ParcelNoticeKind.reminder.rawValue, reason: reason, at: now)
     }
 
     /// Records `notice` and, when this call recorded it, writes its message on the channels the recipient keeps
