@@ -205,6 +205,21 @@ extension Migrations {
                 "CREATE INDEX notification_consents_recipient ON notification_consents (recipient_id, id)",
             ]),
         Migration(
+            19, "parcel_notices",
+            why:
+                "recipients are reminded of waiting parcels on the site's schedule, told when a parcel expired and when it was picked up, each notice once per parcel however many servers run; sites gain quiet hours for SMS reminders",
+            [
+                // One row per notice a parcel got: `reminder:<hour>` (sent or skipped), `expiry`, `receipt`. The key
+                // makes a second writer's insert a no-op, in the transaction that writes the message.
+                """
+                CREATE TABLE parcel_notices (
+                  parcel_id {id} NOT NULL REFERENCES parcels(id), notice TEXT NOT NULL, outcome TEXT NOT NULL,
+                  message_id {id}, at {ts} NOT NULL, PRIMARY KEY (parcel_id, notice))
+                """,
+                // `HH:MM-HH:MM` in the site's time zone; empty for none.
+                "ALTER TABLE sites ADD COLUMN quiet_hours TEXT NOT NULL DEFAULT '21:00-08:00'",
+            ]),
+        Migration(
             21, "siem_forwarding",
             why:
                 "security events forwarded to a SIEM over syslog: one lease per sink, so one process sends at a time, and per log the next leaf to send",

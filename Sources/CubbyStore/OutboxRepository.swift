@@ -58,10 +58,12 @@ public struct OutboxMessage: Sendable {
     /// Whether `payload` is sealed (it holds a PIN or a code); webhook events hold ids only and are not.
     public var sealed: Bool
     public var deliveries: [(channel: String, target: String)]
+    /// When a channel's deliveries are due, if later than the message (an SMS reminder held through quiet hours).
+    public var dueAt: [String: Int64]
 
     public init(
         id: String, kind: String, organizationId: String? = nil, recipientId: String? = nil, parcelId: String? = nil,
-        payload: Data, sealed: Bool, deliveries: [(channel: String, target: String)]
+        payload: Data, sealed: Bool, deliveries: [(channel: String, target: String)], dueAt: [String: Int64] = [:]
     ) {
         self.id = id
         self.kind = kind
@@ -71,13 +73,14 @@ public struct OutboxMessage: Sendable {
         self.payload = payload
         self.sealed = sealed
         self.deliveries = deliveries
+        self.dueAt = dueAt
     }
 }
 
 /// The outbox: messages written in the transaction of the change that causes them, each delivered once per channel
 /// and target by workers that claim deliveries with a lease.
 extension StoreSession {
-    /// Writes a message and its deliveries, all due at `at`.
+    /// Writes a message and its deliveries, due at `at` unless the message's `dueAt` holds a channel's later.
     public func enqueue(_ m: OutboxMessage, at: Int64) async throws {
         try await sql.raw(
             """
@@ -98,20 +101,23 @@ extension StoreSession {
             """
         for (i, d) in m.deliveries.enumerated() {
             if i > 0 { query.appendLiteral(", ") }
+            let due = max(at, m.dueAt[d.channel] ?? at)
             query +=
-                "(\(bind: m.id), \(bind: d.channel), \(bind: d.target), 'pending', 0, \(bind: at), \(bind: at), \(bind: at))"
+                "(\(bind: m.id), \(bind: d.channel), \(bind: d.target), 'pending', 0, \(bind: due), \(bind: at), \(bind: at))"
         }
         try await sql.raw(query).run()
     }
 
-    /// A recipient's notification with a sealed payload, to be delivered on each of `channels`.
+    /// A recipient's notification with a sealed payload, to be delivered on each of `channels` (a channel named in
+    /// `dueAt` not before its time there).
     public func enqueueNotification(
-        id: String, kind: String, recipient: String, parcel: String?, payload: Data, channels: [String], at: Int64
+        id: String, kind: String, recipient: String, parcel: String?, payload: Data, channels: [String], at: Int64,
+        dueAt: [String: Int64] = [:]
     ) async throws {
         try await enqueue(
             OutboxMessage(
                 id: id, kind: kind, recipientId: recipient, parcelId: parcel, payload: payload, sealed: true,
-                deliveries: channels.map { ($0, recipient) }), at: at)
+                deliveries: channels.map { ($0, recipient) }, dueAt: dueAt), at: at)
     }
 
     /// Claims up to `limit` deliveries of `channel` that are due at `now` (first tries, retries, and claims whose lease

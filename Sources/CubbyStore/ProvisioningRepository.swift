@@ -16,6 +16,7 @@ extension StoreSession {
             """
             UPDATE sites SET name = \(bind: r.name), address = \(bind: r.address), time_zone = \(bind: r.timeZone),
               languages = \(bind: r.languages), reminder_hours = \(bind: r.reminderHours),
+              quiet_hours = \(bind: r.quietHours),
               pickup_lifetime_seconds = \(bind: r.pickupLifetimeSeconds), reservation_seconds = \(bind: r.reservationSeconds),
               updated_at = \(bind: r.updatedAt)
             WHERE id = \(bind: r.id)

@@ -17,12 +17,14 @@ public struct SiteRecord: Codable, Sendable, Hashable {
     public var languages: String
     /// Comma-separated hours after a deposit at which recipients are reminded, ascending.
     public var reminderHours: String
+    /// When SMS reminders are held back, `HH:MM-HH:MM` in the site's time zone; empty for never.
+    public var quietHours: String
     /// When the site's settings last changed (nil: never since it was created).
     public var updatedAt: Int64?
     public init(
         id: String, organizationId: String, name: String, pickupLifetimeSeconds: Int64 = 604_800,
         reservationSeconds: Int64 = 600, createdAt: Int64, address: String = "", timeZone: String = "UTC",
-        languages: String = "en", reminderHours: String = "24,72"
+        languages: String = "en", reminderHours: String = "24,72", quietHours: String = "21:00-08:00"
     ) {
         self.id = id
         self.organizationId = organizationId
@@ -34,6 +36,7 @@ public struct SiteRecord: Codable, Sendable, Hashable {
         self.timeZone = timeZone
         self.languages = languages
         self.reminderHours = reminderHours
+        self.quietHours = quietHours
         self.updatedAt = nil
     }
 }

@@ -52,6 +52,7 @@ struct SiteOutput: Encodable {
     var languages: [String]
     var pickupLifetimeSeconds, reservationSeconds: Int64
     var reminderHours: [Int]
+    var quietHours: String?
 
     init(_ s: SiteRecord) {
         id = s.id
@@ -62,10 +63,11 @@ struct SiteOutput: Encodable {
         pickupLifetimeSeconds = s.pickupLifetimeSeconds
         reservationSeconds = s.reservationSeconds
         reminderHours = s.reminderHours.split(separator: ",").compactMap { Int($0) }
+        quietHours = s.quietHours.isEmpty ? nil : s.quietHours
     }
 
     func line() -> String {
-        "\(id)  \(name)  [\(timeZone); \(languages.joined(separator: ",")); pickup \(pickupLifetimeSeconds / 3600) h; reminders \(reminderHours.map(String.init).joined(separator: ",")) h]"
+        "\(id)  \(name)  [\(timeZone); \(languages.joined(separator: ",")); pickup \(pickupLifetimeSeconds / 3600) h; reminders \(reminderHours.map(String.init).joined(separator: ",")) h; quiet \(quietHours ?? "none")]"
     }
 }
 
@@ -86,6 +88,8 @@ struct SiteCommand: AsyncParsableCommand {
         @Option(help: "Seconds a courier's reservation lasts (default 600).") var reservationSeconds: Int?
         @Option(help: "Comma-separated hours after a deposit to remind at (default 24,72; none for no reminders).")
         var reminderHours: String?
+        @Option(help: "Quiet hours for SMS reminders, HH:MM-HH:MM in the site's time zone (default 21:00-08:00; none).")
+        var quietHours: String?
         @Option(help: "Organization id (default: the only one).") var organization: String?
         @Flag(help: "Print the site as JSON.") var json = false
 
@@ -97,7 +101,7 @@ struct SiteCommand: AsyncParsableCommand {
                     .init(
                         name: name, address: address, timeZone: timeZone, languages: languages.map(commaList),
                         pickupLifetimeSeconds: pickupLifetimeSeconds, reservationSeconds: reservationSeconds,
-                        reminderHours: hours))
+                        reminderHours: hours, quietHours: quietHours.map { $0 == "none" ? nil : $0 }))
                 if json { try printJSON(SiteOutput(site)) } else { print(site.id) }
             }
         }
@@ -128,6 +132,7 @@ struct SiteCommand: AsyncParsableCommand {
         @Option(help: "Seconds a deposited parcel waits.") var pickupLifetimeSeconds: Int?
         @Option(help: "Seconds a courier's reservation lasts.") var reservationSeconds: Int?
         @Option(help: "Comma-separated reminder hours (none for no reminders).") var reminderHours: String?
+        @Option(help: "Quiet hours for SMS reminders, HH:MM-HH:MM (none for none).") var quietHours: String?
         @Option(help: "Organization id (default: the only one).") var organization: String?
         @Flag(help: "Print the site as JSON.") var json = false
 
@@ -139,7 +144,7 @@ struct SiteCommand: AsyncParsableCommand {
                     .init(
                         name: name, address: address, timeZone: timeZone, languages: languages.map(commaList),
                         pickupLifetimeSeconds: pickupLifetimeSeconds, reservationSeconds: reservationSeconds,
-                        reminderHours: hours))
+                        reminderHours: hours, quietHours: quietHours.map { $0 == "none" ? nil : $0 }))
                 if json { try printJSON(SiteOutput(site)) } else { print(SiteOutput(site).line()) }
             }
         }

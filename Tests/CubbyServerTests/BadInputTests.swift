@@ -163,6 +163,20 @@ struct BadInputTests {
             name: "a carrier cannot retry a delivery", method: .post, path: "/api/v1/deliveries/1/retry",
             who: .carrier, body: nil, status: 403, error: "forbidden"),
         Case(
+            name: "site with quiet hours past 24:00", method: .post, path: "/api/v1/sites", who: .admin,
+            body: #"{"name":"Q","address":"1 Main St","timeZone":"UTC","quietHours":"22:00-24:30"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "site with empty quiet hours", method: .post, path: "/api/v1/sites", who: .admin,
+            body: #"{"name":"Q","address":"1 Main St","timeZone":"UTC","quietHours":"08:00-08:00"}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "site quiet hours as a number", method: .patch, path: "/api/v1/sites/{site}", who: .admin,
+            body: #"{"quietHours":2100}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "site quiet hours without minutes", method: .patch, path: "/api/v1/sites/{site}", who: .admin,
+            body: #"{"quietHours":"21-8"}"#, status: 400, error: "invalid_request"),
+        Case(
             name: "no such route", method: .get, path: "/api/v1/nothing-here", who: .admin, body: nil, status: 404,
             error: "not_found"),
     ]
@@ -181,7 +195,8 @@ struct BadInputTests {
                 case .carrier: m.carrierToken
                 case .bogus: "cby_courier_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                 }
-            let path = c.path.replacingOccurrences(of: "{unit}", with: w.unit)
+            let path = c.path.replacingOccurrences(of: "{unit}", with: w.unit).replacingOccurrences(
+                of: "{site}", with: m.siteId)
             let body = c.body?.replacingOccurrences(of: "{recipient}", with: m.recipients[0].id)
             let before = try await w.counts()
             let r = try await w.test { client in

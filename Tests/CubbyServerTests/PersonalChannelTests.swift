@@ -42,6 +42,25 @@ struct PersonalChannelTests {
                 Issue.record("a refused connection should be transient, got \(attempt)")
                 return
             }
+            // Reminders, expiry notices and receipts fail the same way, one delivery at a time.
+            for kind in ParcelNoticeKind.allCases {
+                var notice = ParcelNoticeNotification(
+                    notificationId: EntityID.make(), kind: kind.rawValue, recipientId: withEmail,
+                    parcelId: EntityID.make(), trackingNumber: "T1", unitId: w.unit, unitName: "Lobby A",
+                    compartmentLabel: "A1")
+                notice.reportURL = "https://lockers.example.org/report/x"
+                #expect(
+                    await sms.deliver(messageId: "n1", notification: .parcelNotice(notice), target: withEmail)
+                        == .permanentFailure("the recipient has no phone number"))
+                #expect(
+                    await email.deliver(messageId: "n2", notification: .parcelNotice(notice), target: gone)
+                        == .permanentFailure("the recipient no longer exists"))
+                let sent = await email.deliver(messageId: "n3", notification: .parcelNotice(notice), target: withEmail)
+                guard case .transientFailure = sent else {
+                    Issue.record("\(kind): a refused connection should be transient, got \(sent)")
+                    return
+                }
+            }
         }
     }
 }

@@ -79,6 +79,7 @@ struct ProvisioningTests {
                 #expect(site["pickupLifetimeSeconds"] as? Int == 604_800)
                 #expect(site["reservationSeconds"] as? Int == 600)
                 #expect(site["reminderHours"] as? [Int] == [24, 72])
+                #expect(site.str("quietHours") == "21:00-08:00")
                 #expect(site["updatedAt"] is NSNull)
                 #expect(site.str("timeZone") == "Europe/Paris")
 
@@ -100,6 +101,14 @@ struct ProvisioningTests {
                 #expect(patched.body.str("timeZone") == "America/New_York")
                 #expect(patched.body.str("name") == "Harbour Lofts")
                 #expect(patched.body.str("updatedAt") != nil)
+                #expect(patched.body.str("quietHours") == "21:00-08:00", "kept when not sent")
+                let quiet = try await c.call(
+                    .patch, "/api/v1/sites/\(id)", token: admin, json: body(["quietHours": "22:30-07:15"]))
+                #expect(quiet.body.str("quietHours") == "22:30-07:15")
+                let none = try await c.call(.patch, "/api/v1/sites/\(id)", token: admin, json: #"{"quietHours":null}"#)
+                #expect(none.status == 200)
+                #expect(none.body["quietHours"] is NSNull)
+                #expect(try await w.parts.store.read { s in try await s.site(id) }?.quietHours == "")
                 // The new lifetime is what drop-offs at the site use.
                 let stored = try await w.parts.store.read { s in try await s.site(id) }
                 #expect(stored?.pickupLifetimeSeconds == 432_000)
@@ -110,8 +119,10 @@ struct ProvisioningTests {
                 full["reservationSeconds"] = 300
                 full["reminderHours"] = [6, 24, 47]
                 full["timeZone"] = "UTC"
+                full["quietHours"] = NSNull()
                 let second = try await c.call(.post, "/api/v1/sites", token: admin, json: body(full))
                 #expect(second.status == 201)
+                #expect(second.body["quietHours"] is NSNull)
                 #expect(second.body["reminderHours"] as? [Int] == [6, 24, 47])
                 // A short lifetime keeps only the default reminders before it ends.
                 var short = Self.goodSite
@@ -122,7 +133,7 @@ struct ProvisioningTests {
             }
             let types = try await w.auditTypes()
             #expect(types.filter { $0 == "site.created" }.count == 3)
-            #expect(types.filter { $0 == "site.updated" }.count == 1)
+            #expect(types.filter { $0 == "site.updated" }.count == 3)
         }
     }
 
@@ -161,6 +172,10 @@ struct ProvisioningTests {
             ("reminder at 0 h", body(with("reminderHours", [0]))),
             ("reminder after the lifetime", body(with("reminderHours", [24, 168]))),
             ("too many reminders", body(with("reminderHours", [1, 2, 3, 4, 5, 6]))),
+            ("quiet hours at 24:00", body(with("quietHours", "21:00-24:00"))),
+            ("quiet hours that end as they start", body(with("quietHours", "21:00-21:00"))),
+            ("quiet hours in 12-hour time", body(with("quietHours", "9:00pm-8:00am"))),
+            ("quiet hours as a list", body(with("quietHours", ["21:00", "08:00"]))),
             ("unknown field", body(with("colour", "blue"))),
             ("not an object", "[1]"),
         ]
@@ -177,6 +192,7 @@ struct ProvisioningTests {
                     ("a reminder after the kept lifetime", ["reminderHours": [200]]),
                     ("a lifetime before the kept reminders", ["pickupLifetimeSeconds": 86_400]),
                     ("bad time zone", ["timeZone": "EST5"]),
+                    ("bad quiet hours", ["quietHours": "late"]),
                     ("unknown field", ["id": UUID().uuidString]),
                     ("null name", ["name": NSNull()]),
                     ("null with a good field", ["name": NSNull(), "address": "3 Quay Street"]),

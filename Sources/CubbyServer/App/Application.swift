@@ -80,7 +80,8 @@ public func buildParts(
     }
     let recipientChannels = [recipientChannel.name] + personal.map(\.name)
     let doors = DoorReports(
-        ledger: ledger, keys: keys, policy: policy, recipientChannels: recipientChannels, logger: logger)
+        ledger: ledger, keys: keys, policy: policy, recipientChannels: recipientChannels,
+        linkBase: settings.linkBase, logger: logger)
     var simulator: SimulatedUnits? = nil
     let fallback: any UnitLink
     if let link {

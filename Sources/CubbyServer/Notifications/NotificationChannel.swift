@@ -18,6 +18,7 @@ public struct FileNotificationChannel: OutboxChannel {
             switch notification {
             case .parcelReady(let note): try append(note)
             case .signInCode(let note): try append(note)
+            case .parcelNotice(let note): try append(note)
             case .webhookEvent: return .permanentFailure("the file channel takes recipients' notifications only")
             }
             return .delivered
@@ -64,6 +65,13 @@ public struct LogNotificationChannel: OutboxChannel {
                     "kind": "\(note.kind)", "recipientId": "\(note.recipientId)",
                     "code": "\(String(repeating: "•", count: max(0, note.code.count - 2)) + note.code.suffix(2))",
                     "expiresAt": "\(note.expiresAt)",
+                ])
+        case .parcelNotice(let note):
+            logger.info(
+                "notification",
+                metadata: [
+                    "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
+                    "compartment": "\(note.compartmentLabel)",
                 ])
         case .webhookEvent:
             return .permanentFailure("the log channel takes recipients' notifications only")

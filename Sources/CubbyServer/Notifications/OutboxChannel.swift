@@ -5,6 +5,8 @@ import Foundation
 public enum OutboxNotification: Sendable, Equatable {
     case parcelReady(ParcelReadyNotification)
     case signInCode(SignInCodeNotification)
+    /// A reminder, an expiry notice or a pickup receipt.
+    case parcelNotice(ParcelNoticeNotification)
     case webhookEvent(WebhookEventBody)
 }
 

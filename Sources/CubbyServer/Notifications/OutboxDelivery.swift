@@ -118,6 +118,8 @@ public struct OutboxDelivery: Service {
         switch d.kind {
         case SignInCodeNotification.kind:
             return .signInCode(try decoder.decode(SignInCodeNotification.self, from: data))
+        case _ where ParcelNoticeKind(rawValue: d.kind) != nil:
+            return .parcelNotice(try decoder.decode(ParcelNoticeNotification.self, from: data))
         case StoreSession.webhookKind: return .webhookEvent(try decoder.decode(WebhookEventBody.self, from: data))
         default: return .parcelReady(try decoder.decode(ParcelReadyNotification.self, from: data))
         }

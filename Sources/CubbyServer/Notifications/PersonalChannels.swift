@@ -83,6 +83,13 @@ public struct EmailChannel: OutboxChannel {
                     : nil
                 message = try ParcelReadyMessages.email(
                     note, to: to, from: configuration.from, unsubscribeURL: unsubscribe)
+            case .parcelNotice(var note):
+                if note.language == nil { note.language = contact.language.rawValue }
+                let kind = NoticeMessages.messageKind(note)
+                let unsubscribe =
+                    linkBase.lowercased().hasPrefix("https://")
+                    ? linkBase + "/unsubscribe/" + recipients.unsubscribeToken(recipient: target, kind: kind) : nil
+                message = try NoticeMessages.email(note, to: to, from: configuration.from, unsubscribeURL: unsubscribe)
             case .signInCode(let note):
                 message = try SignInCodeMessages.email(
                     note, language: contact.language, messageId: messageId, to: to, from: configuration.from)
@@ -127,6 +134,9 @@ public struct SMSChannel: OutboxChannel {
         case .parcelReady(var note):
             if note.language == nil { note.language = contact.language.rawValue }
             text = ParcelReadyMessages.sms(note)
+        case .parcelNotice(var note):
+            if note.language == nil { note.language = contact.language.rawValue }
+            text = NoticeMessages.sms(note)
         case .signInCode(let note):
             text = SignInCodeMessages.sms(note, language: contact.language)
         case .webhookEvent:

@@ -17,15 +17,19 @@ public struct DoorReports: UnitEventSink {
     let logger: Logger
     /// The outbox channels a recipient's parcel-ready notification goes out on.
     let recipientChannels: [String]
+    /// Reminders, expiry notices and pickup receipts, on the same channels.
+    public let notices: ParcelNotices
 
+    /// `linkBase` is where links in messages point (`public.url`).
     public init(
         ledger: Ledger, keys: LockerKeys, policy: PinEntryPolicy, recipientChannels: [String] = ["file"],
-        logger: Logger
+        linkBase: String = "http://localhost", logger: Logger
     ) {
         self.ledger = ledger
         self.keys = keys
         self.policy = policy
         self.recipientChannels = recipientChannels
+        self.notices = ParcelNotices(keys: keys, recipientChannels: recipientChannels, linkBase: linkBase)
         self.logger = logger
     }
 

@@ -129,7 +129,8 @@ extension ParcelDesk {
         method: String
     ) async throws -> PickupOutcome {
         let succeeded = try await PickupTransition.apply(
-            s, ledger: ledger, parcel: &parcel, unit: unit, actor: actor, pickedUpAt: clock.now().millisecondsSince1970,
+            s, ledger: ledger, notices: doors.notices, parcel: &parcel, unit: unit, actor: actor,
+            pickedUpAt: clock.now().millisecondsSince1970,
             detail: ["method": method])
         let door = try await ledger.openDoor(
             s, unit: unit, compartmentId: compartment.id, reason: .pickup, actor: actor, parcel: parcel,

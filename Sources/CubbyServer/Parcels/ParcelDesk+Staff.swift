@@ -47,6 +47,7 @@ extension ParcelDesk {
             parcel.removedAt = nowMs
             parcel.updatedAt = nowMs
             try await s.saveParcel(parcel)
+            try await doors.notices.dropReminders(s, parcel: parcel, because: "the parcel was removed", at: nowMs)
             let removed = ledger.record(.parcelRemoved, actor: p.actor, parcel: parcel)
             guard let cid = parcel.compartmentId, let unit else {
                 try await s.appendAudit(removed)
@@ -103,6 +104,7 @@ extension ParcelDesk {
                 try await s.saveParcel(parcel)
                 try await s.endPickupCredentials(parcel: parcel.id, state: .revoked, at: nowMs)
                 try await ledger.audit(s, .parcelExpired, actor: .system, parcel: parcel)
+                try await doors.notices.expired(s, parcel: parcel, at: nowMs)
                 return 1
             }
         }

@@ -23,6 +23,11 @@ public struct PickupReports: Sendable {
 
     /// The token of a parcel's report link.
     public func token(parcel: String, recipient: String) -> String {
+        Self.token(keys: keys, parcel: parcel, recipient: recipient)
+    }
+
+    /// The token of a parcel's report link, made with the server's keys.
+    static func token(keys: LockerKeys, parcel: String, recipient: String) -> String {
         let mac = keys.hasher.hash("cubby.pickup-report.v1", parcel, recipient)
         return [parcel, recipient, Base64URL.encode(Array(mac.prefix(16)))].joined(separator: ".")
     }

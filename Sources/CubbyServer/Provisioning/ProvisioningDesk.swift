@@ -52,10 +52,13 @@ public struct ProvisioningDesk: Sendable {
         public var pickupLifetimeSeconds: Int?
         public var reservationSeconds: Int?
         public var reminderHours: [Int]?
+        /// `HH:MM-HH:MM`; `.some(nil)` for none, nil for the default.
+        public var quietHours: String??
 
         public init(
             name: String, address: String, timeZone: String, languages: [String]? = nil,
-            pickupLifetimeSeconds: Int? = nil, reservationSeconds: Int? = nil, reminderHours: [Int]? = nil
+            pickupLifetimeSeconds: Int? = nil, reservationSeconds: Int? = nil, reminderHours: [Int]? = nil,
+            quietHours: String?? = nil
         ) {
             self.name = name
             self.address = address
@@ -64,6 +67,7 @@ public struct ProvisioningDesk: Sendable {
             self.pickupLifetimeSeconds = pickupLifetimeSeconds
             self.reservationSeconds = reservationSeconds
             self.reminderHours = reminderHours
+            self.quietHours = quietHours
         }
     }
 
@@ -76,10 +80,13 @@ public struct ProvisioningDesk: Sendable {
         public var pickupLifetimeSeconds: Int?
         public var reservationSeconds: Int?
         public var reminderHours: [Int]?
+        /// `HH:MM-HH:MM`; `.some(nil)` for none, nil to keep.
+        public var quietHours: String??
 
         public init(
             name: String? = nil, address: String? = nil, timeZone: String? = nil, languages: [String]? = nil,
-            pickupLifetimeSeconds: Int? = nil, reservationSeconds: Int? = nil, reminderHours: [Int]? = nil
+            pickupLifetimeSeconds: Int? = nil, reservationSeconds: Int? = nil, reminderHours: [Int]? = nil,
+            quietHours: String?? = nil
         ) {
             self.name = name
             self.address = address
@@ -88,11 +95,12 @@ public struct ProvisioningDesk: Sendable {
             self.pickupLifetimeSeconds = pickupLifetimeSeconds
             self.reservationSeconds = reservationSeconds
             self.reminderHours = reminderHours
+            self.quietHours = quietHours
         }
 
         var isEmpty: Bool {
             name == nil && address == nil && timeZone == nil && languages == nil && pickupLifetimeSeconds == nil
-                && reservationSeconds == nil && reminderHours == nil
+                && reservationSeconds == nil && reminderHours == nil && quietHours == nil
         }
     }
 
@@ -115,7 +123,8 @@ public struct ProvisioningDesk: Sendable {
             timeZone: try ProvisioningRules.timeZone(input.timeZone),
             languages: try ProvisioningRules.languages(input.languages ?? SiteSettings.defaultLanguages).joined(
                 separator: ","),
-            reminderHours: reminders.map(String.init).joined(separator: ","))
+            reminderHours: reminders.map(String.init).joined(separator: ","),
+            quietHours: try input.quietHours.map(ProvisioningRules.quietHours) ?? QuietHours.standard.text)
         try await ledger.write { s in
             try await s.insertSite(site)
             try await audit(
@@ -152,6 +161,7 @@ public struct ProvisioningDesk: Sendable {
         let languages = try change.languages.map(ProvisioningRules.languages)
         let lifetime = try change.pickupLifetimeSeconds.map(ProvisioningRules.pickupLifetime)
         let reservation = try change.reservationSeconds.map(ProvisioningRules.reservation)
+        let quiet = try change.quietHours.map(ProvisioningRules.quietHours)
         let at = clock.now().millisecondsSince1970
         return try await ledger.write { s in
             var site = try await siteInScope(s, id, p, lock: true)
@@ -162,6 +172,7 @@ public struct ProvisioningDesk: Sendable {
             changed.set(&site.languages, to: languages?.joined(separator: ","), "languages")
             changed.set(&site.pickupLifetimeSeconds, to: lifetime.map(Int64.init), "pickupLifetimeSeconds")
             changed.set(&site.reservationSeconds, to: reservation.map(Int64.init), "reservationSeconds")
+            changed.set(&site.quietHours, to: quiet, "quietHours")
             let hours = try ProvisioningRules.reminders(
                 change.reminderHours ?? ProvisioningRules.hours(site.reminderHours),
                 lifetimeSeconds: Int(site.pickupLifetimeSeconds))

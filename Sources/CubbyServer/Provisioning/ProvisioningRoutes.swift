@@ -17,8 +17,10 @@ struct ProvisioningRoutes {
         var pickupLifetimeSeconds: Int?
         var reservationSeconds: Int?
         var reminderHours: [Int]?
+        var quietHours: String??
         static let fields: Set<String> = [
             "name", "address", "timeZone", "languages", "pickupLifetimeSeconds", "reservationSeconds", "reminderHours",
+            "quietHours",
         ]
 
         init(from decoder: any Decoder) throws {
@@ -32,6 +34,14 @@ struct ProvisioningRoutes {
             reservationSeconds = try c.decodeIfPresentRefusingNull(
                 Int.self, forKey: UnitLayout.Key("reservationSeconds"))
             reminderHours = try c.decodeIfPresentRefusingNull([Int].self, forKey: UnitLayout.Key("reminderHours"))
+            quietHours = try SiteRequest.quietHours(c)
+        }
+
+        /// Absent (nil), null (`.some(nil)`: no quiet hours) or the text.
+        static func quietHours(_ c: KeyedDecodingContainer<UnitLayout.Key>) throws -> String?? {
+            let key = UnitLayout.Key("quietHours")
+            guard c.contains(key) else { return nil }
+            return .some(try c.decodeNil(forKey: key) ? nil : try c.decode(String.self, forKey: key))
         }
     }
 
@@ -43,6 +53,7 @@ struct ProvisioningRoutes {
         var pickupLifetimeSeconds: Int?
         var reservationSeconds: Int?
         var reminderHours: [Int]?
+        var quietHours: String??
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: UnitLayout.Key.self)
@@ -55,6 +66,7 @@ struct ProvisioningRoutes {
             reservationSeconds = try c.decodeIfPresentRefusingNull(
                 Int.self, forKey: UnitLayout.Key("reservationSeconds"))
             reminderHours = try c.decodeIfPresentRefusingNull([Int].self, forKey: UnitLayout.Key("reminderHours"))
+            quietHours = try SiteRequest.quietHours(c)
         }
     }
 
@@ -106,7 +118,7 @@ struct ProvisioningRoutes {
                 .init(
                     name: b.name, address: b.address, timeZone: b.timeZone, languages: b.languages,
                     pickupLifetimeSeconds: b.pickupLifetimeSeconds, reservationSeconds: b.reservationSeconds,
-                    reminderHours: b.reminderHours))
+                    reminderHours: b.reminderHours, quietHours: b.quietHours))
             return JSONResponse.make(
                 API.Site(site), status: .created, headers: [.location: "/api/v1/sites/\(site.id)"])
         }
@@ -124,7 +136,7 @@ struct ProvisioningRoutes {
                 .init(
                     name: b.name, address: b.address, timeZone: b.timeZone, languages: b.languages,
                     pickupLifetimeSeconds: b.pickupLifetimeSeconds, reservationSeconds: b.reservationSeconds,
-                    reminderHours: b.reminderHours))
+                    reminderHours: b.reminderHours, quietHours: b.quietHours))
             return JSONResponse.make(API.Site(site))
         }
         routes.api(.post, "/api/v1/sites/:siteId/units", .createUnit) { req, ctx, p in
@@ -200,6 +212,8 @@ extension API {
         var languages: [String]
         var pickupLifetimeSeconds, reservationSeconds: Int64
         var reminderHours: [Int]
+        /// Nil when the site has none.
+        var quietHours: String?
         var createdAt: String
         var updatedAt: String?
 
@@ -212,6 +226,7 @@ extension API {
             pickupLifetimeSeconds = s.pickupLifetimeSeconds
             reservationSeconds = s.reservationSeconds
             reminderHours = ProvisioningRules.hours(s.reminderHours)
+            quietHours = s.quietHours.isEmpty ? nil : s.quietHours
             createdAt = API.time(s.createdAt)
             updatedAt = s.updatedAt.map(API.time)
         }
@@ -226,6 +241,7 @@ extension API {
             try c.encode(pickupLifetimeSeconds, forKey: "pickupLifetimeSeconds")
             try c.encode(reservationSeconds, forKey: "reservationSeconds")
             try c.encode(reminderHours, forKey: "reminderHours")
+            try c.encode(quietHours, forKey: "quietHours")
             try c.encode(createdAt, forKey: "createdAt")
             try c.encode(updatedAt, forKey: "updatedAt")
         }

@@ -76,6 +76,15 @@ enum ProvisioningRules {
         return hours
     }
 
+    /// Quiet hours as stored: `HH:MM-HH:MM` (24-hour clock, a span that is not empty), or empty for none (nil).
+    static func quietHours(_ text: String?) throws -> String {
+        guard let text else { return "" }
+        guard let quiet = QuietHours(text: text) else {
+            throw bad("quietHours must be HH:MM-HH:MM on a 24-hour clock, start and end differing, or null for none")
+        }
+        return quiet.text
+    }
+
     static func list(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
     static func hours(_ text: String) -> [Int] { text.split(separator: ",").compactMap { Int($0) } }
 

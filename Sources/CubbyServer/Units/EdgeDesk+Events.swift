@@ -153,7 +153,7 @@ extension EdgeDesk {
             }
             try await s.appendAudit(
                 try await PickupTransition.apply(
-                    s, ledger: ledger, parcel: &parcel, unit: unit, actor: actor,
+                    s, ledger: ledger, notices: parcels.doors.notices, parcel: &parcel, unit: unit, actor: actor,
                     pickedUpAt: min(event.occurredAt, nowMs), detail: d))
             return true
         case .codeRejected:
