@@ -2,7 +2,9 @@
 # Recipients reached for real: `cubby demo` with email through aiosmtpd (STARTTLS and AUTH) and SMS through the
 # recording gateway (scripts/sms-gateway.py, standing in for an SMS provider). A courier's drop-off sends an email
 # whose QR image (decoded by zbarimg) opens the door, and a one-segment SMS with the same PIN; a recipient who
-# switched SMS off for parcel-ready messages gets the email only.
+# switched SMS off for parcel-ready messages gets the email only. Then the SMTP server refuses a message twice
+# (451) before it takes it: exactly one email arrives. Then it holds its reply to a message while `cubby demo` is
+# SIGKILLed and started again: the email comes once more, with the same Message-ID, and no more.
 # Needs python3 with aiosmtpd, openssl, zbarimg, jq, curl. Usage: scripts/notify-test.sh [cubby-binary]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -22,22 +24,32 @@ ready_port() {  # $1 = log file of a helper that prints "READY <port>"
     fail "$1 never got ready"
 }
 
-python3 "$repo/tests-mail/smtp_server.py" --tls starttls --dir "$work/mail" --make-certs >"$work/smtp.log" 2>&1 &
+echo '{}' >"$work/control.json"
+python3 "$repo/tests-mail/smtp_server.py" --tls starttls --dir "$work/mail" --make-certs --control "$work/control.json" \
+    >"$work/smtp.log" 2>&1 &
 pids+=($!)
 smtp_port=$(ready_port "$work/smtp.log")
 python3 "$repo/scripts/sms-gateway.py" --token gw-token --record "$work/sms.jsonl" >"$work/sms.log" 2>&1 &
 pids+=($!)
 sms_port=$(ready_port "$work/sms.log")
 
-(cd "$work" && CUBBY_SMTP_URL="smtp://cubby:s3cret%3Ap%40ss@localhost:$smtp_port?tls=starttls" \
-    CUBBY_SMTP_FROM="Cubby Lockers <lockers@example.org>" CUBBY_SMTP_CA_FILE="$work/mail/ca.pem" \
-    CUBBY_SMS_URL="http://127.0.0.1:$sms_port/messages" CUBBY_SMS_TOKEN=gw-token \
-    exec "$bin" demo --port "$port" --database "sqlite:$work/cubby.sqlite" --keys "$work/keys.json" \
-    --manifest "$work/demo.json" >"$work/server.log" 2>&1) &
-pids+=($!)
+# A short retry base and lease: a refused message is tried again within a second or two, and one held by a killed
+# server is taken up again within seconds.
+demo_pid=""
+start_demo() {
+    (cd "$work" && CUBBY_SMTP_URL="smtp://cubby:s3cret%3Ap%40ss@localhost:$smtp_port?tls=starttls" \
+        CUBBY_SMTP_FROM="Cubby Lockers <lockers@example.org>" CUBBY_SMTP_CA_FILE="$work/mail/ca.pem" \
+        CUBBY_SMS_URL="http://127.0.0.1:$sms_port/messages" CUBBY_SMS_TOKEN=gw-token \
+        CUBBY_OUTBOX_RETRY_BASE_MS=400 CUBBY_OUTBOX_LEASE_SECONDS=4 \
+        exec "$bin" demo --no-units --port "$port" --database "sqlite:$work/cubby.sqlite" --keys "$work/keys.json" \
+        --manifest "$work/demo.json" >>"$work/server.log" 2>&1) &
+    demo_pid=$!
+    pids+=("$demo_pid")
+    for _ in $(seq 1 600); do [[ -s "$work/demo.json" ]] && curl -fs "$S/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    curl -fs "$S/healthz" >/dev/null || fail "the demo did not start"
+}
 S="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do [[ -s "$work/demo.json" ]] && curl -fs "$S/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$S/healthz" >/dev/null || fail "the demo did not start"
+start_demo
 M="$work/demo.json"
 admin=$(jq -r .adminToken "$M"); courier=$(jq -r .courierToken "$M")
 unit=$(jq -r '.units[0].id' "$M"); device=$(jq -r '.units[0].deviceToken' "$M")
@@ -84,4 +96,38 @@ jq -r .text <<<"$sms" | grep -q "$pin" || fail "the SMS does not carry the email
 a=$(curl -s -w ' %{http_code}' -X POST "$S/api/v1/units/$unit/pickups" -H "Authorization: Bearer $device" \
     -H 'Content-Type: application/json' -d "{\"code\":\"$qr\"}")
 [[ "${a##* }" == 200 ]] || fail "the QR code from the email did not open the door: $a"
-echo "notify-test: ok (email over STARTTLS with a QR image that opens the door, SMS with the same PIN, preferences honoured)"
+echo "notify-test: email over STARTTLS with a QR image that opens the door, SMS with the same PIN, preferences honoured"
+
+emails_about() {  # $1 tracking number; prints the Message-ID of each saved email about it
+    local f
+    for f in "$work"/mail/*.eml; do
+        grep -q "$1" "$f" && grep -i '^Message-ID:' "$f" | head -n1 | tr -d '\r' | sed 's/^[^:]*: *//'
+    done
+    return 0
+}
+
+# A relay that refuses twice, then takes the message: exactly one email.
+echo '{"refuse": 2}' >"$work/control.json"
+drop NOTIFY3 "$r2"
+for _ in $(seq 1 150); do [[ -n "$(emails_about NOTIFY3)" ]] && break; sleep 0.2; done
+[[ "$(cat "$work/mail/refused.count" 2>/dev/null)" == 2 ]] || fail "the relay did not refuse twice"
+sleep 2
+[[ "$(emails_about NOTIFY3 | wc -l)" == 1 ]] || fail "expected exactly one email after two refusals: $(emails_about NOTIFY3)"
+echo "notify-test: refused twice, then taken: exactly one email"
+
+# The relay holds its reply while the server is SIGKILLed: after a restart the email comes once more, same id.
+echo '{"hold": 8}' >"$work/control.json"
+drop NOTIFY4 "$r2"
+for _ in $(seq 1 150); do [[ -n "$(emails_about NOTIFY4)" ]] && break; sleep 0.1; done
+[[ -n "$(emails_about NOTIFY4)" ]] || fail "the held email never reached the relay"
+kill -9 "$demo_pid"
+wait "$demo_pid" 2>/dev/null || true
+start_demo
+for _ in $(seq 1 200); do [[ "$(emails_about NOTIFY4 | wc -l)" -ge 2 ]] && break; sleep 0.1; done
+sleep 3
+ids=$(emails_about NOTIFY4)
+count=$(wc -l <<<"$ids")
+[[ "$count" -ge 1 && "$count" -le 2 ]] || fail "expected the email at most twice after the SIGKILL: $ids"
+[[ "$(sort -u <<<"$ids" | wc -l)" == 1 ]] || fail "the repeated email has another Message-ID: $ids"
+echo "notify-test: SIGKILLed between sending and recording: $count copies, one Message-ID"
+echo "notify-test: ok"
