@@ -61,7 +61,7 @@ public struct SIEMForwarder: Service {
             do { _ = try await forward() } catch {
                 logger.warning("forwarding security events failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
         await sender.close()
         do { try await store.write { s in try await s.releaseSIEMLease(sink: Self.sink, token: token) } } catch {

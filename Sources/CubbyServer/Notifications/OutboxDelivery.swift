@@ -79,7 +79,8 @@ public struct OutboxDelivery: Service {
     public func deliverDue(channel name: String) async throws -> Int {
         guard let channel = channels[name] else { return 0 }
         var delivered = 0
-        while true {
+        // A process that is stopping sends no further batch: what is left stays due for the next one.
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let token = EntityID.make()
             let claimed = try await store.write { s in
                 let now = clock.now().millisecondsSince1970

@@ -28,7 +28,8 @@ public struct UnitWatch: Service {
             do { try await check() } catch {
                 logger.warning("checking units' links failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            // The wait ends at once when the process stops.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 
