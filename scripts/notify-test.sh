@@ -2,7 +2,9 @@
 # Recipients reached for real: `cubby demo` with email through aiosmtpd (STARTTLS and AUTH) and SMS through the
 # recording gateway (scripts/sms-gateway.py, standing in for an SMS provider). A courier's drop-off sends an email
 # whose QR image (decoded by zbarimg) opens the door, and a one-segment SMS with the same PIN; a recipient who
-# switched SMS off for parcel-ready messages gets the email only.
+# switched SMS off for parcel-ready messages gets the email only. Then, against a second SMTP server: a relay that
+# answers 451 to the first attempts produces exactly one email, and a server SIGKILLed while the relay holds its
+# reply to DATA sends the email once more after a restart, with the same Message-ID, and only once more.
 # Needs python3 with aiosmtpd, openssl, zbarimg, jq, curl. Usage: scripts/notify-test.sh [cubby-binary]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -29,15 +31,21 @@ python3 "$repo/scripts/sms-gateway.py" --token gw-token --record "$work/sms.json
 pids+=($!)
 sms_port=$(ready_port "$work/sms.log")
 
-(cd "$work" && CUBBY_SMTP_URL="smtp://cubby:s3cret%3Ap%40ss@localhost:$smtp_port?tls=starttls" \
-    CUBBY_SMTP_FROM="Cubby Lockers <lockers@example.org>" CUBBY_SMTP_CA_FILE="$work/mail/ca.pem" \
-    CUBBY_SMS_URL="http://127.0.0.1:$sms_port/messages" CUBBY_SMS_TOKEN=gw-token \
-    exec "$bin" demo --port "$port" --database "sqlite:$work/cubby.sqlite" --keys "$work/keys.json" \
-    --manifest "$work/demo.json" >"$work/server.log" 2>&1) &
-pids+=($!)
+# $1 SMTP port, $2 its CA file. A short retry base and lease let a refused or abandoned email go out again in seconds.
+start_demo() {
+    (cd "$work" && CUBBY_SMTP_URL="smtp://cubby:s3cret%3Ap%40ss@localhost:$1?tls=starttls" \
+        CUBBY_SMTP_FROM="Cubby Lockers <lockers@example.org>" CUBBY_SMTP_CA_FILE="$2" \
+        CUBBY_SMS_URL="http://127.0.0.1:$sms_port/messages" CUBBY_SMS_TOKEN=gw-token \
+        CUBBY_OUTBOX_RETRY_BASE_MS=300 CUBBY_OUTBOX_LEASE_SECONDS=3 \
+        exec "$bin" demo --port "$port" --database "sqlite:$work/cubby.sqlite" --keys "$work/keys.json" \
+        --manifest "$work/demo.json" >>"$work/server.log" 2>&1) &
+    demo_pid=$!
+    pids+=("$demo_pid")
+    for _ in $(seq 1 600); do [[ -s "$work/demo.json" ]] && curl -fs "$S/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    curl -fs "$S/healthz" >/dev/null || fail "the demo did not start"
+}
 S="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do [[ -s "$work/demo.json" ]] && curl -fs "$S/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$S/healthz" >/dev/null || fail "the demo did not start"
+start_demo "$smtp_port" "$work/mail/ca.pem"
 M="$work/demo.json"
 admin=$(jq -r .adminToken "$M"); courier=$(jq -r .courierToken "$M")
 unit=$(jq -r '.units[0].id' "$M"); device=$(jq -r '.units[0].deviceToken' "$M")
@@ -84,4 +92,47 @@ jq -r .text <<<"$sms" | grep -q "$pin" || fail "the SMS does not carry the email
 a=$(curl -s -w ' %{http_code}' -X POST "$S/api/v1/units/$unit/pickups" -H "Authorization: Bearer $device" \
     -H 'Content-Type: application/json' -d "{\"code\":\"$qr\"}")
 [[ "${a##* }" == 200 ]] || fail "the QR code from the email did not open the door: $a"
-echo "notify-test: ok (email over STARTTLS with a QR image that opens the door, SMS with the same PIN, preferences honoured)"
+
+# A second relay: 451 to the end of DATA for its first two messages, and a reply held while $work/hold exists.
+kill "$demo_pid" 2>/dev/null || true
+wait "$demo_pid" 2>/dev/null || true
+python3 "$repo/tests-mail/smtp_server.py" --tls starttls --dir "$work/mail2" --make-certs --refuse-first 2 \
+    --hold-flag "$work/hold" >"$work/smtp2.log" 2>&1 &
+pids+=($!)
+smtp2_port=$(ready_port "$work/smtp2.log")
+start_demo "$smtp2_port" "$work/mail2/ca.pem"
+saved() { grep -c '^SAVED ' "$work/smtp2.log" || true; }
+
+# (a) Refused twice, then accepted: exactly one email, and the refused attempts carried its Message-ID.
+drop NOTIFY3 "$r1"
+for _ in $(seq 1 150); do [[ "$(saved)" -ge 1 ]] && break; sleep 0.2; done
+[[ "$(saved)" == 1 ]] || fail "the refused email never arrived: $(cat "$work/smtp2.log")"
+sleep 2  # anything more the outbox would send
+[[ "$(saved)" == 1 ]] || fail "more than one email arrived after the refusals: $(cat "$work/smtp2.log")"
+mid3=$(sed -n 's/^SAVED 1 //p' "$work/smtp2.log")
+[[ "$mid3" == "<"*"@example.org>" ]] || fail "the accepted email has no Message-ID of the outbox: '$mid3'"
+[[ "$(grep -c '^REFUSED ' "$work/smtp2.log")" == 2 && "$(sed -n 's/^REFUSED //p' "$work/smtp2.log" | sort -u)" == "$mid3" ]] \
+    || fail "the refused attempts were not of the accepted message: $(cat "$work/smtp2.log")"
+python3 "$repo/tests-mail/check_message.py" "$work/mail2/1.eml" | jq -e '.text | contains("NOTIFY3")' >/dev/null \
+    || fail "the accepted email is not about NOTIFY3"
+
+# (b) The relay saves the next message and holds its reply; the server is SIGKILLed before it hears 250 (so it never
+# records the delivery), restarted, and sends it again after the lease: at most one duplicate, same Message-ID.
+touch "$work/hold"
+drop NOTIFY4 "$r1"
+for _ in $(seq 1 150); do grep -q '^HELD ' "$work/smtp2.log" && break; sleep 0.1; done
+grep -q '^HELD 2 ' "$work/smtp2.log" || fail "the relay never held a reply: $(cat "$work/smtp2.log")"
+mid4=$(sed -n 's/^HELD 2 //p' "$work/smtp2.log")
+kill -9 "$demo_pid"
+wait "$demo_pid" 2>/dev/null || true
+rm -f "$work/hold"
+start_demo "$smtp2_port" "$work/mail2/ca.pem"
+for _ in $(seq 1 150); do [[ "$(saved)" -ge 3 ]] && break; sleep 0.2; done
+[[ "$(saved)" == 3 ]] || fail "the email was not sent again after the SIGKILL: $(cat "$work/smtp2.log")"
+sleep 4  # past another lease: no third copy
+[[ "$(saved)" == 3 ]] || fail "more than one duplicate after the SIGKILL: $(cat "$work/smtp2.log")"
+[[ "$(sed -n 's/^SAVED 3 //p' "$work/smtp2.log")" == "$mid4" && "$mid4" != "$mid3" ]] \
+    || fail "the repeat does not keep the Message-ID $mid4: $(cat "$work/smtp2.log")"
+python3 "$repo/tests-mail/check_message.py" "$work/mail2/3.eml" | jq -e '.text | contains("NOTIFY4")' >/dev/null \
+    || fail "the repeated email is not about NOTIFY4"
+echo "notify-test: ok (email over STARTTLS with a QR image that opens the door, SMS with the same PIN, preferences honoured; 451 twice then one email; SIGKILL before 250: one repeat with the same Message-ID)"

@@ -12,10 +12,17 @@ recipients, the authenticated user, whether the session ran over TLS).
 
 Recipients whose local part is "busy" get 451 (transient), "nobody" gets 550 (permanent). The certificate and
 key are made by --make-certs DIR: a CA (DIR/ca.pem) and a server certificate for localhost and 127.0.0.1.
+
+--refuse-first N   answers the end of DATA of the first N messages with 451 (a relay that cannot queue for a while),
+                   printing "REFUSED <Message-ID>" for each, and accepts the messages after them
+--hold-flag FILE   while FILE exists, a message is saved and then the reply to its DATA is held (printing
+                   "HELD <n> <Message-ID>") until FILE is removed: the client cannot know the message arrived
+Each saved message prints "SAVED <n> <Message-ID>".
 """
 
 import argparse
 import asyncio
+import email
 import json
 import os
 import signal
@@ -49,9 +56,11 @@ def make_certs(directory):
 class Recorder:
     """Saves each message; answers RCPT by the recipient's local part."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, refuse_first=0, hold_flag=None):
         self.directory = directory
         self.count = 0
+        self.refusals_left = refuse_first
+        self.hold_flag = hold_flag
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -63,6 +72,12 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        message_id = email.message_from_bytes(raw).get("Message-ID", "")
+        if self.refusals_left > 0:
+            self.refusals_left -= 1
+            print(f"REFUSED {message_id}", flush=True)
+            return "451 4.3.0 Temporarily unable to queue the message, try again later"
         self.count += 1
         base = os.path.join(self.directory, str(self.count))
         with open(base + ".eml", "wb") as f:
@@ -74,6 +89,11 @@ class Recorder:
                        # session.ssl is set after STARTTLS only; an implicit-TLS transport says so itself.
                        "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None},
                       f)
+        print(f"SAVED {self.count} {message_id}", flush=True)
+        if self.hold_flag and os.path.exists(self.hold_flag):
+            print(f"HELD {self.count} {message_id}", flush=True)
+            while os.path.exists(self.hold_flag):
+                await asyncio.sleep(0.05)
         return "250 2.0.0 Message accepted"
 
 
@@ -98,6 +118,8 @@ def main():
     parser.add_argument("--mechanisms", default="PLAIN,LOGIN", help="AUTH mechanisms to offer")
     parser.add_argument("--auth-in-clear", action="store_true", help="offer AUTH without TLS (--tls none)")
     parser.add_argument("--make-certs", action="store_true")
+    parser.add_argument("--refuse-first", type=int, default=0, help="answer 451 to the first N messages' DATA")
+    parser.add_argument("--hold-flag", help="while this file exists, hold the reply to DATA after saving")
     args = parser.parse_args()
 
     os.makedirs(args.dir, exist_ok=True)
@@ -107,7 +129,7 @@ def main():
     context.load_cert_chain(os.path.join(args.dir, "server.pem"), os.path.join(args.dir, "server.key"))
 
     excluded = [m for m in ("PLAIN", "LOGIN") if m not in args.mechanisms.upper().split(",")]
-    recorder = Recorder(args.dir)
+    recorder = Recorder(args.dir, refuse_first=args.refuse_first, hold_flag=args.hold_flag)
     kwargs = dict(hostname="mail.test", authenticator=authenticator(args.user, args.password),
                   auth_exclude_mechanism=excluded, timeout=30)
     if args.tls == "starttls":
