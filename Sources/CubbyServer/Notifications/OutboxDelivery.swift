@@ -90,9 +90,8 @@ public struct OutboxDelivery: Service {
     func listen(_ store: PostgresStore, ringing bells: OutboxWake) async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await store.follow(channel: OutboxNotifyChannel.name, onListening: { bells.ring() }) { _ in
-                    bells.ring()
-                }
+                let ring: @Sendable (String) async -> Void = { _ in bells.ring() }
+                try await store.follow(channel: OutboxNotifyChannel.name, onListening: { bells.ring() }, ring)
             } catch {
                 logger.warning("outbox listener failed; listening again", metadata: ["error": "\(error)"])
             }
