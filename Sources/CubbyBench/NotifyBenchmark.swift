@@ -176,7 +176,12 @@ public struct NotifyBenchmark: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         progress("  \(smtp.count) emails, \(hooks.count) webhooks received; matching")
-        let mail = smtp.arrivals
+        // `Message-ID: <outbox message id@sender's domain>`: keyed here by the outbox message id.
+        var mail: [String: Int64] = [:]
+        for (messageId, at) in smtp.arrivals {
+            let id = messageId.trimmingCharacters(in: CharacterSet(charactersIn: "<>")).split(separator: "@").first
+            if let id { mail[String(id)] = at }
+        }
         let hooked = hooks.arrivals
         var emailLatencies: [Double] = []
         var hookLatencies: [Double] = []
@@ -189,11 +194,7 @@ public struct NotifyBenchmark: Sendable {
                 )
             }
             guard let depositedAt else { continue }
-            if let id = email.first,
-                let at = mail.first(where: { $0.key.hasPrefix("<" + id + "@") })?.value
-            {
-                emailLatencies.append(Double(at - depositedAt))
-            }
+            if let at = email.compactMap({ mail[$0] }).first { emailLatencies.append(Double(at - depositedAt)) }
             if let at = webhook.compactMap({ hooked[$0] }).first { hookLatencies.append(Double(at - depositedAt)) }
         }
         let email = Self.path(
