@@ -33,9 +33,13 @@ struct OutboxWakeTests {
         try await eventually("the second notification is delivered without a poll", seconds: 20) {
             try w.notifications().count == 2
         }
-        let ids = try await w.parts.store.read { s in try await s.deliveries(channel: "file") }
-        #expect(ids.map(\.state) == ["delivered", "delivered"])
-        #expect(ids.map(\.attempts) == [1, 1])
+        // Each delivery is recorded once sent, right after the file line is written.
+        try await eventually("both deliveries are recorded as delivered", seconds: 20) {
+            try await w.parts.store.read { s in try await s.deliveries(channel: "file") }.map(\.state)
+                == ["delivered", "delivered"]
+        }
+        let deliveries = try await w.parts.store.read { s in try await s.deliveries(channel: "file") }
+        #expect(deliveries.map(\.attempts) == [1, 1], "each delivered by its first attempt")
     }
 
     @Test(
