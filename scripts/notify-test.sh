@@ -2,9 +2,9 @@
 # Recipients reached for real: `cubby demo` with email through aiosmtpd (STARTTLS and AUTH) and SMS through the
 # recording gateway (scripts/sms-gateway.py, standing in for an SMS provider). A courier's drop-off sends an email
 # whose QR image (decoded by zbarimg) opens the door, and a one-segment SMS with the same PIN; a recipient who
-# switched SMS off for parcel-ready messages gets the email only. Then the SMTP server refuses a message twice
-# (451) before it takes it: exactly one email arrives. Then it holds its reply to a message while `cubby demo` is
-# SIGKILLed and started again: the email comes once more, with the same Message-ID, and no more.
+# switched SMS off for parcel-ready messages gets the email only. Then, against a second SMTP server: a relay that
+# answers 451 to the first attempts produces exactly one email, and a server SIGKILLed while the relay holds its
+# reply to DATA sends the email once more after a restart, with the same Message-ID, and only once more.
 # Needs python3 with aiosmtpd, openssl, zbarimg, jq, curl. Usage: scripts/notify-test.sh [cubby-binary]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -24,24 +24,20 @@ ready_port() {  # $1 = log file of a helper that prints "READY <port>"
     fail "$1 never got ready"
 }
 
-echo '{}' >"$work/control.json"
-python3 "$repo/tests-mail/smtp_server.py" --tls starttls --dir "$work/mail" --make-certs --control "$work/control.json" \
-    >"$work/smtp.log" 2>&1 &
+python3 "$repo/tests-mail/smtp_server.py" --tls starttls --dir "$work/mail" --make-certs >"$work/smtp.log" 2>&1 &
 pids+=($!)
 smtp_port=$(ready_port "$work/smtp.log")
 python3 "$repo/scripts/sms-gateway.py" --token gw-token --record "$work/sms.jsonl" >"$work/sms.log" 2>&1 &
 pids+=($!)
 sms_port=$(ready_port "$work/sms.log")
 
-# A short retry base and lease: a refused message is tried again within a second or two, and one held by a killed
-# server is taken up again within seconds.
-demo_pid=""
+# $1 SMTP port, $2 its CA file. A short retry base and lease let a refused or abandoned email go out again in seconds.
 start_demo() {
-    (cd "$work" && CUBBY_SMTP_URL="smtp://cubby:s3cret%3Ap%40ss@localhost:$smtp_port?tls=starttls" \
-        CUBBY_SMTP_FROM="Cubby Lockers <lockers@example.org>" CUBBY_SMTP_CA_FILE="$work/mail/ca.pem" \
+    (cd "$work" && CUBBY_SMTP_URL="smtp://cubby:s3cret%3Ap%40ss@localhost:$1?tls=starttls" \
+        CUBBY_SMTP_FROM="Cubby Lockers <lockers@example.org>" CUBBY_SMTP_CA_FILE="$2" \
         CUBBY_SMS_URL="http://127.0.0.1:$sms_port/messages" CUBBY_SMS_TOKEN=gw-token \
-        CUBBY_OUTBOX_RETRY_BASE_MS=400 CUBBY_OUTBOX_LEASE_SECONDS=4 \
-        exec "$bin" demo --no-units --port "$port" --database "sqlite:$work/cubby.sqlite" --keys "$work/keys.json" \
+        CUBBY_OUTBOX_RETRY_BASE_MS=300 CUBBY_OUTBOX_LEASE_SECONDS=3 \
+        exec "$bin" demo --port "$port" --database "sqlite:$work/cubby.sqlite" --keys "$work/keys.json" \
         --manifest "$work/demo.json" >>"$work/server.log" 2>&1) &
     demo_pid=$!
     pids+=("$demo_pid")
@@ -49,7 +45,7 @@ start_demo() {
     curl -fs "$S/healthz" >/dev/null || fail "the demo did not start"
 }
 S="http://127.0.0.1:$port"
-start_demo
+start_demo "$smtp_port" "$work/mail/ca.pem"
 M="$work/demo.json"
 admin=$(jq -r .adminToken "$M"); courier=$(jq -r .courierToken "$M")
 unit=$(jq -r '.units[0].id' "$M"); device=$(jq -r '.units[0].deviceToken' "$M")
@@ -96,38 +92,47 @@ jq -r .text <<<"$sms" | grep -q "$pin" || fail "the SMS does not carry the email
 a=$(curl -s -w ' %{http_code}' -X POST "$S/api/v1/units/$unit/pickups" -H "Authorization: Bearer $device" \
     -H 'Content-Type: application/json' -d "{\"code\":\"$qr\"}")
 [[ "${a##* }" == 200 ]] || fail "the QR code from the email did not open the door: $a"
-echo "notify-test: email over STARTTLS with a QR image that opens the door, SMS with the same PIN, preferences honoured"
 
-emails_about() {  # $1 tracking number; prints the Message-ID of each saved email about it
-    local f
-    for f in "$work"/mail/*.eml; do
-        grep -q "$1" "$f" && grep -i '^Message-ID:' "$f" | head -n1 | tr -d '\r' | sed 's/^[^:]*: *//'
-    done
-    return 0
-}
+# A second relay: 451 to the end of DATA for its first two messages, and a reply held while $work/hold exists.
+kill "$demo_pid" 2>/dev/null || true
+wait "$demo_pid" 2>/dev/null || true
+python3 "$repo/tests-mail/smtp_server.py" --tls starttls --dir "$work/mail2" --make-certs --refuse-first 2 \
+    --hold-flag "$work/hold" >"$work/smtp2.log" 2>&1 &
+pids+=($!)
+smtp2_port=$(ready_port "$work/smtp2.log")
+start_demo "$smtp2_port" "$work/mail2/ca.pem"
+saved() { grep -c '^SAVED ' "$work/smtp2.log" || true; }
 
-# A relay that refuses twice, then takes the message: exactly one email.
-echo '{"refuse": 2}' >"$work/control.json"
-drop NOTIFY3 "$r2"
-for _ in $(seq 1 150); do [[ -n "$(emails_about NOTIFY3)" ]] && break; sleep 0.2; done
-[[ "$(cat "$work/mail/refused.count" 2>/dev/null)" == 2 ]] || fail "the relay did not refuse twice"
-sleep 2
-[[ "$(emails_about NOTIFY3 | wc -l)" == 1 ]] || fail "expected exactly one email after two refusals: $(emails_about NOTIFY3)"
-echo "notify-test: refused twice, then taken: exactly one email"
+# (a) Refused twice, then accepted: exactly one email, and the refused attempts carried its Message-ID.
+drop NOTIFY3 "$r1"
+for _ in $(seq 1 150); do [[ "$(saved)" -ge 1 ]] && break; sleep 0.2; done
+[[ "$(saved)" == 1 ]] || fail "the refused email never arrived: $(cat "$work/smtp2.log")"
+sleep 2  # anything more the outbox would send
+[[ "$(saved)" == 1 ]] || fail "more than one email arrived after the refusals: $(cat "$work/smtp2.log")"
+mid3=$(sed -n 's/^SAVED 1 //p' "$work/smtp2.log")
+[[ "$mid3" == "<"*"@example.org>" ]] || fail "the accepted email has no Message-ID of the outbox: '$mid3'"
+[[ "$(grep -c '^REFUSED ' "$work/smtp2.log")" == 2 && "$(sed -n 's/^REFUSED //p' "$work/smtp2.log" | sort -u)" == "$mid3" ]] \
+    || fail "the refused attempts were not of the accepted message: $(cat "$work/smtp2.log")"
+python3 "$repo/tests-mail/check_message.py" "$work/mail2/1.eml" | jq -e '.text | contains("NOTIFY3")' >/dev/null \
+    || fail "the accepted email is not about NOTIFY3"
 
-# The relay holds its reply while the server is SIGKILLed: after a restart the email comes once more, same id.
-echo '{"hold": 8}' >"$work/control.json"
-drop NOTIFY4 "$r2"
-for _ in $(seq 1 150); do [[ -n "$(emails_about NOTIFY4)" ]] && break; sleep 0.1; done
-[[ -n "$(emails_about NOTIFY4)" ]] || fail "the held email never reached the relay"
+# (b) The relay saves the next message and holds its reply; the server is SIGKILLed before it hears 250 (so it never
+# records the delivery), restarted, and sends it again after the lease: at most one duplicate, same Message-ID.
+touch "$work/hold"
+drop NOTIFY4 "$r1"
+for _ in $(seq 1 150); do grep -q '^HELD ' "$work/smtp2.log" && break; sleep 0.1; done
+grep -q '^HELD 2 ' "$work/smtp2.log" || fail "the relay never held a reply: $(cat "$work/smtp2.log")"
+mid4=$(sed -n 's/^HELD 2 //p' "$work/smtp2.log")
 kill -9 "$demo_pid"
 wait "$demo_pid" 2>/dev/null || true
-start_demo
-for _ in $(seq 1 200); do [[ "$(emails_about NOTIFY4 | wc -l)" -ge 2 ]] && break; sleep 0.1; done
-sleep 3
-ids=$(emails_about NOTIFY4)
-count=$(wc -l <<<"$ids")
-[[ "$count" -ge 1 && "$count" -le 2 ]] || fail "expected the email at most twice after the SIGKILL: $ids"
-[[ "$(sort -u <<<"$ids" | wc -l)" == 1 ]] || fail "the repeated email has another Message-ID: $ids"
-echo "notify-test: SIGKILLed between sending and recording: $count copies, one Message-ID"
-echo "notify-test: ok"
+rm -f "$work/hold"
+start_demo "$smtp2_port" "$work/mail2/ca.pem"
+for _ in $(seq 1 150); do [[ "$(saved)" -ge 3 ]] && break; sleep 0.2; done
+[[ "$(saved)" == 3 ]] || fail "the email was not sent again after the SIGKILL: $(cat "$work/smtp2.log")"
+sleep 4  # past another lease: no third copy
+[[ "$(saved)" == 3 ]] || fail "more than one duplicate after the SIGKILL: $(cat "$work/smtp2.log")"
+[[ "$(sed -n 's/^SAVED 3 //p' "$work/smtp2.log")" == "$mid4" && "$mid4" != "$mid3" ]] \
+    || fail "the repeat does not keep the Message-ID $mid4: $(cat "$work/smtp2.log")"
+python3 "$repo/tests-mail/check_message.py" "$work/mail2/3.eml" | jq -e '.text | contains("NOTIFY4")' >/dev/null \
+    || fail "the repeated email is not about NOTIFY4"
+echo "notify-test: ok (email over STARTTLS with a QR image that opens the door, SMS with the same PIN, preferences honoured; 451 twice then one email; SIGKILL before 250: one repeat with the same Message-ID)"

@@ -10,17 +10,19 @@ recipients, the authenticated user, whether the session ran over TLS).
 --tls none       plain TCP; with --auth-in-clear it still offers AUTH (the client's tls=none case)
 --tls nostarttls plain TCP that offers neither STARTTLS nor AUTH (the client must refuse to go on)
 
-Recipients whose local part is "busy" get 451 (transient), "nobody" gets 550 (permanent).
-
---control FILE   a JSON file read at each DATA, which a test may rewrite while the server runs:
-                 {"refuse": N} answers the next N messages "451 4.3.0" after their content (nothing saved);
-                 {"hold": S} saves the next message, then holds its "250" reply for S seconds (the sender may be
-                 killed meanwhile, before it learns the message was taken). Each is used up as it is applied. The certificate and
+Recipients whose local part is "busy" get 451 (transient), "nobody" gets 550 (permanent). The certificate and
 key are made by --make-certs DIR: a CA (DIR/ca.pem) and a server certificate for localhost and 127.0.0.1.
+
+--refuse-first N   answers the end of DATA of the first N messages with 451 (a relay that cannot queue for a while),
+                   printing "REFUSED <Message-ID>" for each, and accepts the messages after them
+--hold-flag FILE   while FILE exists, a message is saved and then the reply to its DATA is held (printing
+                   "HELD <n> <Message-ID>") until FILE is removed: the client cannot know the message arrived
+Each saved message prints "SAVED <n> <Message-ID>".
 """
 
 import argparse
 import asyncio
+import email
 import json
 import os
 import signal
@@ -54,29 +56,11 @@ def make_certs(directory):
 class Recorder:
     """Saves each message; answers RCPT by the recipient's local part."""
 
-    def __init__(self, directory, control=None):
+    def __init__(self, directory, refuse_first=0, hold_flag=None):
         self.directory = directory
-        self.control = control
         self.count = 0
-        self.refused = 0
-
-    def take_control(self):
-        """The control file's settings for this message, used up: ("refuse", None), ("hold", seconds) or None."""
-        if not self.control or not os.path.exists(self.control):
-            return None
-        with open(self.control) as f:
-            settings = json.load(f)
-        applied = None
-        if settings.get("refuse", 0) > 0:
-            settings["refuse"] -= 1
-            applied = ("refuse", None)
-        elif settings.get("hold", 0) > 0:
-            applied = ("hold", settings["hold"])
-            settings["hold"] = 0
-        with open(self.control + ".tmp", "w") as f:
-            json.dump(settings, f)
-        os.replace(self.control + ".tmp", self.control)
-        return applied
+        self.refusals_left = refuse_first
+        self.hold_flag = hold_flag
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -88,12 +72,12 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        applied = self.take_control()
-        if applied and applied[0] == "refuse":
-            self.refused += 1
-            with open(os.path.join(self.directory, "refused.count"), "w") as f:
-                f.write(str(self.refused))
-            return "451 4.3.0 Temporarily unable to take mail, try again later"
+        raw = envelope.original_content or envelope.content
+        message_id = email.message_from_bytes(raw).get("Message-ID", "")
+        if self.refusals_left > 0:
+            self.refusals_left -= 1
+            print(f"REFUSED {message_id}", flush=True)
+            return "451 4.3.0 Temporarily unable to queue the message, try again later"
         self.count += 1
         base = os.path.join(self.directory, str(self.count))
         with open(base + ".eml", "wb") as f:
@@ -105,8 +89,11 @@ class Recorder:
                        # session.ssl is set after STARTTLS only; an implicit-TLS transport says so itself.
                        "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None},
                       f)
-        if applied and applied[0] == "hold":
-            await asyncio.sleep(applied[1])
+        print(f"SAVED {self.count} {message_id}", flush=True)
+        if self.hold_flag and os.path.exists(self.hold_flag):
+            print(f"HELD {self.count} {message_id}", flush=True)
+            while os.path.exists(self.hold_flag):
+                await asyncio.sleep(0.05)
         return "250 2.0.0 Message accepted"
 
 
@@ -131,7 +118,8 @@ def main():
     parser.add_argument("--mechanisms", default="PLAIN,LOGIN", help="AUTH mechanisms to offer")
     parser.add_argument("--auth-in-clear", action="store_true", help="offer AUTH without TLS (--tls none)")
     parser.add_argument("--make-certs", action="store_true")
-    parser.add_argument("--control", help="a JSON file of refusals and holds to apply (see above)")
+    parser.add_argument("--refuse-first", type=int, default=0, help="answer 451 to the first N messages' DATA")
+    parser.add_argument("--hold-flag", help="while this file exists, hold the reply to DATA after saving")
     args = parser.parse_args()
 
     os.makedirs(args.dir, exist_ok=True)
@@ -141,7 +129,7 @@ def main():
     context.load_cert_chain(os.path.join(args.dir, "server.pem"), os.path.join(args.dir, "server.key"))
 
     excluded = [m for m in ("PLAIN", "LOGIN") if m not in args.mechanisms.upper().split(",")]
-    recorder = Recorder(args.dir, args.control)
+    recorder = Recorder(args.dir, refuse_first=args.refuse_first, hold_flag=args.hold_flag)
     kwargs = dict(hostname="mail.test", authenticator=authenticator(args.user, args.password),
                   auth_exclude_mechanism=excluded, timeout=30)
     if args.tls == "starttls":

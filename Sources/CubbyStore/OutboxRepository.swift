@@ -106,6 +106,7 @@ extension StoreSession {
                 "(\(bind: m.id), \(bind: d.channel), \(bind: d.target), 'pending', 0, \(bind: due), \(bind: at), \(bind: at))"
         }
         try await sql.raw(query).run()
+        try await markOutboxWritten()
     }
 
     /// A recipient's notification with a sealed payload, to be delivered on each of `channels` (a channel named in
@@ -265,6 +266,7 @@ extension StoreSession {
         ).all().map { try $0.decode(column: "message_id", as: String.self) }
         guard let message = messages.first else { return nil }
         try await sql.raw("UPDATE outbox_messages SET finished_at = NULL WHERE id = \(bind: message)").run()
+        try await markOutboxWritten()
         return try await deliveries(message: message, channel: channel, target: target).first
     }
 

@@ -8,6 +8,7 @@ import SQLKit
 /// PostgreSQL through a PostgresNIO connection pool; many server processes may share one database.
 public final class PostgresStore: SQLStore {
     public let kind = DatabaseKind.postgres
+    public let outboxWake = OutboxWake()
     let client: PostgresClient
     /// Where the pool connects, for the connection that listens for notifications.
     let connection: PostgresConnection.Configuration
@@ -52,11 +53,13 @@ public final class PostgresStore: SQLStore {
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
         try await client.withConnection { conn in
-            let session = StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres)
+            let marks = CommitMarks()
+            let session = StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres, marks: marks)
             try await session.exec("BEGIN")
             do {
                 let result = try await body(session)
                 try await session.exec("COMMIT")
+                if marks.wroteOutbox { outboxWake.ring() }
                 return result
             } catch {
                 do { try await session.exec("ROLLBACK") } catch {

@@ -20,6 +20,8 @@ public protocol SQLStore: Sendable {
     func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T
     /// Closes connections.
     func close() async
+    /// Rung after each commit that wrote to the outbox.
+    var outboxWake: OutboxWake { get }
 }
 
 /// A connection (or an open transaction) handed to repository code.
@@ -27,10 +29,22 @@ public struct StoreSession: Sendable {
     /// The SQLKit handle; only CubbyStore uses it.
     let sql: any SQLDatabase
     public let kind: DatabaseKind
+    /// What a write transaction marks for after its commit (nil outside one).
+    let marks: CommitMarks?
 
-    init(sql: any SQLDatabase, kind: DatabaseKind) {
+    init(sql: any SQLDatabase, kind: DatabaseKind, marks: CommitMarks? = nil) {
         self.sql = sql
         self.kind = kind
+        self.marks = marks
+    }
+
+    /// Marks that this transaction wrote to the outbox: its workers wake when it commits, in this process at once
+    /// and, on PostgreSQL, in every process through a notification sent at commit.
+    func markOutboxWritten() async throws {
+        marks?.markOutbox()
+        if kind == .postgres {
+            try await sql.raw("SELECT pg_notify(\(bind: OutboxNotifyChannel.name), '')").run()
+        }
     }
 
     /// Runs raw SQL text (no binds), for migrations and maintenance.

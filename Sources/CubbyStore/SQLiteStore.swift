@@ -15,6 +15,7 @@ import Synchronization
 /// group, one fsync for many; reads use their own connections, which WAL lets run beside a write.
 public final class SQLiteStore: SQLStore {
     public let kind = DatabaseKind.sqlite
+    public let outboxWake = OutboxWake()
     public let path: String
     private let writer: SQLiteWriter
     private let readers: [SQLiteConnection]
@@ -153,10 +154,9 @@ public final class SQLiteStore: SQLStore {
         }
     }
 
-    private var session: StoreSession { StoreSession(sql: writer.database, kind: .sqlite) }
-
     private func commitGroup(_ jobs: [Job]) async {
-        let session = self.session
+        let session = StoreSession(sql: writer.database, kind: .sqlite)
+        var wroteOutbox = false
         do {
             try await session.exec("BEGIN IMMEDIATE")
         } catch {
@@ -170,7 +170,11 @@ public final class SQLiteStore: SQLStore {
                 // Savepoints nest; COMMIT releases them all, so a successful job needs no RELEASE.
                 try await session.exec("SAVEPOINT job")
                 do {
-                    results.append(.success(try await job.body(session)))
+                    // Each job marks its own writes: one rolled back to its savepoint wakes nothing.
+                    let marks = CommitMarks()
+                    results.append(
+                        .success(try await job.body(StoreSession(sql: writer.database, kind: .sqlite, marks: marks))))
+                    wroteOutbox = wroteOutbox || marks.wroteOutbox
                 } catch {
                     try await session.exec("ROLLBACK TO job")
                     results.append(.failure(error))
@@ -190,16 +194,19 @@ public final class SQLiteStore: SQLStore {
             for job in jobs { job.done.resume(throwing: error) }
             return
         }
+        if wroteOutbox { outboxWake.ring() }
         for (job, result) in zip(jobs, results) { job.done.resume(with: result) }
     }
 
     private func commitAlone(_ job: Job) async {
-        let session = self.session
+        let marks = CommitMarks()
+        let session = StoreSession(sql: writer.database, kind: .sqlite, marks: marks)
         do {
             try await session.exec("BEGIN IMMEDIATE")
             do {
                 let result = try await job.body(session)
                 try await session.exec("COMMIT")
+                if marks.wroteOutbox { outboxWake.ring() }
                 job.done.resume(returning: result)
             } catch {
                 do { try await session.exec("ROLLBACK") } catch {

@@ -49,19 +49,53 @@ public struct OutboxDelivery: Service {
     /// The names of the channels it delivers.
     public var channelNames: [String] { channels.keys.sorted() }
 
+    /// Each channel delivers what is due, then waits for a commit that wrote to the outbox (this process's, or on
+    /// PostgreSQL any process's) or, at the latest, `interval` (retries falling due are found by polling).
     public func run() async throws {
+        let bells = Dictionary(uniqueKeysWithValues: channelNames.map { ($0, Doorbell()) })
+        let all = OutboxWake()
+        for bell in bells.values {
+            store.outboxWake.add(bell)
+            all.add(bell)
+        }
+        defer { for bell in bells.values { store.outboxWake.remove(bell) } }
         await withTaskGroup(of: Void.self) { group in
-            for name in channelNames {
+            if let postgres = store as? PostgresStore {
+                group.addTask { try? await cancelWhenGracefulShutdown { await listen(postgres, ringing: all) } }
+            }
+            for (name, bell) in bells {
                 group.addTask {
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
                         do { _ = try await deliverDue(channel: name) } catch {
                             logger.error(
                                 "outbox delivery failed", metadata: ["channel": "\(name)", "error": "\(error)"])
                         }
-                        try? await Task.sleep(for: interval)
+                        // A shutdown rings the bell, and the loop ends after the batch in hand.
+                        await withGracefulShutdownHandler {
+                            await bell.wait(upTo: interval)
+                        } onGracefulShutdown: {
+                            bell.ring()
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// How long the listener waits before listening again after its connection failed.
+    static let listenRetryDelay: Duration = .seconds(1)
+
+    /// Rings `bells` for each outbox notification from any process on the database, and once each time the listener
+    /// is in place (whatever was written while nobody listened is looked at then).
+    func listen(_ store: PostgresStore, ringing bells: OutboxWake) async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let ring: @Sendable (String) async -> Void = { _ in bells.ring() }
+                try await store.follow(channel: OutboxNotifyChannel.name, onListening: { bells.ring() }, ring)
+            } catch {
+                logger.warning("outbox listener failed; listening again", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: Self.listenRetryDelay)
         }
     }
 
