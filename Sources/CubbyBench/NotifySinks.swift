@@ -56,6 +56,10 @@ final class SMTPSink: Sendable {
 }
 
 /// One SMTP conversation: commands by line; in DATA, lines until the lone dot.
+///
+/// `@unchecked Sendable` is safe because each instance is made for one connection inside its channel initializer, and
+/// NIO calls it only on that channel's event loop: its mutable state (`pending`, `inData`, `messageId`) is never
+/// touched from another thread.
 final class SMTPSinkHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

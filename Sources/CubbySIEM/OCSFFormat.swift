@@ -101,7 +101,7 @@ public enum OCSFFormat {
         }
     }
 
-    /// The record as one line of JSON, keys sorted, every character outside ASCII written as `\uXXXX` so the syslog
+    /// The record as one line of JSON, keys sorted, every character outside ASCII written as a `\u` escape of four hex digits, so the syslog
     /// message stays ASCII.
     public static func json(_ event: SecurityEvent, productVersion: String) -> String {
         let object = record(event, productVersion: productVersion)
