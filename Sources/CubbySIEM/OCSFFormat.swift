@@ -101,8 +101,8 @@ public enum OCSFFormat {
         }
     }
 
-    /// The record as one line of JSON, keys sorted, every character outside ASCII written as a `\u` escape of four hex digits, so the syslog
-    /// message stays ASCII.
+    /// The record as one line of JSON, keys sorted, every character outside ASCII written as a `\u` escape of four
+    /// hex digits, so the syslog message stays ASCII.
     public static func json(_ event: SecurityEvent, productVersion: String) -> String {
         let object = record(event, productVersion: productVersion)
         let data =
