@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Testing
 
 @testable import CubbyMail
@@ -127,15 +128,16 @@ struct SMSGatewayTests {
     func transientNetwork() async throws {
         let gateway = try RecordingGateway()
         defer { gateway.stop() }
+        // A gateway that takes the connection and never answers.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in channel.eventLoop.makeSucceededVoidFuture() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let silentPort = try #require(silent.localAddress?.port)
+        defer { silent.close(promise: nil) }
         try await withClient { client in
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(gateway.server.port)/control")
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: "Bearer \(gateway.token)")
-            request.body = .bytes(.init(string: "{\"delay\": 2}"))
-            _ = try await client.execute(request, timeout: .seconds(5))
             let slow = SMSGateway(
                 configuration: try SMSGatewayConfiguration(
-                    url: gateway.url, token: gateway.token, timeout: .milliseconds(300)),
+                    url: "http://127.0.0.1:\(silentPort)/messages", token: gateway.token, timeout: .milliseconds(300)),
                 client: client)
             await #expect(throws: SMSGatewayError.timeout) {
                 try await slow.send(SMSMessage(to: "+15550100199", text: "PIN", id: "slow"))
