@@ -84,14 +84,17 @@ extension EdgeDesk {
             s, .unitJournalChainBroken, .failure, actor: actor, unit: unit, detail: ["deviceSeq": String(event.seq)])
     }
 
+    /// Raises an alert at the unit, or counts the signal on the same kind's open one; returns that alert.
+    @discardableResult
     func alert(
         _ s: StoreSession, unit: UnitRecord, compartmentId: String? = nil, kind: String, detail: String, nowMs: Int64
-    ) async throws {
+    ) async throws -> AlertRecord {
         // A storm of signals is one alert that counts them; every signal is still in the audit log.
-        _ = try await s.raiseAlert(
+        try await s.raiseAlert(
             AlertRecord(
                 id: EntityID.make(), organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
-                compartmentId: compartmentId, kind: kind, detail: detail, createdAt: nowMs))
+                compartmentId: compartmentId, kind: kind, detail: detail, createdAt: nowMs)
+        ).alert
     }
 
     /// Takes the PIN-entry state a unit reported with a refused code as the unit's own (what `GET /units/{id}` shows),

@@ -68,16 +68,12 @@ extension EdgeDesk {
                 let lastSeen = try await s.unitLastSeen(unit.id) ?? unit.edgeEnrolledAt ?? nowMs
                 guard nowMs - lastSeen >= silentFor else { return false }
                 let minutes = (nowMs - lastSeen) / Milliseconds.minute
-                let alertId = EntityID.make()
-                try await s.insertAlert(
-                    AlertRecord(
-                        id: alertId, organizationId: unit.organizationId, siteId: unit.siteId, unitId: unit.id,
-                        compartmentId: nil, kind: Self.offlineAlert,
-                        detail: "\(unit.name) has not been linked to the server for \(minutes) minutes",
-                        createdAt: nowMs))
+                let raised = try await alert(
+                    s, unit: unit, kind: Self.offlineAlert,
+                    detail: "\(unit.name) has not been linked to the server for \(minutes) minutes", nowMs: nowMs)
                 try await ledger.audit(
                     s, .unitOffline, .failure, actor: .system, unit: unit,
-                    detail: ["silentFor": String((nowMs - lastSeen) / 1000), "alertId": alertId])
+                    detail: ["silentFor": String((nowMs - lastSeen) / 1000), "alertId": raised.id])
                 return true
             }
             if raised { reported.append(candidate.id) }
