@@ -33,6 +33,12 @@ public enum Action: String, CaseIterable, Sendable {
     case resolveAlert
     /// Say that someone is on an open alert (it stops its escalation).
     case acknowledgeAlert
+    /// Read a site's on-call list.
+    case readOnCall
+    /// Replace a site's on-call list and escalation delay.
+    case manageOnCall
+    /// Set or remove a staff member's phone number (their own, or one they manage).
+    case setStaffPhone
     /// Take an available compartment out of service, or put one back in service.
     case serviceCompartment
     /// Hold the WebSocket link of a unit's edge controller.
@@ -151,6 +157,9 @@ public enum AccessPolicy {
         .readAlerts: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
         .resolveAlert: [.admin: .sites, .superAdmin: .organization],
         .acknowledgeAlert: [.admin: .sites, .superAdmin: .organization],
+        .readOnCall: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
+        .manageOnCall: [.admin: .sites, .superAdmin: .organization],
+        .setStaffPhone: [.admin: .sites, .superAdmin: .organization],
         .serviceCompartment: [.admin: .sites, .superAdmin: .organization],
         .edgeLink: [.device: .ownUnit],
         // Provisioning. Organization-wide power is the super-administrator's (an admin key without sites is one).

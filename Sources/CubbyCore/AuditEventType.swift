@@ -6,6 +6,10 @@
 public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     /// A staff member acknowledged an open alert: someone is on it.
     case alertAcknowledged = "alert.acknowledged"
+    /// Nobody acknowledged an alert within its site's escalation delay: the next on-call contact was paged.
+    case alertEscalated = "alert.escalated"
+    /// A new alert paged the first on-call contact of its site.
+    case alertPaged = "alert.paged"
     /// A staff member resolved an open alert.
     case alertResolved = "alert.resolved"
     /// A staff member put an out-of-service compartment back in service.
@@ -80,6 +84,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case residentSignInFailed = "resident.sign_in_failed"
     /// A resident signed in with a code.
     case residentSignedIn = "resident.signed_in"
+    /// A staff member's phone number was set or removed (the number itself is never in the log).
+    case staffContactChanged = "staff.contact_changed"
     /// A staff account was deactivated and its sessions ended.
     case staffDeactivated = "staff.deactivated"
     /// A staff member finished enrolling (password and authenticator) and got recovery codes.
@@ -161,6 +167,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case siteCreated = "site.created"
     /// A site's settings changed.
     case siteUpdated = "site.updated"
+    /// A site's on-call list or escalation delay was replaced.
+    case siteOnCallChanged = "site.on_call_changed"
     /// A locker unit was created from a layout, with its compartments.
     case unitCreated = "unit.created"
     /// An empty locker unit was decommissioned and its device credentials and enrollment codes revoked.

@@ -16,6 +16,8 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
     case alertRaised = "alert.raised"
     /// Staff subscriptions only.
     case alertAcknowledged = "alert.acknowledged"
+    /// Nobody acknowledged an alert in time and the next on-call contact was paged. Staff subscriptions only.
+    case alertEscalated = "alert.escalated"
     /// Staff subscriptions only.
     case alertResolved = "alert.resolved"
     /// A staff sign-in failed (staff subscriptions of the whole organization only, as every `security.*` event
@@ -44,6 +46,7 @@ public enum WebhookEventType: String, CaseIterable, Sendable, Codable, Hashable 
         case .parcelRemoved: self = .parcelRemoved
         case .parcelCancelled: self = .parcelCancelled
         case .alertAcknowledged: self = .alertAcknowledged
+        case .alertEscalated: self = .alertEscalated
         case .alertResolved: self = .alertResolved
         case .staffSignInFailed: self = .securitySignInFailed
         case .staffLocked: self = .securityAccountLocked

@@ -74,6 +74,12 @@ public struct AlertRecord: Codable, Sendable, Hashable {
     /// When someone said they are on it, and who (an account or credential id).
     public var acknowledgedAt: Int64?
     public var acknowledgedBy: String?
+    /// The next step of the on-call list to page (0: the first contact), and when; nil: never paged.
+    public var pageStep: Int64 = 0
+    public var nextPageAt: Int64?
+    /// What the staff member who acknowledged or resolved it wrote.
+    public var acknowledgeNote: String?
+    public var resolveNote: String?
 
     public init(
         id: String, organizationId: String, siteId: String?, unitId: String?, compartmentId: String?, kind: String,
@@ -216,6 +222,9 @@ extension StoreSession {
 
     /// Stores a new alert, and its `alert.raised` webhook event in the same transaction.
     public func insertAlert(_ r: AlertRecord) async throws {
+        var r = r
+        // A new alert pages its site's first on-call contact at once (see `AlertPager`).
+        if r.nextPageAt == nil && r.siteId != nil { r.nextPageAt = r.createdAt }
         try await insert("alerts", r)
         try await enqueueAlertRaised(r)
     }
@@ -261,10 +270,11 @@ extension StoreSession {
     }
 
     /// Marks an open alert resolved; false when it was already resolved.
-    public func resolveAlert(_ id: String, by: String, at: Int64) async throws -> Bool {
+    public func resolveAlert(_ id: String, by: String, at: Int64, note: String? = nil) async throws -> Bool {
         let rows = try await sql.raw(
             """
-            UPDATE alerts SET resolved_at = \(bind: at), resolved_by = \(bind: by)
+            UPDATE alerts SET resolved_at = \(bind: at), resolved_by = \(bind: by), resolve_note = \(bind: note),
+              next_page_at = NULL
             WHERE id = \(bind: id) AND resolved_at IS NULL RETURNING id
             """
         ).all()
@@ -272,10 +282,11 @@ extension StoreSession {
     }
 
     /// Marks an open, unacknowledged alert as acknowledged; false when it is resolved or acknowledged already.
-    public func acknowledgeAlert(_ id: String, by: String, at: Int64) async throws -> Bool {
+    public func acknowledgeAlert(_ id: String, by: String, at: Int64, note: String? = nil) async throws -> Bool {
         !(try await sql.raw(
             """
-            UPDATE alerts SET acknowledged_at = \(bind: at), acknowledged_by = \(bind: by)
+            UPDATE alerts SET acknowledged_at = \(bind: at), acknowledged_by = \(bind: by),
+              acknowledge_note = \(bind: note), next_page_at = NULL
             WHERE id = \(bind: id) AND resolved_at IS NULL AND acknowledged_at IS NULL RETURNING id
             """
         ).all()).isEmpty

@@ -256,5 +256,34 @@ extension Migrations {
                 "ALTER TABLE alerts ADD COLUMN acknowledged_at {ts}",
                 "ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT",
             ]),
+        Migration(
+            25, "on_call",
+            why:
+                "alerts page the people on call at their site by email and SMS, and escalate down the list until someone acknowledges; staff gain a sealed phone number",
+            [
+                // The staff member's own data key (wrapped by the key-encryption key) and their sealed contact data.
+                "ALTER TABLE staff_accounts ADD COLUMN data_key {blob}",
+                "ALTER TABLE staff_accounts ADD COLUMN contact {blob}",
+                // One row per contact, in the order they are paged. `channels` and `severities` are comma-separated.
+                """
+                CREATE TABLE on_call (
+                  site_id {id} NOT NULL REFERENCES sites(id), position {int} NOT NULL,
+                  account_id {id} NOT NULL REFERENCES staff_accounts(id), channels TEXT NOT NULL,
+                  severities TEXT NOT NULL, PRIMARY KEY (site_id, position))
+                """,
+                "ALTER TABLE sites ADD COLUMN escalation_delay_seconds {int} NOT NULL DEFAULT 300",
+                // The next step to page, and when; NULL for alerts raised before paging existed (never paged).
+                "ALTER TABLE alerts ADD COLUMN page_step {int} NOT NULL DEFAULT 0",
+                "ALTER TABLE alerts ADD COLUMN next_page_at {ts}",
+                "ALTER TABLE alerts ADD COLUMN acknowledge_note TEXT",
+                "ALTER TABLE alerts ADD COLUMN resolve_note TEXT",
+                "CREATE INDEX alerts_next_page ON alerts (next_page_at)",
+                """
+                CREATE TABLE alert_pages (
+                  alert_id {id} NOT NULL REFERENCES alerts(id), step {int} NOT NULL, account_id {id},
+                  channels TEXT NOT NULL, severity TEXT NOT NULL, message_id {id}, paged_at {ts} NOT NULL,
+                  PRIMARY KEY (alert_id, step))
+                """,
+            ]),
     ]
 }

@@ -165,10 +165,14 @@ extension StoreSession {
                 data.credentialId = r.detail["credential"]
                 data.reason = r.detail["reason"]
             }
-            if type == .alertResolved || type == .alertAcknowledged {
+            switch type {
+            case .alertResolved, .alertAcknowledged, .alertEscalated:
                 data.alertId = r.detail["alertId"]
                 data.alertKind = r.detail["kind"]
-                data.state = type == .alertResolved ? "resolved" : "acknowledged"
+                data.state = type == .alertResolved ? "resolved" : type == .alertAcknowledged ? "acknowledged" : "open"
+                // The contact paged: a staff account id, never contact data.
+                if type == .alertEscalated { data.accountId = r.detail["account"] }
+            default: break
             }
             let wanting = candidates.filter { $0.wants(type, site: site, carrier: carrier) }
             guard !wanting.isEmpty else { continue }

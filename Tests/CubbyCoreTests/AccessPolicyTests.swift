@@ -27,7 +27,9 @@ struct AccessPolicyTests {
     }
 
     @Test func auditorsChangeNothing() {
-        let reading: Set<Action> = [.readAudit, .viewDashboard, .manageOwnSession, .readAlerts, .readDeliveries]
+        let reading: Set<Action> = [
+            .readAudit, .viewDashboard, .manageOwnSession, .readAlerts, .readDeliveries, .readOnCall,
+        ]
         for action in Action.allCases where AccessPolicy.allows(.auditor, action) {
             #expect(reading.contains(action), "auditor may \(action)")
         }

@@ -32,6 +32,8 @@ public struct CubbyServerParts: Sendable {
     public let hub: EdgeHub
     /// Sites, locker units, compartments and carriers: created, changed and retired.
     public var provisioning: ProvisioningDesk { ProvisioningDesk(ledger: desk.ledger, hub: hub, logger: desk.logger) }
+    /// Sites' on-call lists and staff members' phone numbers.
+    public var onCall: OnCallDesk { OnCallDesk(ledger: desk.ledger, keys: keys) }
     /// The recipient directory.
     public var recipients: RecipientDesk { RecipientDesk(ledger: desk.ledger, keys: keys) }
     /// "Not you? Report it": recipients' reports of pickups they did not make.
@@ -79,6 +81,16 @@ public func buildParts(
         personal.append(SMSChannel(configuration: sms, recipients: recipientDesk, logger: logger))
     }
     let recipientChannels = [recipientChannel.name] + personal.map(\.name)
+    // Pages to staff on call: by email and SMS where those are configured, else to the recipients' file or log, so
+    // that a page is never left waiting for a channel nobody runs.
+    let staffPages: [any OutboxChannel] = [
+        settings.smtp.map {
+            AlertPageChannel.email(configuration: $0, ledger: ledger, keys: keys, linkBase: settings.linkBase, logger: logger)
+        } ?? OutboxChannelAlias(name: StaffPageChannelName.email, for: recipientChannel),
+        settings.sms.map {
+            AlertPageChannel.sms(configuration: $0, ledger: ledger, keys: keys, linkBase: settings.linkBase, logger: logger)
+        } ?? OutboxChannelAlias(name: StaffPageChannelName.sms, for: recipientChannel),
+    ]
     let doors = DoorReports(
         ledger: ledger, keys: keys, policy: policy, recipientChannels: recipientChannels,
         linkBase: settings.linkBase, logger: logger)
@@ -111,7 +123,7 @@ public func buildParts(
         channels: [
             recipientChannel, OutboxChannelAlias(name: "recipient", for: recipientChannel),
             WebhookChannel(desk: webhooks, logger: logger),
-        ] + personal, interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease),
+        ] + personal + staffPages, interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease),
         clock: clock,
         logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)
@@ -149,7 +161,9 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     ParcelRoutes(desk: parts.desk, openAPI: ByteBuffer(bytes: document)).register(on: &routes)
     AuditRoutes(log: parts.auditLog, reader: AuditReader(log: parts.auditLog, store: parts.store)).register(on: &routes)
     EdgeRoutes(edges: parts.edges).register(on: &routes)
+    IncidentRoutes(onCall: parts.onCall, edges: parts.edges).register(on: &routes)
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
+    AlertPortalRoutes(edges: parts.edges, onCall: parts.onCall, staff: parts.staff, gate: gate).register(on: &routes)
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
     ProvisioningRoutes(desk: parts.provisioning, parcels: parts.desk).register(on: &routes)
     RecipientRoutes(desk: parts.recipients).register(on: &routes)
@@ -172,6 +186,7 @@ public func backgroundServices(parts: CubbyServerParts, settings: ServerSettings
     var services: [any Service] = [
         parts.outbox, parts.expiry, parts.auditLogService,
         UnitWatch(edges: parts.edges, offlineAfter: settings.unitOfflineAfter, logger: logger),
+        AlertPager(ledger: parts.desk.ledger, interval: settings.alertPageInterval, logger: logger),
     ]
     if let syslog = settings.syslog {
         services.append(

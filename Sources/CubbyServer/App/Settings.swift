@@ -68,6 +68,8 @@ public struct ServerSettings: Sendable {
     public var unitOfflineAfter: Duration = .seconds(300)
     /// How often the SIEM forwarder looks for new security events in the logs (`siem.interval-ms`).
     public var siemInterval: Duration = .seconds(1)
+    /// How often each process looks for alerts whose next page is due (a new alert wakes it at once).
+    public var alertPageInterval: Duration = .seconds(5)
 
     /// The HOSTNAME of the syslog messages: the public address's host, else this machine's name.
     public var syslogHostname: String {
@@ -198,6 +200,7 @@ public struct ServerSettings: Sendable {
             throw SettingsError.invalid(error.description)
         }
         settings.siemInterval = .milliseconds(try int("siem.interval-ms", 1000, 50...60_000))
+        settings.alertPageInterval = .milliseconds(try int("alerts.page-interval-ms", 5000, 50...60_000))
         settings.unitOfflineAfter = .seconds(try int("units.offline-after-seconds", 300, 5...86_400))
         settings.httpsCertificate = config.string(forKey: "http.tls-certificate")
         settings.httpsKey = config.string(forKey: "http.tls-key")

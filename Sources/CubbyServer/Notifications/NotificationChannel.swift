@@ -19,6 +19,7 @@ public struct FileNotificationChannel: OutboxChannel {
             case .parcelReady(let note): try append(note)
             case .signInCode(let note): try append(note)
             case .parcelNotice(let note): try append(note)
+            case .alertPage(let note): try append(note)
             case .webhookEvent: return .permanentFailure("the file channel takes recipients' notifications only")
             }
             return .delivered
@@ -72,6 +73,13 @@ public struct LogNotificationChannel: OutboxChannel {
                 metadata: [
                     "kind": "\(note.kind)", "recipientId": "\(note.recipientId)", "parcelId": "\(note.parcelId)",
                     "compartment": "\(note.compartmentLabel)",
+                ])
+        case .alertPage(let note):
+            logger.info(
+                "alert page",
+                metadata: [
+                    "kind": "\(note.kind)", "alertId": "\(note.alertId)", "step": "\(note.step)",
+                    "accountId": "\(target)", "severity": "\(note.severity)",
                 ])
         case .webhookEvent:
             return .permanentFailure("the log channel takes recipients' notifications only")

@@ -8,6 +8,8 @@ public enum OutboxNotification: Sendable, Equatable {
     /// A reminder, an expiry notice or a pickup receipt.
     case parcelNotice(ParcelNoticeNotification)
     case webhookEvent(WebhookEventBody)
+    /// A page of an alert to a staff member on call.
+    case alertPage(AlertPageNotification)
 }
 
 /// How one attempt of one delivery ended.

@@ -155,6 +155,7 @@ public struct OutboxDelivery: Service {
             return .signInCode(try decoder.decode(SignInCodeNotification.self, from: data))
         case _ where ParcelNoticeKind(rawValue: d.kind) != nil:
             return .parcelNotice(try decoder.decode(ParcelNoticeNotification.self, from: data))
+        case AlertPageNotification.kind: return .alertPage(try decoder.decode(AlertPageNotification.self, from: data))
         case StoreSession.webhookKind: return .webhookEvent(try decoder.decode(WebhookEventBody.self, from: data))
         default: return .parcelReady(try decoder.decode(ParcelReadyNotification.self, from: data))
         }

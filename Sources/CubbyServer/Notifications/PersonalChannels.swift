@@ -93,7 +93,7 @@ public struct EmailChannel: OutboxChannel {
             case .signInCode(let note):
                 message = try SignInCodeMessages.email(
                     note, language: contact.language, messageId: messageId, to: to, from: configuration.from)
-            case .webhookEvent:
+            case .webhookEvent, .alertPage:
                 return .permanentFailure("the email channel takes recipients' messages only")
             }
         } catch {
@@ -139,7 +139,7 @@ public struct SMSChannel: OutboxChannel {
             text = NoticeMessages.sms(note)
         case .signInCode(let note):
             text = SignInCodeMessages.sms(note, language: contact.language)
-        case .webhookEvent:
+        case .webhookEvent, .alertPage:
             return .permanentFailure("the SMS channel takes recipients' messages only")
         }
         do {

@@ -70,15 +70,15 @@ struct PortalRoutes {
         }
         routes.portal(.post, "/admin/alerts/:alertId/acknowledge", .acknowledgeAlert) { _, ctx, call in
             let s = try session(call)
-            _ = try await edges.acknowledgeAlert(
-                s.principal, alertId: ctx.parameters.get("alertId") ?? "", note: call.form.first("note"))
-            return gate.redirect("/admin/dashboard?done=acknowledged")
+            let id = ctx.parameters.get("alertId") ?? ""
+            _ = try await edges.acknowledgeAlert(s.principal, alertId: id, note: Self.note(call.form.first("note")))
+            return gate.redirect(Self.alertBack(call, id) + "?done=acknowledged")
         }
         routes.portal(.post, "/admin/alerts/:alertId/resolve", .resolveAlert) { _, ctx, call in
             let s = try session(call)
-            _ = try await edges.resolveAlert(
-                s.principal, alertId: ctx.parameters.get("alertId") ?? "", note: call.form.first("note"))
-            return gate.redirect("/admin/dashboard?done=resolved")
+            let id = ctx.parameters.get("alertId") ?? ""
+            _ = try await edges.resolveAlert(s.principal, alertId: id, note: Self.note(call.form.first("note")))
+            return gate.redirect(Self.alertBack(call, id) + "?done=resolved")
         }
         routes.portal(.post, "/admin/compartments/service", .serviceCompartment) { _, _, call in
             let s = try session(call)
@@ -151,9 +151,18 @@ struct PortalRoutes {
         "site-locked": "Every unit of the site is locked down; the units are told over their links.",
         "resolved": "The alert is resolved.",
         "acknowledged": "The alert is acknowledged: others see that someone is on it. Resolve it when it is answered.",
+        "phone": "The phone number was saved; it is kept sealed.",
         "in-service": "The compartment is back in service; the unit is told over its link.",
         "out-of-service": "The compartment is out of service; no drop-off will be assigned to it.",
     ]
+
+    /// Where an alert's form returns: the alert's own page when sent from there, else the dashboard.
+    static func alertBack(_ call: PortalCall, _ id: String) -> String {
+        call.form.first("back") == "alert" && EntityID.parse(id) != nil ? "/admin/alerts/\(id)" : "/admin/dashboard"
+    }
+
+    /// A form's note: an empty field is no note.
+    static func note(_ text: String) -> String? { text.isEmpty ? nil : text }
 
     /// A fresh single-use value for a form that shows a secret once.
     static func once() -> String { Base64URL.encode(SecretGenerator.bytes(18)) }
@@ -289,6 +298,7 @@ struct PortalRoutes {
             return [
                 "id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty,
                 "canLockDownSite": canLockDown && !rows.isEmpty,
+                "canReadOnCall": AccessPolicy.allows(s.principal.role, .readOnCall),
             ]
         }
         var values: [String: Any] = ["sites": visible, "once": Self.once(), "canServiceAny": canService]
@@ -335,9 +345,14 @@ struct PortalRoutes {
         let names = Dictionary(uniqueKeysWithValues: sites.map { ($0.id, $0.name) })
         let grantable: [Principal.Role] = s.principal.role == .superAdmin ? Principal.Role.staff : [.admin, .auditor]
         let needsCode = !staff.isSteppedUp(s)
-        let rows = users.map { u -> [String: Any] in
+        var rows: [[String: Any]] = []
+        for u in users {
             let theirs = Set(u.sites ?? [])
-            return [
+            let phone = try await staff.phone(s, accountId: u.id)
+            rows.append([
+                "phone": phone.map { String(repeating: "•", count: max(0, $0.count - 4)) + $0.suffix(4) } ?? "none",
+                "canSetPhone": (staff.canManage(s, u) || u.id == s.account.id)
+                    && AccessPolicy.allows(s.principal.role, .setStaffPhone),
                 "id": u.id, "email": u.email, "role": u.role, "status": u.status,
                 "sites": u.sites.map { $0.map { names[$0] ?? "another site" }.joined(separator: ", ") }
                     ?? "whole organization",
@@ -346,7 +361,7 @@ struct PortalRoutes {
                 "siteOptions": sites.map {
                     ["id": $0.id, "name": $0.name, "checked": theirs.contains($0.id)] as [String: Any]
                 },
-            ]
+            ])
         }
         var values: [String: Any] = [
             "users": rows, "inviteRoles": grantable.map(\.rawValue), "once": Self.once(),

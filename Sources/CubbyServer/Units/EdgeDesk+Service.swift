@@ -28,20 +28,22 @@ extension EdgeDesk {
             let who = p.actor.id ?? p.actor.kind.rawValue
             let event: AuditEventType
             if action == .resolveAlert {
-                guard try await s.resolveAlert(alert.id, by: who, at: nowMs) else {
+                guard try await s.resolveAlert(alert.id, by: who, at: nowMs, note: note) else {
                     throw DomainError.invalidState("alert \(alert.id) is already resolved")
                 }
                 alert.resolvedAt = nowMs
                 alert.resolvedBy = who
+                alert.resolveNote = note
                 event = .alertResolved
             } else {
-                guard try await s.acknowledgeAlert(alert.id, by: who, at: nowMs) else {
+                guard try await s.acknowledgeAlert(alert.id, by: who, at: nowMs, note: note) else {
                     throw DomainError.invalidState(
                         alert.resolvedAt == nil
                             ? "alert \(alert.id) is already acknowledged" : "alert \(alert.id) is already resolved")
                 }
                 alert.acknowledgedAt = nowMs
                 alert.acknowledgedBy = who
+                alert.acknowledgeNote = note
                 event = .alertAcknowledged
             }
             var unit: UnitRecord?
