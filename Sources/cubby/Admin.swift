@@ -66,7 +66,8 @@ func consolePrincipal(_ org: String, _ parts: CubbyServerParts) async throws -> 
 
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "admin", abstract: "Staff accounts from the console.", subcommands: [Create.self, Link.self])
+        commandName: "admin", abstract: "Staff accounts from the console.",
+        subcommands: [Create.self, Link.self, Phone.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -119,6 +120,34 @@ struct AdminCommand: AsyncParsableCommand {
                 }
                 let token = try await parts.staff.renewEnrollmentLink(accountId: account.id, actor: .console)
                 print("\(settings.linkBase)/admin/enroll?token=\(token)")
+            }
+        }
+    }
+}
+
+extension AdminCommand {
+    struct Phone: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set or remove the phone number a staff member is paged on by SMS (kept sealed; audited).")
+        @OptionGroup var options: ServerOptions
+        @Option(help: "Email address of the account.")
+        var email: String
+        @Option(help: "The number in E.164 form, like +15550100199.")
+        var phone: String?
+        @Flag(help: "Remove the number instead.")
+        var remove = false
+
+        func run() async throws {
+            guard (phone == nil) == remove else { throw ValidationError("give --phone NUMBER or --remove") }
+            try await withParts(options) { parts, _ in
+                do {
+                    try await parts.staff.setPhone(email: email, phone: phone)
+                } catch DomainError.invalidRequest(let m) {
+                    throw ValidationError(m)
+                } catch DomainError.notFound(let m) {
+                    throw ValidationError(m)
+                }
+                print(remove ? "Removed the phone number of \(email)." : "Set the phone number of \(email).")
             }
         }
     }

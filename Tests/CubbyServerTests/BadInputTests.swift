@@ -177,6 +177,25 @@ struct BadInputTests {
             name: "site quiet hours without minutes", method: .patch, path: "/api/v1/sites/{site}", who: .admin,
             body: #"{"quietHours":"21-8"}"#, status: 400, error: "invalid_request"),
         Case(
+            name: "on-call list without contacts", method: .put, path: "/api/v1/sites/{site}/on-call", who: .admin,
+            body: #"{"escalationDelaySeconds":60}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "on-call contact on an unknown channel", method: .put, path: "/api/v1/sites/{site}/on-call",
+            who: .admin, body: #"{"contacts":[{"email":"nobody@example.org","channels":["fax"]}]}"#, status: 400,
+            error: "invalid_request"),
+        Case(
+            name: "on-call delay of a week", method: .put, path: "/api/v1/sites/{site}/on-call", who: .admin,
+            body: #"{"contacts":[],"escalationDelaySeconds":604800}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "on-call list as text", method: .put, path: "/api/v1/sites/{site}/on-call", who: .admin,
+            body: #"{"contacts":[]}"#, contentType: "text/plain", status: 415, error: "unsupported_media_type"),
+        Case(
+            name: "on-call list for a courier", method: .get, path: "/api/v1/sites/{site}/on-call", who: .courier,
+            body: nil, status: 403, error: "forbidden"),
+        Case(
+            name: "an alert id that is not a UUID", method: .get, path: "/api/v1/alerts/lobby", who: .admin, body: nil,
+            status: 404, error: "not_found"),
+        Case(
             name: "no such route", method: .get, path: "/api/v1/nothing-here", who: .admin, body: nil, status: 404,
             error: "not_found"),
     ]

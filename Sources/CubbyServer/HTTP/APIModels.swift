@@ -163,6 +163,9 @@ enum API {
         var pinEntry: PinEntryStatus
         /// When the unit was decommissioned (null: in service).
         var decommissionedAt: String?
+        /// When the unit was locked down and why (null: not locked down).
+        var lockedDownAt: String?
+        var lockdownReason: String?
 
         init(_ view: ParcelDesk.UnitView, policy: PinEntryPolicy, now: Date) {
             id = view.unit.id
@@ -171,6 +174,8 @@ enum API {
             compartments = view.compartments.map(Compartment.init)
             pinEntry = API.pinStatus(view, policy: policy, now: now)
             decommissionedAt = view.unit.decommissionedAt.map(API.time)
+            lockedDownAt = view.unit.lockedDownAt.map(API.time)
+            lockdownReason = view.unit.lockedDownAt == nil ? nil : view.unit.lockdownReason
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -182,6 +187,9 @@ enum API {
             try c.encode(pinEntry, forKey: "pinEntry")
             try c.encode(decommissionedAt != nil, forKey: "decommissioned")
             try c.encode(decommissionedAt, forKey: "decommissionedAt")
+            try c.encode(lockedDownAt != nil, forKey: "lockedDown")
+            try c.encode(lockedDownAt, forKey: "lockedDownAt")
+            try c.encode(lockdownReason, forKey: "lockdownReason")
         }
     }
 
