@@ -226,6 +226,8 @@ extension StoreSession {
         // A new alert pages its site's first on-call contact at once (see `AlertPager`).
         if r.nextPageAt == nil && r.siteId != nil { r.nextPageAt = r.createdAt }
         try await insert("alerts", r)
+        // Its page goes into the outbox from the pager, which this wakes at commit like the outbox itself.
+        if r.nextPageAt != nil { try await markOutboxWritten() }
         try await enqueueAlertRaised(r)
     }
 

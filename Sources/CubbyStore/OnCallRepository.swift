@@ -54,7 +54,9 @@ extension StoreSession {
 
     /// A staff member's wrapped data key and sealed contact data (nil when none was ever set).
     public func staffContact(account: String) async throws -> (dataKey: Data?, contact: Data?)? {
-        guard let row = try await sql.raw("SELECT data_key, contact FROM staff_accounts WHERE id = \(bind: account)").first()
+        guard
+            let row = try await sql.raw("SELECT data_key, contact FROM staff_accounts WHERE id = \(bind: account)")
+                .first()
         else { return nil }
         return (
             try row.decode(column: "data_key", as: Data?.self), try row.decode(column: "contact", as: Data?.self)
@@ -98,7 +100,8 @@ extension StoreSession {
     /// The on-call rows that name `account`, at any site.
     public func onCallEntries(account: String) async throws -> [OnCallRecord] {
         try await all(
-            "SELECT * FROM on_call WHERE account_id = \(bind: account) ORDER BY site_id, position", as: OnCallRecord.self)
+            "SELECT * FROM on_call WHERE account_id = \(bind: account) ORDER BY site_id, position",
+            as: OnCallRecord.self)
     }
 
     // MARK: paging

@@ -1,11 +1,12 @@
 import CubbyCore
 import CubbyDemo
-@testable import CubbyServer
 import CubbyStore
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Testing
+
+@testable import CubbyServer
 
 /// On-call lists, staff phone numbers, and alerts that page the people on call and escalate until acknowledged.
 @Suite("On call and escalation")
@@ -52,7 +53,8 @@ struct OnCallTests {
                     try Self.onCallBody([["email": "outsider@example.org", "channels": ["email"]]]),
                     try Self.onCallBody([["email": "nobody@example.org", "channels": ["email"]]]),
                     try Self.onCallBody([["email": "first@example.org", "channels": []]]),
-                    try Self.onCallBody([["email": "first@example.org", "channels": ["email"], "severities": ["loud"]]]),
+                    try Self.onCallBody([["email": "first@example.org", "channels": ["email"], "severities": ["loud"]]]
+                    ),
                     try Self.onCallBody([
                         ["email": "first@example.org", "channels": ["email"]],
                         ["accountId": first.account.id, "channels": ["email"]],
@@ -198,7 +200,9 @@ struct OnCallTests {
             let critical = try await w.staffMember("critical@example.org", .admin, sites: [site])
             _ = try await w.parts.onCall.replace(
                 try principal(w, .admin), siteId: site,
-                contacts: [.init(accountId: critical.account.id, email: nil, channels: ["email"], severities: ["critical"])],
+                contacts: [
+                    .init(accountId: critical.account.id, email: nil, channels: ["email"], severities: ["critical"])
+                ],
                 delaySeconds: 60)
             let pager = Self.pager(w)
             // A lock fault is a warning: nobody takes it; it is looked at again a delay later.
@@ -256,7 +260,9 @@ struct OnCallTests {
         #expect(text.contains("https://cubby.example.org/admin/alerts/a1"))
         #expect(text.contains("Nobody acknowledged the alert"))
         let sms = facts.smsText
-        #expect(sms.hasPrefix("CRITICAL Tamper signal: unit Lobby A, compartment B3, Maple Court, 2026-12-04 08:00 UTC-05:00."))
+        #expect(
+            sms.hasPrefix(
+                "CRITICAL Tamper signal: unit Lobby A, compartment B3, Maple Court, 2026-12-04 08:00 UTC-05:00."))
         #expect(sms.contains("Unit locked down.") && sms.hasSuffix("/admin/alerts/a1"))
     }
 }

@@ -85,10 +85,12 @@ public func buildParts(
     // that a page is never left waiting for a channel nobody runs.
     let staffPages: [any OutboxChannel] = [
         settings.smtp.map {
-            AlertPageChannel.email(configuration: $0, ledger: ledger, keys: keys, linkBase: settings.linkBase, logger: logger)
+            AlertPageChannel.email(
+                configuration: $0, ledger: ledger, keys: keys, linkBase: settings.linkBase, logger: logger)
         } ?? OutboxChannelAlias(name: StaffPageChannelName.email, for: recipientChannel),
         settings.sms.map {
-            AlertPageChannel.sms(configuration: $0, ledger: ledger, keys: keys, linkBase: settings.linkBase, logger: logger)
+            AlertPageChannel.sms(
+                configuration: $0, ledger: ledger, keys: keys, linkBase: settings.linkBase, logger: logger)
         } ?? OutboxChannelAlias(name: StaffPageChannelName.sms, for: recipientChannel),
     ]
     let doors = DoorReports(
@@ -123,7 +125,8 @@ public func buildParts(
         channels: [
             recipientChannel, OutboxChannelAlias(name: "recipient", for: recipientChannel),
             WebhookChannel(desk: webhooks, logger: logger),
-        ] + personal + staffPages, interval: settings.outboxInterval, retry: retry, lease: Milliseconds.of(settings.outboxLease),
+        ] + personal + staffPages, interval: settings.outboxInterval, retry: retry,
+        lease: Milliseconds.of(settings.outboxLease),
         clock: clock,
         logger: logger)
     let expiry = ExpiryService(desk: desk, interval: settings.expiryInterval, logger: logger)

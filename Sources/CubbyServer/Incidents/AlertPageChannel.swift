@@ -49,7 +49,8 @@ struct AlertPageFacts: Sendable, Equatable {
         calendar.timeZone = zone
         let date = Date(millisecondsSince1970: ms)
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        var text = String(format: "%04d-%02d-%02d %02d:%02d", c.year ?? 1970, c.month ?? 1, c.day ?? 1, c.hour ?? 0, c.minute ?? 0)
+        var text = String(
+            format: "%04d-%02d-%02d %02d:%02d", c.year ?? 1970, c.month ?? 1, c.day ?? 1, c.hour ?? 0, c.minute ?? 0)
         if seconds { text += String(format: ":%02d", c.second ?? 0) }
         // The offset rather than an abbreviation, which the platforms spell differently ("EST", "GMT-5").
         let offset = zone.secondsFromGMT(for: date) / 60
@@ -106,7 +107,8 @@ public struct AlertPageChannel: OutboxChannel {
         configuration: SMTPConfiguration, ledger: Ledger, keys: LockerKeys, linkBase: String, logger: Logger
     ) -> AlertPageChannel {
         AlertPageChannel(
-            name: StaffPageChannelName.email, medium: .email, ledger: ledger, onCall: OnCallDesk(ledger: ledger, keys: keys),
+            name: StaffPageChannelName.email, medium: .email, ledger: ledger,
+            onCall: OnCallDesk(ledger: ledger, keys: keys),
             linkBase: linkBase, smtp: configuration, sms: nil, logger: logger)
     }
 
@@ -114,7 +116,8 @@ public struct AlertPageChannel: OutboxChannel {
         configuration: SMSGatewayConfiguration, ledger: Ledger, keys: LockerKeys, linkBase: String, logger: Logger
     ) -> AlertPageChannel {
         AlertPageChannel(
-            name: StaffPageChannelName.sms, medium: .sms, ledger: ledger, onCall: OnCallDesk(ledger: ledger, keys: keys),
+            name: StaffPageChannelName.sms, medium: .sms, ledger: ledger,
+            onCall: OnCallDesk(ledger: ledger, keys: keys),
             linkBase: linkBase, smtp: nil,
             sms: SMSGateway(configuration: configuration, client: SMSChannel.client, logger: logger), logger: logger)
     }
@@ -144,7 +147,9 @@ public struct AlertPageChannel: OutboxChannel {
                 _ = try await SMTPClient(configuration: smtp, logger: logger).send(message)
             case .sms:
                 guard let sms else { return .permanentFailure("no SMS gateway is configured") }
-                guard let phone = contact.phone else { return .permanentFailure("the staff member has no phone number") }
+                guard let phone = contact.phone else {
+                    return .permanentFailure("the staff member has no phone number")
+                }
                 try await sms.send(SMSMessage(to: phone, text: facts.smsText, id: messageId))
             }
             return .delivered

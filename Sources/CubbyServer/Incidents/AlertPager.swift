@@ -112,7 +112,8 @@ public struct AlertPager: Service {
             at: now)
         try await s.appendAudit(
             AuditRecord(
-                occurredAt: Date(millisecondsSince1970: now), event: alert.pageStep == 0 ? .alertPaged : .alertEscalated,
+                occurredAt: Date(millisecondsSince1970: now),
+                event: alert.pageStep == 0 ? .alertPaged : .alertEscalated,
                 outcome: .success, actor: .system, organizationId: EntityID.uuid(alert.organizationId),
                 siteId: EntityID.uuid(site), unitId: EntityID.uuid(alert.unitId),
                 compartmentId: EntityID.uuid(alert.compartmentId),

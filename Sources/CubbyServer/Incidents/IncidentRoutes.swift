@@ -18,7 +18,8 @@ struct IncidentRoutes {
             escalationDelaySeconds = p.escalationDelaySeconds
             contacts = p.contacts.map {
                 ContactBody(
-                    accountId: $0.accountId, email: $0.email, hasPhone: $0.hasPhone, channels: $0.channels.map(\.rawValue),
+                    accountId: $0.accountId, email: $0.email, hasPhone: $0.hasPhone,
+                    channels: $0.channels.map(\.rawValue),
                     severities: $0.severities.map(\.rawValue))
             }
         }
@@ -114,7 +115,8 @@ struct IncidentRoutes {
     static func detail(_ a: EdgeDesk.AlertHistory, now: Int64) -> AlertDetail {
         let r = a.alert
         return AlertDetail(
-            id: r.id, kind: r.kind, severity: AlertSeverity.of(kind: r.kind, openForMs: (r.resolvedAt ?? now) - r.createdAt).rawValue,
+            id: r.id, kind: r.kind,
+            severity: AlertSeverity.of(kind: r.kind, openForMs: (r.resolvedAt ?? now) - r.createdAt).rawValue,
             detail: r.detail, siteId: r.siteId, unitId: r.unitId, compartmentId: r.compartmentId,
             createdAt: API.time(r.createdAt), signals: r.signals, lastSignalAt: r.lastSignalAt.map(API.time),
             acknowledgedAt: r.acknowledgedAt.map(API.time), acknowledgedBy: r.acknowledgedBy,
@@ -136,7 +138,8 @@ struct IncidentRoutes {
         }
         routes.api(.put, "/api/v1/sites/:siteId/on-call", .manageOnCall) { req, ctx, p in
             let siteId = try RequestValidation.pathID(ctx, "siteId")
-            let body = try await JSONBody.decode(OnCallRequest.self, from: req, context: ctx, allowed: OnCallRequest.fields)
+            let body = try await JSONBody.decode(
+                OnCallRequest.self, from: req, context: ctx, allowed: OnCallRequest.fields)
             let policy = try await onCall.replace(
                 p, siteId: siteId, contacts: body.contacts.map(\.request), delaySeconds: body.escalationDelaySeconds)
             return JSONResponse.make(OnCallBody(policy))

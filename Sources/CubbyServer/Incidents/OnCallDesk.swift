@@ -100,8 +100,10 @@ public struct OnCallDesk: Sendable {
             var rows: [OnCallRecord] = []
             for (i, c) in requested.enumerated() {
                 let account = try await account(s, c, index: i, organization: site.organizationId)
-                guard account.role == "super-admin" || (account.siteIds ?? "").split(separator: ",").contains(
-                    Substring(site.id))
+                guard
+                    account.role == "super-admin"
+                        || (account.siteIds ?? "").split(separator: ",").contains(
+                            Substring(site.id))
                 else {
                     throw DomainError.invalidRequest("contacts[\(i)]: \(account.email) does not run this site")
                 }

@@ -37,7 +37,8 @@ struct AlertPortalRoutes {
         routes.portal(.post, "/admin/users/:accountId/phone", .setStaffPhone) { _, ctx, call in
             let s = try session(call)
             let phone = call.form.first("phone").trimmingCharacters(in: .whitespaces)
-            try await staff.setPhone(s, accountId: ctx.parameters.get("accountId") ?? "", phone: phone.isEmpty ? nil : phone)
+            try await staff.setPhone(
+                s, accountId: ctx.parameters.get("accountId") ?? "", phone: phone.isEmpty ? nil : phone)
             return gate.redirect("/admin/users?done=phone")
         }
     }
@@ -103,7 +104,9 @@ struct AlertPortalRoutes {
             if let site { place.append(site.name) }
             return (
                 place.joined(separator: ", "), site?.timeZone ?? "UTC", site?.id ?? "",
-                unit?.lockedDownAt.map { "locked down since \(Self.time($0)) (\(unit?.lockdownReason ?? "no reason given"))" }
+                unit?.lockedDownAt.map {
+                    "locked down since \(Self.time($0)) (\(unit?.lockdownReason ?? "no reason given"))"
+                }
             )
         }
         var events: [[String: String]] = [["at": Self.time(a.createdAt), "what": "Raised: \(a.detail)"]]
@@ -117,18 +120,21 @@ struct AlertPortalRoutes {
                 "at": Self.time(page.pagedAt),
                 "what": page.step == 0
                     ? "Paged \(to) by \(channels) (\(page.severity))"
-                    : "Nobody acknowledged: escalated to \(to) by \(channels) (page \(page.step + 1), \(page.severity))",
+                    : "Nobody acknowledged: escalated to \(to) by \(channels) (page \(page.step + 1), \(page.severity))"
+                    ,
             ])
         }
         if let at = a.acknowledgedAt {
             events.append([
                 "at": Self.time(at),
-                "what": "Acknowledged by \(who(a.acknowledgedBy, emails))" + (a.acknowledgeNote.map { ": \($0)" } ?? ""),
+                "what": "Acknowledged by \(who(a.acknowledgedBy, emails))" + (a.acknowledgeNote.map { ": \($0)" } ?? "")
+                ,
             ])
         }
         if let at = a.resolvedAt {
             events.append([
-                "at": Self.time(at), "what": "Resolved by \(who(a.resolvedBy, emails))" + (a.resolveNote.map { ": \($0)" } ?? ""),
+                "at": Self.time(at),
+                "what": "Resolved by \(who(a.resolvedBy, emails))" + (a.resolveNote.map { ": \($0)" } ?? ""),
             ])
         }
         events.sort { ($0["at"] ?? "") < ($1["at"] ?? "") }
@@ -171,7 +177,8 @@ struct AlertPortalRoutes {
             rows.append([
                 "n": String(i + 1), "i": String(i),
                 "options": candidates.map {
-                    ["value": $0.id, "label": "\($0.email) (\($0.role))", "selected": $0.id == c?.accountId] as [String: Any]
+                    ["value": $0.id, "label": "\($0.email) (\($0.role))", "selected": $0.id == c?.accountId]
+                        as [String: Any]
                 },
                 "email": c?.channels.contains(.email) ?? true, "sms": c?.channels.contains(.sms) ?? false,
                 "critical": severities.contains(.critical), "warning": severities.contains(.warning),
@@ -183,7 +190,8 @@ struct AlertPortalRoutes {
             "delay": String(policy.escalationDelaySeconds),
             "contacts": policy.contacts.enumerated().map { i, c in
                 [
-                    "n": String(i + 1), "email": c.email, "channels": c.channels.map(\.rawValue).joined(separator: ", "),
+                    "n": String(i + 1), "email": c.email,
+                    "channels": c.channels.map(\.rawValue).joined(separator: ", "),
                     "severities": c.severities.map(\.rawValue).joined(separator: ", "),
                     "phone": c.hasPhone ? "yes" : "no",
                 ]

@@ -168,9 +168,11 @@ extension EdgeDesk {
             try await adoptPinEntry(s, unit: unit, event: event, actor: actor, now: now)
         case .tamper:
             let kind = event.detail["kind"] ?? "unknown"
-            try await alert(
+            let raised = try await alert(
                 s, unit: unit, compartmentId: event.compartmentId, kind: "tamper",
                 detail: "tamper signal (\(kind)) at \(unit.name); the unit locked itself down", nowMs: nowMs)
+            // The alert's id ties the signal to its incident: a SIEM's finding, the webhooks, the pages.
+            d["alertId"] = raised.id
             try await ledger.audit(
                 s, .unitTamper, .failure, actor: actor, unit: unit, compartmentId: event.compartmentId, detail: d)
             if unit.lockedDownAt == nil {
