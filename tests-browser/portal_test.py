@@ -609,6 +609,84 @@ def run(args) -> int:
                    deliveries, [js], needs=signed_in)
         suite.step("c. credentials: issue and revoke a device credential", credentials, [js], needs=signed_in)
 
+        def incidents():
+            # A phone number on the Users page, for SMS pages.
+            js.follow("Users")
+            js.expect_page("/admin/users", "Users", 200)
+            row = next(tr for tr in js.els("main table tbody tr") if tr.find_element(By.TAG_NAME, "th").text.strip() == ADMIN)
+            phone = row.find_element(By.CSS_SELECTOR, "input[name=phone]")
+            phone.send_keys("555-0100")
+            js.submit("Save phone", scope=row)
+            js.expect_page("^/admin/users/[0-9a-f-]+/phone", "Not done", 400)
+            expect("E.164" in (js.text("main") or ""), "a bad phone number gives no reason")
+            js.get("/admin/users")
+            row = next(tr for tr in js.els("main table tbody tr") if tr.find_element(By.TAG_NAME, "th").text.strip() == ADMIN)
+            row.find_element(By.CSS_SELECTOR, "input[name=phone]").send_keys("+1 617 555 0101")
+            js.submit("Save phone", scope=row)
+            js.expect_page("/admin/users", "Users", 200)
+            expect(notice() == "The phone number was saved; it is kept sealed.", f"unexpected notice {notice()!r}")
+            row = next(tr for tr in js.els("main table tbody tr") if tr.find_element(By.TAG_NAME, "th").text.strip() == ADMIN)
+            expect("0101" in row.text and "6175550101" not in row.text, "the number is not shown masked")
+            # The site's on-call list: a refused list comes back with the reason, then a good one is saved.
+            js.get("/admin/dashboard")
+            js.follow(f"On-call list for {SITE}")
+            on_call = "^/admin/sites/[0-9a-f-]+/on-call"
+            js.expect_page(on_call, f"On call at {SITE}", 200)
+            suite.audit(js, "on-call list (empty)")
+            Select(js.el("#account-0")).select_by_visible_text(f"{ADMIN} (super-admin)")
+            Select(js.el("#account-1")).select_by_visible_text(f"{ADMIN} (super-admin)")
+            js.submit("Save the on-call list")
+            js.expect_page(on_call, f"On call at {SITE}", 400)
+            expect("twice" in (js.alert() or ""), f"the duplicate contact gives no reason: {js.alert()!r}")
+            suite.audit(js, "on-call list (refused)")
+            Select(js.el("#account-1")).select_by_index(0)
+            js.d.find_element(By.CSS_SELECTOR, "input[name=channels-0][value=sms]").click()
+            js.fill("delay", "120")
+            js.submit("Save the on-call list")
+            js.expect_page(on_call, f"On call at {SITE}", 200)
+            expect(notice() == "The on-call list was saved.", f"unexpected notice {notice()!r}; alert {js.alert()!r}")
+            listed = js.text("table caption#oncall-caption")
+            expect("120 seconds" in listed, f"the list's caption says {listed!r}")
+            # Staff lock a unit down: an alert, paged to the contact, shown with its history; acknowledged, resolved.
+            unit_id = next(u["id"] for u in manifest["units"] if u["name"] == UNITS[1])
+            status, _ = http("POST", f"{base}/api/v1/units/{unit_id}/lockdown", token=manifest["adminToken"],
+                             body={"reason": "browser test"})
+            expect(status == 200, f"locking down {UNITS[1]} answered {status}")
+            js.follow("Alerts")
+            js.expect_page("/admin/alerts", "Open alerts", 200)
+            suite.audit(js, "alerts (open)")
+            old = js.d.find_element(By.TAG_NAME, "html")
+            js.d.find_element(By.CSS_SELECTOR, "main table tbody tr th a").click()
+            js.wait_for_new_page(old)
+            js.expect_page("^/admin/alerts/[0-9a-f-]+", "Alert: lockdown", 200)
+            deadline = time.time() + 20
+            while time.time() < deadline and "Paged" not in js.text("main ol"):
+                time.sleep(0.5)
+                js.d.refresh()
+            history = js.text("main ol")
+            expect(f"Paged {ADMIN} by email and sms" in history, f"the alert's history shows no page: {history!r}")
+            suite.audit(js, "alert page")
+            js.fill("ack-note", "on my way")
+            js.submit("Acknowledge: I am on it")
+            js.expect_page("^/admin/alerts/[0-9a-f-]+", "Alert: lockdown", 200)
+            expect(notice() == "The alert is acknowledged: its escalation stopped.", f"unexpected notice {notice()!r}")
+            expect("Acknowledged by" in js.text("main ol") and "on my way" in js.text("main ol"), "no acknowledgement in the history")
+            js.fill("resolve-note", "browser test done")
+            js.submit("Resolve this alert")
+            js.expect_page("^/admin/alerts/[0-9a-f-]+", "Alert: lockdown", 200)
+            expect(notice() == "The alert is resolved.", f"unexpected notice {notice()!r}")
+            js.get("/admin/alerts?state=resolved")
+            js.expect_page("/admin/alerts", "Resolved alerts", 200)
+            suite.audit(js, "alerts (resolved)")
+            # The unit's lockdown is released from the dashboard (a code fresh from the sign-in).
+            js.get("/admin/dashboard")
+            js.submit(f"Release lockdown of {UNITS[1]}", scope=unit_row(UNITS[1]))
+            js.expect_page("/admin/dashboard", "Dashboard", 200)
+            return "phone saved masked; on-call list refused then saved; lockdown alert paged, acknowledged, resolved"
+
+        suite.step("c. incidents: a phone number, the on-call list, an alert paged, acknowledged and resolved",
+                   incidents, [js], needs=signed_in)
+
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
 
         def sign_out():
@@ -703,7 +781,7 @@ def run(args) -> int:
             expect(f"Signed in as {AUDITOR} (auditor)" in who, f"header shows {who!r}")
             expect(SITE in [h.text.strip() for h in nojs.els("main section h2")], f"the auditor does not see {SITE}")
             nav = [a.text.strip() for a in nojs.els("nav a")]
-            expect(nav == ["Dashboard", "Deliveries", "Webhooks"], f"the auditor's navigation shows {nav}")
+            expect(nav == ["Dashboard", "Alerts", "Deliveries", "Webhooks"], f"the auditor's navigation shows {nav}")
             nojs.get("/admin/deliveries")
             nojs.expect_page("/admin/deliveries", "Deliveries", 200)
             expect(not nojs.els("main table button"), "the auditor sees Retry now or Redeliver buttons")

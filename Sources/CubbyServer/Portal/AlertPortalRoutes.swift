@@ -155,9 +155,10 @@ struct AlertPortalRoutes {
         return pages.page("alert", title: "Alert: \(a.kind)", session: s, formToken: call.formToken, values)
     }
 
+    /// The site's on-call page; after a refused form, with what was sent (`submitted`) in the form's rows.
     func onCallPage(
         _ call: PortalCall, siteId: String, notice: String?, error: String? = nil,
-        status: HTTPResponse.Status = .ok
+        status: HTTPResponse.Status = .ok, submitted: (contacts: [OnCallDesk.ContactRequest], delay: String)? = nil
     ) async throws -> Response {
         let s = try session(call)
         let policy = try await onCall.policy(s.principal, siteId: siteId)
@@ -170,24 +171,28 @@ struct AlertPortalRoutes {
                         || (a.siteIds ?? "").split(separator: ",").contains(Substring(policy.siteId)))
             }
             .sorted { $0.email < $1.email }
+        // The rows as stored, or as sent when the form is shown again with what was wrong.
+        let shown: [(account: String, channels: [String], severities: [String])] =
+            submitted?.contacts.map { ($0.accountId ?? "", $0.channels, $0.severities ?? []) }
+            ?? policy.contacts.map { ($0.accountId, $0.channels.map(\.rawValue), $0.severities.map(\.rawValue)) }
         var rows: [[String: Any]] = []
-        for i in 0..<max(Self.formRows, policy.contacts.count) {
-            let c = i < policy.contacts.count ? policy.contacts[i] : nil
-            let severities = c?.severities ?? AlertSeverity.defaultSet
+        for i in 0..<max(Self.formRows, shown.count) {
+            let c = i < shown.count ? shown[i] : nil
+            let severities = c?.severities ?? AlertSeverity.defaultSet.map(\.rawValue)
             rows.append([
                 "n": String(i + 1), "i": String(i),
                 "options": candidates.map {
-                    ["value": $0.id, "label": "\($0.email) (\($0.role))", "selected": $0.id == c?.accountId]
+                    ["value": $0.id, "label": "\($0.email) (\($0.role))", "selected": $0.id == c?.account]
                         as [String: Any]
                 },
-                "email": c?.channels.contains(.email) ?? true, "sms": c?.channels.contains(.sms) ?? false,
-                "critical": severities.contains(.critical), "warning": severities.contains(.warning),
-                "info": severities.contains(.info),
+                "email": c?.channels.contains("email") ?? true, "sms": c?.channels.contains("sms") ?? false,
+                "critical": severities.contains("critical"), "warning": severities.contains("warning"),
+                "info": severities.contains("info"),
             ])
         }
         var values: [String: Any] = [
             "siteId": policy.siteId, "siteName": site?.name ?? policy.siteId, "rows": rows,
-            "delay": String(policy.escalationDelaySeconds),
+            "delay": submitted?.delay ?? String(policy.escalationDelaySeconds),
             "contacts": policy.contacts.enumerated().map { i, c in
                 [
                     "n": String(i + 1), "email": c.email,
@@ -217,17 +222,20 @@ struct AlertPortalRoutes {
                     accountId: account, email: nil, channels: call.form.all("channels-\(i)"),
                     severities: call.form.all("severities-\(i)")))
         }
-        guard let delay = Int64(call.form.first("delay").trimmingCharacters(in: .whitespaces)) else {
+        let delayText = call.form.first("delay").trimmingCharacters(in: .whitespaces)
+        let sent = (contacts: contacts, delay: String(delayText.prefix(12)))
+        guard let delay = Int64(delayText) else {
             return try await onCallPage(
                 call, siteId: siteId, notice: nil, error: "The escalation delay is a whole number of seconds.",
-                status: .badRequest)
+                status: .badRequest, submitted: sent)
         }
         do {
             _ = try await onCall.replace(s.principal, siteId: siteId, contacts: contacts, delaySeconds: delay)
         } catch DomainError.invalidRequest(let message) {
-            // The form again with what was wrong; nothing was saved.
+            // The form again with what was sent and what was wrong; nothing was saved.
             return try await onCallPage(
-                call, siteId: siteId, notice: nil, error: Self.portalWording(message), status: .badRequest)
+                call, siteId: siteId, notice: nil, error: Self.portalWording(message), status: .badRequest,
+                submitted: sent)
         }
         return gate.redirect("/admin/sites/\(siteId)/on-call?done=saved")
     }
