@@ -144,6 +144,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             resources: [
                 .copy("Resources/openapi.yaml"), .copy("Resources/Templates"), .copy("Resources/common-passwords.txt"),
@@ -342,6 +343,7 @@ let package = Package(
                 "CubbyCore",
                 "CubbyCrypto",
                 "CubbyAudit",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 "CubbyEdge",
                 "CubbyEdgeCLI",
                 "CubbyDevices",

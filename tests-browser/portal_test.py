@@ -687,6 +687,43 @@ def run(args) -> int:
         suite.step("c. incidents: a phone number, the on-call list, an alert paged, acknowledged and resolved",
                    incidents, [js], needs=signed_in)
 
+        def audit_page():
+            js.follow("Audit log")
+            js.expect_page("/admin/audit", "Audit log", 200)
+            suite.audit(js, "audit log (filter)")
+            Select(js.el("#type")).select_by_value("parcel.deposited")
+            js.submit("Show events")
+            js.expect_page("/admin/audit", "Audit log", 200)
+            types = {td.text.strip() for td in js.els("main table tbody tr td:nth-child(3)")}
+            expect(types == {"parcel.deposited"}, f"the filtered table shows {types}")
+            suite.audit(js, "audit log (parcel.deposited)")
+            js.fill("from", "yesterday")
+            js.submit("Show events")
+            js.expect_page("/admin/audit", "Audit log", 400)
+            expect("From" in (js.alert() or ""), f"a bad date gives no reason: {js.alert()!r}")
+            suite.audit(js, "audit log (refused filter)")
+            # The forensic bundle of the deposits, as the page's form downloads it, verifies offline.
+            js.get("/admin/audit?type=parcel.deposited")
+            csrf = js.el("form[action='/admin/audit/bundle'] input[name=csrf]").get_attribute("value")
+            cookie = "; ".join(f"{c['name']}={c['value']}" for c in js.d.get_cookies())
+            req = urllib.request.Request(
+                f"{base}/admin/audit/bundle", method="POST",
+                data=urllib.parse.urlencode({"csrf": csrf, "type": "parcel.deposited"}).encode(),
+                headers={"Cookie": cookie, "Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
+            with NO_PROXY.open(req, timeout=30) as r:
+                expect(r.headers.get("Content-Type") == "application/zip", f"the bundle is {r.headers.get('Content-Type')}")
+                bundle = workdir / "audit-bundle.zip"
+                bundle.write_bytes(r.read())
+            _, key = http("GET", f"{base}/api/v1/audit/key", token=manifest["adminToken"])
+            check = subprocess.run([str(binary), "audit", "verify-bundle", str(bundle), "--key", key["key"]],
+                                   capture_output=True, text=True, timeout=60)
+            expect(check.returncode == 0 and "bundle: ok" in check.stdout,
+                   f"verify-bundle refused the portal's bundle: {check.stdout} {check.stderr}")
+            return check.stdout.strip().splitlines()[0]
+
+        suite.step("c. audit log: filter, a refused date, a forensic bundle that verify-bundle accepts", audit_page, [js],
+                   needs=signed_in)
+
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
 
         def sign_out():

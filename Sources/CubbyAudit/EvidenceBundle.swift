@@ -46,6 +46,23 @@ public struct EvidenceBundle: Sendable {
         return EvidenceBundle(files: files)
     }
 
+    /// Whether an `events.jsonl` line's readable fields are those of its canonical bytes (absent and null alike).
+    static func readableMatches(_ line: [String: Any], canonical c: [String: Any]) -> Bool {
+        func text(_ v: Any?) -> String? { v as? String }
+        let pairs: [(String, String)] = [
+            ("id", "id"), ("occurredAt", "at"), ("type", "type"), ("outcome", "outcome"), ("organizationId", "org"),
+            ("siteId", "site"), ("unitId", "unit"), ("compartmentId", "compartment"), ("parcelId", "parcel"),
+            ("trackingNumber", "tracking"),
+        ]
+        for (readable, hashed) in pairs where text(line[readable]) != text(c[hashed]) { return false }
+        let actor = line["actor"] as? [String: Any] ?? [:]
+        let hashedActor = c["actor"] as? [String: Any] ?? [:]
+        for key in ["kind", "id", "role"] where text(actor[key]) != text(hashedActor[key]) { return false }
+        let detail = line["detail"] as? [String: String] ?? [:]
+        let hashedDetail = c["detail"] as? [String: String] ?? [:]
+        return detail == hashedDetail
+    }
+
     /// What a successful verification established.
     public struct Verified: Sendable, Equatable {
         public var events: Int
@@ -111,12 +128,9 @@ public struct EvidenceBundle: Sendable {
             guard (object["leafHash"] as? String) == leaf.hex else {
                 throw BundleError.event(index, "its leaf hash does not match its canonical bytes")
             }
-            // The readable fields must say what the hashed bytes say.
+            // Every readable field must say what the hashed bytes say: a reader trusts the readable ones.
             guard let fields = try? JSONSerialization.jsonObject(with: canonical) as? [String: Any],
-                fields["id"] as? String == object["id"] as? String,
-                fields["type"] as? String == object["type"] as? String,
-                fields["at"] as? String == object["occurredAt"] as? String,
-                fields["outcome"] as? String == object["outcome"] as? String
+                Self.readableMatches(object, canonical: fields)
             else { throw BundleError.event(index, "its readable fields differ from its canonical bytes") }
             guard let proof = byIndex[index] else { throw BundleError.event(index, "no inclusion proof") }
             do {

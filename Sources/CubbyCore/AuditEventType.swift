@@ -6,6 +6,8 @@
 public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     /// A staff member acknowledged an open alert: someone is on it.
     case alertAcknowledged = "alert.acknowledged"
+    /// A staff member downloaded audit events from the portal: an export or a forensic bundle.
+    case auditExported = "audit.exported"
     /// Nobody acknowledged an alert within its site's escalation delay: the next on-call contact was paged.
     case alertEscalated = "alert.escalated"
     /// A new alert paged the first on-call contact of its site.

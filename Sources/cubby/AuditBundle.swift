@@ -41,59 +41,26 @@ struct AuditBundleCommand: AsyncParsableCommand {
 
     func write(log: AuditLog, store: any SQLStore) async throws {
         let (target, organization) = try await selection.resolve(store)
-        // Make sure what was committed is in the tree and under a checkpoint.
-        while try await log.sequence() > 0 {}
-        try await log.checkpointIfDue()
-        let checkpoint: StoredCheckpoint
-        do { checkpoint = try await log.latestCheckpoint(target) } catch AuditLogError.noSuchLog {
+        let start = try await leafIndex(from, store: store, log: target)
+        let end = try await to.asyncMap { try await leafIndex($0, store: store, log: target) } ?? Int64.max
+        let built: ForensicBundleBuilder.Built
+        do {
+            built = try await ForensicBundleBuilder(log: log, store: store).build(
+                target, organization: organization, from: start, to: end, limit: Int.max, evidenceDirectory: evidence)
+        } catch let e as ForensicBundleBuilder.Failure {
+            throw ValidationError(e.description)
+        } catch AuditLogError.noSuchLog {
             throw ValidationError("this deployment has no frozen log")
         }
-        let identity = try await log.identity(target)
-        let start = try await leafIndex(from, store: store, log: target)
-        let end = min(
-            try await to.asyncMap { try await leafIndex($0, store: store, log: target) } ?? Int64.max, checkpoint.size)
-        guard start < end else {
-            throw ValidationError("no events in that range under the latest checkpoint (\(checkpoint.size) leaves)")
-        }
-        var items: [EvidenceBundle.Item] = []
-        var evidenceFiles: [String: Data] = [:]
-        for try await batch in AuditPages.events(store, log: target, from: start, to: end, organization: organization) {
-            for (index, e) in batch {
-                let row = e.exportRow(index: index)
-                let proof = try await log.inclusionProof(target, index: UInt64(index), size: UInt64(checkpoint.size))
-                    .proof
-                items.append(EvidenceBundle.Item(row: row, proof: proof.hashes))
-                if let hash = row.detail[EvidenceBundle.evidenceKey] {
-                    // Units' stills are in the database; other evidence may be files named by their hash.
-                    if let stored = try await store.read({ s in try await s.evidence(sha256: hash) }) {
-                        evidenceFiles[hash] = stored.bytes
-                    } else if let data = FileManager.default.contents(atPath: evidence + "/" + hash) {
-                        evidenceFiles[hash] = data
-                    } else {
-                        throw ValidationError(
-                            "event \(index) refers to evidence \(hash), which is neither in the database nor in \(evidence)"
-                        )
-                    }
-                }
-            }
-        }
-        let bundle = try EvidenceBundle.make(
-            items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note,
-            verifierKey: identity.verifierKey, evidence: evidenceFiles)
+        let zip = try ForensicBundleBuilder.zip(built.bundle)
         try? FileManager.default.removeItem(atPath: out)
-        let archive = try Archive(url: URL(fileURLWithPath: out), accessMode: .create)
-        for name in bundle.files.keys.sorted() {
-            let data = bundle.files[name]!
-            try archive.addEntry(
-                with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate
-            ) { position, size in
-                data.subdata(in: Int(position)..<(Int(position) + size))
-            }
+        guard FileManager.default.createFile(atPath: out, contents: zip, attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(out)")
         }
         print(
-            "wrote \(out): \(items.count) events (leaves \(start)…\(start + Int64(items.count) - 1)) under the checkpoint of \(checkpoint.size) leaves, \(evidenceFiles.count) evidence files"
+            "wrote \(out): \(built.events) events (leaves \(built.firstIndex ?? start)…\(built.lastIndex ?? start)) under the checkpoint of \(built.checkpointSize) leaves, \(built.evidenceFiles) evidence files"
         )
-        print("verify with: cubby audit verify-bundle \(out) --key '\(identity.verifierKey)'")
+        print("verify with: cubby audit verify-bundle \(out) --key '\(built.verifierKey)'")
     }
 }
 

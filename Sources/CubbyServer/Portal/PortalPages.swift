@@ -49,6 +49,7 @@ public struct PortalPages: Sendable {
             context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
             context["canViewDeliveries"] = AccessPolicy.allows(role, .readDeliveries)
             context["canViewAlerts"] = AccessPolicy.allows(role, .readAlerts)
+            context["canViewAudit"] = AccessPolicy.allows(role, .readAudit)
         }
         for (k, v) in values { context[k] = v }
         let html =
