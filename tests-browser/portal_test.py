@@ -818,7 +818,7 @@ def run(args) -> int:
             expect(f"Signed in as {AUDITOR} (auditor)" in who, f"header shows {who!r}")
             expect(SITE in [h.text.strip() for h in nojs.els("main section h2")], f"the auditor does not see {SITE}")
             nav = [a.text.strip() for a in nojs.els("nav a")]
-            expect(nav == ["Dashboard", "Alerts", "Deliveries", "Webhooks"], f"the auditor's navigation shows {nav}")
+            expect(nav == ["Dashboard", "Alerts", "Audit log", "Deliveries", "Webhooks"], f"the auditor's navigation shows {nav}")
             nojs.get("/admin/deliveries")
             nojs.expect_page("/admin/deliveries", "Deliveries", 200)
             expect(not nojs.els("main table button"), "the auditor sees Retry now or Redeliver buttons")
