@@ -127,10 +127,22 @@ struct KeyProviderTests {
         #expect(try s.header()["version"] as? Int == 3)
         #expect(try s.mode(s.keysPath) & 0o777 == 0o600)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/data") == ["keys.json"])
-        // The checkpoint key's public half still reads without the KEK.
+        // The checkpoint key's public half still reads without the KEK; with it, an altered header is caught.
+        let provider = KeyProvider.kekFile(s.dir + "/kek")
+        let expected = keys.checkpointSigningKey.publicKey.rawRepresentation
+        #expect(try await ServerKeyFile.checkpointPublicKey(path: s.keysPath).rawRepresentation == expected)
         #expect(
-            try ServerKeyFile.checkpointPublicKey(path: s.keysPath).rawRepresentation
-                == keys.checkpointSigningKey.publicKey.rawRepresentation)
+            try await ServerKeyFile.checkpointPublicKey(path: s.keysPath, provider: provider).rawRepresentation
+                == expected)
+        var file = try #require(SealedKeyFile.decode(try Data(contentsOf: URL(fileURLWithPath: s.keysPath))))
+        let swapped = Curve25519.Signing.PrivateKey().publicKey.rawRepresentation
+        file.checkpointPublicKey = swapped.base64EncodedString()
+        try PrivateFile.write(try file.encoded(), to: s.keysPath)
+        #expect(try await ServerKeyFile.checkpointPublicKey(path: s.keysPath).rawRepresentation == swapped)
+        await #expect(throws: KeyFileError.self) {
+            _ = try await ServerKeyFile.checkpointPublicKey(path: s.keysPath, provider: provider)
+        }
+        #expect(await refusal(s.settings(provider)).contains("the file was altered or damaged"))
     }
 
     @Test("without a provider the start is refused, naming the three settings; the opt-in keeps the file in clear")
@@ -168,6 +180,14 @@ struct KeyProviderTests {
         var serve = s.settings(nil)
         serve.opensDemoKeyFile = false
         #expect(await refusal(serve).contains("sealed under the demo's key"))
+        // A real provider seals the demo's keys again under its own KEK, and the demo's KEK goes.
+        try PrivateFile.write(Data(SecretGenerator.bytes(32)), to: s.dir + "/kek")
+        let sealed = try await ServerKeyFile.open(s.settings(.kekFile(s.dir + "/kek")))
+        #expect(same(sealed.keys, first.keys))
+        #expect(sealed.notices.first?.contains("now sealed under the file provider's key") == true)
+        #expect(try s.header()["provider"] as? String == "file")
+        #expect(!FileManager.default.fileExists(atPath: s.dir + "/data/demo-kek"))
+        #expect(await refusal(s.settings(nil)).contains("set CUBBY_KEK_FILE"))
     }
 
     @Test("a key command that wraps with openssl seals the file; it is asked to unwrap to open it")

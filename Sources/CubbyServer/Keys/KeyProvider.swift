@@ -27,7 +27,7 @@ public enum KeyProvider: Sendable, Equatable {
         case "passphrase": "CUBBY_KEY_PASSPHRASE_FILE"
         case "file": "CUBBY_KEK_FILE"
         case "command": "CUBBY_KEK_COMMAND"
-        default: "none (a key file made by `cubby demo`)"
+        default: "the demo's key beside the file"
         }
     }
 
@@ -138,8 +138,10 @@ public enum KeyProvider: Sendable, Equatable {
             throw KeyFileError(
                 "\(what) \(path) may be read by others (mode \(String(mode & 0o777, radix: 8))): chmod 600 it")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KeyFileError("\(what) \(path) cannot be read")
+        guard (attributes[.size] as? NSNumber)?.intValue ?? 0 <= 65536,
+            let data = FileManager.default.contents(atPath: path)
+        else {
+            throw KeyFileError("\(what) \(path) cannot be read or is larger than 64 KiB")
         }
         return data
     }

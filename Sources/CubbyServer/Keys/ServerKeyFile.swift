@@ -34,6 +34,9 @@ public enum ServerKeyFile {
         }
         let sealed = existing.flatMap(SealedKeyFile.decode)
         if let provider = settings.keyProvider {
+            if let sealed, sealed.provider == "demo" {
+                return try await sealDemoFile(sealed, path: path, provider: provider)
+            }
             if let sealed {
                 guard sealed.provider == provider.kind else {
                     throw KeyFileError(
@@ -79,6 +82,19 @@ public enum ServerKeyFile {
         let notice =
             "INSECURE: the key file \(path) holds every server secret in clear (insecure.plaintext-keys); "
             + "whoever copies it has them all. Set CUBBY_KEY_PASSPHRASE_FILE, CUBBY_KEK_FILE or CUBBY_KEK_COMMAND"
+        return Opened(keys: keys, notices: [notice])
+    }
+
+    /// A key file the demo sealed, sealed again under a real provider's KEK; the demo's KEK beside it is removed
+    /// once the new file is in place.
+    static func sealDemoFile(_ sealed: SealedKeyFile, path: String, provider: KeyProvider) async throws -> Opened {
+        let keys = try sealed.open(kek: try demoKEK(path: path), path: path)
+        let (kek, scrypt, wrapped) = try await provider.newKey()
+        let file = try SealedKeyFile.seal(keys, kek: kek, provider: provider.kind, scrypt: scrypt, wrappedKey: wrapped)
+        try ServerKeys.writePrivate(try file.encoded(), to: path)
+        try? FileManager.default.removeItem(atPath: demoKEKPath(keysPath: path))
+        let notice =
+            "\(path) was sealed under the demo's key; it is now sealed under the \(provider.kind) provider's key"
         return Opened(keys: keys, notices: [notice])
     }
 
@@ -131,13 +147,20 @@ public enum ServerKeyFile {
         }
     }
 
-    /// The public key that checks the audit log's checkpoints, from a key file of any version; the sealed
-    /// secrets are not opened (a version-2 file is read whole).
-    public static func checkpointPublicKey(path: String) throws -> Curve25519.Signing.PublicKey {
+    /// The public key that checks the audit log's checkpoints, from a key file of any version, without writing
+    /// anything. A sealed file is opened when `provider` is the one that sealed it, which also proves its header
+    /// unaltered; otherwise the key is read from the header as it stands.
+    public static func checkpointPublicKey(path: String, provider: KeyProvider? = nil) async throws
+        -> Curve25519.Signing.PublicKey
+    {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KeyFileError("the key file \(path) cannot be read")
         }
         if let sealed = SealedKeyFile.decode(data) {
+            if let provider, provider.kind == sealed.provider {
+                let kek = try await provider.existingKey(sealed, path: path)
+                return try sealed.open(kek: kek, path: path).checkpointSigningKey.publicKey
+            }
             guard let key = sealed.checkpointVerifyingKey else {
                 throw KeyFileError("\(path): the header's checkpoint public key is malformed")
             }
