@@ -83,6 +83,11 @@ struct KeyProviderTests {
         #expect(await refusal(s.settings(.kekFile(s.dir + "/short-kek"))).contains("must hold 32 random bytes"))
         #expect(await refusal(s.settings(.kekFile(s.dir + "/none"))).contains("does not exist"))
         #expect(!FileManager.default.fileExists(atPath: s.dir + "/data"))
+        // A key file that cannot be read is not replaced by a new one.
+        try FileManager.default.createDirectory(atPath: s.keysPath, withIntermediateDirectories: true)
+        try PrivateFile.write(Data(SecretGenerator.bytes(32)), to: s.dir + "/kek")
+        #expect(await refusal(s.settings(.kekFile(s.dir + "/kek"))).contains("cannot be read"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.keysPath).isEmpty)
     }
 
     @Test("a passphrase seals with scrypt; the same one opens, a wrong one is refused and changes nothing")

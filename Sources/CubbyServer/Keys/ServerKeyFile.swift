@@ -50,7 +50,7 @@ public enum ServerKeyFile {
             let (kek, scrypt, wrapped) = try await provider.newKey()
             let file = try SealedKeyFile.seal(
                 keys, kek: kek, provider: provider.kind, scrypt: scrypt, wrappedKey: wrapped)
-            try ServerKeys.writePrivate(try file.encoded(), to: path)
+            try write(try file.encoded(), to: path)
             let notice =
                 "\(path) held the server's secrets in clear; it is now sealed under the \(provider.kind) provider's key"
             return Opened(keys: keys, notices: existing == nil ? [] : [notice])
@@ -73,11 +73,11 @@ public enum ServerKeyFile {
         let keys: ServerKeys
         if let existing {
             let (loaded, upgraded) = try decode(existing, path: path)
-            if upgraded { try loaded.write(path: path) }
+            if upgraded { try write(try loaded.plaintextFile(), to: path) }
             keys = loaded
         } else {
             keys = ServerKeys.generate()
-            try keys.write(path: path)
+            try write(try keys.plaintextFile(), to: path)
         }
         let notice =
             "INSECURE: the key file \(path) holds every server secret in clear (insecure.plaintext-keys); "
@@ -91,7 +91,7 @@ public enum ServerKeyFile {
         let keys = try sealed.open(kek: try demoKEK(path: path), path: path)
         let (kek, scrypt, wrapped) = try await provider.newKey()
         let file = try SealedKeyFile.seal(keys, kek: kek, provider: provider.kind, scrypt: scrypt, wrappedKey: wrapped)
-        try ServerKeys.writePrivate(try file.encoded(), to: path)
+        try write(try file.encoded(), to: path)
         try? FileManager.default.removeItem(atPath: demoKEKPath(keysPath: path))
         let notice =
             "\(path) was sealed under the demo's key; it is now sealed under the \(provider.kind) provider's key"
@@ -118,12 +118,21 @@ public enum ServerKeyFile {
             kek = try demoKEK(path: path)
         } else {
             let bytes = Data(SecretGenerator.bytes(32))
-            try ServerKeys.writePrivate(bytes, to: kekPath)
+            try write(bytes, to: kekPath)
             kek = SymmetricKey(data: bytes)
         }
         let file = try SealedKeyFile.seal(keys, kek: kek, provider: "demo")
-        try ServerKeys.writePrivate(try file.encoded(), to: path)
+        try write(try file.encoded(), to: path)
         return Opened(keys: keys, notices: [notice])
+    }
+
+    /// Writes a key file (or the demo's KEK) atomically with mode 0600.
+    static func write(_ data: Data, to path: String) throws {
+        do { try ServerKeys.writePrivate(data, to: path) } catch KeyMaterialError.malformedKeyFile(let message) {
+            throw KeyFileError(message)
+        } catch {
+            throw KeyFileError("cannot write \(path): \(error.localizedDescription)")
+        }
     }
 
     static func demoKEK(path: String) throws -> SymmetricKey {
