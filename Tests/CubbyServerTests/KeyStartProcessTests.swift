@@ -1,5 +1,8 @@
+import Crypto
 import CubbyCore
 import CubbyCrypto
+import CubbyServer
+import CubbyStore
 import Foundation
 import Testing
 
@@ -174,6 +177,28 @@ struct KeyStartProcessTests {
         try await expectRefused(site, port: 19426, env, "does not exist")
         // The opt-in does not open a sealed file.
         try await expectRefused(site, port: 19427, ["CUBBY_INSECURE_PLAINTEXT_KEYS": "1"], "set CUBBY_KEK_FILE")
+    }
+
+    @Test("a key file the demo sealed: refused without the opt-in, served with it, sealed again under a KEK file")
+    func demoKeyFile() async throws {
+        guard built else { return }
+        let site = try Site()
+        var demo = ServerSettings(database: .sqlite(path: site.data + "/cubby.sqlite"), keysPath: site.keysPath)
+        demo.demoKeys = true
+        let keys = try await ServerKeyFile.open(demo).keys
+        #expect(try site.header()["provider"] as? String == "demo")
+        try await expectRefused(site, port: 19441, [:], "is sealed under the demo's key")
+        #expect(try await site.serve(port: 19442, ["CUBBY_INSECURE_PLAINTEXT_KEYS": "1"]) == .served)
+        #expect(site.log(port: 19442).contains("a demo setting"))
+        let kek = site.secrets + "/kek"
+        try PrivateFile.write(Data(SecretGenerator.bytes(32)), to: kek)
+        #expect(try await site.serve(port: 19443, ["CUBBY_KEK_FILE": kek]) == .served)
+        #expect(try site.header()["provider"] as? String == "file")
+        #expect(!FileManager.default.fileExists(atPath: site.data + "/demo-kek"))
+        var file = ServerSettings(database: .sqlite(path: site.data + "/cubby.sqlite"), keysPath: site.keysPath)
+        file.keyProvider = .kekFile(kek)
+        let resealed = try await ServerKeyFile.open(file).keys
+        #expect(resealed.checkpointSigningKey.rawRepresentation == keys.checkpointSigningKey.rawRepresentation)
     }
 
     @Test("key command: wraps with openssl and starts; one that fails, prints garbage or hangs is refused")
