@@ -19,14 +19,14 @@ struct KeyCommand: Sendable {
 
     /// The command's answer to `verb` (`wrap` or `unwrap`) given `input`, trimmed of surrounding white space.
     func run(_ verb: String, input: String) async throws -> String {
+        // Threads of their own: the waits block, and must neither hold up Dispatch's or the concurrency pool's
+        // threads nor wait for one of them to be free.
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.runWaiting(verb, input: input) })
-            }
+            Thread { continuation.resume(with: Result { try self.runWaiting(verb, input: input) }) }.start()
         }
     }
 
-    /// The same, blocking the calling thread (never one of the concurrency pool's: `run` calls it on Dispatch's).
+    /// The same, blocking the calling thread (never one of the concurrency pool's: `run` starts a thread for it).
     func runWaiting(_ verb: String, input: String) throws -> String {
         let name = "the key command \(argv[0]) \(verb)"
         let process = Process()
@@ -59,8 +59,8 @@ struct KeyCommand: Sendable {
             throw KeyFileError("\(name) did not answer within \(Self.format(seconds)) seconds and was killed")
         }
         // A child the command left behind may hold the pipes open: wait for the output only a little.
-        let answer = output.wait(seconds: 2)
-        let said = errors.wait(seconds: 0.2).flatMap { Self.firstLine(of: $0) }.map { "; it said: \($0)" } ?? ""
+        let answer = output.wait(seconds: 5)
+        let said = errors.wait(seconds: 2).flatMap { Self.firstLine(of: $0) }.map { "; it said: \($0)" } ?? ""
         guard process.terminationReason == .exit else {
             throw KeyFileError("\(name) was killed by signal \(process.terminationStatus)\(said)")
         }
@@ -86,7 +86,7 @@ struct KeyCommand: Sendable {
     }
 }
 
-/// Everything a child wrote to one pipe, read to its end on a thread of Dispatch's.
+/// Everything a child wrote to one pipe, read to its end on a thread of its own.
 ///
 /// `@unchecked Sendable`: `data` is written once, by the reading thread, before `done` is signalled, and read only
 /// after a wait on `done` has succeeded.
@@ -95,7 +95,7 @@ private final class CollectedOutput: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     func collect(_ handle: FileHandle) {
-        DispatchQueue.global().async {
+        Thread {
             // At most 64 KiB is kept: a base64 key is far shorter.
             var collected = Data()
             while true {
@@ -105,7 +105,7 @@ private final class CollectedOutput: @unchecked Sendable {
             }
             self.data = collected
             self.done.signal()
-        }
+        }.start()
     }
 
     /// The bytes, or nil when the pipe was not closed within `seconds`.
