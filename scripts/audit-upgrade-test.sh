@@ -28,6 +28,10 @@ else
     db="sqlite:$work/cubby.sqlite"
 fi
 cp "$fixture/keys.json" "$work/keys.json"
+# The key file is sealed under a key-encryption key kept in a file of its own (docs/operations.md): the
+# fixture's version-2 file in clear is sealed at the first start.
+head -c 32 /dev/urandom >"$work/kek" && chmod 600 "$work/kek"
+export CUBBY_KEK_FILE="$work/kek"
 cp "$fixture/witness.json" "$work/witness-old.json"
 harbor=$(cat "$fixture/harbor.id")
 lakeside=$(cat "$fixture/lakeside.id")
@@ -45,6 +49,8 @@ out=$(cli audit verify) || fail "verify before the first start: $out"
 pid=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || fail "the upgraded server did not start"
+[[ "$(jq .version "$work/keys.json")" == 3 && "$(jq -r .provider "$work/keys.json")" == file ]] \
+    || fail "the version-2 key file was not sealed at the first start"
 S="http://127.0.0.1:$port"
 harbor_token=$(cli credential issue --organization "$harbor" --kind auditor --label "harbor auditor" | tail -n1)
 lakeside_token=$(cli credential issue --organization "$lakeside" --kind auditor --label "lakeside auditor" | tail -n1)

@@ -15,6 +15,9 @@ pid=""
 cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "provision-test: FAIL: $*" >&2; echo "--- server log ---" >&2; tail -n 30 "$work/server.log" >&2 || true; exit 1; }
+# The key file is sealed under a key-encryption key kept in a file of its own (docs/operations.md).
+head -c 32 /dev/urandom >"$work/kek" && chmod 600 "$work/kek"
+export CUBBY_KEK_FILE="$work/kek"
 cli() { (cd "$work" && "$bin" "$@" --database "$db" --keys "$work/keys.json"); }
 S="http://127.0.0.1:$port"
 api() {  # $1 method, $2 path, $3 body (optional), $4 content type (optional); prints "BODY STATUS"

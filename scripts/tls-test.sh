@@ -24,6 +24,9 @@ fail() {
     exit 1
 }
 command -v testssl >/dev/null || fail "testssl is not installed (apt-get install testssl.sh)"
+# The key file is sealed under a key-encryption key kept in a file of its own (docs/operations.md).
+head -c 32 /dev/urandom >"$work/kek" && chmod 600 "$work/kek"
+export CUBBY_KEK_FILE="$work/kek"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" -days 90 2>/dev/null

@@ -72,6 +72,8 @@ public struct NotifyBenchmark: Sendable {
             database: workspace.location, host: "127.0.0.1", port: port, keysPath: workspace.dir + "/keys.json",
             simulateUnits: true, simulatorDelay: .milliseconds(1))
         settings.webhookAllowPrivate = true
+        // The bench's key file lives and dies in its temporary directory: no key-encryption key protects it.
+        settings.insecurePlaintextKeys = true
         settings.smtp = try SMTPConfiguration(
             url: "smtp://127.0.0.1:\(smtp.port)?tls=none", from: "Cubby bench <noreply@bench.example>")
         let parts = try await buildParts(settings: settings, logger: logger)

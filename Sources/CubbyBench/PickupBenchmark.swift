@@ -70,6 +70,8 @@ public struct PickupBenchmark: Sendable {
         var settings = ServerSettings(
             database: location, host: "127.0.0.1", port: port, keysPath: workDir + "/keys.json", simulateUnits: false)
         settings.maxBodyBytes = 16 * 1024
+        // The bench's key file lives and dies in its temporary directory: no key-encryption key protects it.
+        settings.insecurePlaintextKeys = true
         let parts = try await buildParts(settings: settings, link: DetachedUnitLink(), logger: logger)
         try await parts.store.write { s in try await s.prepareCommitProbe() }
         let router = try buildRouter(parts: parts, settings: settings, logger: logger)

@@ -109,9 +109,11 @@ public struct RecipientBenchmark: Sendable {
         defer { workspace.remove() }
         progress(
             "cubby bench recipients: \(workspace.location), import of \(recipients) rows, \(lookups) lookups per probe")
-        let settings = ServerSettings(
+        var settings = ServerSettings(
             database: workspace.location, host: "127.0.0.1", port: port, keysPath: workspace.dir + "/keys.json",
             simulateUnits: false)
+        // The bench's key file lives and dies in its temporary directory: no key-encryption key protects it.
+        settings.insecurePlaintextKeys = true
         let parts = try await buildParts(settings: settings, link: DetachedUnitLink(), logger: logger)
         let manifest = try await DemoSeed(parts: parts).seed(
             server: "bench", unitCount: 1, recipients: 0)

@@ -74,6 +74,16 @@ public struct ServerKeys: Sendable {
     /// The keys, and whether a key missing from an older file version had to be made.
     static func loadUpgrading(path: String) throws -> (ServerKeys, Bool) {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        if (try? JSONDecoder().decode(SealedKeyFile.self, from: data))?.version == SealedKeyFile.version {
+            throw KeyMaterialError.malformedKeyFile(
+                "\(path) is sealed under a key-encryption key: give the provider that sealed it")
+        }
+        return try decodePlaintext(data, path: path)
+    }
+
+    /// The keys of a plaintext (version 1 or 2) key file's bytes, and whether a key missing from version 1 had to
+    /// be made.
+    public static func decodePlaintext(_ data: Data, path: String) throws -> (ServerKeys, Bool) {
         let file: FileFormat
         do { file = try JSONDecoder().decode(FileFormat.self, from: data) } catch {
             throw KeyMaterialError.malformedKeyFile("\(path) is not a Cubby key file")
@@ -100,6 +110,11 @@ public struct ServerKeys: Sendable {
 
     /// Writes the key file atomically with mode 0600.
     public func write(path: String) throws {
+        try Self.writePrivate(plaintextFile(), to: path)
+    }
+
+    /// The bytes of a version-2 (plaintext) key file holding these keys.
+    public func plaintextFile() throws -> Data {
         let file = FileFormat(
             version: 2,
             secretHashKey: secretHashKey.withUnsafeBytes { Data($0) }.base64EncodedString(),
@@ -110,7 +125,11 @@ public struct ServerKeys: Sendable {
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(file)
+        return try encoder.encode(file)
+    }
+
+    /// Writes `data` atomically at `path` with mode 0600, making its directory when missing.
+    public static func writePrivate(_ data: Data, to path: String) throws {
         let dir = PrivateFile.directory(of: path)
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         do { try PrivateFile.write(data, to: path) } catch {

@@ -51,6 +51,12 @@ public struct DemoServer: Sendable {
             throw DemoFailure(
                 "the demo serves plain HTTP on loopback; for HTTPS run `cubby serve --tls-cert FILE --tls-key FILE`")
         }
+        if settings.keyProvider == nil {
+            settings.demoKeys = true
+            say(
+                "Key: the key file is sealed under a demo key kept beside it (a demo setting, no protection); "
+                    + "a deployment sets CUBBY_KEY_PASSPHRASE_FILE, CUBBY_KEK_FILE or CUBBY_KEK_COMMAND.")
+        }
         if settings.edgePort == nil { settings.edgePort = settings.port == 0 ? 0 : settings.port + 363 }
         if settings.notifyFile == nil { settings.notifyFile = "./cubby-data/notifications.jsonl" }
         if let file = settings.notifyFile {

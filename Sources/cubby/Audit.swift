@@ -37,7 +37,8 @@ struct LogAccess {
                 throw ValidationError(
                     "no key file at \(settings.keysPath); pass --keys or the log's verifier key with --key")
             }
-            publicKey = try ServerKeys.load(path: settings.keysPath).checkpointSigningKey.publicKey
+            publicKey = try await ServerKeyFile.checkpointPublicKey(
+                path: settings.keysPath, provider: settings.keyProvider)
         }
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
         return LogAccess(store: store, publicKey: publicKey, pinned: pinned)

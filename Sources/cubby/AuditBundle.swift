@@ -27,7 +27,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await options.settings()
-        let keys = try ServerKeys.load(path: settings.keysPath)
+        let keys = try await ServerKeyFile.open(settings).keys
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
         do {
             let log = try AuditLog(store: store, keys: keys, settings: settings)

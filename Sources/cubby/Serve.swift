@@ -11,7 +11,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
 
     func run() async throws {
-        let settings = try await options.settings()
+        var settings = try await options.settings()
+        // A key file sealed under the demo's key is no protection: serving it needs the explicit opt-in.
+        settings.opensDemoKeyFile = settings.insecurePlaintextKeys
         let logger = options.logger()
         try await withParts(settings: settings, logger: logger) { parts in
             logger.info(

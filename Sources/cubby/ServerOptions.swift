@@ -25,6 +25,20 @@ struct ServerOptions: ParsableArguments {
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert (env CUBBY_HTTP_TLS_KEY).")
     var tlsKey: String?
+    @Option(
+        help:
+            "Key-encryption key from a passphrase in this file, stretched with scrypt (env CUBBY_KEY_PASSPHRASE_FILE).")
+    var keyPassphraseFile: String?
+    @Option(help: "Key-encryption key: 32 random bytes, raw or base64, in this mode-0600 file (env CUBBY_KEK_FILE).")
+    var kekFile: String?
+    @Option(
+        help: "Key-encryption key from a command called with wrap or unwrap, base64 in and out (env CUBBY_KEK_COMMAND)."
+    )
+    var kekCommand: String?
+    @Flag(
+        help:
+            "Keep every server secret in clear in the key file (env CUBBY_INSECURE_PLAINTEXT_KEYS=1); warned at start.")
+    var insecurePlaintextKeys = false
     @Option(help: "A JSON config file with the same keys (database, port, notify.file, …).")
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -41,6 +55,10 @@ struct ServerOptions: ParsableArguments {
         if let edgePort { overrides["edge.port"] = String(edgePort) }
         if let tlsCert { overrides["http.tls-certificate"] = tlsCert }
         if let tlsKey { overrides["http.tls-key"] = tlsKey }
+        if let keyPassphraseFile { overrides["key.passphrase-file"] = keyPassphraseFile }
+        if let kekFile { overrides["kek.file"] = kekFile }
+        if let kekCommand { overrides["kek.command"] = kekCommand }
+        if insecurePlaintextKeys { overrides["insecure.plaintext-keys"] = "true" }
         return try await ServerSettings.load(overrides: overrides, configFile: config)
     }
 

@@ -119,7 +119,7 @@ struct AuditLogTests {
             var others: [(any SQLStore, AuditLog)] = []
             for _ in 0..<3 {
                 let store = try await StoreFactory.open(w.settings.database, logger: TestWorld.logger)
-                let keys = try ServerKeys.load(path: w.settings.keysPath)
+                let keys = try await ServerKeyFile.open(w.settings).keys
                 others.append(
                     (
                         store,

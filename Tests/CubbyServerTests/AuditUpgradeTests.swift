@@ -33,7 +33,9 @@ struct AuditUpgradeTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let witness = try JSONDecoder().decode(
             WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixture + "/witness.json")))
-        let settings = ServerSettings(database: .sqlite(path: dir + "/cubby.sqlite"), keysPath: dir + "/keys.json")
+        var settings = ServerSettings(database: .sqlite(path: dir + "/cubby.sqlite"), keysPath: dir + "/keys.json")
+        // The fixture's version-2 key file is sealed on this first start.
+        settings.keyProvider = try TestKEK.file(in: dir)
         let parts = try await buildParts(settings: settings, logger: TestWorld.logger)
         do {
             let log = parts.auditLog

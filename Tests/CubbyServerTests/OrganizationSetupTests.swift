@@ -21,7 +21,8 @@ struct EmptyDeployment: Sendable {
             case .sqlite: .sqlite(path: dir + "/cubby.sqlite")
             case .postgres: try await TestPostgres.freshDatabase()
             }
-        let settings = ServerSettings(database: location, keysPath: dir + "/keys.json", simulateUnits: false)
+        var settings = ServerSettings(database: location, keysPath: dir + "/keys.json", simulateUnits: false)
+        settings.keyProvider = try TestKEK.file(in: dir)
         let parts = try await buildParts(
             settings: settings, passwordHasher: .forTesting(iterations: 1000), logger: TestWorld.logger)
         let deployment = EmptyDeployment(dir: dir, parts: parts)

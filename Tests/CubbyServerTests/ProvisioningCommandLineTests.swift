@@ -42,7 +42,10 @@ struct ProvisioningCommandLineTests {
         await world.parts.store.close()
         defer { try? FileManager.default.removeItem(atPath: world.dir) }
         guard case .sqlite(let path) = world.settings.database else { return }
-        let common = ["--database", "sqlite:\(path)", "--keys", world.settings.keysPath, "--log-level", "error"]
+        let common = [
+            "--database", "sqlite:\(path)", "--keys", world.settings.keysPath, "--kek-file", world.dir + "/kek",
+            "--log-level", "error",
+        ]
 
         let (status, site, _) = try Self.cubby(
             ["site", "create", "--name", "Harbour Lofts", "--address", "2 Quay Street", "--time-zone", "Europe/Paris"]

@@ -68,6 +68,7 @@ struct TestWorld: Sendable {
             database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate,
             simulatorDelay: .milliseconds(1))
         settings.outboxInterval = .milliseconds(20)
+        settings.keyProvider = try TestKEK.file(in: dir)
         // Webhook receivers in the tests listen on loopback.
         settings.webhookAllowPrivate = true
         let clock = start.map(ManualClock.init) ?? ManualClock()
@@ -183,4 +184,16 @@ struct HTTPResult: Sendable {
 extension Dictionary where Key == String, Value == Any {
     func str(_ key: String) -> String? { self[key] as? String }
     func obj(_ key: String) -> [String: Any]? { self[key] as? [String: Any] }
+}
+
+/// Key-encryption keys for tests: a KEK file of 32 random bytes, mode 0600, beside a test's data.
+enum TestKEK {
+    /// Writes `dir/kek` once and returns the provider that reads it.
+    static func file(in dir: String) throws -> KeyProvider {
+        let path = dir + "/kek"
+        if !FileManager.default.fileExists(atPath: path) {
+            try PrivateFile.write(Data(SecretGenerator.bytes(32)), to: path)
+        }
+        return .kekFile(path)
+    }
 }

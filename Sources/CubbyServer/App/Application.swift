@@ -50,6 +50,10 @@ public func buildParts(
     link: (any UnitLink)? = nil,
     passwordHasher: PasswordHasher = .standard, logger: Logger
 ) async throws -> CubbyServerParts {
+    // The keys first: a key file that does not open stops the start before the database is touched.
+    let opened = try await ServerKeyFile.open(settings)
+    for notice in opened.notices { logger.warning("\(notice)") }
+    let serverKeys = opened.keys
     let store = try await StoreFactory.open(settings.database, logger: logger)
     let keys: LockerKeys
     let auditLog: AuditLog
@@ -57,7 +61,6 @@ public func buildParts(
     do {
         pages = try await PortalPages.load()
         try await Migrator.migrate(store)
-        let serverKeys = try ServerKeys.loadOrCreate(path: settings.keysPath)
         keys = LockerKeys(serverKeys)
         auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock)
     } catch {

@@ -14,6 +14,17 @@ public struct ServerSettings: Sendable {
     public var port: Int
     /// Path of the key file (created on first start).
     public var keysPath: String
+    /// Where the key-encryption key that seals the key file comes from (`key.passphrase-file`, `kek.file`,
+    /// `kek.command`); nil: none, and the server refuses to start unless `insecurePlaintextKeys` or `demoKeys`.
+    public var keyProvider: KeyProvider?
+    /// Keep the key file in clear (`insecure.plaintext-keys`, `CUBBY_INSECURE_PLAINTEXT_KEYS=1`): an explicit opt-in,
+    /// warned about at every start.
+    public var insecurePlaintextKeys = false
+    /// `cubby demo`: without a provider, the key file is sealed under a demo key kept beside it.
+    public var demoKeys = false
+    /// Whether a key file the demo sealed opens without a provider: yes for console commands on a demo's data,
+    /// no for `cubby serve`.
+    public var opensDemoKeyFile = true
     /// When set, notifications are appended to this file as JSON lines.
     public var notifyFile: String?
     /// Whether units without an edge controller are simulated in-process.
@@ -118,7 +129,8 @@ public struct ServerSettings: Sendable {
     /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`,
     /// `tls.certificate`, `tls.key`, `http.head-timeout-seconds`, `http.body-timeout-seconds`,
     /// `http.idle-timeout-seconds`, `tls.handshake-timeout-seconds`, `http.max-connections-per-address`,
-    /// `webhook.allow-private`, `outbox.retry-base-ms`, `outbox.lease-seconds`. Environment variables are
+    /// `webhook.allow-private`, `outbox.retry-base-ms`, `outbox.lease-seconds`, `key.passphrase-file`, `kek.file`,
+    /// `kek.command`, `kek.command-timeout-seconds`, `insecure.plaintext-keys`. Environment variables are
     /// the same keys under `CUBBY_` (e.g. `CUBBY_NOTIFY_FILE`); a config file is JSON with the same keys.
     public static func load(
         overrides: [String: String], configFile: String?,
@@ -202,6 +214,8 @@ public struct ServerSettings: Sendable {
         settings.siemInterval = .milliseconds(try int("siem.interval-ms", 1000, 50...60_000))
         settings.alertPageInterval = .milliseconds(try int("alerts.page-interval-ms", 5000, 50...60_000))
         settings.unitOfflineAfter = .seconds(try int("units.offline-after-seconds", 300, 5...86_400))
+        try readKeyProvider(config, into: &settings, timeout: try int("kek.command-timeout-seconds", 10, 1...300))
+        settings.insecurePlaintextKeys = try bool("insecure.plaintext-keys", false)
         settings.httpsCertificate = config.string(forKey: "http.tls-certificate")
         settings.httpsKey = config.string(forKey: "http.tls-key")
         guard (settings.httpsCertificate == nil) == (settings.httpsKey == nil) else {
@@ -215,6 +229,24 @@ public struct ServerSettings: Sendable {
             settings.httpRedirectPort = try int("http.redirect-port", 0, 0...65535)
         }
         return settings
+    }
+
+    /// At most one of `key.passphrase-file`, `kek.file` and `kek.command`.
+    static func readKeyProvider(_ config: ConfigReader, into settings: inout ServerSettings, timeout: Int) throws {
+        func value(_ key: String) -> String? {
+            config.string(forKey: ConfigKey(key)).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let passphrase = value("key.passphrase-file")
+        let file = value("kek.file")
+        let command = value("kek.command")
+        guard [passphrase, file, command].compactMap({ $0 }).count <= 1 else {
+            throw SettingsError.invalid(
+                "give one key-encryption key provider: key.passphrase-file (CUBBY_KEY_PASSPHRASE_FILE), "
+                    + "kek.file (CUBBY_KEK_FILE) or kek.command (CUBBY_KEK_COMMAND), not several")
+        }
+        if let passphrase { settings.keyProvider = .passphraseFile(passphrase) }
+        if let file { settings.keyProvider = .kekFile(file) }
+        if let command { settings.keyProvider = try KeyProvider.command(command, timeout: .seconds(timeout)) }
     }
 
     /// An http(s) address without a trailing slash, query or fragment.
