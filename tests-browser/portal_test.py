@@ -724,6 +724,60 @@ def run(args) -> int:
         suite.step("c. audit log: filter, a refused date, a forensic bundle that verify-bundle accepts", audit_page, [js],
                    needs=signed_in)
 
+        def recipients_pages():
+            js.follow("Recipients")
+            js.expect_page("/admin/recipients", "Recipients", 200)
+            suite.audit(js, "recipients (directory)")
+            js.fill("search-email", "RESIDENT1@example.org")
+            js.submit("Find")
+            names = [th.text.strip() for th in js.els("main table tbody th")]
+            expect(len(names) == 1, f"the exact email search found {names}")
+            # A file with a bad row: the report names it and nothing is written.
+            js.follow("Import a CSV file")
+            js.expect_page("/admin/recipients/import", "Import recipients", 200)
+            suite.audit(js, "recipients import (upload)")
+            bad = workdir / "bad.csv"
+            bad.write_text("name,email,apartment\nBrowser Test One,browser1@example.org,7A\nBroken,not-an-email,7B\n")
+            js.el("#import-file").send_keys(str(bad))
+            js.submit("Check the file")
+            js.expect_page("/admin/recipients/import", "Import recipients", 422)
+            rejected = [th.text.strip() for th in js.els("main table tbody th")]
+            expect(rejected == ["3"], f"the report's rejected rows: {rejected}")
+            expect(not js.has("form input[name=confirm]"), "a file with a rejected row offers to confirm")
+            suite.audit(js, "recipients import (rejected rows)")
+            good = workdir / "good.csv"
+            rows = "".join(f"Browser Test {i},browser{i}@example.org,8{i}\n" for i in range(1, 21))
+            good.write_text("name,email,apartment\n" + rows)
+            js.el("#import-file").send_keys(str(good))
+            js.submit("Check the file")
+            js.expect_page("/admin/recipients/import", "Import recipients", 200)
+            suite.audit(js, "recipients import (dry run)")
+            _, before = http("GET", f"{base}/api/v1/recipients?email=browser20%40example.org", token=manifest["adminToken"])
+            expect(before["recipients"] == [], "the dry run wrote a recipient")
+            js.submit("Confirm the import")
+            js.expect_page("/admin/recipients/import", "Import done", 200)
+            _, after = http("GET", f"{base}/api/v1/recipients?email=browser20%40example.org", token=manifest["adminToken"])
+            expect(len(after["recipients"]) == 1, "the confirmed import did not write the recipients")
+            # One by one: a refused phone keeps the form, then the recipient is made.
+            js.get("/admin/recipients/new")
+            js.expect_page("/admin/recipients/new", "New recipient", 200)
+            suite.audit(js, "recipient (new)")
+            js.fill("name", "Grace Hopper")
+            js.fill("email", "grace@example.org")
+            js.fill("phone", "12")
+            js.submit("Create the recipient")
+            js.expect_page("/admin/recipients", "New recipient", 400)
+            expect("E.164" in (js.alert() or ""), f"the phone's refusal: {js.alert()!r}")
+            expect(js.el("#email").get_attribute("value") == "grace@example.org", "the form lost what was typed")
+            js.el("#phone").clear()
+            js.submit("Create the recipient")
+            js.expect_page("^/admin/recipients/[0-9a-f-]+", "Recipient: Grace Hopper", 200)
+            suite.audit(js, "recipient (edit)")
+            return "search, import refused then dry run and confirmed (20 rows), one created after a refusal"
+
+        suite.step("c. recipients: search, CSV import with a dry run and confirmation, the form", recipients_pages, [js],
+                   needs=signed_in)
+
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
 
         def sign_out():

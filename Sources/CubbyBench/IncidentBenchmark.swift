@@ -55,6 +55,8 @@ public struct IncidentBenchmark: Sendable {
             database: workspace.location, host: "127.0.0.1", port: port, keysPath: workspace.dir + "/keys.json",
             simulateUnits: false)
         settings.webhookAllowPrivate = true
+        // The bench's key file lives and dies in its temporary directory.
+        settings.insecurePlaintextKeys = true
         settings.smtp = try SMTPConfiguration(
             url: "smtp://127.0.0.1:\(smtp.port)?tls=none", from: "Cubby bench <alerts@\(Self.domain)>")
         settings.sms = try SMSGatewayConfiguration(url: "http://127.0.0.1:\(port + 2)/messages", token: "bench")

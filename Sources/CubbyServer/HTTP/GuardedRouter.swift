@@ -63,14 +63,15 @@ public struct GuardedRouter {
     }
 
     /// A portal page or form: `action` nil for the pages used before signing in.
+    /// A portal route; `upload` lets its form be `multipart/form-data` with a file, up to that many bytes.
     mutating func portal(
-        _ method: HTTPRequest.Method, _ path: String, _ action: Action?,
+        _ method: HTTPRequest.Method, _ path: String, _ action: Action?, upload: Int? = nil,
         _ handler: @escaping @Sendable (Request, CubbyRequestContext, PortalCall) async throws -> Response
     ) {
         guard let gate = portalGate else { return }
         entries.append(RouteEntry(method: method, path: path, action: action, surface: .portal))
         router.on(RouterPath(path), method: method) { req, ctx in
-            try await gate.handle(req, ctx, action: action, handler)
+            try await gate.handle(req, ctx, action: action, upload: upload, handler)
         }
     }
 }

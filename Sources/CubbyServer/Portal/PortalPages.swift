@@ -50,6 +50,7 @@ public struct PortalPages: Sendable {
             context["canViewDeliveries"] = AccessPolicy.allows(role, .readDeliveries)
             context["canViewAlerts"] = AccessPolicy.allows(role, .readAlerts)
             context["canViewAudit"] = AccessPolicy.allows(role, .readAudit)
+            context["canViewRecipients"] = AccessPolicy.allows(role, .readRecipient)
         }
         for (k, v) in values { context[k] = v }
         let html =

@@ -7,9 +7,16 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// A submitted `application/x-www-form-urlencoded` form.
+/// A submitted form: `application/x-www-form-urlencoded`, or `multipart/form-data` on the routes that take a file.
 public struct PortalForm: Sendable {
     var values: [String: [String]] = [:]
+    /// Uploaded files by field name (multipart forms only): the file's name as sent, and its bytes.
+    var files: [String: (filename: String, bytes: [UInt8])] = [:]
+
+    /// The uploaded file of a field, if one with content was sent.
+    public func file(_ name: String) -> (filename: String, bytes: [UInt8])? {
+        files[name].flatMap { $0.bytes.isEmpty && $0.filename.isEmpty ? nil : $0 }
+    }
 
     public static let maxBytes = 16 * 1024
 
@@ -81,8 +88,9 @@ struct PortalGate: Sendable {
         return c
     }
 
+    /// `upload`: the largest `multipart/form-data` body the route takes (nil: forms without files only).
     func handle(
-        _ req: Request, _ ctx: CubbyRequestContext, action: Action?,
+        _ req: Request, _ ctx: CubbyRequestContext, action: Action?, upload: Int? = nil,
         _ handler: @Sendable (Request, CubbyRequestContext, PortalCall) async throws -> Response
     ) async throws -> Response {
         var session: StaffSession? = nil
@@ -105,10 +113,16 @@ struct PortalGate: Sendable {
             var form = PortalForm()
             if req.method == .post {
                 if req.headers[HTTPField.Name("Sec-Fetch-Site")!] == "cross-site" { throw PortalRefusal.forgery }
-                let type = req.headers[.contentType]?.lowercased() ?? ""
-                guard type.hasPrefix("application/x-www-form-urlencoded") else { throw PortalRefusal.badForm }
-                let body = try await req.body.collect(upTo: PortalForm.maxBytes)
-                form = try PortalForm.parse(String(buffer: body))
+                let type = req.headers[.contentType] ?? ""
+                if type.lowercased().hasPrefix("application/x-www-form-urlencoded") {
+                    let body = try await req.body.collect(upTo: PortalForm.maxBytes)
+                    form = try PortalForm.parse(String(buffer: body))
+                } else if let upload, let boundary = MultipartForm.boundary(type) {
+                    let body = try await req.body.collect(upTo: upload)
+                    form = try MultipartForm.parse(Array(body.readableBytesView), boundary: boundary)
+                } else {
+                    throw PortalRefusal.badForm
+                }
                 guard KeyedHasher.constantTimeEquals(Array(form.first("csrf").utf8), Array(formToken.utf8)) else {
                     throw PortalRefusal.forgery
                 }
