@@ -228,6 +228,7 @@ extension StoreSession {
         try await insert("alerts", r)
         // Its page goes into the outbox from the pager, which this wakes at commit like the outbox itself.
         if r.nextPageAt != nil { try await markOutboxWritten() }
+        markAlertRaised()
         try await enqueueAlertRaised(r)
     }
 

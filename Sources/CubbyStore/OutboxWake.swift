@@ -92,10 +92,15 @@ public final class Doorbell: Sendable {
 /// What a transaction wrote that matters once it commits; a repository marks it, the store acts on it after COMMIT.
 public final class CommitMarks: Sendable {
     let outbox = Atomic<Bool>(false)
+    let alert = Atomic<Bool>(false)
 
     init() {}
 
     func markOutbox() { outbox.store(true, ordering: .releasing) }
+    func markAlert() { alert.store(true, ordering: .releasing) }
+
+    /// Whether the transaction raised an alert.
+    var raisedAlert: Bool { alert.load(ordering: .acquiring) }
 
     /// Whether the transaction wrote a message (or made a delivery due) in the outbox.
     var wroteOutbox: Bool { outbox.load(ordering: .acquiring) }

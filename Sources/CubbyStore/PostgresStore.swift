@@ -9,6 +9,7 @@ import SQLKit
 public final class PostgresStore: SQLStore {
     public let kind = DatabaseKind.postgres
     public let outboxWake = OutboxWake()
+    public let alertWake = OutboxWake()
     let client: PostgresClient
     /// Where the pool connects, for the connection that listens for notifications.
     let connection: PostgresConnection.Configuration
@@ -60,6 +61,7 @@ public final class PostgresStore: SQLStore {
                 let result = try await body(session)
                 try await session.exec("COMMIT")
                 if marks.wroteOutbox { outboxWake.ring() }
+                if marks.raisedAlert { alertWake.ring() }
                 return result
             } catch {
                 do { try await session.exec("ROLLBACK") } catch {

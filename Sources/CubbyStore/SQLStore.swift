@@ -22,6 +22,9 @@ public protocol SQLStore: Sendable {
     func close() async
     /// Rung after each commit that wrote to the outbox.
     var outboxWake: OutboxWake { get }
+    /// Rung after a commit that raised an alert, so that what follows an incident (the audit log's sequencing, the
+    /// SIEM) runs at once in this process instead of at its next poll.
+    var alertWake: OutboxWake { get }
 }
 
 /// A connection (or an open transaction) handed to repository code.
@@ -40,6 +43,9 @@ public struct StoreSession: Sendable {
 
     /// Marks that this transaction wrote to the outbox: its workers wake when it commits, in this process at once
     /// and, on PostgreSQL, in every process through a notification sent at commit.
+    /// Marks the transaction as one that raised an alert (rings `alertWake` after COMMIT).
+    func markAlertRaised() { marks?.markAlert() }
+
     func markOutboxWritten() async throws {
         marks?.markOutbox()
         if kind == .postgres {

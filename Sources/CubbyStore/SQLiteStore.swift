@@ -16,6 +16,7 @@ import Synchronization
 public final class SQLiteStore: SQLStore {
     public let kind = DatabaseKind.sqlite
     public let outboxWake = OutboxWake()
+    public let alertWake = OutboxWake()
     public let path: String
     private let writer: SQLiteWriter
     private let readers: [SQLiteConnection]
@@ -157,6 +158,7 @@ public final class SQLiteStore: SQLStore {
     private func commitGroup(_ jobs: [Job]) async {
         let session = StoreSession(sql: writer.database, kind: .sqlite)
         var wroteOutbox = false
+        var raisedAlert = false
         do {
             try await session.exec("BEGIN IMMEDIATE")
         } catch {
@@ -175,6 +177,7 @@ public final class SQLiteStore: SQLStore {
                     results.append(
                         .success(try await job.body(StoreSession(sql: writer.database, kind: .sqlite, marks: marks))))
                     wroteOutbox = wroteOutbox || marks.wroteOutbox
+                    raisedAlert = raisedAlert || marks.raisedAlert
                 } catch {
                     try await session.exec("ROLLBACK TO job")
                     results.append(.failure(error))
@@ -195,6 +198,7 @@ public final class SQLiteStore: SQLStore {
             return
         }
         if wroteOutbox { outboxWake.ring() }
+        if raisedAlert { alertWake.ring() }
         for (job, result) in zip(jobs, results) { job.done.resume(with: result) }
     }
 
@@ -207,6 +211,7 @@ public final class SQLiteStore: SQLStore {
                 let result = try await job.body(session)
                 try await session.exec("COMMIT")
                 if marks.wroteOutbox { outboxWake.ring() }
+                if marks.raisedAlert { alertWake.ring() }
                 job.done.resume(returning: result)
             } catch {
                 do { try await session.exec("ROLLBACK") } catch {

@@ -200,7 +200,7 @@ public func backgroundServices(parts: CubbyServerParts, settings: ServerSettings
         services.append(
             SIEMForwarder(
                 store: parts.store, configuration: syslog, hostname: settings.syslogHostname,
-                interval: settings.siemInterval, logger: logger))
+                interval: settings.siemInterval, wake: parts.auditLog.sequenced, logger: logger))
     }
     return services
 }

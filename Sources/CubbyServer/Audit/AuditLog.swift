@@ -22,6 +22,8 @@ public struct AuditLog: Sendable {
     /// The frozen log's origin when its own checkpoints do not say it (it never signed one).
     let frozenOriginFallback: String
     let clock: ServerClock
+    /// Rung after the service sequenced new events (what follows the log, the SIEM forwarder, waits on it).
+    public let sequenced = OutboxWake()
 
     public init(
         store: any SQLStore, signingKey: Curve25519.Signing.PrivateKey, originBase: String,
@@ -353,15 +355,25 @@ public struct AuditLogService: Service {
     }
 
     public func run() async throws {
+        // A raised alert is sequenced at once, so its events reach the SIEM without waiting for the next round.
+        let bell = Doorbell()
+        log.store.alertWake.add(bell)
+        defer { log.store.alertWake.remove(bell) }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 // Catch up in batches first, so one checkpoint covers a backlog.
-                while try await log.sequence() == 5000 {}
+                var sequenced = 0
+                while true {
+                    let n = try await log.sequence()
+                    sequenced += n
+                    if n < 5000 { break }
+                }
+                if sequenced > 0 { log.sequenced.ring() }
                 try await log.checkpointIfDue()
             } catch {
                 logger.error("audit log sequencing failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { await bell.wait(upTo: interval) }
         }
     }
 }

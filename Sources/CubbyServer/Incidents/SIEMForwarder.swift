@@ -23,6 +23,8 @@ public struct SIEMForwarder: Service {
     let format: SyslogConfiguration.Format
     /// The HOSTNAME of every syslog message: the host people reach this server at.
     let hostname: String
+    /// Rung when the audit log sequenced new events in this process (nil: poll only).
+    var wake: OutboxWake?
     let interval: Duration
     let lease: Int64
     let clock: ServerClock
@@ -32,12 +34,14 @@ public struct SIEMForwarder: Service {
 
     public init(
         store: any SQLStore, configuration: SyslogConfiguration, hostname: String, interval: Duration = .seconds(1),
-        lease: Int64 = 30 * Milliseconds.second, clock: ServerClock = .system, logger: Logger
+        lease: Int64 = 30 * Milliseconds.second, clock: ServerClock = .system, wake: OutboxWake? = nil,
+        logger: Logger
     ) {
         self.init(
             store: store, sink: SyslogSender(configuration: configuration, logger: logger),
             format: configuration.format, hostname: hostname, interval: interval, lease: lease, clock: clock,
             logger: logger)
+        self.wake = wake
     }
 
     /// A forwarder to any sink (tests record what it sends).
@@ -57,11 +61,15 @@ public struct SIEMForwarder: Service {
     }
 
     public func run() async throws {
+        // Newly sequenced events (an incident's) go at once; the interval is the fallback.
+        let bell = Doorbell()
+        wake?.add(bell)
+        defer { wake?.remove(bell) }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do { _ = try await forward() } catch {
                 logger.warning("forwarding security events failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            try? await cancelWhenGracefulShutdown { await bell.wait(upTo: interval) }
         }
         await sender.close()
         do { try await store.write { s in try await s.releaseSIEMLease(sink: Self.sink, token: token) } } catch {
