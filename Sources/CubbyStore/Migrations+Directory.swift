@@ -256,5 +256,14 @@ extension Migrations {
                 "ALTER TABLE alerts ADD COLUMN acknowledged_at {ts}",
                 "ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT",
             ]),
+        Migration(
+            27, "parcel_search",
+            why:
+                "staff search parcels newest first by organization, tracking number or recipient, a page at a time, without reading every parcel",
+            [
+                "CREATE INDEX parcels_org_created ON parcels (organization_id, created_at, id)",
+                "CREATE INDEX parcels_tracking ON parcels (tracking_number)",
+                "CREATE INDEX parcels_recipient_created ON parcels (recipient_id, created_at, id)",
+            ]),
     ]
 }

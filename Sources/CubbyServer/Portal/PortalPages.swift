@@ -48,6 +48,7 @@ public struct PortalPages: Sendable {
             context["canViewUsers"] = AccessPolicy.allows(role, .viewUsers)
             context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
             context["canViewDeliveries"] = AccessPolicy.allows(role, .readDeliveries)
+            context["canViewParcels"] = AccessPolicy.allows(role, .viewParcels)
         }
         for (k, v) in values { context[k] = v }
         let html =
