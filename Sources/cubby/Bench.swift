@@ -5,7 +5,9 @@ import Foundation
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that drive the real server.",
-        subcommands: [PickupBench.self, LogBench.self, SignInBench.self, RecipientBench.self, NotifyBench.self])
+        subcommands: [
+            PickupBench.self, LogBench.self, SignInBench.self, RecipientBench.self, NotifyBench.self, PortalBench.self,
+        ])
 }
 
 /// Drives the whole pickup path over HTTP with concurrent kiosks and compares it with the raw durable-commit
