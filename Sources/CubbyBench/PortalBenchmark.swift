@@ -143,6 +143,8 @@ public struct PortalBenchmark: Sendable {
                 }
             ),
             ("first page, no filter", { _ in ("/admin/parcels", "Older parcels") }),
+            // None of the past parcels is expired: the answer is an empty page, found without reading them all.
+            ("search by state (expired, none)", { _ in ("/admin/parcels?state=expired", "No parcel matches.") }),
             (
                 "parcel page",
                 { g in

@@ -68,16 +68,23 @@ extension StoreSession {
     /// One page of the parcels `q` matches, newest first.
     public func searchParcels(_ q: ParcelQuery) async throws -> [ParcelListing] {
         guard !q.siteIds.isEmpty, q.limit > 0 else { return [] }
+        // The page of parcels is chosen first, on the parcels' own indexes; the names are joined to those rows only
+        // (a join first lets a planner start from the small tables and walk every parcel of a unit or recipient).
+        // A tracking number or a recipient finds a few parcels through its own index. SQLite, which has no statistics
+        // unless someone ran ANALYZE, would rather walk the organization's index newest first (it spares the sort):
+        // `+` takes the organization's column out of that choice.
+        let selective =
+            q.trackingNumber != nil || q.recipientEmailHash != nil || q.recipientExternalIdHash != nil
+            || q.recipientApartmentKey != nil
+        let organization: SQLQueryString = selective && kind == .sqlite ? "+organization_id" : "organization_id"
         var query: SQLQueryString = """
             SELECT p.*, u.name AS unit_name, c.label AS compartment_label, r.apartment AS recipient_apartment
-            FROM parcels p JOIN units u ON u.id = p.unit_id JOIN recipients r ON r.id = p.recipient_id
-            LEFT JOIN compartments c ON c.id = p.compartment_id
-            WHERE p.organization_id = \(bind: q.organizationId) AND p.site_id IN (\(list(q.siteIds)))
+            FROM (SELECT * FROM parcels
+            WHERE \(organization) = \(bind: q.organizationId) AND site_id IN (\(list(q.siteIds)))
             """
-        if let t = q.trackingNumber { query += " AND p.tracking_number = \(bind: t)" }
+        if let t = q.trackingNumber { query += " AND tracking_number = \(bind: t)" }
         if q.recipientEmailHash != nil || q.recipientExternalIdHash != nil || q.recipientApartmentKey != nil {
-            query +=
-                " AND p.recipient_id IN (SELECT id FROM recipients WHERE organization_id = \(bind: q.organizationId)"
+            query += " AND recipient_id IN (SELECT id FROM recipients WHERE organization_id = \(bind: q.organizationId)"
             if let h = q.recipientEmailHash { query += " AND email_hash = \(bind: h)" }
             if let h = q.recipientExternalIdHash { query += " AND external_id_hash = \(bind: h)" }
             if let a = q.recipientApartmentKey {
@@ -85,15 +92,19 @@ extension StoreSession {
             }
             query.appendLiteral(")")
         }
-        if let u = q.unitId { query += " AND p.unit_id = \(bind: u)" }
-        if let s = q.state { query += " AND p.state = \(bind: s.rawValue)" }
-        if let from = q.createdFrom { query += " AND p.created_at >= \(bind: from)" }
-        if let before = q.createdBefore { query += " AND p.created_at < \(bind: before)" }
+        if let u = q.unitId { query += " AND unit_id = \(bind: u)" }
+        if let s = q.state { query += " AND state = \(bind: s.rawValue)" }
+        if let from = q.createdFrom { query += " AND created_at >= \(bind: from)" }
+        if let before = q.createdBefore { query += " AND created_at < \(bind: before)" }
         if let after = q.after {
             query +=
-                " AND (p.created_at < \(bind: after.createdAt) OR (p.created_at = \(bind: after.createdAt) AND p.id < \(bind: after.id)))"
+                " AND (created_at < \(bind: after.createdAt) OR (created_at = \(bind: after.createdAt) AND id < \(bind: after.id)))"
         }
-        query += " ORDER BY p.created_at DESC, p.id DESC LIMIT \(bind: q.limit)"
+        query += " ORDER BY created_at DESC, id DESC LIMIT \(bind: q.limit)) p"
+        query += """
+             JOIN units u ON u.id = p.unit_id JOIN recipients r ON r.id = p.recipient_id
+            LEFT JOIN compartments c ON c.id = p.compartment_id ORDER BY p.created_at DESC, p.id DESC
+            """
         return try await sql.raw(query).all().map { row in
             ParcelListing(
                 parcel: try row.decode(model: ParcelRecord.self, keyDecodingStrategy: ColumnNames.decoding),
