@@ -154,13 +154,17 @@ class Server:
         # The Deliveries page's check subscribes a webhook on loopback whose endpoint refuses connections; its
         # first failure then waits a minute, so that the delivery is still "failed" when the page shows it.
         env.update(CUBBY_WEBHOOK_ALLOW_PRIVATE="true", CUBBY_OUTBOX_RETRY_BASE_MS="60000")
-        # CUBBY_PORTAL_TEST_PORT pins the server's port (machines where only some ports may be used).
+        # CUBBY_PORTAL_TEST_PORT pins the server's port (machines where only some ports may be used), and puts the
+        # demo units' edge listener, kiosk pages and simulator endpoints on the next six ports instead of their
+        # defaults (8090, 8190 and the port plus 363).
         pinned = os.environ.get("CUBBY_PORTAL_TEST_PORT")
         for attempt in range(attempts):
             self.port = int(pinned) if pinned else free_port()
+            ports = ["--edge-port", str(self.port + 1), "--kiosk-port", str(self.port + 2),
+                     "--control-port", str(self.port + 4)] if pinned else []
             logf = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
-                [str(self.binary), "demo", "--host", "127.0.0.1", "--port", str(self.port)],
+                [str(self.binary), "demo", "--host", "127.0.0.1", "--port", str(self.port), *ports],
                 cwd=self.workdir, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
             logf.close()
             deadline = time.time() + 60
