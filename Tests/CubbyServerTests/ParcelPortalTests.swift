@@ -127,6 +127,19 @@ struct ParcelPortalTests {
                 let byMail = try await c.page("/admin/parcels?email=resident2%40example.org", boss)
                 #expect(byMail.html.contains(">PS-2</a>") && !byMail.html.contains(">PS-3</a>"))
                 #expect(!byMail.html.contains("resident2@example.org</td>"), "the table shows no email")
+                // Days are the site's: the day the parcels came, from and to, holds all three; the day before none.
+                let zone = try #require(try await w.parts.store.read { s in try await s.site(w.site) }?.timeZone)
+                let days = DateFormatter()
+                days.locale = Locale(identifier: "en_US_POSIX")
+                days.timeZone = TimeZone(identifier: zone)
+                days.dateFormat = "yyyy-MM-dd"
+                let today = days.string(from: w.clock.now.addingTimeInterval(-60))
+                let before = days.string(from: w.clock.now.addingTimeInterval(-86_400 * 2))
+                let dated = try await c.page("/admin/parcels?from=\(today)&to=\(today)&apartment=101", boss)
+                #expect(dated.html.contains(">PS-1</a>") && dated.html.contains(">PS-3</a>"))
+                #expect(!dated.html.contains(">PS-2</a>"), "apartment 101 is the first resident's")
+                let earlier = try await c.page("/admin/parcels?to=\(before)", boss)
+                #expect(earlier.status == 200 && earlier.html.contains("No parcel matches."))
                 let paged = try await c.page("/admin/parcels?tracking=PS-1", boss)
                 #expect(!paged.html.contains("Older parcels"))
 
