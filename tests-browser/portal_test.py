@@ -164,11 +164,17 @@ class Server:
         # The Deliveries page's check subscribes a webhook on loopback whose endpoint refuses connections; its
         # first failure then waits a minute, so that the delivery is still "failed" when the page shows it.
         env.update(CUBBY_WEBHOOK_ALLOW_PRIVATE="true", CUBBY_OUTBOX_RETRY_BASE_MS="60000")
+        # CUBBY_PORTAL_TEST_PORT pins the server's port (machines where only some ports may be used), and puts the
+        # demo units' edge listener, kiosk pages and simulator endpoints on the next six ports instead of their
+        # defaults (8090, 8190 and the port plus 363).
+        pinned = os.environ.get("CUBBY_PORTAL_TEST_PORT")
         for attempt in range(attempts):
-            self.port = free_port()
+            self.port = int(pinned) if pinned else free_port()
+            ports = ["--edge-port", str(self.port + 1), "--kiosk-port", str(self.port + 2),
+                     "--control-port", str(self.port + 4)] if pinned else []
             logf = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
-                [str(self.binary), "demo", "--host", "127.0.0.1", "--port", str(self.port)],
+                [str(self.binary), "demo", "--host", "127.0.0.1", "--port", str(self.port), *ports],
                 cwd=self.workdir, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
             logf.close()
             deadline = time.time() + 60
@@ -788,6 +794,80 @@ def run(args) -> int:
         suite.step("c. recipients: search, CSV import with a dry run and confirmation, the form", recipients_pages, [js],
                    needs=signed_in)
 
+        # ---- (c) parcels: search, timeline, inclusion proof, extend ------------------------------
+
+        def parcels():
+            parcel = state["parcel_id"]
+            deadline = time.time() + 30
+            before = {}
+            while time.time() < deadline:
+                _, before = http("GET", f"{base}/api/v1/parcels/{parcel}", token=manifest["adminToken"])
+                if before.get("state") == "deposited":
+                    break
+                time.sleep(0.3)
+            expect(before.get("state") == "deposited", f"the demo parcel is not deposited within 30 s: {before}")
+            js.get("/admin/dashboard")
+            js.follow("Parcels")
+            js.expect_page("/admin/parcels", "Parcels", 200)
+            suite.audit(js, "parcels")
+            js.fill("f-tracking", "1ZBROWSER")
+            js.submit("Search parcels")
+            js.expect_page("/admin/parcels", "Parcels", 200)
+            links = [a.text.strip() for a in js.els("table#parcels-table tbody th a, table tbody th a")]
+            expect(links == ["1ZBROWSER"], f"the search for 1ZBROWSER lists {links}")
+            suite.audit(js, "parcels (search by tracking number)")
+            js.get("/admin/parcels?state=lost")
+            js.expect_page("/admin/parcels", "Parcels", 400)
+            expect("Choose a state" in (js.alert() or ""), f"a bad state is not explained: {js.alert()!r}")
+            suite.audit(js, "parcels (bad filter)")
+            js.get("/admin/parcels?tracking=1ZBROWSER")
+            js.follow("1ZBROWSER")
+            js.expect_page(f"/admin/parcels/{parcel}", "Parcel 1ZBROWSER", 200)
+            events = js.els("ol.timeline > li")
+            types = [li.find_element(By.TAG_NAME, "strong").text.strip() for li in events]
+            expect({"parcel.reserved", "parcel.deposited", "credential.issued"} <= set(types),
+                   f"the timeline shows {types}")
+            stills = js.els("ol.timeline img")
+            for img in stills:
+                width = js.d.execute_script("return arguments[0].naturalWidth", img)
+                expect(width and width > 0, f"a still did not load: {img.get_attribute('src')}")
+            suite.audit(js, "parcel page")
+            deposited = next(li for li in events if li.find_element(By.TAG_NAME, "strong").text.strip() == "parcel.deposited")
+            old = js.d.find_element(By.TAG_NAME, "html")
+            deposited.find_element(By.CSS_SELECTOR, "a[href$='/proof']").click()
+            js.wait_for_new_page(old)
+            expect(js.status() == 200, f"the proof link answered HTTP {js.status()}")
+            proof = json.loads(js.d.find_element(By.TAG_NAME, "body").text)
+            expect(proof.get("type") == "parcel.deposited", f"the proof is of {proof.get('type')!r}")
+            lines = proof["checkpoint"].split("\n")
+            root = base64.b64decode(lines[2])
+            leaf = hashlib.sha256(b"\x00" + base64.b64decode(proof["canonical"])).digest()
+            expect(base64.b64encode(leaf).decode() == proof["leafHash"], "the leaf hash is not SHA-256(0x00 ‖ canonical)")
+            computed = inclusion_root(proof["leafIndex"], proof["treeSize"], leaf,
+                                      [base64.b64decode(h) for h in proof["proof"]])
+            expect(int(lines[1]) == proof["treeSize"] and computed == root,
+                   "the inclusion proof does not lead to the checkpoint's root")
+            js.get(f"/admin/parcels/{parcel}")
+            js.fill("extend-days", "1")
+            js.submit("Extend the deadline")
+            js.expect_page(f"/admin/parcels/{parcel}", "Parcel 1ZBROWSER", 200)
+            expect("deadline is moved" in notice(), f"no notice after extending: {notice()!r}; alert {js.alert()!r}")
+            _, after = http("GET", f"{base}/api/v1/parcels/{parcel}", token=manifest["adminToken"])
+            suite.audit(js, "parcel page (deadline extended)")
+            js.fill("extend-days", "7")
+            js.submit("Extend the deadline")
+            # A refused form answers with the parcel's page again, at the form's address.
+            js.expect_page(f"/admin/parcels/{parcel}/extend", "Parcel 1ZBROWSER", 409)
+            expect("later than the site allows" in (js.alert() or ""), f"beyond the limit: alert {js.alert()!r}")
+            _, unchanged = http("GET", f"{base}/api/v1/parcels/{parcel}", token=manifest["adminToken"])
+            expect(unchanged.get("expiresAt") == after.get("expiresAt"), "a refused extension changed the deadline")
+            suite.audit(js, "parcel page (extension refused)")
+            return (f"{len(types)} events, {len(stills)} stills; proof of leaf {proof['leafIndex']} in a tree of "
+                    f"{proof['treeSize']} verified; deadline {before.get('expiresAt')} → {after.get('expiresAt')}")
+
+        suite.step("c. parcels: search, timeline, proof link, extend the deadline", parcels, [js],
+                   needs=("b. a parcel is dropped off through the API", *signed_in))
+
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
 
         def sign_out():
@@ -1007,6 +1087,26 @@ def run(args) -> int:
         log(f"server log: {server.log_path}\n--- last lines ---\n{server.log_tail(15)}\n---")
 
     return suite.report(started, args.keep, page_width=48, pages_word="pages", on_failure=on_failure)
+
+
+def inclusion_root(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes:
+    """The root an RFC 9162 (§2.1.3.2) inclusion proof leads to, written here from the RFC."""
+    expect(0 <= index < size, f"leaf {index} is outside a tree of {size}")
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        expect(sn != 0, "the inclusion proof is too long")
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    expect(sn == 0, "the inclusion proof is too short")
+    return r
 
 
 def link_mac(key_b64: str, label: str, *parts: str) -> str:

@@ -92,6 +92,13 @@ public enum Action: String, CaseIterable, Sendable {
     case readDeliveries
     /// Make a waiting delivery due now, or send a final one again with the same message id.
     case retryDelivery
+    // the portal's parcel pages (staff)
+    /// Search parcels and read one parcel's timeline, its stills and its events' inclusion proofs.
+    case viewParcels
+    /// Give a misdelivered parcel, not yet picked up, to another recipient: new codes, the old ones dead.
+    case reassignParcel
+    /// Move a deposited parcel's pickup deadline later, within its site's limit.
+    case extendParcel
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -101,7 +108,7 @@ public enum Action: String, CaseIterable, Sendable {
     /// Actions that need a TOTP code entered within the last `AccessPolicy.stepUpWindow`.
     public var needsStepUp: Bool {
         switch self {
-        case .changeRole, .issueCredential, .revokeCredential, .enrollUnit, .releaseLockdown: true
+        case .changeRole, .issueCredential, .revokeCredential, .enrollUnit, .releaseLockdown, .reassignParcel: true
         default: false
         }
     }
@@ -186,6 +193,9 @@ public enum AccessPolicy {
         .manageWebhooks: [.carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
         .readDeliveries: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
         .retryDelivery: [.admin: .sites, .superAdmin: .organization],
+        .viewParcels: [.admin: .sites, .superAdmin: .organization],
+        .reassignParcel: [.admin: .sites, .superAdmin: .organization],
+        .extendParcel: [.admin: .sites, .superAdmin: .organization],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

@@ -50,10 +50,14 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case parcelAnnounced = "parcel.announced"
     /// An announced or reserved parcel was called off.
     case parcelCancelled = "parcel.cancelled"
+    /// Staff moved a deposited parcel's pickup deadline later.
+    case parcelDeadlineExtended = "parcel.deadline_extended"
     /// A parcel was deposited: its door closed on it in the reserved compartment.
     case parcelDeposited = "parcel.deposited"
     /// A deposited parcel was not picked up in time.
     case parcelExpired = "parcel.expired"
+    /// Staff gave a misdelivered parcel to another recipient before its pickup.
+    case parcelReassigned = "parcel.reassigned"
     /// An administrator took an expired parcel out of its compartment.
     case parcelRemoved = "parcel.removed"
     /// A courier's drop-off reserved a compartment for a parcel.

@@ -285,5 +285,16 @@ extension Migrations {
                   PRIMARY KEY (alert_id, step))
                 """,
             ]),
+        Migration(
+            27, "parcel_search",
+            why:
+                "staff search parcels newest first by organization, tracking number, recipient or state, a page at a time, without reading every parcel",
+            [
+                "CREATE INDEX parcels_org_created ON parcels (organization_id, created_at, id)",
+                "CREATE INDEX parcels_tracking ON parcels (tracking_number)",
+                "CREATE INDEX parcels_recipient_created ON parcels (recipient_id, created_at, id)",
+                // The few parcels in one state (expired, deposited) among many picked up, newest first.
+                "CREATE INDEX parcels_state_created ON parcels (state, created_at, id)",
+            ]),
     ]
 }

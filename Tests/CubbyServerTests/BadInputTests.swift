@@ -124,6 +124,50 @@ struct BadInputTests {
             path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/cancel", who: .carrier, body: nil, status: 404,
             error: "not_found"),
         Case(
+            name: "reassign: recipientId not a UUID", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/reassign", who: .admin,
+            body: #"{"recipientId":"bob"}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "reassign: unknown field", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/reassign", who: .admin,
+            body: #"{"recipientId":"{recipient}","codes":"keep"}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "reassign an unknown parcel", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/reassign", who: .admin,
+            body: #"{"recipientId":"{recipient}"}"#, status: 404, error: "not_found"),
+        Case(
+            name: "reassign by a courier", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/reassign", who: .courier,
+            body: #"{"recipientId":"{recipient}"}"#, status: 403, error: "forbidden"),
+        Case(
+            name: "extend: days as text", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .admin, body: #"{"days":"2"}"#,
+            status: 400, error: "invalid_request"),
+        Case(
+            name: "extend: zero days", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .admin, body: #"{"days":0}"#,
+            status: 400, error: "invalid_request"),
+        Case(
+            name: "extend: a fraction of a day", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .admin, body: #"{"days":1.5}"#,
+            status: 400, error: "invalid_request"),
+        Case(
+            name: "extend: more than 30 days", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .admin, body: #"{"days":31}"#,
+            status: 400, error: "invalid_request"),
+        Case(
+            name: "extend: days past any integer", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .admin,
+            body: #"{"days":99999999999999999999}"#, status: 400, error: "invalid_request"),
+        Case(
+            name: "extend an unknown parcel", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .admin, body: #"{"days":1}"#,
+            status: 404, error: "not_found"),
+        Case(
+            name: "extend by a carrier", method: .post,
+            path: "/api/v1/parcels/00000000-0000-4000-8000-000000000000/extend", who: .carrier, body: #"{"days":1}"#,
+            status: 403, error: "forbidden"),
+        Case(
             name: "audit bad limit", method: .get, path: "/api/v1/audit/events?limit=0", who: .admin, body: nil,
             status: 400, error: "invalid_request"),
         Case(

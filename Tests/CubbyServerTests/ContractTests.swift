@@ -423,7 +423,7 @@ extension ContractTests {
                 RecipientError.invalid(field: "x", "x"), RecipientError.importTooLarge("x"), RecipientError.notCSV,
                 RecipientError.invalidCSV("x"), RecipientError.preferenceRefused("x"), DeliveryError.inProgress,
                 DeliveryError.alreadyFinal("dead"), DeliveryError.notFinal("failed"), DeliveryError.messageErased,
-                DeliveryError.subscriptionDisabled,
+                DeliveryError.subscriptionDisabled, ParcelChangeError.beyondSiteLimit(latest: 0),
             ] + ProvisioningError.allCases
         var mapped: [(String, Int)] = errors.map {
             let (status, code, _, _) = ErrorMapping<CubbyRequestContext>.describe($0)

@@ -185,6 +185,9 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     WebhookRoutes(desk: parts.webhooks).register(on: &routes)
     DeliveryRoutes(desk: parts.deliveries).register(on: &routes)
     DeliveryPortalRoutes(desk: parts.deliveries, gate: gate).register(on: &routes)
+    ParcelPortalRoutes(
+        finder: ParcelFinder(desk: parts.desk, recipients: parts.recipients, log: parts.auditLog), gate: gate
+    ).register(on: &routes)
     return (router, routes.entries)
 }
 

@@ -82,6 +82,7 @@ struct ErrorMapping<Context: RequestContext>: RouterMiddleware {
             return (.conflict, e.code, e.message, [:])
         case let e as RecipientError: return RecipientRoutes.describe(e)
         case let e as DeliveryError: return (.conflict, e.code, e.message, [:])
+        case let e as ParcelChangeError: return (.conflict, e.code, ParcelRoutes.message(e), [:])
         case let e as APIError:
             switch e {
             case .unauthorized:

@@ -20,6 +20,16 @@ enum API {
         static let fields: Set<String> = ["trackingNumber", "recipientId", "unitId", "size"]
     }
 
+    struct ReassignRequest: Decodable {
+        var recipientId: String
+        static let fields: Set<String> = ["recipientId"]
+    }
+
+    struct ExtendRequest: Decodable {
+        var days: Int
+        static let fields: Set<String> = ["days"]
+    }
+
     struct PickupRequest: Decodable {
         var code: String
         static let fields: Set<String> = ["code"]

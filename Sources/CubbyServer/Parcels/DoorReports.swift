@@ -109,7 +109,18 @@ public struct DoorReports: UnitEventSink {
         parcel.updatedAt = nowMs
         try await s.saveParcel(parcel)
         compartment.state = .occupied
+        try await ledger.audit(
+            s, .parcelDeposited, actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)
+        try await issueCodes(s, parcel: parcel, compartment: compartment, unit: unit, at: nowMs)
+    }
 
+    /// Issues a waiting parcel's pickup PIN and QR token, valid until its deadline, and queues its recipient's
+    /// parcel-ready message with them (at a deposit, and when staff give the parcel to another recipient).
+    func issueCodes(
+        _ s: StoreSession, parcel: ParcelRecord, compartment: CompartmentRecord, unit: UnitRecord, at nowMs: Int64
+    ) async throws {
+        guard let deadline = parcel.expiresAt else { throw DomainError.invalidState("the parcel has no deadline") }
+        let expires = Date(millisecondsSince1970: deadline)
         // A PIN unique among the unit's live PINs (the unique index backs this up against races).
         var pin = ""
         var hash = Data()
@@ -129,7 +140,7 @@ public struct DoorReports: UnitEventSink {
         try await s.insertPickupCredential(
             PickupCredentialRecord(
                 id: EntityID.make(), parcelId: parcel.id, unitId: unit.id, compartmentId: compartment.id,
-                pinHash: hash, qrNonce: claims.n, createdAt: nowMs, expiresAt: parcel.expiresAt!))
+                pinHash: hash, qrNonce: claims.n, createdAt: nowMs, expiresAt: deadline))
 
         let notificationId = EntityID.make()
         var note = ParcelReadyNotification(
@@ -150,8 +161,6 @@ public struct DoorReports: UnitEventSink {
                 for: .parcelReady, recipient: parcel.recipientId, in: s),
             at: nowMs)
 
-        try await ledger.audit(
-            s, .parcelDeposited, actor: actor, unit: unit, parcel: parcel, compartmentId: compartment.id)
         try await ledger.audit(
             s, .credentialIssued, actor: .system, unit: unit, parcel: parcel, compartmentId: compartment.id,
             detail: ["credentials": "pin,qr", "expiresAt": note.expiresAt])

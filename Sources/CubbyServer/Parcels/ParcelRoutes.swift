@@ -22,6 +22,12 @@ struct ParcelRoutes {
         routes.api(.get, "/api/v1/parcels/:parcelId", .readParcel) { _, ctx, p in try await getParcel(ctx, p) }
         routes.api(.post, "/api/v1/parcels/:parcelId/cancel", .cancelParcel) { _, ctx, p in try await cancel(ctx, p) }
         routes.api(.post, "/api/v1/parcels/:parcelId/remove", .removeParcel) { _, ctx, p in try await remove(ctx, p) }
+        routes.api(.post, "/api/v1/parcels/:parcelId/reassign", .reassignParcel) { req, ctx, p in
+            try await reassign(req, ctx, p)
+        }
+        routes.api(.post, "/api/v1/parcels/:parcelId/extend", .extendParcel) { req, ctx, p in
+            try await extend(req, ctx, p)
+        }
         routes.api(.post, "/api/v1/units/:unitId/dropoffs", .createDropoff) { req, ctx, p in
             try await dropoff(req, ctx, p)
         }
@@ -92,6 +98,35 @@ struct ParcelRoutes {
     func remove(_ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
         return try await parcelResponse(
             try await desk.remove(p, parcelId: try RequestValidation.pathID(ctx, "parcelId")))
+    }
+
+    func reassign(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
+        let parcelId = try RequestValidation.pathID(ctx, "parcelId")
+        let body = try await JSONBody.decode(
+            API.ReassignRequest.self, from: req, context: ctx, allowed: API.ReassignRequest.fields)
+        let recipientId = try RequestValidation.uuid(body.recipientId, "recipientId")
+        return try await parcelResponse(try await desk.reassign(p, parcelId: parcelId, recipientId: recipientId))
+    }
+
+    func extend(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {
+        let parcelId = try RequestValidation.pathID(ctx, "parcelId")
+        let body = try await JSONBody.decode(
+            API.ExtendRequest.self, from: req, context: ctx, allowed: API.ExtendRequest.fields)
+        guard PickupDeadline.extensionDays.contains(body.days) else {
+            throw APIError.invalidRequest(
+                "days must be an integer in \(PickupDeadline.extensionDays.lowerBound)...\(PickupDeadline.extensionDays.upperBound)"
+            )
+        }
+        return try await parcelResponse(try await desk.extend(p, parcelId: parcelId, days: body.days))
+    }
+
+    /// What a refused change to a parcel says (lower case, no final stop, as API messages are).
+    static func message(_ e: ParcelChangeError) -> String {
+        switch e {
+        case .beyondSiteLimit(let latest):
+            "the new deadline would be later than the site allows; the latest possible deadline is "
+                + AuditCanonicalEncoding.timestamp(Date(millisecondsSince1970: latest))
+        }
     }
 
     func pickup(_ req: Request, _ ctx: CubbyRequestContext, _ p: Principal) async throws -> Response {

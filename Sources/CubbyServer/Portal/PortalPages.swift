@@ -48,6 +48,7 @@ public struct PortalPages: Sendable {
             context["canViewUsers"] = AccessPolicy.allows(role, .viewUsers)
             context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
             context["canViewDeliveries"] = AccessPolicy.allows(role, .readDeliveries)
+            context["canViewParcels"] = AccessPolicy.allows(role, .viewParcels)
             context["canViewAlerts"] = AccessPolicy.allows(role, .readAlerts)
             context["canViewAudit"] = AccessPolicy.allows(role, .readAudit)
             context["canViewRecipients"] = AccessPolicy.allows(role, .readRecipient)

@@ -74,4 +74,9 @@ public struct EdgeUnitLink: UnitLink {
         states.hub.send(.command(command), to: unitId)
         await states.push(unitId: unitId)
     }
+
+    /// A unit connected to this process gets its new state now; one connected elsewhere at its next refresh.
+    public func codesChanged(unitId: String) async {
+        await states.push(unitId: unitId)
+    }
 }

@@ -51,11 +51,16 @@ public protocol UnitLink: Sendable {
     func deliver(_ command: DoorCommand) async
     /// Hands any other stored command to its unit's controller, after the transaction that stored it has committed.
     func deliver(_ command: EdgeCommand, to unitId: String) async
+    /// Tells a unit that checks codes by itself that its live pickup codes changed without a door opening (codes
+    /// reissued or revoked, a deadline moved), after the transaction that changed them has committed.
+    func codesChanged(unitId: String) async
 }
 
 extension UnitLink {
     /// A unit without a controller of its own has nothing to carry out.
     public func deliver(_ command: EdgeCommand, to unitId: String) async {}
+    /// A unit without a controller of its own asks the server for every code.
+    public func codesChanged(unitId: String) async {}
 }
 
 /// Where units' door reports go.
