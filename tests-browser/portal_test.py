@@ -652,7 +652,7 @@ def run(args) -> int:
             Select(js.el("#account-0")).select_by_visible_text(f"{ADMIN} (super-admin)")
             Select(js.el("#account-1")).select_by_visible_text(f"{ADMIN} (super-admin)")
             js.submit("Save the on-call list")
-            js.expect_page(on_call, f"On call at {SITE}", 400)
+            js.expect_page(on_call, f"On call at {SITE}", 409)
             expect("twice" in (js.alert() or ""), f"the duplicate contact gives no reason: {js.alert()!r}")
             suite.audit(js, "on-call list (refused)")
             Select(js.el("#account-1")).select_by_index(0)

@@ -47,29 +47,40 @@ struct OnCallTests {
                 #expect((empty.body["contacts"] as? [Any])?.isEmpty == true)
                 #expect(empty.body["escalationDelaySeconds"] as? Int == 300)
 
-                let refused: [String] = [
-                    try Self.onCallBody([["email": "first@example.org", "channels": ["pager"]]]),
-                    try Self.onCallBody([["email": "first@example.org", "channels": ["sms"]]]),  // no phone yet
-                    try Self.onCallBody([["email": "outsider@example.org", "channels": ["email"]]]),
-                    try Self.onCallBody([["email": "nobody@example.org", "channels": ["email"]]]),
-                    try Self.onCallBody([["email": "first@example.org", "channels": []]]),
-                    try Self.onCallBody([["email": "first@example.org", "channels": ["email"], "severities": ["loud"]]]
+                // Shapes the document refuses get 400; an unknown staff member 404; a list that breaks a rule 409.
+                let refused: [(String, Int)] = [
+                    (try Self.onCallBody([["email": "first@example.org", "channels": ["pager"]]]), 400),
+                    (try Self.onCallBody([["email": "first@example.org", "channels": ["sms"]]]), 409),  // no phone yet
+                    (try Self.onCallBody([["email": "outsider@example.org", "channels": ["email"]]]), 409),
+                    (try Self.onCallBody([["email": "nobody@example.org", "channels": ["email"]]]), 404),
+                    (try Self.onCallBody([["email": "first@example.org", "channels": []]]), 400),
+                    (
+                        try Self.onCallBody([
+                            ["email": "first@example.org", "channels": ["email"], "severities": ["loud"]]
+                        ]), 400
                     ),
-                    try Self.onCallBody([
-                        ["email": "first@example.org", "channels": ["email"]],
-                        ["accountId": first.account.id, "channels": ["email"]],
-                    ]),
-                    try Self.onCallBody(
-                        [["email": "first@example.org", "accountId": first.account.id, "channels": ["email"]]]),
-                    try Self.onCallBody([["email": "first@example.org", "channels": ["email"], "pager": true]]),
-                    try Self.onCallBody([["email": "first@example.org", "channels": ["email"]]], delay: 0),
-                    #"{"contacts":[{"email":"first@example.org","channels":["email"]}],"escalationDelaySeconds":null}"#,
-                    #"{"contacts":"first@example.org"}"#,
-                    #"{"escalationDelaySeconds":60}"#,
+                    (
+                        try Self.onCallBody([
+                            ["email": "first@example.org", "channels": ["email"]],
+                            ["accountId": first.account.id, "channels": ["email"]],
+                        ]), 409
+                    ),
+                    (
+                        try Self.onCallBody(
+                            [["email": "first@example.org", "accountId": first.account.id, "channels": ["email"]]]), 400
+                    ),
+                    (try Self.onCallBody([["email": "first@example.org", "channels": ["email"], "pager": true]]), 400),
+                    (try Self.onCallBody([["email": "first@example.org", "channels": ["email"]]], delay: 0), 400),
+                    (
+                        #"{"contacts":[{"email":"first@example.org","channels":["email"]}],"escalationDelaySeconds":null}"#,
+                        400
+                    ),
+                    (#"{"contacts":"first@example.org"}"#, 400),
+                    (#"{"escalationDelaySeconds":60}"#, 400),
                 ]
-                for body in refused {
+                for (body, status) in refused {
                     let r = try await c.call(.put, path, token: admin, json: body)
-                    #expect(r.status == 400, "\(body) → \(r.status)")
+                    #expect(r.status == status, "\(body) → \(r.status)")
                 }
                 #expect(try await c.call(.get, path, token: admin).body["contacts"] as? [Any] != nil)
                 #expect((try await c.call(.get, path, token: admin).body["contacts"] as? [Any])?.isEmpty == true)

@@ -94,6 +94,19 @@ public struct OnCallDesk: Sendable {
         guard Self.delayRange.contains(delay) else {
             throw DomainError.invalidRequest("escalationDelaySeconds must be 1–86400")
         }
+        // The shape of every contact first (400), then who they are (404, 409).
+        let shapes = try requested.enumerated().map { i, c in
+            (channels: try Self.channels(c.channels, index: i), severities: try Self.severities(c.severities, index: i))
+        }
+        for (i, c) in requested.enumerated() {
+            guard (c.accountId == nil) != (c.email == nil) else {
+                throw DomainError.invalidRequest(
+                    "contacts[\(i)] names its staff member by accountId or by email, not both")
+            }
+            if let id = c.accountId, UUID(uuidString: id) == nil {
+                throw DomainError.invalidRequest("contacts[\(i)].accountId must be an id")
+            }
+        }
         let now = ledger.clock.now().millisecondsSince1970
         return try await ledger.write { s in
             let site = try await ledger.siteInScope(s, siteId, p, lock: true)
@@ -102,20 +115,18 @@ public struct OnCallDesk: Sendable {
                 let account = try await account(s, c, index: i, organization: site.organizationId)
                 guard
                     account.role == "super-admin"
-                        || (account.siteIds ?? "").split(separator: ",").contains(
-                            Substring(site.id))
+                        || (account.siteIds ?? "").split(separator: ",").contains(Substring(site.id))
                 else {
-                    throw DomainError.invalidRequest("contacts[\(i)]: \(account.email) does not run this site")
+                    throw DomainError.invalidState("contacts[\(i)]: \(account.email) does not run this site")
                 }
                 guard !rows.contains(where: { $0.accountId == account.id }) else {
-                    throw DomainError.invalidRequest("contacts[\(i)]: \(account.email) is on the list twice")
+                    throw DomainError.invalidState("contacts[\(i)]: \(account.email) is on the list twice")
                 }
-                let channels = try Self.channels(c.channels, index: i)
+                let (channels, severities) = shapes[i]
                 if channels.contains(.sms), try await contact(s, account: account)?.phone == nil {
-                    throw DomainError.invalidRequest(
+                    throw DomainError.invalidState(
                         "contacts[\(i)]: \(account.email) has no phone number for SMS; add one first")
                 }
-                let severities = try Self.severities(c.severities, index: i)
                 rows.append(
                     OnCallRecord(
                         siteId: site.id, position: Int64(i), accountId: account.id,
@@ -151,11 +162,11 @@ public struct OnCallDesk: Sendable {
             throw DomainError.invalidRequest("contacts[\(i)] names its staff member by accountId or by email, not both")
         }
         guard let account = found, account.organizationId == organization else {
-            throw DomainError.invalidRequest("contacts[\(i)]: no such staff member")
+            throw DomainError.notFound("contacts[\(i)]: no such staff member")
         }
         // An invited member is paged too: a page's link asks them to finish enrolling before they can act on it.
         guard account.status != "deactivated" else {
-            throw DomainError.invalidRequest("contacts[\(i)]: \(account.email) is deactivated")
+            throw DomainError.invalidState("contacts[\(i)]: \(account.email) is deactivated")
         }
         return account
     }

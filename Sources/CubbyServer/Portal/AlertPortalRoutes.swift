@@ -231,10 +231,17 @@ struct AlertPortalRoutes {
         }
         do {
             _ = try await onCall.replace(s.principal, siteId: siteId, contacts: contacts, delaySeconds: delay)
-        } catch DomainError.invalidRequest(let message) {
+        } catch let e as DomainError {
             // The form again with what was sent and what was wrong; nothing was saved.
+            let (status, message): (HTTPResponse.Status, String) =
+                switch e {
+                case .invalidRequest(let m): (.badRequest, m)
+                case .invalidState(let m): (.conflict, m)
+                case .notFound(let m) where m.hasPrefix("contacts["): (.badRequest, m)
+                default: throw e
+                }
             return try await onCallPage(
-                call, siteId: siteId, notice: nil, error: Self.portalWording(message), status: .badRequest,
+                call, siteId: siteId, notice: nil, error: Self.portalWording(message), status: status,
                 submitted: sent)
         }
         return gate.redirect("/admin/sites/\(siteId)/on-call?done=saved")
