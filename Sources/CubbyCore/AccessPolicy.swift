@@ -92,6 +92,9 @@ public enum Action: String, CaseIterable, Sendable {
     case readDeliveries
     /// Make a waiting delivery due now, or send a final one again with the same message id.
     case retryDelivery
+    // reports
+    /// Read a site's reports: parcels per day, time to pickup, occupancy and failed codes per unit.
+    case viewReports
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -186,6 +189,7 @@ public enum AccessPolicy {
         .manageWebhooks: [.carrier: .ownCarrier, .admin: .sites, .superAdmin: .organization],
         .readDeliveries: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
         .retryDelivery: [.admin: .sites, .superAdmin: .organization],
+        .viewReports: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

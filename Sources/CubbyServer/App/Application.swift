@@ -180,6 +180,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     WebhookRoutes(desk: parts.webhooks).register(on: &routes)
     DeliveryRoutes(desk: parts.deliveries).register(on: &routes)
     DeliveryPortalRoutes(desk: parts.deliveries, gate: gate).register(on: &routes)
+    ReportPortalRoutes(reports: SiteReports(ledger: parts.desk.ledger), gate: gate).register(on: &routes)
     return (router, routes.entries)
 }
 

@@ -49,6 +49,7 @@ public struct PortalPages: Sendable {
             context["canViewCredentials"] = AccessPolicy.allows(role, .viewCredentials)
             context["canViewDeliveries"] = AccessPolicy.allows(role, .readDeliveries)
             context["canViewAlerts"] = AccessPolicy.allows(role, .readAlerts)
+            context["canViewReports"] = AccessPolicy.allows(role, .viewReports)
         }
         for (k, v) in values { context[k] = v }
         let html =
