@@ -23,11 +23,14 @@ public struct UnitDayCount: Sendable, Equatable {
     /// Days since 1970-01-01 in the site's calendar.
     public var day: Int
     public var count: Int
+    /// Of those, the parcels deposited before the instant the query was given (they were inside at that instant).
+    public var depositedBefore: Int
 
-    public init(unitId: String, day: Int, count: Int) {
+    public init(unitId: String, day: Int, count: Int, depositedBefore: Int = 0) {
         self.unitId = unitId
         self.day = day
         self.count = count
+        self.depositedBefore = depositedBefore
     }
 }
 
@@ -50,9 +53,10 @@ public enum ParcelMoment: String, Sendable, CaseIterable {
 extension StoreSession {
     static let dayMillis: Int64 = 86_400_000
 
-    /// Parcels per unit and local day at which `moment` happened within the segments.
-    public func parcelsPerDay(site: String, _ moment: ParcelMoment, segments: [ReportSegment]) async throws
-        -> [UnitDayCount]
+    /// Parcels per unit and local day at which `moment` happened within the segments, and how many of them had been
+    /// deposited before `before` (the period's start: the parcels that were inside then).
+    public func parcelsPerDay(site: String, _ moment: ParcelMoment, segments: [ReportSegment], before: Int64)
+        async throws -> [UnitDayCount]
     {
         var out: [UnitDayCount] = []
         let column = moment.column
@@ -60,13 +64,18 @@ extension StoreSession {
             let day = "(\(column) + \(segment.offset)) / \(Self.dayMillis)"
             let rows = try await sql.raw(
                 """
-                SELECT unit_id, \(unsafeRaw: day) AS d, COUNT(*) AS n FROM parcels
+                SELECT unit_id, \(unsafeRaw: day) AS d, COUNT(*) AS n,
+                  SUM(CASE WHEN deposited_at < \(bind: before) THEN 1 ELSE 0 END) AS b FROM parcels
                 WHERE site_id = \(bind: site) AND \(unsafeRaw: column) >= \(bind: segment.start)
                   AND \(unsafeRaw: column) < \(bind: segment.end)
                 GROUP BY unit_id, \(unsafeRaw: day)
                 """
             ).all()
-            out += try rows.map { try Self.unitDay($0) }
+            out += try rows.map {
+                var count = try Self.unitDay($0)
+                count.depositedBefore = try $0.decode(column: "b", as: Int?.self) ?? 0
+                return count
+            }
         }
         return out
     }
@@ -109,12 +118,15 @@ extension StoreSession {
         ).all().map { (try $0.decode(column: "m", as: Int64.self), try $0.decode(column: "n", as: Int.self)) }
     }
 
-    /// Per unit, the parcels in a compartment at the instant `at`: deposited before it and not yet picked up or
-    /// removed by then (an expired parcel stays in its compartment until it is removed).
-    public func parcelsInCompartments(site: String, units: [String], at: Int64) async throws -> [String: Int] {
+    /// Per unit, the parcels deposited before `at` that were still inside at `after`: not picked up or removed before
+    /// it (an expired parcel stays in its compartment until it is removed). With the parcels that left between `at`
+    /// and `after` (`parcelsPerDay`'s `depositedBefore`), these are the parcels inside at `at`.
+    public func parcelsInCompartments(site: String, units: [String], at: Int64, after: Int64) async throws
+        -> [String: Int]
+    {
         guard !units.isEmpty else { return [:] }
         // Three disjoint sets, each read through an index: parcels still inside, and those that left at or after
-        // `at` by pickup or by removal. The `+` keeps `deposited_at` a filter, not the index's range.
+        // `after` by pickup or by removal. The `+` keeps `deposited_at` a filter, not the index's range.
         let rows = try await sql.raw(
             """
             SELECT unit_id, COUNT(*) AS n FROM (
@@ -122,10 +134,10 @@ extension StoreSession {
               WHERE unit_id IN (\(binds: units)) AND state IN ('deposited', 'expired') AND +deposited_at < \(bind: at)
               UNION ALL
               SELECT unit_id FROM parcels
-              WHERE site_id = \(bind: site) AND picked_up_at >= \(bind: at) AND +deposited_at < \(bind: at)
+              WHERE site_id = \(bind: site) AND picked_up_at >= \(bind: after) AND +deposited_at < \(bind: at)
               UNION ALL
               SELECT unit_id FROM parcels
-              WHERE site_id = \(bind: site) AND removed_at >= \(bind: at) AND +deposited_at < \(bind: at)
+              WHERE site_id = \(bind: site) AND removed_at >= \(bind: after) AND +deposited_at < \(bind: at)
             ) inside GROUP BY unit_id
             """
         ).all()

@@ -114,6 +114,15 @@ struct ReportTests {
             #expect(d.deposited == [1] && d.pickedUp == [0] && d.pickups == 0 && d.medianMinutes == nil)
             #expect(d.occupancy.first { $0.unitId == w.manifest.units[0].id }?.values == [3])
             #expect(d.failedCodes.first { $0.unitId == w.manifest.units[0].id }?.values == [2])
+
+            // After the period of the seed: the parcel picked up on the 5th was inside on the 4th, as was the expired
+            // one never removed; the removal of the 2nd no longer counts.
+            let later = try ReportPeriod.parse(from: "2026-11-04", to: "2026-11-04", today: 20_000)
+            let l = try await SiteReports(ledger: w.desk.ledger).report(
+                try Self.boss(w), siteId: w.manifest.siteId, period: later)
+            #expect(l.deposited == [0] && l.pickedUp == [0])
+            #expect(l.occupancy.map(\.values) == [[1], [1]])
+            #expect(l.failedCodes.first { $0.unitId == w.manifest.units[1].id }?.values == [1])
         }
     }
 

@@ -103,12 +103,13 @@ struct SiteReports: Sendable {
             let compartments = try await s.compartmentStates(organization: site.organizationId)
             return (
                 units: units, compartments: compartments,
-                deposited: try await s.parcelsPerDay(site: siteId, .deposited, segments: segments),
-                pickedUp: try await s.parcelsPerDay(site: siteId, .pickedUp, segments: segments),
-                removed: try await s.parcelsPerDay(site: siteId, .removed, segments: segments),
+                deposited: try await s.parcelsPerDay(site: siteId, .deposited, segments: segments, before: start),
+                pickedUp: try await s.parcelsPerDay(site: siteId, .pickedUp, segments: segments, before: start),
+                removed: try await s.parcelsPerDay(site: siteId, .removed, segments: segments, before: start),
                 codes: try await s.codesRejectedPerDay(site: siteId, segments: segments),
                 minutes: try await s.minutesToPickup(site: siteId, from: start, to: end),
-                inside: try await s.parcelsInCompartments(site: siteId, units: units.map(\.id), at: start)
+                inside: try await s.parcelsInCompartments(
+                    site: siteId, units: units.map(\.id), at: start, after: end)
             )
         }
         let days = period.days
@@ -129,6 +130,11 @@ struct SiteReports: Sendable {
             }
             return out
         }
+        // Inside at the start: those still inside at the end, and those that left during the period.
+        var inside = read.inside
+        for c in read.pickedUp + read.removed where c.depositedBefore > 0 {
+            inside[c.unitId, default: 0] += c.depositedBefore
+        }
         var boxes: [String: Int] = [:]
         for row in read.compartments { boxes[row.unitId, default: 0] += row.count }
         let ins = perUnit(read.deposited)
@@ -137,11 +143,11 @@ struct SiteReports: Sendable {
         // Units retired before the period without a parcel or a code in it are left out.
         let units = read.units.filter { u in
             u.decommissionedAt.map { $0 >= start } ?? true || ins[u.id] != nil || codes[u.id] != nil
-                || (read.inside[u.id] ?? 0) > 0
+                || (inside[u.id] ?? 0) > 0
         }.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
         let zeros = Array(repeating: 0, count: days)
         let occupancy = units.map { u -> SiteReport.UnitSeries in
-            var level = read.inside[u.id] ?? 0
+            var level = inside[u.id] ?? 0
             let added = ins[u.id] ?? zeros
             let taken = outs[u.id] ?? zeros
             let values = (0..<days).map { i -> Int in
