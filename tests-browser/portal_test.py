@@ -562,6 +562,7 @@ def run(args) -> int:
                 "trackingNumber": "1ZHOOK", "recipientId": manifest["recipients"][1]["id"], "size": "S"},
                 token=manifest["courierToken"])
             expect(status == 201, f"drop-off through the API failed: {status} {body}")
+            state["hook_parcel_id"] = body.get("parcelId")
             failed = None
             deadline = time.time() + 30
             while failed is None and time.time() < deadline:
@@ -868,6 +869,84 @@ def run(args) -> int:
         suite.step("c. parcels: search, timeline, proof link, extend the deadline", parcels, [js],
                    needs=("b. a parcel is dropped off through the API", *signed_in))
 
+        def reports():
+            # The demo's parcels of this run, as the API tells them: each deposited parcel counts on its site's day.
+            from datetime import datetime
+            from zoneinfo import ZoneInfo
+            zone = ZoneInfo("America/New_York")
+            per_unit = {name: 0 for name in UNITS}
+            days: dict[str, int] = {}
+            unit_names = {u["id"]: u["name"] for u in manifest["units"]}
+            for pid in (state.get("parcel_id"), state.get("hook_parcel_id")):
+                expect(pid, "the parcels of the earlier steps are missing")
+                parcel = {}
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    _, parcel = http("GET", f"{base}/api/v1/parcels/{pid}", token=manifest["adminToken"])
+                    if parcel.get("depositedAt"):
+                        break
+                    time.sleep(0.3)
+                expect(parcel.get("depositedAt"), f"parcel {pid} was not deposited: {parcel}")
+                day = datetime.fromisoformat(parcel["depositedAt"].replace("Z", "+00:00")).astimezone(zone).date().isoformat()
+                days[day] = days.get(day, 0) + 1
+                if parcel.get("state") in ("deposited", "expired"):
+                    per_unit[unit_names[parcel["unitId"]]] += 1
+            today = datetime.now(zone).date().isoformat()
+            js.get("/admin/dashboard")
+            js.follow("Reports")
+            js.expect_page("/admin/reports", "Reports", 200)
+            charts = js.els("main svg[role=img]")
+            expect(len(charts) == 3 + 2 * len(UNITS), f"expected {3 + 2 * len(UNITS)} charts, found {len(charts)}")
+            for svg in charts:
+                names = (svg.get_dom_attribute("aria-labelledby") or "").split()
+                expect(names and all(js.has(f"#{n}") for n in names), f"a chart without its accessible name: {names}")
+                expect(svg.get_dom_attribute("viewBox"), "a chart without a viewBox")
+            for svg in charts[:3] + charts[4::2]:
+                expect(svg.find_elements(By.CSS_SELECTOR, "rect.chart-bar"), "a bar chart without bars")
+
+            def table(caption: str) -> dict[str, str]:
+                for t in js.els("main table"):
+                    if t.find_element(By.TAG_NAME, "caption").text.strip() == caption:
+                        return {tr.find_element(By.CSS_SELECTOR, "th[scope=row]").text.strip():
+                                tr.find_element(By.TAG_NAME, "td").text.strip()
+                                for tr in t.find_elements(By.CSS_SELECTOR, "tbody tr")}
+                raise CheckFailed(f"no table with the caption {caption!r}")
+
+            deposited = table("Parcels deposited on each day")
+            expect(len(deposited) == 30 and today in deposited, f"the default period is not the last 30 days: {sorted(deposited)[:2]}…")
+            for day, n in days.items():
+                expect(deposited.get(day) == str(n), f"{day}: the table says {deposited.get(day)!r} parcels, the API {n}")
+            for name in UNITS:
+                occupied = table(f"Compartments occupied at the end of each day, unit {name}")
+                expect(occupied.get(today) == str(per_unit[name]),
+                       f"{name}: {occupied.get(today)!r} occupied today, the API says {per_unit[name]}")
+                expect(table(f"Codes refused per day, unit {name}"), f"{name}: no failed-codes table")
+            suite.audit(js, "reports")
+            # On a phone-sized screen the charts shrink to the width; nothing scrolls sideways but the tables' regions.
+            size = js.d.get_window_size()
+            try:
+                js.d.set_window_size(390, 844)
+                js.d.refresh()
+                width = js.d.execute_script("return document.documentElement.clientWidth")
+                wide = js.d.execute_script("return document.documentElement.scrollWidth")
+                expect(wide <= width, f"the page scrolls sideways on a phone: {wide} px wide in {width} px")
+                widths = [svg.size["width"] for svg in js.els("main svg[role=img]")]
+                expect(widths and all(0 < w <= width for w in widths), f"charts {widths} px wide in {width} px")
+            finally:
+                js.d.set_window_size(size["width"], size["height"])
+            # A period that ends before it starts: the page again, with the reason and status 400.
+            js.d.execute_script("arguments[0].value = '2026-03-10'; arguments[1].value = '2026-03-01';",
+                                js.el("#report-from"), js.el("#report-to"))
+            js.submit("Show")
+            js.expect_page("/admin/reports", "Reports", 400)
+            expect("starts after it ends" in (js.alert() or ""), f"unexpected message {js.alert()!r}")
+            expect(not js.els("main svg[role=img]"), "charts drawn for a refused period")
+            suite.audit(js, "reports (a refused period)")
+            return f"{len(charts)} charts; deposited per day {days}; occupied today {per_unit}"
+
+        suite.step("c. reports: charts and tables with the demo's parcels; a refused period", reports, [js],
+                   needs=signed_in)
+
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------
 
         def sign_out():
@@ -962,7 +1041,12 @@ def run(args) -> int:
             expect(f"Signed in as {AUDITOR} (auditor)" in who, f"header shows {who!r}")
             expect(SITE in [h.text.strip() for h in nojs.els("main section h2")], f"the auditor does not see {SITE}")
             nav = [a.text.strip() for a in nojs.els("nav a")]
-            expect(nav == ["Dashboard", "Alerts", "Audit log", "Deliveries", "Webhooks"], f"the auditor's navigation shows {nav}")
+            expect(nav == ["Dashboard", "Alerts", "Audit log", "Reports", "Deliveries", "Webhooks"],
+                   f"the auditor's navigation shows {nav}")
+            # The reports are pictures drawn on the server: there without scripts too.
+            nojs.get("/admin/reports")
+            nojs.expect_page("/admin/reports", "Reports", 200)
+            expect(len(nojs.els("main svg[role=img]")) == 3 + 2 * len(UNITS), "the auditor's reports lack charts")
             nojs.get("/admin/deliveries")
             nojs.expect_page("/admin/deliveries", "Deliveries", 200)
             expect(not nojs.els("main table button"), "the auditor sees Retry now or Redeliver buttons")

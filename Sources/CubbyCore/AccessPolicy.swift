@@ -99,6 +99,9 @@ public enum Action: String, CaseIterable, Sendable {
     case reassignParcel
     /// Move a deposited parcel's pickup deadline later, within its site's limit.
     case extendParcel
+    // reports
+    /// Read a site's reports: parcels per day, time to pickup, occupancy and failed codes per unit.
+    case viewReports
 
     /// Forms that show a secret once: each carries a single-use value so a reload cannot repeat them.
     public var isSingleUseForm: Bool {
@@ -196,6 +199,7 @@ public enum AccessPolicy {
         .viewParcels: [.admin: .sites, .superAdmin: .organization],
         .reassignParcel: [.admin: .sites, .superAdmin: .organization],
         .extendParcel: [.admin: .sites, .superAdmin: .organization],
+        .viewReports: [.admin: .sites, .superAdmin: .organization, .auditor: .sites],
     ]
 
     /// How far `role` may perform `action`, or nil when it may not at all.

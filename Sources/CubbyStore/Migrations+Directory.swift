@@ -296,5 +296,19 @@ extension Migrations {
                 // The few parcels in one state (expired, deposited) among many picked up, newest first.
                 "CREATE INDEX parcels_state_created ON parcels (state, created_at, id)",
             ]),
+        Migration(
+            28, "report_indexes",
+            why:
+                "the portal's reports read one site's deposits, pickups, removals and rejected codes of a period through an index, not by scanning every past parcel and event",
+            [
+                // Each covers what a report counts per unit and day, so the count is read from the index alone.
+                "CREATE INDEX parcels_site_deposited ON parcels (site_id, deposited_at, unit_id)",
+                "CREATE INDEX parcels_site_picked_up ON parcels (site_id, picked_up_at, deposited_at, unit_id)",
+                "CREATE INDEX parcels_site_removed ON parcels (site_id, removed_at, unit_id) WHERE removed_at IS NOT NULL",
+                """
+                CREATE INDEX audit_codes_rejected ON audit_events (site_id, occurred_at, unit_id)
+                  WHERE type = 'pickup.code_rejected'
+                """,
+            ]),
     ]
 }

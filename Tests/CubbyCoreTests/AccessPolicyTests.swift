@@ -28,7 +28,7 @@ struct AccessPolicyTests {
 
     @Test func auditorsChangeNothing() {
         let reading: Set<Action> = [
-            .readAudit, .viewDashboard, .manageOwnSession, .readAlerts, .readDeliveries, .readOnCall,
+            .readAudit, .viewDashboard, .manageOwnSession, .readAlerts, .readDeliveries, .readOnCall, .viewReports,
         ]
         for action in Action.allCases where AccessPolicy.allows(.auditor, action) {
             #expect(reading.contains(action), "auditor may \(action)")

@@ -188,6 +188,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     ParcelPortalRoutes(
         finder: ParcelFinder(desk: parts.desk, recipients: parts.recipients, log: parts.auditLog), gate: gate
     ).register(on: &routes)
+    ReportPortalRoutes(reports: SiteReports(ledger: parts.desk.ledger), gate: gate).register(on: &routes)
     return (router, routes.entries)
 }
 

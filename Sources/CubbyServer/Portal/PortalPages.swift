@@ -52,6 +52,7 @@ public struct PortalPages: Sendable {
             context["canViewAlerts"] = AccessPolicy.allows(role, .readAlerts)
             context["canViewAudit"] = AccessPolicy.allows(role, .readAudit)
             context["canViewRecipients"] = AccessPolicy.allows(role, .readRecipient)
+            context["canViewReports"] = AccessPolicy.allows(role, .viewReports)
         }
         for (k, v) in values { context[k] = v }
         let html =
