@@ -131,6 +131,16 @@ extension StoreSession {
         return true
     }
 
+    /// When the earliest next page of an open, unacknowledged alert is due (nil: none is).
+    public func nextAlertPageDue() async throws -> Int64? {
+        try await sql.raw(
+            """
+            SELECT MIN(next_page_at) AS due FROM alerts
+            WHERE next_page_at IS NOT NULL AND resolved_at IS NULL AND acknowledged_at IS NULL
+            """
+        ).first()?.decode(column: "due", as: Int64?.self)
+    }
+
     /// Moves an alert's next page to `until` without paging (nil: never).
     public func postponeAlertPage(_ id: String, until: Int64?) async throws {
         try await sql.raw("UPDATE alerts SET next_page_at = \(bind: until) WHERE id = \(bind: id)").run()

@@ -158,8 +158,10 @@ struct OnCallTests {
             var pages = try await Self.pageDeliveries(w)
             #expect(pages.map(\.channel) == ["staff-email", "staff-sms"])
             #expect(pages.allSatisfy { $0.target == first.account.id })
-            // Nothing more until the delay passes.
+            // Nothing more until the delay passes, when the pager is to look again.
             #expect(try await pager.pageDue() == 0)
+            let due = try await w.parts.store.read { s in try await s.nextAlertPageDue() }
+            #expect(due == w.clock.now.millisecondsSince1970 + 300_000)
             w.clock.advance(299)
             #expect(try await pager.pageDue() == 0)
             w.clock.advance(2)
@@ -188,6 +190,7 @@ struct OnCallTests {
             w.clock.advance(3600)
             #expect(try await pager.pageDue() == 0)
             #expect(try await Self.pageDeliveries(w).count == 5)
+            #expect(try await w.parts.store.read { s in try await s.nextAlertPageDue() } == nil)
 
             let types = try await w.auditTypes()
             #expect(types.filter { $0 == "alert.paged" }.count == 1)

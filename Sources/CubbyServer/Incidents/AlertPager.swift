@@ -34,8 +34,8 @@ public enum StaffPageChannelName {
 /// at once; while nobody acknowledges it, each escalation delay later the next contact is paged, round the list again
 /// and again, until someone acknowledges or resolves it. Every server process runs one; a step is paged once however
 /// many run (the alert's step moves only where it still holds the value read, in the transaction that writes the
-/// page). Wakes when any alert is written (through the outbox's wake, which an alert's webhook rings at commit) and on
-/// a timer for escalations.
+/// page). Wakes when an alert is written (through the outbox's wake, which a new alert rings at commit), and when the
+/// next escalation is due (looked up after each round; at most `interval` apart).
 public struct AlertPager: Service {
     let ledger: Ledger
     let interval: Duration
@@ -53,12 +53,19 @@ public struct AlertPager: Service {
         ledger.store.outboxWake.add(bell)
         defer { ledger.store.outboxWake.remove(bell) }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var wait = interval
             do {
                 while try await pageDue() == Self.batch {}
+                // Sleep until the next escalation is due, so it is paged on time, not at the next round.
+                if let due = try await ledger.store.read({ s in try await s.nextAlertPageDue() }) {
+                    let ms = max(10, due - ledger.clock.now().millisecondsSince1970 + 5)
+                    wait = min(interval, .milliseconds(ms))
+                }
             } catch {
                 logger.warning("paging on-call staff failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { await bell.wait(upTo: interval) }
+            let upTo = wait
+            try? await cancelWhenGracefulShutdown { await bell.wait(upTo: upTo) }
         }
     }
 
