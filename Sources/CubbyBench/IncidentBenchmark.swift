@@ -48,7 +48,7 @@ public struct IncidentBenchmark: Sendable {
         defer { workspace.remove() }
         progress("cubby bench incident: \(workspace.location), \(runs) tamper signals, one after the other")
         let smtp = try await SMTPSink.start()
-        let syslog = try await SyslogSink.start()
+        let syslog = try await SyslogBenchSink.start()
         let sms = SMSSink()
         let hooks = AlertHookSink()
         var settings = ServerSettings(

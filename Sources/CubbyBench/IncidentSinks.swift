@@ -8,31 +8,8 @@ import NIOPosix
 /// A local syslog receiver over TCP with octet-counted framing (RFC 6587 §3.4.1, as RFC 5425 frames over TLS): for
 /// each OCSF record, notes when it arrived under its MSGID and its finding's uid (`finding_info.uid`, the alert's id
 /// for a tamper signal). For `cubby bench incident` only; it listens on 127.0.0.1.
-final class SyslogSink: Sendable {
-    let book: ArrivalBook
-    private let channel: any Channel
-
-    var port: Int { channel.localAddress?.port ?? 0 }
-
-    static func start() async throws -> SyslogSink {
-        let book = ArrivalBook()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(SyslogSinkHandler(book: book))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return SyslogSink(channel: channel, book: book)
-    }
-
-    private init(channel: any Channel, book: ArrivalBook) {
-        self.channel = channel
-        self.book = book
-    }
-
-    func stop() async { try? await channel.close() }
+enum SyslogBenchSink {
+    static func start() async throws -> TCPSink { try await TCPSink.start { SyslogSinkHandler(book: $0) } }
 
     /// `MSGID finding-uid` of one syslog message (RFC 5424: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`), or nil.
     static func key(_ message: String) -> String? {
@@ -65,7 +42,7 @@ final class SyslogSinkHandler: ChannelInboundHandler, @unchecked Sendable {
         {
             let message = String(decoding: pending[(space + 1)...(space + length)], as: UTF8.self)
             pending.removeFirst(space + 1 + length)
-            if let key = SyslogSink.key(message) { book.record(key, at: Date().millisecondsSince1970) }
+            if let key = SyslogBenchSink.key(message) { book.record(key, at: Date().millisecondsSince1970) }
         }
     }
 }

@@ -25,26 +25,24 @@ final class ArrivalBook: Sendable {
     var count: Int { state.withLock { $0.first.count } }
 }
 
-/// A local SMTP server that accepts every message (no TLS, no AUTH) and notes, for each `Message-ID`, the moment it
-/// answers 250 to the end of DATA. For `cubby bench notify` only; it listens on 127.0.0.1.
-final class SMTPSink: Sendable {
+/// A TCP listener on 127.0.0.1 (a free port) for a benchmark's receivers: each connection gets its own handler, and
+/// every handler notes arrivals in one book.
+final class TCPSink: Sendable {
     let book: ArrivalBook
     private let channel: any Channel
 
     var port: Int { channel.localAddress?.port ?? 0 }
 
-    static func start() async throws -> SMTPSink {
+    static func start(handler: @escaping @Sendable (ArrivalBook) -> any ChannelHandler) async throws -> TCPSink {
         let book = ArrivalBook()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(SMTPSinkHandler(book: book))
-                }
+                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(handler(book)) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return SMTPSink(channel: channel, book: book)
+        return TCPSink(channel: channel, book: book)
     }
 
     private init(channel: any Channel, book: ArrivalBook) {
@@ -53,6 +51,12 @@ final class SMTPSink: Sendable {
     }
 
     func stop() async { try? await channel.close() }
+}
+
+/// A local SMTP server that accepts every message (no TLS, no AUTH) and notes, for each `Message-ID`, the moment it
+/// answers 250 to the end of DATA. For the benchmarks only; it listens on 127.0.0.1.
+enum SMTPSink {
+    static func start() async throws -> TCPSink { try await TCPSink.start { SMTPSinkHandler(book: $0) } }
 }
 
 /// One SMTP conversation: commands by line; in DATA, lines until the lone dot.
