@@ -14,8 +14,13 @@ import SQLiteNIO
 /// The unit's local journal: every event is written here first (synchronous, fsync'd SQLite in WAL
 /// mode), numbered per device and hash-chained, then sent to the server when the link is up. It also
 /// keeps what the unit needs offline: its last known state, lockdown, the PIN limiter and used codes.
+///
+/// With a journal key (`JournalKey`), the secrets in it are sealed under that key: the saved unit state (which holds
+/// the unit's PIN key and its pickup codes' hashes) and every still. Values written before sealing are still read.
 public actor EdgeJournal {
     let connection: SQLiteConnection
+    /// Seals the state and the stills; nil keeps them in clear (tests of other parts).
+    let sealer: KeyedSealer?
     private var lastSeq: Int64
     private var lastHash: String
     private var ackedSeq: Int64
@@ -30,8 +35,14 @@ public actor EdgeJournal {
         public var photo: Data?
     }
 
-    /// Opens (creating) the journal at `path`.
-    public static func open(path: String, logger: Logger) async throws -> EdgeJournal {
+    /// Settings whose values are sealed under the journal key.
+    static let sealedSettings: Set<String> = ["unitState"]
+    /// The prefix of a sealed setting's value (base64 of the sealed bytes follows).
+    static let sealedPrefix = "sealed:"
+
+    /// Opens (creating) the journal at `path`; `key` seals its secrets. A journal whose sealed state the key does not
+    /// open is refused, so a wrong key is found at start, not at the first pickup.
+    public static func open(path: String, key: KeyedSealer? = nil, logger: Logger) async throws -> EdgeJournal {
         try PrivateFile.prepare(path)
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: logger,
@@ -53,18 +64,21 @@ public actor EdgeJournal {
             }
             let last = try await connection.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").first
             let acked = try await connection.query("SELECT value FROM settings WHERE key = 'ackedSeq'").first
-            return EdgeJournal(
-                connection: connection, lastSeq: last?.column("seq")?.integer.map(Int64.init) ?? 0,
+            let journal = EdgeJournal(
+                connection: connection, sealer: key, lastSeq: last?.column("seq")?.integer.map(Int64.init) ?? 0,
                 lastHash: last?.column("hash")?.string ?? EdgeEvent.genesisHash,
                 ackedSeq: acked?.column("value")?.string.flatMap { Int64($0) } ?? 0)
+            for name in sealedSettings { _ = try await journal.get(name) }
+            return journal
         } catch {
             try? await connection.close()
             throw error
         }
     }
 
-    init(connection: SQLiteConnection, lastSeq: Int64, lastHash: String, ackedSeq: Int64) {
+    init(connection: SQLiteConnection, sealer: KeyedSealer?, lastSeq: Int64, lastHash: String, ackedSeq: Int64) {
         self.connection = connection
+        self.sealer = sealer
         self.lastSeq = lastSeq
         self.lastHash = lastHash
         self.ackedSeq = ackedSeq
@@ -89,11 +103,14 @@ public actor EdgeJournal {
             parcelId: parcelId, detail: detail, photoSHA256: photo.map { Hex.sha256($0) }, previousHash: lastHash)
         event.hash = EdgeJournalHash.hash(previous: lastHash, event: event)
         let body = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
+        let stored = try photo.map { photo in
+            try sealer.map { try $0.seal(photo, context: Self.stillContext(Hex.sha256(photo))) } ?? photo
+        }
         _ = try await connection.query(
             "INSERT INTO events (seq, hash, previous_hash, body, photo) VALUES (?, ?, ?, ?, ?)",
             [
                 .integer(Int(event.seq)), .text(event.hash), .text(event.previousHash), .text(body),
-                photo.map { .blob(ByteBuffer(bytes: $0)) } ?? .null,
+                stored.map { .blob(ByteBuffer(bytes: $0)) } ?? .null,
             ])
         lastSeq = event.seq
         lastHash = event.hash
@@ -123,8 +140,25 @@ public actor EdgeJournal {
             }
             let event = try JSONDecoder().decode(EdgeEvent.self, from: Data(body.utf8))
             var photo: Data? = nil
-            if case .blob(let buffer)? = row.column("photo") { photo = Data(buffer.readableBytesView) }
+            if case .blob(let buffer)? = row.column("photo") {
+                photo = try openStill(Data(buffer.readableBytesView), sha256: event.photoSHA256)
+            }
             return Entry(event: event, photo: photo)
+        }
+    }
+
+    static func stillContext(_ sha256: String) -> String { "cubby.edge.still:" + sha256 }
+
+    /// A still as stored: opened when sealed; one stored in clear before sealing (its bytes hash to the event's
+    /// digest) as it is.
+    func openStill(_ stored: Data, sha256: String?) throws -> Data {
+        guard let sha256 else { throw EdgeJournalError.corrupt("a still without its digest") }
+        if Hex.sha256(stored) == sha256 { return stored }
+        guard let sealer else {
+            throw EdgeJournalError.sealed("a still is sealed and no journal key was given")
+        }
+        do { return try sealer.open(stored, context: Self.stillContext(sha256)) } catch {
+            throw EdgeJournalError.sealed("a still does not open with the journal key: \(error)")
         }
     }
 
@@ -162,15 +196,42 @@ public actor EdgeJournal {
 
     // MARK: settings
 
+    /// Saves a setting; the sealed settings are sealed under the journal key, bound to their name.
     public func set(_ key: String, _ value: String) async throws {
+        var stored = value
+        if let sealer, Self.sealedSettings.contains(key) {
+            stored = Self.sealedPrefix + (try sealer.seal(Data(value.utf8), context: "cubby.edge.setting:" + key))
+                .base64EncodedString()
+        }
         _ = try await connection.query(
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [.text(key), .text(value)])
+            [.text(key), .text(stored)])
     }
 
-    public func get(_ key: String) async throws -> String? {
+    /// A setting's value as stored (sealed ones sealed), for checks of what lies on disk.
+    public func rawSetting(_ key: String) async throws -> String? {
         try await connection.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.column("value")?
             .string
+    }
+
+    /// A setting's value, opened when sealed.
+    public func get(_ key: String) async throws -> String? {
+        guard
+            let stored = try await connection.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?
+                .column("value")?.string
+        else { return nil }
+        guard stored.hasPrefix(Self.sealedPrefix) else { return stored }
+        guard let sealer else {
+            throw EdgeJournalError.sealed("the saved \(key) is sealed and no journal key was given")
+        }
+        guard let sealed = Data(base64Encoded: String(stored.dropFirst(Self.sealedPrefix.count))) else {
+            throw EdgeJournalError.corrupt("the saved \(key) is not base64")
+        }
+        do {
+            return String(decoding: try sealer.open(sealed, context: "cubby.edge.setting:" + key), as: UTF8.self)
+        } catch {
+            throw EdgeJournalError.sealed("the saved \(key) does not open with the journal key: \(error)")
+        }
     }
 
     // MARK: codes and PIN failures
@@ -209,9 +270,12 @@ public actor EdgeJournal {
 /// The journal cannot be read.
 public enum EdgeJournalError: Error, CustomStringConvertible {
     case corrupt(String)
+    /// Sealed content that the journal key given (or none) does not open.
+    case sealed(String)
     public var description: String {
         switch self {
         case .corrupt(let m): "the journal is damaged: \(m)"
+        case .sealed(let m): "the journal cannot be read: \(m) (is --journal-key the unit's key?)"
         }
     }
 }

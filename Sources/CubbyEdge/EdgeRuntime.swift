@@ -59,6 +59,8 @@ public struct EdgeIdentity: Codable, Sendable {
 /// How cubby-edge runs: where its state lives, its hardware, and its local pages.
 public struct EdgeRunOptions: Sendable {
     public var stateDirectory: String
+    /// The key sealing the journal's secrets; default `journal.key` in the state directory.
+    public var journalKeyPath: String?
     public var kioskHost: String
     public var kioskPort: Int
     /// Host names the kiosk answers to besides its listen host, `localhost`, `127.0.0.1` and `[::1]`.
@@ -115,7 +117,7 @@ public enum EdgeRuntime {
             throw EdgeLinkError.configuration("the server address \(identity.server) is not a URL")
         }
         let tls = try PinnedTLS(pin: identity.pin)
-        let journal = try await EdgeJournal.open(path: options.stateDirectory + "/journal.sqlite", logger: logger)
+        let journal = try await openJournal(options, logger: logger)
         let simulated: SimulatedLockBus?
         let bus: any LockBus
         if options.bus == "simulated" {
@@ -178,6 +180,26 @@ public enum EdgeRuntime {
         }
         await controller.stop()
         await journal.close()
+    }
+}
+
+extension EdgeRuntime {
+    /// The unit's journal, its secrets sealed under the journal key. The key is made on first start, and for a
+    /// journal written before sealing (which then seals its state from its next save); a journal holding sealed data
+    /// without its key is refused.
+    public static func openJournal(_ options: EdgeRunOptions, logger: Logger) async throws -> EdgeJournal {
+        let journalPath = options.stateDirectory + "/journal.sqlite"
+        let keyPath = options.journalKeyPath ?? JournalKey.defaultPath(in: options.stateDirectory)
+        var create = !FileManager.default.fileExists(atPath: keyPath)
+        if create, FileManager.default.fileExists(atPath: journalPath) {
+            do {
+                await (try EdgeJournal.open(path: journalPath, key: nil, logger: logger)).close()
+            } catch EdgeJournalError.sealed {
+                create = false
+            }
+        }
+        let key = try JournalKey.load(path: keyPath, create: create)
+        return try await EdgeJournal.open(path: journalPath, key: key, logger: logger)
     }
 }
 

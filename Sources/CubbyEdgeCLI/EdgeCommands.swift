@@ -126,6 +126,12 @@ public struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Seconds without a touch before the kiosk page returns to its start screen.")
     var kioskIdleSeconds: Int = 60
 
+    @Option(
+        help:
+            "The key sealing the journal's secrets (PIN key, stills), made on first start; keep it apart from the journal's backups (default: journal.key in the state directory)."
+    )
+    var journalKey: String?
+
     @Option(help: "Exit when the process with this id ends (the demo's units follow the demo server).")
     var parentPid: Int32?
 
@@ -156,6 +162,7 @@ public struct EdgeRunCommand: AsyncParsableCommand {
             simulatedCloseAfter: .milliseconds(closeAfterMs), kioskIdleSeconds: kioskIdleSeconds)
         options.serial = .init(baudRate: baud, replyTimeout: .milliseconds(replyTimeoutMs), tries: tries)
         options.kioskHostNames = kioskHostNames
+        options.journalKeyPath = journalKey
         try await EdgeRuntime.run(options, logger: common.logger())
     }
 }

@@ -31,7 +31,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
         let store = try await StoreFactory.open(settings.database, logger: options.logger())
         do {
             let log = try AuditLog(store: store, keys: keys, settings: settings)
-            try await write(log: log, store: store)
+            try await write(log: log, store: store, keys: LockerKeys(keys))
         } catch {
             await store.close()
             throw error
@@ -39,13 +39,13 @@ struct AuditBundleCommand: AsyncParsableCommand {
         await store.close()
     }
 
-    func write(log: AuditLog, store: any SQLStore) async throws {
+    func write(log: AuditLog, store: any SQLStore, keys: LockerKeys) async throws {
         let (target, organization) = try await selection.resolve(store)
         let start = try await leafIndex(from, store: store, log: target)
         let end = try await to.asyncMap { try await leafIndex($0, store: store, log: target) } ?? Int64.max
         let built: ForensicBundleBuilder.Built
         do {
-            built = try await ForensicBundleBuilder(log: log, store: store).build(
+            built = try await ForensicBundleBuilder(log: log, store: store, keys: keys).build(
                 target, organization: organization, from: start, to: end, limit: Int.max, evidenceDirectory: evidence)
         } catch let e as ForensicBundleBuilder.Failure {
             throw ValidationError(e.description)

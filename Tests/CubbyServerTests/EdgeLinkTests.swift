@@ -68,6 +68,8 @@ struct EdgeListener {
 /// A unit's controller in the test process: journal in a temp directory, simulated lock bus and camera.
 final class TestUnit: Sendable {
     let journal: EdgeJournal
+    /// The journal's SQLite file (its WAL beside it).
+    let journalPath: String
     let bus: SimulatedLockBus
     let sensors: SimulatedSensorPanel
     let controller: LockerController
@@ -75,10 +77,11 @@ final class TestUnit: Sendable {
     let linkTask = Mutex<Task<Void, Never>?>(nil)
 
     init(
-        journal: EdgeJournal, bus: SimulatedLockBus, sensors: SimulatedSensorPanel, controller: LockerController,
-        link: EdgeServerLink
+        journal: EdgeJournal, journalPath: String, bus: SimulatedLockBus, sensors: SimulatedSensorPanel,
+        controller: LockerController, link: EdgeServerLink
     ) {
         self.journal = journal
+        self.journalPath = journalPath
         self.bus = bus
         self.sensors = sensors
         self.controller = controller
@@ -88,8 +91,9 @@ final class TestUnit: Sendable {
     static func start(_ world: TestWorld, listener: EdgeListener, token: String, name: String = "Lobby A") async throws
         -> TestUnit
     {
+        let path = world.dir + "/journal-\(UUID().uuidString).sqlite"
         let journal = try await EdgeJournal.open(
-            path: world.dir + "/journal-\(UUID().uuidString).sqlite", logger: TestWorld.logger)
+            path: path, key: KeyedSealer(key: SymmetricKey(size: .bits256)), logger: TestWorld.logger)
         let bus = SimulatedLockBus(boards: 2, closeAfter: .milliseconds(150))
         let sensors = SimulatedSensorPanel()
         let controller = LockerController(
@@ -100,7 +104,8 @@ final class TestUnit: Sendable {
         link.attach(controller)
         await controller.simulate(on: bus)
         try await controller.start(uplink: link, sensors: sensors)
-        let unit = TestUnit(journal: journal, bus: bus, sensors: sensors, controller: controller, link: link)
+        let unit = TestUnit(
+            journal: journal, journalPath: path, bus: bus, sensors: sensors, controller: controller, link: link)
         unit.connect()
         return unit
     }
@@ -347,9 +352,21 @@ struct EdgeLinkTests {
             let withPhoto = stored.compactMap { try? JSONDecoder().decode(EdgeEvent.self, from: Data($0.body.utf8)) }
                 .filter { $0.kind == .pickup }
             let sha = try #require(withPhoto.first?.photoSHA256)
-            let photo = try #require(try await world.parts.store.read { s in try await s.evidence(sha256: sha) })
-            #expect(photo.bytes.starts(with: [0xFF, 0xD8]))
-            #expect(Hex.sha256(photo.bytes) == sha)
+            // The database holds the still sealed, naming the key it is sealed under; the API serves the JPEG.
+            let row = try #require(try await world.parts.store.read { s in try await s.evidence(sha256: sha) })
+            #expect(!row.bytes.starts(with: [0xFF, 0xD8]) && KeyedSealer.keyId(of: row.bytes) != nil)
+            let served = try await world.test { client in
+                try await client.call(.get, "/api/v1/evidence/\(sha)", token: world.manifest.adminToken)
+            }
+            #expect(served.status == 200)
+            let photo = served.data
+            #expect(photo.starts(with: [0xFF, 0xD8]))
+            #expect(Hex.sha256(photo) == sha)
+            // Nor does the unit's journal hold it in clear, in its file or its write-ahead log.
+            for file in [unit.journalPath, unit.journalPath + "-wal"] {
+                let bytes = FileManager.default.contents(atPath: file) ?? Data()
+                #expect(bytes.range(of: photo.prefix(64)) == nil, "\(file) holds the still in clear")
+            }
             #expect(try await unit.journal.verifyChain() == nil)
             await unit.stop()
             await listener.stop()

@@ -170,7 +170,7 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
     IncidentRoutes(onCall: parts.onCall, edges: parts.edges).register(on: &routes)
     PortalRoutes(staff: parts.staff, gate: gate, publicURL: settings.linkBase, edges: parts.edges).register(on: &routes)
     AlertPortalRoutes(edges: parts.edges, onCall: parts.onCall, staff: parts.staff, gate: gate).register(on: &routes)
-    AuditPortalRoutes(log: parts.auditLog, store: parts.store, gate: gate).register(on: &routes)
+    AuditPortalRoutes(log: parts.auditLog, store: parts.store, keys: parts.keys, gate: gate).register(on: &routes)
     RecipientPortalRoutes(desk: parts.recipients, gate: gate).register(on: &routes)
     ResidentRoutes(residents: parts.residents, gate: gate).register(on: &routes)
     ProvisioningRoutes(desk: parts.provisioning, parcels: parts.desk).register(on: &routes)

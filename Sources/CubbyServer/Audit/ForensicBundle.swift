@@ -58,10 +58,13 @@ public struct AuditFilter: Sendable, Equatable {
 public struct ForensicBundleBuilder: Sendable {
     let log: AuditLog
     let store: any SQLStore
+    /// Open the stills, which the database holds sealed.
+    let keys: LockerKeys
 
-    public init(log: AuditLog, store: any SQLStore) {
+    public init(log: AuditLog, store: any SQLStore, keys: LockerKeys) {
         self.log = log
         self.store = store
+        self.keys = keys
     }
 
     public struct Built: Sendable {
@@ -115,7 +118,7 @@ public struct ForensicBundleBuilder: Sendable {
                 guard let hash = row.detail[EvidenceBundle.evidenceKey], evidence[hash] == nil else { continue }
                 // Units' stills are in the database; other evidence may be files named by their hash.
                 if let stored = try await store.read({ s in try await s.evidence(sha256: hash) }) {
-                    evidence[hash] = stored.bytes
+                    evidence[hash] = try keys.openEvidence(stored.bytes, sha256: hash)
                 } else if let dir = evidenceDirectory, let data = FileManager.default.contents(atPath: dir + "/" + hash)
                 {
                     evidence[hash] = data

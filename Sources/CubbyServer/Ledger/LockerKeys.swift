@@ -14,6 +14,8 @@ public struct LockerKeys: Sendable {
     let pinRoot: SymmetricKey
     /// Seals webhook subscriptions' signing secrets (a key derived from the key-encryption key).
     public let webhookSecrets: SealedPayload
+    /// Seals units' stills in the database (a key derived from the key-encryption key; its id is in every still).
+    let evidence: KeyedSealer
 
     public init(_ keys: ServerKeys) {
         accountSecrets = SealedPayload(
@@ -30,6 +32,21 @@ public struct LockerKeys: Sendable {
         qr = QRTokenSigner(privateKey: keys.qrSigningKey)
         outbox = SealedPayload(key: keys.outboxKey)
         envelope = EnvelopeCipher(keyEncryptionKey: keys.keyEncryptionKey)
+        evidence = KeyedSealer.derived(from: keys.keyEncryptionKey, purpose: "cubby.evidence.v1")
+    }
+
+    /// A unit's still sealed for the database, bound to its SHA-256 (its name).
+    public func sealEvidence(_ bytes: Data, sha256: String) throws -> Data {
+        try evidence.seal(bytes, context: "cubby.evidence:" + sha256)
+    }
+
+    /// The bytes of a stored still. A still stored before stills were sealed (its bytes hash to its name) is read as
+    /// it is; a sealed one must open and hash to its name.
+    public func openEvidence(_ stored: Data, sha256: String) throws -> Data {
+        if Hex.sha256(stored) == sha256 { return stored }
+        let plain = try evidence.open(stored, context: "cubby.evidence:" + sha256)
+        guard Hex.sha256(plain) == sha256 else { throw KeyedSealerError.damaged }
+        return plain
     }
 
     /// The key of one unit's PINs (its edge controller holds a copy).

@@ -157,7 +157,7 @@ public struct ParcelFinder: Sendable {
             guard named, let found = try await s.evidence(sha256: sha256), found.unitId == parcel.unitId else {
                 throw DomainError.notFound("no such still")
             }
-            return (found.contentType, found.bytes)
+            return (found.contentType, try desk.keys.openEvidence(found.bytes, sha256: sha256))
         }
     }
 

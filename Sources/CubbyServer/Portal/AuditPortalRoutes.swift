@@ -10,6 +10,7 @@ import Hummingbird
 struct AuditPortalRoutes {
     let log: AuditLog
     let store: any SQLStore
+    let keys: LockerKeys
     let gate: PortalGate
 
     var pages: PortalPages { gate.pages }
@@ -223,7 +224,7 @@ struct AuditPortalRoutes {
                 ? "text/csv; charset=utf-8" : format == .jsonl ? "application/jsonl" : "text/plain; charset=utf-8"
         } else {
             do {
-                let built = try await ForensicBundleBuilder(log: log, store: store).build(
+                let built = try await ForensicBundleBuilder(log: log, store: store, keys: keys).build(
                     target, organization: nil, from: range.from, to: range.to, limit: Self.exportLimit,
                     include: { f.matches($0) && Scope.covers(p, event: $0) })
                 (body, count, name, type) = (

@@ -41,7 +41,8 @@ extension EdgeDesk {
                 detail[EvidenceBundle.evidenceKey] = sha
                 if let photo {
                     try await s.insertEvidence(
-                        sha256: sha, unit: unit.id, contentType: "image/jpeg", bytes: photo, at: nowMs)
+                        sha256: sha, unit: unit.id, contentType: "image/jpeg",
+                        bytes: try keys.sealEvidence(photo, sha256: sha), at: nowMs)
                 }
             }
             try await checkSequence(s, unit: unit, event: event, last: last, actor: actor, nowMs: nowMs)

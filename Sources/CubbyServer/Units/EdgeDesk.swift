@@ -193,7 +193,7 @@ public struct EdgeDesk: Sendable {
             guard let e = try await s.evidence(sha256: sha256), let unit = try await s.unit(e.unitId),
                 Scope.covers(p, unit: unit) || (p.role == .auditor && p.siteIds.contains { $0.idString == unit.siteId })
             else { return nil }
-            return (e.bytes, e.contentType)
+            return (try keys.openEvidence(e.bytes, sha256: sha256), e.contentType)
         }
     }
 }
