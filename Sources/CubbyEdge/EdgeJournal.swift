@@ -200,7 +200,9 @@ public actor EdgeJournal {
     public func set(_ key: String, _ value: String) async throws {
         var stored = value
         if let sealer, Self.sealedSettings.contains(key) {
-            stored = Self.sealedPrefix + (try sealer.seal(Data(value.utf8), context: "cubby.edge.setting:" + key))
+            stored =
+                Self.sealedPrefix
+                + (try sealer.seal(Data(value.utf8), context: "cubby.edge.setting:" + key))
                 .base64EncodedString()
         }
         _ = try await connection.query(

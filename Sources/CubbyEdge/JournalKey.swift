@@ -1,6 +1,6 @@
+import Crypto
 import CubbyCore
 import CubbyCrypto
-import Crypto
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -6,7 +6,8 @@ import SQLKit
 public struct StaffAccountRecord: Codable, Sendable, Hashable {
     public var id: String
     public var organizationId: String
-    /// Lowercased.
+    /// Lowercased. In the database, `email` holds the address's keyed hash (the blind index) and `email_sealed` the
+    /// address sealed under the member's data key; the store opens it when it reads the row.
     public var email: String
     /// `super-admin`, `admin` or `auditor`.
     public var role: String
@@ -28,6 +29,10 @@ public struct StaffAccountRecord: Codable, Sendable, Hashable {
     public var createdAt: Int64
     public var enrolledAt: Int64?
     public var updatedAt: Int64
+    /// The member's data key, wrapped by the key-encryption key (made with the account).
+    public var dataKey: Data?
+    /// The address sealed under `dataKey`; nil in a row written before emails were sealed.
+    public var emailSealed: Data?
 
     public init(id: String, organizationId: String, email: String, role: String, siteIds: String?, createdAt: Int64) {
         self.id = id
@@ -90,28 +95,75 @@ public struct StaffSessionRecord: Codable, Sendable, Hashable {
 
 /// Reads and writes of staff accounts, enrollment links, recovery codes and sessions.
 extension StoreSession {
-    public func insertStaffAccount(_ r: StaffAccountRecord) async throws { try await insert("staff_accounts", r) }
+    /// Stores a new account: its email sealed under a new data key of its own, found later by its keyed hash.
+    public func insertStaffAccount(_ r: StaffAccountRecord) async throws {
+        let cipher = try ciphers.staffEmails()
+        var stored = r
+        let key = try r.dataKey ?? cipher.newDataKey(r.id)
+        stored.dataKey = key
+        stored.email = cipher.index(r.email)
+        stored.emailSealed = try cipher.seal(r.email.lowercased(), r.id, key)
+        try await insert("staff_accounts", stored)
+    }
 
     public func staffAccount(id: String) async throws -> StaffAccountRecord? {
-        try await one("SELECT * FROM staff_accounts WHERE id = \(bind: id)", as: StaffAccountRecord.self)
+        try await opened(one("SELECT * FROM staff_accounts WHERE id = \(bind: id)", as: StaffAccountRecord.self))
     }
 
     /// The account, locked until the transaction ends (PostgreSQL), so concurrent sign-ins count failures in turn.
     public func lockStaffAccount(id: String) async throws -> StaffAccountRecord? {
-        try await one(
-            "SELECT * FROM staff_accounts WHERE id = \(bind: id)\(unsafeRaw: kind == .postgres ? " FOR UPDATE" : "")",
-            as: StaffAccountRecord.self)
+        try await opened(
+            one(
+                "SELECT * FROM staff_accounts WHERE id = \(bind: id)\(unsafeRaw: kind == .postgres ? " FOR UPDATE" : "")",
+                as: StaffAccountRecord.self))
     }
 
+    /// The account of an address, found by its keyed hash (or, in a row not sealed yet, by the address).
     public func staffAccount(email: String) async throws -> StaffAccountRecord? {
-        try await one(
-            "SELECT * FROM staff_accounts WHERE email = \(bind: email.lowercased())", as: StaffAccountRecord.self)
+        let address = email.lowercased()
+        let index = try ciphers.staffEmails().index(address)
+        return try await opened(
+            one(
+                "SELECT * FROM staff_accounts WHERE email IN (\(bind: index), \(bind: address)) ORDER BY email_sealed IS NULL",
+                as: StaffAccountRecord.self))
     }
 
+    /// An organization's accounts, by email.
     public func staffAccounts(organization: String) async throws -> [StaffAccountRecord] {
         try await all(
-            "SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization) ORDER BY email",
-            as: StaffAccountRecord.self)
+            "SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization)", as: StaffAccountRecord.self
+        )
+        .map { try opened($0) }.sorted { ($0.email, $0.id) < ($1.email, $1.id) }
+    }
+
+    /// The row with its email opened.
+    func opened(_ row: StaffAccountRecord?) throws -> StaffAccountRecord? { try row.map(opened) }
+
+    func opened(_ row: StaffAccountRecord) throws -> StaffAccountRecord {
+        guard let sealed = row.emailSealed else { return row }
+        guard let key = row.dataKey else { throw StoreError.corrupt("staff account \(row.id) has no data key") }
+        var open = row
+        open.email = try ciphers.staffEmails().open(sealed, row.id, key)
+        return open
+    }
+
+    /// Seals the emails of accounts written before emails were sealed; returns how many. Each row is changed only
+    /// while it is still in clear, so several processes starting at once seal each once.
+    public func sealStaffEmails() async throws -> Int {
+        let cipher = try ciphers.staffEmails()
+        let rows = try await all(
+            "SELECT * FROM staff_accounts WHERE email_sealed IS NULL", as: StaffAccountRecord.self)
+        for row in rows {
+            let key = try row.dataKey ?? cipher.newDataKey(row.id)
+            try await sql.raw(
+                """
+                UPDATE staff_accounts SET email = \(bind: cipher.index(row.email)),
+                  email_sealed = \(bind: try cipher.seal(row.email.lowercased(), row.id, key)), data_key = \(bind: key)
+                WHERE id = \(bind: row.id) AND email_sealed IS NULL
+                """
+            ).run()
+        }
+        return rows.count
     }
 
     /// Active or invited super-administrators of an organization.

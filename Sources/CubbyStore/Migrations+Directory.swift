@@ -310,5 +310,13 @@ extension Migrations {
                   WHERE type = 'pickup.code_rejected'
                 """,
             ]),
+        Migration(
+            34, "staff_email_sealed",
+            why:
+                "staff emails are sealed under each member's data key; the email column keeps their keyed hash, unique as the address was, to find an account at sign-in",
+            [
+                // Filled at the server's next start (it holds the keys): rows in clear are sealed then.
+                "ALTER TABLE staff_accounts ADD COLUMN email_sealed {blob}"
+            ]),
     ]
 }

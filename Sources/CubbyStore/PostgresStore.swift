@@ -10,6 +10,7 @@ public final class PostgresStore: SQLStore {
     public let kind = DatabaseKind.postgres
     public let outboxWake = OutboxWake()
     public let alertWake = OutboxWake()
+    public let ciphers = FieldCiphers()
     let client: PostgresClient
     /// Where the pool connects, for the connection that listens for notifications.
     let connection: PostgresConnection.Configuration
@@ -55,7 +56,8 @@ public final class PostgresStore: SQLStore {
     public func write<T: Sendable>(_ body: @escaping @Sendable (StoreSession) async throws -> T) async throws -> T {
         try await client.withConnection { conn in
             let marks = CommitMarks()
-            let session = StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres, marks: marks)
+            let session = StoreSession(
+                sql: conn.sql(queryLogLevel: nil), kind: .postgres, ciphers: ciphers, marks: marks)
             try await session.exec("BEGIN")
             do {
                 let result = try await body(session)
@@ -80,7 +82,7 @@ public final class PostgresStore: SQLStore {
 
     public func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
         try await client.withConnection { conn in
-            try await body(StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres))
+            try await body(StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .postgres, ciphers: ciphers))
         }
     }
 

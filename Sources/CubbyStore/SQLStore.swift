@@ -25,6 +25,8 @@ public protocol SQLStore: Sendable {
     /// Rung after a commit that raised an alert, so that what follows an incident (the audit log's sequencing, the
     /// SIEM) runs at once in this process instead of at its next poll.
     var alertWake: OutboxWake { get }
+    /// The ciphers of sealed fields (staff emails), given by the server once its keys are open.
+    var ciphers: FieldCiphers { get }
 }
 
 /// A connection (or an open transaction) handed to repository code.
@@ -34,10 +36,13 @@ public struct StoreSession: Sendable {
     public let kind: DatabaseKind
     /// What a write transaction marks for after its commit (nil outside one).
     let marks: CommitMarks?
+    /// The store's field ciphers.
+    let ciphers: FieldCiphers
 
-    init(sql: any SQLDatabase, kind: DatabaseKind, marks: CommitMarks? = nil) {
+    init(sql: any SQLDatabase, kind: DatabaseKind, ciphers: FieldCiphers, marks: CommitMarks? = nil) {
         self.sql = sql
         self.kind = kind
+        self.ciphers = ciphers
         self.marks = marks
     }
 

@@ -17,6 +17,7 @@ public final class SQLiteStore: SQLStore {
     public let kind = DatabaseKind.sqlite
     public let outboxWake = OutboxWake()
     public let alertWake = OutboxWake()
+    public let ciphers = FieldCiphers()
     public let path: String
     private let writer: SQLiteWriter
     private let readers: [SQLiteConnection]
@@ -156,7 +157,7 @@ public final class SQLiteStore: SQLStore {
     }
 
     private func commitGroup(_ jobs: [Job]) async {
-        let session = StoreSession(sql: writer.database, kind: .sqlite)
+        let session = StoreSession(sql: writer.database, kind: .sqlite, ciphers: ciphers)
         var wroteOutbox = false
         var raisedAlert = false
         do {
@@ -175,7 +176,9 @@ public final class SQLiteStore: SQLStore {
                     // Each job marks its own writes: one rolled back to its savepoint wakes nothing.
                     let marks = CommitMarks()
                     results.append(
-                        .success(try await job.body(StoreSession(sql: writer.database, kind: .sqlite, marks: marks))))
+                        .success(
+                            try await job.body(
+                                StoreSession(sql: writer.database, kind: .sqlite, ciphers: ciphers, marks: marks))))
                     wroteOutbox = wroteOutbox || marks.wroteOutbox
                     raisedAlert = raisedAlert || marks.raisedAlert
                 } catch {
@@ -204,7 +207,7 @@ public final class SQLiteStore: SQLStore {
 
     private func commitAlone(_ job: Job) async {
         let marks = CommitMarks()
-        let session = StoreSession(sql: writer.database, kind: .sqlite, marks: marks)
+        let session = StoreSession(sql: writer.database, kind: .sqlite, ciphers: ciphers, marks: marks)
         do {
             try await session.exec("BEGIN IMMEDIATE")
             do {
@@ -227,7 +230,7 @@ public final class SQLiteStore: SQLStore {
     public func read<T: Sendable>(_ body: @Sendable (StoreSession) async throws -> T) async throws -> T {
         let i = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         let conn = readers[abs(i) % readers.count]
-        return try await body(StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .sqlite))
+        return try await body(StoreSession(sql: conn.sql(queryLogLevel: nil), kind: .sqlite, ciphers: ciphers))
     }
 
     public func close() async {

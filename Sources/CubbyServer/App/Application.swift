@@ -62,6 +62,11 @@ public func buildParts(
         pages = try await PortalPages.load()
         try await Migrator.migrate(store)
         keys = LockerKeys(serverKeys)
+        store.ciphers.use(staffEmails: keys.staffEmailCipher)
+        let sealed = try await store.write { s in try await s.sealStaffEmails() }
+        if sealed > 0 {
+            logger.notice("sealed the emails of \(sealed) staff accounts written before emails were sealed")
+        }
         auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock)
     } catch {
         await store.close()

@@ -1,5 +1,6 @@
 import Crypto
 import CubbyCrypto
+import CubbyStore
 import Foundation
 
 /// The server's keys in the shapes the flows use.
@@ -47,6 +48,22 @@ public struct LockerKeys: Sendable {
         let plain = try evidence.open(stored, context: "cubby.evidence:" + sha256)
         guard Hex.sha256(plain) == sha256 else { throw KeyedSealerError.damaged }
         return plain
+    }
+
+    /// How the store keeps staff emails: sealed under each member's data key (field `email`), found by a keyed hash
+    /// of the lowercased address.
+    public var staffEmailCipher: StaffEmailCipher {
+        let hasher = hasher
+        let envelope = envelope
+        return StaffEmailCipher(
+            index: { "h:" + Hex.encode(hasher.hash("cubby.staff-email.v1", $0.lowercased())) },
+            newDataKey: { try envelope.newWrappedDataKey(subject: $0) },
+            seal: { email, id, key in
+                try envelope.seal(Data(email.utf8), wrappedKey: key, subject: id, field: "email")
+            },
+            open: { sealed, id, key in
+                String(decoding: try envelope.open(sealed, wrappedKey: key, subject: id, field: "email"), as: UTF8.self)
+            })
     }
 
     /// The key of one unit's PINs (its edge controller holds a copy).
