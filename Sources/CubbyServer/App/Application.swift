@@ -62,7 +62,7 @@ public func buildParts(
         pages = try await PortalPages.load()
         try await Migrator.migrate(store)
         keys = LockerKeys(serverKeys)
-        auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock)
+        auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock, ring: keys.signing)
     } catch {
         await store.close()
         throw error

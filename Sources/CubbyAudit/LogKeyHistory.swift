@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+
+/// A `log.key_rotated` event read from its canonical bytes: which checkpoint key replaced which.
+public struct KeyRotationEvent: Sendable, Equatable {
+    /// The event type that records a rotation.
+    public static let type = "log.key_rotated"
+
+    /// `checkpoint` or `qr`; only checkpoint rotations change who signs a log.
+    public var purpose: String
+    public var oldKey: Curve25519.Signing.PublicKey
+    public var newKey: Curve25519.Signing.PublicKey
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.purpose == b.purpose && a.oldKey.rawRepresentation == b.oldKey.rawRepresentation
+            && a.newKey.rawRepresentation == b.newKey.rawRepresentation
+    }
+
+    /// The rotation an event's canonical bytes record; nil when they are another event, throws when they claim to be
+    /// a rotation but do not name two keys.
+    public static func parse(_ canonical: Data) throws -> KeyRotationEvent? {
+        struct Fields: Decodable {
+            var type: String
+            var detail: [String: String]?
+        }
+        guard let fields = try? JSONDecoder().decode(Fields.self, from: canonical), fields.type == type else {
+            return nil
+        }
+        let detail = fields.detail ?? [:]
+        func key(_ name: String) throws -> Curve25519.Signing.PublicKey {
+            guard let raw = detail[name].flatMap({ StrictBase64.decode($0) }),
+                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+            else { throw KeyHistoryError("a log.key_rotated event without a well-formed \(name)") }
+            return key
+        }
+        return KeyRotationEvent(
+            purpose: detail["purpose"] ?? "", oldKey: try key("oldPublicKey"), newKey: try key("newPublicKey"))
+    }
+}
+
+/// One step of a log's key history as a bundle or a witness receives it: the `log.key_rotated` event, the first
+/// checkpoint that covers it (signed by the old key and the new), and the event's inclusion proof in that checkpoint.
+public struct LogKeyRotation: Codable, Sendable, Equatable {
+    /// The event's leaf index.
+    public var index: UInt64
+    /// The event's canonical bytes (base64).
+    public var canonical: String
+    /// The signed note of the first checkpoint covering the event.
+    public var checkpoint: String
+    /// The inclusion proof (base64 hashes) of the event in that checkpoint.
+    public var proof: [String]
+
+    public init(index: UInt64, canonical: Data, checkpoint: String, proof: [TreeHash]) {
+        self.index = index
+        self.canonical = canonical.base64EncodedString()
+        self.checkpoint = checkpoint
+        self.proof = proof.map(\.base64)
+    }
+
+    /// Follows `history` from `trusted`: each step whose old key is the key in force moves to its new key once the
+    /// old key's signature, over a checkpoint that includes the event, proves the old key vouched for it. Steps
+    /// before the trusted key are skipped. Returns the key in force at the end and the keys it replaced, each with the
+    /// leaf index of the rotation that retired it.
+    public static func follow(
+        from trusted: NoteVerifier, history: [LogKeyRotation]
+    ) throws -> (current: NoteVerifier, retired: [(key: NoteVerifier, index: UInt64)]) {
+        var current = trusted
+        var retired: [(key: NoteVerifier, index: UInt64)] = []
+        for step in history.sorted(by: { $0.index < $1.index }) {
+            guard let canonical = StrictBase64.decode(step.canonical) else {
+                throw KeyHistoryError("the key history's rotation at leaf \(step.index) is not base64")
+            }
+            guard let event = try KeyRotationEvent.parse(Data(canonical)) else {
+                throw KeyHistoryError("the key history's entry at leaf \(step.index) is not a log.key_rotated event")
+            }
+            guard event.purpose == "checkpoint",
+                event.oldKey.rawRepresentation == current.publicKey.rawRepresentation
+            else { continue }
+            let next = try NoteVerifier(keyName: current.keyName, publicKey: event.newKey)
+            let checkpoint: Checkpoint
+            do {
+                checkpoint = try current.openCheckpoint(step.checkpoint, expectedOrigin: current.keyName)
+                try next.verify(try SignedNote(parsing: step.checkpoint))
+            } catch {
+                throw KeyHistoryError(
+                    "the rotation at leaf \(step.index) is not vouched for by a checkpoint signed by both the old key and the new: \(error)"
+                )
+            }
+            let hashes = step.proof.compactMap(TreeHash.init(base64:))
+            guard hashes.count == step.proof.count, step.index < checkpoint.size else {
+                throw KeyHistoryError("the rotation at leaf \(step.index) has a malformed inclusion proof")
+            }
+            do {
+                try InclusionProof(leafIndex: step.index, treeSize: checkpoint.size, hashes: hashes).verify(
+                    leafHash: TreeHash.leaf(canonical), rootHash: checkpoint.rootHash)
+            } catch {
+                throw KeyHistoryError(
+                    "the rotation event at leaf \(step.index) is not in the checkpoint that vouches for it")
+            }
+            retired.append((current, step.index))
+            current = next
+        }
+        return (current, retired)
+    }
+}
+
+/// A key history that does not hold: one sentence.
+public struct KeyHistoryError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
