@@ -3,6 +3,8 @@ import CubbyAudit
 import CubbyCore
 import CubbyCrypto
 import CubbyDemo
+import CubbyEdge
+import CubbyKiosk
 import CubbyServer
 import CubbyStore
 import Foundation
@@ -26,7 +28,6 @@ struct SigningKeyRotationTests {
 
     /// Drops a parcel off at the test unit and returns its QR token.
     static func qrToken(_ w: TestWorld, _ tracking: String) async throws -> String {
-        let before = try w.notifications().count
         try await w.test { c in
             let r = try await c.call(
                 .post, "/api/v1/units/\(w.unit)/dropoffs", token: w.manifest.courierToken,
@@ -34,9 +35,8 @@ struct SigningKeyRotationTests {
             #expect(r.status == 201)
         }
         try await w.settle()
-        let notes = try w.notifications()
-        #expect(notes.count == before + 1)
-        return try #require(notes.last?["qr"])
+        let note = try w.notifications().last { $0["kind"] == "parcel.deposited" && $0["trackingNumber"] == tracking }
+        return try #require(note?["qr"])
     }
 
     static func pickup(_ w: TestWorld, _ code: String) async throws -> Int {
@@ -306,5 +306,38 @@ struct SigningKeyRotationTests {
         let stranger = try NoteVerifier(keyName: origin, publicKey: Curve25519.Signing.PrivateKey().publicKey)
         let (refused, refusedOut, _) = try cubby(["audit", "verify-bundle", zip, "--key", stranger.verifierKey])
         #expect(refused == 1, "\(refusedOut)")
+    }
+
+    @Test(
+        "a unit learns the new QR key and, offline, opens for a token by the old key during the overlap and for one by the new",
+        arguments: Backend.available)
+    func unitAcceptsBothKeys(_ backend: Backend) async throws {
+        try await TestWorld.with(backend, simulate: false, start: Date()) { world in
+            let listener = try await EdgeListener.start(world)
+            let token = try await EdgeLinkTests.enroll(world, listener)
+            let unit = try await TestUnit.start(world, listener: listener, token: token)
+            try await eventually("the link is up") { unit.link.isOnline }
+            let (_, early) = try await EdgeLinkTests.deposit(world, unit, tracking: "ROT1")
+            let earlyQR = try #require(try world.notifications().last { $0["parcelId"] == early }?["qr"])
+
+            world.catchUpWithWallClock()
+            _ = try await Self.rotate(world, [.qr], overlap: .seconds(3600))
+            // The next deposit sends the unit its state, with the new key and the replaced one.
+            let (_, late) = try await EdgeLinkTests.deposit(world, unit, tracking: "ROT2")
+            let lateQR = try #require(try world.notifications().last { $0["parcelId"] == late }?["qr"])
+            try await eventually("the unit holds both codes") { await unit.controller.condition().liveCodes >= 2 }
+
+            await unit.disconnect()
+            // The same claims signed by a key nobody handed over are refused.
+            let claims = try #require(QRTokenSigner(publicKey: world.parts.keys.qr.publicKey).verify(lateQR))
+            let forged = try QRTokenSigner(privateKey: Curve25519.Signing.PrivateKey()).issue(claims)
+            #expect(await unit.controller.pickup(code: forged, method: .qr) == .rejected)
+            let first = await unit.controller.pickup(code: earlyQR, method: .qr)
+            #expect(first.isOpened, "the old key's token opens offline during the overlap: \(first)")
+            let second = await unit.controller.pickup(code: lateQR, method: .qr)
+            #expect(second.isOpened, "the new key's token opens offline: \(second)")
+            await unit.stop()
+            await listener.stop()
+        }
     }
 }
