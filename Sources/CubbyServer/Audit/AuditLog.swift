@@ -93,7 +93,7 @@ public struct AuditLog: Sendable {
         let now = clock.now().millisecondsSince1970
         // The frozen log was signed by the key file's key alone; the others by the key in force.
         if log == .frozen { return (origin, try NoteSigner(keyName: origin, privateKey: signingKey).verifierKey) }
-        try await store.read { s in try await ring.refreshIfStale(s, now: now) }
+        try await store.read { s in try await ring.refresh(s, now: now) }
         return (origin, try signer(origin: origin).verifierKey)
     }
 
