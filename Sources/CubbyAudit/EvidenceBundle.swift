@@ -110,7 +110,7 @@ public struct EvidenceBundle: Sendable {
             history = decoded
         }
         let verifier: NoteVerifier
-        let retired: [(key: NoteVerifier, index: UInt64)]
+        let retired: [LogKeyRotation.Retired]
         do { (verifier, retired) = try LogKeyRotation.follow(from: trusted, history: history) } catch {
             throw BundleError.invalid("\(Self.keyHistoryFile): \(error)")
         }
@@ -129,7 +129,7 @@ public struct EvidenceBundle: Sendable {
             }
             throw BundleError.invalid("checkpoint.txt is not signed by the log's key: \(error)")
         }
-        if let last = retired.last, checkpoint.size <= last.index {
+        if let last = retired.last(where: { $0.origin == nil }), checkpoint.size <= last.index {
             throw BundleError.invalid(
                 "checkpoint.txt (\(checkpoint.size) leaves) predates the rotation at leaf \(last.index) to the key that signed it"
             )

@@ -40,9 +40,14 @@ public struct KeyRotationEvent: Sendable, Equatable {
 
 /// One step of a log's key history as a bundle or a witness receives it: the `log.key_rotated` event, the first
 /// checkpoint that covers it (signed by the old key and the new), and the event's inclusion proof in that checkpoint.
+///
+/// A log opened after a rotation has not recorded the rotations before it; its history begins with the deployment
+/// log's steps, which name that log's origin (one key signs every log, so its vouching holds for all of them).
 public struct LogKeyRotation: Codable, Sendable, Equatable {
-    /// The event's leaf index.
+    /// The event's leaf index (in the log of `origin` when it is set).
     public var index: UInt64
+    /// The origin of the log that recorded the rotation, when it is another log than the one this history is of.
+    public var origin: String?
     /// The event's canonical bytes (base64).
     public var canonical: String
     /// The signed note of the first checkpoint covering the event.
@@ -50,23 +55,26 @@ public struct LogKeyRotation: Codable, Sendable, Equatable {
     /// The inclusion proof (base64 hashes) of the event in that checkpoint.
     public var proof: [String]
 
-    public init(index: UInt64, canonical: Data, checkpoint: String, proof: [TreeHash]) {
+    public init(index: UInt64, canonical: Data, checkpoint: String, proof: [TreeHash], origin: String? = nil) {
         self.index = index
+        self.origin = origin
         self.canonical = canonical.base64EncodedString()
         self.checkpoint = checkpoint
         self.proof = proof.map(\.base64)
     }
 
-    /// Follows `history` from `trusted`: each step whose old key is the key in force moves to its new key once the
-    /// old key's signature, over a checkpoint that includes the event, proves the old key vouched for it. Steps
-    /// before the trusted key are skipped. Returns the key in force at the end and the keys it replaced, each with the
-    /// leaf index of the rotation that retired it.
+    /// A key a rotation replaced, with the rotation's leaf index and, for another log's step, that log's origin.
+    public typealias Retired = (key: NoteVerifier, index: UInt64, origin: String?)
+
+    /// Follows `history`, in order, from `trusted`: each step whose old key is the key in force moves to its new key
+    /// once the old key's signature, over a checkpoint that includes the event, proves the old key vouched for it.
+    /// Steps before the trusted key are skipped. Returns the key in force at the end and the keys it replaced.
     public static func follow(
         from trusted: NoteVerifier, history: [LogKeyRotation]
-    ) throws -> (current: NoteVerifier, retired: [(key: NoteVerifier, index: UInt64)]) {
+    ) throws -> (current: NoteVerifier, retired: [Retired]) {
         var current = trusted
-        var retired: [(key: NoteVerifier, index: UInt64)] = []
-        for step in history.sorted(by: { $0.index < $1.index }) {
+        var retired: [Retired] = []
+        for step in history {
             guard let canonical = StrictBase64.decode(step.canonical) else {
                 throw KeyHistoryError("the key history's rotation at leaf \(step.index) is not base64")
             }
@@ -76,11 +84,14 @@ public struct LogKeyRotation: Codable, Sendable, Equatable {
             guard event.purpose == "checkpoint",
                 event.oldKey.rawRepresentation == current.publicKey.rawRepresentation
             else { continue }
-            let next = try NoteVerifier(keyName: current.keyName, publicKey: event.newKey)
+            // Another log's step is checked under that log's name for the same keys.
+            let name = step.origin ?? current.keyName
+            let old = try NoteVerifier(keyName: name, publicKey: current.publicKey)
             let checkpoint: Checkpoint
             do {
-                checkpoint = try current.openCheckpoint(step.checkpoint, expectedOrigin: current.keyName)
-                try next.verify(try SignedNote(parsing: step.checkpoint))
+                checkpoint = try old.openCheckpoint(step.checkpoint, expectedOrigin: name)
+                let successor = try NoteVerifier(keyName: name, publicKey: event.newKey)
+                try successor.verify(try SignedNote(parsing: step.checkpoint))
             } catch {
                 throw KeyHistoryError(
                     "the rotation at leaf \(step.index) is not vouched for by a checkpoint signed by both the old key and the new: \(error)"
@@ -97,8 +108,8 @@ public struct LogKeyRotation: Codable, Sendable, Equatable {
                 throw KeyHistoryError(
                     "the rotation event at leaf \(step.index) is not in the checkpoint that vouches for it")
             }
-            retired.append((current, step.index))
-            current = next
+            retired.append((current, step.index, step.origin))
+            current = try NoteVerifier(keyName: current.keyName, publicKey: event.newKey)
         }
         return (current, retired)
     }

@@ -306,7 +306,7 @@ struct AuditWitness: AsyncParsableCommand {
         if served.key != trusted {
             let history = served.history ?? []
             let next: NoteVerifier
-            let retired: [(key: NoteVerifier, index: UInt64)]
+            let retired: [LogKeyRotation.Retired]
             do { (next, retired) = try LogKeyRotation.follow(from: verifier, history: history) } catch {
                 throw WitnessFailure(message: "the server's log key changed from \(trusted) to \(served.key): \(error)")
             }
@@ -316,7 +316,11 @@ struct AuditWitness: AsyncParsableCommand {
                         "the server's log key changed from \(trusted) to \(served.key) without a rotation the old key vouched for"
                 )
             }
-            followed = history.filter { step in retired.contains { $0.index == step.index } }
+            // This log's own rotation events must be in the tree followed; those of the deployment log, for a log
+            // opened after them, were checked against the deployment log's checkpoints.
+            followed = history.filter { step in
+                step.origin == nil && retired.contains { $0.origin == nil && $0.index == step.index }
+            }
             verifier = next
         }
         let noteText = String(decoding: try await get(client, "/api/v1/audit/checkpoint"), as: UTF8.self)

@@ -174,6 +174,14 @@ struct SigningKeyRotationTests {
             #expect(throws: BundleError.self) { try stripped.verify(pinnedKey: pinnedGenesis) }
             #expect(try stripped.verify(pinnedKey: built.verifierKey).events == built.events, "an old-style bundle")
 
+            // The later organization's bundle carries the deployment log's rotations that came before it opened.
+            let originB = try await log.identity(logB).origin
+            let builtB = try await ForensicBundleBuilder(log: log, store: w.parts.store).build(
+                logB, organization: nil, from: 0, to: .max)
+            let fromGenesisB = try builtB.bundle.verify(
+                pinnedKey: try NoteVerifier(keyName: originB, publicKey: genesis).verifierKey)
+            #expect(fromGenesisB.rotations == 2)
+
             // The API serves the history a witness follows.
             try await w.test { c in
                 let r = try await c.call(.get, "/api/v1/audit/key", token: w.manifest.auditorToken)

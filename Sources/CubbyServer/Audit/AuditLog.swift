@@ -99,7 +99,36 @@ public struct AuditLog: Sendable {
 
     /// A log's key history up to its checkpoint of `size` leaves: each checkpoint-key rotation recorded in it, with
     /// the first checkpoint that covers it and the event's inclusion proof there.
+    ///
+    /// A log opened after a rotation begins with the deployment log's rotations up to the key its genesis names.
     public func keyHistory(_ log: AuditLogID, size: Int64) async throws -> [LogKeyRotation] {
+        var history: [LogKeyRotation] = []
+        if log != .deployment, log != .frozen, let named = try await genesisKey(log) {
+            let (deploymentSize, origin) = try await store.read { s in
+                (try await s.latestCheckpoint(.deployment)?.size ?? 0, try await s.auditLog(.deployment)?.origin)
+            }
+            for var step in try await ownKeyHistory(.deployment, size: deploymentSize) {
+                step.origin = origin
+                history.append(step)
+                let canonical = Data(base64Encoded: step.canonical) ?? Data()
+                if try KeyRotationEvent.parse(canonical)?.newKey.rawRepresentation == named { break }
+            }
+        }
+        return history + (try await ownKeyHistory(log, size: size))
+    }
+
+    /// The checkpoint key a log's genesis names (a log opened after a rotation), nil when it names none.
+    func genesisKey(_ log: AuditLogID) async throws -> Data? {
+        let first = try await store.read { s in try await s.sequencedEvents(log, from: 0, limit: 1).first }
+        guard let first, first.0 == 0,
+            let object = try? JSONSerialization.jsonObject(with: first.1.canonical) as? [String: Any],
+            let detail = object["detail"] as? [String: String], let key = detail["signingKey"]
+        else { return nil }
+        return Data(base64Encoded: key)
+    }
+
+    /// The rotations a log recorded itself.
+    func ownKeyHistory(_ log: AuditLogID, size: Int64) async throws -> [LogKeyRotation] {
         let events = try await store.read { s in
             try await s.leavesOfType(log, type: KeyRotationEvent.type, below: size)
         }
