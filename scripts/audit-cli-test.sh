@@ -51,6 +51,19 @@ wait_checkpoint_above "$A" "$first"
 "$bin" audit witness --server "$S" --state "$work/witness.json" --token "$A" || fail "witness after growth"
 grown=$(jq .size "$work/witness.json")
 [[ "$grown" -gt "$first" ]] || fail "the witness state did not advance"
+
+# 1b. The signing keys rotate while the server runs: the witness takes the new key through the rotation the
+# old key vouched for, and a bundle made later still verifies from the first key.
+first_key=$(jq -r .key "$work/witness.json")
+"$bin" keys rotate-signing --database "sqlite:$work/a.sqlite" --keys "$work/keys.json" --overlap 1h >"$work/rotate.out" \
+    || fail "keys rotate-signing"
+grep -q "rotated the checkpoint key" "$work/rotate.out" || fail "no checkpoint key rotated: $(cat "$work/rotate.out")"
+grep -q "rotated the qr key" "$work/rotate.out" || fail "no QR key rotated"
+dropoffs "$M" 2 R
+wait_checkpoint_above "$A" "$grown"
+out=$("$bin" audit witness --server "$S" --state "$work/witness.json" --token "$A") || fail "witness after the rotation: $out"
+[[ "$out" == *"rotated at leaf"* ]] || fail "the witness did not follow the rotation: $out"
+[[ "$(jq -r .key "$work/witness.json")" != "$first_key" ]] || fail "the witness kept the old key"
 stop
 
 # 2. The same key signs another history (a fresh database): the witness must refuse it.
@@ -72,6 +85,7 @@ stop
 # 4. A forensic bundle verifies offline; an altered one does not.
 "$bin" audit bundle --database "sqlite:$work/a.sqlite" --keys "$work/keys.json" --out "$work/bundle.zip" --from 1 --to 6
 "$bin" audit verify-bundle "$work/bundle.zip" || fail "an intact bundle did not verify"
+"$bin" audit verify-bundle "$work/bundle.zip" --key "$first_key" || fail "the bundle did not verify from the first key"
 mkdir "$work/x"
 # The first event's readable type is changed, whatever it is: which events come first depends on how
 # fast the units enroll, so no particular type can be counted on.
@@ -93,4 +107,4 @@ set -e
 echo "$out"
 [[ $status -eq 1 ]] || fail "verify missed an edited event (exit $status)"
 [[ "$out" == *"leaf "* ]] || fail "verify did not name the bad leaf"
-echo "audit-cli-test: ok (witness follows growth and refuses a rewrite; verify and bundles catch edits)"
+echo "audit-cli-test: ok (witness follows growth and a key rotation and refuses a rewrite; verify and bundles catch edits)"

@@ -22,14 +22,26 @@ public struct EvidenceBundle: Sendable {
         }
     }
 
+    /// The file that carries the log's key history, when its key was ever rotated.
+    public static let keyHistoryFile = "key-history.json"
+
     /// The detail key under which an event names an evidence file by its SHA-256 (hex).
     public static let evidenceKey = "evidenceSha256"
 
     /// Assembles a bundle. `evidence` maps SHA-256 hex → file contents.
+    ///
+    /// `keyHistory` holds the log's checkpoint-key rotations, so that the bundle verifies from an earlier key (the key
+    /// file's, say) as well as from the key that signed its checkpoint.
     public static func make(
-        items: [Item], treeSize: UInt64, checkpointNote: String, verifierKey: String, evidence: [String: Data]
+        items: [Item], treeSize: UInt64, checkpointNote: String, verifierKey: String, evidence: [String: Data],
+        keyHistory: [LogKeyRotation] = []
     ) throws -> EvidenceBundle {
         var files: [String: Data] = [:]
+        if !keyHistory.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            files[keyHistoryFile] = try encoder.encode(keyHistory)
+        }
         files["events.jsonl"] = Data(items.map { AuditExportFormat.jsonl.line($0.row) }.joined().utf8)
         files["checkpoint.txt"] = Data(checkpointNote.utf8)
         files["key.txt"] = Data((verifierKey + "\n").utf8)
@@ -70,6 +82,8 @@ public struct EvidenceBundle: Sendable {
         public var origin: String
         public var verifierKey: String
         public var evidenceFiles: Int
+        /// The key rotations followed from the trusted key to the one that signed the checkpoint.
+        public var rotations = 0
     }
 
     /// Checks everything; throws `BundleError` naming the first thing that does not hold.
@@ -83,19 +97,42 @@ public struct EvidenceBundle: Sendable {
         }
         let bundledKey = String(decoding: try file("key.txt"), as: UTF8.self).trimmingCharacters(
             in: .whitespacesAndNewlines)
-        if let pinnedKey, pinnedKey != bundledKey {
-            throw BundleError.keyMismatch(bundled: bundledKey, expected: pinnedKey)
+        let trusted: NoteVerifier
+        do { trusted = try NoteVerifier(verifierKey: pinnedKey ?? bundledKey) } catch {
+            throw BundleError.invalid(pinnedKey == nil ? "key.txt: \(error)" : "the key given: \(error)")
+        }
+        // From the trusted key, follow each rotation the key it replaced vouched for, up to the key in force.
+        var history: [LogKeyRotation] = []
+        if let data = files[Self.keyHistoryFile] {
+            guard let decoded = try? JSONDecoder().decode([LogKeyRotation].self, from: data) else {
+                throw BundleError.invalid("\(Self.keyHistoryFile) is malformed")
+            }
+            history = decoded
         }
         let verifier: NoteVerifier
-        do { verifier = try NoteVerifier(verifierKey: pinnedKey ?? bundledKey) } catch {
-            throw BundleError.invalid("key.txt: \(error)")
+        let retired: [LogKeyRotation.Retired]
+        do { (verifier, retired) = try LogKeyRotation.follow(from: trusted, history: history) } catch {
+            throw BundleError.invalid("\(Self.keyHistoryFile): \(error)")
+        }
+        if let pinnedKey, verifier.verifierKey != bundledKey {
+            throw BundleError.keyMismatch(bundled: bundledKey, expected: pinnedKey)
         }
         let checkpoint: Checkpoint
+        let checkpointText = String(decoding: try file("checkpoint.txt"), as: UTF8.self)
         do {
-            checkpoint = try verifier.openCheckpoint(
-                String(decoding: try file("checkpoint.txt"), as: UTF8.self), expectedOrigin: verifier.keyName)
+            checkpoint = try verifier.openCheckpoint(checkpointText, expectedOrigin: verifier.keyName)
         } catch let e as BundleError { throw e } catch {
+            if let old = retired.last(where: { (try? $0.key.open(checkpointText)) != nil }) {
+                throw BundleError.invalid(
+                    "checkpoint.txt is signed only by a retired key (\(old.key.verifierKey)), which the rotation at leaf \(old.index) replaced"
+                )
+            }
             throw BundleError.invalid("checkpoint.txt is not signed by the log's key: \(error)")
+        }
+        if let last = retired.last(where: { $0.origin == nil }), checkpoint.size <= last.index {
+            throw BundleError.invalid(
+                "checkpoint.txt (\(checkpoint.size) leaves) predates the rotation at leaf \(last.index) to the key that signed it"
+            )
         }
         guard let proofs = try? JSONSerialization.jsonObject(with: try file("proofs.json")) as? [String: Any],
             let treeSize = (proofs["treeSize"] as? NSNumber)?.uint64Value,
@@ -152,7 +189,7 @@ public struct EvidenceBundle: Sendable {
         }
         return Verified(
             events: events, treeSize: checkpoint.size, origin: verifier.keyName, verifierKey: verifier.verifierKey,
-            evidenceFiles: evidenceFiles)
+            evidenceFiles: evidenceFiles, rotations: retired.count)
     }
 
     static func verifyText(count: Int, treeSize: UInt64, key: String) -> String {
@@ -180,6 +217,10 @@ public struct EvidenceBundle: Sendable {
            leaf hash (0x01 ‖ left ‖ right for interior nodes) must give the checkpoint's root hash.
         5. An event whose detail holds `evidenceSha256` refers to evidence/<that hash>; SHA-256 of the file
            must equal the name.
+        6. When the log's checkpoint key was rotated, key-history.json lists each rotation: the `log.key_rotated`
+           event's canonical bytes and leaf index, the first checkpoint covering it (signed by the old key and
+           the new) and the event's inclusion proof there. Starting from a key obtained earlier, each rotation
+           whose old key is the key in force hands over to its new key; checkpoint.txt must be signed by the last.
 
         """
     }

@@ -42,6 +42,8 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case logGenesis = "log.genesis"
     /// The log recorded that it was idle, so that a fresh checkpoint can be signed.
     case logHeartbeat = "log.heartbeat"
+    /// A signing key (checkpoints or QR tokens) was rotated: names the old key and the new, and the overlap's end.
+    case logKeyRotated = "log.key_rotated"
     /// An organization was created with its first super-administrator (`cubby setup`, `cubby organization create`).
     case organizationCreated = "organization.created"
     /// The demo seeder of earlier versions created an organization with its site, units and credentials.

@@ -78,11 +78,15 @@ public struct EdgeUnitState: Codable, Sendable, Equatable {
     public var codes: [EdgePickupCode]
     /// Whether the server holds the unit in lockdown.
     public var lockedDown: Bool
+    /// QR keys replaced by `qrPublicKey` whose tokens are still accepted until their overlap ends (absent from
+    /// servers of earlier versions).
+    public var qrEarlierKeys: [EdgeQRKey]?
 
     public init(
         unitId: String, unitName: String, compartments: [EdgeCompartment], pinPolicy: PinEntryPolicy, pinKey: String,
-        qrPublicKey: String, codes: [EdgePickupCode], lockedDown: Bool
+        qrPublicKey: String, codes: [EdgePickupCode], lockedDown: Bool, qrEarlierKeys: [EdgeQRKey]? = nil
     ) {
+        self.qrEarlierKeys = qrEarlierKeys
         self.unitId = unitId
         self.unitName = unitName
         self.compartments = compartments
@@ -91,6 +95,19 @@ public struct EdgeUnitState: Codable, Sendable, Equatable {
         self.qrPublicKey = qrPublicKey
         self.codes = codes
         self.lockedDown = lockedDown
+    }
+}
+
+/// A QR key replaced by a rotation: its tokens stay valid at the unit until `until`.
+public struct EdgeQRKey: Codable, Sendable, Equatable {
+    /// The Ed25519 public key (base64 raw).
+    public var publicKey: String
+    /// Unix milliseconds after which its tokens are refused.
+    public var until: Int64
+
+    public init(publicKey: String, until: Int64) {
+        self.publicKey = publicKey
+        self.until = until
     }
 }
 

@@ -218,12 +218,20 @@ public actor LockerController: KioskBackend {
     }
 
     func matchQR(_ token: String, unit: EdgeUnitState, nowMs: Int64) -> LivePickupCode? {
-        guard let raw = Data(base64Encoded: unit.qrPublicKey),
-            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
-        else { return nil }
+        func signer(_ base64: String) -> QRTokenSigner? {
+            guard let raw = Data(base64Encoded: base64),
+                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+            else { return nil }
+            return QRTokenSigner(publicKey: key)
+        }
+        guard let current = signer(unit.qrPublicKey) else { return nil }
+        // Tokens signed by a key rotated out stay good here until its overlap ends, as at the server.
+        let earlier = (unit.qrEarlierKeys ?? []).compactMap { k in signer(k.publicKey).map { (key: $0, until: k.until) }
+        }
         let rules = PickupCodeRules(pinLength: unit.pinPolicy.pinLength)
         guard
-            let claims = rules.verifyQR(token, verifier: QRTokenSigner(publicKey: key), unitId: unit.unitId, now: nowMs)
+            let claims = rules.verifyQR(
+                token, keys: QRKeySet(current: current, earlier: earlier), unitId: unit.unitId, now: nowMs)
         else {
             return nil
         }

@@ -199,6 +199,7 @@ public enum SecurityEventMapping {
             return record.parcelId == nil ? (.accountChange(.create), .low) : nil
         case .credentialRevoked: return (.accountChange(.delete), .medium)
         case .unitEdgeEnrolled: return (.accountChange(.create), .low)
+        case .logKeyRotated: return (.finding(.update, title: "Signing key rotated"), .medium)
         default: return nil
         }
     }

@@ -311,6 +311,25 @@ extension Migrations {
                 """,
             ]),
         Migration(
+            32, "signing_keys",
+            why:
+                "the Ed25519 keys that sign checkpoints and QR tokens rotate while several processes share the key file: each rotation's new key is a row, its private half sealed under a key derived from the key-encryption key, which every process reads",
+            [
+                // `id` is hex of the first 8 bytes of SHA-256 over the public key; `previous_id` the key it replaced
+                // (the key file's own key for the first rotation), which stays valid until `previous_until`.
+                // One successor per key: two rotations racing from the same key cannot both win.
+                """
+                CREATE TABLE signing_keys (
+                  seq {serial}, id {id} NOT NULL UNIQUE,
+                  purpose TEXT NOT NULL CHECK (purpose IN ('checkpoint', 'qr')),
+                  public_key {blob} NOT NULL, sealed_private_key {blob} NOT NULL, kek_id TEXT NOT NULL,
+                  previous_id {id} NOT NULL, previous_until {ts} NOT NULL, created_at {ts} NOT NULL,
+                  UNIQUE (purpose, previous_id))
+                """,
+                // A forensic bundle carries its log's rotations: found through this index, not by reading the log.
+                "CREATE INDEX audit_key_rotations ON audit_events (seq) WHERE type = 'log.key_rotated'",
+            ]),
+        Migration(
             34, "staff_email_sealed",
             why:
                 "staff emails are sealed under each member's data key; the email column keeps their keyed hash, unique as the address was, to find an account at sign-in",

@@ -95,7 +95,10 @@ struct AuditVerify: AsyncParsableCommand {
     )
     @OptionGroup var options: ServerOptions
     @OptionGroup var selection: LogSelection
-    @Option(help: "The logs' verifier key (<name>+<id>+<key>); default: derived from the key file.")
+    @Option(
+        help:
+            "The logs' first verifier key (<name>+<id>+<key>), where their key history starts; default: the key file's."
+    )
     var key: String?
 
     func run() async throws {
@@ -121,7 +124,9 @@ struct AuditVerify: AsyncParsableCommand {
                 print("\(name): FAILED: \(problem)")
                 failed = true
             } else {
-                print("\(name): ok — \(report.leaves) leaves, \(report.checkpoints) signed checkpoints consistent")
+                let keys = report.keys.count > 1 ? " across \(report.keys.count - 1) key rotations" : ""
+                print(
+                    "\(name): ok — \(report.leaves) leaves, \(report.checkpoints) signed checkpoints consistent\(keys)")
             }
         }
         if reports.isEmpty { print("audit log: no log holds any event yet") }
@@ -263,6 +268,13 @@ struct AuditWitness: AsyncParsableCommand {
 
     struct WitnessFailure: Error { var message: String }
 
+    /// `GET /api/v1/audit/key`.
+    struct ServedKey: Decodable {
+        var origin: String
+        var key: String
+        var history: [LogKeyRotation]?
+    }
+
     func get(_ client: HTTPClient, _ path: String) async throws -> Data {
         let query = frozen ? (path.contains("?") ? "&log=frozen" : "?log=frozen") : ""
         var req = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path + query)
@@ -279,23 +291,56 @@ struct AuditWitness: AsyncParsableCommand {
         let previous: State? =
             FileManager.default.fileExists(atPath: state)
             ? try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: state))) : nil
-        let served = try JSONDecoder().decode([String: String].self, from: try await get(client, "/api/v1/audit/key"))
+        let served = try JSONDecoder().decode(ServedKey.self, from: try await get(client, "/api/v1/audit/key"))
         if let organization, !frozen {
-            guard let id = EntityID.parse(organization), served["origin"]?.hasSuffix("/" + id) == true else {
+            guard let id = EntityID.parse(organization), served.origin.hasSuffix("/" + id) == true else {
                 throw ValidationError(
-                    "the server serves the log \(served["origin"] ?? "none"), not organization \(organization)'s: check the token"
-                )
+                    "the server serves the log \(served.origin), not organization \(organization)'s: check the token")
             }
         }
-        let trusted = key ?? previous?.key ?? served["key"] ?? ""
-        guard served["key"] == trusted else {
-            throw WitnessFailure(message: "the server's log key changed from \(trusted) to \(served["key"] ?? "none")")
+        let trusted = key ?? previous?.key ?? served.key
+        var verifier = try NoteVerifier(verifierKey: trusted)
+        // A new key is taken only through rotations the key in force vouched for (signing a checkpoint over the
+        // rotation event), and only when those events are in the tree this witness follows (checked below).
+        var followed: [LogKeyRotation] = []
+        if served.key != trusted {
+            let history = served.history ?? []
+            let next: NoteVerifier
+            let retired: [LogKeyRotation.Retired]
+            do { (next, retired) = try LogKeyRotation.follow(from: verifier, history: history) } catch {
+                throw WitnessFailure(message: "the server's log key changed from \(trusted) to \(served.key): \(error)")
+            }
+            guard next.verifierKey == served.key else {
+                throw WitnessFailure(
+                    message:
+                        "the server's log key changed from \(trusted) to \(served.key) without a rotation the old key vouched for"
+                )
+            }
+            // This log's own rotation events must be in the tree followed; those of the deployment log, for a log
+            // opened after them, were checked against the deployment log's checkpoints.
+            followed = history.filter { step in
+                step.origin == nil && retired.contains { $0.origin == nil && $0.index == step.index }
+            }
+            verifier = next
         }
-        let verifier = try NoteVerifier(verifierKey: trusted)
         let noteText = String(decoding: try await get(client, "/api/v1/audit/checkpoint"), as: UTF8.self)
         let checkpoint: Checkpoint
         do { checkpoint = try verifier.openCheckpoint(noteText, expectedOrigin: verifier.keyName) } catch {
             throw WitnessFailure(message: "the checkpoint's signature does not verify: \(error)")
+        }
+        for step in followed {
+            // The rotation must be in this tree, not in a fork the old key signed.
+            let body = try await get(
+                client, "/api/v1/audit/proof/inclusion?index=\(step.index)&size=\(checkpoint.size)")
+            let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+            let hashes = (object?["proof"] as? [String] ?? []).compactMap { TreeHash(base64: $0) }
+            guard let canonical = Data(base64Encoded: step.canonical),
+                (try? InclusionProof(leafIndex: step.index, treeSize: checkpoint.size, hashes: hashes).verify(
+                    leafHash: TreeHash.leaf(canonical), rootHash: checkpoint.rootHash)) != nil
+            else {
+                throw WitnessFailure(
+                    message: "the rotation at leaf \(step.index) is not in the tree of \(checkpoint.size) leaves")
+            }
         }
         if let previous {
             guard let oldRoot = TreeHash(base64: previous.rootHash) else {
@@ -325,12 +370,16 @@ struct AuditWitness: AsyncParsableCommand {
             }
         }
         let next = State(
-            key: trusted, checkpoint: noteText, size: checkpoint.size, rootHash: checkpoint.rootHash.base64)
+            key: verifier.verifierKey, checkpoint: noteText, size: checkpoint.size,
+            rootHash: checkpoint.rootHash.base64)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let tmp = state + ".tmp"
         try encoder.encode(next).write(to: URL(fileURLWithPath: tmp), options: .atomic)
         guard rename(tmp, state) == 0 else { throw ValidationError("cannot write \(state)") }
+        for step in followed {
+            print("witness: the log's key rotated at leaf \(step.index), vouched for by the key it replaced")
+        }
         print(
             "witness: ok — \(verifier.keyName) at \(checkpoint.size) leaves"
                 + (previous.map { " (was \($0.size))" } ?? " (first checkpoint seen)"))

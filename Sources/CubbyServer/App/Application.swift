@@ -67,7 +67,7 @@ public func buildParts(
         if sealed > 0 {
             logger.notice("sealed the emails of \(sealed) staff accounts written before emails were sealed")
         }
-        auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock)
+        auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock, ring: keys.signing)
     } catch {
         await store.close()
         throw error

@@ -15,7 +15,10 @@ import ServiceLifecycle
 /// single writer), so each log's leaf indexes stay gap-free and in the order its events became visible.
 public struct AuditLog: Sendable {
     public let store: any SQLStore
+    /// The key file's checkpoint key: the first key of every log opened before a rotation, and the frozen log's.
     let signingKey: Curve25519.Signing.PrivateKey
+    /// The checkpoint keys as rotated; read again inside every transaction that signs.
+    public let ring: SigningKeyRing
     /// The first part of every new log's origin: a log's origin is `<base>/<organization id>` or
     /// `<base>/deployment`, stored when the log opens and never changed afterwards.
     public let originBase: String
@@ -27,10 +30,12 @@ public struct AuditLog: Sendable {
 
     public init(
         store: any SQLStore, signingKey: Curve25519.Signing.PrivateKey, originBase: String,
-        frozenOrigin: String? = nil, clock: ServerClock = .system
+        frozenOrigin: String? = nil, clock: ServerClock = .system, ring: SigningKeyRing? = nil
     ) throws {
         self.store = store
         self.signingKey = signingKey
+        self.ring =
+            ring ?? SigningKeyRing(checkpoint: signingKey, qr: Curve25519.Signing.PrivateKey(), kek: nil)
         self.originBase = originBase
         self.frozenOriginFallback = frozenOrigin ?? Self.defaultOrigin(for: signingKey.publicKey)
         self.clock = clock
@@ -38,13 +43,17 @@ public struct AuditLog: Sendable {
     }
 
     /// The logs of a server with `settings`: origins from `log.origin` or `public.url`, signed with its key.
-    public init(store: any SQLStore, keys: ServerKeys, settings: ServerSettings, clock: ServerClock = .system) throws {
+    public init(
+        store: any SQLStore, keys: ServerKeys, settings: ServerSettings, clock: ServerClock = .system,
+        ring: SigningKeyRing? = nil
+    ) throws {
         let key = keys.checkpointSigningKey
         try self.init(
             store: store, signingKey: key,
             originBase: Self.originBase(
                 logOrigin: settings.logOrigin, publicURL: settings.publicURL, key: key.publicKey),
-            frozenOrigin: settings.logOrigin ?? Self.defaultOrigin(for: key.publicKey), clock: clock)
+            frozenOrigin: settings.logOrigin ?? Self.defaultOrigin(for: key.publicKey), clock: clock,
+            ring: ring ?? SigningKeyRing(keys))
     }
 
     /// The origin base of a deployment that names none: unique per deployment because it names the key. It is
@@ -67,17 +76,76 @@ public struct AuditLog: Sendable {
 
     static func origin(base: String, log: AuditLogID) -> String { base + "/" + log.originSuffix }
 
-    /// The signer of the log whose origin is `origin`: one key, a key name per log.
-    public func signer(origin: String) throws -> NoteSigner { try NoteSigner(keyName: origin, privateKey: signingKey) }
+    /// The signer of the log whose origin is `origin` with the checkpoint key in force (as last read): one key, a
+    /// key name per log.
+    public func signer(origin: String) throws -> NoteSigner {
+        try NoteSigner(keyName: origin, privateKey: ring.current(.checkpoint).privateKey)
+    }
 
-    /// The public key every log's checkpoints are signed with.
+    /// The key file's checkpoint key: where every log's key history starts (the trust anchor of `cubby audit verify`).
     public var publicKey: Curve25519.Signing.PublicKey { signingKey.publicKey }
 
-    /// A log's origin and verifier key (`<origin>+<hex key id>+<base64 key>`), opening the log if needed.
+    /// A log's origin and the verifier key (`<origin>+<hex key id>+<base64 key>`) of the checkpoint key in force,
+    /// opening the log if needed.
     public func identity(_ log: AuditLogID) async throws -> (origin: String, verifierKey: String) {
         let state = try await openedState(log)
         guard let origin = state.origin else { throw StoreError.corrupt("\(log) has no origin") }
+        let now = clock.now().millisecondsSince1970
+        // The frozen log was signed by the key file's key alone; the others by the key in force.
+        if log == .frozen { return (origin, try NoteSigner(keyName: origin, privateKey: signingKey).verifierKey) }
+        try await store.read { s in try await ring.refresh(s, now: now) }
         return (origin, try signer(origin: origin).verifierKey)
+    }
+
+    /// A log's key history up to its checkpoint of `size` leaves: each checkpoint-key rotation recorded in it, with
+    /// the first checkpoint that covers it and the event's inclusion proof there.
+    ///
+    /// A log opened after a rotation begins with the deployment log's rotations up to the key its genesis names.
+    public func keyHistory(_ log: AuditLogID, size: Int64) async throws -> [LogKeyRotation] {
+        var history: [LogKeyRotation] = []
+        if log != .deployment, log != .frozen, let named = try await genesisKey(log) {
+            let (deploymentSize, origin) = try await store.read { s in
+                (try await s.latestCheckpoint(.deployment)?.size ?? 0, try await s.auditLog(.deployment)?.origin)
+            }
+            for var step in try await ownKeyHistory(.deployment, size: deploymentSize) {
+                step.origin = origin
+                history.append(step)
+                let canonical = Data(base64Encoded: step.canonical) ?? Data()
+                if try KeyRotationEvent.parse(canonical)?.newKey.rawRepresentation == named { break }
+            }
+        }
+        return history + (try await ownKeyHistory(log, size: size))
+    }
+
+    /// The checkpoint key a log's genesis names (a log opened after a rotation), nil when it names none.
+    func genesisKey(_ log: AuditLogID) async throws -> Data? {
+        let first = try await store.read { s in try await s.sequencedEvents(log, from: 0, limit: 1).first }
+        guard let first, first.0 == 0,
+            let object = try? JSONSerialization.jsonObject(with: first.1.canonical) as? [String: Any],
+            let detail = object["detail"] as? [String: String], let key = detail["signingKey"]
+        else { return nil }
+        return Data(base64Encoded: key)
+    }
+
+    /// The rotations a log recorded itself.
+    func ownKeyHistory(_ log: AuditLogID, size: Int64) async throws -> [LogKeyRotation] {
+        let events = try await store.read { s in
+            try await s.leavesOfType(log, type: KeyRotationEvent.type, below: size)
+        }
+        var history: [LogKeyRotation] = []
+        for (index, canonical) in events {
+            guard let rotation = try KeyRotationEvent.parse(canonical), rotation.purpose == "checkpoint" else {
+                continue
+            }
+            guard let covering = try await store.read({ s in try await s.firstCheckpoint(log, above: index) }) else {
+                continue
+            }
+            let proof = try await inclusionProof(log, index: UInt64(index), size: UInt64(covering.size))
+            history.append(
+                LogKeyRotation(
+                    index: UInt64(index), canonical: canonical, checkpoint: covering.note, proof: proof.proof.hashes))
+        }
+        return history
     }
 
     /// Gives pending events leaf indexes in their logs; returns how many were sequenced.
@@ -166,7 +234,7 @@ public struct AuditLog: Sendable {
                 latest.flatMap { $0.note.split(separator: "\n").first.map(String.init) } ?? frozenOriginFallback
             let root = frontier.rootHash()
             if (latest?.size ?? -1) < frozen.size {
-                let note = try signer(origin: origin).sign(
+                let note = try NoteSigner(keyName: origin, privateKey: signingKey).sign(
                     try Checkpoint(origin: origin, size: frontier.size, rootHash: root)
                 ).serialized
                 try await s.insertCheckpoint(
@@ -183,13 +251,21 @@ public struct AuditLog: Sendable {
     /// Opens a log: stores its origin and appends its genesis event, which names the frozen log (origin, size,
     /// root hash) when there is one, so the history stays linked. Returns the genesis event's queue entry, to
     /// become leaf 0.
-    func open(_ s: StoreSession, _ log: AuditLogID, frozen: AuditLogState?, at: Date) async throws -> (
-        seq: Int64, hash: Data
-    ) {
-        let origin = Self.origin(base: originBase, log: log)
+    func open(
+        _ s: StoreSession, _ log: AuditLogID, frozen: AuditLogState?, at: Date, base: String? = nil
+    ) async throws -> (seq: Int64, hash: Data) {
+        let origin = Self.origin(base: base ?? originBase, log: log)
         try await s.openAuditLog(
             log, origin: origin, frontier: Data(MerkleFrontier().serialized), at: at.millisecondsSince1970)
         var detail = ["origin": origin]
+        // A log opened after a rotation starts with the key in force, which its genesis names; the deployment log's
+        // history shows how that key follows the key file's.
+        try await ring.refresh(s, now: at.millisecondsSince1970)
+        if ring.hasRotated(.checkpoint) {
+            let key = ring.current(.checkpoint)
+            detail["signingKey"] = key.publicKey.rawRepresentation.base64EncodedString()
+            detail["signingKeyId"] = key.id
+        }
         if let frozen, let frozenOrigin = frozen.origin, let root = frozen.root {
             detail["frozenOrigin"] = frozenOrigin
             detail["frozenSize"] = String(frozen.size)
@@ -213,16 +289,35 @@ public struct AuditLog: Sendable {
         return try await store.write { s in
             try await s.lockLog()
             _ = try await sequence(s, batch: 5000, at: at)
-            let states = try await logStates(s, at: at)
-            if let state = states[log] { return state }
-            guard log != .frozen else { throw AuditLogError.noSuchLog }
-            var frontier = MerkleFrontier()
-            let genesis = try await open(s, log, frozen: states[.frozen], at: at)
-            try await append(s, log, [genesis], frontier: &frontier, at: at)
-            try await s.clearPending([genesis.seq])
-            guard let state = try await s.auditLog(log) else { throw StoreError.corrupt("\(log) did not open") }
-            return state
+            return try await openInside(s, log, at: at)
         }
+    }
+
+    /// A log's state, opening it inside the caller's transaction (which holds the log lock) if it has not opened.
+    /// `sharedBase` opens it under the origin base the deployment's other logs were opened with, whatever this
+    /// process's settings say (a command run with fewer options than the servers).
+    func openInside(_ s: StoreSession, _ log: AuditLogID, at: Date, sharedBase: Bool = false) async throws
+        -> AuditLogState
+    {
+        let states = try await logStates(s, at: at)
+        if let state = states[log] { return state }
+        guard log != .frozen else { throw AuditLogError.noSuchLog }
+        var base: String? = nil
+        if sharedBase {
+            base =
+                states.values.lazy.compactMap { st -> String? in
+                    guard st.log != .frozen, let origin = st.origin, origin.hasSuffix("/" + st.log.originSuffix) else {
+                        return nil
+                    }
+                    return String(origin.dropLast(st.log.originSuffix.count + 1))
+                }.first
+        }
+        var frontier = MerkleFrontier()
+        let genesis = try await open(s, log, frozen: states[.frozen], at: at, base: base)
+        try await append(s, log, [genesis], frontier: &frontier, at: at)
+        try await s.clearPending([genesis.seq])
+        guard let state = try await s.auditLog(log) else { throw StoreError.corrupt("\(log) did not open") }
+        return state
     }
 
     /// Signs a checkpoint of every log that grew since its last one. When a log saw nothing for `idle`, it first
@@ -255,12 +350,23 @@ public struct AuditLog: Sendable {
                 states = try await logStates(s, at: now)
             }
             var signed: [AuditLogID: StoredCheckpoint] = [:]
+            var refreshed = false
             for (log, state) in states where log != .frozen && state.size > (state.checkpointSize ?? 0) {
                 guard let origin = state.origin else { throw StoreError.corrupt("\(log) has no origin") }
+                if !refreshed {
+                    // Under the log lock: a rotation and its events commit together, so this set matches the tree.
+                    try await ring.refresh(s, now: nowMs)
+                    refreshed = true
+                }
                 let frontier = try MerkleFrontier(serialized: [UInt8](state.frontier))
                 let root = frontier.rootHash()
-                let note = try signer(origin: origin).sign(
-                    try Checkpoint(origin: origin, size: frontier.size, rootHash: root)
+                let previous = try await s.latestCheckpoint(log).flatMap { try? SignedNote(parsing: $0.note) }
+                let text = try Checkpoint(origin: origin, size: frontier.size, rootHash: root).text
+                let note = try SignedNote(
+                    text: text,
+                    signatures: try ring.checkpointSigners(origin: origin, previous: previous, at: nowMs).map {
+                        try $0.signature(forText: text)
+                    }
                 ).serialized
                 try await s.insertCheckpoint(log, size: state.size, root: Data(root.bytes), note: note, at: nowMs)
                 signed[log] = StoredCheckpoint(size: state.size, root: Data(root.bytes), note: note, createdAt: nowMs)

@@ -83,9 +83,23 @@ struct AuditRoutes {
             body: .init(byteBuffer: ByteBuffer(string: c.note)))
     }
 
+    struct KeyBody: Encodable {
+        var origin: String
+        var key: String
+        var history: [LogKeyRotation]?
+    }
+
+    /// The log's origin, the verifier key in force, and the rotations that lead to it from earlier keys.
     func verifierKey(_ req: Request, _ p: Principal) async throws -> Response {
-        let identity = try await describe(try target(req, p))
-        return JSONResponse.make(["origin": identity.origin, "key": identity.verifierKey])
+        let target = try target(req, p)
+        let identity = try await describe(target)
+        var history: [LogKeyRotation]? = nil
+        if target != .frozen {
+            let size = try await log.store.read { s in try await s.latestCheckpoint(target)?.size } ?? 0
+            let rotations = try await log.keyHistory(target, size: size)
+            history = rotations.isEmpty ? nil : rotations
+        }
+        return JSONResponse.make(KeyBody(origin: identity.origin, key: identity.verifierKey, history: history))
     }
 
     struct InclusionBody: Encodable {

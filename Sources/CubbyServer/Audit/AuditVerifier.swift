@@ -1,6 +1,7 @@
 import Crypto
 import CubbyAudit
 import CubbyCore
+import CubbyCrypto
 import CubbyStore
 import Foundation
 
@@ -29,13 +30,21 @@ public struct AuditVerifier: Sendable {
         }
     }
 
-    public init(store: any SQLStore, log: AuditLogID, verifier: NoteVerifier, origin: String, frozen: FrozenLog? = nil)
-    {
+    /// Checkpoint keys the deployment log's verified history holds (its first key and each rotation's): a log opened
+    /// after a rotation starts with the key its genesis names, which must be one of them.
+    public let knownKeys: [Curve25519.Signing.PublicKey]
+
+    /// A verifier of one log; `verifier` holds the key the log's history starts with (the key file's).
+    public init(
+        store: any SQLStore, log: AuditLogID, verifier: NoteVerifier, origin: String, frozen: FrozenLog? = nil,
+        knownKeys: [Curve25519.Signing.PublicKey] = []
+    ) {
         self.store = store
         self.log = log
         self.verifier = verifier
         self.origin = origin
         self.frozen = frozen
+        self.knownKeys = knownKeys
     }
 
     /// What a verification found.
@@ -46,6 +55,8 @@ public struct AuditVerifier: Sendable {
         public var checkpoints = 0
         /// The recomputed root hash of the whole log.
         public var root = Data()
+        /// The checkpoint keys in the order the log's history puts them in force: its first key, then each rotation's.
+        public var keys: [Curve25519.Signing.PublicKey] = []
         /// The first problem, with the leaf index it concerns when there is one.
         public var problem: Problem?
         public var ok: Bool { problem == nil }
@@ -69,17 +80,19 @@ public struct AuditVerifier: Sendable {
     public func run(batch: Int = 10_000) async throws -> Report {
         var report = Report(log: log, origin: origin)
         let checkpoints = try await store.read { s in try await s.allCheckpoints(log) }
-        var parsed: [(StoredCheckpoint, Checkpoint)] = []
+        var parsed: [(StoredCheckpoint, Checkpoint, SignedNote)] = []
         for c in checkpoints {
             do {
-                let cp = try verifier.openCheckpoint(c.note, expectedOrigin: origin)
+                let note = try SignedNote(parsing: c.note)
+                let cp = try Checkpoint(text: note.text)
+                guard cp.origin == origin else { throw CheckpointError.unexpectedOrigin(cp.origin) }
                 guard Int64(cp.size) == c.size, Data(cp.rootHash.bytes) == c.root else {
                     report.problem = Problem(
                         index: nil,
                         message: "checkpoint at size \(c.size): stored size or root differ from the signed note")
                     return report
                 }
-                parsed.append((c, cp))
+                parsed.append((c, cp, note))
             } catch {
                 report.problem = Problem(
                     index: nil, message: "checkpoint at size \(c.size): signature does not verify (\(error))")
@@ -90,9 +103,44 @@ public struct AuditVerifier: Sendable {
         var next = 0
         var frontier = MerkleFrontier()
         var lastGood: Int64 = 0
+        // The key in force for the next checkpoint, the keys rotations since the last checkpoint replaced (each must
+        // sign it, vouching for its successor), and every key replaced so far with the leaf of its rotation.
+        var current = verifier
+        var vouching: [(key: NoteVerifier, index: Int64)] = []
+        var retired: [(key: NoteVerifier, index: Int64)] = []
+        report.keys = [verifier.publicKey]
+        func keyId(_ v: NoteVerifier) -> String { SigningKeySeal.keyId(v.publicKey) }
+        // A checkpoint is good when the key in force for its size signed it, and so did every key replaced since the
+        // checkpoint before; checked when the tree reaches its size, since rotations inside the tree decide the key.
+        func checkSignatures(_ note: SignedNote, size: UInt64) -> Problem? {
+            do { try current.verify(note) } catch {
+                if let old = retired.last(where: { (try? $0.key.verify(note)) != nil }) {
+                    return Problem(
+                        index: nil,
+                        message:
+                            "checkpoint at size \(size) is signed only by the retired key \(keyId(old.key)), which the rotation at leaf \(old.index) replaced; the key in force is \(keyId(current))"
+                    )
+                }
+                return Problem(
+                    index: nil,
+                    message:
+                        "checkpoint at size \(size) is not signed by the log's key for that size (\(keyId(current))): signature does not verify (\(error))"
+                )
+            }
+            for old in vouching where (try? old.key.verify(note)) == nil {
+                return Problem(
+                    index: old.index,
+                    message:
+                        "the rotation from key \(keyId(old.key)) is not vouched for: the first checkpoint covering it (size \(size)) lacks that key's signature"
+                )
+            }
+            vouching = []
+            return nil
+        }
         // A checkpoint of the empty tree is checked before any leaf.
         func checkCheckpoints() -> Problem? {
             while next < parsed.count, parsed[next].1.size == frontier.size {
+                if let p = checkSignatures(parsed[next].2, size: frontier.size) { return p }
                 if frontier.rootHash() != parsed[next].1.rootHash {
                     return Problem(
                         index: lastGood,
@@ -147,6 +195,42 @@ public struct AuditVerifier: Sendable {
                     if let problem = check(placement, at: row.index) {
                         report.problem = problem
                         return report
+                    }
+                    // A log opened after a rotation starts with the key its genesis names.
+                    if row.index == 0, let named = placement?.detail?["signingKey"] {
+                        guard let raw = Data(base64Encoded: named),
+                            let key = knownKeys.first(where: { $0.rawRepresentation == raw })
+                        else {
+                            report.problem = Problem(
+                                index: 0,
+                                message:
+                                    "the genesis names the signing key \(named), which is not in the deployment log's key history"
+                            )
+                            return report
+                        }
+                        current = try NoteVerifier(keyName: origin, publicKey: key)
+                        report.keys = [key]
+                    }
+                    if placement?.type == KeyRotationEvent.type {
+                        let rotation: KeyRotationEvent?
+                        do { rotation = try KeyRotationEvent.parse(canonical) } catch {
+                            report.problem = Problem(index: row.index, message: "\(error)")
+                            return report
+                        }
+                        if let rotation, rotation.purpose == SigningKeyPurpose.checkpoint.rawValue {
+                            guard rotation.oldKey.rawRepresentation == current.publicKey.rawRepresentation else {
+                                report.problem = Problem(
+                                    index: row.index,
+                                    message:
+                                        "a log.key_rotated event replaces the key \(SigningKeySeal.keyId(rotation.oldKey)), but the key in force is \(keyId(current)): forged"
+                                )
+                                return report
+                            }
+                            vouching.append((current, row.index))
+                            retired.append((current, row.index))
+                            current = try NoteVerifier(keyName: origin, publicKey: rotation.newKey)
+                            report.keys.append(rotation.newKey)
+                        }
                     }
                 }
                 frontier.append(leafHash: hash)
@@ -256,13 +340,20 @@ public struct AuditVerifier: Sendable {
             }
             if let root = f.root { frozen = FrozenLog(origin: origin, size: f.size, root: root) }
         }
-        for state in states where state.log != .frozen && (only == nil || only == state.log) {
+        // The deployment log first: its key history (every checkpoint key, each vouched for by the one before) is
+        // where a log opened after a rotation finds the key its genesis names.
+        var knownKeys = [publicKey]
+        let ordered = states.filter { $0.log == .deployment } + states.filter { $0.log != .deployment }
+        for state in ordered where state.log != .frozen {
             guard let origin = state.origin else { continue }
-            reports.append(
-                try await AuditVerifier(
-                    store: store, log: state.log, verifier: try NoteVerifier(keyName: origin, publicKey: publicKey),
-                    origin: origin, frozen: frozen
-                ).run(batch: batch))
+            let wanted = only == nil || only == state.log
+            guard wanted || (state.log == .deployment && only != .frozen) else { continue }
+            let report = try await AuditVerifier(
+                store: store, log: state.log, verifier: try NoteVerifier(keyName: origin, publicKey: publicKey),
+                origin: origin, frozen: frozen, knownKeys: knownKeys
+            ).run(batch: batch)
+            if state.log == .deployment, report.ok { knownKeys = report.keys }
+            if wanted { reports.append(report) }
         }
         if only == nil {
             let outside = try await store.read { s in try await s.eventsOutsideLog(limit: 1) }

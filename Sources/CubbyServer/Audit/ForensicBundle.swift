@@ -130,7 +130,8 @@ public struct ForensicBundleBuilder: Sendable {
         guard !items.isEmpty else { throw Failure.noEvents(checkpointSize: checkpoint.size) }
         let bundle = try EvidenceBundle.make(
             items: items, treeSize: UInt64(checkpoint.size), checkpointNote: checkpoint.note,
-            verifierKey: identity.verifierKey, evidence: evidence)
+            verifierKey: identity.verifierKey, evidence: evidence,
+            keyHistory: target == .frozen ? [] : try await log.keyHistory(target, size: checkpoint.size))
         return Built(
             bundle: bundle, events: items.count, firstIndex: items.first?.row.index, lastIndex: items.last?.row.index,
             checkpointSize: checkpoint.size, evidenceFiles: evidence.count, verifierKey: identity.verifierKey)

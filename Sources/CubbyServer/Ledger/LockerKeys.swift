@@ -6,7 +6,10 @@ import Foundation
 /// The server's keys in the shapes the flows use.
 public struct LockerKeys: Sendable {
     public let hasher: KeyedHasher
-    public let qr: QRTokenSigner
+    /// The QR and checkpoint signing keys as rotated (the key file's come first).
+    public let signing: SigningKeyRing
+    /// Signs QR tokens with the newest key as last read; `signing.qrKeys` also verifies by replaced keys.
+    public var qr: QRTokenSigner { QRTokenSigner(privateKey: signing.current(.qr).privateKey) }
     public let outbox: SealedPayload
     public let envelope: EnvelopeCipher
     /// Seals staff members' TOTP secrets (a key derived from the key-encryption key).
@@ -30,7 +33,7 @@ public struct LockerKeys: Sendable {
         hasher = KeyedHasher(key: keys.secretHashKey)
         pinRoot = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: keys.secretHashKey, info: Data("cubby.pin-root.v1".utf8), outputByteCount: 32)
-        qr = QRTokenSigner(privateKey: keys.qrSigningKey)
+        signing = SigningKeyRing(keys)
         outbox = SealedPayload(key: keys.outboxKey)
         envelope = EnvelopeCipher(keyEncryptionKey: keys.keyEncryptionKey)
         evidence = KeyedSealer.derived(from: keys.keyEncryptionKey, purpose: "cubby.evidence.v1")

@@ -136,7 +136,7 @@ public struct DoorReports: UnitEventSink {
             let compartmentUUID = EntityID.uuid(compartment.id)
         else { throw DomainError.invalidState("a stored id is not a UUID") }
         let claims = QRTokenClaims(parcel: parcelUUID, unit: unitUUID, compartment: compartmentUUID, expiresAt: expires)
-        let qr = try keys.qr.issue(claims)
+        let qr = try await keys.signing.qrKeys(s, now: nowMs).issue(claims)
         try await s.insertPickupCredential(
             PickupCredentialRecord(
                 id: EntityID.make(), parcelId: parcel.id, unitId: unit.id, compartmentId: compartment.id,

@@ -109,7 +109,8 @@ extension ParcelDesk {
 
     func pickupByQR(_ s: StoreSession, unit: UnitRecord, token: String, actor: Actor) async throws -> PickupOutcome {
         let nowMs = clock.now().millisecondsSince1970
-        if let claims = rules.verifyQR(token, verifier: keys.qr, unitId: unit.id, now: nowMs),
+        if let claims = rules.verifyQR(
+            token, keys: try await keys.signing.qrKeys(s, now: nowMs), unitId: unit.id, now: nowMs),
             var parcel = try await s.parcel(claims.p.idString, lock: true), parcel.state == .deposited,
             parcel.compartmentId == claims.c.idString,
             rules.matchQR(

@@ -35,6 +35,9 @@ public struct UnitStates: Sendable {
                 $0.label.localizedStandardCompare($1.label) == .orderedAscending
             }
             let codes = try await s.livePickupCredentials(unit: unit.id, now: nowMs)
+            // Read afresh: a unit must learn a rotated key before it sees a token signed by it.
+            try await keys.signing.refresh(s, now: nowMs)
+            let qrKeys = keys.signing.qrKeys(at: nowMs)
             return EdgeUnitState(
                 unitId: unit.id, unitName: unit.name,
                 compartments: compartments.enumerated().map { i, c in
@@ -44,14 +47,19 @@ public struct UnitStates: Sendable {
                         outOfService: c.state == .outOfService)
                 },
                 pinPolicy: policy, pinKey: keys.unitPinKey(unit.id).base64,
-                qrPublicKey: keys.qr.publicKey.rawRepresentation.base64EncodedString(),
+                qrPublicKey: qrKeys.current.publicKey.rawRepresentation.base64EncodedString(),
                 codes: codes.map {
                     EdgePickupCode(
                         parcelId: $0.parcelId, compartmentId: $0.compartmentId,
                         pinHash: $0.pinHash.base64EncodedString(),
                         qrNonce: $0.qrNonce, expiresAt: $0.expiresAt)
                 },
-                lockedDown: unit.lockedDownAt != nil)
+                lockedDown: unit.lockedDownAt != nil,
+                qrEarlierKeys: qrKeys.earlier.isEmpty
+                    ? nil
+                    : qrKeys.earlier.map {
+                        EdgeQRKey(publicKey: $0.key.publicKey.rawRepresentation.base64EncodedString(), until: $0.until)
+                    })
         }
     }
 
