@@ -1034,6 +1034,19 @@ def run(args) -> int:
             expect(any(h.endswith(f"/admin/parcels/{state['parcel_id']}") for h in links),
                    f"the grid does not link the parcel: {links}")
             suite.audit(js, "unit (grid with a parcel)")
+            # On a phone-sized screen only the grid's own box scrolls sideways, never the page.
+            size = js.d.get_window_size()
+            try:
+                js.d.set_window_size(390, 844)
+                js.d.refresh()
+                width = js.d.execute_script("return document.documentElement.clientWidth")
+                wide = js.d.execute_script("return document.documentElement.scrollWidth")
+                expect(wide <= width, f"the unit page scrolls sideways on a phone: {wide} px wide in {width} px")
+                box = js.el("div.grid-box")
+                inner, outer = (js.d.execute_script(f"return arguments[0].{k}", box) for k in ("scrollWidth", "clientWidth"))
+                expect(inner > outer and outer <= width, f"the grid's box ({outer} px) does not scroll its {inner} px")
+            finally:
+                js.d.set_window_size(size["width"], size["height"])
             return f"site, two units (typed and uploaded), carrier with courier token {token[:14]}…"
 
         suite.step("c. sites, units from a layout and carriers with a courier credential", sites_units_carriers, [js],

@@ -218,6 +218,11 @@ struct SitePortalTests {
                     try await w.parts.store.read { s in try await s.compartments(unit: w.unit) }.first {
                         $0.state == .available
                     })
+                @Sendable func outOfService(_ c: CompartmentRecord) -> CompartmentRecord {
+                    var c = c
+                    c.state = .outOfService
+                    return c
+                }
                 let out = try await c.call(
                     .post, "/admin/compartments/service",
                     json: Self.body(
@@ -227,6 +232,35 @@ struct SitePortalTests {
                 let after = Self.html(try await c.call(.get, out.headers[.location]!, cookie: cookie))
                 #expect(after.contains("Return \(free.label) to service") && after.contains("is out of service"))
                 #expect(try await w.parts.store.read { s in try await s.compartment(free.id) }?.state == .outOfService)
+
+                // An empty compartment's size and mark change from the form; bad input and a full one change nothing.
+                let nothing = try await c.call(
+                    .post, "/admin/units/\(w.unit)/compartments", json: Self.body(csrf, [("compartment", free.id)]),
+                    contentType: Self.form, cookie: cookie)
+                #expect(nothing.status == 400 && Self.html(nothing).contains("Choose what to change"))
+                let narrow = try await c.call(
+                    .post, "/admin/units/\(w.unit)/compartments",
+                    json: Self.body(csrf, [("compartment", free.id), ("size", "XL"), ("widthMm", "5")]),
+                    contentType: Self.form, cookie: cookie)
+                #expect(narrow.status == 400 && Self.html(narrow).contains("The inner width must be 100–1200 mm"))
+                #expect(try await w.parts.store.read { s in try await s.compartment(free.id) } == outOfService(free))
+                let held = try #require(
+                    try await w.parts.store.read { s in try await s.compartments(unit: w.unit) }.first {
+                        $0.parcelId == parcel
+                    })
+                let full = try await c.call(
+                    .post, "/admin/units/\(w.unit)/compartments",
+                    json: Self.body(csrf, [("compartment", held.id), ("accessible", "yes")]),
+                    contentType: Self.form, cookie: cookie)
+                #expect(full.status == 409 && Self.html(full).contains("holds or awaits a parcel"))
+                let changed = try await c.call(
+                    .post, "/admin/units/\(w.unit)/compartments",
+                    json: Self.body(csrf, [("compartment", free.id), ("size", "XL"), ("accessible", "yes")]),
+                    contentType: Self.form, cookie: cookie)
+                #expect(changed.status == 303)
+                let now = try #require(try await w.parts.store.read { s in try await s.compartment(free.id) })
+                #expect(now.size == .extraLarge && now.accessible && now.widthMm == free.widthMm)
+                #expect(try await w.auditTypes().filter { $0 == "compartment.changed" }.count == 1)
 
                 let badName = try await c.call(
                     .post, "/admin/units/\(w.unit)/name", json: Self.body(csrf, [("name", "")]),

@@ -35,6 +35,9 @@ struct UnitPortalRoutes {
             }
             return gate.redirect("/admin/units/\(EntityID.parse(id) ?? "")?done=renamed")
         }
+        routes.portal(.post, "/admin/units/:unitId/compartments", .changeCompartment) { _, ctx, call in
+            try await changeCompartment(call, unitId: ctx.parameters.get("unitId") ?? "")
+        }
         routes.portal(.post, "/admin/units/:unitId/decommission", .decommissionUnit) { _, ctx, call in
             let s = try session(call)
             let id = ctx.parameters.get("unitId") ?? ""
@@ -47,10 +50,63 @@ struct UnitPortalRoutes {
         }
     }
 
+    /// Changes an empty compartment's size, accessible mark or inner dimensions from the form; fields left empty
+    /// stay as they are. A refusal shows the page again with the reason.
+    func changeCompartment(_ call: PortalCall, unitId: String) async throws -> Response {
+        let s = try session(call)
+        let form = call.form
+        var fields: [String: String] = [:]
+        for name in ["compartment", "size", "accessible", "widthMm", "heightMm", "depthMm"] {
+            fields[name] = form.first(name).trimmingCharacters(in: .whitespaces)
+        }
+        do {
+            func millimetres(_ name: String, _ what: String) throws -> Int? {
+                guard let text = fields[name], !text.isEmpty else { return nil }
+                guard let n = Int(text), (0...100_000).contains(n) else {
+                    throw DomainError.invalidRequest("the \(what) must be a whole number of millimetres")
+                }
+                return n
+            }
+            let accessible: Bool? =
+                switch fields["accessible"] {
+                case "yes": true
+                case "no": false
+                default: nil
+                }
+            let change = ProvisioningDesk.CompartmentChange(
+                size: fields["size"]!.isEmpty ? nil : fields["size"], widthMm: try millimetres("widthMm", "width"),
+                heightMm: try millimetres("heightMm", "height"), depthMm: try millimetres("depthMm", "depth"),
+                accessible: accessible)
+            guard
+                change.size != nil || change.accessible != nil || change.widthMm != nil || change.heightMm != nil
+                    || change.depthMm != nil
+            else {
+                throw DomainError.invalidRequest("choose what to change: the size, the accessible mark or a dimension")
+            }
+            guard !fields["compartment"]!.isEmpty else { throw DomainError.invalidRequest("choose a compartment") }
+            _ = try await provisioning.changeCompartment(
+                s.principal, actor: StaffDesk.actor(s.account), unitId: unitId, compartmentId: fields["compartment"]!,
+                change)
+        } catch DomainError.invalidRequest(let m) {
+            // The desk names the API's fields; the form's labels say it in words.
+            let words = [
+                ("widthMm", "the inner width"), ("heightMm", "the inner height"), ("depthMm", "the inner depth"),
+            ]
+            .reduce(m) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+            return try await page(
+                call, unitId: unitId, error: Self.sentence(words), change: fields, status: .badRequest)
+        } catch let e as ProvisioningError where e == .compartmentNotEmpty {
+            return try await page(
+                call, unitId: unitId, error: Self.sentence(e.message), change: fields, status: .conflict)
+        }
+        return gate.redirect("/admin/units/\(EntityID.parse(unitId) ?? "")?done=compartment-changed")
+    }
+
     static let notices: [String: String] = [
         "created":
             "The unit was created from its layout. Issue an enrollment code on the dashboard to link its controller.",
         "renamed": "The unit's name was changed.",
+        "compartment-changed": "The compartment was changed.",
         "decommissioned":
             "The unit is decommissioned: it takes no more parcels and its controller's credentials are revoked.",
     ]
@@ -77,7 +133,7 @@ struct UnitPortalRoutes {
 
     func page(
         _ call: PortalCall, unitId: String, notice: String? = nil, error: String? = nil,
-        status: HTTPResponse.Status = .ok
+        change: [String: String] = [:], status: HTTPResponse.Status = .ok
     ) async throws -> Response {
         let s = try session(call)
         let role = s.principal.role
@@ -145,6 +201,20 @@ struct UnitPortalRoutes {
             "failures": view.failuresLast24h,
             "zone": clock.zone.identifier,
         ]
+        // The empty compartments, whose size, mark and dimensions may change.
+        let changeable = view.compartments.filter {
+            $0.parcelId == nil && ($0.state == .available || $0.state == .outOfService)
+        }.sorted { $0.label < $1.label }
+        values["canChange"] = AccessPolicy.allows(role, .changeCompartment) && !retired && !changeable.isEmpty
+        values["changeable"] = changeable.map {
+            ["id": $0.id, "label": $0.label, "selected": $0.id == change["compartment"]] as [String: Any]
+        }
+        values["sizeOptions"] = SizeClass.allCases.map {
+            ["value": $0.rawValue, "selected": $0.rawValue == change["size"]] as [String: Any]
+        }
+        values["accessibleYes"] = change["accessible"] == "yes"
+        values["accessibleNo"] = change["accessible"] == "no"
+        for key in ["widthMm", "heightMm", "depthMm"] { values["change" + key] = change[key] ?? "" }
         if let notice { values["notice"] = notice }
         if let error { values["error"] = error }
         return pages.page(
