@@ -1041,7 +1041,11 @@ def run(args) -> int:
                 js.d.refresh()
                 width = js.d.execute_script("return document.documentElement.clientWidth")
                 wide = js.d.execute_script("return document.documentElement.scrollWidth")
-                expect(wide <= width, f"the unit page scrolls sideways on a phone: {wide} px wide in {width} px")
+                wider = js.d.execute_script(
+                    "var w = arguments[0]; return Array.from(document.querySelectorAll('body *')).filter(function (e) {"
+                    " return e.getBoundingClientRect().right > w && !(e.parentElement.closest('.grid-box')); })"
+                    ".slice(0, 5).map(function (e) { return e.tagName + '.' + e.className + '#' + e.id; });", width)
+                expect(wide <= width, f"the unit page scrolls sideways on a phone: {wide} px wide in {width} px: {wider}")
                 box = js.el("div.grid-box")
                 inner, outer = (js.d.execute_script(f"return arguments[0].{k}", box) for k in ("scrollWidth", "clientWidth"))
                 expect(inner > outer and outer <= width, f"the grid's box ({outer} px) does not scroll its {inner} px")
