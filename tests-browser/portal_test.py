@@ -795,6 +795,7 @@ def run(args) -> int:
         suite.step("c. recipients: search, CSV import with a dry run and confirmation, the form", recipients_pages, [js],
                    needs=signed_in)
 
+
         # ---- (c) parcels: search, timeline, inclusion proof, extend ------------------------------
 
         def parcels():
@@ -945,6 +946,114 @@ def run(args) -> int:
             return f"{len(charts)} charts; deposited per day {days}; occupied today {per_unit}"
 
         suite.step("c. reports: charts and tables with the demo's parcels; a refused period", reports, [js],
+                   needs=signed_in)
+
+        # ---- (c) sites, units from a layout, carriers ----------------------------------------------
+
+        def sites_units_carriers():
+            tower = "Zephyr Tower"  # after the demo site by name: the reports still open on the demo site
+            js.follow("Sites")
+            js.expect_page("/admin/sites", "Sites", 200)
+            expect(SITE in [a.text.strip() for a in js.els("main table tbody th a")], f"the sites list lacks {SITE}")
+            suite.audit(js, "sites (list and new site form)")
+            js.fill("name", tower)
+            js.fill("address", "9 Browser Street")
+            js.el("#timeZone").clear()
+            js.fill("timeZone", "Mars/Olympus")
+            js.submit("Create the site")
+            js.expect_page("/admin/sites", "Sites", 400)
+            expect("IANA" in (js.alert() or ""), f"the time zone's refusal: {js.alert()!r}")
+            expect(js.el("#name").get_attribute("value") == tower, "the site form lost what was typed")
+            suite.audit(js, "sites (refused form)")
+            js.el("#timeZone").clear()
+            js.fill("timeZone", "Europe/Berlin")
+            js.submit("Create the site")
+            js.expect_page("^/admin/sites/[0-9a-f-]+", f"Site: {tower}", 200)
+            site_path = js.path_only
+            suite.audit(js, "site (settings, units, new unit forms)")
+            # A layout typed in the form: a bad size shows the page again and creates nothing.
+            js.fill("unit-name", "Tower lobby")
+            js.fill("unit-columns", "S S Q")
+            js.submit("Create the unit")
+            js.expect_page(site_path + "/units", f"Site: {tower}", 400)
+            expect("not a size" in (js.alert() or ""), f"the layout's refusal: {js.alert()!r}")
+            expect(js.els("main ul.unit-list li") == [], "a refused layout created a unit")
+            js.el("#unit-columns").clear()
+            js.fill("unit-columns", "S S M*\nXL")
+            js.submit("Create the unit")
+            js.expect_page("^/admin/units/[0-9a-f-]+", "Unit Tower lobby", 200)
+            heads = [th.text.strip() for th in js.els("table.unit-grid thead th")]
+            expect(heads == ["Column A", "Column B"], f"the grid's columns: {heads}")
+            expect(js.el("#c-A3").get_attribute("rowspan") == "2" and js.el("#c-B1").get_attribute("rowspan") == "8",
+                   "the tall compartments do not span their rows")
+            expect("accessible" in js.text("#c-A3"), "A3 is not marked accessible")
+            suite.audit(js, "unit (grid of a new unit)")
+            # The same unit as a layout file, uploaded.
+            layout = workdir / "layout.json"
+            layout.write_text(json.dumps({"name": "Tower garage", "columns": [{"compartments": [
+                {"size": "L", "widthMm": 500, "heightMm": 400, "depthMm": 600, "accessible": True},
+                {"size": "M", "widthMm": 500, "heightMm": 200, "depthMm": 600, "accessible": False}]}]}))
+            js.get(site_path)
+            js.el("#layout-file").send_keys(str(layout))
+            js.submit("Upload and create the unit")
+            js.expect_page("^/admin/units/[0-9a-f-]+", "Unit Tower garage", 200)
+            js.get(site_path)
+            units = [a.text.strip() for a in js.els("main ul.unit-list li a")]
+            expect(units == ["Tower garage", "Tower lobby"], f"the site's units: {units}")
+            # A carrier serving the new site, and its courier credential shown once.
+            js.follow("Carriers")
+            js.expect_page("/admin/carriers", "Carriers", 200)
+            suite.audit(js, "carriers (list and new carrier form)")
+            js.fill("name", "Browser Test Couriers")
+            js.d.find_element(By.XPATH, f"//fieldset//label[normalize-space()={xpath_literal(tower)}]/input").click()
+            js.submit("Create the carrier")
+            js.expect_page("^/admin/carriers/[0-9a-f-]+", "Carrier: Browser Test Couriers", 200)
+            carrier_id = js.path_only.rsplit("/", 1)[1]
+            suite.audit(js, "carrier (issue form, edit form)")
+            js.fill("label", "browser van")
+            js.fill("days", "30")
+            if js.has("#code-issue"):  # the sign-in of (b) is more than five minutes old: a fresh code
+                code, step, _ = fresh_code(state["totp"], state["last_step"], "step-up for the courier credential")
+                js.fill("code-issue", code)
+                state["last_step"] = step
+            js.submit("Issue the courier credential")
+            js.expect_page(f"/admin/carriers/{carrier_id}/credentials", "Carrier: Browser Test Couriers", 200)
+            token = js.text("#issued-token")
+            expect(token.startswith("cby_courier_"), f"the courier token: {token[:16]!r}")
+            suite.audit(js, "carrier (credential shown once)")
+            status, body = http("GET", f"{base}/api/v1/carriers", token=manifest["adminToken"])
+            served = [c["siteIds"] for c in body.get("carriers", []) if c["id"] == carrier_id]
+            expect(status == 200 and len(served) == 1 and len(served[0]) == 1, f"the API's carrier: {served}")
+            courier, _ = http("GET", f"{base}/api/v1/carriers", token=token)
+            expect(courier == 403, f"the courier token is not known to the API: HTTP {courier}")
+            # The demo unit holding the parcel of (b): its compartment links to the parcel.
+            unit_id = next(u["id"] for u in manifest["units"] if u["name"] == state["parcel_unit"])
+            js.get(f"/admin/units/{unit_id}")
+            js.expect_page(f"/admin/units/{unit_id}", f"Unit {state['parcel_unit']}", 200)
+            links = [a.get_attribute("href") for a in js.els("table.unit-grid td a")]
+            expect(any(h.endswith(f"/admin/parcels/{state['parcel_id']}") for h in links),
+                   f"the grid does not link the parcel: {links}")
+            suite.audit(js, "unit (grid with a parcel)")
+            # On a phone-sized screen only the grid's own box scrolls sideways, never the page.
+            size = js.d.get_window_size()
+            try:
+                js.d.set_window_size(390, 844)
+                js.d.refresh()
+                width = js.d.execute_script("return document.documentElement.clientWidth")
+                wide = js.d.execute_script("return document.documentElement.scrollWidth")
+                wider = js.d.execute_script(
+                    "var w = arguments[0]; return Array.from(document.querySelectorAll('body *')).filter(function (e) {"
+                    " return e.getBoundingClientRect().right > w && !(e.parentElement.closest('.grid-box')); })"
+                    ".slice(0, 5).map(function (e) { return e.tagName + '.' + e.className + '#' + e.id; });", width)
+                expect(wide <= width, f"the unit page scrolls sideways on a phone: {wide} px wide in {width} px: {wider}")
+                box = js.el("div.grid-box")
+                inner, outer = (js.d.execute_script(f"return arguments[0].{k}", box) for k in ("scrollWidth", "clientWidth"))
+                expect(inner > outer and outer <= width, f"the grid's box ({outer} px) does not scroll its {inner} px")
+            finally:
+                js.d.set_window_size(size["width"], size["height"])
+            return f"site, two units (typed and uploaded), carrier with courier token {token[:14]}…"
+
+        suite.step("c. sites, units from a layout and carriers with a courier credential", sites_units_carriers, [js],
                    needs=signed_in)
 
         # ---- (d) sign-out, (e) recovery code ---------------------------------------------------

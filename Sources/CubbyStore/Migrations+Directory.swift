@@ -311,6 +311,30 @@ extension Migrations {
                 """,
             ]),
         Migration(
+            29, "compartment_positions",
+            why:
+                "the portal draws a unit's compartments where they are in the cabinet: each has its column, its row from the top and how many rows it spans",
+            [
+                // NULL for a compartment whose place is not known: the portal places those after the known ones.
+                "ALTER TABLE compartments ADD COLUMN grid_column {int}",
+                "ALTER TABLE compartments ADD COLUMN grid_row {int}",
+                "ALTER TABLE compartments ADD COLUMN grid_rows {int} NOT NULL DEFAULT 1",
+            ],
+            // Units built before: a generated label (column letter, then the row from the top counted from 1, as
+            // A1, A2 … B1) says where the compartment is; labels of another form stay unplaced.
+            sqlite: [
+                """
+                UPDATE compartments SET grid_column = unicode(label) - 65, grid_row = CAST(substr(label, 2) AS INTEGER) - 1
+                  WHERE length(label) BETWEEN 2 AND 4 AND label GLOB '[A-Z][1-9]*' AND substr(label, 2) NOT GLOB '*[^0-9]*'
+                """
+            ],
+            postgres: [
+                """
+                UPDATE compartments SET grid_column = ascii(label) - 65, grid_row = CAST(substr(label, 2) AS BIGINT) - 1
+                  WHERE label ~ '^[A-Z][1-9][0-9]{0,2}$'
+                """
+            ]),
+        Migration(
             32, "signing_keys",
             why:
                 "the Ed25519 keys that sign checkpoints and QR tokens rotate while several processes share the key file: each rotation's new key is a row, its private half sealed under a key derived from the key-encryption key, which every process reads",

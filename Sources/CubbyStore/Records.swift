@@ -104,8 +104,20 @@ public struct CompartmentRecord: Codable, Sendable, Hashable {
     public var state: CompartmentState
     public var door: DoorState
     public var parcelId: String?
+    /// Where the compartment is in its unit: the column from the left and the row from the top, both from 0, in
+    /// cells of the unit's lowest compartment (nil: not known, for units built before positions were kept).
+    public var gridColumn: Int64?
+    public var gridRow: Int64?
+    /// How many rows the compartment spans.
+    public var gridRows: Int64
 
-    public init(id: String, unitId: String, label: String, size: SizeClass, inner: Dimensions, accessible: Bool) {
+    public init(
+        id: String, unitId: String, label: String, size: SizeClass, inner: Dimensions, accessible: Bool,
+        position: (column: Int, row: Int, rows: Int)? = nil
+    ) {
+        self.gridColumn = position.map { Int64($0.column) }
+        self.gridRow = position.map { Int64($0.row) }
+        self.gridRows = Int64(position?.rows ?? 1)
         self.id = id
         self.unitId = unitId
         self.label = label

@@ -199,7 +199,7 @@ extension StoreSession {
     ]
     static let compartmentColumns = [
         "id", "unit_id", "label", "size", "width_mm", "height_mm", "depth_mm", "accessible", "state", "door",
-        "parcel_id",
+        "parcel_id", "grid_column", "grid_row", "grid_rows",
     ]
 
     static func aliased(_ table: String, _ prefix: String, _ columns: [String]) -> String {

@@ -194,6 +194,12 @@ public func buildRoutes(parts: CubbyServerParts, settings: ServerSettings, logge
         finder: ParcelFinder(desk: parts.desk, recipients: parts.recipients, log: parts.auditLog), gate: gate
     ).register(on: &routes)
     ReportPortalRoutes(reports: SiteReports(ledger: parts.desk.ledger), gate: gate).register(on: &routes)
+    UnitPortalRoutes(
+        parcels: parts.desk, provisioning: parts.provisioning, staff: parts.staff, hub: parts.hub,
+        offlineAfter: Milliseconds.of(settings.unitOfflineAfter), gate: gate
+    ).register(on: &routes)
+    SitePortalRoutes(desk: parts.provisioning, gate: gate).register(on: &routes)
+    CarrierPortalRoutes(desk: parts.provisioning, staff: parts.staff, gate: gate).register(on: &routes)
     return (router, routes.entries)
 }
 

@@ -53,6 +53,8 @@ public struct PortalPages: Sendable {
             context["canViewAudit"] = AccessPolicy.allows(role, .readAudit)
             context["canViewRecipients"] = AccessPolicy.allows(role, .readRecipient)
             context["canViewReports"] = AccessPolicy.allows(role, .viewReports)
+            context["canViewSites"] = AccessPolicy.allows(role, .readSite)
+            context["canViewCarriers"] = AccessPolicy.allows(role, .readCarrier)
         }
         for (k, v) in values { context[k] = v }
         let html =

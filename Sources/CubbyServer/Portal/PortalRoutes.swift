@@ -53,9 +53,9 @@ struct PortalRoutes {
         }
         routes.portal(.post, "/admin/units/:unitId/lockdown", .lockDown) { _, ctx, call in
             let s = try session(call)
-            _ = try await edges.lockDown(
-                s.principal, unitId: ctx.parameters.get("unitId") ?? "", reason: call.form.first("reason"))
-            return gate.redirect("/admin/dashboard?done=locked")
+            let unitId = ctx.parameters.get("unitId") ?? ""
+            _ = try await edges.lockDown(s.principal, unitId: unitId, reason: call.form.first("reason"))
+            return gate.redirect(Self.unitBack(call, unitId) + "?done=locked")
         }
         routes.portal(.post, "/admin/sites/:siteId/lockdown", .lockDown) { _, ctx, call in
             let s = try session(call)
@@ -65,8 +65,9 @@ struct PortalRoutes {
         }
         routes.portal(.post, "/admin/units/:unitId/release-lockdown", .releaseLockdown) { _, ctx, call in
             let s = try session(call)
-            _ = try await edges.releaseLockdown(s.principal, unitId: ctx.parameters.get("unitId") ?? "")
-            return gate.redirect("/admin/dashboard?done=released")
+            let unitId = ctx.parameters.get("unitId") ?? ""
+            _ = try await edges.releaseLockdown(s.principal, unitId: unitId)
+            return gate.redirect(Self.unitBack(call, unitId) + "?done=released")
         }
         routes.portal(.post, "/admin/alerts/:alertId/acknowledge", .acknowledgeAlert) { _, ctx, call in
             let s = try session(call)
@@ -91,10 +92,11 @@ struct PortalRoutes {
             guard let compartment = UUID(uuidString: call.form.first("compartment")) else {
                 throw DomainError.invalidRequest("choose a compartment")
             }
-            _ = try await edges.setCompartmentService(
+            let changed = try await edges.setCompartmentService(
                 s.principal, compartmentId: compartment.idString, inService: inService,
                 note: call.form.first("note"))
-            return gate.redirect("/admin/dashboard?done=" + (inService ? "in-service" : "out-of-service"))
+            return gate.redirect(
+                Self.unitBack(call, changed.unitId) + "?done=" + (inService ? "in-service" : "out-of-service"))
         }
         routes.portal(.post, "/admin/units/:unitId/enrollment-code", .enrollUnit) { _, ctx, call in
             let s = try session(call)
@@ -159,6 +161,12 @@ struct PortalRoutes {
     /// Where an alert's form returns: the alert's own page when sent from there, else the dashboard.
     static func alertBack(_ call: PortalCall, _ id: String) -> String {
         call.form.first("back") == "alert" && EntityID.parse(id) != nil ? "/admin/alerts/\(id)" : "/admin/dashboard"
+    }
+
+    /// Where a unit's form returns: the unit's own page when sent from there, else the dashboard.
+    static func unitBack(_ call: PortalCall, _ unitId: String) -> String {
+        call.form.first("back") == "unit" && EntityID.parse(unitId) != nil
+            ? "/admin/units/\(EntityID.parse(unitId)!)" : "/admin/dashboard"
     }
 
     /// A form's note: an empty field is no note.
@@ -299,6 +307,7 @@ struct PortalRoutes {
                 "id": site.id, "name": site.name, "units": rows, "hasUnits": !rows.isEmpty,
                 "canLockDownSite": canLockDown && !rows.isEmpty,
                 "canReadOnCall": AccessPolicy.allows(s.principal.role, .readOnCall),
+                "canReadSite": AccessPolicy.allows(s.principal.role, .readSite),
             ]
         }
         var values: [String: Any] = ["sites": visible, "once": Self.once(), "canServiceAny": canService]

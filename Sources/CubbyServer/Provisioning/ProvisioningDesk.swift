@@ -212,7 +212,7 @@ public struct ProvisioningDesk: Sendable {
             let compartments = planned.map {
                 CompartmentRecord(
                     id: EntityID.make(), unitId: unit.id, label: $0.label, size: $0.size, inner: $0.inner,
-                    accessible: $0.accessible)
+                    accessible: $0.accessible, position: ($0.column, $0.row, $0.rows))
             }
             try await s.insertUnit(unit)
             try await s.insertCompartments(compartments)

@@ -70,7 +70,8 @@ enum ProvisioningRules {
         guard hours.allSatisfy({ $0 >= 1 }), zip(hours, hours.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw bad("reminderHours must be whole hours of at least 1, strictly ascending")
         }
-        guard hours.allSatisfy({ $0 * 3_600 < lifetimeSeconds }) else {
+        // Compared by division: a huge number of hours must be refused, not overflow.
+        guard hours.allSatisfy({ $0 < (lifetimeSeconds + 3_599) / 3_600 }) else {
             throw bad("each of reminderHours must fall before the pickup lifetime ends")
         }
         return hours
@@ -96,6 +97,29 @@ enum ProvisioningRules {
         var size: SizeClass
         var inner: Dimensions
         var accessible: Bool
+        /// Its column from the left, its row from the top and the rows it spans, in cells as high as the unit's
+        /// lowest compartment.
+        var column = 0
+        var row = 0
+        var rows = 1
+    }
+
+    /// Places planned compartments in the cabinet's grid: a cell is as high as the lowest compartment of the unit,
+    /// each compartment spans its height in cells (rounded, at least one), stacked from the top of its column.
+    static func place(_ columns: [[PlannedCompartment]]) -> [PlannedCompartment] {
+        let cell = max(1, columns.joined().map(\.inner.height).min() ?? 1)
+        var out: [PlannedCompartment] = []
+        for (i, column) in columns.enumerated() {
+            var top = 0
+            for var c in column {
+                c.column = i
+                c.row = top
+                c.rows = max(1, Int((Double(c.inner.height) / Double(cell)).rounded()))
+                top += c.rows
+                out.append(c)
+            }
+        }
+        return out
     }
 
     static func size(_ text: String, _ at: String) throws -> SizeClass {
@@ -140,16 +164,17 @@ enum ProvisioningRules {
         guard b.columns.contains(layout.columns.count) else {
             throw bad("columns must hold \(b.columns.lowerBound)–\(b.columns.upperBound) columns")
         }
-        var planned: [PlannedCompartment] = []
+        var columns: [[PlannedCompartment]] = []
         for (i, column) in layout.columns.enumerated() {
             guard b.compartmentsPerColumn.contains(column.compartments.count) else {
                 throw bad(
                     "columns[\(i)].compartments must hold \(b.compartmentsPerColumn.lowerBound)–\(b.compartmentsPerColumn.upperBound) compartments"
                 )
             }
+            columns.append([])
             for (j, slot) in column.compartments.enumerated() {
                 let at = "columns[\(i)].compartments[\(j)]"
-                planned.append(
+                columns[i].append(
                     PlannedCompartment(
                         label: try slot.label.map { try label($0, at: at) } ?? generatedLabel(column: i, row: j),
                         size: try size(slot.size, at),
@@ -158,6 +183,7 @@ enum ProvisioningRules {
                         accessible: slot.accessible))
             }
         }
+        let planned = place(columns)
         guard b.totalCompartments.contains(planned.count) else {
             throw bad("a unit holds at most \(b.totalCompartments.upperBound) compartments")
         }

@@ -222,6 +222,10 @@ struct PortalGate: Sendable {
         case let e as ParcelChangeError:
             let m = ParcelRoutes.message(e)
             (status, title, message) = (.conflict, "Not done", m.prefix(1).uppercased() + m.dropFirst() + ".")
+        case let e as ProvisioningError:
+            (status, title, message) = (
+                .conflict, "Not done", e.message.prefix(1).uppercased() + e.message.dropFirst() + "."
+            )
         case DomainError.invalidState(let m):
             (status, title, message) = (.conflict, "Not done", m.prefix(1).uppercased() + m.dropFirst() + ".")
         case let e as HTTPError where e.status == .contentTooLarge:
