@@ -10,6 +10,6 @@ struct Cubby: AsyncParsableCommand {
             Serve.self, Demo.self, Migrate.self, Setup.self, OrganizationCommand.self, AdminCommand.self,
             CredentialCommand.self, UnitCommand.self,
             TLSCommand.self, EdgeGroup.self, AuditCommand.self, Bench.self,
-            SiteCommand.self, CarrierCommand.self, RecipientCommand.self,
+            SiteCommand.self, CarrierCommand.self, RecipientCommand.self, KeysCommand.self,
         ])
 }

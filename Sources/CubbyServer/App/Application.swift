@@ -62,6 +62,7 @@ public func buildParts(
         pages = try await PortalPages.load()
         try await Migrator.migrate(store)
         keys = LockerKeys(serverKeys)
+        try await store.read { s in try await keys.refreshRing(s) }
         auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock)
     } catch {
         await store.close()
@@ -199,6 +200,7 @@ public func backgroundServices(parts: CubbyServerParts, settings: ServerSettings
         parts.outbox, parts.expiry, parts.auditLogService,
         UnitWatch(edges: parts.edges, offlineAfter: settings.unitOfflineAfter, logger: logger),
         AlertPager(ledger: parts.desk.ledger, interval: settings.alertPageInterval, logger: logger),
+        KeyRingWatch(store: parts.store, keys: parts.keys, logger: logger),
     ]
     if let syslog = settings.syslog {
         services.append(

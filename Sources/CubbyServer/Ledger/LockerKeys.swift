@@ -32,6 +32,9 @@ public struct LockerKeys: Sendable {
         envelope = EnvelopeCipher(keyEncryptionKey: keys.keyEncryptionKey)
     }
 
+    /// The wrapping keys of the key ring that this process has loaded.
+    public var ring: KeyRing { envelope.ring }
+
     /// The key of one unit's PINs (its edge controller holds a copy).
     public func unitPinKey(_ unitId: String) -> UnitPinKey { UnitPinKey(root: pinRoot, unitId: unitId) }
 
