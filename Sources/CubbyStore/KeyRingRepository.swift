@@ -173,6 +173,9 @@ extension StoreSession {
             "WITH v(k_id, k_old, k_new) AS (VALUES " + values.joined(separator: ", ") + ") "
             + "UPDATE \(ident: t) SET \(ident: c.column) = v.k_new FROM v "
             + "WHERE \(ident: t).\(ident: c.idColumn) = v.k_id AND \(ident: t).\(ident: c.column) = v.k_old "
+            // The ids once more as a list, so that the planner looks the rows up by primary key instead of scanning
+            // the whole table to join it with the values (PostgreSQL's choice without it).
+            + "AND \(ident: t).\(ident: c.idColumn) IN (\(binds: rows.map(\.id))) "
             + "RETURNING \(ident: t).\(ident: c.idColumn)"
         return try await sql.raw(query).all().count
     }
@@ -185,7 +188,8 @@ extension StoreSession {
             ? "CASE WHEN octet_length(\(ident: c.column)) = 60 THEN '' ELSE encode(substring(\(ident: c.column) from 2 for 8), 'hex') END"
             : "CASE WHEN length(\(ident: c.column)) = 60 THEN '' ELSE lower(hex(substr(\(ident: c.column), 2, 8))) END"
         let query: SQLQueryString =
-            "SELECT " + idExpression + " AS k, COUNT(*) AS n FROM \(ident: c.table) WHERE \(ident: c.column) IS NOT NULL GROUP BY 1"
+            "SELECT " + idExpression
+            + " AS k, COUNT(*) AS n FROM \(ident: c.table) WHERE \(ident: c.column) IS NOT NULL GROUP BY 1"
         var out: [String: Int] = [:]
         for row in try await sql.raw(query).all() {
             out[try row.decode(column: "k", as: String.self), default: 0] += try row.decode(column: "n", as: Int.self)

@@ -34,7 +34,8 @@ struct KeyRotationProcessTests {
         try await w.parts.store.read { s in try await s.openKeyRotation()?.rewrapped ?? 0 }
     }
 
-    @Test("SIGKILL halfway, then again: every data key readable throughout, the old key destroyed at the end",
+    @Test(
+        "SIGKILL halfway, then again: every data key readable throughout, the old key destroyed at the end",
         arguments: Backend.available)
     func killedAndResumed(_ backend: Backend) async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else { return }
@@ -57,7 +58,9 @@ struct KeyRotationProcessTests {
             let halfway = try await KeyRotation(store: w.parts.store, keys: w.parts.keys).status()
             #expect(halfway.totals[old, default: 0] > 0)
             #expect(halfway.rotation?.phase != "done")
-            #expect(try await KeyRotationTests.openEverything(w) == halfway.dataKeys["recipients", default: [:]].values.reduce(0, +))
+            #expect(
+                try await KeyRotationTests.openEverything(w)
+                    == halfway.dataKeys["recipients", default: [:]].values.reduce(0, +))
 
             try await Task.sleep(for: .milliseconds(1100))  // the killed run's claim lapses
             let again = Self.command(w, ["--propagation-seconds", "0", "--grace-seconds", "0"])
@@ -70,7 +73,9 @@ struct KeyRotationProcessTests {
             #expect(after.totals == [newKey: total])
             #expect(after.ring.first { $0.id == old }?.sealedKey == nil)
             #expect(after.rotation?.phase == "done")
-            #expect(try await KeyRotationTests.openEverything(w) == after.dataKeys["recipients", default: [:]].values.reduce(0, +))
+            #expect(
+                try await KeyRotationTests.openEverything(w)
+                    == after.dataKeys["recipients", default: [:]].values.reduce(0, +))
         }
     }
 }

@@ -162,7 +162,8 @@ public struct KeyRotation: Sendable {
 
     /// One transaction on the rotation's row as the database has it now (a run that took over meanwhile is seen).
     func step(
-        _ id: String, _ options: Options, _ body: @escaping @Sendable (StoreSession, inout KeyRotationRow) async throws -> Void
+        _ id: String, _ options: Options,
+        _ body: @escaping @Sendable (StoreSession, inout KeyRotationRow) async throws -> Void
     ) async throws -> KeyRotationRow {
         let lease = options.lease.wholeMilliseconds
         return try await store.write { s in
@@ -308,7 +309,9 @@ public struct KeyRingStatus: Sendable {
 
     public var text: String {
         var lines: [String] = []
-        if ring.isEmpty { lines.append("key ring: empty (made on first use; data keys are wrapped by the key file's root)") }
+        if ring.isEmpty {
+            lines.append("key ring: empty (made on first use; data keys are wrapped by the key file's root)")
+        }
         for k in ring {
             var line = "key \(k.id)  \(k.state)"
             line += "  created \(Self.date(k.createdAt))"
@@ -316,7 +319,9 @@ public struct KeyRingStatus: Sendable {
             line += "  data keys \(totals[k.id, default: 0])"
             lines.append(line)
         }
-        if let root = totals[""], root > 0 { lines.append("wrapped by the key file's root (before the key ring): \(root)") }
+        if let root = totals[""], root > 0 {
+            lines.append("wrapped by the key file's root (before the key ring): \(root)")
+        }
         for table in dataKeys.keys.sorted() {
             let parts = dataKeys[table, default: [:]].sorted { $0.key < $1.key }.map {
                 "\($0.key.isEmpty ? "root" : $0.key)=\($0.value)"

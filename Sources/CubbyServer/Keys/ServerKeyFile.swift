@@ -201,7 +201,8 @@ extension ServerKeyFile {
         opening.opensDemoKeyFile = true
         if let provider = settings.keyProvider, from != provider.kind, from != "plaintext", from != "demo" {
             throw KeyFileError(
-                "\(path) is sealed under the \(from) provider's key: give \(KeyProvider.setting(kind: from)) to open it")
+                "\(path) is sealed under the \(from) provider's key: give \(KeyProvider.setting(kind: from)) to open it"
+            )
         }
         // Opening with the current provider's settings; a demo or plaintext file is opened as it is, without
         // sealing it under the current provider first.

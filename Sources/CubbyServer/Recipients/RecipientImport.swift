@@ -370,7 +370,8 @@ extension RecipientDesk {
                 let id = EntityID.make()
                 var record = RecipientRecord(
                     id: id, organizationId: org, siteId: site.id, needsAccessible: cells.accessible ?? false,
-                    dataKey: try keys.envelope.newWrappedDataKey(subject: id, under: wrapping), contact: nil, createdAt: at,
+                    dataKey: try keys.envelope.newWrappedDataKey(subject: id, under: wrapping), contact: nil,
+                    createdAt: at,
                     apartment: cells.apartment ?? nil, preferredLanguage: (cells.language ?? .en).rawValue)
                 let contact = Contact(
                     name: cells.name, email: newEmail, phone: cells.phone ?? nil, externalId: newExternal)
