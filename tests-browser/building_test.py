@@ -270,19 +270,16 @@ def run(args) -> int:
             js.get("/admin/sites")
             js.expect_page("/admin/sites", "Sites", 200)
             suite.audit(js, "sites (none yet)")
-            js.follow("New site")
-            js.expect_page("/admin/sites/new", "New site", 200)
-            suite.audit(js, "new site")
-            js.fill("site-name", SITE)
-            js.fill("site-address", "1 Quay Street, Portsmouth")
-            js.fill("site-zone", "Not/AZone")
+            js.fill("name", SITE)
+            js.fill("address", "1 Quay Street, Portsmouth")
+            js.fill("timeZone", "Not/AZone")
             js.submit("Create the site")
             expect(js.status() == 400 and js.alert(), f"an unknown time zone was not refused: {js.status()} {js.alert()!r}")
-            expect(js.el("#site-name").get_attribute("value") == SITE, "the refused form lost the name")
-            suite.audit(js, "new site (refused)")
+            expect(js.el("#name").get_attribute("value") == SITE, "the refused form lost the name")
+            suite.audit(js, "sites (a refused form)")
             status, sites = api("GET", "/api/v1/sites")
             expect(status == 200 and sites.get("sites") == [], f"a refused form made a site: {sites}")
-            js.fill("site-zone", "Europe/London")
+            js.fill("timeZone", "Europe/London")
             js.submit("Create the site")
             js.expect_page("^/admin/sites/[0-9a-f-]{36}", f"Site: {SITE}", 200)
             state["site_id"] = js.path_only.rsplit("/", 1)[1]
@@ -296,29 +293,30 @@ def run(args) -> int:
             path = workdir / "layout.json"
             path.write_text(json.dumps(layout()))
             js.el("#layout-file").send_keys(str(path))
-            js.submit("Create the unit from the file")
-            js.expect_page("^/admin/units/[0-9a-f-]{36}", f"Unit: {UNIT}", 200)
+            js.submit("Upload and create the unit")
+            js.expect_page("^/admin/units/[0-9a-f-]{36}", f"Unit {UNIT}", 200)
             state["unit_id"] = js.path_only.rsplit("/", 1)[1]
             suite.audit(js, "unit (new, empty)")
             _, u = api("GET", f"/api/v1/units/{state['unit_id']}")
             expect(len(u.get("compartments", [])) == 10, f"the unit has {len(u.get('compartments', []))} compartments, not 10")
-            state["compartments"] = {c["id"]: c for c in u["compartments"]}
             return f"unit {state['unit_id']} with 10 compartments"
 
         def carrier():
             js.get("/admin/carriers")
             js.expect_page("/admin/carriers", "Carriers", 200)
             suite.audit(js, "carriers (none yet)")
-            js.follow("New carrier")
-            js.expect_page("/admin/carriers/new", "New carrier", 200)
-            js.fill("carrier-name", CARRIER)
-            js.d.find_element(By.XPATH, f"//label[normalize-space()='{SITE}']/input | //input[@value='{state['site_id']}']").click()
+            js.fill("name", CARRIER)
+            js.el(f"input[name=site][value='{state['site_id']}']").click()
             js.submit("Create the carrier")
             js.expect_page("^/admin/carriers/[0-9a-f-]{36}", f"Carrier: {CARRIER}", 200)
             suite.audit(js, "carrier")
-            state["courier_token"] = issue("courier", "Northwind van 7", carrier=CARRIER)
+            js.fill("label", "Northwind van 7")
+            js.submit("Issue the courier credential")
+            expect(js.has("#issued-token"), f"no courier credential issued: {js.alert()!r}")
+            state["courier_token"] = js.text("#issued-token")
+            expect(state["courier_token"].startswith("cby_courier_"), "the carrier page issued no courier credential")
+            suite.audit(js, "carrier (courier credential issued)")
             state["device_token"] = issue("device", "Mailroom 1 controller", unit=UNIT)
-            suite.audit(js, "credentials (courier and device issued)")
             return "carrier serving the site; courier and device credentials"
 
         suite.step("2. a site (a refused time zone first)", site, [js], needs=signed_in)
@@ -503,15 +501,17 @@ def run(args) -> int:
 
         def unit_grid():
             js.get(f"/admin/units/{state['unit_id']}")
-            js.expect_page(f"/admin/units/{state['unit_id']}", f"Unit: {UNIT}", 200)
-            cells = js.els("[data-column][data-row]")
-            expect(len(cells) == 10, f"the grid draws {len(cells)} compartments, not 10")
-            columns = {int(c.get_attribute("data-column")) for c in cells}
-            expect(columns == {1, 2, 3}, f"the grid's columns are {sorted(columns)}")
-            middle = sorted((int(c.get_attribute("data-row")), c.text) for c in cells if c.get_attribute("data-column") == "2")
-            expect(len(middle) == 3, f"the middle column has {len(middle)} compartments")
+            js.expect_page(f"/admin/units/{state['unit_id']}", f"Unit {UNIT}", 200)
+            columns = [th.text.strip() for th in js.els("table.unit-grid thead th")]
+            expect(columns == ["Column A", "Column B", "Column C"], f"the grid's columns are {columns}")
+            cells = {td.get_attribute("id") for td in js.els("table.unit-grid td.cell")}
+            expected = {f"c-{c}{r}" for c, n in (("A", 4), ("B", 3), ("C", 3)) for r in range(1, n + 1)}
+            expect(cells == expected, f"the grid draws {sorted(cells)}")
+            tall = js.el("td#c-B3").get_attribute("rowspan")
+            expect(tall and int(tall) > 1, f"the large compartment B3 spans {tall!r} rows")
+            expect("accessible" in js.text("td#c-B2"), "B2 is not marked accessible")
             suite.audit(js, "unit page (grid)")
-            return f"{len(cells)} compartments in 3 columns"
+            return f"{len(cells)} compartments in 3 columns; B3 spans {tall} rows"
 
         suite.step("6. the audit page's forensic bundle verifies", bundle, [js],
                    needs=("5. reassigned to another recipient and picked up with the new code",))

@@ -38,6 +38,12 @@ public enum AuditEventType: String, CaseIterable, Sendable, Codable, Hashable {
     case doorOpenRefused = "door.open_refused"
     /// A compartment's door opened.
     case doorOpened = "door.opened"
+    /// `cubby keys rotate` made a new wrapping key of the key ring and began re-wrapping every data key under it.
+    case keysRotationStarted = "keys.rotation_started"
+    /// A key rotation finished: every data key is wrapped by the new primary key and the old keys were destroyed.
+    case keysRotated = "keys.rotated"
+    /// `cubby keys reseal` sealed the key file under a new key-encryption key (another provider, passphrase or file).
+    case keysResealed = "keys.resealed"
     /// A log opened: its first leaf, naming its origin and the frozen deployment-wide log it follows.
     case logGenesis = "log.genesis"
     /// The log recorded that it was idle, so that a fresh checkpoint can be signed.

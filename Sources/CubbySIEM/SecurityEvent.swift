@@ -200,6 +200,9 @@ public enum SecurityEventMapping {
         case .credentialRevoked: return (.accountChange(.delete), .medium)
         case .unitEdgeEnrolled: return (.accountChange(.create), .low)
         case .logKeyRotated: return (.finding(.update, title: "Signing key rotated"), .medium)
+        case .keysRotationStarted: return (.finding(.create, title: "Key rotation started"), .informational)
+        case .keysRotated: return (.finding(.close, title: "Key rotation finished, old keys destroyed"), .low)
+        case .keysResealed: return (.finding(.create, title: "Key file sealed under a new key-encryption key"), .medium)
         default: return nil
         }
     }

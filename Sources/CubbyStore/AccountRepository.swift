@@ -99,7 +99,8 @@ extension StoreSession {
     public func insertStaffAccount(_ r: StaffAccountRecord) async throws {
         let cipher = try ciphers.staffEmails()
         var stored = r
-        let key = try r.dataKey ?? cipher.newDataKey(r.id)
+        var key = r.dataKey ?? Data()
+        if r.dataKey == nil { key = try await cipher.newDataKey(self, r.id) }
         stored.dataKey = key
         stored.email = cipher.index(r.email)
         stored.emailSealed = try cipher.seal(r.email.lowercased(), r.id, key)
@@ -107,13 +108,14 @@ extension StoreSession {
     }
 
     public func staffAccount(id: String) async throws -> StaffAccountRecord? {
-        try await opened(one("SELECT * FROM staff_accounts WHERE id = \(bind: id)", as: StaffAccountRecord.self))
+        try await opened(
+            try await one("SELECT * FROM staff_accounts WHERE id = \(bind: id)", as: StaffAccountRecord.self))
     }
 
     /// The account, locked until the transaction ends (PostgreSQL), so concurrent sign-ins count failures in turn.
     public func lockStaffAccount(id: String) async throws -> StaffAccountRecord? {
         try await opened(
-            one(
+            try await one(
                 "SELECT * FROM staff_accounts WHERE id = \(bind: id)\(unsafeRaw: kind == .postgres ? " FOR UPDATE" : "")",
                 as: StaffAccountRecord.self))
     }
@@ -123,27 +125,32 @@ extension StoreSession {
         let address = email.lowercased()
         let index = try ciphers.staffEmails().index(address)
         return try await opened(
-            one(
+            try await one(
                 "SELECT * FROM staff_accounts WHERE email IN (\(bind: index), \(bind: address)) ORDER BY email_sealed IS NULL",
                 as: StaffAccountRecord.self))
     }
 
     /// An organization's accounts, by email.
     public func staffAccounts(organization: String) async throws -> [StaffAccountRecord] {
-        try await all(
-            "SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization)", as: StaffAccountRecord.self
-        )
-        .map { try opened($0) }.sorted { ($0.email, $0.id) < ($1.email, $1.id) }
+        var rows: [StaffAccountRecord] = []
+        for row in try await all(
+            "SELECT * FROM staff_accounts WHERE organization_id = \(bind: organization)", as: StaffAccountRecord.self)
+        {
+            rows.append(try await opened(row))
+        }
+        return rows.sorted { ($0.email, $0.id) < ($1.email, $1.id) }
     }
 
     /// The row with its email opened.
-    func opened(_ row: StaffAccountRecord?) throws -> StaffAccountRecord? { try row.map(opened) }
+    func opened(_ row: StaffAccountRecord?) async throws -> StaffAccountRecord? {
+        try await row.asyncMap { try await opened($0) }
+    }
 
-    func opened(_ row: StaffAccountRecord) throws -> StaffAccountRecord {
+    func opened(_ row: StaffAccountRecord) async throws -> StaffAccountRecord {
         guard let sealed = row.emailSealed else { return row }
         guard let key = row.dataKey else { throw StoreError.corrupt("staff account \(row.id) has no data key") }
         var open = row
-        open.email = try ciphers.staffEmails().open(sealed, row.id, key)
+        open.email = try await ciphers.staffEmails().open(self, sealed, row.id, key)
         return open
     }
 
@@ -154,7 +161,8 @@ extension StoreSession {
         let rows = try await all(
             "SELECT * FROM staff_accounts WHERE email_sealed IS NULL", as: StaffAccountRecord.self)
         for row in rows {
-            let key = try row.dataKey ?? cipher.newDataKey(row.id)
+            var key = row.dataKey ?? Data()
+            if row.dataKey == nil { key = try await cipher.newDataKey(self, row.id) }
             try await sql.raw(
                 """
                 UPDATE staff_accounts SET email = \(bind: cipher.index(row.email)),

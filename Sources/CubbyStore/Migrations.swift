@@ -86,7 +86,7 @@ enum Migrations {
     }
 
     /// Every migration in order; the lists live beside this file, one per stretch of the history.
-    static let all: [Migration] = locker + directory
+    static let all: [Migration] = (locker + directory + keys).sorted { $0.version < $1.version }
 }
 
 /// Applies the numbered migrations that a database does not have yet.

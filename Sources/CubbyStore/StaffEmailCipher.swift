@@ -7,17 +7,20 @@ import Synchronization
 public struct StaffEmailCipher: Sendable {
     /// The blind index of an address (lowercased first): what `staff_accounts.email` holds, unique like the address.
     public var index: @Sendable (_ email: String) -> String
-    /// A new data key for the account, wrapped for storage.
-    public var newDataKey: @Sendable (_ accountId: String) throws -> Data
+    /// A new data key for the account, wrapped for storage (under the key ring's primary, read in the session).
+    public var newDataKey: @Sendable (_ session: StoreSession, _ accountId: String) async throws -> Data
     /// The address sealed under the account's data key.
     public var seal: @Sendable (_ email: String, _ accountId: String, _ dataKey: Data) throws -> Data
-    /// What `seal` sealed.
-    public var open: @Sendable (_ sealed: Data, _ accountId: String, _ dataKey: Data) throws -> String
+    /// What `seal` sealed (the session loads a wrapping key the process has not seen yet).
+    public var open:
+        @Sendable (_ session: StoreSession, _ sealed: Data, _ accountId: String, _ dataKey: Data) async throws
+            -> String
 
     public init(
-        index: @escaping @Sendable (String) -> String, newDataKey: @escaping @Sendable (String) throws -> Data,
+        index: @escaping @Sendable (String) -> String,
+        newDataKey: @escaping @Sendable (StoreSession, String) async throws -> Data,
         seal: @escaping @Sendable (String, String, Data) throws -> Data,
-        open: @escaping @Sendable (Data, String, Data) throws -> String
+        open: @escaping @Sendable (StoreSession, Data, String, Data) async throws -> String
     ) {
         self.index = index
         self.newDataKey = newDataKey

@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks that drive the real server.",
         subcommands: [
             PickupBench.self, LogBench.self, SignInBench.self, RecipientBench.self, NotifyBench.self,
-            IncidentBench.self, PortalBench.self, ReportBench.self,
+            IncidentBench.self, PortalBench.self, ReportBench.self, KeysBench.self,
         ])
 }
 

@@ -59,23 +59,28 @@ struct SealedPayloadTests {
 struct EnvelopeCipherTests {
     let cipher = EnvelopeCipher(keyEncryptionKey: SymmetricKey(size: .bits256))
     let email = Data("alice@example.org".utf8)
+    let ringKey = RingKey.generate()
+
+    init() throws {
+        try cipher.ring.open(id: ringKey.id, sealed: try cipher.ring.seal(ringKey))
+    }
 
     @Test("round trip under a subject's data key")
     func roundTrip() throws {
-        let wrapped = try cipher.newWrappedDataKey(subject: "alice")
+        let wrapped = try cipher.newWrappedDataKey(subject: "alice", under: ringKey)
         let sealed = try cipher.seal(email, wrappedKey: wrapped, subject: "alice", field: "email")
         #expect(try cipher.open(sealed, wrappedKey: wrapped, subject: "alice", field: "email") == email)
     }
 
     @Test("once the wrapped key is gone nothing opens: neither another subject's key nor a new key for the subject")
     func erasure() throws {
-        let alice = try cipher.newWrappedDataKey(subject: "alice")
-        let bob = try cipher.newWrappedDataKey(subject: "bob")
+        let alice = try cipher.newWrappedDataKey(subject: "alice", under: ringKey)
+        let bob = try cipher.newWrappedDataKey(subject: "bob", under: ringKey)
         let sealed = try cipher.seal(email, wrappedKey: alice, subject: "alice", field: "email")
         // Alice's wrapped key is discarded; what is left cannot open her data.
         #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: bob, subject: "alice", field: "email") }
         #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: bob, subject: "bob", field: "email") }
-        let replacement = try cipher.newWrappedDataKey(subject: "alice")
+        let replacement = try cipher.newWrappedDataKey(subject: "alice", under: ringKey)
         #expect(throws: (any Error).self) {
             try cipher.open(sealed, wrappedKey: replacement, subject: "alice", field: "email")
         }
@@ -83,7 +88,7 @@ struct EnvelopeCipherTests {
 
     @Test("the wrapped key, the field and the key-encryption key are all bound")
     func binding() throws {
-        let alice = try cipher.newWrappedDataKey(subject: "alice")
+        let alice = try cipher.newWrappedDataKey(subject: "alice", under: ringKey)
         let sealed = try cipher.seal(email, wrappedKey: alice, subject: "alice", field: "email")
         #expect(throws: (any Error).self) {
             try cipher.open(sealed, wrappedKey: alice, subject: "alice", field: "phone")
@@ -98,8 +103,8 @@ struct EnvelopeCipherTests {
 
     @Test("each new data key is different")
     func freshKeys() throws {
-        let a = try cipher.newWrappedDataKey(subject: "alice")
-        let b = try cipher.newWrappedDataKey(subject: "alice")
+        let a = try cipher.newWrappedDataKey(subject: "alice", under: ringKey)
+        let b = try cipher.newWrappedDataKey(subject: "alice", under: ringKey)
         #expect(a != b)
         let sealed = try cipher.seal(email, wrappedKey: a, subject: "alice", field: "email")
         #expect(throws: (any Error).self) { try cipher.open(sealed, wrappedKey: b, subject: "alice", field: "email") }

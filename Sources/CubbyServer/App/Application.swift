@@ -67,6 +67,7 @@ public func buildParts(
         if sealed > 0 {
             logger.notice("sealed the emails of \(sealed) staff accounts written before emails were sealed")
         }
+        try await store.read { s in try await keys.refreshRing(s) }
         auditLog = try AuditLog(store: store, keys: serverKeys, settings: settings, clock: clock, ring: keys.signing)
     } catch {
         await store.close()
@@ -210,6 +211,7 @@ public func backgroundServices(parts: CubbyServerParts, settings: ServerSettings
         parts.outbox, parts.expiry, parts.auditLogService,
         UnitWatch(edges: parts.edges, offlineAfter: settings.unitOfflineAfter, logger: logger),
         AlertPager(ledger: parts.desk.ledger, interval: settings.alertPageInterval, logger: logger),
+        KeyRingWatch(store: parts.store, keys: parts.keys, logger: logger),
     ]
     if let syslog = settings.syslog {
         services.append(

@@ -214,6 +214,7 @@ public struct OnCallDesk: Sendable {
         if let stored = try await s.staffContact(account: account.id), let key = stored.dataKey,
             let sealed = stored.contact
         {
+            try await keys.ensureWrappingKey(s, for: key)
             let plain = try keys.envelope.open(sealed, wrappedKey: key, subject: account.id, field: "contact")
             phone = try JSONDecoder().decode(SealedStaffContact.self, from: plain).phone
         }
@@ -240,7 +241,13 @@ public struct OnCallDesk: Sendable {
                 "\(account.email) is paged by SMS on an on-call list; take SMS off the list before removing the number")
         }
         let stored = try await s.staffContact(account: account.id)
-        let key = try stored?.dataKey ?? keys.envelope.newWrappedDataKey(subject: account.id)
+        let key: Data
+        if let existing = stored?.dataKey {
+            try await keys.ensureWrappingKey(s, for: existing)
+            key = existing
+        } else {
+            key = try await keys.newWrappedDataKey(s, subject: account.id)
+        }
         let sealed = try keys.envelope.seal(
             try JSONEncoder().encode(SealedStaffContact(phone: phone)), wrappedKey: key, subject: account.id,
             field: "contact")

@@ -178,3 +178,49 @@ public enum ServerKeyFile {
         return try decode(data, path: path).0.checkpointSigningKey.publicKey
     }
 }
+
+extension ServerKeyFile {
+    /// Seals the existing key file again under `target`'s key-encryption key (`cubby keys reseal`): opened as the
+    /// settings say it is protected, then written atomically under the new KEK. The keys inside do not change, so
+    /// the database needs nothing; once the new file is in place the old KEK (passphrase, KEK file, or the key
+    /// command's key) may be destroyed. Nothing is written unless both the old and the new KEK were obtained.
+    /// Returns the old and the new provider's kinds.
+    public static func reseal(_ settings: ServerSettings, to target: KeyProvider) async throws -> (
+        from: String, to: String
+    ) {
+        let path = settings.keysPath
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KeyFileError("the key file \(path) does not exist or cannot be read")
+        }
+        let from = SealedKeyFile.decode(data)?.provider ?? "plaintext"
+        if from == "plaintext", !settings.insecurePlaintextKeys, settings.keyProvider == nil {
+            throw KeyFileError(
+                "\(path) holds the keys in clear: give --insecure-plaintext-keys to reseal it under a provider")
+        }
+        var opening = settings
+        opening.opensDemoKeyFile = true
+        if let provider = settings.keyProvider, from != provider.kind, from != "plaintext", from != "demo" {
+            throw KeyFileError(
+                "\(path) is sealed under the \(from) provider's key: give \(KeyProvider.setting(kind: from)) to open it"
+            )
+        }
+        // Opening with the current provider's settings; a demo or plaintext file is opened as it is, without
+        // sealing it under the current provider first.
+        if from == "plaintext" || from == "demo" { opening.keyProvider = nil }
+        if from == "plaintext" { opening.insecurePlaintextKeys = true }
+        let keys = try await open(opening).keys
+        let (kek, scrypt, wrapped) = try await target.newKey()
+        let file = try SealedKeyFile.seal(keys, kek: kek, provider: target.kind, scrypt: scrypt, wrappedKey: wrapped)
+        // Proves the new file opens under the new provider before it replaces the old one.
+        guard let sealed = SealedKeyFile.decode(try file.encoded()) else {
+            throw KeyFileError("the resealed key file does not decode")
+        }
+        let reopened = try sealed.open(kek: try await target.existingKey(sealed, path: path), path: path)
+        guard reopened.keyEncryptionKey == keys.keyEncryptionKey else {
+            throw KeyFileError("the resealed key file does not give back the same keys")
+        }
+        try write(try file.encoded(), to: path)
+        if from == "demo" { try? FileManager.default.removeItem(atPath: demoKEKPath(keysPath: path)) }
+        return (from, target.kind)
+    }
+}

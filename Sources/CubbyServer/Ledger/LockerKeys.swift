@@ -60,14 +60,19 @@ public struct LockerKeys: Sendable {
         let envelope = envelope
         return StaffEmailCipher(
             index: { "h:" + Hex.encode(hasher.hash("cubby.staff-email.v1", $0.lowercased())) },
-            newDataKey: { try envelope.newWrappedDataKey(subject: $0) },
+            newDataKey: { [self] session, id in try await newWrappedDataKey(session, subject: id) },
             seal: { email, id, key in
                 try envelope.seal(Data(email.utf8), wrappedKey: key, subject: id, field: "email")
             },
-            open: { sealed, id, key in
-                String(decoding: try envelope.open(sealed, wrappedKey: key, subject: id, field: "email"), as: UTF8.self)
+            open: { [self] session, sealed, id, key in
+                try await ensureWrappingKey(session, for: key)
+                return String(
+                    decoding: try envelope.open(sealed, wrappedKey: key, subject: id, field: "email"), as: UTF8.self)
             })
     }
+
+    /// The wrapping keys of the key ring that this process has loaded.
+    public var ring: KeyRing { envelope.ring }
 
     /// The key of one unit's PINs (its edge controller holds a copy).
     public func unitPinKey(_ unitId: String) -> UnitPinKey { UnitPinKey(root: pinRoot, unitId: unitId) }

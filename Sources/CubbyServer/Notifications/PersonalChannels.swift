@@ -16,7 +16,12 @@ public struct RecipientContact: Sendable, Equatable {
 extension RecipientDesk {
     /// A recipient's contact data for the outbox's channels; nil when the recipient is gone or erased.
     public func contact(recipient id: String) async throws -> RecipientContact? {
-        guard let record = try await store.read({ s in try await s.recipient(id) }), record.erasedAt == nil else {
+        let found = try await store.read { s -> RecipientRecord? in
+            let record = try await s.recipient(id)
+            try await keys.ensureWrappingKey(s, for: record?.dataKey)
+            return record
+        }
+        guard let record = found, record.erasedAt == nil else {
             return nil
         }
         let c = try open(record)

@@ -152,7 +152,7 @@ public struct RecipientDesk: Sendable {
             let org = site.organizationId
             let id = EntityID.make()
             let at = clock.now().millisecondsSince1970
-            let dataKey = try keys.envelope.newWrappedDataKey(subject: id)
+            let dataKey = try await keys.newWrappedDataKey(s, subject: id)
             var record = RecipientRecord(
                 id: id, organizationId: org, siteId: site.id, needsAccessible: draft.needsAccessible, dataKey: dataKey,
                 contact: nil, createdAt: at, apartment: apartment,
@@ -340,6 +340,7 @@ public struct RecipientDesk: Sendable {
         guard let r = try await (lock ? s.lockRecipient(id) : s.recipient(id)),
             r.organizationId == p.organizationId.idString, Scope.covers(p, siteId: r.siteId), r.erasedAt == nil
         else { throw DomainError.notFound("recipient \(id) not found") }
+        try await keys.ensureWrappingKey(s, for: r.dataKey)
         return r
     }
 

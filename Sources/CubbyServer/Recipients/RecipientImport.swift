@@ -296,6 +296,17 @@ extension RecipientDesk {
     ) async throws -> Plan {
         let org = site.organizationId
         let existing = try await s.recipients(organization: org)
+        // New recipients' data keys are wrapped by the ring's primary key; a dry run writes nothing, not even the
+        // ring's first key, so it wraps by a key of its own that is never stored.
+        let wrapping: RingKey
+        if !options.dryRun {
+            wrapping = try await keys.primaryRingKey(s)
+        } else if let primary = try await s.primaryRingKey(lock: false) {
+            wrapping = try keys.open(primary)
+        } else {
+            wrapping = RingKey.generate()
+        }
+        for r in existing { try await keys.ensureWrappingKey(s, for: r.dataKey) }
         var byEmail: [Data: RecipientRecord] = [:]
         var byExternal: [Data: RecipientRecord] = [:]
         for r in existing {
@@ -359,7 +370,8 @@ extension RecipientDesk {
                 let id = EntityID.make()
                 var record = RecipientRecord(
                     id: id, organizationId: org, siteId: site.id, needsAccessible: cells.accessible ?? false,
-                    dataKey: try keys.envelope.newWrappedDataKey(subject: id), contact: nil, createdAt: at,
+                    dataKey: try keys.envelope.newWrappedDataKey(subject: id, under: wrapping), contact: nil,
+                    createdAt: at,
                     apartment: cells.apartment ?? nil, preferredLanguage: (cells.language ?? .en).rawValue)
                 let contact = Contact(
                     name: cells.name, email: newEmail, phone: cells.phone ?? nil, externalId: newExternal)
