@@ -53,7 +53,7 @@ try:
     import browsing
     from browsing import (NO_PROXY, AxeAudit, CheckFailed, Suite, bypass_proxy_for_loopback, default_axe_script,
                           expect, log, make_driver, quit_all)
-    from portal_test import Page, credential_row, free_port, fresh_code, http, inclusion_root
+    from portal_test import Page, Server, credential_row, free_port, fresh_code, http, inclusion_root
 except ImportError as e:  # pragma: no cover
     print(f"missing Python package ({e}); install: pip install selenium pyotp axe-selenium-python", file=sys.stderr)
     sys.exit(2)
@@ -80,15 +80,12 @@ def layout() -> dict:
     ]}
 
 
-class Deployment:
-    """`cubby setup`, then `cubby serve`, in a work directory of their own."""
+class Deployment(Server):
+    """`cubby setup`, then `cubby serve`, in a work directory of their own (stopped and read as the demo is)."""
 
     def __init__(self, binary: Path, workdir: Path):
-        self.binary = binary
-        self.workdir = workdir
+        super().__init__(binary, workdir)
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log_path = workdir / "server.log"
         self.notes = workdir / "notifications.jsonl"
         kek = workdir / "kek"
         kek.write_text(base64.b64encode(os.urandom(32)).decode())
@@ -96,10 +93,6 @@ class Deployment:
         self.options = ["--database", f"sqlite:{workdir / 'cubby.sqlite'}", "--keys", str(workdir / "keys.json"),
                         "--kek-file", str(kek), "--public-url", self.base, "--notify-file", str(self.notes)]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CUBBY_")}
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.binary), *args], capture_output=True, text=True, timeout=120, env=self.env,
@@ -127,23 +120,6 @@ class Deployment:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"cubby serve did not start; see {self.log_path}")
-
-    def stop(self):
-        p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=10)
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
     def pin_for(self, parcel: str, recipient: str, after: int = 0, timeout: float = 20) -> tuple[str, int]:
         """The PIN of the latest parcel-ready notification for (parcel, recipient) past line `after`, and the
