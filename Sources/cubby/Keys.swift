@@ -28,6 +28,8 @@ struct KeysRotate: AsyncParsableCommand {
     var propagationSeconds: Int = 10
     @Option(help: "Seconds between the re-wrapping pass and the second pass that precedes destroying the old key.")
     var graceSeconds: Int = 10
+    @Option(help: "Milliseconds to wait after each batch, to spread the load on a busy database.")
+    var pauseMs: Int = 0
     @Option(help: .hidden)
     var leaseSeconds: Int = 30
     @Option(help: .hidden)
@@ -41,6 +43,7 @@ struct KeysRotate: AsyncParsableCommand {
             throw ValidationError("--propagation-seconds must be 0...3600")
         }
         guard (0...86_400).contains(graceSeconds) else { throw ValidationError("--grace-seconds must be 0...86400") }
+        guard (0...60_000).contains(pauseMs) else { throw ValidationError("--pause-ms must be 0...60000") }
         guard (1...3600).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be 1...3600") }
     }
 
@@ -51,6 +54,7 @@ struct KeysRotate: AsyncParsableCommand {
         o.grace = .seconds(graceSeconds)
         o.lease = .seconds(leaseSeconds)
         o.stopAfterBatches = stopAfterBatches
+        o.pause = .milliseconds(pauseMs)
         if verbose { o.progress = say }
         try await withParts(options) { parts, _ in
             let started = ContinuousClock.now

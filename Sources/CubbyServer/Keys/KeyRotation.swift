@@ -28,6 +28,8 @@ public struct KeyRotation: Sendable {
         public var lease: Duration = .seconds(30)
         /// Stops (unfinished, resumable) after this many batches: for tests of an interrupted rotation.
         public var stopAfterBatches: Int? = nil
+        /// A wait after each batch, to spread the re-wrapping's load on a busy database.
+        public var pause: Duration = .zero
         /// Told what happens, a line at a time.
         public var progress: @Sendable (String) -> Void = { _ in }
 
@@ -96,6 +98,7 @@ public struct KeyRotation: Sendable {
                 }
                 row = try await batch(row.id, options)
                 batches += 1
+                if options.pause > .zero { try await Task.sleep(for: options.pause) }
             case "grace":
                 let wait = (row.graceUntil ?? 0) - now
                 if wait > 0 {
