@@ -8,13 +8,20 @@ Searched for: the recipient's name, email and phone; the staff member's email; t
 to the recipient; every API credential of the demo; the demo's key-encryption key; the stills' bytes (fetched
 through the API); and, in the units' journals, the saved state's `pinKey` field.
 
+Then it reads every sealed column and checks that each value names the key that sealed it: `1 ‖ key id (8 bytes) ‖
+nonce ‖ ciphertext ‖ tag` (KeyedSealer), one key id per column for values under one key (outbox, TOTP and webhook
+secrets, ring keys, stills), a key id per subject for values under data keys, and data keys that name the ring key
+that wraps them (`2 ‖ ring key id ‖ …`, a key of `key_ring`).
+
 Usage: scripts/scan-at-rest.py CUBBY_BINARY [--postgres-url URL] [--port N]
-Exits 0 when nothing was found in clear, 1 when something was, 2 when the run could not be made.
+Exits 0 when nothing was found in clear and every sealed value names its key, 1 otherwise, 2 when the run could not
+be made.
 """
 import argparse
 import base64
 import json
 import os
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -68,6 +75,73 @@ def wait(what, check, timeout=30):
             return got
         time.sleep(0.25)
     fail(f"timed out waiting for {what}")
+
+
+# Sealed columns: (table, column, extra condition, one key for the whole column, must hold a value in this run).
+KEYED = [
+    ("recipients", "contact", "", False, True),
+    ("staff_accounts", "email_sealed", "", False, True),
+    ("staff_accounts", "contact", "", False, False),
+    ("staff_accounts", "totp_secret", "", True, False),
+    ("notification_consents", "origin", "", False, False),
+    ("outbox_messages", "payload", " AND sealed", True, False),
+    ("evidence", "bytes", "", True, True),
+    ("webhook_subscriptions", "secret", "", True, True),
+    ("webhook_subscriptions", "previous_secret", "", True, True),
+    ("key_ring", "sealed_key", "", True, True),
+]
+WRAPPED = [("recipients", "data_key"), ("staff_accounts", "data_key")]
+
+
+def column_values(args, data, table, column, condition="", text=False):
+    """The non-null values of a column, as bytes (as strings when `text`)."""
+    sql = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL{condition}"
+    if args.postgres_url:
+        if not text:
+            sql = f"SELECT encode({column}, 'hex') FROM {table} WHERE {column} IS NOT NULL{condition}"
+        out = subprocess.run(["psql", args.postgres_url, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             capture_output=True, timeout=60, env={**os.environ})
+        if out.returncode != 0:
+            fail(f"psql: {out.stderr.decode(errors='replace')[:300]}")
+        lines = out.stdout.decode().split()
+        return lines if text else [bytes.fromhex(line) for line in lines]
+    db = sqlite3.connect(f"file:{os.path.join(data, 'cubby.sqlite')}?mode=ro", uri=True, timeout=30)
+    try:
+        return [v if text else bytes(v) for (v,) in db.execute(sql)]
+    finally:
+        db.close()
+
+
+def key_ids(args, data):
+    """Every sealed value names its key; returns what is wrong."""
+    wrong = []
+    ring_ids = set(column_values(args, data, "key_ring", "id", text=True))
+    summary = []
+    for table, column, condition, one_key, required in KEYED:
+        values = column_values(args, data, table, column, condition)
+        ids = set()
+        for v in values:
+            if len(v) < 37 or v[0] != 1:
+                wrong.append(f"{table}.{column}: a value ({len(v)} bytes, first byte {v[:1].hex()}) names no key")
+            else:
+                ids.add(v[1:9].hex())
+        if required and not values:
+            wrong.append(f"{table}.{column}: no value to check (the run should have written one)")
+        if one_key and len(ids) > 1:
+            wrong.append(f"{table}.{column}: {len(ids)} key ids under what is one key: {sorted(ids)}")
+        if not one_key and len(ids) != len(values):
+            wrong.append(f"{table}.{column}: {len(values)} values but {len(ids)} key ids (a data key per subject)")
+        summary.append(f"{table}.{column} {len(values)}/{len(ids)}")
+    for table, column in WRAPPED:
+        values = column_values(args, data, table, column)
+        for v in values:
+            if len(v) != 69 or v[0] != 2:
+                wrong.append(f"{table}.{column}: a data key ({len(v)} bytes) does not name its ring key")
+            elif v[1:9].hex() not in ring_ids:
+                wrong.append(f"{table}.{column}: a data key names ring key {v[1:9].hex()}, which the ring lacks")
+        summary.append(f"{table}.{column} {len(values)}")
+    log(f"key ids (values/distinct ids): {', '.join(summary)}; ring keys {sorted(ring_ids)}")
+    return wrong
 
 
 def main():
@@ -137,6 +211,13 @@ def main():
             if status != 200 or not isinstance(body, bytes) or not body.startswith(b"\xff\xd8"):
                 fail(f"the still {sha} through the API: {status}")
             photos.append((f"still {sha[:12]}", body[:64]))
+        status, hook = call("POST", base + "/api/v1/webhooks", {
+            "url": "https://hooks.scan-test.example/cubby", "events": ["parcel.deposited"]}, admin)
+        if status != 201:
+            fail(f"subscribing a webhook: {status} {hook}")
+        status, _ = call("POST", f"{base}/api/v1/webhooks/{hook['id']}/rotate-secret", token=admin)
+        if status != 200:
+            fail(f"rotating the webhook's secret: {status}")
         time.sleep(2)  # let the units' journals and the server's writes settle
 
         needles = [("recipient name", NAME.encode()), ("recipient email", EMAIL.encode()),
@@ -171,6 +252,7 @@ def main():
                     path = os.path.join(data, d, name)
                     if os.path.exists(path):
                         blobs[f"{d}/{name}"] = open(path, "rb").read()
+        found += key_ids(args, data)
         journal_needles = [("unit PIN key field", b'"pinKey"')] + photos
         for where, blob in blobs.items():
             for what, needle in (journal_needles if where.startswith("edge-unit-") else needles):
@@ -190,11 +272,11 @@ def main():
         out.close()
     if found:
         for f in found:
-            log(f"in clear: {f}")
-        log(f"FAIL: {len(found)} values in clear; work dir kept: {work}")
+            log(f"found: {f}")
+        log(f"FAIL: {len(found)} findings; work dir kept: {work}")
         return 1
     subprocess.run(["rm", "-rf", work], check=False)
-    log("PASS: nothing personal or secret in clear")
+    log("PASS: nothing personal or secret in clear, and every sealed value names its key")
     return 0
 
 

@@ -6,21 +6,51 @@ import Crypto
     import Foundation
 #endif
 
-/// AES-256-GCM for short-lived secrets at rest (the notification outbox) and for envelope encryption.
+/// AES-256-GCM for secrets at rest (the notification outbox, TOTP and webhook secrets, the key ring, fields under
+/// data keys).
+///
+/// What it seals names its key: `KeyedSealer`'s format, `1 ‖ key id (8) ‖ nonce ‖ ciphertext ‖ tag`. What was sealed
+/// before ciphertexts named their key (`nonce ‖ ciphertext ‖ tag`, the context alone as associated data) is still
+/// read.
 public struct SealedPayload: Sendable {
     private let key: SymmetricKey
+    private let keyed: KeyedSealer
 
-    public init(key: SymmetricKey) { self.key = key }
+    public init(key: SymmetricKey) {
+        self.key = key
+        self.keyed = KeyedSealer(key: key)
+    }
 
-    /// Nonce ‖ ciphertext ‖ tag, bound to `context` as associated data.
+    /// The id every ciphertext of this key carries (hex).
+    public var keyIdHex: String { keyed.keyIdHex }
+
+    /// Version ‖ key id ‖ nonce ‖ ciphertext ‖ tag, bound to `context` as associated data.
     public func seal(_ plaintext: Data, context: String) throws -> Data {
+        try keyed.seal(plaintext, context: context)
+    }
+
+    /// The plaintext, or an error if the data was altered or sealed under another key or context.
+    public func open(_ sealed: Data, context: String) throws -> Data {
+        if KeyedSealer.isSealed(sealed), let plain = try? keyed.open(sealed, context: context) { return plain }
+        do {
+            return try openUnkeyed(sealed, context: context)
+        } catch {
+            // Neither format opened: name the key when the value carries another one's id.
+            if let id = KeyedSealer.keyId(of: sealed), id != keyed.keyIdHex { throw KeyedSealerError.otherKey(id) }
+            throw error
+        }
+    }
+
+    /// Nonce ‖ ciphertext ‖ tag with no key id: the format of values sealed before ciphertexts named their key, and
+    /// of data keys wrapped by the root (format 1 of `EnvelopeCipher`), which keeps its fixed length.
+    public func sealUnkeyed(_ plaintext: Data, context: String) throws -> Data {
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: Data(context.utf8))
         guard let combined = box.combined else { throw KeyMaterialError.sealFailed }
         return combined
     }
 
-    /// The plaintext, or an error if the data was altered or sealed under another key or context.
-    public func open(_ sealed: Data, context: String) throws -> Data {
+    /// Opens what `sealUnkeyed` sealed.
+    public func openUnkeyed(_ sealed: Data, context: String) throws -> Data {
         let box = try AES.GCM.SealedBox(combined: sealed)
         return try AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
     }
@@ -95,7 +125,7 @@ public struct EnvelopeCipher: Sendable {
 
     func unwrap(_ wrapped: Data, subject: String) throws -> SymmetricKey {
         guard let id = try Self.wrappingKeyID(wrapped) else {
-            return SymmetricKey(data: try root.open(wrapped, context: "cubby.dek.v1:" + subject))
+            return SymmetricKey(data: try root.openUnkeyed(wrapped, context: "cubby.dek.v1:" + subject))
         }
         guard let key = ring.key(id) else { throw EnvelopeError.unknownWrappingKey(id.hex) }
         let headerEnd = wrapped.startIndex + 1 + RingKeyID.size
@@ -107,7 +137,8 @@ public struct EnvelopeCipher: Sendable {
     /// A data key wrapped by the root (format 1), as rows written before the key ring hold them; for tests and
     /// benchmarks that need such rows.
     public func legacyWrappedDataKey(subject: String) throws -> Data {
-        try root.seal(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }, context: "cubby.dek.v1:" + subject)
+        try root.sealUnkeyed(
+            SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }, context: "cubby.dek.v1:" + subject)
     }
 }
 

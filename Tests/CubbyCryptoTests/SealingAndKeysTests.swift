@@ -11,7 +11,8 @@ struct SealedPayloadTests {
     @Test("round trip")
     func roundTrip() throws {
         let sealed = try sealer.seal(message, context: "outbox:42")
-        #expect(sealed.count == 12 + message.count + 16)
+        #expect(sealed.count == KeyedSealer.overhead + message.count)
+        #expect(KeyedSealer.keyId(of: sealed) == sealer.keyIdHex, "the ciphertext names its key")
         #expect(sealed.range(of: message) == nil, "plaintext visible in the sealed bytes")
         #expect(try sealer.open(sealed, context: "outbox:42") == message)
         #expect(try sealer.open(sealer.seal(Data(), context: "c"), context: "c") == Data())
@@ -36,7 +37,30 @@ struct SealedPayloadTests {
         }
     }
 
-    @Test("altering any byte (nonce, ciphertext or tag) fails")
+    @Test("a value sealed under another key is refused by that key's id")
+    func otherKeyNamed() throws {
+        let other = SealedPayload(key: SymmetricKey(size: .bits256))
+        let sealed = try other.seal(message, context: "c")
+        #expect(throws: KeyedSealerError.otherKey(other.keyIdHex)) { try sealer.open(sealed, context: "c") }
+        #expect(other.keyIdHex != sealer.keyIdHex)
+    }
+
+    @Test("values sealed before ciphertexts named their key still open, and only with their key and context")
+    func unkeyedStillRead() throws {
+        let old = try sealer.sealUnkeyed(message, context: "outbox:42")
+        #expect(old.count == 12 + message.count + 16)
+        #expect(try sealer.open(old, context: "outbox:42") == message)
+        #expect(throws: (any Error).self) { try sealer.open(old, context: "outbox:43") }
+        #expect(throws: (any Error).self) {
+            try SealedPayload(key: SymmetricKey(size: .bits256)).open(old, context: "outbox:42")
+        }
+        // An old value whose random nonce happens to start like the keyed format still opens the old way.
+        var lookalike = old
+        while !KeyedSealer.isSealed(lookalike) { lookalike = try sealer.sealUnkeyed(message, context: "c") }
+        #expect(try sealer.open(lookalike, context: "c") == message)
+    }
+
+    @Test("altering any byte (version, key id, nonce, ciphertext or tag) fails")
     func tamper() throws {
         let sealed = try sealer.seal(message, context: "c")
         for i in sealed.indices {

@@ -45,7 +45,11 @@ struct KeyRotationProcessTests {
             let total = before.totals.values.reduce(0, +)
             let old = try #require(before.primary)
             let slow = Self.command(
-                w, ["--batch-size", "10", "--pause-ms", "25", "--propagation-seconds", "0", "--grace-seconds", "0", "--lease-seconds", "1"])
+                w,
+                [
+                    "--batch-size", "10", "--pause-ms", "25", "--propagation-seconds", "0", "--grace-seconds", "0",
+                    "--lease-seconds", "1",
+                ])
             try slow.run()
             let deadline = ContinuousClock.now + .seconds(60)
             while try await Self.rewrapped(w) < 200, ContinuousClock.now < deadline, slow.isRunning {
