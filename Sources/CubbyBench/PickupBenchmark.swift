@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import ServiceLifecycle
 
 /// `cubby bench pickup`: drives the whole pickup path over HTTP with concurrent kiosks and compares it
@@ -50,6 +51,9 @@ public struct PickupBenchmark: Sendable {
     public var history: Int
     /// Port of the in-process server on 127.0.0.1.
     public var port: Int
+    /// Serve the kiosks over HTTPS (TLS 1.3, a self-signed certificate made for the run) through the main listener
+    /// `cubby serve` runs, with its connection limits; otherwise plain HTTP/1.1.
+    public var tls = false
 
     /// A benchmark of the given shape.
     public init(database: String, dir: String?, kiosks: Int, pickups: Int, history: Int, port: Int) {
@@ -66,7 +70,9 @@ public struct PickupBenchmark: Sendable {
         let logger = benchLogger()
         let workspace = try await BenchWorkspace.make(database: database, dir: dir, name: "bench", logger: logger)
         let (workDir, location) = (workspace.dir, workspace.location)
-        progress("cubby bench pickup: \(location), \(kiosks) kiosks × \(pickups) pickups per round, history \(history)")
+        progress(
+            "cubby bench pickup: \(location), \(kiosks) kiosks × \(pickups) pickups per round, history \(history), "
+                + (tls ? "HTTPS (TLS 1.3)" : "plain HTTP"))
         var settings = ServerSettings(
             database: location, host: "127.0.0.1", port: port, keysPath: workDir + "/keys.json", simulateUnits: false)
         settings.maxBodyBytes = 16 * 1024
@@ -75,13 +81,34 @@ public struct PickupBenchmark: Sendable {
         let parts = try await buildParts(settings: settings, link: DetachedUnitLink(), logger: logger)
         try await parts.store.write { s in try await s.prepareCommitProbe() }
         let router = try buildRouter(parts: parts, settings: settings, logger: logger)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-bench"), logger: logger
-        )
+        var clientConfig = HTTPClient.Configuration()
+        let app: Application<RouterResponder<CubbyRequestContext>>
+        if tls {
+            let cert = workDir + "/https-cert.pem"
+            _ = try ServerIdentity.loadOrCreate(
+                certificatePath: cert, keyPath: workDir + "/https-key.pem", hosts: ["127.0.0.1"])
+            var https = settings
+            https.httpsCertificate = cert
+            https.httpsKey = workDir + "/https-key.pem"
+            app = Application(
+                router: router, server: try mainListener(https),
+                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-bench"),
+                logger: logger)
+            var clientTLS = TLSConfiguration.makeClientConfiguration()
+            clientTLS.minimumTLSVersion = .tlsv13
+            // The certificate is the one made above, for this process's own listener on loopback; BoringSSL will not
+            // take a self-signed leaf as its own trust anchor, so the kiosks do not verify it. Connections are kept
+            // open, so the handshake's verification is not on the measured path anyway.
+            clientTLS.certificateVerification = .none
+            clientConfig.tlsConfiguration = clientTLS
+        } else {
+            app = Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "cubby-bench"),
+                logger: logger)
+        }
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let serverTask = Task { try await group.run() }
-        var clientConfig = HTTPClient.Configuration()
         clientConfig.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = kiosks
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfig)
         var rounds: [Round] = []
@@ -134,7 +161,7 @@ public struct PickupBenchmark: Sendable {
         try await store.write { s in try await s.refreshStatistics() }
         let (raw, rawLatencies) = try await rawCommits(store: store, total: kiosks * pickups)
         let started = ContinuousClock.now
-        let port = port
+        let base = base
         let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
             for kiosk in kiosksList {
                 group.addTask {
@@ -143,7 +170,7 @@ public struct PickupBenchmark: Sendable {
                     latencies.reserveCapacity(kiosk.pins.count)
                     for pin in kiosk.pins {
                         var req = HTTPClientRequest(
-                            url: "http://127.0.0.1:\(port)/api/v1/units/\(kiosk.unitId)/pickups")
+                            url: "\(base)/api/v1/units/\(kiosk.unitId)/pickups")
                         req.method = .POST
                         req.headers.add(name: "Authorization", value: "Bearer \(kiosk.deviceToken)")
                         req.headers.add(name: "Content-Type", value: "application/json")
@@ -201,17 +228,22 @@ public struct PickupBenchmark: Sendable {
         return (Double(latencies.count) / (ContinuousClock.now - started).seconds, latencies)
     }
 
+    /// Where the kiosks send their codes.
+    var base: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
+
     func waitForServer(_ client: HTTPClient) async throws {
+        var last = "no answer"
         for _ in 0..<100 {
-            if let resp = try? await client.execute(
-                HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(2)),
-                resp.status == .ok
-            {
-                return
+            do {
+                let resp = try await client.execute(HTTPClientRequest(url: "\(base)/healthz"), timeout: .seconds(2))
+                if resp.status == .ok { return }
+                last = "status \(resp.status.code)"
+            } catch {
+                last = String(describing: error)
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw BenchFailure("the benchmark server did not start on port \(port)")
+        throw BenchFailure("the benchmark server did not start on port \(port): \(last)")
     }
 
     /// The rounds as a Markdown table, after a blank line; with two rounds, the latency ratio below it.

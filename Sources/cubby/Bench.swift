@@ -30,6 +30,8 @@ struct PickupBench: AsyncParsableCommand {
     var history: Int = 0
     @Option(help: "Port of the in-process server on 127.0.0.1.")
     var port: Int = 18_480
+    @Flag(help: "Kiosks speak HTTPS (TLS 1.3) to the main listener as `cubby serve --tls-cert` runs it.")
+    var tls = false
 
     func validate() throws {
         guard (1...256).contains(kiosks) else { throw ValidationError("--kiosks must be 1...256") }
@@ -38,8 +40,9 @@ struct PickupBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let bench = PickupBenchmark(
+        var bench = PickupBenchmark(
             database: database, dir: dir, kiosks: kiosks, pickups: pickups, history: history, port: port)
+        bench.tls = tls
         print(try await reportingFailures { try await bench.run(progress: say) }.text)
     }
 }

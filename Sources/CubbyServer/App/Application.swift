@@ -257,12 +257,28 @@ public func buildApplication(
     }
     return Application(
         router: router,
-        server: .guardedHTTP1(
-            limits: limits, counter: AddressConnectionCounter(limit: limits.maxConnectionsPerAddress), tls: tls),
+        server: mainListener(settings, tls: tls),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cubby"),
         services: services,
         onServerRunning: onServerRunning ?? { _ in },
         logger: logger)
+}
+
+/// The main listener's server: HTTP/1.1 under the settings' connection limits, over `tls` when given.
+func mainListener(_ settings: ServerSettings, tls: ReloadableTLS?) -> HTTPServerBuilder {
+    let limits = settings.connectionLimits
+    return .guardedHTTP1(
+        limits: limits, counter: AddressConnectionCounter(limit: limits.maxConnectionsPerAddress), tls: tls)
+}
+
+/// The main listener as `cubby serve` runs it (connection limits; TLS when the settings name a certificate), for
+/// benchmarks that serve the router without the background services.
+public func mainListener(_ settings: ServerSettings) throws -> HTTPServerBuilder {
+    guard let certificate = settings.httpsCertificate, let key = settings.httpsKey else {
+        return mainListener(settings, tls: nil)
+    }
+    let tls = try ReloadableTLS.https(certificate: certificate, key: key, allowTLS12: settings.httpsAllowTLS12)
+    return mainListener(settings, tls: tls)
 }
 
 /// The OpenAPI document shipped with the server.
