@@ -361,5 +361,12 @@ extension Migrations {
                 // Filled at the server's next start (it holds the keys): rows in clear are sealed then.
                 "ALTER TABLE staff_accounts ADD COLUMN email_sealed {blob}"
             ]),
+        Migration(
+            35, "outbox_messages_parcel",
+            why:
+                "a pickup, a removal and an expiry give up their parcel's waiting reminders: the parcel's messages are found through this index instead of by reading every message the outbox ever held",
+            [
+                "CREATE INDEX outbox_messages_parcel ON outbox_messages (parcel_id, kind) WHERE parcel_id IS NOT NULL"
+            ]),
     ]
 }
