@@ -44,8 +44,10 @@ let package = Package(
     targets: [
         .target(
             name: "CubbyCore",
+            dependencies: ["CCubbySpawn"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CCubbySpawn"),
         .target(
             name: "CubbyCrypto",
             dependencies: [
@@ -282,7 +284,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CubbyDevicesTests", dependencies: ["CubbyDevices"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CubbyDevicesTests", dependencies: ["CubbyDevices", "CubbyCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CubbyKioskTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import CubbyCore
 import CubbyServer
 import Foundation
 
@@ -58,24 +59,21 @@ struct DemoUnits {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    static func spawn(_ path: String, _ arguments: [String], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func spawn(_ path: String, _ arguments: [String], log: String) throws -> ChildProcess {
+        let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DemoUnitsError("cannot open \(log): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        return try ChildProcess(
+            executable: path, arguments: arguments, standardInput: .null, standardOutput: .descriptor(fd),
+            standardError: .descriptor(fd))
     }
 
     static func runToEnd(_ path: String, _ arguments: [String], log: String) async throws -> Int32 {
-        let process = try spawn(path, arguments, log: log)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        return process.terminationStatus
+        let child = try spawn(path, arguments, log: log)
+        switch await child.exit() {
+        case .exited(let status): return status
+        case .signaled(let signal): return 128 + signal
+        }
     }
 }
 

@@ -11,16 +11,9 @@ private func zbarDecode(png: [UInt8]) throws -> String? {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-qr-\(UUID().uuidString).png")
     try Data(png).write(to: url)
     defer { try? FileManager.default.removeItem(at: url) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: zbarPath)
-    process.arguments = ["--raw", "-q", "-Sdisable", "-Sqrcode.enable", url.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
+    let result = try ChildProcess.run(zbarPath, ["--raw", "-q", "-Sdisable", "-Sqrcode.enable", url.path])
+    guard result.termination == .exited(0) else { return nil }
+    let output = result.standardOutput
     var text = String(decoding: output, as: UTF8.self)
     if text.hasSuffix("\n") { text.removeLast() }
     return text

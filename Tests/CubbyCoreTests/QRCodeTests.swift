@@ -26,17 +26,10 @@ private func zbarDecode(_ code: QRCode) throws -> String? {
     try Data(code.pgm()).write(to: url)
     defer { try? FileManager.default.removeItem(at: url) }
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: zbarPath)
     // Only the QR decoder: random module patterns can look like 1D barcodes.
-    process.arguments = ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", url.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
+    let result = try ChildProcess.run(zbarPath, ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", url.path])
+    guard result.termination == .exited(0) else { return nil }
+    let output = result.standardOutput
     var text = String(decoding: output, as: UTF8.self)
     if text.hasSuffix("\n") {
         text.removeLast()

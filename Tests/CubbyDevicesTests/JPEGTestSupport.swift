@@ -1,3 +1,4 @@
+import CubbyCore
 import Foundation
 import Testing
 
@@ -27,16 +28,10 @@ enum DJPEG {
         let output = directory.appendingPathComponent("out.pnm")
         try jpeg.write(to: input)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-pnm", "-outfile", output.path, input.path]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let messages = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "djpeg exited with \(process.terminationStatus): \(messages)")
+        let result = try ChildProcess.run(executable, ["-pnm", "-outfile", output.path, input.path])
+        let messages = result.standardErrorText
+        try #require(
+            result.termination == .exited(0), "djpeg ended with \(String(describing: result.termination)): \(messages)")
         #expect(messages.isEmpty, "djpeg warned: \(messages)")
         return try DecodedImage(pgm: Data(contentsOf: output))
     }

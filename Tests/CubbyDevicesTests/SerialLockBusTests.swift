@@ -1,3 +1,4 @@
+import CubbyCore
 import CubbyDevices
 import Foundation
 import Testing
@@ -339,7 +340,7 @@ final class PseudoTerminalPair {
     let directory: URL
     let busPath: String
     let boardPath: String
-    private let process = Process()
+    private let process: ChildProcess
 
     init() throws {
         guard let socat = Self.socatPath else {
@@ -353,11 +354,13 @@ final class PseudoTerminalPair {
 
         let log = directory.appendingPathComponent("socat.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: socat)
-        process.arguments = ["-d", "-d", "pty,raw,echo=0,link=\(busPath)", "pty,raw,echo=0,link=\(boardPath)"]
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let logFD = open(log.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard logFD >= 0 else { throw SetupError(description: "cannot open \(log.path)") }
+        defer { close(logFD) }
+        process = try ChildProcess(
+            executable: socat,
+            arguments: ["-d", "-d", "pty,raw,echo=0,link=\(busPath)", "pty,raw,echo=0,link=\(boardPath)"],
+            standardInput: .null, standardOutput: .null, standardError: .descriptor(logFD))
 
         let deadline = ContinuousClock.now + .seconds(10)
         while !(FileManager.default.fileExists(atPath: busPath) && FileManager.default.fileExists(atPath: boardPath)) {
@@ -371,12 +374,8 @@ final class PseudoTerminalPair {
     }
 
     func stop() {
-        if process.isRunning {
-            // SIGKILL, not terminate(): the child inherits the test runner's signal mask, in which SIGTERM
-            // may be blocked.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.send(SIGKILL)
+        _ = process.wait()
         try? FileManager.default.removeItem(at: directory)
     }
 }

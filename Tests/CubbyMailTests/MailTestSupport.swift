@@ -1,3 +1,4 @@
+import CubbyCore
 import Foundation
 import Testing
 
@@ -19,30 +20,38 @@ let python3: String? = {
 let mailTestsEnabled = ProcessInfo.processInfo.environment["CUBBY_TEST_MAIL"] != nil && python3 != nil
 
 /// A child process (a Python test server) that printed `READY <port>`; ended when the test is done with it.
-final class ServerProcess: @unchecked Sendable {
-    // @unchecked: the Process is only started in init and terminated in stop(), both from the owning test.
-    let process: Process
+final class ServerProcess: Sendable {
+    let process: ChildProcess
     let port: Int
     let directory: URL
 
     /// Runs `python3 script args…` and waits up to 60 s for its `READY <port>` line.
     init(script: String, arguments: [String], directory: URL) throws {
         self.directory = directory
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: python3 ?? "/usr/bin/python3")
-        process.arguments = [repositoryRoot.appendingPathComponent(script).path] + arguments
-        let out = Pipe()
-        process.standardOutput = out
         let errorLog = directory.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errorLog)
-        try process.run()
+        let errorFD = open(errorLog.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard errorFD >= 0 else { throw ServerProcessError.notReady(script, "cannot open \(errorLog.path)") }
+        defer { close(errorFD) }
+        let out = try ChildProcess.pipe()
+        defer { close(out.read) }
+        do {
+            process = try ChildProcess(
+                executable: python3 ?? "/usr/bin/python3",
+                arguments: [repositoryRoot.appendingPathComponent(script).path] + arguments, standardInput: .null,
+                standardOutput: .descriptor(out.write), standardError: .descriptor(errorFD))
+        } catch {
+            close(out.write)
+            throw error
+        }
+        close(out.write)
         var seen = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += chunk
+            let count = read(out.read, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            seen += buffer.prefix(count)
             if let text = String(data: seen, encoding: .utf8), let line = text.split(separator: "\n").first,
                 line.hasPrefix("READY "), text.contains("\n"), let port = Int(line.dropFirst(6))
             {
@@ -50,17 +59,16 @@ final class ServerProcess: @unchecked Sendable {
                 return
             }
         }
-        kill(process.processIdentifier, SIGKILL)
+        process.send(SIGKILL)
+        _ = process.wait()
         let log = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
         throw ServerProcessError.notReady(script, log)
     }
 
-    /// Ends the server with SIGKILL: the test process may hold SIGTERM blocked, and a child inherits that mask.
+    /// Ends the server with SIGKILL and waits for it.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.send(SIGKILL)
+        _ = process.wait()
     }
 
     deinit { stop() }
@@ -79,14 +87,9 @@ func temporaryDirectory(_ label: String) throws -> URL {
 
 /// Runs `python3 tests-mail/check_message.py file` and returns its JSON.
 func checkMessage(_ file: URL) throws -> [String: Any] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python3 ?? "/usr/bin/python3")
-    process.arguments = [repositoryRoot.appendingPathComponent("tests-mail/check_message.py").path, file.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    let result = try ChildProcess.run(
+        python3 ?? "/usr/bin/python3",
+        [repositoryRoot.appendingPathComponent("tests-mail/check_message.py").path, file.path])
+    #expect(result.termination == .exited(0), "check_message.py: \(result.standardErrorText)")
+    return try JSONSerialization.jsonObject(with: Data(result.standardOutput)) as? [String: Any] ?? [:]
 }

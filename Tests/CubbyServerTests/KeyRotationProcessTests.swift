@@ -16,18 +16,16 @@ import Testing
 struct KeyRotationProcessTests {
     static let binary = ProvisioningCommandLineTests.binary
 
-    static func command(_ w: TestWorld, _ extra: [String]) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments =
-            [
+    /// Starts `cubby keys rotate` on the world's database with `extra` arguments.
+    static func command(_ w: TestWorld, _ extra: [String]) throws -> ChildProcess {
+        try ChildProcess(
+            executable: binary,
+            arguments: [
                 "keys", "rotate", "--database", "\(w.settings.database)", "--keys", w.settings.keysPath,
                 "--kek-file", w.dir + "/kek", "--log-level", "error",
-            ] + extra
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CUBBY_") }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        return process
+            ] + extra,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CUBBY_") },
+            standardInput: .null, standardOutput: .null, standardError: .null)
     }
 
     static func rewrapped(_ w: TestWorld) async throws -> Int {
@@ -44,21 +42,19 @@ struct KeyRotationProcessTests {
             let before = try await KeyRotation(store: w.parts.store, keys: w.parts.keys).status()
             let total = before.totals.values.reduce(0, +)
             let old = try #require(before.primary)
-            let slow = Self.command(
+            let slow = try Self.command(
                 w,
                 [
                     "--batch-size", "10", "--pause-ms", "25", "--propagation-seconds", "0", "--grace-seconds", "0",
                     "--lease-seconds", "1",
                 ])
-            try slow.run()
             let deadline = ContinuousClock.now + .seconds(60)
             while try await Self.rewrapped(w) < 200, ContinuousClock.now < deadline, slow.isRunning {
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(slow.isRunning, "the rotation finished before it could be killed")
-            kill(slow.processIdentifier, SIGKILL)
-            slow.waitUntilExit()
-            #expect(slow.terminationReason == .uncaughtSignal)
+            slow.send(SIGKILL)
+            #expect(slow.wait() == .signaled(SIGKILL))
             let halfway = try await KeyRotation(store: w.parts.store, keys: w.parts.keys).status()
             #expect(halfway.totals[old, default: 0] > 0)
             #expect(halfway.rotation?.phase != "done")
@@ -67,10 +63,8 @@ struct KeyRotationProcessTests {
                     == halfway.dataKeys.values.flatMap(\.values).reduce(0, +))
 
             try await Task.sleep(for: .milliseconds(1100))  // the killed run's claim lapses
-            let again = Self.command(w, ["--propagation-seconds", "0", "--grace-seconds", "0"])
-            try again.run()
-            again.waitUntilExit()
-            #expect(again.terminationStatus == 0)
+            let again = try Self.command(w, ["--propagation-seconds", "0", "--grace-seconds", "0"])
+            #expect(await again.exit() == .exited(0))
             let after = try await KeyRotation(store: w.parts.store, keys: w.parts.keys).status()
             let newKey = try #require(after.primary)
             #expect(newKey != old)

@@ -40,42 +40,47 @@ struct KeyStartProcessTests {
 
         /// Runs `cubby serve` on this site's data with `environment` (no other `CUBBY_` variable).
         func serve(port: Int, _ environment: [String: String]) async throws -> Outcome {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: KeyStartProcessTests.binary)
-            process.arguments = [
-                "serve", "--port", String(port), "--database", "sqlite:\(data)/cubby.sqlite", "--keys", keysPath,
-                "--log-level", "warning",
-            ]
             var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CUBBY_") }
             env.merge(environment) { $1 }
-            process.environment = env
-            process.currentDirectoryURL = URL(fileURLWithPath: dir + "/logs")
             let out = dir + "/logs/out-\(port).log"
             let err = dir + "/logs/err-\(port).log"
-            _ = FileManager.default.createFile(atPath: out, contents: nil)
-            _ = FileManager.default.createFile(atPath: err, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-            try process.run()
+            let outFD = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            defer { if outFD >= 0 { close(outFD) } }
+            let errFD = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            defer { if errFD >= 0 { close(errFD) } }
+            guard outFD >= 0, errFD >= 0 else { return .exited(status: -1, error: "cannot open the logs in \(dir)") }
+            let process = try ChildProcess(
+                executable: KeyStartProcessTests.binary,
+                arguments: [
+                    "serve", "--port", String(port), "--database", "sqlite:\(data)/cubby.sqlite", "--keys", keysPath,
+                    "--log-level", "warning",
+                ], environment: env, workingDirectory: dir + "/logs", standardInput: .null,
+                standardOutput: .descriptor(outFD), standardError: .descriptor(errFD))
             let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
-                if !process.isRunning {
+                if let end = process.poll() {
                     let text = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-                    return .exited(status: process.terminationStatus, error: text)
+                    let status: Int32 =
+                        switch end {
+                        case .exited(let code): code
+                        case .signaled(let signal): 128 + signal
+                        }
+                    return .exited(status: status, error: text)
                 }
                 if let socket = try? await TestSocket.connect(port: port) {
                     await socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                     let answer = await socket.answer(within: 5)
                     await socket.close()
                     if answer?.status == 200 {
-                        process.terminate()
-                        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+                        process.send(SIGTERM)
+                        _ = await process.exit()
                         return .served
                     }
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            process.terminate()
+            process.send(SIGKILL)
+            _ = await process.exit()
             return .exited(status: -1, error: "did not answer /healthz within 60 seconds")
         }
 

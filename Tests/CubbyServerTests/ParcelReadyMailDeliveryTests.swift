@@ -9,38 +9,36 @@ import Testing
 private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// Runs `python3 script args…` and waits for its `READY <port>` line; the caller terminates it.
-private func startServer(_ script: String, _ arguments: [String]) throws -> (Process, Int) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    var seen = Data()
-    while !seen.contains(UInt8(ascii: "\n")) {
-        let chunk = out.fileHandleForReading.availableData
-        if chunk.isEmpty { break }
-        seen += chunk
+/// Runs `python3 script args…` and waits for its `READY <port>` line; the caller ends it.
+private func startServer(_ script: String, _ arguments: [String]) throws -> (ChildProcess, Int) {
+    let out = try ChildProcess.pipe()
+    defer { close(out.read) }
+    let process: ChildProcess
+    do {
+        process = try ChildProcess(
+            executable: "/usr/bin/env", arguments: ["python3", root.appendingPathComponent(script).path] + arguments,
+            standardInput: .null, standardOutput: .descriptor(out.write))
+    } catch {
+        close(out.write)
+        throw error
     }
+    close(out.write)
+    var seen: [UInt8] = []
+    var byte: UInt8 = 0
+    while !seen.contains(UInt8(ascii: "\n")), read(out.read, &byte, 1) == 1 { seen.append(byte) }
     let line = String(decoding: seen, as: UTF8.self).split(separator: "\n").first ?? ""
     guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
-        kill(process.processIdentifier, SIGKILL)
+        process.send(SIGKILL)
+        _ = process.wait()
         throw CocoaError(.fileReadUnknown)
     }
     return (process, port)
 }
 
 private func runJSON(_ script: String, _ arguments: [String]) throws -> [String: Any] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    let result = try ChildProcess.run(
+        "/usr/bin/env", ["python3", root.appendingPathComponent(script).path] + arguments)
+    return try JSONSerialization.jsonObject(with: Data(result.standardOutput)) as? [String: Any] ?? [:]
 }
 
 @Suite(
@@ -55,10 +53,9 @@ struct ParcelReadyMailDeliveryTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let (server, port) = try startServer("tests-mail/smtp_server.py", ["--tls", "starttls", "--dir", dir.path])
-        // SIGKILL: the test process may hold SIGTERM blocked, and the child inherits that mask.
         defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
+            server.send(SIGKILL)
+            _ = server.wait()
         }
 
         try await TestWorld.with(backend) { w in

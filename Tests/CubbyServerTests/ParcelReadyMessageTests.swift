@@ -27,17 +27,8 @@ private func decodeQR(_ png: [UInt8]) throws -> String? {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-mail-\(UUID().uuidString).png")
     try Data(png).write(to: url)
     defer { try? FileManager.default.removeItem(at: url) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: zbarPath)
-    process.arguments = ["--raw", "-q", "-Sdisable", "-Sqrcode.enable", url.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let out = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-        ? String(decoding: out, as: UTF8.self).trimmingCharacters(in: .newlines) : nil
+    let result = try ChildProcess.run(zbarPath, ["--raw", "-q", "-Sdisable", "-Sqrcode.enable", url.path])
+    return result.termination == .exited(0) ? result.standardOutputText.trimmingCharacters(in: .newlines) : nil
 }
 
 @Suite("Parcel-ready email and SMS")

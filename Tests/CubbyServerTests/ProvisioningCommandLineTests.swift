@@ -15,20 +15,14 @@ struct ProvisioningCommandLineTests {
 
     /// Runs `cubby` with `arguments`; returns its exit status, standard output and standard error.
     static func cubby(_ arguments: [String]) throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self)
-        )
+        let result = try ChildProcess.run(binary, arguments)
+        let status: Int32 =
+            switch result.termination {
+            case .exited(let code): code
+            case .signaled(let signal): 128 + signal
+            case nil: -1
+            }
+        return (status, result.standardOutputText, result.standardErrorText)
     }
 
     @Test("create a site, a unit from the sample layout and a carrier; refusals exit non-zero and say why")

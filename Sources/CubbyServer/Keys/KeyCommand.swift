@@ -1,3 +1,4 @@
+import CubbyCore
 import CubbyCrypto
 import Foundation
 
@@ -29,46 +30,29 @@ struct KeyCommand: Sendable {
     /// The same, blocking the calling thread (never one of the concurrency pool's: `run` starts a thread for it).
     func runWaiting(_ verb: String, input: String) throws -> String {
         let name = "the key command \(argv[0]) \(verb)"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst()) + [verb]
-        let standardInput = Pipe()
-        let standardOutput = Pipe()
-        let standardError = Pipe()
-        process.standardInput = standardInput
-        process.standardOutput = standardOutput
-        process.standardError = standardError
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        do { try process.run() } catch {
-            throw KeyFileError("\(name) cannot be started: \(error.localizedDescription)")
-        }
-        let output = CollectedOutput()
-        let errors = CollectedOutput()
-        output.collect(standardOutput.fileHandleForReading)
-        errors.collect(standardError.fileHandleForReading)
-        // A command that exits without reading its input must not end this process with SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
-        let writer = standardInput.fileHandleForWriting
-        try? writer.write(contentsOf: Data((input + "\n").utf8))
-        try? writer.close()
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard finished.wait(timeout: .now() + seconds) == .success else {
-            kill(process.processIdentifier, SIGKILL)
-            _ = finished.wait(timeout: .now() + 2)
+        let result: ChildProcess.Output
+        do {
+            // A child the command left behind may hold the pipes open: its output is waited for only a little.
+            result = try ChildProcess.run(
+                argv[0], Array(argv.dropFirst()) + [verb], input: Array((input + "\n").utf8), timeout: timeout,
+                grace: .seconds(5), outputLimit: 65536)
+        } catch {
+            throw KeyFileError("\(name) cannot be started: \(error.message)")
+        }
+        let said = Self.firstLine(of: Data(result.standardError)).map { "; it said: \($0)" } ?? ""
+        switch result.termination {
+        case nil:
             throw KeyFileError("\(name) did not answer within \(Self.format(seconds)) seconds and was killed")
+        case .signaled(let signal):
+            throw KeyFileError("\(name) was killed by signal \(signal)\(said)")
+        case .exited(let status) where status != 0:
+            throw KeyFileError("\(name) failed with exit status \(status)\(said)")
+        case .exited:
+            break
         }
-        // A child the command left behind may hold the pipes open: wait for the output only a little.
-        let answer = output.wait(seconds: 5)
-        let said = errors.wait(seconds: 2).flatMap { Self.firstLine(of: $0) }.map { "; it said: \($0)" } ?? ""
-        guard process.terminationReason == .exit else {
-            throw KeyFileError("\(name) was killed by signal \(process.terminationStatus)\(said)")
-        }
-        guard process.terminationStatus == 0 else {
-            throw KeyFileError("\(name) failed with exit status \(process.terminationStatus)\(said)")
-        }
-        guard let answer else { throw KeyFileError("\(name) exited but left its standard output open") }
-        let text = String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard result.outputComplete else { throw KeyFileError("\(name) exited but left its standard output open") }
+        let text = result.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw KeyFileError("\(name) answered nothing on standard output") }
         return text
     }
@@ -83,33 +67,5 @@ struct KeyCommand: Sendable {
 
     static func format(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
-    }
-}
-
-/// Everything a child wrote to one pipe, read to its end on a thread of its own.
-///
-/// `@unchecked Sendable`: `data` is written once, by the reading thread, before `done` is signalled, and read only
-/// after a wait on `done` has succeeded.
-private final class CollectedOutput: @unchecked Sendable {
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
-
-    func collect(_ handle: FileHandle) {
-        Thread {
-            // At most 64 KiB is kept: a base64 key is far shorter.
-            var collected = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                if collected.count < 65536 { collected.append(chunk.prefix(65536 - collected.count)) }
-            }
-            self.data = collected
-            self.done.signal()
-        }.start()
-    }
-
-    /// The bytes, or nil when the pipe was not closed within `seconds`.
-    func wait(seconds: Double) -> Data? {
-        done.wait(timeout: .now() + seconds) == .success ? data : nil
     }
 }
