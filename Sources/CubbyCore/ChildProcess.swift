@@ -17,6 +17,8 @@ import Synchronization
 /// (swift-corelibs-foundation pull request 5472, not in the toolchain's release). Here the child closes every
 /// descriptor from 3 up in one step (`posix_spawn_file_actions_addclosefrom_np`), starts with an empty signal mask and
 /// with every signal's default action (a parent that ignores SIGPIPE does not hand that on), and never runs a shell.
+///
+/// The parent must not ignore SIGCHLD: a child's exit status is then gone before `wait` can read it.
 public final class ChildProcess: Sendable {
     /// How a child ended.
     public enum Termination: Equatable, Sendable, CustomStringConvertible {
