@@ -105,7 +105,8 @@ port = $port
 unix_socket_directories = '$dir'
 fsync = on
 synchronous_commit = on
-max_connections = 200
+# Every test world is a database of its own with a small pool, and a few hundred run side by side.
+max_connections = 1000
 CONF
 
 log "starting on 127.0.0.1:$port"

@@ -1,4 +1,5 @@
 import CCubbySpawn
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -193,6 +194,21 @@ public final class ChildProcess: Sendable {
         var ends: [Int32] = [-1, -1]
         guard cubby_pipe_cloexec(&ends) == 0 else { throw SpawnError("cannot make a pipe: \(errorText(errno))") }
         return (ends[0], ends[1])
+    }
+
+    /// Reads the pipe end `readEnd` to its end on a thread of its own, throwing what it reads away, and then closes
+    /// it: for a child that goes on writing after the caller has what it needed, so that no write of the child's
+    /// meets a closed pipe (EPIPE) and none blocks on a full one. The caller gives up `readEnd`.
+    public static func discardOutput(from readEnd: Int32) {
+        Thread.detachNewThread {
+            var sink = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(readEnd, &sink, sink.count)
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+            }
+            close(readEnd)
+        }
     }
 
     /// Runs `executable` to its end with `input` on its standard input (nothing: `/dev/null`), and collects its

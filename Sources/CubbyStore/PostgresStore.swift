@@ -133,7 +133,7 @@ extension PostgresStore {
             throw StoreError.badLocation("a scratch database needs a postgres:// server, got \(server)")
         }
         let name = prefix + EntityID.make().replacingOccurrences(of: "-", with: "").prefix(16)
-        let admin = try await StoreFactory.open(server, logger: logger)
+        let admin = try await StoreFactory.open(server, poolSize: 1, logger: logger)
         do {
             try await admin.read { s in try await s.exec("CREATE DATABASE \(name)") }
         } catch {

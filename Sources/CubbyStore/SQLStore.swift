@@ -70,13 +70,20 @@ public struct StoreSession: Sendable {
 
 /// Opens the store for a location.
 public enum StoreFactory {
-    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> any SQLStore {
+    /// The most connections one process opens to PostgreSQL unless told otherwise.
+    public static let defaultPoolSize = 20
+
+    /// Opens the store; on PostgreSQL with at most `poolSize` connections at once.
+    public static func open(_ location: DatabaseLocation, poolSize: Int = defaultPoolSize, logger: Logger) async throws
+        -> any SQLStore
+    {
         switch location {
         case .sqlite(let path):
             return try await SQLiteStore.open(path: path, logger: logger)
         case .postgres(let host, let port, let username, let password, let database):
             return try await PostgresStore.open(
-                host: host, port: port, username: username, password: password, database: database, logger: logger)
+                host: host, port: port, username: username, password: password, database: database,
+                maxConnections: poolSize, logger: logger)
         }
     }
 }

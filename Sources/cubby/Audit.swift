@@ -40,7 +40,7 @@ struct LogAccess {
             publicKey = try await ServerKeyFile.checkpointPublicKey(
                 path: settings.keysPath, provider: settings.keyProvider)
         }
-        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        let store = try await settings.openStore(logger: options.logger())
         return LogAccess(store: store, publicKey: publicKey, pinned: pinned)
     }
 }
@@ -154,7 +154,7 @@ struct AuditExport: AsyncParsableCommand {
             throw ValidationError("--format must be jsonl, csv or cef")
         }
         let settings = try await options.settings()
-        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        let store = try await settings.openStore(logger: options.logger())
         do {
             try await export(store: store, format: format)
         } catch {

@@ -28,7 +28,7 @@ struct AuditBundleCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await options.settings()
         let keys = try await ServerKeyFile.open(settings).keys
-        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        let store = try await settings.openStore(logger: options.logger())
         do {
             let log = try AuditLog(store: store, keys: keys, settings: settings)
             try await write(log: log, store: store, keys: LockerKeys(keys))

@@ -135,7 +135,7 @@ struct KeysReseal: AsyncParsableCommand {
         let (from, to) = try await ServerKeyFile.reseal(settings, to: target)
         var logger = options.logger()
         logger.logLevel = max(logger.logLevel, .warning)
-        let store = try await StoreFactory.open(settings.database, logger: logger)
+        let store = try await settings.openStore(logger: logger)
         do {
             try await Migrator.migrate(store)
             try await store.write { s in

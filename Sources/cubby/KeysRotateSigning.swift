@@ -48,7 +48,7 @@ struct KeysRotateSigning: AsyncParsableCommand {
     func run() async throws {
         let settings = try await options.settings()
         let keys = try await ServerKeyFile.open(settings).keys
-        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        let store = try await settings.openStore(logger: options.logger())
         let rotated: [SigningKeyRotation.Rotated]
         do {
             guard try await Migrator.appliedVersions(store).contains(32) else {

@@ -30,7 +30,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await options.settings()
-        let store = try await StoreFactory.open(settings.database, logger: options.logger())
+        let store = try await settings.openStore(logger: options.logger())
         let applied: [Int]
         let have: [Int]
         do {

@@ -52,6 +52,25 @@ struct ChildProcessTests {
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
+    @Test("a child that goes on writing after its first line ends well once the rest is discarded")
+    func discardedOutput() throws {
+        let out = try ChildProcess.pipe()
+        let child = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "echo READY; head -c 1048576 /dev/zero; echo done"],
+            standardInput: .null, standardOutput: .descriptor(out.write))
+        close(out.write)
+        var seen: [UInt8] = []
+        var byte: UInt8 = 0
+        while !seen.contains(UInt8(ascii: "\n")), read(out.read, &byte, 1) == 1 { seen.append(byte) }
+        #expect(String(decoding: seen, as: UTF8.self) == "READY\n")
+        // Closing the read end here would end the child with SIGPIPE; leaving it unread, the child would block on
+        // a full pipe after 64 KiB.
+        ChildProcess.discardOutput(from: out.read)
+        let end = child.wait(timeout: .seconds(20))
+        if end == nil { child.send(SIGKILL) }
+        #expect(end == .exited(0))
+    }
+
     @Test("the child sees only descriptors 0, 1 and 2 of the parent's, the environment it is given, and its directory")
     func isolation() throws {
         let (read, write) = try ChildProcess.pipe()  // closed on exec; must not reach the child

@@ -33,7 +33,8 @@ final class ServerProcess: Sendable {
         guard errorFD >= 0 else { throw ServerProcessError.notReady(script, "cannot open \(errorLog.path)") }
         defer { close(errorFD) }
         let out = try ChildProcess.pipe()
-        defer { close(out.read) }
+        var drained = false
+        defer { if !drained { close(out.read) } }
         do {
             process = try ChildProcess(
                 executable: python3 ?? "/usr/bin/python3",
@@ -56,6 +57,9 @@ final class ServerProcess: Sendable {
                 line.hasPrefix("READY "), text.contains("\n"), let port = Int(line.dropFirst(6))
             {
                 self.port = port
+                // The server goes on printing a line per message.
+                drained = true
+                ChildProcess.discardOutput(from: out.read)
                 return
             }
         }

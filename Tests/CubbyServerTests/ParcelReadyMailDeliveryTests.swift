@@ -12,13 +12,13 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 /// Runs `python3 script args…` and waits for its `READY <port>` line; the caller ends it.
 private func startServer(_ script: String, _ arguments: [String]) throws -> (ChildProcess, Int) {
     let out = try ChildProcess.pipe()
-    defer { close(out.read) }
     let process: ChildProcess
     do {
         process = try ChildProcess(
             executable: "/usr/bin/env", arguments: ["python3", root.appendingPathComponent(script).path] + arguments,
             standardInput: .null, standardOutput: .descriptor(out.write))
     } catch {
+        close(out.read)
         close(out.write)
         throw error
     }
@@ -28,10 +28,13 @@ private func startServer(_ script: String, _ arguments: [String]) throws -> (Chi
     while !seen.contains(UInt8(ascii: "\n")), read(out.read, &byte, 1) == 1 { seen.append(byte) }
     let line = String(decoding: seen, as: UTF8.self).split(separator: "\n").first ?? ""
     guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
+        close(out.read)
         process.send(SIGKILL)
         _ = process.wait()
         throw CocoaError(.fileReadUnknown)
     }
+    // The server goes on printing a line per message.
+    ChildProcess.discardOutput(from: out.read)
     return (process, port)
 }
 

@@ -33,6 +33,16 @@ struct SettingsTests {
         #expect(s.connectionLimits.idleTimeout == .seconds(60))
         #expect(s.connectionLimits.handshakeTimeout == .seconds(10))
         #expect(s.connectionLimits.maxConnectionsPerAddress == 32)
+        #expect(s.databasePoolSize == 20)
+    }
+
+    @Test("the database pool size is read from its key")
+    func poolSize() async throws {
+        let path = try file(#"{"database": "sqlite:/tmp/pool.db", "database-pool-size": "7"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try await ServerSettings.load(overrides: [:], configFile: path, environment: [:]).databasePoolSize == 7)
+        let env = ["CUBBY_DATABASE_POOL_SIZE": "3"]
+        #expect(try await ServerSettings.load(overrides: [:], configFile: nil, environment: env).databasePoolSize == 3)
     }
 
     @Test("webhooks refuse private addresses unless the deployment allows them; the outbox's timings are read")
@@ -93,6 +103,7 @@ struct SettingsTests {
             ["CUBBY_HTTP_IDLE_TIMEOUT_SECONDS": "forever"], ["CUBBY_TLS_HANDSHAKE_TIMEOUT_SECONDS": "-1"],
             ["CUBBY_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"], ["CUBBY_WEBHOOK_ALLOW_PRIVATE": "sometimes"],
             ["CUBBY_OUTBOX_RETRY_BASE_MS": "10"], ["CUBBY_OUTBOX_LEASE_SECONDS": "1"],
+            ["CUBBY_DATABASE_POOL_SIZE": "0"], ["CUBBY_DATABASE_POOL_SIZE": "many"],
         ])
     func badValues(_ env: [String: String]) async throws {
         await #expect(throws: (any Error).self) {

@@ -68,6 +68,8 @@ struct TestWorld: Sendable {
             database: location, keysPath: dir + "/keys.json", notifyFile: notifyFile, simulateUnits: simulate,
             simulatorDelay: .milliseconds(1))
         settings.outboxInterval = .milliseconds(20)
+        // Many worlds run side by side on the test cluster, whose max_connections they share.
+        settings.databasePoolSize = 4
         settings.keyProvider = try TestKEK.file(in: dir)
         // Webhook receivers in the tests listen on loopback.
         settings.webhookAllowPrivate = true

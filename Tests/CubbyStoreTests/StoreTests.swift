@@ -19,7 +19,9 @@ enum StoreBackend: String, CaseIterable, Sendable {
         return l
     }()
 
-    func open() async throws -> (any SQLStore, String) {
+    /// Opens a fresh store; on PostgreSQL with at most `poolSize` connections (the suites run side by side, and the
+    /// test cluster's `max_connections` is theirs to share).
+    func open(poolSize: Int = 4) async throws -> (any SQLStore, String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cubby-store-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         switch self {
@@ -29,7 +31,7 @@ enum StoreBackend: String, CaseIterable, Sendable {
             let url = ProcessInfo.processInfo.environment["CUBBY_TEST_POSTGRES_URL"]!
             let location = try await PostgresStore.createScratchDatabase(
                 server: try DatabaseLocation(parsing: url), prefix: "cubby_s_", logger: Self.logger)
-            return (try await StoreFactory.open(location, logger: Self.logger), dir)
+            return (try await StoreFactory.open(location, poolSize: poolSize, logger: Self.logger), dir)
         }
     }
 }
@@ -118,6 +120,42 @@ struct StoreTests {
         // A password never appears in the description.
         let pg = try DatabaseLocation(parsing: "postgres://u:secret@h/db")
         #expect(!pg.description.contains("secret"))
+    }
+}
+
+@Suite(
+    "Store: PostgreSQL's connections are bounded by the pool size",
+    .enabled(if: StoreBackend.available.contains(.postgres)))
+struct PoolSizeTests {
+    /// The most connections to the store's database seen by any of `readers` concurrent reads, each of which
+    /// holds its connection a moment before counting.
+    static func peakConnections(poolSize: Int, readers: Int) async throws -> Int {
+        let (store, dir) = try await StoreBackend.postgres.open(poolSize: poolSize)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let peak = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<readers {
+                group.addTask {
+                    try await store.read { s in
+                        try await s.toolHandle.raw("SELECT pg_sleep(0.3)").run()
+                        let row = try await s.toolHandle.raw(
+                            "SELECT count(*)::bigint AS n FROM pg_stat_activity WHERE datname = current_database()"
+                        ).first()
+                        return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
+                    }
+                }
+            }
+            return try await group.reduce(0) { max($0, $1) }
+        }
+        await store.close()
+        return peak
+    }
+
+    @Test("twelve concurrent reads through a pool of 2 hold at most 2 connections; through a pool of 6, more")
+    func bounded() async throws {
+        let small = try await Self.peakConnections(poolSize: 2, readers: 12)
+        #expect(small >= 1 && small <= 2, "pool of 2: \(small) connections")
+        let larger = try await Self.peakConnections(poolSize: 6, readers: 12)
+        #expect(larger > 2 && larger <= 6, "pool of 6: \(larger) connections")
     }
 }
 

@@ -54,7 +54,7 @@ public func buildParts(
     let opened = try await ServerKeyFile.open(settings)
     for notice in opened.notices { logger.warning("\(notice)") }
     let serverKeys = opened.keys
-    let store = try await StoreFactory.open(settings.database, logger: logger)
+    let store = try await settings.openStore(logger: logger)
     let keys: LockerKeys
     let auditLog: AuditLog
     let pages: PortalPages

@@ -4,12 +4,16 @@ import CubbyMail
 import CubbySIEM
 import CubbyStore
 import Foundation
+import Logging
 import SystemPackage
 
 /// The server's settings, read once from command line, `CUBBY_*` environment variables, a JSON config
 /// file and defaults, in that order of precedence.
 public struct ServerSettings: Sendable {
     public var database: DatabaseLocation
+    /// The most connections this process opens to PostgreSQL at once (`database-pool-size`); with several
+    /// processes on one database, their sum stays under the server's `max_connections`. SQLite ignores it.
+    public var databasePoolSize = StoreFactory.defaultPoolSize
     public var host: String
     public var port: Int
     /// Path of the key file (created on first start).
@@ -125,7 +129,7 @@ public struct ServerSettings: Sendable {
 
     /// Reads settings. `overrides` are command-line values keyed like the config file (`database`, `port`, …).
     ///
-    /// Keys: `database`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
+    /// Keys: `database`, `database-pool-size`, `host`, `port`, `keys`, `notify.file`, `simulator.enabled`, `simulator.delay-ms`,
     /// `expiry.interval-seconds`, `outbox.interval-ms`, `http.max-body-bytes`, `log.origin`, `public.url`, `edge.port`,
     /// `tls.certificate`, `tls.key`, `http.head-timeout-seconds`, `http.body-timeout-seconds`,
     /// `http.idle-timeout-seconds`, `tls.handshake-timeout-seconds`, `http.max-connections-per-address`,
@@ -199,6 +203,7 @@ public struct ServerSettings: Sendable {
                 handshakeTimeout: .seconds(try int("tls.handshake-timeout-seconds", 10, 1...3600)),
                 maxConnectionsPerAddress: try int("http.max-connections-per-address", 32, 1...100_000))
         )
+        settings.databasePoolSize = try int("database-pool-size", StoreFactory.defaultPoolSize, 1...1000)
         settings.webhookAllowPrivate = try bool("webhook.allow-private", false)
         settings.outboxRetryBase = .milliseconds(try int("outbox.retry-base-ms", 5000, 100...3_600_000))
         settings.outboxLease = .seconds(try int("outbox.lease-seconds", 120, 2...3600))
@@ -282,5 +287,12 @@ public enum SettingsError: Error, CustomStringConvertible {
         switch self {
         case .invalid(let m): m
         }
+    }
+}
+
+extension ServerSettings {
+    /// Opens this deployment's database, with its pool size.
+    public func openStore(logger: Logger) async throws -> any SQLStore {
+        try await StoreFactory.open(database, poolSize: databasePoolSize, logger: logger)
     }
 }
