@@ -1,5 +1,4 @@
 import CCubbySpawn
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -200,13 +199,30 @@ public final class ChildProcess: Sendable {
     /// it: for a child that goes on writing after the caller has what it needed, so that no write of the child's
     /// meets a closed pipe (EPIPE) and none blocks on a full one. The caller gives up `readEnd`.
     public static func discardOutput(from readEnd: Int32) {
-        Thread.detachNewThread {
-            var sink = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = read(readEnd, &sink, sink.count)
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-            }
+        // A thread of its own through pthreads: the unit's program keeps to FoundationEssentials, which has no Thread.
+        let argument = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        argument.initialize(to: readEnd)
+        var thread = pthread_t()
+        let started = pthread_create(
+            &thread, nil,
+            { raw in
+                guard let raw else { return nil }
+                let box = raw.assumingMemoryBound(to: Int32.self)
+                let fd = box.pointee
+                box.deallocate()
+                var sink = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = read(fd, &sink, sink.count)
+                    if count < 0, errno == EINTR { continue }
+                    if count <= 0 { break }
+                }
+                close(fd)
+                return nil
+            }, argument)
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            argument.deallocate()
             close(readEnd)
         }
     }
