@@ -368,5 +368,10 @@ extension Migrations {
             [
                 "CREATE INDEX outbox_messages_parcel ON outbox_messages (parcel_id, kind) WHERE parcel_id IS NOT NULL"
             ]),
+        Migration(
+            36, "outbox_errors_masked",
+            why:
+                "a relay's or gateway's error quotes the address or number it refused; the outbox now keeps errors masked (DeliveryErrorText), and this masks the ones kept before",
+            [], rows: { s in try await s.maskDeliveryErrors() }),
     ]
 }

@@ -14,10 +14,13 @@ struct Migration: Sendable {
     let statements: [String]
     let sqliteOnly: [String]
     let postgresOnly: [String]
+    /// Rewrites rows in a way SQL alone cannot say the same on both databases; runs after the statements, in the
+    /// same transaction.
+    let rows: (@Sendable (StoreSession) async throws -> Void)?
 
     init(
         _ version: Int, _ name: String, why: String, _ statements: [String], sqlite: [String] = [],
-        postgres: [String] = []
+        postgres: [String] = [], rows: (@Sendable (StoreSession) async throws -> Void)? = nil
     ) {
         self.version = version
         self.name = name
@@ -25,6 +28,7 @@ struct Migration: Sendable {
         self.statements = statements
         self.sqliteOnly = sqlite
         self.postgresOnly = postgres
+        self.rows = rows
     }
 
     func sql(for kind: DatabaseKind) -> [String] {
@@ -120,6 +124,12 @@ public enum Migrator {
                 if have != nil { return false }
                 for statement in migration.sql(for: s.kind) {
                     do { try await s.exec(statement) } catch {
+                        throw StoreError.migrationFailed(
+                            "migration \(migration.version) (\(migration.name)) failed: \(String(reflecting: error))")
+                    }
+                }
+                if let rows = migration.rows {
+                    do { try await rows(s) } catch {
                         throw StoreError.migrationFailed(
                             "migration \(migration.version) (\(migration.name)) failed: \(String(reflecting: error))")
                     }

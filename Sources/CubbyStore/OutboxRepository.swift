@@ -159,8 +159,8 @@ extension StoreSession {
     }
 
     /// Records a delivery's outcome if the worker still holds its lease (another worker that took over a lapsed lease
-    /// records its own); when every delivery of the message is final, the payload is erased. Returns whether it
-    /// recorded.
+    /// records its own); when every delivery of the message is final, the payload is erased. `error` is kept masked
+    /// (`DeliveryErrorText`). Returns whether it recorded.
     @discardableResult
     public func finishDelivery(
         _ d: ClaimedDelivery, state: DeliveryState, retryAt: Int64?, error: String?, at now: Int64
@@ -168,7 +168,7 @@ extension StoreSession {
         let recorded = try await sql.raw(
             """
             UPDATE outbox_deliveries SET state = \(bind: state.rawValue),
-              next_attempt_at = \(bind: retryAt ?? now), last_error = \(bind: error.map { String($0.prefix(500)) }),
+              next_attempt_at = \(bind: retryAt ?? now), last_error = \(bind: error.map(DeliveryErrorText.masked)),
               lease_token = NULL, updated_at = \(bind: now),
               delivered_at = \(bind: state == .delivered ? now : nil)
             WHERE id = \(bind: d.id) AND lease_token = \(bind: d.leaseToken) AND state = 'delivering'
@@ -204,6 +204,34 @@ extension StoreSession {
             """
         ).all().map { try $0.decode(column: "message_id", as: String.self) }
         for m in Set(messages) { try await finishMessageIfDone(m, at: now) }
+    }
+
+    /// Masks the errors kept before the outbox masked them (`DeliveryErrorText`); returns how many changed.
+    @discardableResult
+    public func maskDeliveryErrors() async throws -> Int {
+        struct Row: Decodable {
+            var id: Int64
+            var lastError: String
+        }
+        var after: Int64 = 0
+        var changed = 0
+        while true {
+            let rows = try await all(
+                """
+                SELECT id, last_error FROM outbox_deliveries WHERE last_error IS NOT NULL AND id > \(bind: after)
+                ORDER BY id LIMIT 1000
+                """, as: Row.self)
+            guard let last = rows.last else { return changed }
+            after = last.id
+            for row in rows {
+                let masked = DeliveryErrorText.masked(row.lastError)
+                guard masked != row.lastError else { continue }
+                try await sql.raw(
+                    "UPDATE outbox_deliveries SET last_error = \(bind: masked) WHERE id = \(bind: row.id)"
+                ).run()
+                changed += 1
+            }
+        }
     }
 
     /// Messages with deliveries not yet final.

@@ -201,35 +201,11 @@ public struct DeliveryDesk: Sendable {
                 siteId: EntityID.uuid(d.siteId), parcelId: EntityID.uuid(d.parcelId), detail: detail))
     }
 
-    /// A delivery as staff may see it: an address or a number a relay or gateway quoted in its error is masked.
+    /// A delivery as staff may see it: an address or a number a relay or gateway quoted in its error is masked (the
+    /// outbox masks what it stores; rows kept before it did are masked here).
     static func shown(_ d: StaffDeliveryRecord) -> StaffDeliveryRecord {
         var d = d
-        d.lastError = d.lastError.map(Self.masked)
+        d.lastError = d.lastError.map(DeliveryErrorText.masked)
         return d
-    }
-
-    /// `text` with every word holding an `@` replaced by `[address]` and every run of seven or more digits (a phone
-    /// number, with or without `+`) by `[number]`.
-    static func masked(_ text: String) -> String {
-        var out = ""
-        for (i, word) in text.split(separator: " ", omittingEmptySubsequences: false).enumerated() {
-            if i > 0 { out.append(" ") }
-            if word.contains("@") {
-                out.append("[address]")
-                continue
-            }
-            var digits = ""
-            for ch in word {
-                if ch.isASCII && ch.isNumber {
-                    digits.append(ch)
-                    continue
-                }
-                out.append(digits.count >= 7 ? "[number]" : digits)
-                digits = ""
-                out.append(ch)
-            }
-            out.append(digits.count >= 7 ? "[number]" : digits)
-        }
-        return out
     }
 }

@@ -187,6 +187,9 @@ public struct OutboxDelivery: Service {
                 error = reason
             }
         }
+        // The log, the channel and the outbox get the error with any quoted address or number masked.
+        error = error.map(DeliveryErrorText.masked)
+        gaveUp = gaveUp.map(DeliveryErrorText.masked)
         let (next, why) = (retryAt, error)
         let recorded = try await store.write { s in
             try await s.finishDelivery(d, state: state, retryAt: next, error: why, at: now)
