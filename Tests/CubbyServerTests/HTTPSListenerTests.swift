@@ -43,9 +43,21 @@ struct HTTPSListenerTests {
             onServerRunning: { _ in running.withLock { $0 = true } })
         let group = ServiceGroup(configuration: .init(services: [app], logger: TestWorld.logger))
         let task = Task { try await group.run() }
-        for _ in 0..<400 where !running.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(25)) }
+        let redirectPort = try #require(settings.httpRedirectPort)
         do {
-            let result = try await body(settings.port, try #require(settings.httpRedirectPort))
+            // The main listener says when it runs; the redirect listener is a service of its own, started beside
+            // it, so it is ready once it takes a connection. A loaded machine may need many seconds for both.
+            var ready = false
+            for _ in 0..<600 where !ready {
+                if running.withLock({ $0 }), let probe = try? await TestSocket.connect(port: redirectPort) {
+                    await probe.close()
+                    ready = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            try #require(ready, "the listeners did not start within 30 seconds")
+            let result = try await body(settings.port, redirectPort)
             await group.triggerGracefulShutdown()
             _ = try? await task.value
             return result
