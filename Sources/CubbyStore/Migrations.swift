@@ -122,17 +122,12 @@ public enum Migrator {
                     "SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)"
                 ).first()
                 if have != nil { return false }
-                for statement in migration.sql(for: s.kind) {
-                    do { try await s.exec(statement) } catch {
-                        throw StoreError.migrationFailed(
-                            "migration \(migration.version) (\(migration.name)) failed: \(String(reflecting: error))")
-                    }
-                }
-                if let rows = migration.rows {
-                    do { try await rows(s) } catch {
-                        throw StoreError.migrationFailed(
-                            "migration \(migration.version) (\(migration.name)) failed: \(String(reflecting: error))")
-                    }
+                do {
+                    for statement in migration.sql(for: s.kind) { try await s.exec(statement) }
+                    if let rows = migration.rows { try await rows(s) }
+                } catch {
+                    throw StoreError.migrationFailed(
+                        "migration \(migration.version) (\(migration.name)) failed: \(String(reflecting: error))")
                 }
                 try await s.sql.raw(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().millisecondsSince1970))"

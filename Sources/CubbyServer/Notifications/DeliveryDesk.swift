@@ -58,7 +58,7 @@ public struct DeliveryDesk: Sendable {
         let rows = try await ledger.store.read { s in try await s.staffDeliveries(try await scope(s, p), probe) }
         let page = Array(rows.prefix(filter.limit))
         return DeliveryPage(
-            deliveries: page.map(Self.shown),
+            deliveries: page,
             nextCursor: rows.count > filter.limit ? page.last.map { String($0.id) } : nil
         )
     }
@@ -90,7 +90,7 @@ public struct DeliveryDesk: Sendable {
             guard let d = try await s.staffDelivery(id, scope: try await scope(s, p)) else {
                 throw DomainError.notFound("delivery \(id) not found")
             }
-            return Self.shown(d)
+            return d
         }
     }
 
@@ -118,7 +118,7 @@ public struct DeliveryDesk: Sendable {
                 let failures = try await s.deliveryCounts(one).filter { $0.state == "failed" || $0.state == "dead" }
                 out.append(
                     SubscriptionView(
-                        subscription: r, deliveries: rows.map(Self.shown),
+                        subscription: r, deliveries: rows,
                         failures: failures.reduce(0) { $0 + $1.count }))
             }
             return out
@@ -187,7 +187,7 @@ public struct DeliveryDesk: Sendable {
         guard let d = try await s.staffDelivery(id, scope: try await scope(s, p)) else {
             throw DomainError.notFound("delivery \(id) not found")
         }
-        return Self.shown(d)
+        return d
     }
 
     func audit(_ s: StoreSession, _ type: AuditEventType, _ d: StaffDeliveryRecord, _ p: Principal) async throws {
@@ -199,13 +199,5 @@ public struct DeliveryDesk: Sendable {
             AuditRecord(
                 occurredAt: ledger.clock.now(), event: type, actor: p.actor, organizationId: p.organizationId.uuid,
                 siteId: EntityID.uuid(d.siteId), parcelId: EntityID.uuid(d.parcelId), detail: detail))
-    }
-
-    /// A delivery as staff may see it: an address or a number a relay or gateway quoted in its error is masked (the
-    /// outbox masks what it stores; rows kept before it did are masked here).
-    static func shown(_ d: StaffDeliveryRecord) -> StaffDeliveryRecord {
-        var d = d
-        d.lastError = d.lastError.map(DeliveryErrorText.masked)
-        return d
     }
 }
