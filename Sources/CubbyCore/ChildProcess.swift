@@ -122,12 +122,19 @@ public final class ChildProcess: Sendable {
         defer { for pointer in variables ?? [] { free(pointer) } }
 
         var child: pid_t = 0
-        let status: Int32 =
-            if let variables {
-                posix_spawn(&child, executable, &actions, &attributes, argv, variables)
-            } else {
-                posix_spawn(&child, executable, &actions, &attributes, argv, environ)
-            }
+        var status: Int32 = ETXTBSY
+        // ETXTBSY: a program just written is still open for writing in a child that another thread of this process
+        // is starting at that moment (its copy of the descriptor lives until that child's exec closes it). The
+        // window is short, so the start is tried again, for up to about a second.
+        for attempt in 0..<100 where status == ETXTBSY {
+            if attempt > 0 { usleep(10_000) }
+            status =
+                if let variables {
+                    posix_spawn(&child, executable, &actions, &attributes, argv, variables)
+                } else {
+                    posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+                }
+        }
         guard status == 0 else { throw SpawnError("cannot start \(executable): \(Self.errorText(status))") }
         pid = child
     }
